@@ -1,0 +1,440 @@
+/* Pack/parse of Message and the bare payloads, mapping protobuf-c structs to the plain C
+ * views of protocol.h. Parsed views point into the unpacked protobuf-c tree, which the
+ * holder below owns; every payload is validated before a caller sees it. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "avatarkit.pb-c.h"
+#include "avatarkit/protocol.h"
+#include "protocol_internal.h"
+
+typedef struct holder {
+  ak_message pub; /* first: ak_message_free casts back */
+  Message__Message *pb;
+  Message__AvatarAudio *pb_audio;   /* bare payload parse */
+  Message__AvatarMotion *pb_motion; /* bare payload parse */
+  const uint8_t **pkts;
+  size_t *pkt_lens;
+  ak_kv *kvs;
+  uint8_t *audio_bytes, *motion_bytes;
+} holder;
+
+static const char *nz(const char *s) { return s ? s : ""; }
+static char *wr(const char *s) { return (char *)nz(s); } /* protobuf-c wants char * */
+
+/* ---- payload validation and view mapping ------------------------------------------- */
+
+static int audio_view(const Message__AvatarAudio *a, holder *h, ak_audio_payload *v) {
+  if (a->magic != AK_AUDIO_MAGIC) return AK_EPROTO;
+  if (a->version > AK_PAYLOAD_VERSION_MAX) return AK_EVERSION;
+  if (a->version == 0) return AK_EPROTO;
+  switch (a->sample_rate) {
+  case 8000: case 12000: case 16000: case 24000: case 48000: break;
+  default: return AK_EPROTO;
+  }
+  if (a->channels < 1 || a->channels > 2) return AK_EPROTO;
+  if (a->frame_samples == 0 || a->frame_samples > a->sample_rate / 10 * 12) return AK_EPROTO;
+  if (a->n_packets > AK_MAX_PAYLOAD_PACKETS) return AK_EPROTO;
+  if (a->n_packets) {
+    h->pkts = calloc(a->n_packets, sizeof *h->pkts);
+    h->pkt_lens = calloc(a->n_packets, sizeof *h->pkt_lens);
+    if (!h->pkts || !h->pkt_lens) return AK_ENOMEM;
+    for (size_t i = 0; i < a->n_packets; i++) {
+      if (a->packets[i].len == 0 || a->packets[i].len > 1275) return AK_EPROTO; /* RFC 6716 */
+      h->pkts[i] = a->packets[i].data;
+      h->pkt_lens[i] = a->packets[i].len;
+    }
+  }
+  *v = (ak_audio_payload){
+      .sample_rate = a->sample_rate, .channels = a->channels,
+      .frame_samples = a->frame_samples, .pre_skip = a->pre_skip,
+      .first_packet = a->first_packet, .total_samples = a->total_samples,
+      .n_packets = a->n_packets, .packets = h->pkts, .packet_lens = h->pkt_lens,
+      .end = a->end ? 1 : 0};
+  return AK_OK;
+}
+
+static int motion_view(const Message__AvatarMotion *m, ak_motion_payload *v) {
+  if (m->magic != AK_MOTION_MAGIC) return AK_EPROTO;
+  if (m->version > AK_PAYLOAD_VERSION_MAX) return AK_EVERSION;
+  if (m->version == 0) return AK_EPROTO;
+  if (m->fps < 1 || m->fps > 240) return AK_EPROTO;
+  if (m->frame_count > AK_MAX_PAYLOAD_FRAMES) return AK_EPROTO;
+  if (m->channel_mask >> AK_BLENDSHAPE_COUNT) return AK_EPROTO;
+  size_t ch = (size_t)__builtin_popcountll(m->channel_mask);
+  if (m->weights.len != (size_t)m->frame_count * ch) return AK_EPROTO;
+  if (m->head.len != (size_t)m->frame_count * 6) return AK_EPROTO;
+  if (m->visemes.len != 0 && m->visemes.len != m->frame_count) return AK_EPROTO;
+  *v = (ak_motion_payload){
+      .fps = m->fps, .first_frame = m->first_frame, .frame_count = m->frame_count,
+      .channel_mask = m->channel_mask, .weights = m->weights.data,
+      .weights_len = m->weights.len, .head = m->head.data, .head_len = m->head.len,
+      .visemes = m->visemes.data, .visemes_len = m->visemes.len, .end = m->end ? 1 : 0};
+  return AK_OK;
+}
+
+static int fill_audio_pb(const ak_audio_payload *p, Message__AvatarAudio *a,
+                         ProtobufCBinaryData *bins) {
+  message__avatar_audio__init(a);
+  if (p->n_packets > AK_MAX_PAYLOAD_PACKETS) return AK_EINVAL;
+  if (p->n_packets && (!p->packets || !p->packet_lens)) return AK_EINVAL;
+  a->magic = AK_AUDIO_MAGIC;
+  a->version = AK_PAYLOAD_VERSION;
+  a->sample_rate = p->sample_rate;
+  a->channels = p->channels ? p->channels : 1;
+  a->frame_samples = p->frame_samples;
+  a->pre_skip = p->pre_skip;
+  a->first_packet = p->first_packet;
+  a->total_samples = p->total_samples;
+  a->end = p->end ? 1 : 0;
+  for (size_t i = 0; i < p->n_packets; i++)
+    bins[i] = (ProtobufCBinaryData){.len = p->packet_lens[i], .data = (uint8_t *)p->packets[i]};
+  a->n_packets = p->n_packets;
+  a->packets = bins;
+  return AK_OK;
+}
+
+static int fill_motion_pb(const ak_motion_payload *p, Message__AvatarMotion *m) {
+  message__avatar_motion__init(m);
+  size_t ch = (size_t)__builtin_popcountll(p->channel_mask);
+  if (p->frame_count > AK_MAX_PAYLOAD_FRAMES || (p->channel_mask >> AK_BLENDSHAPE_COUNT) ||
+      p->weights_len != p->frame_count * ch || p->head_len != (size_t)p->frame_count * 6 ||
+      (p->visemes_len && p->visemes_len != p->frame_count) || p->fps < 1 || p->fps > 240)
+    return AK_EINVAL;
+  m->magic = AK_MOTION_MAGIC;
+  m->version = AK_PAYLOAD_VERSION;
+  m->fps = p->fps;
+  m->first_frame = p->first_frame;
+  m->frame_count = p->frame_count;
+  m->channel_mask = p->channel_mask;
+  m->weights = (ProtobufCBinaryData){.len = p->weights_len, .data = (uint8_t *)p->weights};
+  m->head = (ProtobufCBinaryData){.len = p->head_len, .data = (uint8_t *)p->head};
+  m->visemes = (ProtobufCBinaryData){.len = p->visemes_len, .data = (uint8_t *)p->visemes};
+  m->end = p->end ? 1 : 0;
+  return AK_OK;
+}
+
+/* ---- pack ---------------------------------------------------------------------------- */
+
+static int pack_pb(const ProtobufCMessage *pb, uint8_t **out, size_t *out_len) {
+  size_t n = protobuf_c_message_get_packed_size(pb);
+  uint8_t *buf = malloc(n ? n : 1);
+  if (!buf) return AK_ENOMEM;
+  protobuf_c_message_pack(pb, buf);
+  *out = buf;
+  *out_len = n;
+  return AK_OK;
+}
+
+int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
+  if (!m || !out || !out_len) return AK_EINVAL;
+  Message__Message msg;
+  message__message__init(&msg);
+  msg.type = (Message__MessageType)m->type;
+  Message__ClientConfigureSession cfg;
+  Message__LiveKitEgressConfig lk;
+  Message__AgoraEgressConfig ag;
+  Message__ServerConfirmSession confirm;
+  Message__ClientAudioInput ain;
+  Message__ServerError err;
+  Message__ServerResponseAnimation anim;
+  Message__AvatarMotion mot;
+  Message__AvatarAudio aud;
+  Message__ClientInterrupt intr;
+  Message__LiveKitEgressConfig__ExtraAttributesEntry *kv = NULL, **kvp = NULL;
+  ProtobufCBinaryData *bins = NULL;
+  int rc = AK_OK;
+
+  switch (m->data) {
+  case AK_DATA_NONE:
+    break;
+  case AK_DATA_CONFIGURE: {
+    const ak_configure *c = &m->u.configure;
+    message__client_configure_session__init(&cfg);
+    cfg.sample_rate = c->sample_rate;
+    cfg.bitrate = c->bitrate;
+    cfg.audio_format = (Message__AudioFormat)c->audio_format;
+    cfg.transport_compression = (Message__TransportCompression)c->transport_compression;
+    cfg.egress_type = (Message__EgressType)c->egress_type;
+    if (c->has_livekit) {
+      const ak_livekit_egress *l = &c->livekit;
+      message__live_kit_egress_config__init(&lk);
+      lk.url = wr(l->url);
+      lk.api_key = wr(l->api_key);
+      lk.api_secret = wr(l->api_secret);
+      lk.room_name = wr(l->room_name);
+      lk.publisher_id = wr(l->publisher_id);
+      lk.api_token = wr(l->api_token);
+      lk.idle_timeout = l->idle_timeout;
+      if (l->n_extra_attributes) {
+        if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
+        kv = calloc(l->n_extra_attributes, sizeof *kv);
+        kvp = calloc(l->n_extra_attributes, sizeof *kvp);
+        if (!kv || !kvp) {
+          rc = AK_ENOMEM;
+          goto done;
+        }
+        for (size_t i = 0; i < l->n_extra_attributes; i++) {
+          message__live_kit_egress_config__extra_attributes_entry__init(&kv[i]);
+          kv[i].key = wr(l->extra_attributes[i].key);
+          kv[i].value = wr(l->extra_attributes[i].value);
+          kvp[i] = &kv[i];
+        }
+        lk.n_extra_attributes = l->n_extra_attributes;
+        lk.extra_attributes = kvp;
+      }
+      cfg.livekit_egress = &lk;
+    }
+    if (c->has_agora) {
+      message__agora_egress_config__init(&ag);
+      ag.channel_name = wr(c->agora.channel_name);
+      ag.token = wr(c->agora.token);
+      ag.publisher_id = wr(c->agora.publisher_id);
+      ag.uid = c->agora.uid;
+      cfg.agora_egress = &ag;
+    }
+    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION;
+    msg.client_configure_session = &cfg;
+    break;
+  }
+  case AK_DATA_CONFIRM:
+    message__server_confirm_session__init(&confirm);
+    confirm.connection_id = wr(m->u.confirm_connection_id);
+    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION;
+    msg.server_confirm_session = &confirm;
+    break;
+  case AK_DATA_AUDIO_INPUT:
+    message__client_audio_input__init(&ain);
+    ain.req_id = wr(m->u.audio_input.req_id);
+    ain.end = m->u.audio_input.end ? 1 : 0;
+    if (m->u.audio_input.audio_len && !m->u.audio_input.audio) return AK_EINVAL;
+    ain.audio = (ProtobufCBinaryData){.len = m->u.audio_input.audio_len,
+                                      .data = (uint8_t *)m->u.audio_input.audio};
+    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT;
+    msg.client_audio_input = &ain;
+    break;
+  case AK_DATA_ERROR:
+    message__server_error__init(&err);
+    err.connection_id = wr(m->u.error.connection_id);
+    err.req_id = wr(m->u.error.req_id);
+    err.code = m->u.error.code;
+    err.message = wr(m->u.error.message);
+    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_ERROR;
+    msg.server_error = &err;
+    break;
+  case AK_DATA_ANIMATION: {
+    const ak_animation *a = &m->u.animation;
+    message__server_response_animation__init(&anim);
+    anim.connection_id = wr(a->connection_id);
+    anim.req_id = wr(a->req_id);
+    anim.end = a->end ? 1 : 0;
+    if (a->has_motion) {
+      if ((rc = fill_motion_pb(&a->motion, &mot)) != AK_OK) goto done;
+      anim.motion = &mot;
+    }
+    if (a->has_audio) {
+      bins = calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *bins);
+      if (!bins) {
+        rc = AK_ENOMEM;
+        goto done;
+      }
+      if ((rc = fill_audio_pb(&a->audio, &aud, bins)) != AK_OK) goto done;
+      anim.audio = &aud;
+    }
+    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION;
+    msg.server_response_animation = &anim;
+    break;
+  }
+  case AK_DATA_INTERRUPT:
+    message__client_interrupt__init(&intr);
+    intr.req_id = wr(m->u.interrupt_req_id);
+    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT;
+    msg.client_interrupt = &intr;
+    break;
+  default:
+    return AK_EINVAL;
+  }
+  rc = pack_pb(&msg.base, out, out_len);
+done:
+  free(kv);
+  free(kvp);
+  free(bins);
+  return rc;
+}
+
+int ak_audio_payload_pack(const ak_audio_payload *p, uint8_t **out, size_t *out_len) {
+  if (!p || !out || !out_len) return AK_EINVAL;
+  Message__AvatarAudio a;
+  ProtobufCBinaryData *bins = calloc(p->n_packets ? p->n_packets : 1, sizeof *bins);
+  if (!bins) return AK_ENOMEM;
+  int rc = fill_audio_pb(p, &a, bins);
+  if (rc == AK_OK) rc = pack_pb(&a.base, out, out_len);
+  free(bins);
+  return rc;
+}
+
+int ak_motion_payload_pack(const ak_motion_payload *p, uint8_t **out, size_t *out_len) {
+  if (!p || !out || !out_len) return AK_EINVAL;
+  Message__AvatarMotion m;
+  int rc = fill_motion_pb(p, &m);
+  return rc == AK_OK ? pack_pb(&m.base, out, out_len) : rc;
+}
+
+/* ---- parse --------------------------------------------------------------------------- */
+
+void ak_message_free(ak_message *m) {
+  if (!m) return;
+  holder *h = (holder *)m;
+  if (h->pb) message__message__free_unpacked(h->pb, NULL);
+  if (h->pb_audio) message__avatar_audio__free_unpacked(h->pb_audio, NULL);
+  if (h->pb_motion) message__avatar_motion__free_unpacked(h->pb_motion, NULL);
+  free(h->pkts);
+  free(h->pkt_lens);
+  free(h->kvs);
+  free(h->audio_bytes);
+  free(h->motion_bytes);
+  free(h);
+}
+
+static int map_message(holder *h) {
+  Message__Message *pb = h->pb;
+  ak_message *m = &h->pub;
+  m->type = (ak_msg_type)pb->type;
+  m->data = (ak_msg_data)pb->data_case;
+  switch (pb->data_case) {
+  case MESSAGE__MESSAGE__DATA__NOT_SET:
+    m->data = AK_DATA_NONE;
+    return AK_OK;
+  case MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION: {
+    const Message__ClientConfigureSession *c = pb->client_configure_session;
+    ak_configure *v = &m->u.configure;
+    v->sample_rate = c->sample_rate;
+    v->bitrate = c->bitrate;
+    v->audio_format = (int)c->audio_format;
+    v->transport_compression = (int)c->transport_compression;
+    v->egress_type = (int)c->egress_type;
+    if (c->livekit_egress) {
+      const Message__LiveKitEgressConfig *l = c->livekit_egress;
+      v->has_livekit = 1;
+      v->livekit = (ak_livekit_egress){
+          .url = nz(l->url), .api_key = nz(l->api_key), .api_secret = nz(l->api_secret),
+          .room_name = nz(l->room_name), .publisher_id = nz(l->publisher_id),
+          .api_token = nz(l->api_token), .idle_timeout = l->idle_timeout};
+      if (l->n_extra_attributes) {
+        h->kvs = calloc(l->n_extra_attributes, sizeof *h->kvs);
+        if (!h->kvs) return AK_ENOMEM;
+        for (size_t i = 0; i < l->n_extra_attributes; i++)
+          h->kvs[i] = (ak_kv){nz(l->extra_attributes[i]->key), nz(l->extra_attributes[i]->value)};
+        v->livekit.extra_attributes = h->kvs;
+        v->livekit.n_extra_attributes = l->n_extra_attributes;
+      }
+    }
+    if (c->agora_egress) {
+      const Message__AgoraEgressConfig *a = c->agora_egress;
+      v->has_agora = 1;
+      v->agora = (ak_agora_egress){.channel_name = nz(a->channel_name), .token = nz(a->token),
+                                   .publisher_id = nz(a->publisher_id), .uid = a->uid};
+    }
+    return AK_OK;
+  }
+  case MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION:
+    m->u.confirm_connection_id = nz(pb->server_confirm_session->connection_id);
+    return AK_OK;
+  case MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT: {
+    const Message__ClientAudioInput *a = pb->client_audio_input;
+    m->u.audio_input = (ak_audio_input){.req_id = nz(a->req_id), .end = a->end ? 1 : 0,
+                                        .audio = a->audio.data, .audio_len = a->audio.len};
+    return AK_OK;
+  }
+  case MESSAGE__MESSAGE__DATA_SERVER_ERROR: {
+    const Message__ServerError *e = pb->server_error;
+    m->u.error = (ak_server_error){.connection_id = nz(e->connection_id),
+                                   .req_id = nz(e->req_id), .code = e->code,
+                                   .message = nz(e->message)};
+    return AK_OK;
+  }
+  case MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION: {
+    const Message__ServerResponseAnimation *a = pb->server_response_animation;
+    ak_animation *v = &m->u.animation;
+    v->connection_id = nz(a->connection_id);
+    v->req_id = nz(a->req_id);
+    v->end = a->end ? 1 : 0;
+    int rc;
+    if (a->motion) {
+      if ((rc = motion_view(a->motion, &v->motion)) != AK_OK) return rc;
+      if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
+        return rc;
+      v->motion_bytes = h->motion_bytes;
+      v->has_motion = 1;
+    }
+    if (a->audio) {
+      if ((rc = audio_view(a->audio, h, &v->audio)) != AK_OK) return rc;
+      if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
+        return rc;
+      v->audio_bytes = h->audio_bytes;
+      v->has_audio = 1;
+    }
+    return AK_OK;
+  }
+  case MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT:
+    m->u.interrupt_req_id = nz(pb->client_interrupt->req_id);
+    return AK_OK;
+  default:
+    return AK_EPROTO;
+  }
+}
+
+int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
+  if (!out || (!buf && len)) return AK_EINVAL;
+  if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
+  holder *h = calloc(1, sizeof *h);
+  if (!h) return AK_ENOMEM;
+  h->pb = message__message__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  if (!h->pb) {
+    free(h);
+    return AK_EPROTO;
+  }
+  int rc = map_message(h);
+  if (rc != AK_OK) {
+    ak_message_free(&h->pub);
+    return rc;
+  }
+  *out = &h->pub;
+  return AK_OK;
+}
+
+int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *view,
+                           ak_message **holder_out) {
+  if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
+  if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
+  holder *h = calloc(1, sizeof *h);
+  if (!h) return AK_ENOMEM;
+  h->pb_audio = message__avatar_audio__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  ak_audio_payload v;
+  int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : AK_EPROTO;
+  if (rc != AK_OK) {
+    ak_message_free(&h->pub);
+    return rc;
+  }
+  *view = v;
+  *holder_out = &h->pub;
+  return AK_OK;
+}
+
+int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *view,
+                            ak_message **holder_out) {
+  if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
+  if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
+  holder *h = calloc(1, sizeof *h);
+  if (!h) return AK_ENOMEM;
+  h->pb_motion = message__avatar_motion__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  ak_motion_payload v;
+  int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : AK_EPROTO;
+  if (rc != AK_OK) {
+    ak_message_free(&h->pub);
+    return rc;
+  }
+  *view = v;
+  *holder_out = &h->pub;
+  return AK_OK;
+}

@@ -1,0 +1,92 @@
+/* The DSP front end and the signal-driven mouth: per-hop level, low-band ratio and spectral
+ * centroid, mapped to jaw opening, lip rounding, spreading and closure. Used as the built-in
+ * mouth and as the voice/level source for the facial life. */
+#include <math.h>
+
+#include "engine_internal.h"
+
+#define LP_WARMUP 80 /* samples run through the low-pass before energies are summed */
+
+void ak__feat_compute(const float *win, ak__feat *out) {
+  /* Two cascaded one-pole low-passes at ~900 Hz: a = exp(-2*pi*900/16000). */
+  const float a = 0.7025f;
+  float lp1 = 0.0f, lp2 = 0.0f, prev = win[LP_WARMUP - 1];
+  double e = 0.0, ed = 0.0, el = 0.0;
+  for (int i = 0; i < AK__WIN; i++) {
+    float x = win[i];
+    lp1 = a * lp1 + (1.0f - a) * x;
+    lp2 = a * lp2 + (1.0f - a) * lp1;
+    if (i >= LP_WARMUP) {
+      float d = x - prev;
+      e += (double)x * x;
+      ed += (double)d * d;
+      el += (double)lp2 * lp2;
+    }
+    prev = x;
+  }
+  const double n = (double)(AK__WIN - LP_WARMUP);
+  out->db = (float)(10.0 * log10(e / n + 1e-10));
+  if (e > 1e-9) {
+    double r = ed / e; /* = 2(1 - cos w) for a pure tone at w rad/sample */
+    if (r > 4.0) r = 4.0;
+    out->centroid = (float)(acos(1.0 - r / 2.0) * 16000.0 / (2.0 * 3.14159265358979));
+    double low = el / e;
+    out->low = (float)(low > 1.0 ? 1.0 : low);
+  } else {
+    out->centroid = 0.0f;
+    out->low = 0.0f;
+  }
+}
+
+void ak__dsp_init(ak__dsp *d) {
+  d->peak_db = -25.0f;
+  d->floor_db = -70.0f;
+  d->voice_hold = 0.0f;
+}
+
+void ak__dsp_mouth(ak__dsp *d, const ak__feat *f, ak__mouth *m) {
+  /* Running peak: fast attack, 3 dB/s release, never below -45 dBFS so that near-silence is
+   * not stretched into full opening. */
+  if (f->db > d->peak_db)
+    d->peak_db += 0.5f * (f->db - d->peak_db);
+  else
+    d->peak_db -= 0.03f;
+  if (d->peak_db < -45.0f) d->peak_db = -45.0f;
+  /* Noise floor: follows dips at once, creeps up 1 dB/s through steady sound. */
+  if (f->db < d->floor_db)
+    d->floor_db = f->db < -90.0f ? -90.0f : f->db;
+  else
+    d->floor_db += 0.01f;
+  float gate = d->peak_db - 40.0f;
+  if (gate < d->floor_db + 6.0f) gate = d->floor_db + 6.0f;
+  if (gate < -62.0f) gate = -62.0f;
+  float span = d->peak_db - 8.0f - gate;
+  if (span < 10.0f) span = 10.0f;
+  float open = ak__clampf((f->db - gate) / span, 0.0f, 1.0f);
+
+  if (f->db > gate + 8.0f)
+    d->voice_hold = 8.0f; /* 80 ms hang-over bridges stop closures */
+  else if (d->voice_hold > 0.0f)
+    d->voice_hold -= 1.0f;
+  float voice = d->voice_hold > 0.0f ? 1.0f : 0.0f;
+
+  float fric = ak__smoothstep(2500.0f, 5000.0f, f->centroid);
+  float front = ak__smoothstep(1100.0f, 2000.0f, f->centroid) * (1.0f - fric);
+  float voiced_open = ak__smoothstep(0.3f, 0.6f, open);
+  float round = voice * voiced_open * 0.5f *
+                (ak__smoothstep(0.55f, 0.8f, f->low) + ak__smoothstep(750.0f, 450.0f, f->centroid));
+  float closed = voice * (1.0f - ak__smoothstep(0.08f, 0.25f, open));
+
+  float jaw = 0.8f * open * open * (1.0f - 0.7f * fric) * (1.0f - 0.4f * round);
+  m->jaw = jaw;
+  m->close = closed * 0.15f;
+  m->press = closed * 0.35f;
+  m->roll = closed * 0.15f;
+  m->funnel = 0.7f * round * open;
+  m->pucker = 0.6f * round * (1.0f - 0.5f * open);
+  m->lower = voice * open * 0.3f * (1.0f - round);
+  m->upper = voice * (open * 0.12f * (1.0f - round) + 0.12f * fric);
+  m->stretch = voice * (0.3f * fric + 0.25f * front * open);
+  m->voice = voice;
+  m->level = open;
+}

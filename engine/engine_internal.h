@@ -1,0 +1,119 @@
+/* Internal types shared by the engine's files: the 10 ms analysis hop, the per-hop mouth
+ * parameters, the facial "life" state and the model blob. Not installed; ak__ symbols only. */
+#ifndef AK_ENGINE_INTERNAL_H
+#define AK_ENGINE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "avatarkit/engine.h"
+
+#define AK__HOP 160     /* analysis hop: 10 ms at 16 kHz */
+#define AK__WIN 400     /* analysis window: 25 ms */
+#define AK__RING 1024   /* sample ring, power of two >= AK__WIN + AK__HOP */
+#define AK__HOPRING 256 /* hop results kept; > hops in one frame at 1 fps (100) + lookahead */
+#define AK__MAX_PENDING_FRAMES 32768 /* unpopped frames an engine holds before AK_ETOOBIG */
+#define AK__CENTER_MS 8 /* analysis look-ahead used to centre the window when allowed */
+#define AK__SMOOTH_HOPS 2 /* max hops of symmetric smoothing look-ahead */
+
+/* Acoustic features of one hop, computed from a window that ends AK__CENTER_MS (or less)
+ * after the hop's end. */
+typedef struct ak__feat {
+  float db;       /* window level, dBFS */
+  float low;      /* fraction of energy below ~900 Hz, 0..1 */
+  float centroid; /* spectral centroid proxy, Hz */
+} ak__feat;
+
+/* Mouth and voice parameters of one hop, 0..1 each. */
+typedef struct ak__mouth {
+  float jaw, close, funnel, pucker, lower, upper, stretch, press, roll;
+  float voice; /* speech probability */
+  float level; /* loudness relative to the running peak, 0..1 (drives life features) */
+} ak__mouth;
+
+/* Deterministic PRNG (xorshift64*), seeded through splitmix64. */
+typedef struct ak__rng {
+  uint64_t s;
+} ak__rng;
+
+void ak__rng_seed(ak__rng *r, uint64_t seed);
+uint64_t ak__rng_next(ak__rng *r);
+/* Uniform in [0, 1). */
+float ak__rng_unit(ak__rng *r);
+/* Approximately standard normal (sum of uniforms). */
+float ak__rng_gauss(ak__rng *r);
+
+/* Slow facial life: blinks, gaze, brows, head, breathing. Survives ak_engine_reset(). */
+typedef struct ak__life {
+  ak__rng rng;
+  double t;          /* seconds of frames produced since creation */
+  double next_blink; /* time of the next blink start */
+  double blink_t0;   /* start of the current blink, < 0 when none */
+  float blink_dur;
+  double next_saccade;
+  float gaze_x, gaze_y, gaze_tx, gaze_ty; /* current and target gaze, -1..1 */
+  float head_s[3], head_v[3]; /* smooth random head drift (pitch, yaw, roll) and velocity */
+  float nod, nod_v;           /* prosodic nod state */
+  float brow;                 /* brow raise 0..1 */
+  float level_avg;            /* slow average of speech level (emphasis reference) */
+  float prev_voice;
+  double silence_s; /* seconds since voice stopped (breathing, phrase-boundary blinks) */
+  float smile;
+} ak__life;
+
+void ak__life_init(ak__life *l, uint64_t seed);
+/* Advances life by one frame of dt seconds and writes the non-mouth channels of f, scaled
+ * by expressiveness (0 = nothing but the mouth). */
+void ak__life_frame(ak__life *l, float dt, float expressiveness, const ak__mouth *m,
+                    ak_motion_frame *f);
+
+/* DSP front end. */
+void ak__feat_compute(const float *win, ak__feat *out);
+
+/* DSP mouth state: level tracking and voicing hysteresis, reset per utterance. */
+typedef struct ak__dsp {
+  float peak_db;
+  float floor_db;
+  float voice_hold; /* hops of voicing hang-over left */
+} ak__dsp;
+
+void ak__dsp_init(ak__dsp *d);
+void ak__dsp_mouth(ak__dsp *d, const ak__feat *f, ak__mouth *out);
+
+/* Weights blob. */
+#define AK__MODEL_MAGIC "AKMW"
+#define AK__MODEL_VERSION 1u
+#define AK__MODEL_NAME_LEN 32
+#define AK__MODEL_MAX_DIMS 4
+#define AK__MODEL_MAX_RECORDS 256
+#define AK__MODEL_MAX_BYTES (16u * 1024u * 1024u)
+
+typedef struct ak__record {
+  char name[AK__MODEL_NAME_LEN];
+  uint32_t ndims;
+  uint32_t dims[AK__MODEL_MAX_DIMS];
+  uint32_t count;    /* number of float32 values */
+  const float *data; /* aligned copy owned by the model */
+} ak__record;
+
+struct ak_model {
+  uint32_t nrec;
+  ak__record *rec;
+  float *store; /* all record data, 4-byte aligned */
+  size_t store_len;
+};
+
+/* Finds a record by name; NULL when absent. */
+const ak__record *ak__model_find(const ak_model *m, const char *name);
+uint32_t ak__crc32(const void *data, size_t len);
+
+static inline float ak__clampf(float x, float lo, float hi) {
+  return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline float ak__smoothstep(float e0, float e1, float x) {
+  float t = ak__clampf((x - e0) / (e1 - e0), 0.0f, 1.0f);
+  return t * t * (3.0f - 2.0f * t);
+}
+
+#endif

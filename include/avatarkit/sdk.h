@@ -45,7 +45,8 @@ extern "C" {
   X(INVALID_STATE, -16, "invalidState")                                          \
   X(OUT_OF_MEMORY, -17, "outOfMemory")                                           \
   X(TIMEOUT, -18, "timeout")                                                     \
-  X(UNKNOWN, -19, "unknown")
+  X(UNKNOWN, -19, "unknown")                                                     \
+  X(QUEUE_FULL, -20, "queueFull")
 
 typedef enum aks_error_code {
 #define AKS__ENUM(name, code, str) AKS_##name = code,
@@ -190,6 +191,29 @@ void aks_session_free(aks_session *s);
 
 /* Connection id once confirmed, else NULL. Borrowed, valid until free. */
 const char *aks_session_connection_id(const aks_session *s);
+
+/* ---- Additions (avatarkit 0.1): error details and shared network loops ---------------- */
+
+/* The most recent error of this session (also those a failing call returned without firing
+ * a callback), or NULL when none. Borrowed; valid until the next call on this session. */
+const aks_error *aks_session_last_error(const aks_session *s);
+
+/* A network loop shared by many sessions: one WebSocket context and (INTERNAL) one network
+ * thread for all of them, instead of one each. Use it for hundreds of sessions in a process.
+ * EXTERNAL loops are pumped with aks_loop_service(); aks_session_service() on one of its
+ * sessions pumps the whole loop. max_sessions bounds the sessions (1..65536). */
+typedef struct aks_loop aks_loop;
+int aks_loop_new(aks_threading threading, int max_sessions, aks_loop **out);
+/* Like aks_session_new, on loop: cfg->threading is ignored (the loop's applies). Returns
+ * AKS_QUEUE_FULL when the loop already holds max_sessions sessions. */
+int aks_session_new_on_loop(aks_loop *loop, const aks_config *cfg, const aks_callbacks *cbs,
+                            void *user, aks_session **out);
+/* EXTERNAL loops: services every session of the loop for at most timeout_ms (0 = do not
+ * wait). Returns the number of sessions still alive, or AKS_INVALID_STATE for INTERNAL loops. */
+int aks_loop_service(aks_loop *loop, int timeout_ms);
+/* Frees the loop; every session on it must have been freed first (else AKS_INVALID_STATE is
+ * returned and nothing is freed). NULL is a no-op returning AKS_OK. */
+int aks_loop_free(aks_loop *loop);
 
 #ifdef __cplusplus
 }

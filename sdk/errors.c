@@ -1,0 +1,124 @@
+/* Error names and phases of the server SDK, and the mapping from what a server says (HTTP
+ * status + JSON error body, ServerError phrases, close codes) to stable aks_error_code. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+
+const char *aks_error_name(int code) {
+  switch (code) {
+#define AKS__NAME(name, c, str) \
+  case c:                       \
+    return str;
+    AKS_ERROR_MAP(AKS__NAME)
+#undef AKS__NAME
+  default:
+    return "unknown";
+  }
+}
+
+const char *aks_phase_name(int phase) {
+  switch (phase) {
+  case AKS_PHASE_SESSION_TOKEN: return "session_token";
+  case AKS_PHASE_WEBSOCKET_CONNECT: return "websocket_connect";
+  case AKS_PHASE_WEBSOCKET_HANDSHAKE: return "websocket_handshake";
+  case AKS_PHASE_WEBSOCKET_RUNTIME: return "websocket_runtime";
+  case AKS_PHASE_WEBSOCKET_SEND: return "websocket_send";
+  default: return "unknown";
+  }
+}
+
+/* Case-insensitive substring test (messages are human text; be lenient about case). */
+static int has_phrase(const char *hay, const char *needle) {
+  size_t n = strlen(needle);
+  if (!hay) return 0;
+  for (; *hay; hay++)
+    if (strncasecmp(hay, needle, n) == 0) return 1;
+  return 0;
+}
+
+static const struct {
+  const char *phrase;
+  aks_error_code code;
+} k_phrases[] = {
+    {"unsupported sample rate", AKS_UNSUPPORTED_SAMPLE_RATE},
+    {"invalid session token", AKS_SESSION_TOKEN_INVALID},
+    {"session token expired", AKS_SESSION_TOKEN_EXPIRED},
+    {"app id mismatch", AKS_APP_ID_MISMATCH},
+    {"avatar not found", AKS_AVATAR_NOT_FOUND},
+    {"no audio input for", AKS_IDLE_TIMEOUT},
+    {"expected ClientConfigureSession message", AKS_PROTOCOL_ERROR},
+    {"unexpected message type", AKS_PROTOCOL_ERROR},
+    {"failed to unmarshal", AKS_PROTOCOL_ERROR},
+    {"egress client is not configured on server", AKS_EGRESS_UNAVAILABLE},
+};
+
+aks_error_code aks__classify_server_message(const char *message) {
+  for (size_t i = 0; i < sizeof k_phrases / sizeof k_phrases[0]; i++)
+    if (has_phrase(message, k_phrases[i].phrase)) return k_phrases[i].code;
+  return AKS_SERVER_ERROR;
+}
+
+static int phrase_code(const char *text, aks_error_code *out) {
+  for (size_t i = 0; i < sizeof k_phrases / sizeof k_phrases[0]; i++)
+    if (has_phrase(text, k_phrases[i].phrase)) {
+      *out = k_phrases[i].code;
+      return 1;
+    }
+  return 0;
+}
+
+/* Copies the first error's detail (else title, else code) of a JSON error body into msg. */
+static void body_detail(const char *body, char *msg, size_t cap) {
+  msg[0] = '\0';
+  if (!body) return;
+  cJSON *root = cJSON_Parse(body);
+  if (!root) return;
+  cJSON *errs = cJSON_GetObjectItemCaseSensitive(root, "errors");
+  cJSON *e0 = cJSON_IsArray(errs) ? cJSON_GetArrayItem(errs, 0) : NULL;
+  if (cJSON_IsObject(e0)) {
+    const char *keys[] = {"detail", "title", "code"};
+    for (size_t i = 0; i < 3 && !msg[0]; i++) {
+      cJSON *v = cJSON_GetObjectItemCaseSensitive(e0, keys[i]);
+      if (cJSON_IsString(v) && v->valuestring[0]) snprintf(msg, cap, "%s", v->valuestring);
+    }
+  }
+  cJSON_Delete(root);
+}
+
+aks_error_code aks__classify_http(int status, const char *body, char *msg, size_t msg_cap) {
+  char detail[AKS_MSG_MAX];
+  aks_error_code code;
+  body_detail(body, detail, sizeof detail);
+  if (status <= 0) {
+    code = AKS_CONNECTION_FAILED;
+  } else if (status == 401) {
+    code = has_phrase(detail, "expired") ? AKS_SESSION_TOKEN_EXPIRED : AKS_SESSION_TOKEN_INVALID;
+  } else if (status == 402) {
+    code = AKS_BILLING_REQUIRED;
+  } else if (status == 404) {
+    code = has_phrase(detail, "avatar") ? AKS_AVATAR_NOT_FOUND : AKS_APP_ID_UNRECOGNIZED;
+  } else if (status >= 400 && status < 500) {
+    if (!phrase_code(detail, &code) || code == AKS_SERVER_ERROR) code = AKS_INVALID_REQUEST;
+  } else if (status >= 500) {
+    code = AKS_SERVER_ERROR;
+  } else {
+    code = AKS_PROTOCOL_ERROR; /* 1xx/2xx/3xx where an error or a token was expected */
+  }
+  if (msg && msg_cap) {
+    if (detail[0])
+      snprintf(msg, msg_cap, "%s", detail);
+    else if (status > 0)
+      snprintf(msg, msg_cap, "HTTP status %d", status);
+    else
+      snprintf(msg, msg_cap, "no HTTP response");
+  }
+  return code;
+}
+
+aks_error_code aks__classify_close(int close_code) {
+  return close_code == 4010 ? AKS_SESSION_TOKEN_EXPIRED : AKS_CONNECTION_CLOSED;
+}

@@ -1,0 +1,604 @@
+/* The SDK's network side: one libwebsockets client context per loop, its optional service
+ * thread, the WebSocket callback (handshake headers, configure, send queue, receive and
+ * dispatch to the session callbacks) and the queued cross-thread work. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop.h"
+
+#define TICK_US (200 * LWS_US_PER_MS) /* INTERNAL thread wakes at least this often */
+#define PROBE_TIMEOUT_MS AKS_PROBE_TIMEOUT_MS
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
+static const struct lws_protocols k_protocols[] = {
+    {"avatarkit-sdk", ws_callback, 0, 64 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+/* ---- errors and teardown --------------------------------------------------------------- */
+
+static void set_error(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
+                      const char *req_id, int http_status, int close_code) {
+  snprintf(s->err_msg, sizeof s->err_msg, "%s", msg ? msg : aks_error_name(code));
+  snprintf(s->err_req, sizeof s->err_req, "%s", req_id ? req_id : "");
+  s->err.code = code;
+  s->err.phase = phase;
+  s->err.message = s->err_msg;
+  s->err.req_id = s->err_req[0] ? s->err_req : NULL;
+  s->err.http_status = http_status;
+  s->err.close_code = close_code;
+  s->has_err = 1;
+}
+
+void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
+                       const char *req_id, int http_status, int close_code) {
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  if (s->failed || s->state == S_CLOSED) {
+    pthread_mutex_unlock(&loop->mu);
+    return;
+  }
+  s->failed = 1;
+  set_error(s, code, phase, msg, req_id, http_status, close_code);
+  /* A blocked start() returns this error itself: no callbacks for that call. */
+  if (s->sync_start && s->state < S_OPEN) s->quiet = 1;
+  int quiet = s->quiet;
+  aks_error e = s->err;
+  pthread_cond_broadcast(&loop->cv);
+  pthread_mutex_unlock(&loop->mu);
+  if (!quiet && s->cbs.on_error) s->cbs.on_error(s->user, &e);
+  if (s->wsi) {
+    s->closing = 1;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+  } else {
+    aks__session_detach_net(s);
+  }
+}
+
+void aks__session_detach_net(aks_session *s) {
+  aks_loop *loop = s->loop;
+  lws_sul_cancel(&s->sul_timeout);
+  if (s->wsi) {
+    lws_set_opaque_user_data(s->wsi, NULL);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    s->wsi = NULL;
+  }
+  pthread_mutex_lock(&loop->mu);
+  s->state = S_CLOSED;
+  int fire = !s->close_fired && !s->quiet;
+  s->close_fired = 1;
+  aks__txmsg *q = s->txq_head;
+  s->txq_head = s->txq_tail = NULL;
+  s->txq_bytes = s->txq_count = 0;
+  pthread_cond_broadcast(&loop->cv);
+  pthread_mutex_unlock(&loop->mu);
+  while (q) {
+    aks__txmsg *n = q->next;
+    free(q);
+    q = n;
+  }
+  if (fire && s->cbs.on_close)
+    s->cbs.on_close(s->user, s->close_code, s->close_reason[0] ? s->close_reason : NULL);
+}
+
+static void on_timeout(lws_sorted_usec_list_t *sul) {
+  aks_session *s = lws_container_of(sul, aks_session, sul_timeout);
+  aks__session_fail(s, AKS_TIMEOUT,
+                    s->state == S_CONFIGURING ? AKS_PHASE_WEBSOCKET_HANDSHAKE
+                                              : AKS_PHASE_WEBSOCKET_CONNECT,
+                    "no session confirmation within connect_timeout_ms", NULL, 0, 0);
+}
+
+/* ---- connect ----------------------------------------------------------------------------- */
+
+static void do_connect(aks_session *s) {
+  char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
+  if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
+                        s->cfg.auth_in_query, path, sizeof path) != AKS_OK) {
+    aks__session_fail(s, AKS_INVALID_ARGUMENT, AKS_PHASE_WEBSOCKET_CONNECT,
+                      "ingress URL too long", NULL, 0, 0);
+    return;
+  }
+  char host[300];
+  int default_port = s->ingress.tls ? 443 : 80;
+  if (s->ingress.port == default_port)
+    snprintf(host, sizeof host, "%s", s->ingress.host);
+  else
+    snprintf(host, sizeof host, "%s:%d", s->ingress.host, s->ingress.port);
+
+  struct lws_client_connect_info ci;
+  memset(&ci, 0, sizeof ci);
+  ci.context = s->loop->ctx;
+  ci.address = s->ingress.host;
+  ci.port = s->ingress.port;
+  ci.path = path;
+  ci.host = host;
+  ci.origin = host;
+  ci.ssl_connection = s->ingress.tls ? LCCSCF_USE_SSL : 0;
+  ci.local_protocol_name = k_protocols[0].name;
+  ci.ietf_version_or_minus_one = -1;
+  ci.opaque_user_data = s;
+  ci.pwsi = &s->wsi;
+  lws_sul_schedule(s->loop->ctx, 0, &s->sul_timeout, on_timeout,
+                   (lws_usec_t)s->cfg.connect_timeout_ms * LWS_US_PER_MS);
+  if (!lws_client_connect_via_info(&ci)) {
+    s->wsi = NULL;
+    aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_CONNECT,
+                      "cannot start the WebSocket connection", NULL, 0, 0);
+  }
+}
+
+/* ---- pending work -------------------------------------------------------------------- */
+
+void aks__loop_kick_locked(aks_session *s) {
+  if (!s->in_pending) {
+    s->in_pending = 1;
+    s->pnext = s->loop->pending;
+    s->loop->pending = s;
+  }
+  lws_cancel_service(s->loop->ctx);
+}
+
+void aks__loop_run_pending(aks_loop *loop) {
+  pthread_mutex_lock(&loop->mu);
+  aks_session *list = loop->pending;
+  loop->pending = NULL;
+  pthread_mutex_unlock(&loop->mu);
+  while (list) {
+    aks_session *s = list;
+    pthread_mutex_lock(&loop->mu);
+    list = s->pnext;
+    s->pnext = NULL;
+    s->in_pending = 0;
+    int connect = s->want_connect, write = s->want_write, close = s->want_close;
+    int detach = s->want_detach;
+    s->want_connect = s->want_write = s->want_close = 0;
+    int state = s->state;
+    pthread_mutex_unlock(&loop->mu);
+
+    if (connect && state == S_CONNECTING && !s->wsi) do_connect(s);
+    if (close) {
+      if (s->wsi) {
+        s->closing = 1;
+        lws_callback_on_writable(s->wsi);
+      } else if (state != S_CLOSED) {
+        aks__session_detach_net(s);
+      }
+    } else if (write && s->wsi) {
+      lws_callback_on_writable(s->wsi);
+    }
+    if (detach) {
+      aks__session_detach_net(s);
+      pthread_mutex_lock(&loop->mu);
+      s->detached = 1; /* s may be freed by its owner from here on */
+      pthread_cond_broadcast(&loop->cv);
+      pthread_mutex_unlock(&loop->mu);
+    }
+  }
+}
+
+/* ---- receive ---------------------------------------------------------------------------- */
+
+static int ensure_scratch(aks_session *s, size_t frames) {
+  if (frames <= s->scratch_frames) return 0;
+  float *w = realloc(s->wbuf, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
+  if (!w) return -1;
+  s->wbuf = w;
+  float *h = realloc(s->hbuf, frames * 3 * sizeof(float));
+  if (!h) return -1;
+  s->hbuf = h;
+  s->scratch_frames = frames;
+  return 0;
+}
+
+static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
+  if (s->cbs.on_message) s->cbs.on_message(s->user, a->req_id, raw, len, a->end);
+  if (a->has_audio && s->cbs.on_audio) {
+    aks_audio au;
+    memset(&au, 0, sizeof au);
+    au.req_id = a->req_id;
+    au.payload = a->audio_bytes;
+    au.payload_len = a->audio_bytes_len;
+    au.sample_rate = (int)a->audio.sample_rate;
+    au.frame_samples = (int)a->audio.frame_samples;
+    au.pre_skip = (int)a->audio.pre_skip;
+    au.first_packet = a->audio.first_packet;
+    au.packet_count = a->audio.n_packets;
+    au.packets = a->audio.packets;
+    au.packet_lens = a->audio.packet_lens;
+    au.total_samples = a->audio.total_samples;
+    au.end = a->audio.end;
+    s->cbs.on_audio(s->user, &au);
+  }
+  if (a->has_motion && s->cbs.on_motion) {
+    size_t n = a->motion.frame_count;
+    if (ensure_scratch(s, n ? n : 1) != 0) {
+      aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
+                        "cannot allocate motion frames", a->req_id, 0, 0);
+      return;
+    }
+    if (ak_motion_dequantize(&a->motion, s->wbuf, s->hbuf) != AK_OK) {
+      aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
+                        "malformed motion payload", a->req_id, 0, 0);
+      return;
+    }
+    aks_motion mo;
+    memset(&mo, 0, sizeof mo);
+    mo.req_id = a->req_id;
+    mo.payload = a->motion_bytes;
+    mo.payload_len = a->motion_bytes_len;
+    mo.fps = (int)a->motion.fps;
+    mo.first_frame = a->motion.first_frame;
+    mo.frame_count = a->motion.frame_count;
+    mo.weights = s->wbuf;
+    mo.head = s->hbuf;
+    mo.end = a->motion.end;
+    s->cbs.on_motion(s->user, &mo);
+  }
+}
+
+static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
+  ak_message *m = NULL;
+  int rc = ak_message_parse(buf, len, &m);
+  if (rc != AK_OK) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "malformed message from server (%s)", ak_strerror(rc));
+    aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME, msg, NULL, 0, 0);
+    return;
+  }
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  aks__state state = s->state;
+  pthread_mutex_unlock(&loop->mu);
+
+  if (m->type == AK_MSG_SERVER_CONFIRM_SESSION && m->data == AK_DATA_CONFIRM) {
+    const char *id = m->u.confirm_connection_id ? m->u.confirm_connection_id : "";
+    if (state != S_CONFIGURING || !id[0] || strlen(id) >= AKS_CONN_ID_MAX) {
+      aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_HANDSHAKE,
+                        "unexpected or empty session confirmation", NULL, 0, 0);
+    } else {
+      lws_sul_cancel(&s->sul_timeout);
+      pthread_mutex_lock(&loop->mu);
+      snprintf(s->conn_id, sizeof s->conn_id, "%s", id);
+      s->state = S_OPEN;
+      int pending = s->txq_head != NULL;
+      pthread_cond_broadcast(&loop->cv);
+      pthread_mutex_unlock(&loop->mu);
+      if (pending) lws_callback_on_writable(s->wsi);
+      if (s->cbs.on_connected) s->cbs.on_connected(s->user, s->conn_id);
+    }
+  } else if (m->type == AK_MSG_SERVER_ERROR && m->data == AK_DATA_ERROR) {
+    const ak_server_error *e = &m->u.error;
+    aks_error_code code = aks__classify_server_message(e->message);
+    const char *rid = e->req_id && e->req_id[0] ? e->req_id : NULL;
+    if (state < S_OPEN) {
+      aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, e->message, rid, 0, 0);
+    } else {
+      /* Reported now; the server decides whether the connection goes on. A close that
+       * follows is not reported a second time. */
+      pthread_mutex_lock(&loop->mu);
+      set_error(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, e->message, rid, 0, 0);
+      s->failed = 1;
+      aks_error copy = s->err;
+      int quiet = s->quiet;
+      pthread_mutex_unlock(&loop->mu);
+      if (!quiet && s->cbs.on_error) s->cbs.on_error(s->user, &copy);
+    }
+  } else if (m->type == AK_MSG_SERVER_RESPONSE_ANIMATION && m->data == AK_DATA_ANIMATION) {
+    if (state == S_OPEN) on_animation(s, &m->u.animation, buf, len);
+  } else {
+    aks__session_fail(s, AKS_PROTOCOL_ERROR,
+                      state < S_OPEN ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_RUNTIME,
+                      "unexpected message type from server", NULL, 0, 0);
+  }
+  ak_message_free(m);
+}
+
+static int on_receive(aks_session *s, struct lws *wsi, const void *in, size_t len) {
+  if (s->rx_len + len > AKS_RX_MAX) {
+    aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
+                      "server message larger than the limit", NULL, 0, 0);
+    return -1;
+  }
+  if (s->rx_len + len > s->rx_cap) {
+    size_t cap = s->rx_cap ? s->rx_cap : 16384;
+    while (cap < s->rx_len + len) cap *= 2;
+    uint8_t *nb = realloc(s->rx, cap);
+    if (!nb) {
+      aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
+                        "cannot buffer a server message", NULL, 0, 0);
+      return -1;
+    }
+    s->rx = nb;
+    s->rx_cap = cap;
+  }
+  if (len) memcpy(s->rx + s->rx_len, in, len);
+  s->rx_len += len;
+  if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+    size_t n = s->rx_len;
+    s->rx_len = 0;
+    if (!lws_frame_is_binary(wsi)) {
+      aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
+                        "text frame from server", NULL, 0, 0);
+      return 0;
+    }
+    on_message(s, s->rx, n);
+  }
+  return 0;
+}
+
+/* ---- write ---------------------------------------------------------------------------- */
+
+static int on_writeable(aks_session *s, struct lws *wsi) {
+  aks_loop *loop = s->loop;
+  if (!s->cfg_sent) {
+    int n = lws_write(wsi, s->cfg_msg + LWS_PRE, s->cfg_len, LWS_WRITE_BINARY);
+    if (n < (int)s->cfg_len) {
+      aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
+                        "cannot send ClientConfigureSession", NULL, 0, 0);
+      return -1;
+    }
+    s->cfg_sent = 1;
+    if (s->closing) lws_callback_on_writable(wsi);
+    return 0;
+  }
+  pthread_mutex_lock(&loop->mu);
+  aks__txmsg *m = s->state == S_OPEN ? s->txq_head : NULL;
+  if (m) {
+    s->txq_head = m->next;
+    if (!s->txq_head) s->txq_tail = NULL;
+    s->txq_bytes -= m->len;
+    s->txq_count--;
+  }
+  int more = s->txq_head != NULL && s->state == S_OPEN;
+  pthread_mutex_unlock(&loop->mu);
+  if (m) {
+    int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
+    size_t want = m->len;
+    free(m);
+    if (n < (int)want) {
+      aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
+                        "WebSocket write failed", NULL, 0, 0);
+      return -1;
+    }
+  }
+  if (more) {
+    lws_callback_on_writable(wsi);
+  } else if (s->closing) {
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- the lws callback ------------------------------------------------------------------ */
+
+static void on_connection_error(aks_session *s, struct lws *wsi, const char *why) {
+  int status = (int)lws_http_client_http_response(wsi);
+  char msg[AKS_MSG_MAX];
+  snprintf(msg, sizeof msg, "%s", why ? why : "connection failed");
+  s->wsi = NULL;
+  lws_set_opaque_user_data(wsi, NULL);
+  if (status >= 400) {
+    /* The upgrade was refused with an HTTP error: ask again over plain HTTP to read the
+     * JSON body, and trust it only when it tells the same status. */
+    char url[AKS_URL_MAX + AKS_TOKEN_MAX + 900];
+    char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
+    aks__http_result res;
+    aks_error_code code = aks__classify_http(status, NULL, msg, sizeof msg);
+    if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
+                          s->cfg.auth_in_query, path, sizeof path) == AKS_OK) {
+      snprintf(url, sizeof url, "%s://%s:%d%s", s->ingress.tls ? "https" : "http",
+               s->ingress.host, s->ingress.port, path);
+      aks__upgrade_probe(url, s->cfg.app_id, s->token, s->cfg.auth_in_query, PROBE_TIMEOUT_MS,
+                         &res);
+      if (res.http_status == status) {
+        code = res.code;
+        snprintf(msg, sizeof msg, "%s", res.message);
+      }
+    }
+    aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, status, 0);
+  } else {
+    aks__session_fail(s, AKS_CONNECTION_FAILED,
+                      status > 0 ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT,
+                      msg, NULL, status, 0);
+  }
+  aks__session_detach_net(s);
+}
+
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len) {
+  (void)user;
+  aks_session *s = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+  switch (reason) {
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+    aks_loop *loop = lws_context_user(lws_get_context(wsi));
+    if (loop) aks__loop_run_pending(loop);
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+    if (!s || s->cfg.auth_in_query) return 0;
+    unsigned char **p = (unsigned char **)in, *end = *p + len;
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"X-App-ID:",
+                                    (const unsigned char *)s->cfg.app_id,
+                                    (int)strlen(s->cfg.app_id), p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"X-Session-Key:",
+                                    (const unsigned char *)s->token, (int)strlen(s->token), p,
+                                    end))
+      return -1;
+    return 0;
+  }
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    if (s) on_connection_error(s, wsi, in ? (const char *)in : NULL);
+    return 0;
+  case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    if (!s) return -1;
+    pthread_mutex_lock(&s->loop->mu);
+    if (s->state == S_CONNECTING) s->state = S_CONFIGURING;
+    pthread_mutex_unlock(&s->loop->mu);
+    lws_callback_on_writable(wsi);
+    return 0;
+  case LWS_CALLBACK_CLIENT_RECEIVE:
+    if (!s) return -1;
+    return on_receive(s, wsi, in, len);
+  case LWS_CALLBACK_CLIENT_WRITEABLE:
+    if (!s) return -1;
+    return on_writeable(s, wsi);
+  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+    if (s && len >= 2) {
+      const unsigned char *b = in;
+      s->close_code = (b[0] << 8) | b[1];
+      size_t rl = len - 2 < sizeof s->close_reason - 1 ? len - 2 : sizeof s->close_reason - 1;
+      memcpy(s->close_reason, b + 2, rl);
+      s->close_reason[rl] = '\0';
+    }
+    return 0;
+  case LWS_CALLBACK_CLIENT_CLOSED:
+  case LWS_CALLBACK_WSI_DESTROY:
+    if (s && s->wsi == wsi) {
+      lws_set_opaque_user_data(wsi, NULL);
+      s->wsi = NULL;
+      pthread_mutex_lock(&s->loop->mu);
+      int report = !s->failed && !s->user_closed && s->state != S_CLOSED;
+      pthread_mutex_unlock(&s->loop->mu);
+      if (report) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "connection closed by the server (code %d%s%s)",
+                 s->close_code, s->close_reason[0] ? ": " : "", s->close_reason);
+        aks__session_fail(s, aks__classify_close(s->close_code), AKS_PHASE_WEBSOCKET_RUNTIME,
+                          msg, NULL, 0, s->close_code);
+      }
+      aks__session_detach_net(s);
+    }
+    return 0;
+  default:
+    return 0;
+  }
+}
+
+/* ---- loop lifetime and service ------------------------------------------------------------ */
+
+static void on_tick(lws_sorted_usec_list_t *sul) {
+  aks_loop *loop = lws_container_of(sul, aks_loop, sul_tick);
+  aks__loop_run_pending(loop);
+  lws_sul_schedule(loop->ctx, 0, &loop->sul_tick, on_tick, TICK_US);
+}
+
+static void on_bound(lws_sorted_usec_list_t *sul) { (void)sul; }
+
+static void *loop_thread(void *arg) {
+  aks_loop *loop = arg;
+  lws_sul_schedule(loop->ctx, 0, &loop->sul_tick, on_tick, TICK_US);
+  for (;;) {
+    pthread_mutex_lock(&loop->mu);
+    int stop = loop->stop;
+    pthread_mutex_unlock(&loop->mu);
+    if (stop) break;
+    aks__loop_run_pending(loop);
+    lws_service(loop->ctx, 0);
+  }
+  lws_sul_cancel(&loop->sul_tick);
+  return NULL;
+}
+
+/* EXTERNAL sessions fetching their token: progress them without blocking. */
+static int poll_tokens(aks_loop *loop) {
+  int busy = 0;
+  aks_session *list[64];
+  size_t n = 0;
+  pthread_mutex_lock(&loop->mu);
+  for (aks_session *s = loop->sessions; s && n < 64; s = s->next)
+    if (s->treq) list[n++] = s;
+  pthread_mutex_unlock(&loop->mu);
+  for (size_t i = 0; i < n; i++) {
+    aks_session *s = list[i];
+    aks__http_result *res = malloc(sizeof *res);
+    if (!res) return 1;
+    if (aks__token_req_poll(s->treq, 0, res)) {
+      aks__token_req_free(s->treq);
+      s->treq = NULL;
+      if (res->code == AKS_OK) {
+        snprintf(s->token, sizeof s->token, "%s", res->token);
+        pthread_mutex_lock(&loop->mu);
+        s->state = s->start_pending ? S_CONNECTING : S_READY;
+        if (s->start_pending) {
+          s->want_connect = 1;
+          aks__loop_kick_locked(s);
+        }
+        pthread_mutex_unlock(&loop->mu);
+      } else {
+        aks__session_fail(s, res->code, AKS_PHASE_SESSION_TOKEN, res->message, NULL,
+                          res->http_status, 0);
+      }
+    } else {
+      busy = 1;
+    }
+    free(res);
+  }
+  return busy;
+}
+
+void aks__loop_service_once(aks_loop *loop, int timeout_ms) {
+  aks__loop_run_pending(loop);
+  if (poll_tokens(loop) && (timeout_ms > 10 || timeout_ms <= 0))
+    timeout_ms = 10; /* keep polling the token transfers */
+  if (timeout_ms <= 0) {
+    lws_service(loop->ctx, -1);
+  } else {
+    lws_sul_schedule(loop->ctx, 0, &loop->sul_bound, on_bound,
+                     (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+    lws_service(loop->ctx, 0);
+    lws_sul_cancel(&loop->sul_bound);
+  }
+  aks__loop_run_pending(loop);
+}
+
+int aks__loop_create(aks_threading threading, int max_sessions, aks_loop **out) {
+  aks_loop *loop = calloc(1, sizeof *loop);
+  if (!loop) return AKS_OUT_OF_MEMORY;
+  loop->threading = threading;
+  loop->max_sessions = max_sessions;
+  pthread_mutex_init(&loop->mu, NULL);
+  pthread_cond_init(&loop->cv, NULL);
+
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = k_protocols;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  info.user = loop;
+  info.gid = -1;
+  info.uid = -1;
+  info.fd_limit_per_thread = (unsigned int)max_sessions + 16u;
+  loop->ctx = lws_create_context(&info);
+  if (!loop->ctx) {
+    aks__loop_destroy(loop);
+    return AKS_OUT_OF_MEMORY;
+  }
+  if (threading == AKS_THREAD_INTERNAL) {
+    if (pthread_create(&loop->thread, NULL, loop_thread, loop) != 0) {
+      aks__loop_destroy(loop);
+      return AKS_OUT_OF_MEMORY;
+    }
+    loop->thread_started = 1;
+  }
+  *out = loop;
+  return AKS_OK;
+}
+
+void aks__loop_destroy(aks_loop *loop) {
+  if (!loop) return;
+  if (loop->thread_started) {
+    pthread_mutex_lock(&loop->mu);
+    loop->stop = 1;
+    pthread_mutex_unlock(&loop->mu);
+    lws_cancel_service(loop->ctx);
+    pthread_join(loop->thread, NULL);
+  }
+  if (loop->ctx) lws_context_destroy(loop->ctx);
+  pthread_cond_destroy(&loop->cv);
+  pthread_mutex_destroy(&loop->mu);
+  free(loop);
+}

@@ -1,0 +1,659 @@
+/* The public server SDK calls: config validation and copy, session lifetime, token, start,
+ * audio/interrupt queueing with request ids (and optional Ogg Opus encoding), close, and the
+ * public shared-loop API. Network work is handed to loop.c through the loop's pending list. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loop.h"
+
+#define DEFAULT_TTL_S 3600
+#define MAX_TTL_S 86400
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_STRING 4096
+
+void aks_config_default(aks_config *cfg) {
+  if (!cfg) return;
+  memset(cfg, 0, sizeof *cfg);
+  cfg->token_ttl_s = DEFAULT_TTL_S;
+  cfg->sample_rate = 16000;
+  cfg->audio_format = AKS_AUDIO_PCM_S16LE;
+  cfg->egress_type = AKS_EGRESS_NONE;
+  cfg->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
+  cfg->threading = AKS_THREAD_INTERNAL;
+}
+
+/* ---- config ------------------------------------------------------------------------------ */
+
+static int own_string(aks_session *s, size_t *n_owned, const char **field) {
+  if (!*field) return AKS_OK;
+  size_t len = strnlen(*field, MAX_STRING + 1);
+  if (len > MAX_STRING || *n_owned >= sizeof s->owned / sizeof s->owned[0])
+    return AKS_INVALID_ARGUMENT;
+  char *c = malloc(len + 1);
+  if (!c) return AKS_OUT_OF_MEMORY;
+  memcpy(c, *field, len + 1);
+  s->owned[(*n_owned)++] = c;
+  *field = c;
+  return AKS_OK;
+}
+
+static int nonempty(const char *s) { return s && s[0]; }
+
+/* Checks cfg, applies defaults for zero values, parses the ingress URL. */
+static int validate(aks_config *c, aks__url *ingress) {
+  if (c->token_ttl_s == 0) c->token_ttl_s = DEFAULT_TTL_S;
+  if (c->sample_rate == 0) c->sample_rate = 16000;
+  if (c->connect_timeout_ms == 0) c->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
+  if (c->encode_ogg_opus) c->audio_format = AKS_AUDIO_OGG_OPUS;
+  if (!nonempty(c->app_id) || !nonempty(c->avatar_id) || !nonempty(c->ingress_url))
+    return AKS_INVALID_ARGUMENT;
+  if (!nonempty(c->session_token) && (!nonempty(c->console_url) || !nonempty(c->api_key)))
+    return AKS_INVALID_ARGUMENT;
+  if (nonempty(c->console_url)) {
+    aks__url u;
+    if (aks__url_parse(c->console_url, &u) != AKS_OK) return AKS_INVALID_ARGUMENT;
+  }
+  if (aks__url_parse(c->ingress_url, ingress) != AKS_OK) return AKS_INVALID_ARGUMENT;
+  if (c->session_token && strlen(c->session_token) >= AKS_TOKEN_MAX) return AKS_INVALID_ARGUMENT;
+  if (c->token_ttl_s < 1 || c->token_ttl_s > MAX_TTL_S) return AKS_INVALID_ARGUMENT;
+  if (!ak_sample_rate_valid(c->sample_rate)) return AKS_INVALID_ARGUMENT;
+  if (c->audio_format != AKS_AUDIO_PCM_S16LE && c->audio_format != AKS_AUDIO_OGG_OPUS)
+    return AKS_INVALID_ARGUMENT;
+  if (c->bitrate < 0 || c->bitrate > 512000) return AKS_INVALID_ARGUMENT;
+  if (c->egress_type < AKS_EGRESS_NONE || c->egress_type > AKS_EGRESS_AGORA)
+    return AKS_INVALID_ARGUMENT;
+  if (c->connect_timeout_ms < 1 || c->connect_timeout_ms > 600000) return AKS_INVALID_ARGUMENT;
+  if (c->threading != AKS_THREAD_INTERNAL && c->threading != AKS_THREAD_EXTERNAL)
+    return AKS_INVALID_ARGUMENT;
+  return AKS_OK;
+}
+
+static void session_release(aks_session *s) {
+  if (!s) return;
+  for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) free(s->owned[i]);
+  aks__token_req_free(s->treq);
+  aks__oggenc_free(s->ogg);
+  aks__txmsg *q = s->txq_head;
+  while (q) {
+    aks__txmsg *n = q->next;
+    free(q);
+    q = n;
+  }
+  free(s->cfg_msg);
+  free(s->rx);
+  free(s->wbuf);
+  free(s->hbuf);
+  pthread_mutex_destroy(&s->api_mu);
+  free(s);
+}
+
+static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callbacks *cbs,
+                          void *user, aks_session **out) {
+  if (!cfg || !out) return AKS_INVALID_ARGUMENT;
+  aks_session *s = calloc(1, sizeof *s);
+  if (!s) return AKS_OUT_OF_MEMORY;
+  pthread_mutex_init(&s->api_mu, NULL);
+  s->cfg = *cfg;
+  s->cfg.threading = loop ? loop->threading : cfg->threading;
+  if (cbs) s->cbs = *cbs;
+  s->user = user;
+  int rc = validate(&s->cfg, &s->ingress);
+  size_t n = 0;
+  const char **fields[] = {
+      &s->cfg.api_key, &s->cfg.app_id, &s->cfg.avatar_id, &s->cfg.console_url,
+      &s->cfg.ingress_url, &s->cfg.session_token, &s->cfg.livekit.url,
+      &s->cfg.livekit.api_token, &s->cfg.livekit.api_key, &s->cfg.livekit.api_secret,
+      &s->cfg.livekit.room_name, &s->cfg.livekit.publisher_id, &s->cfg.agora.channel_name,
+      &s->cfg.agora.token, &s->cfg.agora.publisher_id};
+  for (size_t i = 0; rc == AKS_OK && i < sizeof fields / sizeof fields[0]; i++)
+    rc = own_string(s, &n, fields[i]);
+  if (rc == AKS_OK && nonempty(s->cfg.session_token)) {
+    snprintf(s->token, sizeof s->token, "%s", s->cfg.session_token);
+    s->state = S_READY;
+  }
+  if (rc != AKS_OK) {
+    session_release(s);
+    return rc;
+  }
+  *out = s;
+  return AKS_OK;
+}
+
+static void loop_add(aks_loop *loop, aks_session *s) {
+  s->loop = loop;
+  s->next = loop->sessions;
+  if (loop->sessions) loop->sessions->prev = s;
+  loop->sessions = s;
+  loop->n_sessions++;
+}
+
+int aks_session_new(const aks_config *cfg, const aks_callbacks *cbs, void *user,
+                    aks_session **out) {
+  aks_session *s = NULL;
+  int rc = session_create(NULL, cfg, cbs, user, &s);
+  if (rc != AKS_OK) return rc;
+  aks_loop *loop = NULL;
+  rc = aks__loop_create(s->cfg.threading, 1, &loop);
+  if (rc != AKS_OK) {
+    session_release(s);
+    return rc;
+  }
+  pthread_mutex_lock(&loop->mu);
+  loop_add(loop, s);
+  pthread_mutex_unlock(&loop->mu);
+  s->own_loop = 1;
+  *out = s;
+  return AKS_OK;
+}
+
+int aks_session_new_on_loop(aks_loop *loop, const aks_config *cfg, const aks_callbacks *cbs,
+                            void *user, aks_session **out) {
+  if (!loop) return AKS_INVALID_ARGUMENT;
+  aks_session *s = NULL;
+  int rc = session_create(loop, cfg, cbs, user, &s);
+  if (rc != AKS_OK) return rc;
+  pthread_mutex_lock(&loop->mu);
+  if (loop->n_sessions >= loop->max_sessions) {
+    pthread_mutex_unlock(&loop->mu);
+    session_release(s);
+    return AKS_QUEUE_FULL;
+  }
+  loop_add(loop, s);
+  pthread_mutex_unlock(&loop->mu);
+  *out = s;
+  return AKS_OK;
+}
+
+/* ---- errors reported by failing calls ------------------------------------------------------ */
+
+static int call_error(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
+                      int http_status) {
+  pthread_mutex_lock(&s->loop->mu);
+  snprintf(s->err_msg, sizeof s->err_msg, "%s", msg ? msg : aks_error_name(code));
+  s->err_req[0] = '\0';
+  s->err.code = code;
+  s->err.phase = phase;
+  s->err.message = s->err_msg;
+  s->err.req_id = NULL;
+  s->err.http_status = http_status;
+  s->err.close_code = 0;
+  s->has_err = 1;
+  pthread_mutex_unlock(&s->loop->mu);
+  return code;
+}
+
+const aks_error *aks_session_last_error(const aks_session *s) {
+  if (!s) return NULL;
+  return s->has_err ? &s->err : NULL;
+}
+
+/* ---- init / start ------------------------------------------------------------------------- */
+
+int aks_session_init(aks_session *s) {
+  if (!s) return AKS_INVALID_ARGUMENT;
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  aks__state st = s->state;
+  pthread_mutex_unlock(&loop->mu);
+  if (nonempty(s->cfg.session_token) && st == S_READY) return AKS_OK;
+  if (st != S_NEW) return AKS_INVALID_STATE;
+  if (s->cfg.threading == AKS_THREAD_INTERNAL) {
+    aks__http_result *res = malloc(sizeof *res);
+    if (!res) return AKS_OUT_OF_MEMORY;
+    aks__token_fetch(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
+                     s->cfg.connect_timeout_ms, res);
+    int rc = res->code;
+    if (rc == AKS_OK) {
+      snprintf(s->token, sizeof s->token, "%s", res->token);
+      pthread_mutex_lock(&loop->mu);
+      s->state = S_READY;
+      pthread_mutex_unlock(&loop->mu);
+    } else {
+      call_error(s, res->code, AKS_PHASE_SESSION_TOKEN, res->message, res->http_status);
+    }
+    free(res);
+    return rc;
+  }
+  aks__token_req *r = NULL;
+  int rc = aks__token_req_new(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
+                              s->cfg.connect_timeout_ms, &r);
+  if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_SESSION_TOKEN, NULL, 0);
+  s->treq = r;
+  pthread_mutex_lock(&loop->mu);
+  s->state = S_TOKEN;
+  pthread_mutex_unlock(&loop->mu);
+  return AKS_OK;
+}
+
+static int build_configure(aks_session *s) {
+  ak_message m;
+  memset(&m, 0, sizeof m);
+  m.type = AK_MSG_CLIENT_CONFIGURE_SESSION;
+  m.data = AK_DATA_CONFIGURE;
+  ak_configure *c = &m.u.configure;
+  c->sample_rate = s->cfg.sample_rate;
+  c->bitrate = s->cfg.bitrate;
+  c->audio_format = s->cfg.audio_format == AKS_AUDIO_OGG_OPUS ? AK_FORMAT_OGG_OPUS
+                                                               : AK_FORMAT_PCM_S16LE;
+  c->egress_type = (int)s->cfg.egress_type;
+  if (s->cfg.egress_type == AKS_EGRESS_LIVEKIT) {
+    c->has_livekit = 1;
+    c->livekit.url = s->cfg.livekit.url;
+    c->livekit.api_key = s->cfg.livekit.api_key;
+    c->livekit.api_secret = s->cfg.livekit.api_secret;
+    c->livekit.room_name = s->cfg.livekit.room_name;
+    c->livekit.publisher_id = s->cfg.livekit.publisher_id;
+    c->livekit.api_token = s->cfg.livekit.api_token;
+    c->livekit.idle_timeout = s->cfg.livekit.idle_timeout_s;
+  } else if (s->cfg.egress_type == AKS_EGRESS_AGORA) {
+    c->has_agora = 1;
+    c->agora.channel_name = s->cfg.agora.channel_name;
+    c->agora.token = s->cfg.agora.token;
+    c->agora.publisher_id = s->cfg.agora.publisher_id;
+    c->agora.uid = s->cfg.agora.uid;
+  }
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = ak_message_pack(&m, &buf, &len);
+  if (rc != AK_OK) return rc == AK_ENOMEM ? AKS_OUT_OF_MEMORY : AKS_INVALID_ARGUMENT;
+  free(s->cfg_msg);
+  s->cfg_msg = malloc(LWS_PRE + len);
+  if (!s->cfg_msg) {
+    free(buf);
+    return AKS_OUT_OF_MEMORY;
+  }
+  memcpy(s->cfg_msg + LWS_PRE, buf, len);
+  s->cfg_len = len;
+  free(buf);
+  return AKS_OK;
+}
+
+int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
+  if (!s) return AKS_INVALID_ARGUMENT;
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  aks__state st = s->state;
+  pthread_mutex_unlock(&loop->mu);
+  if (st != S_READY && !(st == S_TOKEN && s->cfg.threading == AKS_THREAD_EXTERNAL))
+    return AKS_INVALID_STATE;
+  int rc = build_configure(s);
+  if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_WEBSOCKET_CONNECT, NULL, 0);
+
+  pthread_mutex_lock(&loop->mu);
+  if (st == S_TOKEN) {
+    s->start_pending = 1;
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
+  }
+  s->state = S_CONNECTING;
+  s->want_connect = 1;
+  if (s->cfg.threading == AKS_THREAD_EXTERNAL) {
+    aks__loop_kick_locked(s);
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
+  }
+  s->sync_start = 1;
+  aks__loop_kick_locked(s);
+  /* The network thread enforces connect_timeout_ms; the extra margin only guards against a
+   * wedged thread. */
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  long long ms = s->cfg.connect_timeout_ms + 3000LL + AKS_PROBE_TIMEOUT_MS;
+  dl.tv_sec += (time_t)(ms / 1000);
+  dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  int timed_out = 0;
+  while (s->state != S_OPEN && !s->failed && s->state != S_CLOSED && !timed_out)
+    timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
+  s->sync_start = 0;
+  if (s->state == S_OPEN) {
+    if (conn_id && conn_id_cap) snprintf(conn_id, conn_id_cap, "%s", s->conn_id);
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
+  }
+  if (!s->failed) {
+    s->failed = 1;
+    s->quiet = 1;
+    s->want_close = 1;
+    aks__loop_kick_locked(s);
+    pthread_mutex_unlock(&loop->mu);
+    return call_error(s, AKS_TIMEOUT, AKS_PHASE_WEBSOCKET_CONNECT,
+                      "network thread did not answer in time", 0);
+  }
+  int code = s->err.code != AKS_OK ? (int)s->err.code : AKS_UNKNOWN;
+  pthread_mutex_unlock(&loop->mu);
+  return code;
+}
+
+/* ---- audio and interrupt ------------------------------------------------------------------- */
+
+/* Queues one packed message (takes buf). Call with loop->mu held. */
+static int enqueue_locked(aks_session *s, uint8_t *buf, size_t len) {
+  if (s->txq_bytes + len > AKS_TXQ_MAX_BYTES || s->txq_count >= AKS_TXQ_MAX_MSGS) {
+    free(buf);
+    return AKS_QUEUE_FULL;
+  }
+  aks__txmsg *m = malloc(sizeof *m + LWS_PRE + len);
+  if (!m) {
+    free(buf);
+    return AKS_OUT_OF_MEMORY;
+  }
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->buf + LWS_PRE, buf, len);
+  free(buf);
+  if (s->txq_tail)
+    s->txq_tail->next = m;
+  else
+    s->txq_head = m;
+  s->txq_tail = m;
+  s->txq_bytes += len;
+  s->txq_count++;
+  return AKS_OK;
+}
+
+/* Usable for sending: started and not over. */
+static int sendable_locked(const aks_session *s) {
+  return (s->state == S_CONNECTING || s->state == S_CONFIGURING || s->state == S_OPEN ||
+          (s->state == S_TOKEN && s->start_pending)) &&
+         !s->failed && !s->user_closed;
+}
+
+/* Packs audio slices [audio, audio+len) of request req (the last one carrying end) and
+ * queues them all or none. */
+static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, size_t len,
+                       int end) {
+  size_t n_slices = len ? (len + AKS_MAX_CHUNK_BYTES - 1) / AKS_MAX_CHUNK_BYTES : 1;
+  aks_loop *loop = s->loop;
+  uint8_t **bufs = calloc(n_slices, sizeof *bufs);
+  size_t *lens = calloc(n_slices, sizeof *lens);
+  int rc = bufs && lens ? AKS_OK : AKS_OUT_OF_MEMORY;
+  for (size_t i = 0; rc == AKS_OK && i < n_slices; i++) {
+    ak_message m;
+    memset(&m, 0, sizeof m);
+    m.type = AK_MSG_CLIENT_AUDIO_INPUT;
+    m.data = AK_DATA_AUDIO_INPUT;
+    size_t off = i * AKS_MAX_CHUNK_BYTES;
+    size_t n = len - off < AKS_MAX_CHUNK_BYTES ? len - off : AKS_MAX_CHUNK_BYTES;
+    m.u.audio_input.req_id = req;
+    m.u.audio_input.end = end && i + 1 == n_slices;
+    m.u.audio_input.audio = len ? audio + off : NULL;
+    m.u.audio_input.audio_len = len ? n : 0;
+    int prc = ak_message_pack(&m, &bufs[i], &lens[i]);
+    if (prc != AK_OK) rc = prc == AK_ENOMEM ? AKS_OUT_OF_MEMORY : AKS_INVALID_ARGUMENT;
+  }
+  if (rc == AKS_OK) {
+    pthread_mutex_lock(&loop->mu);
+    size_t total = 0;
+    for (size_t i = 0; i < n_slices; i++) total += lens[i];
+    if (!sendable_locked(s)) {
+      rc = AKS_INVALID_STATE;
+    } else if (s->txq_bytes + total > AKS_TXQ_MAX_BYTES ||
+               s->txq_count + n_slices > AKS_TXQ_MAX_MSGS) {
+      rc = AKS_QUEUE_FULL;
+    } else {
+      for (size_t i = 0; i < n_slices; i++) {
+        int qrc = enqueue_locked(s, bufs[i], lens[i]);
+        bufs[i] = NULL;
+        if (qrc != AKS_OK && rc == AKS_OK) rc = qrc;
+      }
+      s->want_write = 1;
+      aks__loop_kick_locked(s);
+    }
+    pthread_mutex_unlock(&loop->mu);
+  }
+  if (bufs)
+    for (size_t i = 0; i < n_slices; i++) free(bufs[i]);
+  free(bufs);
+  free(lens);
+  return rc;
+}
+
+int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int end, char *req_id,
+                           size_t req_id_cap) {
+  if (!s || (len && !audio)) return AKS_INVALID_ARGUMENT;
+  int encode = s->cfg.encode_ogg_opus;
+  if ((encode || s->cfg.audio_format == AKS_AUDIO_PCM_S16LE) && (len & 1))
+    return AKS_INVALID_ARGUMENT; /* PCM s16le: whole samples only */
+  if (len > 64u * 1024u * 1024u) return AKS_INVALID_ARGUMENT;
+  pthread_mutex_lock(&s->loop->mu);
+  int ok = sendable_locked(s);
+  pthread_mutex_unlock(&s->loop->mu);
+  if (!ok) return AKS_INVALID_STATE;
+
+  pthread_mutex_lock(&s->api_mu);
+  int fresh = !s->cur_req[0];
+  char req[AK_ID_LEN + 1];
+  int rc = AKS_OK;
+  if (fresh) {
+    if (ak_id_new(req, sizeof req, 0) != AK_OK) rc = AKS_UNKNOWN;
+  } else {
+    memcpy(req, s->cur_req, sizeof req);
+  }
+  const uint8_t *wire = audio;
+  size_t wire_len = len;
+  uint8_t *ogg = NULL;
+  if (rc == AKS_OK && encode) {
+    if (!s->ogg) rc = aks__oggenc_new(s->cfg.sample_rate, s->cfg.bitrate, &s->ogg);
+    if (rc == AKS_OK) rc = aks__oggenc_write(s->ogg, audio, len / 2, end);
+    if (rc == AKS_OK) rc = aks__oggenc_take(s->ogg, &ogg, &wire_len);
+    wire = ogg;
+    if (rc == AKS_OK && wire_len == 0 && !end) {
+      /* No complete Ogg page yet: nothing to send now, the request still starts here. */
+      memcpy(s->cur_req, req, sizeof req);
+      if (req_id && req_id_cap) snprintf(req_id, req_id_cap, "%s", req);
+      pthread_mutex_unlock(&s->api_mu);
+      return AKS_OK;
+    }
+  }
+  if (rc == AKS_OK) rc = queue_audio(s, req, wire, wire_len, end);
+  free(ogg);
+  if (rc == AKS_OK) {
+    if (end) {
+      memcpy(s->last_req, req, sizeof req);
+      s->cur_req[0] = '\0';
+      aks__oggenc_free(s->ogg);
+      s->ogg = NULL;
+    } else {
+      memcpy(s->cur_req, req, sizeof req);
+      memcpy(s->last_req, req, sizeof req);
+    }
+    if (req_id && req_id_cap) snprintf(req_id, req_id_cap, "%s", req);
+  } else if (encode && fresh) {
+    aks__oggenc_free(s->ogg); /* the request never started: drop its encoder */
+    s->ogg = NULL;
+  }
+  pthread_mutex_unlock(&s->api_mu);
+  return rc;
+}
+
+int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap) {
+  if (!s) return AKS_INVALID_ARGUMENT;
+  pthread_mutex_lock(&s->api_mu);
+  if (!s->last_req[0]) {
+    pthread_mutex_unlock(&s->api_mu);
+    return AKS_INVALID_STATE;
+  }
+  char req[AK_ID_LEN + 1];
+  memcpy(req, s->last_req, sizeof req);
+  ak_message m;
+  memset(&m, 0, sizeof m);
+  m.type = AK_MSG_CLIENT_INTERRUPT;
+  m.data = AK_DATA_INTERRUPT;
+  m.u.interrupt_req_id = req;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = ak_message_pack(&m, &buf, &len);
+  if (rc != AK_OK) {
+    pthread_mutex_unlock(&s->api_mu);
+    return rc == AK_ENOMEM ? AKS_OUT_OF_MEMORY : AKS_UNKNOWN;
+  }
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  if (!sendable_locked(s)) {
+    free(buf);
+    rc = AKS_INVALID_STATE;
+  } else {
+    rc = enqueue_locked(s, buf, len);
+    if (rc == AKS_OK) {
+      s->want_write = 1;
+      aks__loop_kick_locked(s);
+    }
+  }
+  pthread_mutex_unlock(&loop->mu);
+  if (rc == AKS_OK) {
+    s->cur_req[0] = '\0'; /* the next audio starts a new request */
+    aks__oggenc_free(s->ogg);
+    s->ogg = NULL;
+    if (req_id && req_id_cap) snprintf(req_id, req_id_cap, "%s", req);
+  }
+  pthread_mutex_unlock(&s->api_mu);
+  return rc;
+}
+
+/* ---- service / close / free ---------------------------------------------------------------- */
+
+int aks_session_service(aks_session *s, int timeout_ms) {
+  if (!s) return AKS_INVALID_ARGUMENT;
+  if (s->cfg.threading != AKS_THREAD_EXTERNAL) return AKS_INVALID_STATE;
+  pthread_mutex_lock(&s->loop->mu);
+  int closed = s->state == S_CLOSED;
+  pthread_mutex_unlock(&s->loop->mu);
+  if (!closed) {
+    aks__loop_service_once(s->loop, timeout_ms);
+    pthread_mutex_lock(&s->loop->mu);
+    closed = s->state == S_CLOSED;
+    pthread_mutex_unlock(&s->loop->mu);
+  }
+  return closed ? AKS_CONNECTION_CLOSED : 0;
+}
+
+int aks_loop_service(aks_loop *loop, int timeout_ms) {
+  if (!loop) return AKS_INVALID_ARGUMENT;
+  if (loop->threading != AKS_THREAD_EXTERNAL) return AKS_INVALID_STATE;
+  aks__loop_service_once(loop, timeout_ms);
+  int alive = 0;
+  pthread_mutex_lock(&loop->mu);
+  for (aks_session *s = loop->sessions; s; s = s->next)
+    if (s->state != S_CLOSED) alive++;
+  pthread_mutex_unlock(&loop->mu);
+  return alive;
+}
+
+int aks_session_close(aks_session *s) {
+  if (!s) return AKS_INVALID_ARGUMENT;
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  if (s->state == S_CLOSED) {
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
+  }
+  s->user_closed = 1;
+  s->want_close = 1;
+  aks__loop_kick_locked(s);
+  if (s->cfg.threading == AKS_THREAD_EXTERNAL) {
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
+  }
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  dl.tv_sec += s->cfg.connect_timeout_ms / 1000;
+  dl.tv_nsec += (long)(s->cfg.connect_timeout_ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  int timed_out = 0;
+  while (s->state != S_CLOSED && !timed_out)
+    timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
+  int closed = s->state == S_CLOSED;
+  pthread_mutex_unlock(&loop->mu);
+  return closed ? AKS_OK : AKS_TIMEOUT;
+}
+
+void aks_session_free(aks_session *s) {
+  if (!s) return;
+  aks_loop *loop = s->loop;
+  int external = s->cfg.threading == AKS_THREAD_EXTERNAL;
+  aks_session_close(s);
+  if (external) {
+    /* Pump until the close completes, bounded by connect_timeout_ms. */
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+      pthread_mutex_lock(&loop->mu);
+      int closed = s->state == S_CLOSED;
+      pthread_mutex_unlock(&loop->mu);
+      if (closed) break;
+      clock_gettime(CLOCK_MONOTONIC, &t);
+      long long el = (t.tv_sec - t0.tv_sec) * 1000LL + (t.tv_nsec - t0.tv_nsec) / 1000000;
+      if (el > s->cfg.connect_timeout_ms) break;
+      aks__loop_service_once(loop, 20);
+    }
+  }
+  pthread_mutex_lock(&loop->mu);
+  s->quiet = 1;
+  pthread_mutex_unlock(&loop->mu);
+  if (s->own_loop) {
+    aks__loop_destroy(loop); /* stops the thread; the context takes the wsi down quietly */
+    session_release(s);
+    return;
+  }
+  /* Shared loop: the network thread drops the wsi and unlinks nothing else; wait for it. */
+  pthread_mutex_lock(&loop->mu);
+  s->want_detach = 1;
+  aks__loop_kick_locked(s);
+  if (external) {
+    pthread_mutex_unlock(&loop->mu);
+    aks__loop_run_pending(loop);
+    pthread_mutex_lock(&loop->mu);
+  }
+  while (!s->detached) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 1;
+    pthread_cond_timedwait(&loop->cv, &loop->mu, &dl);
+    if (!s->detached) lws_cancel_service(loop->ctx);
+  }
+  /* unlink */
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    loop->sessions = s->next;
+  if (s->next) s->next->prev = s->prev;
+  loop->n_sessions--;
+  if (s->in_pending) { /* still listed for work: take it out */
+    aks_session **pp = &loop->pending;
+    while (*pp && *pp != s) pp = &(*pp)->pnext;
+    if (*pp) *pp = s->pnext;
+  }
+  pthread_mutex_unlock(&loop->mu);
+  session_release(s);
+}
+
+const char *aks_session_connection_id(const aks_session *s) {
+  if (!s) return NULL;
+  return s->conn_id[0] ? s->conn_id : NULL;
+}
+
+int aks_loop_new(aks_threading threading, int max_sessions, aks_loop **out) {
+  if (!out || max_sessions < 1 || max_sessions > 65536 ||
+      (threading != AKS_THREAD_INTERNAL && threading != AKS_THREAD_EXTERNAL))
+    return AKS_INVALID_ARGUMENT;
+  return aks__loop_create(threading, max_sessions, out);
+}
+
+int aks_loop_free(aks_loop *loop) {
+  if (!loop) return AKS_OK;
+  pthread_mutex_lock(&loop->mu);
+  int n = loop->n_sessions;
+  pthread_mutex_unlock(&loop->mu);
+  if (n) return AKS_INVALID_STATE;
+  aks__loop_destroy(loop);
+  return AKS_OK;
+}

@@ -1,0 +1,267 @@
+/* The ASR stage: an energy voice-activity detector for end of utterance, pocketsphinx
+ * (local, default) and an OpenAI-compatible HTTP /audio/transcriptions provider. Input is
+ * always 16 kHz mono s16le; each session owns its own recognizer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#ifdef AK_HAVE_POCKETSPHINX
+#include <pocketsphinx.h>
+#endif
+
+#include "backend.h"
+
+/* ---- VAD: 20 ms frames, speech when frame energy exceeds the threshold ------------------- */
+#define VAD_FRAME 320
+
+void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms) {
+  memset(v, 0, sizeof *v);
+  v->threshold_db = threshold_db;
+  v->silence_ms = silence_ms > 0 ? silence_ms : 700;
+  v->min_speech_ms = 100;
+}
+
+int ak__vad_feed(ak__vad *v, const int16_t *pcm, size_t n) {
+  int event = AK__VAD_NONE;
+  for (size_t i = 0; i < n; i++) {
+    double x = pcm[i] / 32768.0;
+    v->acc_energy += x * x;
+    if (++v->acc < VAD_FRAME) continue;
+    double db = 10.0 * log10(v->acc_energy / VAD_FRAME + 1e-12);
+    v->acc = 0;
+    v->acc_energy = 0;
+    int speech = db > v->threshold_db;
+    if (!v->in_speech) {
+      v->speech_ms = speech ? v->speech_ms + 20 : 0;
+      if (v->speech_ms >= v->min_speech_ms) {
+        v->in_speech = 1;
+        v->silence_run_ms = 0;
+        event = AK__VAD_START;
+      }
+    } else {
+      v->silence_run_ms = speech ? 0 : v->silence_run_ms + 20;
+      if (v->silence_run_ms >= v->silence_ms) {
+        v->in_speech = 0;
+        v->speech_ms = 0;
+        event = AK__VAD_END;
+      }
+    }
+  }
+  return event;
+}
+
+/* ---- recognizers -------------------------------------------------------------------------- */
+struct ak__asr {
+  const ak__config *cfg;
+  int kind; /* 0 sphinx, 1 http */
+#ifdef AK_HAVE_POCKETSPHINX
+  cmd_ln_t *ps_cfg;
+  ps_decoder_t *ps;
+  int in_utt;
+#endif
+  ak__buf pcm; /* http: the utterance so far */
+};
+
+ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
+  ak__asr *a = calloc(1, sizeof *a);
+  if (!a) {
+    snprintf(err, errcap, "out of memory");
+    return NULL;
+  }
+  a->cfg = c;
+  a->pcm.max = (size_t)AK__MAX_UTTERANCE_S * AK__MIC_RATE * 2;
+  if (strcmp(c->asr_provider, "http") == 0) {
+    a->kind = 1;
+    return a;
+  }
+  if (strcmp(c->asr_provider, "sphinx") != 0) {
+    snprintf(err, errcap, "speech input is disabled (asr provider '%s')", c->asr_provider);
+    free(a);
+    return NULL;
+  }
+#ifdef AK_HAVE_POCKETSPHINX
+  char hmm[600], lm[600], dict[600];
+  snprintf(hmm, sizeof hmm, "%s/en-us", c->sphinx_model_dir);
+  snprintf(lm, sizeof lm, "%s/en-us.lm.bin", c->sphinx_model_dir);
+  snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", c->sphinx_model_dir);
+  a->ps_cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
+                          "-logfn", "/dev/null", NULL);
+  a->ps = a->ps_cfg ? ps_init(a->ps_cfg) : NULL;
+  if (!a->ps) {
+    snprintf(err, errcap, "pocketsphinx failed to load models from %s", c->sphinx_model_dir);
+    ak__asr_free(a);
+    return NULL;
+  }
+  return a;
+#else
+  snprintf(err, errcap, "built without pocketsphinx; use --asr http");
+  free(a);
+  return NULL;
+#endif
+}
+
+void ak__asr_free(ak__asr *a) {
+  if (!a) return;
+#ifdef AK_HAVE_POCKETSPHINX
+  if (a->ps) ps_free(a->ps);
+  if (a->ps_cfg) cmd_ln_free_r(a->ps_cfg);
+#endif
+  ak__buf_free(&a->pcm);
+  free(a);
+}
+
+int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
+  if (a->kind == 1) return ak__buf_append(&a->pcm, pcm, n * 2) ? -1 : 0;
+#ifdef AK_HAVE_POCKETSPHINX
+  if (!a->in_utt) {
+    if (ps_start_utt(a->ps) < 0) return -1;
+    a->in_utt = 1;
+  }
+  return ps_process_raw(a->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
+#else
+  return -1;
+#endif
+}
+
+void ak__asr_partial(ak__asr *a, char *out, size_t cap) {
+  out[0] = 0;
+#ifdef AK_HAVE_POCKETSPHINX
+  if (a->kind == 0 && a->in_utt) {
+    int32 score;
+    const char *h = ps_get_hyp(a->ps, &score);
+    if (h) snprintf(out, cap, "%s", h);
+  }
+#endif
+}
+
+/* Writes a 44-byte WAV header for n bytes of 16 kHz mono s16le. */
+static void wav_header(uint8_t *h, uint32_t n) {
+  uint32_t rate = AK__MIC_RATE, byte_rate = rate * 2;
+  memcpy(h, "RIFF", 4);
+  uint32_t v = 36 + n;
+  memcpy(h + 4, &v, 4); /* little-endian host (x86_64, aarch64) */
+  memcpy(h + 8, "WAVEfmt ", 8);
+  v = 16;
+  memcpy(h + 16, &v, 4);
+  uint16_t s = 1;
+  memcpy(h + 20, &s, 2); /* PCM */
+  memcpy(h + 22, &s, 2); /* mono */
+  memcpy(h + 24, &rate, 4);
+  memcpy(h + 28, &byte_rate, 4);
+  s = 2;
+  memcpy(h + 32, &s, 2);
+  s = 16;
+  memcpy(h + 34, &s, 2);
+  memcpy(h + 36, "data", 4);
+  memcpy(h + 40, &n, 4);
+}
+
+static int http_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) {
+  const ak__config *c = a->cfg;
+  size_t n = a->pcm.len;
+  uint8_t *wav = malloc(44 + n);
+  if (!wav) {
+    snprintf(err, errcap, "out of memory");
+    return -1;
+  }
+  wav_header(wav, (uint32_t)n);
+  if (n) memcpy(wav + 44, a->pcm.data, n);
+  a->pcm.len = 0;
+
+  char url[600], auth[300];
+  snprintf(url, sizeof url, "%s/audio/transcriptions", c->asr_url);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->asr_api_key);
+  struct curl_slist *hdr = c->asr_api_key[0] ? curl_slist_append(NULL, auth) : NULL;
+  ak__buf body = {.max = 1 << 20};
+  int rc = -1;
+  CURL *cu = curl_easy_init();
+  curl_mime *mime = cu ? curl_mime_init(cu) : NULL;
+  if (!mime) {
+    snprintf(err, errcap, "curl init failed");
+    goto out;
+  }
+  curl_mimepart *part = curl_mime_addpart(mime);
+  curl_mime_name(part, "file");
+  curl_mime_filename(part, "speech.wav");
+  curl_mime_type(part, "audio/wav");
+  curl_mime_data(part, (const char *)wav, 44 + n);
+  part = curl_mime_addpart(mime);
+  curl_mime_name(part, "model");
+  curl_mime_data(part, c->asr_model, CURL_ZERO_TERMINATED);
+  part = curl_mime_addpart(mime);
+  curl_mime_name(part, "response_format");
+  curl_mime_data(part, "json", CURL_ZERO_TERMINATED);
+  curl_easy_setopt(cu, CURLOPT_URL, url);
+  curl_easy_setopt(cu, CURLOPT_MIMEPOST, mime);
+  if (hdr) curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdr);
+  curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, (curl_write_callback)NULL);
+  curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_timeout_ms);
+  curl_easy_setopt(cu, CURLOPT_TIMEOUT, 60L);
+  {
+    FILE *mem = NULL; /* collect the body through a memory stream */
+    char *mbuf = NULL;
+    size_t mlen = 0;
+    mem = open_memstream(&mbuf, &mlen);
+    if (!mem) {
+      snprintf(err, errcap, "out of memory");
+      goto out;
+    }
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, mem);
+    CURLcode cr = curl_easy_perform(cu);
+    fclose(mem);
+    if (mbuf) ak__buf_append(&body, mbuf, mlen < body.max ? mlen : body.max);
+    free(mbuf);
+    long status = 0;
+    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
+    if (cr != CURLE_OK) {
+      snprintf(err, errcap, "ASR request failed: %s", curl_easy_strerror(cr));
+      goto out;
+    }
+    if (status >= 300) {
+      snprintf(err, errcap, "ASR HTTP %ld: %.200s", status, body.data ? body.data : "");
+      goto out;
+    }
+  }
+  {
+    cJSON *j = body.data ? cJSON_Parse(body.data) : NULL;
+    cJSON *t = j ? cJSON_GetObjectItemCaseSensitive(j, "text") : NULL;
+    if (cJSON_IsString(t)) {
+      snprintf(out, cap, "%s", t->valuestring);
+      rc = 0;
+    } else {
+      snprintf(err, errcap, "ASR response has no text field");
+    }
+    cJSON_Delete(j);
+  }
+out:
+  if (mime) curl_mime_free(mime);
+  if (cu) curl_easy_cleanup(cu);
+  curl_slist_free_all(hdr);
+  ak__buf_free(&body);
+  free(wav);
+  return rc;
+}
+
+int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) {
+  out[0] = 0;
+  if (a->kind == 1) return http_finish(a, out, cap, err, errcap);
+#ifdef AK_HAVE_POCKETSPHINX
+  if (!a->in_utt) return 0;
+  a->in_utt = 0;
+  if (ps_end_utt(a->ps) < 0) {
+    snprintf(err, errcap, "pocketsphinx failed to end the utterance");
+    return -1;
+  }
+  int32 score;
+  const char *h = ps_get_hyp(a->ps, &score);
+  if (h) snprintf(out, cap, "%s", h);
+  return 0;
+#else
+  snprintf(err, errcap, "no recognizer");
+  return -1;
+#endif
+}

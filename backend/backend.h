@@ -1,0 +1,177 @@
+/* Internal interfaces of the reference backend (avatarkit-backend): configuration, the
+ * pluggable ASR/LLM/TTS providers, the per-browser session and the browser-facing server.
+ * Nothing here is public API; every symbol shared across files carries the ak__ prefix. */
+#ifndef AK_BACKEND_H
+#define AK_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- limits (each one is documented in docs/backend.md) ---------------------------------- */
+#define AK__MAX_WS_MESSAGE (512 * 1024)     /* largest browser text message accepted */
+#define AK__MAX_OUT_BYTES (8 * 1024 * 1024) /* outbound queue per browser: hard limit */
+#define AK__MAX_OUT_MSGS 4096
+#define AK__SOFT_OUT_BYTES (1024 * 1024)    /* above this, droppable messages are dropped */
+#define AK__MAX_CMD_BYTES (2 * 1024 * 1024) /* pending inbound commands per browser */
+#define AK__MAX_CMDS 512
+#define AK__MAX_TEXT 2000                   /* characters of one text_query */
+#define AK__MAX_HISTORY 20                  /* chat messages kept per session (LLM) */
+#define AK__MAX_REPLY 8192                  /* bytes of one assistant reply kept */
+#define AK__MAX_UTTERANCE_S 30              /* seconds of mic audio in one utterance */
+#define AK__MIC_RATE 16000                  /* mic_audio PCM rate expected from browsers */
+
+/* ---- configuration ----------------------------------------------------------------------- */
+typedef struct ak__config {
+  char listen_host[64];
+  int listen_port;
+  char port_file[512];
+  char motion_url[512];        /* base URL of the Motion Server */
+  char api_key[256], app_id[128], avatar_id[128];
+  char web_root[512];          /* the demo page */
+  char sdk_dir[512];           /* web/dist, served under /sdk/ */
+  int max_sessions;
+  int connect_timeout_ms;
+  int log_level;               /* 0 errors, 1 info, 2 debug */
+
+  char llm_provider[16];       /* "local" or "openai" */
+  char llm_url[512];           /* base URL, e.g. https://api.openai.com/v1 */
+  char llm_api_key[256];
+  char llm_model[128];
+  char system_prompt[2048];
+  int llm_timeout_s;
+
+  char tts_provider[16];       /* "espeak" or "http" */
+  char tts_voice[64];          /* espeak voice name or HTTP voice */
+  int tts_rate_wpm;            /* espeak speaking rate */
+  char tts_url[512];
+  char tts_api_key[256];
+  char tts_model[128];
+  int tts_sample_rate;         /* PCM rate the HTTP provider returns */
+
+  char asr_provider[16];       /* "sphinx", "http" or "none" */
+  char asr_url[512];
+  char asr_api_key[256];
+  char asr_model[128];
+  char sphinx_model_dir[512];
+  double vad_threshold_db;     /* frame energy (dBFS) above which a frame is speech */
+  int vad_silence_ms;          /* silence that ends an utterance */
+} ak__config;
+
+void ak__config_default(ak__config *c);
+/* Applies AVATARKIT_* environment variables, then argv flags (and --config FILE, a file of
+ * key = value lines with the flag names). Returns 0, 1 for --help (usage printed), or -1
+ * with a message in err. */
+int ak__config_load(ak__config *c, int argc, char **argv, char *err, size_t errcap);
+void ak__config_usage(const char *prog);
+
+/* ---- logging ------------------------------------------------------------------------------ */
+void ak__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ak__log_set_level(int level);
+
+/* ---- small helpers (util.c) --------------------------------------------------------------- */
+typedef struct ak__buf { char *data; size_t len, cap, max; } ak__buf;
+/* Appends n bytes keeping a NUL after them; returns 0 or -1 (out of memory or above max). */
+int ak__buf_append(ak__buf *b, const void *p, size_t n);
+void ak__buf_free(ak__buf *b);
+
+/* Base64 (RFC 4648, padded). encode: returns a malloc'd NUL-terminated string or NULL.
+ * decode: returns a malloc'd buffer and its length, NULL on malformed input. */
+char *ak__b64_encode(const uint8_t *p, size_t n);
+uint8_t *ak__b64_decode(const char *s, size_t n, size_t *out_len);
+
+/* Length of the first complete sentence at the start of s[0..n) (terminator and trailing
+ * spaces included), or 0 when none is complete yet. With final=1 the rest counts as one.
+ * Overlong runs are cut at a space or comma after max_chars. */
+size_t ak__sentence_len(const char *s, size_t n, int final, size_t max_chars);
+/* 1 when s holds anything but whitespace and punctuation. */
+int ak__has_words(const char *s, size_t n);
+
+/* ---- LLM ----------------------------------------------------------------------------------- */
+typedef struct ak__chat_msg { char role[12]; char *content; } ak__chat_msg;
+/* Receives reply text as it streams; return non-zero to stop. */
+typedef int (*ak__text_fn)(void *user, const char *text, size_t len);
+/* Checked while blocking; returns non-zero when the turn is cancelled. */
+typedef int (*ak__cancel_fn)(void *user);
+
+/* Built-in agent: writes its reply to out. now: wall clock for "what time is it". */
+void ak__agent_reply(const char *input, time_t now, char *out, size_t cap);
+/* Runs one chat turn with the configured provider; history holds earlier messages, the last
+ * one the user's. Returns 0, 1 when cancelled, or -1 with err. */
+int ak__llm_run(const ak__config *c, const ak__chat_msg *history, size_t n, ak__text_fn fn,
+                ak__cancel_fn cancel, void *user, char *err, size_t errcap);
+
+/* Incremental server-sent-events parser for OpenAI-style streams. */
+typedef struct ak__sse {
+  ak__buf line;   /* the current, incomplete line */
+  ak__buf data;   /* data: lines of the current event */
+  int done;       /* [DONE] seen */
+  int failed;     /* line too long or malformed event */
+} ak__sse;
+/* Feeds bytes split anywhere; calls fn with each content delta. Returns 0, 1 when fn asked
+ * to stop, -1 on a malformed stream. */
+int ak__sse_feed(ak__sse *p, const char *data, size_t n, ak__text_fn fn, void *user);
+void ak__sse_free(ak__sse *p);
+
+/* ---- TTS ----------------------------------------------------------------------------------- */
+typedef int (*ak__pcm_fn)(void *user, const int16_t *pcm, size_t samples);
+typedef struct ak__tts ak__tts;
+/* One TTS engine shared by all sessions; espeak-ng's process-global state is serialized
+ * inside. Returns NULL with err on failure. */
+ak__tts *ak__tts_new(const ak__config *c, char *err, size_t errcap);
+void ak__tts_free(ak__tts *t);
+int ak__tts_sample_rate(const ak__tts *t);
+/* Synthesizes text, calling fn with PCM s16le mono as it is produced. Returns 0, 1 when fn
+ * or cancel stopped it, -1 with err. Thread-safe. */
+int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel,
+                  void *user, char *err, size_t errcap);
+
+/* ---- ASR + VAD ----------------------------------------------------------------------------- */
+typedef struct ak__vad {
+  double threshold_db;
+  int silence_ms, min_speech_ms;
+  int in_speech, speech_ms, silence_run_ms, acc;
+  double acc_energy;
+} ak__vad;
+enum { AK__VAD_NONE = 0, AK__VAD_START = 1, AK__VAD_END = 2 };
+void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms);
+/* Feeds 16 kHz PCM; returns the last event seen in this chunk (START, END or NONE). */
+int ak__vad_feed(ak__vad *v, const int16_t *pcm, size_t n);
+
+typedef struct ak__asr ak__asr;
+/* A per-session recognizer (16 kHz s16le input). NULL with err on failure. */
+ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap);
+void ak__asr_free(ak__asr *a);
+int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n);
+/* Current partial hypothesis ("" if none or unsupported). */
+void ak__asr_partial(ak__asr *a, char *out, size_t cap);
+/* Ends the utterance and writes the final text. Returns 0, or -1 with err. */
+int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap);
+
+/* ---- sessions and server ------------------------------------------------------------------- */
+typedef struct ak__server ak__server;
+typedef struct ak__session ak__session;
+
+/* Creates a session for a new browser and starts its threads. NULL on failure. */
+ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts);
+/* The browser is gone: stops the threads; the session frees itself when they end. */
+void ak__session_release(ak__session *s);
+/* Handles one complete text message from the browser (lws thread). */
+void ak__session_on_text(ak__session *s, const char *msg, size_t len);
+/* Queues a JSON object for the browser (takes ownership of the cJSON tree). droppable: may
+ * be dropped under backpressure. Any thread. */
+struct cJSON;
+void ak__session_send(ak__session *s, struct cJSON *obj, int droppable);
+void ak__session_send_error(ak__session *s, const char *code, const char *message);
+/* Outbound queue access for the lws thread: pops one message (with LWS_PRE headroom before
+ * *payload), or returns NULL. *overflow is set when the hard limit was hit. */
+char *ak__session_pop(ak__session *s, size_t *len, int *more, int *overflow);
+const char *ak__session_id(const ak__session *s);
+
+/* Server side wake-up (any thread): asks the lws thread to flush sessions' queues. */
+void ak__server_wake(ak__server *srv);
+/* Counts live sessions for shutdown (threads still running). */
+void ak__server_session_started(ak__server *srv);
+void ak__server_session_ended(ak__server *srv);
+
+#endif

@@ -1,0 +1,220 @@
+/* HTTP side of the server: the console token API, health, metrics, static files, and the
+ * refusal of bad WebSocket upgrades with a status code and the JSON error body. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "conn.h"
+#include "server.h"
+
+static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
+  static const char *const cors[][2] = {
+      {"access-control-allow-origin:", "*"},
+      {"access-control-allow-headers:", "content-type, x-api-key, x-app-id, x-session-key"},
+      {"access-control-allow-methods:", "GET, POST, OPTIONS"},
+      {"cache-control:", "no-store"},
+  };
+  for (size_t i = 0; i < sizeof cors / sizeof cors[0]; i++)
+    if (lws_add_http_header_by_name(wsi, (const unsigned char *)cors[i][0],
+                                    (const unsigned char *)cors[i][1], (int)strlen(cors[i][1]),
+                                    p, end))
+      return -1;
+  return 0;
+}
+
+int ak__http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
+                     size_t body_len) {
+  size_t cap = LWS_PRE + 1024 + body_len;
+  unsigned char *buf = malloc(cap);
+  if (!buf) return -1;
+  unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
+  if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, (lws_filepos_t)body_len, &p,
+                                  end) ||
+      add_common(wsi, &p, end) || lws_finalize_http_header(wsi, &p, end)) {
+    free(buf);
+    return -1;
+  }
+  if (body_len) {
+    memcpy(p, body, body_len);
+    p += body_len;
+  }
+  int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+  free(buf);
+  if (n < 0) return -1;
+  return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int ak__http_error(struct lws *wsi, int status, const char *code, const char *title,
+                   const char *detail) {
+  cJSON *root = cJSON_CreateObject(), *errs = cJSON_AddArrayToObject(root, "errors");
+  cJSON *e = cJSON_CreateObject();
+  cJSON_AddNumberToObject(e, "status", status);
+  cJSON_AddStringToObject(e, "code", code);
+  cJSON_AddStringToObject(e, "title", title);
+  cJSON_AddStringToObject(e, "detail", detail);
+  cJSON_AddItemToArray(errs, e);
+  char *body = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  int rc = body ? ak__http_respond(wsi, status, "application/json", body, strlen(body)) : -1;
+  cJSON_free(body);
+  return rc;
+}
+
+static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
+  const ak_app *app = NULL;
+  for (int i = 0; i < s->cfg.n_apps; i++)
+    if (c->http.api_key[0] && strcmp(s->cfg.apps[i].api_key, c->http.api_key) == 0)
+      app = &s->cfg.apps[i];
+  if (!app)
+    return ak__http_error(wsi, 401, "unauthorized", "Unauthorized",
+                          c->http.api_key[0] ? "invalid api key" : "missing X-Api-Key header");
+  if (c->http.body_too_big)
+    return ak__http_error(wsi, 413, "payload_too_large", "Payload Too Large",
+                          "request body exceeds 4096 bytes");
+  c->http.body[c->http.body_len] = '\0';
+  cJSON *root = cJSON_ParseWithLength(c->http.body, c->http.body_len);
+  const cJSON *exp = root ? cJSON_GetObjectItemCaseSensitive(root, "expireAt") : NULL;
+  int64_t now = (int64_t)time(NULL);
+  if (!root || !cJSON_IsObject(root) || !cJSON_IsNumber(exp)) {
+    cJSON_Delete(root);
+    return ak__http_error(wsi, 400, "invalid_request", "Bad Request",
+                          "body must be a JSON object with a numeric expireAt (unix seconds)");
+  }
+  double v = exp->valuedouble;
+  cJSON_Delete(root);
+  if (!(v > (double)now) || v > (double)(now + s->cfg.max_token_ttl_s)) {
+    char detail[160];
+    snprintf(detail, sizeof detail,
+             "expireAt must be in the future and at most %d seconds ahead",
+             s->cfg.max_token_ttl_s);
+    return ak__http_error(wsi, 400, "invalid_request", "Bad Request", detail);
+  }
+  char token[512];
+  if (ak__token_issue(s, app->app_id, (int64_t)v, token, sizeof token))
+    return ak__http_error(wsi, 500, "internal", "Internal Server Error", "token signing failed");
+  s->m.http_tokens_issued++;
+  ak__log(s, AK_LOG_DEBUG, NULL, NULL, "session token issued for app %s, expires %lld",
+          app->app_id, (long long)v);
+  char body[700];
+  int n = snprintf(body, sizeof body, "{\"sessionToken\":\"%s\",\"expireAt\":%lld}", token,
+                   (long long)v);
+  return ak__http_respond(wsi, 200, "application/json", body, (size_t)n);
+}
+
+static const char *mime_of(const char *path) {
+  static const char *const map[][2] = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript"},
+      {".mjs", "text/javascript"},           {".css", "text/css"},
+      {".json", "application/json"},         {".glb", "model/gltf-binary"},
+      {".gltf", "model/gltf+json"},          {".wasm", "application/wasm"},
+      {".png", "image/png"},                 {".jpg", "image/jpeg"},
+      {".svg", "image/svg+xml"},             {".ts", "text/plain"},
+      {".map", "application/json"},          {".wav", "audio/wav"},
+      {".txt", "text/plain"},                {".ico", "image/x-icon"},
+  };
+  const char *dot = strrchr(path, '.');
+  if (dot)
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+      if (strcmp(dot, map[i][0]) == 0) return map[i][1];
+  return "application/octet-stream";
+}
+
+static int serve_static(ak_server *s, struct lws *wsi, const char *uri) {
+  if (!s->cfg.static_dir[0] || strstr(uri, "..") || uri[0] != '/')
+    return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+  char path[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
+  int n = snprintf(path, sizeof path, "%s%s%s", s->cfg.static_dir, uri,
+                   uri[strlen(uri) - 1] == '/' ? "index.html" : "");
+  struct stat st;
+  if (n < 0 || (size_t)n >= sizeof path || !realpath(path, real) || !realpath(s->cfg.static_dir, root) ||
+      strncmp(real, root, strlen(root)) != 0 || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+    return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+  int rc = lws_serve_http_file(wsi, real, mime_of(real), NULL, 0);
+  if (rc < 0) return -1;
+  if (rc > 0 && lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
+static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
+  if (strcmp(uri, "/healthz") == 0) {
+    char body[128];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d}",
+                     s->draining ? "draining" : "ok", s->n_sessions);
+    return ak__http_respond(wsi, s->draining ? 503 : 200, "application/json", body, (size_t)n);
+  }
+  if (strcmp(uri, "/metrics") == 0) {
+    size_t cap = 16384;
+    char *body = malloc(cap);
+    int n = body ? ak__metrics_render(s, body, cap) : -1;
+    int rc = n >= 0 ? ak__http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n)
+                    : ak__http_error(wsi, 500, "internal", "Internal Server Error", "metrics");
+    free(body);
+    return rc;
+  }
+  if (strcmp(uri, "/v2/driveningress/websocket") == 0) {
+    /* A plain GET (no upgrade): answer auth errors as for an upgrade, else 426. */
+    int rc = ak__ingress_check_upgrade(s, wsi);
+    if (rc != 0) return rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : -1;
+    return ak__http_error(wsi, 426, "upgrade_required", "Upgrade Required",
+                          "this endpoint only accepts WebSocket upgrades");
+  }
+  return serve_static(s, wsi, uri);
+}
+
+int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len) {
+  ak_server *s = ak__server_from_wsi(wsi);
+  ak_conn *c = user;
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: {
+    const char *uri = in;
+    char method_uri[512];
+    int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    int is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+    (void)method_uri;
+    if (is_options) return ak__http_respond(wsi, 204, "text/plain", "", 0);
+    if (is_post) {
+      if (strcmp(uri, "/v1/console/session-tokens") != 0)
+        return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+      memset(&c->http, 0, sizeof c->http);
+      c->http.route = AK_ROUTE_TOKENS;
+      int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
+      if (kl > 0 && kl < (int)sizeof c->http.api_key)
+        lws_hdr_custom_copy(wsi, c->http.api_key, sizeof c->http.api_key, "x-api-key:", 10);
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+          lws_http_is_redirected_to_get(wsi))
+        return issue_token(s, wsi, c); /* no body: answered as a bad request */
+      return 0;                        /* wait for the body */
+    }
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+      return ak__http_error(wsi, 405, "method_not_allowed", "Method Not Allowed",
+                            "use GET or POST");
+    return route_get(s, wsi, uri);
+  }
+  case LWS_CALLBACK_HTTP_BODY:
+    if (c->http.route != AK_ROUTE_TOKENS) return 0;
+    if (c->http.body_len + len >= sizeof c->http.body)
+      c->http.body_too_big = 1;
+    else {
+      memcpy(c->http.body + c->http.body_len, in, len);
+      c->http.body_len += len;
+    }
+    return 0;
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (c->http.route != AK_ROUTE_TOKENS) return -1;
+    return issue_token(s, wsi, c);
+  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+    return ak__ingress_check_upgrade(s, wsi);
+  default:
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+  }
+}

@@ -59,9 +59,10 @@ int aks__oggenc_new(int rate, int bitrate, aks__oggenc **out) {
     aks__oggenc_free(e);
     return err == OPE_BAD_ARG ? AKS_INVALID_ARGUMENT : AKS_OUT_OF_MEMORY;
   }
-  /* Low latency: decide and mux each 20 ms packet at once instead of up to 2 s later. */
+  /* Low latency: decide each packet at once and close a page every 20 ms (a muxing delay
+   * of 0 would mean "no limit"). */
   ope_encoder_ctl(e->enc, OPE_SET_DECISION_DELAY(0));
-  ope_encoder_ctl(e->enc, OPE_SET_MUXING_DELAY(0));
+  ope_encoder_ctl(e->enc, OPE_SET_MUXING_DELAY(960));
   if (bitrate > 0) ope_encoder_ctl(e->enc, OPUS_SET_BITRATE(bitrate));
   ope_encoder_ctl(e->enc, OPUS_SET_SIGNAL(OPUS_SIGNAL_VOICE));
   if (ope_encoder_flush_header(e->enc) != OPE_OK || e->overflow) {

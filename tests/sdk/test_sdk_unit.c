@@ -1,0 +1,503 @@
+/* Server SDK unit tests that need no Motion Server: error names and mapping tables, URL
+ * handling, config validation, call-order rules, the token client against a canned loopback
+ * HTTP responder, and the Ogg Opus input encoder (decoded back with the codec library). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "avatarkit/codec.h"
+#include "avatarkit/sdk.h"
+#include "../../sdk/internal.h"
+
+static int g_fail, g_checks;
+#define CHECK(cond)                                                          \
+  do {                                                                       \
+    g_checks++;                                                              \
+    if (!(cond)) {                                                           \
+      g_fail++;                                                              \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                        \
+  } while (0)
+#define CHECK_EQ(a, b)                                                                     \
+  do {                                                                                     \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
+    g_checks++;                                                                            \
+    if (va_ != vb_) {                                                                      \
+      g_fail++;                                                                            \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, va_, vb_); \
+    }                                                                                      \
+  } while (0)
+
+/* ---- names and tables ---------------------------------------------------------------- */
+
+static void test_names(void) {
+  CHECK(strcmp(aks_error_name(AKS_OK), "ok") == 0);
+  CHECK(strcmp(aks_error_name(AKS_SESSION_TOKEN_EXPIRED), "sessionTokenExpired") == 0);
+  CHECK(strcmp(aks_error_name(AKS_APP_ID_MISMATCH), "appIDMismatch") == 0);
+  CHECK(strcmp(aks_error_name(AKS_EGRESS_UNAVAILABLE), "egressUnavailable") == 0);
+  CHECK(strcmp(aks_error_name(AKS_QUEUE_FULL), "queueFull") == 0);
+  CHECK(strcmp(aks_error_name(12345), "unknown") == 0);
+  /* every code has a distinct name */
+  for (int a = AKS_QUEUE_FULL; a <= 0; a++)
+    for (int b = a + 1; b <= 0; b++) CHECK(strcmp(aks_error_name(a), aks_error_name(b)) != 0);
+  CHECK(strcmp(aks_phase_name(AKS_PHASE_SESSION_TOKEN), "session_token") == 0);
+  CHECK(strcmp(aks_phase_name(AKS_PHASE_WEBSOCKET_CONNECT), "websocket_connect") == 0);
+  CHECK(strcmp(aks_phase_name(AKS_PHASE_WEBSOCKET_HANDSHAKE), "websocket_handshake") == 0);
+  CHECK(strcmp(aks_phase_name(AKS_PHASE_WEBSOCKET_RUNTIME), "websocket_runtime") == 0);
+  CHECK(strcmp(aks_phase_name(AKS_PHASE_WEBSOCKET_SEND), "websocket_send") == 0);
+  CHECK(strcmp(aks_phase_name(99), "unknown") == 0);
+}
+
+static void test_server_phrases(void) {
+  static const struct { const char *msg; int code; } t[] = {
+      {"unsupported sample rate 11025", AKS_UNSUPPORTED_SAMPLE_RATE},
+      {"invalid session token", AKS_SESSION_TOKEN_INVALID},
+      {"Session token expired", AKS_SESSION_TOKEN_EXPIRED},
+      {"app id mismatch: token for other", AKS_APP_ID_MISMATCH},
+      {"avatar not found: bob", AKS_AVATAR_NOT_FOUND},
+      {"no audio input for 60s, closing", AKS_IDLE_TIMEOUT},
+      {"expected ClientConfigureSession message", AKS_PROTOCOL_ERROR},
+      {"unexpected message type 9", AKS_PROTOCOL_ERROR},
+      {"failed to unmarshal initial message", AKS_PROTOCOL_ERROR},
+      {"egress client is not configured on server", AKS_EGRESS_UNAVAILABLE},
+      {"something else broke", AKS_SERVER_ERROR},
+      {"", AKS_SERVER_ERROR},
+      {NULL, AKS_SERVER_ERROR},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+    CHECK_EQ(aks__classify_server_message(t[i].msg), t[i].code);
+  CHECK_EQ(aks__classify_close(4010), AKS_SESSION_TOKEN_EXPIRED);
+  CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
+  CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);
+}
+
+#define ERRBODY(st, det) \
+  "{\"errors\":[{\"status\":" #st ",\"code\":\"x\",\"title\":\"t\",\"detail\":\"" det "\"}]}"
+
+static void test_http_classes(void) {
+  static const struct { int status; const char *body; int code; const char *msg; } t[] = {
+      {401, ERRBODY(401, "session token expired"), AKS_SESSION_TOKEN_EXPIRED, "session token expired"},
+      {401, ERRBODY(401, "invalid session token"), AKS_SESSION_TOKEN_INVALID, "invalid session token"},
+      {401, ERRBODY(401, "invalid api key"), AKS_SESSION_TOKEN_INVALID, "invalid api key"},
+      {401, NULL, AKS_SESSION_TOKEN_INVALID, "HTTP status 401"},
+      {402, ERRBODY(402, "pay up"), AKS_BILLING_REQUIRED, "pay up"},
+      {404, ERRBODY(404, "app id unrecognized"), AKS_APP_ID_UNRECOGNIZED, "app id unrecognized"},
+      {404, ERRBODY(404, "avatar not found: x"), AKS_AVATAR_NOT_FOUND, "avatar not found: x"},
+      {400, ERRBODY(400, "app id mismatch"), AKS_APP_ID_MISMATCH, "app id mismatch"},
+      {400, ERRBODY(400, "expireAt out of range"), AKS_INVALID_REQUEST, "expireAt out of range"},
+      {403, "not json", AKS_INVALID_REQUEST, "HTTP status 403"},
+      {429, "{}", AKS_INVALID_REQUEST, "HTTP status 429"},
+      {500, ERRBODY(500, "boom"), AKS_SERVER_ERROR, "boom"},
+      {503, NULL, AKS_SERVER_ERROR, "HTTP status 503"},
+      {0, NULL, AKS_CONNECTION_FAILED, "no HTTP response"},
+  };
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    char msg[128] = "junk";
+    CHECK_EQ(aks__classify_http(t[i].status, t[i].body, msg, sizeof msg), t[i].code);
+    CHECK(strcmp(msg, t[i].msg) == 0);
+  }
+  /* title is used when there is no detail */
+  char msg[64];
+  aks__classify_http(401, "{\"errors\":[{\"status\":401,\"title\":\"Unauthorized\"}]}", msg,
+                     sizeof msg);
+  CHECK(strcmp(msg, "Unauthorized") == 0);
+}
+
+static void test_urls(void) {
+  aks__url u;
+  CHECK_EQ(aks__url_parse("ws://127.0.0.1:8080/v2/driveningress", &u), AKS_OK);
+  CHECK(!u.tls && strcmp(u.host, "127.0.0.1") == 0 && u.port == 8080 &&
+        strcmp(u.path, "/v2/driveningress") == 0 && u.query[0] == 0);
+  CHECK_EQ(aks__url_parse("https://example.com", &u), AKS_OK);
+  CHECK(u.tls && u.port == 443 && strcmp(u.path, "/") == 0);
+  CHECK_EQ(aks__url_parse("HTTP://h:1/a?b=c#frag", &u), AKS_OK);
+  CHECK(u.port == 1 && strcmp(u.path, "/a") == 0 && strcmp(u.query, "b=c") == 0);
+  CHECK_EQ(aks__url_parse("wss://[::1]:9/x", &u), AKS_OK);
+  CHECK(u.tls && strcmp(u.host, "::1") == 0 && u.port == 9);
+  const char *bad[] = {"", "ftp://x", "ws://", "ws://:80/", "ws://h:0", "ws://h:65536",
+                       "ws://h:12x/", "http://h:/", "ws://[::1/", "ws://a b/", "ws://u@h/",
+                       "localhost:8080"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    int rc = aks__url_parse(bad[i], &u);
+    if (rc != AKS_INVALID_ARGUMENT) fprintf(stderr, "accepted bad url '%s'\n", bad[i]);
+    CHECK_EQ(rc, AKS_INVALID_ARGUMENT);
+  }
+  CHECK_EQ(aks__url_parse(NULL, &u), AKS_INVALID_ARGUMENT);
+
+  char p[256];
+  CHECK_EQ(aks__url_parse("ws://h/v2/driveningress/", &u), AKS_OK);
+  CHECK_EQ(aks__ingress_path(&u, "av 1", "app", "tok", 0, p, sizeof p), AKS_OK);
+  CHECK(strcmp(p, "/v2/driveningress/websocket?id=av%201") == 0);
+  CHECK_EQ(aks__ingress_path(&u, "a", "my&app", "t/k=+", 1, p, sizeof p), AKS_OK);
+  CHECK(strcmp(p, "/v2/driveningress/websocket?id=a&appId=my%26app&sessionKey=t%2Fk%3D%2B") == 0);
+  CHECK_EQ(aks__url_parse("ws://h/?region=eu", &u), AKS_OK);
+  CHECK_EQ(aks__ingress_path(&u, "a", "b", "c", 0, p, sizeof p), AKS_OK);
+  CHECK(strcmp(p, "/websocket?id=a&region=eu") == 0);
+  CHECK_EQ(aks__ingress_path(&u, "a", "b", "c", 0, p, 12), AKS_INVALID_ARGUMENT);
+
+  size_t pos = 0;
+  char e[8];
+  CHECK_EQ(aks__url_escape(e, sizeof e, &pos, "a~-_."), AKS_OK);
+  CHECK(strcmp(e, "a~-_.") == 0 && pos == 5);
+  CHECK_EQ(aks__url_escape(e, sizeof e, &pos, "\xff"), AKS_INVALID_ARGUMENT); /* needs 3 */
+}
+
+static void test_token_body(void) {
+  aks__http_result r;
+  memset(&r, 0, sizeof r);
+  CHECK_EQ(aks__parse_token_body("{\"sessionToken\":\"abc.def\"}", &r), AKS_OK);
+  CHECK(strcmp(r.token, "abc.def") == 0);
+  CHECK_EQ(aks__parse_token_body("{\"sessionToken\":\"\"}", &r), AKS_PROTOCOL_ERROR);
+  CHECK_EQ(aks__parse_token_body("{\"sessionToken\":5}", &r), AKS_PROTOCOL_ERROR);
+  CHECK_EQ(aks__parse_token_body("[", &r), AKS_PROTOCOL_ERROR);
+  CHECK_EQ(aks__parse_token_body(NULL, &r), AKS_PROTOCOL_ERROR);
+}
+
+/* ---- config validation and call order ------------------------------------------------- */
+
+static aks_config good_config(void) {
+  aks_config c;
+  aks_config_default(&c);
+  c.api_key = "k";
+  c.app_id = "app";
+  c.avatar_id = "av";
+  c.console_url = "http://127.0.0.1:9/v1/console";
+  c.ingress_url = "ws://127.0.0.1:9/v2/driveningress";
+  return c;
+}
+
+static void test_config(void) {
+  aks_config c;
+  aks_config_default(&c);
+  CHECK_EQ(c.sample_rate, 16000);
+  CHECK_EQ(c.token_ttl_s, 3600);
+  CHECK_EQ(c.connect_timeout_ms, 10000);
+  CHECK_EQ(c.threading, AKS_THREAD_INTERNAL);
+  CHECK(c.api_key == NULL && c.session_token == NULL);
+
+  aks_session *s = (aks_session *)&c; /* sentinel: must stay untouched on failure */
+  aks_session *const sentinel = s;
+#define BAD(stmt)                                                  \
+  do {                                                             \
+    aks_config b = good_config();                                  \
+    stmt;                                                          \
+    s = sentinel;                                                  \
+    CHECK_EQ(aks_session_new(&b, NULL, NULL, &s), AKS_INVALID_ARGUMENT); \
+    CHECK(s == sentinel);                                          \
+  } while (0)
+  BAD(b.app_id = NULL);
+  BAD(b.app_id = "");
+  BAD(b.avatar_id = NULL);
+  BAD(b.ingress_url = NULL);
+  BAD(b.ingress_url = "tcp://x");
+  BAD(b.console_url = NULL);
+  BAD(b.api_key = NULL);
+  BAD(b.console_url = "nope");
+  BAD(b.sample_rate = 11025);
+  BAD(b.sample_rate = -1);
+  BAD(b.token_ttl_s = -5);
+  BAD(b.token_ttl_s = 86401);
+  BAD(b.audio_format = 7);
+  BAD(b.egress_type = 9);
+  BAD(b.threading = 5);
+  BAD(b.connect_timeout_ms = -1);
+  BAD(b.bitrate = -1);
+#undef BAD
+  CHECK_EQ(aks_session_new(NULL, NULL, NULL, &s), AKS_INVALID_ARGUMENT);
+
+  /* every accepted rate */
+  const int rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000};
+  for (size_t i = 0; i < 7; i++) {
+    aks_config g = good_config();
+    g.sample_rate = rates[i];
+    g.threading = AKS_THREAD_EXTERNAL;
+    aks_session *ok = NULL;
+    CHECK_EQ(aks_session_new(&g, NULL, NULL, &ok), AKS_OK);
+    aks_session_free(ok);
+  }
+  /* a session token makes console/api key optional; the config strings are copied */
+  char app[8] = "app";
+  aks_config g = good_config();
+  g.console_url = NULL;
+  g.api_key = NULL;
+  g.session_token = "tok";
+  g.app_id = app;
+  aks_session *ok = NULL;
+  CHECK_EQ(aks_session_new(&g, NULL, NULL, &ok), AKS_OK);
+  memcpy(app, "XXX", 4);
+  CHECK_EQ(aks_session_init(ok), AKS_OK); /* nothing to fetch */
+  CHECK(aks_session_connection_id(ok) == NULL);
+  CHECK(aks_session_last_error(ok) == NULL);
+  aks_session_free(ok);
+  aks_session_free(NULL);
+}
+
+static void test_call_order(void) {
+  for (int mode = 0; mode < 2; mode++) {
+    aks_config c = good_config();
+    c.threading = mode ? AKS_THREAD_EXTERNAL : AKS_THREAD_INTERNAL;
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&c, NULL, NULL, &s), AKS_OK);
+    char id[64] = "";
+    CHECK_EQ(aks_session_start(s, id, sizeof id), AKS_INVALID_STATE);
+    int16_t pcm[160] = {0};
+    CHECK_EQ(aks_session_send_audio(s, pcm, sizeof pcm, 0, id, sizeof id), AKS_INVALID_STATE);
+    CHECK_EQ(aks_session_interrupt(s, id, sizeof id), AKS_INVALID_STATE);
+    CHECK_EQ(aks_session_send_audio(s, pcm, 3, 0, NULL, 0), AKS_INVALID_ARGUMENT);
+    CHECK_EQ(aks_session_send_audio(s, NULL, 4, 0, NULL, 0), AKS_INVALID_ARGUMENT);
+    if (mode)
+      CHECK(aks_session_service(s, 0) >= 0);
+    else
+      CHECK_EQ(aks_session_service(s, 0), AKS_INVALID_STATE);
+    CHECK_EQ(aks_session_close(s), AKS_OK);
+    aks_session_free(s);
+  }
+  CHECK_EQ(aks_session_init(NULL), AKS_INVALID_ARGUMENT);
+  CHECK_EQ(aks_session_close(NULL), AKS_INVALID_ARGUMENT);
+  CHECK(aks_session_last_error(NULL) == NULL);
+
+  aks_loop *loop = NULL;
+  CHECK_EQ(aks_loop_new(AKS_THREAD_EXTERNAL, 0, &loop), AKS_INVALID_ARGUMENT);
+  CHECK_EQ(aks_loop_new(AKS_THREAD_EXTERNAL, 2, &loop), AKS_OK);
+  aks_config c = good_config();
+  aks_session *a = NULL, *b = NULL, *x = NULL;
+  CHECK_EQ(aks_session_new_on_loop(loop, &c, NULL, NULL, &a), AKS_OK);
+  CHECK_EQ(aks_session_new_on_loop(loop, &c, NULL, NULL, &b), AKS_OK);
+  CHECK_EQ(aks_session_new_on_loop(loop, &c, NULL, NULL, &x), AKS_QUEUE_FULL);
+  CHECK_EQ(aks_loop_service(loop, 0), 2);
+  CHECK_EQ(aks_loop_free(loop), AKS_INVALID_STATE);
+  aks_session_free(a);
+  aks_session_free(b);
+  CHECK_EQ(aks_loop_free(loop), AKS_OK);
+  CHECK_EQ(aks_loop_free(NULL), AKS_OK);
+}
+
+/* ---- token client against a canned loopback responder ----------------------------------- */
+
+typedef struct canned {
+  int fd, port;
+  const char *response;
+  char request[8192];
+  size_t req_len;
+} canned;
+
+static int canned_listen(canned *c, const char *response) {
+  memset(c, 0, sizeof *c);
+  c->response = response;
+  c->fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t al = sizeof a;
+  if (c->fd < 0 || bind(c->fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(c->fd, 4) != 0 ||
+      getsockname(c->fd, (struct sockaddr *)&a, &al) != 0)
+    return -1;
+  c->port = ntohs(a.sin_port);
+  return 0;
+}
+
+/* Serves one request: reads headers + Content-Length body (bounded), answers, closes. */
+static void *canned_serve(void *arg) {
+  canned *c = arg;
+  struct timeval tv = {5, 0};
+  int fd = accept(c->fd, NULL, NULL);
+  if (fd < 0) return NULL;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  for (int i = 0; i < 100 && c->req_len < sizeof c->request - 1; i++) {
+    ssize_t n = recv(fd, c->request + c->req_len, sizeof c->request - 1 - c->req_len, 0);
+    if (n <= 0) break;
+    c->req_len += (size_t)n;
+    c->request[c->req_len] = 0;
+    char *hdr_end = strstr(c->request, "\r\n\r\n");
+    if (!hdr_end) continue;
+    const char *cl = strstr(c->request, "Content-Length: ");
+    long want = cl ? strtol(cl + 16, NULL, 10) : 0;
+    if ((long)(c->request + c->req_len - (hdr_end + 4)) >= want) break;
+  }
+  send(fd, c->response, strlen(c->response), MSG_NOSIGNAL);
+  close(fd);
+  return NULL;
+}
+
+static void run_token_case(const char *response, int expect_code, const char *expect_token,
+                           int expect_status, int external) {
+  canned c;
+  pthread_t th;
+  if (canned_listen(&c, response) != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  pthread_create(&th, NULL, canned_serve, &c);
+  char console[128];
+  snprintf(console, sizeof console, "http://127.0.0.1:%d/v1/console/", c.port);
+  time_t now = time(NULL);
+  if (!external) {
+    aks__http_result r;
+    aks__token_fetch(console, "secret-key", 120, 5000, &r);
+    CHECK_EQ(r.code, expect_code);
+    CHECK_EQ(r.http_status, expect_status);
+    if (expect_token) CHECK(strcmp(r.token, expect_token) == 0);
+  } else {
+    aks_config cfg = good_config();
+    cfg.console_url = console;
+    cfg.api_key = "secret-key";
+    cfg.token_ttl_s = 120;
+    cfg.threading = AKS_THREAD_EXTERNAL;
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_OK);
+    CHECK_EQ(aks_session_init(s), AKS_OK);
+    /* Token arrives through service(); a failure ends the session. On success the connect to
+     * port 9 (nothing listens) fails next: an error outside session_token proves the token
+     * was taken. */
+    int rc = 0;
+    for (int i = 0; i < 500 && rc >= 0 && !aks_session_last_error(s); i++) {
+      rc = aks_session_service(s, 10);
+      /* start before the token: allowed in EXTERNAL mode once init ran */
+      if (i == 0 && expect_code == AKS_OK) CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
+    }
+    const aks_error *e = aks_session_last_error(s);
+    CHECK(e != NULL);
+    if (e && expect_code != AKS_OK) {
+      CHECK_EQ(e->code, expect_code);
+      CHECK_EQ(e->phase, AKS_PHASE_SESSION_TOKEN);
+      CHECK_EQ(e->http_status, expect_status);
+    } else if (e) {
+      CHECK(e->phase != AKS_PHASE_SESSION_TOKEN); /* token done, the WebSocket failed */
+    }
+    aks_session_free(s);
+  }
+  pthread_join(th, NULL);
+  close(c.fd);
+  CHECK(strstr(c.request, "POST /v1/console/session-tokens HTTP/1.1\r\n") == c.request);
+  CHECK(strstr(c.request, "\r\nX-Api-Key: secret-key\r\n") != NULL);
+  CHECK(strstr(c.request, "\r\nContent-Type: application/json\r\n") != NULL);
+  const char *body = strstr(c.request, "\r\n\r\n");
+  long long exp = 0;
+  CHECK(body && sscanf(body + 4, "{\"expireAt\": %lld}", &exp) == 1);
+  CHECK(exp >= (long long)now + 119 && exp <= (long long)now + 125);
+}
+
+static void test_token_client(void) {
+  for (int ext = 0; ext < 2; ext++) {
+    run_token_case("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n"
+                   "Connection: close\r\n\r\n{\"sessionToken\":\"tok-42\"}",
+                   AKS_OK, "tok-42", 200, ext);
+    const char *b402 = ERRBODY(402, "billing required");
+    char resp[512];
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 402 Payment Required\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             strlen(b402), b402);
+    run_token_case(resp, AKS_BILLING_REQUIRED, NULL, 402, ext);
+    const char *b404 = ERRBODY(404, "app id unrecognized");
+    snprintf(resp, sizeof resp,
+             "HTTP/1.1 404 Not Found\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+             strlen(b404), b404);
+    run_token_case(resp, AKS_APP_ID_UNRECOGNIZED, NULL, 404, ext);
+    run_token_case("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                   AKS_PROTOCOL_ERROR, NULL, 200, ext);
+    run_token_case("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                   AKS_SERVER_ERROR, NULL, 502, ext);
+  }
+}
+
+/* Nothing listens on a port we bound and closed: init fails with connectionFailed. */
+static void test_token_refused(void) {
+  canned c;
+  if (canned_listen(&c, "") != 0) return;
+  int port = c.port;
+  close(c.fd);
+  char console[128];
+  snprintf(console, sizeof console, "http://127.0.0.1:%d/v1/console", port);
+  aks_config cfg = good_config();
+  cfg.console_url = console;
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_OK);
+  CHECK_EQ(aks_session_init(s), AKS_CONNECTION_FAILED);
+  const aks_error *e = aks_session_last_error(s);
+  CHECK(e && e->code == AKS_CONNECTION_FAILED && e->phase == AKS_PHASE_SESSION_TOKEN);
+  CHECK_EQ(aks_session_start(s, NULL, 0), AKS_INVALID_STATE);
+  aks_session_free(s);
+}
+
+/* ---- Ogg Opus input encoder ------------------------------------------------------------ */
+
+typedef struct { size_t n; double energy; } pcm_count;
+
+static int count_pcm(void *user, const float *pcm, size_t n) {
+  pcm_count *c = user;
+  for (size_t i = 0; i < n; i++) c->energy += (double)pcm[i] * pcm[i];
+  c->n += n;
+  return 0;
+}
+
+static void test_oggenc(void) {
+  const int rates[] = {8000, 16000, 22050, 44100, 48000};
+  for (size_t r = 0; r < sizeof rates / sizeof rates[0]; r++) {
+    int rate = rates[r];
+    size_t total = (size_t)rate * 3 / 2; /* 1.5 s */
+    int16_t *pcm = malloc(total * sizeof *pcm);
+    for (size_t i = 0; i < total; i++)
+      pcm[i] = (int16_t)(8000.0 * sin(2 * M_PI * 220.0 * (double)i / rate));
+    aks__oggenc *e = NULL;
+    CHECK_EQ(aks__oggenc_new(rate, 0, &e), AKS_OK);
+    ak_ogg_decoder *d = NULL;
+    CHECK_EQ(ak_ogg_decoder_new(1 << 20, &d), AK_OK);
+    pcm_count cnt = {0, 0};
+    size_t chunk = (size_t)rate / 25, got_before_end = 0; /* 40 ms chunks */
+    for (size_t off = 0; off < total; off += chunk) {
+      size_t n = total - off < chunk ? total - off : chunk;
+      int last = off + n >= total;
+      CHECK_EQ(aks__oggenc_write(e, pcm + off, n, last), AKS_OK);
+      uint8_t *bytes;
+      size_t len;
+      aks__oggenc_take(e, &bytes, &len);
+      if (!last) got_before_end += len;
+      if (len) CHECK_EQ(ak_ogg_decoder_push(d, bytes, len, count_pcm, &cnt), AK_OK);
+      free(bytes);
+    }
+    /* low-latency muxing: bytes flow before the end, not only at drain */
+    CHECK(got_before_end > 1000);
+    CHECK(ak_ogg_decoder_done(d));
+    /* decoded at 48 kHz, trimmed by the granule position: exactly the input duration */
+    size_t expect = total * 48000 / (size_t)rate;
+    if (cnt.n + 2 < expect || cnt.n > expect + 2)
+      fprintf(stderr, "rate %d: decoded %zu samples, expected %zu\n", rate, cnt.n, expect);
+    CHECK(cnt.n + 2 >= expect && cnt.n <= expect + 2);
+    double rms = sqrt(cnt.energy / (double)(cnt.n ? cnt.n : 1));
+    CHECK(rms > 0.1 && rms < 0.3); /* 8000/32768/sqrt(2) = 0.17 */
+    CHECK_EQ(aks__oggenc_write(e, pcm, 10, 0), AKS_INVALID_STATE); /* closed */
+    ak_ogg_decoder_free(d);
+    aks__oggenc_free(e);
+    free(pcm);
+  }
+  aks__oggenc *e = NULL;
+  CHECK_EQ(aks__oggenc_new(0, 0, &e), AKS_INVALID_ARGUMENT);
+  aks__oggenc_free(NULL);
+}
+
+int main(void) {
+  lws_set_log_level(LLL_ERR, NULL);
+  test_names();
+  test_server_phrases();
+  test_http_classes();
+  test_urls();
+  test_token_body();
+  test_config();
+  test_call_order();
+  test_token_client();
+  test_token_refused();
+  test_oggenc();
+  printf("sdk unit: %d checks, %d failed\n", g_checks, g_fail);
+  return g_fail ? 1 : 0;
+}

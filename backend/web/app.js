@@ -1,0 +1,351 @@
+// avatarkit demo page: connects to the backend's /ws/agent, renders the avatar with the web
+// client SDK (served at /sdk/) in host mode, and relays avatar_audio / avatar_frames into it.
+// Text box, push-to-talk microphone (16 kHz PCM to the backend), interrupt, live transcript,
+// connection and conversation state, and per-turn latency readouts.
+const $ = (id) => document.getElementById(id);
+
+// Test and debugging hook: everything the page observed, in order.
+const demo = (window.__avatarkitDemo = {
+  sdk: 'loading', connection: 'connecting', ready: null, states: [], turns: [],
+  latencies: [], errors: [], transcript: [],
+});
+
+const MIC_RATE = 16000;
+let ws = null;
+let ready = null;
+let sdk = null;            // the imported SDK module, or null
+let controller = null;     // AvatarController of the view
+let audioUnlocked = false;
+let reconnectDelay = 500;
+
+// Per-turn bookkeeping: conversation id from the SDK, frames waiting for it, latency marks.
+const turns = new Map();
+let interruptedUpTo = 0;   // turns <= this are ignored (interrupted locally)
+let pendingStart = null;   // performance.now() of the submit / end of speech awaiting a turn
+let agentBubble = null;
+
+// ---- helpers -------------------------------------------------------------------------------
+function b64ToBytes(s) {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+function bytesToB64(u8) {
+  let s = '';
+  for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+function send(obj) {
+  if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; }
+  return false;
+}
+function setPill(id, state, text) { const el = $(id); el.dataset.state = state; el.textContent = text || state; }
+function status(text) { $('status').textContent = text || ''; }
+function addMsg(kind, text) {
+  const el = document.createElement('div');
+  el.className = 'msg ' + kind;
+  el.textContent = text;
+  $('transcript').appendChild(el);
+  $('transcript').scrollTop = $('transcript').scrollHeight;
+  demo.transcript.push({ kind, text });
+  return el;
+}
+function ms(v) { return v == null ? '–' : Math.round(v) + ' ms'; }
+function median(a) { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor((s.length - 1) / 2)] : null; }
+
+// ---- the SDK -------------------------------------------------------------------------------
+async function loadSdk() {
+  for (const url of ['/sdk/avatarkit.standalone.js', '/sdk/avatarkit.js']) {
+    try {
+      const m = await import(url);
+      if (m && m.AvatarSDK && m.AvatarView) return m;
+    } catch (e) { /* try the next build */ }
+  }
+  return null;
+}
+
+function convStateName(s) {
+  if (typeof s === 'string') return s;
+  if (s && typeof s === 'object' && 'state' in s) return String(s.state);
+  return String(s);
+}
+
+async function setupAvatar(r) {
+  if (!sdk) return;
+  const box = $('avatar');
+  try {
+    const { AvatarSDK, AvatarManager, AvatarView } = sdk;
+    if (!AvatarSDK.isInitialized || !AvatarSDK.isInitialized()) {
+      await AvatarSDK.initialize(r.avatar.appId, {
+        drivingServiceMode: 'host',
+        audioFormat: { channelCount: 1, sampleRate: r.avatar.outputSampleRate },
+      });
+    }
+    const avatar = await AvatarManager.shared.load(r.avatar.avatarId);
+    if (controller) { try { controller.interrupt(); } catch (e) { /* old view */ } }
+    box.querySelectorAll('canvas').forEach((c) => c.remove());
+    const view = new AvatarView(avatar, box);
+    controller = view.controller;
+    demo.view = view;
+    controller.onConversationState = (s) => {
+      const name = convStateName(s);
+      demo.states.push({ state: name, t: performance.now() });
+      setPill('conv', /play|speak/i.test(name) ? 'playing' : 'idle', name);
+    };
+    controller.onError = (e) => {
+      demo.errors.push(String(e && (e.code || e.message) || e));
+      status('SDK error: ' + (e && (e.message || e.code) || e));
+    };
+    $('avatar-msg').style.display = 'none';
+    demo.sdk = 'ready';
+    await unlockAudio();
+  } catch (e) {
+    demo.sdk = 'error';
+    $('avatar-msg').style.display = '';
+    $('avatar-msg').className = 'avatar-msg bad';
+    $('avatar-msg').textContent = 'Could not load the avatar: ' + (e && e.message || e);
+  }
+}
+
+async function unlockAudio() {
+  if (audioUnlocked || !controller) return;
+  try {
+    await controller.initializeAudioContext();
+    audioUnlocked = true;
+  } catch (e) { /* needs a user gesture: retried on the next click */ }
+}
+document.addEventListener('pointerdown', unlockAudio);
+document.addEventListener('keydown', unlockAudio);
+
+// ---- relay ---------------------------------------------------------------------------------
+function turnOf(id) {
+  let t = turns.get(id);
+  if (!t) {
+    t = { id, conv: null, frames: [], audioAt: null, framesAt: null, start: pendingStart };
+    pendingStart = null;
+    turns.set(id, t);
+    demo.turns.push(t);
+    if (turns.size > 50) turns.delete(turns.keys().next().value);
+  }
+  return t;
+}
+
+function noteLatency(t, kind) {
+  const now = performance.now();
+  if (kind === 'audio' && t.audioAt == null) {
+    t.audioAt = now;
+    if (t.start != null) $('lat-audio').textContent = ms(now - t.start);
+  }
+  if (kind === 'frames' && t.framesAt == null) {
+    t.framesAt = now;
+    if (t.start != null) $('lat-frames').textContent = ms(now - t.start);
+  }
+  if (t.start != null && t.audioAt != null && t.framesAt != null && !t.recorded) {
+    t.recorded = true;
+    demo.latencies.push({ turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start });
+    const a = demo.latencies.map((l) => l.audio);
+    $('lat-median').textContent = ms(median(a)) + ' (' + a.length + ')';
+  }
+}
+
+function onAvatarAudio(m) {
+  const t = turnOf(m.turnId);
+  noteLatency(t, 'audio');
+  t.audioBytes = (t.audioBytes || 0) + m.audio.length;
+  if (m.turnId <= interruptedUpTo || !controller) return;
+  const id = controller.yieldAudioData(b64ToBytes(m.audio), !!m.isLast);
+  if (id && !t.conv) t.conv = id;
+  if (t.conv && t.frames.length) {
+    controller.yieldFramesData(t.frames, t.conv);
+    t.frames = [];
+  }
+}
+
+function onAvatarFrames(m) {
+  const t = turnOf(m.turnId);
+  noteLatency(t, 'frames');
+  t.frameMsgs = (t.frameMsgs || 0) + m.frames.length;
+  if (m.turnId <= interruptedUpTo || !controller) return;
+  const frames = m.frames.map(b64ToBytes);
+  if (t.conv) controller.yieldFramesData(frames, t.conv);
+  else t.frames.push(...frames);
+}
+
+function interruptLocally(reason) {
+  interruptedUpTo = Math.max(interruptedUpTo, ...turns.keys(), 0);
+  if (controller) { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
+  if (agentBubble) { agentBubble.textContent += ' …'; agentBubble = null; }
+  if (reason) addMsg('note', 'interrupted (' + reason + ')');
+}
+
+// ---- WebSocket -----------------------------------------------------------------------------
+function connect() {
+  setPill('conn', 'connecting', 'connecting…');
+  demo.connection = 'connecting';
+  ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/agent');
+  ws.onopen = () => { reconnectDelay = 500; setPill('conn', 'open', 'connected'); demo.connection = 'open'; };
+  ws.onclose = () => {
+    setPill('conn', 'closed', 'disconnected');
+    demo.connection = 'closed';
+    ready = null;
+    setTimeout(connect, reconnectDelay);
+    reconnectDelay = Math.min(reconnectDelay * 2, 8000);
+  };
+  ws.onmessage = (ev) => {
+    let m;
+    try { m = JSON.parse(ev.data); } catch (e) { return; }
+    switch (m.type) {
+      case 'ready': {
+        const first = !ready || !ready.avatar || ready.avatar.avatarId !== m.avatar.avatarId;
+        ready = demo.ready = m;
+        const a = m.agent || {};
+        $('agent-label').textContent = 'agent: ' + (a.label || a.llm || '?') + ' · tts ' + (a.tts || '?') + ' · asr ' + (a.asr || '?');
+        if (first) setupAvatar(m);
+        break;
+      }
+      case 'agent_event':
+        if (m.event === 'asr_partial') $('partial').textContent = m.text;
+        else if (m.event === 'asr_final') {
+          $('partial').textContent = '';
+          if (m.text) addMsg('user', '🎤 ' + m.text);
+          if (pendingStart == null) pendingStart = performance.now();
+        } else if (m.event === 'llm_text') {
+          if (!agentBubble) { agentBubble = addMsg('agent', ''); setPill('conv', 'thinking', 'answering'); }
+          agentBubble.textContent += m.text;
+          demo.transcript[demo.transcript.length - 1].text = agentBubble.textContent;
+        } else if (m.event === 'llm_done') {
+          if (!agentBubble && m.text) addMsg('agent', m.text);
+          agentBubble = null;
+        }
+        break;
+      case 'avatar_audio': onAvatarAudio(m); break;
+      case 'avatar_frames': onAvatarFrames(m); break;
+      case 'interrupt': interruptLocally(m.reason === 'new_turn' ? '' : m.reason); break;
+      case 'status': status(m.message); break;
+      case 'error':
+        demo.errors.push(m.code);
+        addMsg('err', m.code + ': ' + m.message);
+        break;
+      default: break;
+    }
+  };
+}
+
+// ---- text ----------------------------------------------------------------------------------
+$('ask').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const text = $('text').value.trim();
+  if (!text) return;
+  if (!send({ type: 'text_query', text })) { status('not connected'); return; }
+  unlockAudio();
+  pendingStart = performance.now();
+  agentBubble = null;
+  addMsg('user', text);
+  $('text').value = '';
+});
+
+$('stop').addEventListener('click', () => {
+  send({ type: 'interrupt' });
+  interruptLocally('');
+});
+
+// ---- push-to-talk microphone ---------------------------------------------------------------
+const mic = { on: false, ctx: null, stream: null, node: null, pos: 0, prev: 0, chunks: [], n: 0 };
+
+// Linear-interpolating resampler to 16 kHz that carries its phase across blocks.
+function resampleTo16k(x, rate) {
+  const step = rate / MIC_RATE;
+  const out = [];
+  let pos = mic.pos;
+  while (pos < x.length) {
+    const i = Math.floor(pos), f = pos - i;
+    const a = i === 0 && f < 0 ? mic.prev : x[i];
+    const b = i + 1 < x.length ? x[i + 1] : x[i];
+    out.push(a + (b - a) * f);
+    pos += step;
+  }
+  mic.pos = pos - x.length;
+  mic.prev = x[x.length - 1];
+  return out;
+}
+
+function flushMic(force) {
+  if (!mic.n || (!force && mic.n < MIC_RATE / 10)) return;
+  const pcm = new Int16Array(mic.n);
+  let o = 0;
+  for (const c of mic.chunks) for (const v of c) pcm[o++] = Math.max(-32768, Math.min(32767, Math.round(v * 32767)));
+  mic.chunks = [];
+  mic.n = 0;
+  send({ type: 'mic_audio', audio: bytesToB64(new Uint8Array(pcm.buffer)) });
+}
+
+async function micStart() {
+  if (mic.on) return;
+  mic.on = true;
+  $('mic').classList.add('on');
+  $('mic').textContent = '🎤 Listening… release to send';
+  try {
+    mic.stream = await navigator.mediaDevices.getUserMedia({
+      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+    if (!mic.on) { micRelease(); return; }
+    mic.ctx = new AudioContext();
+    const src = mic.ctx.createMediaStreamSource(mic.stream);
+    mic.node = mic.ctx.createScriptProcessor(4096, 1, 1);
+    mic.pos = 0;
+    mic.node.onaudioprocess = (e) => {
+      if (!mic.on) return;
+      const y = resampleTo16k(e.inputBuffer.getChannelData(0), mic.ctx.sampleRate);
+      mic.chunks.push(y);
+      mic.n += y.length;
+      flushMic(false);
+    };
+    src.connect(mic.node);
+    mic.node.connect(mic.ctx.destination);
+    demo.micStarted = true;
+  } catch (e) {
+    status('microphone unavailable: ' + (e && e.message || e));
+    mic.on = false;
+    micRelease();
+  }
+}
+
+function micRelease() {
+  $('mic').classList.remove('on');
+  $('mic').textContent = '🎤 Hold to talk';
+  if (mic.node) { mic.node.disconnect(); mic.node = null; }
+  if (mic.stream) { mic.stream.getTracks().forEach((t) => t.stop()); mic.stream = null; }
+  if (mic.ctx) { mic.ctx.close(); mic.ctx = null; }
+}
+
+function micStop() {
+  if (!mic.on) return;
+  mic.on = false;
+  flushMic(true);
+  send({ type: 'mic_end' });
+  pendingStart = performance.now(); // end of speech: the latency clock starts
+  micRelease();
+}
+
+$('mic').addEventListener('pointerdown', (e) => { e.preventDefault(); micStart(); });
+$('mic').addEventListener('pointerup', micStop);
+$('mic').addEventListener('pointerleave', micStop);
+document.addEventListener('keydown', (e) => {
+  if (e.code === 'Space' && !e.repeat && document.activeElement !== $('text')) { e.preventDefault(); micStart(); }
+});
+document.addEventListener('keyup', (e) => {
+  if (e.code === 'Space' && document.activeElement !== $('text')) { e.preventDefault(); micStop(); }
+});
+
+// ---- start ---------------------------------------------------------------------------------
+(async () => {
+  sdk = await loadSdk();
+  if (!sdk) {
+    demo.sdk = 'missing';
+    $('avatar-msg').className = 'avatar-msg bad';
+    $('avatar-msg').innerHTML = 'SDK not built.<br><small>Run <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code> ' +
+      '(scripts/demo.sh does it). Text and voice still work; the avatar cannot be shown.</small>';
+  }
+  connect();
+})();

@@ -293,6 +293,7 @@ static void on_close(void *user, int code, const char *reason) {
 
 /* Connects (or reconnects) to the Motion Server. Returns 0 or -1 with err. */
 static int ensure_motion(ak__session *s, char *err, size_t errcap) {
+  /* err must hold a URL and a name: callers pass 700 bytes */
   pthread_mutex_lock(&s->mu);
   int reconnect = s->motion_reconnect;
   s->motion_reconnect = 0;
@@ -305,7 +306,7 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
   atomic_store(&s->motion_dead, 0);
 
   const ak__config *c = s->cfg;
-  char console[600], ingress[600];
+  char console[560], ingress[560];
   snprintf(console, sizeof console, "%s/v1/console", c->motion_url);
   snprintf(ingress, sizeof ingress, "%s/v2/driveningress", c->motion_url);
   aks_config mc;
@@ -344,7 +345,7 @@ typedef struct turn_ctx {
   int req_open;      /* audio of this turn was sent and not yet ended */
   int no_audio;      /* motion unavailable: text only */
   int failed;
-  char err[512];
+  char err[700];
 } turn_ctx;
 
 static int turn_cancelled(void *user) {
@@ -445,7 +446,7 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
   pthread_mutex_unlock(&s->mu);
   if (!live) return;
 
-  char err[512];
+  char err[700];
   if (ensure_motion(s, err, sizeof err)) {
     t.no_audio = 1;
     ak__session_send_error(s, "motion_unavailable", err);
@@ -481,7 +482,7 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
 
 static void *speaker_main(void *arg) {
   ak__session *s = arg;
-  char err[512];
+  char err[700];
   if (ensure_motion(s, err, sizeof err)) { /* early connect: first turn starts faster */
     ak__log(1, "session %s: %s", s->id, err);
     send_status(s, "Motion Server not reachable yet; will retry on the next turn");

@@ -42,6 +42,12 @@ static int starts(const char *s, const char *word) {
   return strncmp(s, word, wl) == 0 && (s[wl] == 0 || s[wl] == ' ');
 }
 
+/* A question or request for information. */
+static int asks(const char *s) {
+  return has(s, "what") || has(s, "what's") || has(s, "whats") || has(s, "tell") ||
+         has(s, "know");
+}
+
 void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
   char s[AK__MAX_TEXT + 8];
   normalize(input ? input : "", s, sizeof s);
@@ -54,11 +60,11 @@ void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
 
   if (!s[0]) {
     snprintf(out, cap, "I did not catch that. Could you say it again?");
-  } else if (has(s, "time") && (has(s, "what") || has(s, "tell") || starts(s, "time"))) {
+  } else if (has(s, "time") && (asks(s) || starts(s, "time"))) {
     int h = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
     snprintf(out, cap, "It is %d:%02d %s.", h, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
   } else if ((has(s, "date") || has(s, "day") || has(s, "today")) &&
-             (has(s, "what") || has(s, "which") || has(s, "tell"))) {
+             (asks(s) || has(s, "which"))) {
     snprintf(out, cap, "Today is %s, %s %d, %d.", days[tm.tm_wday % 7], months[tm.tm_mon % 12],
              tm.tm_mday, tm.tm_year + 1900);
   } else if (has(s, "who are you") || has(s, "what are you") || has(s, "your name") ||
@@ -98,10 +104,11 @@ void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
       p++;
       n--;
     }
-    if (n >= sizeof echo) n = sizeof echo - 4;
+    int cut = n >= sizeof echo;
+    if (cut) n = sizeof echo - 4;
     memcpy(echo, p, n);
     echo[n] = 0;
-    if (strlen(p) > n) memcpy(echo + n, "...", 4);
+    if (cut) memcpy(echo + n, "...", 4);
     snprintf(out, cap, "You said: %s", echo);
   }
 }

@@ -1,0 +1,249 @@
+/* Unit tests of the backend's pure pieces: base64, sentence splitting, the SSE stream parser
+ * (fed whole and one byte at a time), the built-in agent, the energy VAD and configuration. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend.h"
+
+static int failures;
+#define CHECK(c)                                                                 \
+  do {                                                                           \
+    if (!(c)) {                                                                  \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
+      failures++;                                                                \
+    }                                                                            \
+  } while (0)
+
+static void test_base64(void) {
+  static const struct { const char *in, *out; } T[] = {
+    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+  };
+  for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+    char *e = ak__b64_encode((const uint8_t *)T[i].in, strlen(T[i].in));
+    CHECK(e && strcmp(e, T[i].out) == 0);
+    size_t n = 99;
+    uint8_t *d = ak__b64_decode(T[i].out, strlen(T[i].out), &n);
+    CHECK(d && n == strlen(T[i].in) && memcmp(d, T[i].in, n) == 0);
+    free(e);
+    free(d);
+  }
+  unsigned seed = (unsigned)time(NULL);
+  printf("base64 random round trips, seed %u\n", seed);
+  fflush(stdout);
+  srand(seed);
+  for (int r = 0; r < 200; r++) {
+    size_t n = (size_t)(rand() % 300);
+    uint8_t buf[300];
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)rand();
+    char *e = ak__b64_encode(buf, n);
+    size_t m = 0;
+    uint8_t *d = e ? ak__b64_decode(e, strlen(e), &m) : NULL;
+    CHECK(d && m == n && (n == 0 || memcmp(d, buf, n) == 0));
+    free(e);
+    free(d);
+  }
+  static const char *bad[] = {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zm9", "Zm=v"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    size_t n = 0;
+    uint8_t *d = ak__b64_decode(bad[i], strlen(bad[i]), &n);
+    if (d) fprintf(stderr, "accepted bad base64 '%s'\n", bad[i]);
+    CHECK(d == NULL);
+    free(d);
+  }
+}
+
+static void test_sentences(void) {
+  static const struct { const char *in; int final; size_t want; } T[] = {
+    {"Hello there! How", 0, 13},
+    {"Hello there!", 0, 0},          /* not sure yet: more may follow */
+    {"Hello there!", 1, 12},
+    {"It costs 3.50 dollars. Ok", 0, 23},
+    {"Wait... what", 0, 8},
+    {"no terminator yet", 0, 0},
+    {"no terminator yet", 1, 17},
+    {"Line one\nLine two", 0, 9},
+    {"He said \"hi.\" Then", 0, 14},
+  };
+  for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
+    size_t got = ak__sentence_len(T[i].in, strlen(T[i].in), T[i].final, 0);
+    if (got != T[i].want) fprintf(stderr, "sentence '%s': got %zu want %zu\n", T[i].in, got, T[i].want);
+    CHECK(got == T[i].want);
+  }
+  /* overlong text without terminators is cut at a space after max_chars */
+  char long_text[400];
+  for (int i = 0; i < 399; i++) long_text[i] = i % 6 == 5 ? ' ' : 'a';
+  long_text[399] = 0;
+  size_t cut = ak__sentence_len(long_text, 399, 0, 100);
+  CHECK(cut > 100 && cut < 110);
+  CHECK(ak__has_words("  ...!", 6) == 0);
+  CHECK(ak__has_words(" ok.", 4) == 1);
+}
+
+typedef struct collect { char text[512]; int calls, stop_after; } collect;
+static int collect_fn(void *user, const char *t, size_t n) {
+  collect *c = user;
+  size_t l = strlen(c->text);
+  if (l + n < sizeof c->text) {
+    memcpy(c->text + l, t, n);
+    c->text[l + n] = 0;
+  }
+  return ++c->calls == c->stop_after;
+}
+
+static void test_sse(void) {
+  const char *stream =
+    ": keep-alive\r\n\r\n"
+    "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+    "event: message\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo, w\\u00f6rld\"}}]}\n\n"
+    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+    "data: [DONE]\n\n";
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    ak__sse p = {0};
+    collect c = {.calls = 0};
+    int rc = 0;
+    if (bytewise)
+      for (size_t i = 0; stream[i] && rc == 0; i++) rc = ak__sse_feed(&p, stream + i, 1, collect_fn, &c);
+    else
+      rc = ak__sse_feed(&p, stream, strlen(stream), collect_fn, &c);
+    CHECK(rc == 0);
+    CHECK(p.done == 1);
+    CHECK(strcmp(c.text, "Hello, w\xc3\xb6rld") == 0);
+    CHECK(c.calls == 2);
+    ak__sse_free(&p);
+  }
+  { /* the consumer stops the stream */
+    ak__sse p = {0};
+    collect c = {.stop_after = 1};
+    CHECK(ak__sse_feed(&p, stream, strlen(stream), collect_fn, &c) == 1);
+    CHECK(strcmp(c.text, "Hel") == 0);
+    ak__sse_free(&p);
+  }
+  { /* malformed JSON in an event and an error object are failures */
+    ak__sse p = {0};
+    collect c = {.calls = 0};
+    CHECK(ak__sse_feed(&p, "data: {nope\n\n", 13, collect_fn, &c) == -1);
+    CHECK(p.failed);
+    ak__sse_free(&p);
+    ak__sse q = {0};
+    const char *e = "data: {\"error\":{\"message\":\"quota\"}}\n\n";
+    CHECK(ak__sse_feed(&q, e, strlen(e), collect_fn, &c) == -1);
+    ak__sse_free(&q);
+  }
+  { /* an endless line is bounded */
+    ak__sse p = {0};
+    collect c = {.calls = 0};
+    char chunk[4096];
+    memset(chunk, 'x', sizeof chunk);
+    int rc = 0;
+    for (int i = 0; i < 200 && rc == 0; i++) rc = ak__sse_feed(&p, chunk, sizeof chunk, collect_fn, &c);
+    CHECK(rc == -1);
+    ak__sse_free(&p);
+  }
+}
+
+static void test_agent(void) {
+  struct tm tm = {.tm_year = 124, .tm_mon = 2, .tm_mday = 5, .tm_hour = 14, .tm_min = 7};
+  tm.tm_isdst = -1;
+  time_t now = mktime(&tm);
+  char out[1024];
+  ak__agent_reply("What time is it?", now, out, sizeof out);
+  CHECK(strcmp(out, "It is 2:07 PM.") == 0);
+  ak__agent_reply("hello!", now, out, sizeof out);
+  CHECK(strstr(out, "Hello") && strstr(out, "afternoon"));
+  ak__agent_reply("Who are you?", now, out, sizeof out);
+  CHECK(strstr(out, "demo agent") != NULL);
+  ak__agent_reply("what's the date today", now, out, sizeof out);
+  CHECK(strstr(out, "March 5, 2024") != NULL);
+  ak__agent_reply("  purple elephants dance  ", now, out, sizeof out);
+  CHECK(strcmp(out, "You said: purple elephants dance") == 0);
+  ak__agent_reply("", now, out, sizeof out);
+  CHECK(strstr(out, "did not catch") != NULL);
+  ak__agent_reply("this hill is high", now, out, sizeof out); /* "hi" only as a word */
+  CHECK(strncmp(out, "You said:", 9) == 0);
+  char big[AK__MAX_TEXT + 1];
+  memset(big, 'a', AK__MAX_TEXT);
+  big[AK__MAX_TEXT] = 0;
+  ak__agent_reply(big, now, out, 64); /* bounded output */
+  CHECK(strlen(out) == 63);
+}
+
+static void test_vad(void) {
+  ak__vad v;
+  ak__vad_init(&v, -40.0, 300);
+  int16_t buf[16000];
+  memset(buf, 0, sizeof buf);
+  CHECK(ak__vad_feed(&v, buf, 8000) == AK__VAD_NONE); /* silence */
+  for (int i = 0; i < 16000; i++) buf[i] = (int16_t)(8000 * sin(2 * M_PI * 220 * i / 16000.0));
+  int saw_start = 0;
+  for (int i = 0; i < 16000; i += 160) saw_start |= ak__vad_feed(&v, buf + i, 160) == AK__VAD_START;
+  CHECK(saw_start && v.in_speech);
+  memset(buf, 0, sizeof buf);
+  CHECK(ak__vad_feed(&v, buf, 3200) == AK__VAD_NONE); /* 200 ms: not yet */
+  CHECK(ak__vad_feed(&v, buf, 3200) == AK__VAD_END);  /* 400 ms > 300 ms */
+  /* a short click is not speech */
+  ak__vad_init(&v, -40.0, 300);
+  for (int i = 0; i < 480; i++) buf[i] = 20000;
+  CHECK(ak__vad_feed(&v, buf, 480) == AK__VAD_NONE);
+}
+
+static void test_config(void) {
+  ak__config c;
+  char err[600];
+  ak__config_default(&c);
+  char *a1[] = {"x", "--listen", "127.0.0.1:0", "--app-id", "demo", "--llm", "openai",
+                "--motion-url", "http://h:1/", "--vad-threshold-db=-35.5", NULL};
+  CHECK(ak__config_load(&c, 10, a1, err, sizeof err) == 0);
+  CHECK(c.listen_port == 0 && strcmp(c.listen_host, "127.0.0.1") == 0);
+  CHECK(strcmp(c.motion_url, "http://h:1") == 0);
+  CHECK(strcmp(c.llm_provider, "openai") == 0 && c.vad_threshold_db == -35.5);
+  ak__config_default(&c);
+  char *a2[] = {"x", "--app-id", "demo", "--llm-api-key", "sk-secret", NULL};
+  CHECK(ak__config_load(&c, 5, a2, err, sizeof err) == -1 && strstr(err, "secret"));
+  ak__config_default(&c);
+  char *a3[] = {"x", "--app-id", "demo", "--max-sessions", "0", NULL};
+  CHECK(ak__config_load(&c, 5, a3, err, sizeof err) == -1);
+  ak__config_default(&c);
+  char *a4[] = {"x", "--app-id", "demo", "--listen", "h:99999", NULL};
+  CHECK(ak__config_load(&c, 5, a4, err, sizeof err) == -1);
+  ak__config_default(&c);
+  char *a5[] = {"x", "--app-id", "demo", "--bogus", "1", NULL};
+  CHECK(ak__config_load(&c, 5, a5, err, sizeof err) == -1 && strstr(err, "bogus"));
+  /* a config file may carry secrets; a key alone switches the LLM to openai */
+  char path[] = "/tmp/ak-backend-cfg-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  fprintf(f, "# test\napp-id = fromfile\nllm-api-key = \"sk-file\"\ntts-rate-wpm = 200\n");
+  fclose(f);
+  ak__config_default(&c);
+  char *a6[] = {"x", "--config", path, "--tts-rate-wpm", "190", NULL};
+  CHECK(ak__config_load(&c, 5, a6, err, sizeof err) == 0);
+  CHECK(strcmp(c.app_id, "fromfile") == 0 && strcmp(c.llm_api_key, "sk-file") == 0);
+  CHECK(strcmp(c.llm_provider, "openai") == 0 && c.tts_rate_wpm == 190); /* flag wins */
+  f = fopen(path, "w");
+  fprintf(f, "nonsense line\n");
+  fclose(f);
+  ak__config_default(&c);
+  CHECK(ak__config_load(&c, 3, a6, err, sizeof err) == -1);
+  remove(path);
+}
+
+int main(void) {
+  test_base64();
+  test_sentences();
+  test_sse();
+  test_agent();
+  test_vad();
+  test_config();
+  if (failures) {
+    fprintf(stderr, "%d checks failed\n", failures);
+    return 1;
+  }
+  printf("backend units: all checks passed\n");
+  return 0;
+}

@@ -35,8 +35,10 @@ export function arkitIndex(name: string): number {
   let n = name.trim();
   const dot = Math.max(n.lastIndexOf('.'), n.lastIndexOf(':'), n.lastIndexOf('|'));
   if (dot >= 0) n = n.slice(dot + 1);
-  n = n.replace(/[_\s-]?(L|R)$/i, (_m, side: string) =>
-    side.toUpperCase() === 'L' ? 'Left' : 'Right');
+  const side = (_m: string, x: string) => (x.toUpperCase() === 'L' ? 'Left' : 'Right');
+  // "_L"/"-R"/" L" with a separator, or a bare capital after a lower-case letter ("eyeBlinkL");
+  // never a lower-case final letter ("mouthFunnel" ends in l).
+  n = n.replace(/[_\s-](L|R)$/i, side).replace(/(?<=[a-z])(L|R)$/, side);
   n = n.replace(/[_\s-]/g, '').toLowerCase();
   const direct = byKey.get(n);
   if (direct !== undefined) return direct;

@@ -1,0 +1,393 @@
+// End-to-end tests of the motion server process over loopback, speaking the wire protocol
+// directly (no avatarkit C code on the client side), as a third-party Server SDK would.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as w from './wire.mjs';
+import { startServer, token, connect, typeOf, errorOf, animationOf, makePcm, handshake, sendAudio, sleep } from './harness.mjs';
+
+const RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000];
+const SHARED = process.env.AK_SHARED_DATA || join(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
+const now = () => Math.floor(Date.now() / 1000);
+
+/* Raw HTTP upgrade, to see the status line and JSON body of a refusal. */
+function rawUpgrade(port, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.on('data', (d) => {
+      data += d;
+      const head = data.split('\r\n\r\n')[0];
+      const m = /content-length: (\d+)/i.exec(head);
+      const status = Number(data.split(' ')[1]);
+      if (status === 101 || (m && data.length >= head.length + 4 + Number(m[1]))) {
+        s.destroy();
+        resolve({ status, body: m ? data.slice(head.length + 4) : '' });
+      }
+    });
+    s.on('error', reject);
+    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
+    setTimeout(() => { s.destroy(); reject(new Error('no answer: ' + data)); }, 5000);
+  });
+}
+
+test('token API: issues tokens and refuses bad requests with JSON errors', async () => {
+  const srv = await startServer();
+  try {
+    const ok = await token(srv);
+    assert.equal(ok.status, 200);
+    assert.match(ok.body.sessionToken, /^v1\./);
+    const bad = await token(srv, { key: 'nope' });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.body.errors[0].status, 401);
+    assert.match(bad.body.errors[0].detail, /api key/);
+    for (const expireAt of [now() - 10, now() + 10 * 86400]) {
+      const r = await token(srv, { expireAt });
+      assert.equal(r.status, 400);
+      assert.match(r.body.errors[0].detail, /expireAt/);
+    }
+    const junk = await fetch(`${srv.base}/v1/console/session-tokens`, { method: 'POST', headers: { 'X-Api-Key': 'test-key' }, body: 'not json' });
+    assert.equal(junk.status, 400);
+    assert.equal((await junk.json()).errors[0].code, 'invalid_request');
+    const huge = await fetch(`${srv.base}/v1/console/session-tokens`, { method: 'POST', headers: { 'X-Api-Key': 'test-key' }, body: JSON.stringify({ expireAt: now() + 60, pad: 'x'.repeat(10000) }) });
+    assert.equal(huge.status, 413);
+    const missing = await fetch(`${srv.base}/nothing-here`);
+    assert.equal(missing.status, 404);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('upgrade auth: header and query styles, each refusal with status and phrase', async () => {
+  const srv = await startServer(['--app', 'other-key:other-app', '--avatars', 'av1,av2']);
+  try {
+    const path = (q) => `/v2/driveningress/websocket?${q}`;
+    const t1 = (await token(srv)).body.sessionToken;
+    assert.equal((await rawUpgrade(srv.port, path('id=av1'), { 'X-App-ID': 'test-app', 'X-Session-Key': t1 })).status, 101);
+    // Tokens are single use.
+    let r = await rawUpgrade(srv.port, path('id=av1'), { 'X-App-ID': 'test-app', 'X-Session-Key': t1 });
+    assert.equal(r.status, 401);
+    assert.match(JSON.parse(r.body).errors[0].detail, /invalid session token/);
+    const t2 = (await token(srv)).body.sessionToken;
+    assert.equal((await rawUpgrade(srv.port, path(`id=av2&appId=test-app&sessionKey=${encodeURIComponent(t2)}`))).status, 101);
+    const cases = [
+      [path(`id=av1&appId=unknown&sessionKey=x`), 404, /app id unrecognized/],
+      [path(`id=av1&appId=test-app&sessionKey=v1.garbage.sig`), 401, /invalid session token/],
+      [path(`id=av1&appId=test-app`), 401, /invalid session token/],
+      [path(`id=zzz&appId=test-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 404, /avatar not found/],
+      [path(`id=av1&appId=other-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 400, /app id mismatch/],
+      [`/v2/other?id=av1&appId=test-app&sessionKey=x`, 404, /no such endpoint/],
+    ];
+    for (const [p, status, phrase] of cases) {
+      r = await rawUpgrade(srv.port, p);
+      assert.equal(r.status, status, p);
+      const e = JSON.parse(r.body).errors[0];
+      assert.equal(e.status, status);
+      assert.match(e.detail, phrase);
+    }
+    // A token with a short life is refused once expired.
+    const short = (await token(srv, { expireAt: now() + 1 })).body.sessionToken;
+    await sleep(2100);
+    r = await rawUpgrade(srv.port, path(`id=av1&appId=test-app&sessionKey=${encodeURIComponent(short)}`));
+    assert.equal(r.status, 401);
+    assert.match(JSON.parse(r.body).errors[0].detail, /session token expired/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+for (const rate of RATES) {
+  test(`streams motion and Opus for ${rate} Hz PCM, frames covering the audio`, async () => {
+    const srv = await startServer();
+    try {
+      const c = await handshake(srv, rate);
+      const confirm = c.inbox.find((m) => typeOf(m) === 2);
+      const connId = new TextDecoder().decode(w.get(w.decode(w.get(confirm, 3)), 1));
+      assert.match(connId, /^\d{14}_[A-Za-z0-9_-]{12}$/);
+      const seconds = 1.37;
+      const pcm = makePcm(rate, seconds);
+      const chunk = Math.round(rate * 0.04) * 2;
+      // First half without end: output must stream before the request ends.
+      const half = Math.floor(pcm.length / 2 / chunk) * chunk;
+      sendAudio(c, 'r1', pcm.subarray(0, half), chunk, false);
+      assert.ok(await c.until((ib) => animationOf(ib, 'r1').frames > 0), 'motion streamed before end');
+      assert.equal(animationOf(c.inbox, 'r1').end, false);
+      sendAudio(c, 'r1', pcm.subarray(half), chunk, true);
+      assert.ok(await c.until((ib) => animationOf(ib, 'r1').end));
+      const a = animationOf(c.inbox, 'r1');
+      const n16 = Math.floor((pcm.length / 2) * 16000 / rate);
+      assert.equal(a.totalSamples, n16);
+      assert.ok(Math.abs(a.frames - seconds * 25) <= 1, `frames ${a.frames} for ${seconds} s`);
+      assert.equal(a.frames, Math.ceil(n16 * 25 / 16000));
+      assert.equal(a.endCount, 1);
+      // Frame indices are contiguous across messages.
+      let expect = 0;
+      for (const [i, f] of a.firstFrames.entries()) { assert.equal(f, expect, `message ${i}`); expect = f + a.counts[i]; }
+      // Opus packets cover pre_skip + audio, by less than one packet of padding.
+      assert.ok(a.packets.length * 320 >= n16 + a.preSkip);
+      assert.ok(a.packets.length * 320 < n16 + a.preSkip + 320);
+      // The mouth opens in voiced bursts and closes in the gaps.
+      const maxJaw = Math.max(...a.jaw);
+      assert.ok(maxJaw > 0.15, `jaw opens (max ${maxJaw})`);
+      const gap = a.jaw.slice(Math.round(0.33 * 25), Math.round(0.45 * 25));
+      assert.ok(Math.max(...gap) < maxJaw * 0.5, 'jaw closes in the silent gap');
+      c.ws.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+}
+
+test('shared speech clips at every rate (skips without ../shared/data)', async (t) => {
+  if (!existsSync(join(SHARED, 'speech/clip_16000.pcm'))) { t.skip('shared data absent: ' + SHARED); return; }
+  const srv = await startServer();
+  try {
+    for (const rate of RATES) {
+      const pcm = new Uint8Array(readFileSync(join(SHARED, `speech/clip_${rate}.pcm`)));
+      const c = await handshake(srv, rate);
+      sendAudio(c, 'clip', pcm, Math.round(rate * 0.1) * 2, true);
+      assert.ok(await c.until((ib) => animationOf(ib, 'clip').end, 20000));
+      const a = animationOf(c.inbox, 'clip');
+      const seconds = pcm.length / 2 / rate;
+      assert.ok(Math.abs(a.frames - seconds * 25) <= 1, `${rate}: ${a.frames} frames for ${seconds} s`);
+      assert.ok(a.jaw.filter((j) => j > 0.2).length > a.frames * 0.2, `${rate}: mouth moves during speech`);
+      c.ws.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('handshake errors: rate, first message, garbage, text frame, egress', async () => {
+  const srv = await startServer();
+  try {
+    const cases = [
+      [w.configure(11025), 3, /unsupported sample rate/],
+      [w.audio('r', new Uint8Array(10), false), 3, /expected ClientConfigureSession message/],
+      [Uint8Array.from([0xff, 0xff, 0xff, 0x01, 0x02]), 3, /failed to unmarshal initial message/],
+      // LiveKit egress, complete: refused as unavailable.
+      [Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 1),
+        ...w.fBytes(6, [...w.fString(1, 'wss://lk.example'), ...w.fString(4, 'room'), ...w.fString(8, 'tok')])])]),
+        14, /egress client is not configured on server/],
+      // LiveKit egress without a room: invalid argument.
+      [Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 1),
+        ...w.fBytes(6, [...w.fString(1, 'wss://lk.example')])])]), 3, /invalid egress config/],
+      [Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 2)])]), 3, /invalid egress config/],
+    ];
+    for (const [first, code, phrase] of cases) {
+      const c = connect(srv, { tok: (await token(srv)).body.sessionToken });
+      await c.opened;
+      c.ws.send(first);
+      const closed = await c.waitClose();
+      assert.ok(closed, 'server closes the session');
+      const err = c.inbox.find((m) => typeOf(m) === 4);
+      assert.ok(err, 'a ServerError came first');
+      const e = errorOf(err);
+      assert.equal(e.code, code);
+      assert.match(e.message, phrase);
+    }
+    const c = await handshake(srv);
+    c.ws.send('hello');
+    await c.waitClose();
+    assert.match(errorOf(c.inbox.find((m) => typeOf(m) === 4)).message, /unexpected message type/);
+    const c2 = await handshake(srv);
+    c2.ws.send(Uint8Array.from([0x08, 0x02, 0x1a, 0x00])); // a SERVER_CONFIRM_SESSION from a client
+    await c2.waitClose();
+    assert.match(errorOf(c2.inbox.find((m) => typeOf(m) === 4)).message, /unexpected message type/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('oversized message and garbage mid-session close only that session', async () => {
+  const srv = await startServer(['--max-message-bytes', '8192']);
+  try {
+    const other = await handshake(srv);
+    const c = await handshake(srv);
+    c.ws.send(w.audio('big', new Uint8Array(20000), false));
+    const closed = await c.waitClose();
+    assert.equal(closed.code, 1009);
+    assert.match(errorOf(c.inbox.find((m) => typeOf(m) === 4)).message, /message too large/);
+    const g = await handshake(srv);
+    g.ws.send(Uint8Array.from([0x0a, 0xff, 0xff, 0xff]));
+    await g.waitClose();
+    assert.match(errorOf(g.inbox.find((m) => typeOf(m) === 4)).message, /failed to unmarshal/);
+    // The bystander still works.
+    sendAudio(other, 'r', makePcm(16000, 0.5), 1280);
+    assert.ok(await other.until((ib) => animationOf(ib, 'r').end));
+    assert.equal(animationOf(other.inbox, 'r').frames, 13);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('interrupt stops a request; the next request works', async () => {
+  const srv = await startServer();
+  try {
+    const c = await handshake(srv);
+    const pcm = makePcm(16000, 3);
+    sendAudio(c, 'long', pcm.subarray(0, 32000), 1280, false);
+    assert.ok(await c.until((ib) => animationOf(ib, 'long').frames > 0));
+    c.ws.send(w.interrupt('long'));
+    sendAudio(c, 'long', pcm.subarray(32000), 1280, true); // late audio of the interrupted request
+    sendAudio(c, 'next', makePcm(16000, 0.6), 1280, true);
+    assert.ok(await c.until((ib) => animationOf(ib, 'next').end));
+    await sleep(200);
+    const a = animationOf(c.inbox, 'long');
+    assert.equal(a.end, false, 'no end for an interrupted request');
+    assert.ok(a.frames < 75, `interrupted request stopped early (${a.frames} frames)`);
+    const n = animationOf(c.inbox, 'next');
+    assert.equal(n.frames, 15);
+    assert.deepEqual(n.firstFrames[0], 0);
+    const metrics = await (await fetch(`${srv.base}/metrics`)).text();
+    assert.match(metrics, /avatarkit_requests_interrupted_total 1\b/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('idle timeout closes a silent session with "no audio input for"', async () => {
+  const srv = await startServer(['--idle-timeout', '1']);
+  try {
+    const c = await handshake(srv);
+    const closed = await c.waitClose(5000);
+    assert.ok(closed);
+    assert.match(errorOf(c.inbox.find((m) => typeOf(m) === 4)).message, /no audio input for 1 seconds/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('an open session is closed with 4010 when its token expires', async () => {
+  const srv = await startServer();
+  try {
+    const t = await token(srv, { expireAt: now() + 2 });
+    const c = connect(srv, { tok: t.body.sessionToken });
+    await c.opened;
+    c.ws.send(w.configure(16000));
+    const closed = await c.waitClose(6000);
+    assert.equal(closed?.code, 4010);
+    assert.match(errorOf(c.inbox.find((m) => typeOf(m) === 4)).message, /session token expired/);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('abrupt disconnect mid-request leaves the server serving others', async () => {
+  const srv = await startServer();
+  try {
+    const t = (await token(srv)).body.sessionToken;
+    // A child process opens a session, sends half a request and dies without a close frame.
+    const script = `
+      import * as w from ${JSON.stringify(new URL('./wire.mjs', import.meta.url).href)};
+      const ws = new WebSocket('ws://127.0.0.1:${srv.port}/v2/driveningress/websocket?id=a&appId=test-app&sessionKey=${encodeURIComponent(t)}');
+      ws.binaryType = 'arraybuffer';
+      ws.onopen = () => ws.send(w.configure(16000));
+      ws.onmessage = () => { ws.send(w.audio('x', new Uint8Array(16000), false)); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50); };`;
+    const child = spawn(process.execPath, ['--experimental-websocket', '--input-type=module', '-e', script], { stdio: 'ignore' });
+    await new Promise((r) => child.on('exit', r));
+    let sessions = -1;
+    for (let i = 0; i < 50 && sessions !== 0; i++) {
+      await sleep(100);
+      sessions = (await (await fetch(`${srv.base}/healthz`)).json()).sessions;
+    }
+    assert.equal(sessions, 0, 'the dead session is reaped');
+    const metrics = await (await fetch(`${srv.base}/metrics`)).text();
+    assert.match(metrics, /avatarkit_sessions_total 1\b/);
+    const c = await handshake(srv);
+    sendAudio(c, 'r', makePcm(16000, 0.4), 640);
+    assert.ok(await c.until((ib) => animationOf(ib, 'r').end));
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('two sessions at once get their own ids and complete output', async () => {
+  const srv = await startServer();
+  try {
+    const [a, b] = await Promise.all([handshake(srv, 16000), handshake(srv, 48000)]);
+    const ida = w.get(w.decode(w.get(a.inbox.find((m) => typeOf(m) === 2), 3)), 1);
+    const idb = w.get(w.decode(w.get(b.inbox.find((m) => typeOf(m) === 2), 3)), 1);
+    assert.notDeepEqual(ida, idb);
+    const pa = makePcm(16000, 1.0), pb = makePcm(48000, 2.0);
+    for (let i = 0; i < 50; i++) {
+      if (i * 1280 < pa.length) a.ws.send(w.audio('ra', pa.subarray(i * 1280, (i + 1) * 1280), (i + 1) * 1280 >= pa.length));
+      if (i * 3840 < pb.length) b.ws.send(w.audio('rb', pb.subarray(i * 3840, (i + 1) * 3840), (i + 1) * 3840 >= pb.length));
+    }
+    assert.ok(await a.until((ib) => animationOf(ib, 'ra').end));
+    assert.ok(await b.until((ib) => animationOf(ib, 'rb').end));
+    assert.equal(animationOf(a.inbox, 'ra').frames, 25);
+    assert.equal(animationOf(b.inbox, 'rb').frames, 50);
+    assert.equal(animationOf(a.inbox, 'rb').messages, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('SIGTERM finishes the in-flight request, then closes with 1001 and exits 0', async () => {
+  const srv = await startServer();
+  try {
+    const c = await handshake(srv);
+    const pcm = makePcm(16000, 1.2);
+    sendAudio(c, 'inflight', pcm.subarray(0, 12800), 1280, false);
+    assert.ok(await c.until((ib) => animationOf(ib, 'inflight').frames > 0));
+    srv.proc.kill('SIGTERM');
+    await sleep(300);
+    const h = await fetch(`${srv.base}/healthz`);
+    assert.equal(h.status, 503, 'health reports draining');
+    sendAudio(c, 'inflight', pcm.subarray(12800), 1280, true);
+    const closed = await c.waitClose(8000);
+    assert.ok(animationOf(c.inbox, 'inflight').end, 'request finished before close');
+    assert.equal(animationOf(c.inbox, 'inflight').frames, 30);
+    assert.equal(closed?.code, 1001);
+    const r = await srv.exited;
+    assert.equal(r.code, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('metrics, health and static files', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'akstatic-'));
+  writeFileSync(join(dir, 'player.html'), '<!doctype html><title>p</title>');
+  const srv = await startServer(['--static', dir]);
+  try {
+    const c = await handshake(srv);
+    sendAudio(c, 'm', makePcm(16000, 1.0), 1280);
+    assert.ok(await c.until((ib) => animationOf(ib, 'm').end));
+    const text = await (await fetch(`${srv.base}/metrics`)).text();
+    assert.match(text, /avatarkit_requests_total 1\b/);
+    assert.match(text, /avatarkit_motion_frames_total 25\b/);
+    assert.match(text, /avatarkit_sessions_active 1\b/);
+    assert.match(text, /avatarkit_chunk_processing_seconds_count \d+/);
+    assert.match(text, /avatarkit_chunk_processing_seconds_bucket\{le="\+Inf"\} \d+/);
+    const h = await (await fetch(`${srv.base}/healthz`)).json();
+    assert.equal(h.status, 'ok');
+    const page = await fetch(`${srv.base}/player.html`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type'), /text\/html/);
+    assert.match(await page.text(), /<title>p<\/title>/);
+    assert.equal((await fetch(`${srv.base}/../etc/passwd`)).status, 404);
+    assert.equal((await fetch(`${srv.base}/%2e%2e/%2e%2e/etc/passwd`)).status, 404);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('bad flags are refused with a message and exit code 2', async () => {
+  for (const args of [['--fps', '0'], ['--listen', 'nope'], ['--bogus'], ['--token-secret', 'xyz'], ['--config', '/nonexistent']]) {
+    const p = spawn(process.env.AK_SERVER_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    const code = await new Promise((r) => p.on('exit', r));
+    assert.equal(code, 2, args.join(' '));
+    assert.match(err, /error:/);
+  }
+});

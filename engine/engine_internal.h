@@ -24,6 +24,13 @@ typedef struct ak__feat {
   float centroid; /* spectral centroid proxy, Hz */
 } ak__feat;
 
+/* Model output channels per hop (targets of the training data), 0..1 each. */
+enum {
+  AK__T_JAW, AK__T_CLOSE, AK__T_FUNNEL, AK__T_PUCKER, AK__T_STRETCH, AK__T_ROLL_LO,
+  AK__T_ROLL_UP, AK__T_PRESS, AK__T_LOWER, AK__T_UPPER, AK__T_SMILE, AK__T_SHRUG_LO,
+  AK__T_TONGUE, AK__T_VOICE, AK__NT
+};
+
 /* Mouth and voice parameters of one hop, 0..1 each. */
 typedef struct ak__mouth {
   float jaw, close, funnel, pucker, lower, upper, stretch, press, roll;
@@ -66,6 +73,19 @@ void ak__life_init(ak__life *l, uint64_t seed);
  * by expressiveness (0 = nothing but the mouth). */
 void ak__life_frame(ak__life *l, float dt, float expressiveness, const ak__mouth *m,
                     ak_motion_frame *f);
+
+/* Model front end (mel.c): log-mel energies of one AK__WIN window. */
+#define AK__FFT 512
+#define AK__NMEL 32
+#define AK__MEL_FW 640
+typedef struct ak__mel {
+  float win[AK__WIN];
+  float cs[AK__FFT / 2], sn[AK__FFT / 2];
+  uint16_t bstart[AK__NMEL], blen[AK__NMEL];
+  float fw[AK__MEL_FW];
+} ak__mel;
+void ak__mel_init(ak__mel *m);
+void ak__mel_compute(const ak__mel *m, const float *win, float *out);
 
 /* DSP front end. */
 void ak__feat_compute(const float *win, ak__feat *out);

@@ -1,0 +1,245 @@
+/* Phoneme strings to visemes, and visemes to per-hop ARKit mouth targets by dominance
+ * blending (Cohen-Massaro style): each phone pulls each channel group toward its pose with a
+ * strength that decays with distance from the phone's core; closures and rounding have their
+ * own groups so that /p b m/ reach closed lips and rounding spreads ahead across consonants. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../../engine/engine_internal.h"
+#include "phones.h"
+
+static const char *const vis_names[AK_VIS_COUNT] = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS",
+                                                    "nn",  "RR", "aa", "E",  "I",  "O",  "U"};
+
+const char *ak_vis_name(int v) { return v >= 0 && v < AK_VIS_COUNT ? vis_names[v] : "?"; }
+
+/* Poses: jaw, stretch, lowerDown, upperUp, smile, shrugLower, tongueOut | funnel, pucker |
+ * closure (0..1), press, rollLower, rollUpper. */
+typedef struct pose {
+  float jaw, stretch, lower, upper, smile, shrug, tongue;
+  float funnel, pucker;
+  float closure, press, roll_lo, roll_up;
+} pose;
+
+static const pose poses[AK_VIS_COUNT] = {
+    [AK_VIS_SIL] = {0},
+    [AK_VIS_PP] = {.jaw = 0.05f, .shrug = 0.15f, .closure = 1.0f, .press = 0.45f, .roll_lo = 0.25f,
+                   .roll_up = 0.15f},
+    [AK_VIS_FF] = {.jaw = 0.08f, .upper = 0.25f, .roll_lo = 0.55f},
+    [AK_VIS_TH] = {.jaw = 0.14f, .upper = 0.1f, .tongue = 0.4f},
+    [AK_VIS_DD] = {.jaw = 0.16f, .stretch = 0.1f, .lower = 0.1f, .upper = 0.05f},
+    [AK_VIS_KK] = {.jaw = 0.22f, .lower = 0.1f},
+    [AK_VIS_CH] = {.jaw = 0.12f, .upper = 0.2f, .funnel = 0.55f, .pucker = 0.3f},
+    [AK_VIS_SS] = {.jaw = 0.07f, .stretch = 0.3f, .upper = 0.1f, .smile = 0.1f},
+    [AK_VIS_NN] = {.jaw = 0.14f, .stretch = 0.05f, .lower = 0.05f},
+    [AK_VIS_RR] = {.jaw = 0.16f, .funnel = 0.3f, .pucker = 0.45f},
+    [AK_VIS_AA] = {.jaw = 0.7f, .lower = 0.35f, .upper = 0.15f, .stretch = 0.05f},
+    [AK_VIS_E] = {.jaw = 0.42f, .stretch = 0.25f, .lower = 0.25f, .upper = 0.1f},
+    [AK_VIS_I] = {.jaw = 0.2f, .stretch = 0.45f, .smile = 0.25f, .upper = 0.1f},
+    [AK_VIS_O] = {.jaw = 0.45f, .lower = 0.1f, .funnel = 0.7f, .pucker = 0.35f},
+    [AK_VIS_U] = {.jaw = 0.18f, .funnel = 0.4f, .pucker = 0.8f},
+};
+
+float ak_ph_jaw(int v) { return v >= 0 && v < AK_VIS_COUNT ? poses[v].jaw : 0.0f; }
+
+/* Dominance strength and spread (s) per group: jaw group, rounding group, closure group. */
+typedef struct dom {
+  float a_jaw, t_jaw, a_round, t_round, a_close, t_close;
+} dom;
+
+static dom dominance(int v) {
+  switch (v) {
+  case AK_VIS_SIL: return (dom){1.0f, 0.05f, 1.0f, 0.05f, 1.0f, 0.05f};
+  case AK_VIS_PP: return (dom){3.0f, 0.03f, 0.3f, 0.04f, 20.0f, 0.035f};
+  case AK_VIS_FF: return (dom){2.0f, 0.03f, 0.3f, 0.04f, 10.0f, 0.03f};
+  case AK_VIS_CH:
+  case AK_VIS_RR: return (dom){1.0f, 0.04f, 3.0f, 0.1f, 0.5f, 0.03f};
+  case AK_VIS_O:
+  case AK_VIS_U: return (dom){1.0f, 0.06f, 2.0f, 0.12f, 0.5f, 0.04f};
+  case AK_VIS_AA:
+  case AK_VIS_E:
+  case AK_VIS_I: return (dom){1.0f, 0.06f, 1.0f, 0.06f, 0.5f, 0.04f};
+  default: return (dom){0.6f, 0.04f, 0.2f, 0.04f, 0.5f, 0.03f};
+  }
+}
+
+/* Decodes one UTF-8 code point; returns bytes used (>= 1). */
+static int utf8(const unsigned char *s, uint32_t *cp) {
+  if (s[0] < 0x80) {
+    *cp = s[0];
+    return 1;
+  }
+  if ((s[0] & 0xE0) == 0xC0 && s[1]) {
+    *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F);
+    return 2;
+  }
+  if ((s[0] & 0xF0) == 0xE0 && s[1] && s[2]) {
+    *cp = ((uint32_t)(s[0] & 0x0F) << 12) | ((uint32_t)(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+    return 3;
+  }
+  *cp = 0xFFFD;
+  return 1;
+}
+
+/* Viseme of one base symbol, -1 for marks to skip. */
+static int base_vis(uint32_t c, int *vowel) {
+  *vowel = 0;
+  switch (c) {
+  case 'p': case 'b': case 'm': case 0x253: /* ɓ */ return AK_VIS_PP;
+  case 'f': case 'v': case 0x271: /* ɱ */ case 0x28B: /* ʋ */ case 0x278: /* ɸ */
+  case 0x3B2: /* β */ return AK_VIS_FF;
+  case 0x3B8: /* θ */ case 0xF0: /* ð */ return AK_VIS_TH;
+  case 't': case 'd': case 0x288: case 0x256: case 0x257: /* ʈ ɖ ɗ */ return AK_VIS_DD;
+  case 'n': case 'l': case 0x273: case 0x26D: case 0x27E: case 0x26B: case 0x28E: case 0x27A:
+    /* ɳ ɭ ɾ ɫ ʎ ɺ */ return AK_VIS_NN;
+  case 'k': case 'g': case 0x261: case 'q': case 'x': case 'h': case 'c': case 0x14B:
+  case 0x263: case 0x266: case 0x294: case 0x3C7: case 0x281: case 0x25F: case 0x272:
+  case 0xE7: case 0x29D: case 0x262: case 0x127:
+    /* ɡ ŋ ɣ ɦ ʔ χ ʁ ɟ ɲ ç ʝ ɢ ħ */ return AK_VIS_KK;
+  case 0x283: case 0x292: case 0x255: case 0x291: case 0x282: case 0x290:
+    /* ʃ ʒ ɕ ʑ ʂ ʐ */ return AK_VIS_CH;
+  case 's': case 'z': return AK_VIS_SS;
+  case 'r': case 0x279: case 0x27B: case 0x280: case 'R': /* ɹ ɻ ʀ */ return AK_VIS_RR;
+  case 'j': *vowel = 1; return AK_VIS_I;
+  case 'w': case 0x265: /* ɥ */ *vowel = 1; return AK_VIS_U;
+  case 0xE4: case 0xE0: case 0xE2: case 0xE3: *vowel = 1; return AK_VIS_AA;
+  case 0xE9: case 0xE8: case 0xEA: case 0xEB: case 0x1EBD: *vowel = 1; return AK_VIS_E;
+  case 0xEE: case 0xEF: case 0x129: case 0x2B2: *vowel = 1; return AK_VIS_I;
+  case 0xF6: case 0xF4: case 0xF5: *vowel = 1; return AK_VIS_O;
+  case 0xFC: case 0xF9: case 0xFB: case 0x169: *vowel = 1; return AK_VIS_U;
+  case 0x27D: return AK_VIS_NN;
+  case 'a': case 'A': case 0x251: case 0x250: case 0xE6: case 0x28C: case 0x252:
+    /* ɑ ɐ æ ʌ ɒ */ *vowel = 1; return c == 0x252 ? AK_VIS_O : AK_VIS_AA;
+  case 'e': case 'E': case '@': case 0x25B: case 0x259: case 0x25C: case 0x258: case 0x25A:
+  case 0x25D: case 0x1D7B: case 0x264: case 'V': /* ɛ ə ɜ ɘ ɚ ɝ ᵻ ɤ */
+    *vowel = 1; return AK_VIS_E;
+  case 'i': case 'I': case 0x26A: case 0x268: /* ɪ ɨ */ *vowel = 1; return AK_VIS_I;
+  case 'o': case 'O': case 0x254: case 0xF8: case 0x153: case 0x275: case 0x276:
+    /* ɔ ø œ ɵ ɶ */ *vowel = 1; return AK_VIS_O;
+  case 'u': case 'U': case 0x28A: case 0x26F: case 'y': case 'Y': case 0x28F:
+    /* ʊ ɯ ʏ */ *vowel = 1; return AK_VIS_U;
+  default: return -1;
+  }
+}
+
+static int cls_of(uint32_t c, int vis) {
+  if (c == 'p' || c == 'b' || c == 'm') return AK_CLS_BILABIAL;
+  if (c == 'u' || c == 0x28A || c == 'o' || c == 'w') return AK_CLS_ROUND; /* /uw ow w/ */
+  if (c == 'i' || c == 0x26A || c == 0xE6 || c == 'e' || c == 0x25B)
+    return AK_CLS_SPREAD; /* /iy ih ae eh/ */
+  return vis == AK_VIS_SIL ? AK_CLS_SIL : AK_CLS_OTHER;
+}
+
+int ak_ph_parse(const char *ph, int vis[2], int cls[2], float frac[2]) {
+  uint32_t cps[8];
+  int v[8], isv[8], n = 0;
+  const unsigned char *s = (const unsigned char *)ph;
+  while (*s && n < 8) {
+    uint32_t c;
+    s += utf8(s, &c);
+    int vw, b = base_vis(c, &vw);
+    if (b < 0) continue;
+    cps[n] = c;
+    v[n] = b;
+    isv[n] = vw;
+    n++;
+  }
+  if (n == 0) return 0;
+  /* Affricates are one gesture. */
+  if (n >= 2 && !isv[0] && !isv[1] && (cps[0] == 't' || cps[0] == 'd' || cps[0] == 0x288)) {
+    if (v[1] == AK_VIS_CH || v[1] == AK_VIS_SS) {
+      vis[0] = v[1];
+      cls[0] = AK_CLS_OTHER;
+      frac[0] = 1.0f;
+      return 1;
+    }
+  }
+  vis[0] = v[0];
+  cls[0] = cls_of(cps[0], v[0]);
+  frac[0] = 1.0f;
+  if (n >= 2 && isv[0] && isv[1] && v[1] != v[0]) { /* diphthong: two targets */
+    vis[1] = v[1];
+    cls[1] = AK_CLS_OTHER;
+    cls[0] = cps[0] == 'o' && cps[1] == 0x28A ? AK_CLS_ROUND : AK_CLS_OTHER; /* oʊ = /ow/ */
+    frac[0] = 0.55f;
+    frac[1] = 0.45f;
+    return 2;
+  }
+  if (n >= 2 && isv[0] && isv[1]) cls[0] = cls_of(cps[0], v[0]);
+  return 1;
+}
+
+static float dom_at(float t, const ak_phone *p, float a, float tau, float antic) {
+  float len = p->end - p->start;
+  float core0 = p->start + 0.25f * len, core1 = p->end - 0.25f * len;
+  float d;
+  if (t < core0)
+    d = (core0 - t) / (tau * antic);
+  else if (t > core1)
+    d = (t - core1) / tau;
+  else
+    d = 0.0f;
+  if (d > 8.0f) return 0.0f;
+  return a * expf(-powf(d, 1.2f));
+}
+
+void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
+  size_t first = 0;
+  for (size_t k = 0; k < n_hops; k++) {
+    float t = ((float)k + 0.5f) * 0.01f;
+    float *o = out + k * AK__NT;
+    memset(o, 0, AK__NT * sizeof *o);
+    float wj = 0, wr = 0, wc = 0;
+    float jaw = 0, stretch = 0, lower = 0, upper = 0, smile = 0, shrug = 0, tongue = 0;
+    float funnel = 0, pucker = 0, closure = 0, press = 0, rlo = 0, rup = 0;
+    int voice = 0;
+    while (first < n && ph[first].end < t - 0.5f) first++;
+    for (size_t i = first; i < n && ph[i].start < t + 0.5f; i++) {
+      const ak_phone *p = &ph[i];
+      const pose *q = &poses[p->vis];
+      dom d = dominance(p->vis);
+      if (p->vis != AK_VIS_SIL && t >= p->start - 0.02f && t < p->end + 0.02f) voice = 1;
+      float a = dom_at(t, p, d.a_jaw, d.t_jaw, 1.0f);
+      wj += a;
+      jaw += a * q->jaw;
+      stretch += a * q->stretch;
+      lower += a * q->lower;
+      upper += a * q->upper;
+      smile += a * q->smile;
+      shrug += a * q->shrug;
+      tongue += a * q->tongue;
+      a = dom_at(t, p, d.a_round, d.t_round, 1.4f); /* rounding is anticipated */
+      wr += a;
+      funnel += a * q->funnel;
+      pucker += a * q->pucker;
+      a = dom_at(t, p, d.a_close, d.t_close, 1.2f);
+      wc += a;
+      closure += a * q->closure;
+      press += a * q->press;
+      rlo += a * q->roll_lo;
+      rup += a * q->roll_up;
+    }
+    if (wj > 1e-6f) {
+      o[AK__T_JAW] = jaw / wj;
+      o[AK__T_STRETCH] = stretch / wj;
+      o[AK__T_LOWER] = lower / wj;
+      o[AK__T_UPPER] = upper / wj;
+      o[AK__T_SMILE] = smile / wj;
+      o[AK__T_SHRUG_LO] = shrug / wj;
+      o[AK__T_TONGUE] = tongue / wj;
+    }
+    if (wr > 1e-6f) {
+      o[AK__T_FUNNEL] = funnel / wr;
+      o[AK__T_PUCKER] = pucker / wr;
+    }
+    if (wc > 1e-6f) {
+      float c = closure / wc;
+      o[AK__T_CLOSE] = c * o[AK__T_JAW]; /* lips meet while the jaw stays slightly open */
+      o[AK__T_PRESS] = press / wc;
+      o[AK__T_ROLL_LO] = rlo / wc;
+      o[AK__T_ROLL_UP] = rup / wc;
+    }
+    o[AK__T_VOICE] = (float)voice;
+  }
+}

@@ -10,7 +10,7 @@ PKGS=(
   libssl-dev libcjson-dev libcurl4-openssl-dev
   libespeak-ng-dev espeak-ng-data espeak-ng
   libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev
-  libcmocka-dev
+  libcmocka-dev libclang-rt-14-dev
   chromium
 )
 # Node.js 18+ and npm for the web SDK: use the one on PATH if present, else Debian's.

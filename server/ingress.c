@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "avatarkit/codec.h"
@@ -109,7 +110,7 @@ static int enqueue(ak_session *ss, const ak_message *m, const char *req_id) {
     ss->q_head = t;
   ss->q_tail = t;
   ss->q_bytes += len;
-  lws_callback_on_writable(ss->wsi);
+  if (ss->wsi) lws_callback_on_writable(ss->wsi);
   return AK_OK;
 }
 
@@ -150,14 +151,14 @@ static void send_error(ak_session *ss, int code, const char *req_id, int close_c
     ss->close_code = close_code;
     snprintf(ss->close_reason, sizeof ss->close_reason, "%.90s", msg);
   }
-  if (enqueue(ss, &m, req_id) != AK_OK && close_code) lws_callback_on_writable(ss->wsi);
+  if (enqueue(ss, &m, req_id) != AK_OK && close_code && ss->wsi) lws_callback_on_writable(ss->wsi);
 }
 
 static void close_with(ak_session *ss, int close_code, const char *reason) {
   ss->state = ST_CLOSING;
   ss->close_code = close_code;
   snprintf(ss->close_reason, sizeof ss->close_reason, "%s", reason);
-  lws_callback_on_writable(ss->wsi);
+  if (ss->wsi) lws_callback_on_writable(ss->wsi);
 }
 
 /* ---- pipeline -------------------------------------------------------------------------- */
@@ -816,4 +817,47 @@ int ak__ingress_busy(const ak_server *s) {
 void ak__ingress_close_all(ak_server *s, int code, const char *reason) {
   for (ak_session *ss = s->sessions; ss; ss = ss->next)
     if (ss->state != ST_CLOSING) close_with(ss, code, reason);
+}
+
+/* ---- detached sessions: the input path without a socket, for fuzzing and tests ---------- */
+
+ak_session *ak__session_new_detached(ak_server *s) {
+  ak_session *ss = calloc(1, sizeof *ss);
+  if (!ss) return NULL;
+  ss->srv = s;
+  snprintf(ss->conn_id, sizeof ss->conn_id, "20260101000000_detachedAAAA");
+  snprintf(ss->app_id, sizeof ss->app_id, "fuzz");
+  snprintf(ss->avatar_id, sizeof ss->avatar_id, "fuzz");
+  ss->token_exp = INT64_MAX;
+  ss->last_activity_us = ak__now_us();
+  ss->next = s->sessions;
+  if (s->sessions) s->sessions->prev = ss;
+  s->sessions = ss;
+  s->n_sessions++;
+  return ss;
+}
+
+size_t ak__session_input(ak_session *ss, const uint8_t *buf, size_t len) {
+  if (ss->state != ST_CLOSING) {
+    if (len > ss->srv->cfg.max_message_bytes)
+      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, 1009, "message too large");
+    else
+      handle_message(ss, buf, len);
+  }
+  size_t n = 0; /* consume the output as a socket would */
+  while (ss->q_head) {
+    txmsg *t = ss->q_head;
+    ss->q_head = t->next;
+    ss->q_bytes -= t->len;
+    n += t->len;
+    free(t);
+  }
+  ss->q_tail = NULL;
+  return n;
+}
+
+int ak__session_closing(const ak_session *ss) { return ss->state == ST_CLOSING; }
+
+void ak__session_free_detached(ak_session *ss) {
+  if (ss) session_free(ss);
 }

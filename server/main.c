@@ -27,10 +27,6 @@ static void on_signal(int sig) {
   if (g_ctx_for_signal) lws_cancel_service(g_ctx_for_signal);
 }
 
-ak_server *ak__server_from_wsi(struct lws *wsi) {
-  return lws_context_user(lws_get_context(wsi));
-}
-
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   switch (reason) {
@@ -281,21 +277,7 @@ static void random_token(char *out, size_t n) {
 }
 
 static int configure(ak_server_config *c, int argc, char **argv) {
-  memset(c, 0, sizeof *c);
-  snprintf(c->host, sizeof c->host, "127.0.0.1");
-  c->port = 8080;
-  c->idle_timeout_s = 60;
-  c->fps = 25;
-  c->lookahead_ms = -1;
-  c->expressiveness = 0.7f;
-  c->opus_bitrate = 24000;
-  c->opus_complexity = 5;
-  c->log_level = AK_LOG_INFO;
-  c->max_message_bytes = AK_MAX_MESSAGE_BYTES;
-  c->max_sessions = 1000;
-  c->max_token_ttl_s = 86400;
-  c->token_single_use = 1;
-  c->drain_timeout_s = 20;
+  ak__server_config_defaults(c);
   char api_key[AK_MAX_STR] = "", app_id[AK_MAX_STR] = "", config_file[512] = "";
   const char *e;
   if ((e = getenv("AVATARKIT_API_KEY")) && *e) snprintf(api_key, sizeof api_key, "%s", e);

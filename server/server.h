@@ -128,6 +128,15 @@ void ak__ingress_tick(ak_server *s, int64_t now_us);
 int ak__ingress_busy(const ak_server *s);
 void ak__ingress_close_all(ak_server *s, int code, const char *reason);
 
+/* Socket-less sessions (fuzz targets, tests): input one whole client message, get the number
+ * of output bytes it produced. */
+ak_session *ak__session_new_detached(ak_server *s);
+size_t ak__session_input(ak_session *ss, const uint8_t *buf, size_t len);
+int ak__session_closing(const ak_session *ss);
+void ak__session_free_detached(ak_session *ss);
+/* Defaults of every setting (what main() starts from). */
+void ak__server_config_defaults(ak_server_config *c);
+
 int64_t ak__now_us(void);
 ak_server *ak__server_from_wsi(struct lws *wsi);
 

@@ -194,7 +194,6 @@ static int ensure_scratch(aks_session *s, size_t frames) {
 }
 
 static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
-  if (s->cbs.on_message) s->cbs.on_message(s->user, a->req_id, raw, len, a->end);
   if (a->has_audio && s->cbs.on_audio) {
     aks_audio au;
     memset(&au, 0, sizeof au);
@@ -219,7 +218,7 @@ static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *r
                         "cannot allocate motion frames", a->req_id, 0, 0);
       return;
     }
-    if (ak_motion_dequantize(&a->motion, s->wbuf, s->hbuf) != AK_OK) {
+    if (ak_motion_dequantize(&a->motion, s->wbuf, s->hbuf) < 0) {
       aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
                         "malformed motion payload", a->req_id, 0, 0);
       return;
@@ -237,6 +236,8 @@ static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *r
     mo.end = a->motion.end;
     s->cbs.on_motion(s->user, &mo);
   }
+  /* Last, so that last = 1 means everything of the request has been delivered. */
+  if (s->cbs.on_message) s->cbs.on_message(s->user, a->req_id, raw, len, a->end);
 }
 
 static void on_message(aks_session *s, const uint8_t *buf, size_t len) {

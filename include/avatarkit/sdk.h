@@ -142,7 +142,8 @@ typedef struct aks_callbacks {
   /* Session confirmed (useful in EXTERNAL mode; also fired in INTERNAL mode). */
   void (*on_connected)(void *user, const char *connection_id);
   /* Every SERVER_RESPONSE_ANIMATION as received: the whole serialized Message, to relay to
-   * clients untouched. last = 1 on the request's final message. */
+   * clients untouched. last = 1 on the request's final message. For each message, on_audio
+   * and on_motion (when it carries those payloads) fire first, then on_message. */
   void (*on_message)(void *user, const char *req_id, const uint8_t *msg, size_t len, int last);
   void (*on_audio)(void *user, const aks_audio *audio);
   void (*on_motion)(void *user, const aks_motion *motion);

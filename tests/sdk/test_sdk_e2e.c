@@ -1,0 +1,1349 @@
+/* End-to-end tests of the server SDK against the real Motion Server process on loopback:
+ * every sample rate (shared speech clips when present, generated audio always), Ogg Opus
+ * input, interrupt, idle timeout, token errors, refused upgrades, raw-protocol abuse,
+ * abrupt disconnects, concurrent sessions, EXTERNAL mode and shared loops.
+ * Usage: test_sdk_e2e SERVER_BINARY [clips DATA_DIR | generated | errors | abuse | modes] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <opus/opus.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "avatarkit/protocol.h"
+#include "avatarkit/sdk.h"
+#include "../../sdk/internal.h"
+#ifdef AK_HAVE_ESPEAK
+#include <espeak-ng/speak_lib.h>
+#endif
+
+static int g_fail, g_checks;
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    g_checks++;                                                                \
+    if (!(cond)) {                                                             \
+      g_fail++;                                                                \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                          \
+  } while (0)
+#define CHECK_EQ(a, b)                                                                        \
+  do {                                                                                        \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                                     \
+    g_checks++;                                                                               \
+    if (va_ != vb_) {                                                                         \
+      g_fail++;                                                                               \
+      fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, va_, vb_); \
+    }                                                                                         \
+  } while (0)
+
+#define API_KEY "e2e-key"
+#define APP_ID "e2e-app"
+#define WAIT_MS 30000 /* bound of any single wait in these tests */
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&t, NULL);
+}
+
+/* ---- the server process ------------------------------------------------------------------ */
+
+static const char *g_server_bin;
+
+typedef struct server {
+  pid_t pid;
+  int port;
+  char base[64], console[96], ingress[96];
+} server;
+
+static int server_start(server *srv, const char *const *extra) {
+  char port_file[] = "/tmp/aks-e2e-port-XXXXXX";
+  int pfd = mkstemp(port_file);
+  if (pfd < 0) return -1;
+  close(pfd);
+  unlink(port_file);
+  const char *argv[32];
+  int n = 0;
+  argv[n++] = g_server_bin;
+  argv[n++] = "--listen";
+  argv[n++] = "127.0.0.1:0";
+  argv[n++] = "--port-file";
+  argv[n++] = port_file;
+  argv[n++] = "--api-key";
+  argv[n++] = API_KEY;
+  argv[n++] = "--app-id";
+  argv[n++] = APP_ID;
+  argv[n++] = "--log-level";
+  argv[n++] = "error";
+  for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+  argv[n] = NULL;
+  memset(srv, 0, sizeof *srv);
+  srv->pid = fork();
+  if (srv->pid < 0) return -1;
+  if (srv->pid == 0) {
+    execv(g_server_bin, (char *const *)argv);
+    _exit(127);
+  }
+  for (int i = 0; i < 200; i++) { /* 10 s */
+    FILE *f = fopen(port_file, "r");
+    int port = 0;
+    if (f) {
+      if (fscanf(f, "%d", &port) != 1) port = 0;
+      fclose(f);
+    }
+    if (port > 0) {
+      srv->port = port;
+      snprintf(srv->base, sizeof srv->base, "http://127.0.0.1:%d", port);
+      snprintf(srv->console, sizeof srv->console, "http://127.0.0.1:%d/v1/console", port);
+      snprintf(srv->ingress, sizeof srv->ingress, "ws://127.0.0.1:%d/v2/driveningress", port);
+      unlink(port_file);
+      return 0;
+    }
+    int st;
+    if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) break;
+    sleep_ms(50);
+  }
+  unlink(port_file);
+  kill(srv->pid, SIGKILL);
+  waitpid(srv->pid, NULL, 0);
+  return -1;
+}
+
+/* 1 when the server process is still running. */
+static int server_alive(const server *srv) {
+  int st;
+  return waitpid(srv->pid, &st, WNOHANG) == 0;
+}
+
+static void server_stop(server *srv) {
+  if (srv->pid <= 0) return;
+  kill(srv->pid, SIGTERM);
+  for (int i = 0; i < 100; i++) { /* 5 s */
+    int st;
+    if (waitpid(srv->pid, &st, WNOHANG) == srv->pid) {
+      srv->pid = 0;
+      return;
+    }
+    sleep_ms(50);
+  }
+  kill(srv->pid, SIGKILL);
+  waitpid(srv->pid, NULL, 0);
+  srv->pid = 0;
+}
+
+/* ---- audio ------------------------------------------------------------------------------ */
+
+typedef struct audio {
+  int16_t *pcm;
+  size_t n;
+  int rate;
+} audio;
+
+/* Speech-like test signal: voiced bursts (harmonics + noise) with pauses. */
+static audio gen_audio(int rate, double seconds, unsigned seed) {
+  audio a = {NULL, (size_t)(seconds * rate), rate};
+  a.pcm = malloc(a.n * sizeof *a.pcm);
+  unsigned x = seed * 2654435761u + 1;
+  double phase = 0;
+  for (size_t i = 0; i < a.n; i++) {
+    double t = (double)i / rate;
+    double syl = fmod(t, 0.25);
+    double env = syl < 0.16 ? sin(M_PI * syl / 0.16) : 0.0;
+    double f0 = 110 + 40 * sin(2 * M_PI * 0.7 * t);
+    phase += 2 * M_PI * f0 / rate;
+    x = x * 1664525u + 1013904223u;
+    double noise = ((double)(x >> 8) / (double)(1u << 24)) - 0.5;
+    double v = env * (0.5 * sin(phase) + 0.25 * sin(2 * phase) + 0.12 * sin(3 * phase)) +
+               0.02 * noise;
+    a.pcm[i] = (int16_t)(v * 20000);
+  }
+  return a;
+}
+
+static int load_clip(const char *dir, int rate, audio *a) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/speech/clip_%d.pcm", dir, rate);
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  fseek(f, 0, SEEK_END);
+  long len = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  if (len <= 0 || len > 64L * 1024 * 1024) {
+    fclose(f);
+    return -1;
+  }
+  a->pcm = malloc((size_t)len);
+  a->n = (size_t)len / 2;
+  a->rate = rate;
+  size_t got = fread(a->pcm, 1, (size_t)len, f);
+  fclose(f);
+  return got == (size_t)len ? 0 : -1;
+}
+
+/* ---- callback collector ------------------------------------------------------------------ */
+
+#define MAX_REQ 8
+#define MAX_ERR 8
+
+typedef struct req_stats {
+  char id[AK_ID_LEN + 1];
+  uint32_t frames, next_frame;
+  int frames_contiguous;
+  int fps;
+  int motion_end, audio_end, msg_last;
+  int messages;
+  int audio_rate, frame_samples, pre_skip;
+  uint64_t total_samples, next_packet;
+  int packets_contiguous;
+  uint8_t *pk;      /* concatenated packets */
+  size_t pk_len, pk_cap;
+  size_t *pk_lens;  /* per packet */
+  size_t n_pk, pk_lens_cap;
+  double first_motion_ms, end_ms;
+  float max_jaw;
+  int weights_in_range;
+} req_stats;
+
+typedef struct collector {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int connected;
+  char conn_id[128];
+  req_stats req[MAX_REQ];
+  int n_req;
+  aks_error errs[MAX_ERR];
+  char err_msgs[MAX_ERR][256];
+  int n_err;
+  int closed, close_count, close_code;
+  int external; /* EXTERNAL: waits pump this session */
+  aks_session *s;
+} collector;
+
+static void col_init(collector *c) {
+  memset(c, 0, sizeof *c);
+  pthread_mutex_init(&c->mu, NULL);
+  pthread_cond_init(&c->cv, NULL);
+}
+
+static void col_free(collector *c) {
+  for (int i = 0; i < c->n_req; i++) {
+    free(c->req[i].pk);
+    free(c->req[i].pk_lens);
+  }
+  pthread_mutex_destroy(&c->mu);
+  pthread_cond_destroy(&c->cv);
+}
+
+static req_stats *col_req(collector *c, const char *id) {
+  for (int i = 0; i < c->n_req; i++)
+    if (strcmp(c->req[i].id, id) == 0) return &c->req[i];
+  if (c->n_req == MAX_REQ) return NULL;
+  req_stats *r = &c->req[c->n_req++];
+  memset(r, 0, sizeof *r);
+  snprintf(r->id, sizeof r->id, "%s", id);
+  r->frames_contiguous = r->packets_contiguous = r->weights_in_range = 1;
+  return r;
+}
+
+static void cb_connected(void *user, const char *id) {
+  collector *c = user;
+  pthread_mutex_lock(&c->mu);
+  c->connected++;
+  snprintf(c->conn_id, sizeof c->conn_id, "%s", id);
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void cb_message(void *user, const char *req_id, const uint8_t *msg, size_t len, int last) {
+  collector *c = user;
+  /* The relayed bytes must be a whole, parseable Message. */
+  ak_message *m = NULL;
+  int ok = ak_message_parse(msg, len, &m) == AK_OK && m->type == AK_MSG_SERVER_RESPONSE_ANIMATION;
+  if (ok && getenv("AKS_E2E_DEBUG")) {
+    const ak_animation *an = &m->u.animation;
+    fprintf(stderr, "msg %s end=%d motion=%d(%u+%u end %d) audio=%d(%llu+%zu end %d total %llu)\n",
+            req_id, an->end, an->has_motion, an->motion.first_frame, an->motion.frame_count,
+            an->motion.end, an->has_audio, (unsigned long long)an->audio.first_packet,
+            an->audio.n_packets, an->audio.end, (unsigned long long)an->audio.total_samples);
+  }
+  ak_message_free(m);
+  pthread_mutex_lock(&c->mu);
+  req_stats *r = col_req(c, req_id);
+  if (r) {
+    r->messages++;
+    if (!ok) r->frames_contiguous = 0;
+    if (last) r->msg_last = 1;
+    if (last) r->end_ms = now_ms();
+  }
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void cb_motion(void *user, const aks_motion *mo) {
+  collector *c = user;
+  pthread_mutex_lock(&c->mu);
+  req_stats *r = col_req(c, mo->req_id);
+  if (r) {
+    if (mo->first_frame != r->next_frame) r->frames_contiguous = 0;
+    if (!r->frames && mo->frame_count) r->first_motion_ms = now_ms();
+    r->frames += mo->frame_count;
+    r->next_frame = mo->first_frame + mo->frame_count;
+    r->fps = mo->fps;
+    if (mo->end) r->motion_end = 1;
+    for (size_t i = 0; i < (size_t)mo->frame_count * AK_BLENDSHAPE_COUNT; i++)
+      if (!(mo->weights[i] >= 0.f && mo->weights[i] <= 1.f)) r->weights_in_range = 0;
+    for (uint32_t f = 0; f < mo->frame_count; f++)
+      if (mo->weights[f * AK_BLENDSHAPE_COUNT + AK_JAW_OPEN] > r->max_jaw)
+        r->max_jaw = mo->weights[f * AK_BLENDSHAPE_COUNT + AK_JAW_OPEN];
+  }
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void cb_audio(void *user, const aks_audio *au) {
+  collector *c = user;
+  pthread_mutex_lock(&c->mu);
+  req_stats *r = col_req(c, au->req_id);
+  if (r) {
+    if (au->first_packet != r->next_packet) r->packets_contiguous = 0;
+    r->next_packet = au->first_packet + au->packet_count;
+    r->audio_rate = au->sample_rate;
+    r->frame_samples = au->frame_samples;
+    r->pre_skip = au->pre_skip;
+    if (au->end) {
+      r->audio_end = 1;
+      r->total_samples = au->total_samples;
+    }
+    for (size_t i = 0; i < au->packet_count; i++) {
+      size_t l = au->packet_lens[i];
+      if (r->pk_len + l > r->pk_cap) {
+        size_t cap = r->pk_cap ? r->pk_cap * 2 : 65536;
+        while (cap < r->pk_len + l) cap *= 2;
+        r->pk = realloc(r->pk, cap);
+        r->pk_cap = cap;
+      }
+      if (r->n_pk == r->pk_lens_cap) {
+        r->pk_lens_cap = r->pk_lens_cap ? r->pk_lens_cap * 2 : 256;
+        r->pk_lens = realloc(r->pk_lens, r->pk_lens_cap * sizeof *r->pk_lens);
+      }
+      memcpy(r->pk + r->pk_len, au->packets[i], l);
+      r->pk_len += l;
+      r->pk_lens[r->n_pk++] = l;
+    }
+  }
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void cb_error(void *user, const aks_error *e) {
+  collector *c = user;
+  pthread_mutex_lock(&c->mu);
+  if (c->n_err < MAX_ERR) {
+    c->errs[c->n_err] = *e;
+    snprintf(c->err_msgs[c->n_err], sizeof c->err_msgs[0], "%s", e->message ? e->message : "");
+    c->errs[c->n_err].message = c->err_msgs[c->n_err];
+    c->errs[c->n_err].req_id = NULL;
+    c->n_err++;
+  }
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static void cb_close(void *user, int code, const char *reason) {
+  collector *c = user;
+  pthread_mutex_lock(&c->mu);
+  c->closed = 1;
+  c->close_count++;
+  c->close_code = code;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+static const aks_callbacks k_cbs = {cb_connected, cb_message, cb_audio, cb_motion, cb_error,
+                                    cb_close};
+
+typedef int (*col_pred)(collector *c, const void *arg);
+
+/* Waits (bounded by ms) until pred holds; pumps the session in EXTERNAL mode. */
+static int col_wait(collector *c, col_pred pred, const void *arg, int ms) {
+  double dl = now_ms() + ms;
+  for (;;) {
+    pthread_mutex_lock(&c->mu);
+    int ok = pred(c, arg);
+    if (!ok && !c->external) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 20 * 1000000L;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+      ok = pred(c, arg);
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (ok) return 1;
+    if (now_ms() > dl) return 0;
+    if (c->external) aks_session_service(c->s, 20);
+  }
+}
+
+static int p_req_done(collector *c, const void *arg) {
+  for (int i = 0; i < c->n_req; i++)
+    if (strcmp(c->req[i].id, (const char *)arg) == 0) return c->req[i].msg_last;
+  return 0;
+}
+static int p_first_motion(collector *c, const void *arg) {
+  for (int i = 0; i < c->n_req; i++)
+    if (strcmp(c->req[i].id, (const char *)arg) == 0) return c->req[i].frames > 0;
+  return 0;
+}
+static int p_closed(collector *c, const void *arg) {
+  (void)arg;
+  return c->closed;
+}
+static int p_error(collector *c, const void *arg) {
+  (void)arg;
+  return c->n_err > 0;
+}
+static int p_connected(collector *c, const void *arg) {
+  (void)arg;
+  return c->connected > 0 || c->n_err > 0;
+}
+
+static req_stats *find_req(collector *c, const char *id) {
+  for (int i = 0; i < c->n_req; i++)
+    if (strcmp(c->req[i].id, id) == 0) return &c->req[i];
+  return NULL;
+}
+
+/* Decodes the request's Opus packets; returns samples after pre_skip (or -1). */
+static long decode_opus(const req_stats *r) {
+  if (!r->audio_rate) return -1;
+  int err;
+  OpusDecoder *d = opus_decoder_create(r->audio_rate, 1, &err);
+  if (!d) return -1;
+  float *out = malloc(5760 * sizeof *out);
+  long total = 0;
+  size_t off = 0;
+  for (size_t i = 0; i < r->n_pk; i++) {
+    int n = opus_decode_float(d, r->pk + off, (opus_int32)r->pk_lens[i], out, 5760, 0);
+    off += r->pk_lens[i];
+    if (n < 0) {
+      total = -1;
+      break;
+    }
+    total += n;
+  }
+  free(out);
+  opus_decoder_destroy(d);
+  return total < 0 ? -1 : total - r->pre_skip;
+}
+
+/* Checks one finished request against the input it was made from. */
+static void check_request(collector *c, const char *req_id, size_t n_samples, int rate,
+                          const char *label) {
+  pthread_mutex_lock(&c->mu);
+  req_stats *r = find_req(c, req_id);
+  CHECK(r != NULL);
+  if (!r) {
+    pthread_mutex_unlock(&c->mu);
+    return;
+  }
+  double dur = (double)n_samples / rate;
+  int fps = r->fps ? r->fps : 25;
+  long expect_frames = (long)ceil(dur * fps - 1e-9);
+  long frames = (long)r->frames;
+  long decoded = decode_opus(r);
+  long expect_audio = r->audio_rate ? (long)((double)n_samples * r->audio_rate / rate) : -1;
+  printf("  %-22s %6.2f s in: %ld frames (expected %ld), %zu packets, opus %ld samples "
+         "(total_samples %llu, expected %ld), first motion to end %.0f ms\n",
+         label, dur, frames, expect_frames, r->n_pk, decoded,
+         (unsigned long long)r->total_samples, expect_audio,
+         r->first_motion_ms > 0 ? r->end_ms - r->first_motion_ms : -1.0);
+  CHECK(labs(frames - expect_frames) <= 1);
+  CHECK(r->frames_contiguous);
+  CHECK(r->packets_contiguous);
+  CHECK(r->motion_end);
+  CHECK(r->audio_end);
+  CHECK(r->msg_last);
+  CHECK(r->weights_in_range);
+  CHECK(decoded >= 0);
+  CHECK(r->total_samples > 0 && labs((long)r->total_samples - expect_audio) <= r->frame_samples);
+  CHECK(labs(decoded - (long)r->total_samples) <= r->frame_samples);
+  pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- session helpers --------------------------------------------------------------------- */
+
+static aks_config base_config(const server *srv, int rate) {
+  aks_config cfg;
+  aks_config_default(&cfg);
+  cfg.api_key = API_KEY;
+  cfg.app_id = APP_ID;
+  cfg.avatar_id = "e2e-avatar";
+  cfg.console_url = srv->console;
+  cfg.ingress_url = srv->ingress;
+  cfg.sample_rate = rate;
+  cfg.connect_timeout_ms = 8000;
+  return cfg;
+}
+
+/* Opens an INTERNAL session; returns NULL (and records a failure) when it cannot. */
+static aks_session *open_session(const aks_config *cfg, collector *c) {
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(cfg, &k_cbs, c, &s), AKS_OK);
+  if (!s) return NULL;
+  c->s = s;
+  c->external = cfg->threading == AKS_THREAD_EXTERNAL;
+  int rc = aks_session_init(s);
+  CHECK_EQ(rc, AKS_OK);
+  char id[128] = "";
+  if (rc == AKS_OK) rc = aks_session_start(s, id, sizeof id);
+  CHECK_EQ(rc, AKS_OK);
+  if (rc != AKS_OK) {
+    const aks_error *e = aks_session_last_error(s);
+    if (e) fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
+                   aks_phase_name(e->phase), e->message);
+    aks_session_free(s);
+    return NULL;
+  }
+  if (!c->external) {
+    CHECK(ak_id_valid(id));
+    CHECK(strcmp(aks_session_connection_id(s), id) == 0);
+  }
+  return s;
+}
+
+/* Streams a whole clip as one request in chunks of chunk_ms (no pacing) and waits for its
+ * end. Returns 0 when the end arrived. */
+static int stream_request(aks_session *s, collector *c, const int16_t *pcm, size_t n, int rate,
+                          int chunk_ms, char *req_out) {
+  size_t chunk = (size_t)rate * (size_t)chunk_ms / 1000;
+  char req[AK_ID_LEN + 1] = "";
+  for (size_t off = 0; off < n || off == 0; off += chunk) {
+    size_t k = n - off < chunk ? n - off : chunk;
+    int last = off + k >= n;
+    char id[AK_ID_LEN + 1];
+    int rc = aks_session_send_audio(s, pcm + off, k * 2, last, id, sizeof id);
+    CHECK_EQ(rc, AKS_OK);
+    if (rc != AKS_OK) return -1;
+    if (!req[0]) memcpy(req, id, sizeof req);
+    CHECK(strcmp(req, id) == 0); /* one request id across chunks */
+    if (c->external) aks_session_service(s, 0);
+    if (last) break;
+  }
+  if (req_out) memcpy(req_out, req, sizeof req);
+  int ok = col_wait(c, p_req_done, req, WAIT_MS);
+  CHECK(ok);
+  return ok ? 0 : -1;
+}
+
+static void run_clip(const server *srv, const audio *a, const char *label, int ogg, int query,
+                     int threading) {
+  collector c;
+  col_init(&c);
+  aks_config cfg = base_config(srv, a->rate);
+  cfg.encode_ogg_opus = ogg;
+  cfg.auth_in_query = query;
+  cfg.threading = threading;
+  aks_session *s = open_session(&cfg, &c);
+  if (s) {
+    if (threading == AKS_THREAD_EXTERNAL) CHECK(col_wait(&c, p_connected, NULL, WAIT_MS));
+    char req[AK_ID_LEN + 1];
+    if (stream_request(s, &c, a->pcm, a->n, a->rate, 40, req) == 0)
+      check_request(&c, req, a->n, a->rate, label);
+    CHECK_EQ(c.n_err, 0);
+    if (c.n_err) fprintf(stderr, "  error: %s\n", c.errs[0].message);
+    CHECK_EQ(aks_session_close(s), AKS_OK);
+    CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
+    aks_session_free(s);
+    CHECK_EQ(c.close_count, 1);
+    CHECK_EQ(c.connected, 1);
+  }
+  col_free(&c);
+}
+
+static const int k_rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000};
+
+/* ---- suites ---------------------------------------------------------------------------- */
+
+static int suite_clips(const server *srv, const char *dir) {
+  struct stat st;
+  char sp[512];
+  snprintf(sp, sizeof sp, "%s/speech", dir);
+  if (stat(sp, &st) != 0) {
+    printf("SKIP: shared speech clips not found at %s\n", sp);
+    return 77;
+  }
+  int used = 0;
+  for (size_t i = 0; i < 7; i++) {
+    audio a;
+    if (load_clip(dir, k_rates[i], &a) != 0) {
+      printf("SKIP: %s/clip_%d.pcm missing\n", sp, k_rates[i]);
+      continue;
+    }
+    char label[64];
+    snprintf(label, sizeof label, "clip %d Hz", k_rates[i]);
+    run_clip(srv, &a, label, 0, 0, AKS_THREAD_INTERNAL);
+    if (k_rates[i] == 16000 || k_rates[i] == 44100) {
+      snprintf(label, sizeof label, "clip %d Hz ogg", k_rates[i]);
+      run_clip(srv, &a, label, 1, 0, AKS_THREAD_INTERNAL);
+    }
+    free(a.pcm);
+    used++;
+  }
+  return used ? 0 : 77;
+}
+
+#ifdef AK_HAVE_ESPEAK
+typedef struct { int16_t *pcm; size_t n, cap; } espeak_buf;
+static int espeak_cb(short *wav, int n, espeak_EVENT *ev) {
+  espeak_buf *b = ev ? ev->user_data : NULL;
+  if (!b || !wav || n <= 0) return 0;
+  if (b->n + (size_t)n > b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 65536;
+    while (cap < b->n + (size_t)n) cap *= 2;
+    int16_t *p = realloc(b->pcm, cap * sizeof *p);
+    if (!p) return 1;
+    b->pcm = p;
+    b->cap = cap;
+  }
+  memcpy(b->pcm + b->n, wav, (size_t)n * sizeof *wav);
+  b->n += (size_t)n;
+  return 0;
+}
+#endif
+
+static void suite_generated(const server *srv) {
+  unsigned seed = (unsigned)time(NULL);
+  printf("generated audio seed %u\n", seed);
+  for (size_t i = 0; i < 7; i++) {
+    audio a = gen_audio(k_rates[i], 1.0 + 0.37 * (double)i, seed + (unsigned)i);
+    char label[64];
+    snprintf(label, sizeof label, "gen %d Hz", k_rates[i]);
+    run_clip(srv, &a, label, 0, 0, AKS_THREAD_INTERNAL);
+    if (k_rates[i] == 8000 || k_rates[i] == 24000 || k_rates[i] == 48000) {
+      snprintf(label, sizeof label, "gen %d Hz ogg", k_rates[i]);
+      run_clip(srv, &a, label, 1, 0, AKS_THREAD_INTERNAL);
+    }
+    free(a.pcm);
+  }
+  /* query-parameter auth (browser style) */
+  audio a = gen_audio(16000, 1.2, seed);
+  run_clip(srv, &a, "gen 16000 Hz query", 0, 1, AKS_THREAD_INTERNAL);
+  free(a.pcm);
+#ifdef AK_HAVE_ESPEAK
+  espeak_buf b = {NULL, 0, 0};
+  int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, 0);
+  if (rate > 0) {
+    espeak_SetSynthCallback(espeak_cb);
+    const char *text = "Hello there. This sentence checks the avatar kit server end to end.";
+    espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_AUTO, NULL, &b);
+    espeak_Synchronize();
+    espeak_Terminate();
+  }
+  if (rate > 0 && b.n > (size_t)rate / 2 && ak_sample_rate_valid(rate)) {
+    audio sp = {b.pcm, b.n, rate};
+    run_clip(srv, &sp, "espeak-ng speech", 0, 0, AKS_THREAD_INTERNAL);
+  } else {
+    printf("SKIP: espeak-ng produced no usable audio\n");
+  }
+  free(b.pcm);
+#else
+  printf("SKIP: built without espeak-ng, speech synthesis case not run\n");
+#endif
+}
+
+/* Sends a long request, interrupts it once motion flows, checks that nothing more of it
+ * arrives, and that the next request on the same session completes normally. */
+static void test_interrupt(const server *srv) {
+  printf("interrupt\n");
+  collector c;
+  col_init(&c);
+  aks_config cfg = base_config(srv, 16000);
+  aks_session *s = open_session(&cfg, &c);
+  if (!s) {
+    col_free(&c);
+    return;
+  }
+  audio a = gen_audio(16000, 8.0, 7);
+  char req[AK_ID_LEN + 1] = "", id[AK_ID_LEN + 1];
+  size_t chunk = 640; /* 40 ms */
+  size_t off = 0;
+  /* 1.2 s of audio, then wait for motion */
+  for (; off < 30 * chunk; off += chunk) {
+    CHECK_EQ(aks_session_send_audio(s, a.pcm + off, chunk * 2, 0, id, sizeof id), AKS_OK);
+    if (!req[0]) memcpy(req, id, sizeof req);
+  }
+  CHECK(col_wait(&c, p_first_motion, req, WAIT_MS));
+  char ireq[AK_ID_LEN + 1] = "";
+  CHECK_EQ(aks_session_interrupt(s, ireq, sizeof ireq), AKS_OK);
+  CHECK(strcmp(ireq, req) == 0);
+  sleep_ms(400); /* messages already in flight may still land */
+  pthread_mutex_lock(&c.mu);
+  req_stats *r = find_req(&c, req);
+  int msgs = r ? r->messages : 0;
+  uint32_t frames = r ? r->frames : 0;
+  pthread_mutex_unlock(&c.mu);
+  sleep_ms(800);
+  pthread_mutex_lock(&c.mu);
+  r = find_req(&c, req);
+  CHECK(r && r->messages == msgs); /* nothing more after the interrupt settled */
+  CHECK(frames < 200);             /* the 8 s of audio were never all turned into motion */
+  pthread_mutex_unlock(&c.mu);
+  printf("  interrupted after %u frames, %d messages\n", frames, msgs);
+  /* The next audio starts a new request, which completes. */
+  char req2[AK_ID_LEN + 1];
+  if (stream_request(s, &c, a.pcm, 16000, 16000, 40, req2) == 0) {
+    CHECK(strcmp(req2, req) != 0);
+    check_request(&c, req2, 16000, 16000, "after interrupt");
+  }
+  /* Interrupting a finished request is allowed (most recent one). */
+  CHECK_EQ(aks_session_interrupt(s, ireq, sizeof ireq), AKS_OK);
+  CHECK(strcmp(ireq, req2) == 0);
+  CHECK_EQ(c.n_err, 0);
+  aks_session_free(s);
+  free(a.pcm);
+  col_free(&c);
+}
+
+static void test_idle_timeout(void) {
+  printf("idle timeout\n");
+  server srv;
+  const char *extra[] = {"--idle-timeout", "1", NULL};
+  if (server_start(&srv, extra) != 0) {
+    CHECK(!"server with --idle-timeout 1 did not start");
+    return;
+  }
+  collector c;
+  col_init(&c);
+  aks_config cfg = base_config(&srv, 16000);
+  aks_session *s = open_session(&cfg, &c);
+  if (s) {
+    CHECK(col_wait(&c, p_error, NULL, 5000));
+    CHECK(col_wait(&c, p_closed, NULL, 5000));
+    CHECK(c.n_err >= 1 && c.errs[0].code == AKS_IDLE_TIMEOUT);
+    CHECK(c.n_err >= 1 && c.errs[0].phase == AKS_PHASE_WEBSOCKET_RUNTIME);
+    if (c.n_err) printf("  %s: %s\n", aks_error_name(c.errs[0].code), c.errs[0].message);
+    CHECK_EQ(c.close_count, 1);
+    int16_t z[160] = {0};
+    CHECK_EQ(aks_session_send_audio(s, z, sizeof z, 0, NULL, 0), AKS_INVALID_STATE);
+    aks_session_free(s);
+  }
+  col_free(&c);
+  server_stop(&srv);
+}
+
+/* Expects start() to fail with code in phase handshake. */
+static void expect_start_fails(aks_config *cfg, int code, int http_status, const char *what) {
+  collector c;
+  col_init(&c);
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(cfg, &k_cbs, &c, &s), AKS_OK);
+  int rc = aks_session_init(s);
+  if (rc == AKS_OK) rc = aks_session_start(s, NULL, 0);
+  const aks_error *e = aks_session_last_error(s);
+  printf("  %-28s -> %s (%s, http %d): %s\n", what, aks_error_name(rc),
+         e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
+  CHECK_EQ(rc, code);
+  CHECK(e && e->code == code);
+  CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_HANDSHAKE);
+  if (http_status) CHECK(e && e->http_status == http_status);
+  /* A failing call fires no callback. */
+  CHECK_EQ(c.n_err, 0);
+  CHECK_EQ(c.connected, 0);
+  aks_session_free(s);
+  CHECK_EQ(c.close_count, 0);
+  col_free(&c);
+}
+
+static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
+  aks__http_result r;
+  aks__token_fetch(srv->console, API_KEY, ttl, 5000, &r);
+  CHECK_EQ(r.code, AKS_OK);
+  snprintf(tok, cap, "%s", r.token);
+}
+
+static void test_errors(void) {
+  printf("errors\n");
+  server srv;
+  const char *extra[] = {"--avatars", "alice,bob", NULL};
+  if (server_start(&srv, extra) != 0) {
+    CHECK(!"server did not start");
+    return;
+  }
+  aks_config cfg = base_config(&srv, 16000);
+  cfg.avatar_id = "alice";
+
+  /* wrong API key: the token call fails */
+  {
+    aks_config b = cfg;
+    b.api_key = "wrong";
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&b, &k_cbs, NULL, &s), AKS_OK);
+    int rc = aks_session_init(s);
+    const aks_error *e = aks_session_last_error(s);
+    printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
+           e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
+    CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
+    CHECK(e && e->phase == AKS_PHASE_SESSION_TOKEN && e->http_status == 401);
+    aks_session_free(s);
+  }
+  /* unknown avatar */
+  {
+    aks_config b = cfg;
+    b.avatar_id = "mallory";
+    expect_start_fails(&b, AKS_AVATAR_NOT_FOUND, 404, "unknown avatar");
+  }
+  /* unknown app id */
+  {
+    aks_config b = cfg;
+    b.app_id = "someone-else";
+    expect_start_fails(&b, AKS_APP_ID_UNRECOGNIZED, 404, "unknown app id");
+  }
+  /* expired token */
+  {
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 1, tok, sizeof tok);
+    sleep_ms(2100);
+    aks_config b = cfg;
+    b.session_token = tok;
+    expect_start_fails(&b, AKS_SESSION_TOKEN_EXPIRED, 401, "expired token");
+  }
+  /* a token is single use */
+  {
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 600, tok, sizeof tok);
+    aks_config b = cfg;
+    b.session_token = tok;
+    collector c;
+    col_init(&c);
+    aks_session *s = open_session(&b, &c);
+    CHECK(s != NULL);
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "reused token");
+    aks_session_free(s);
+    col_free(&c);
+  }
+  /* garbage token, header and query styles */
+  {
+    aks_config b = cfg;
+    b.session_token = "not-a-token";
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "forged token (headers)");
+    b.auth_in_query = 1;
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "forged token (query)");
+  }
+  /* an open session whose token expires is closed with 4010 */
+  {
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 2, tok, sizeof tok);
+    aks_config b = cfg;
+    b.session_token = tok;
+    collector c;
+    col_init(&c);
+    aks_session *s = open_session(&b, &c);
+    if (s) {
+      CHECK(col_wait(&c, p_closed, NULL, 8000));
+      CHECK(c.n_err >= 1 && c.errs[0].code == AKS_SESSION_TOKEN_EXPIRED);
+      CHECK_EQ(c.close_code, 4010);
+      printf("  %-28s -> %s, close code %d\n", "token expiring in session",
+             c.n_err ? aks_error_name(c.errs[0].code) : "no error", c.close_code);
+      aks_session_free(s);
+    }
+    col_free(&c);
+  }
+  /* nothing listens: connect phase */
+  {
+    aks_config b = cfg;
+    b.session_token = "x";
+    b.ingress_url = "ws://127.0.0.1:1/v2/driveningress";
+    collector c;
+    col_init(&c);
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
+    int rc = aks_session_start(s, NULL, 0);
+    const aks_error *e = aks_session_last_error(s);
+    CHECK_EQ(rc, AKS_CONNECTION_FAILED);
+    CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_CONNECT);
+    aks_session_free(s);
+    col_free(&c);
+  }
+  CHECK(server_alive(&srv));
+  server_stop(&srv);
+}
+
+/* ---- raw WebSocket client for protocol abuse ------------------------------------------- */
+
+static int raw_connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_port = htons((uint16_t)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int send_all(int fd, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  while (len) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    if (n <= 0) return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Upgrades with a fresh token; returns the socket or -1. */
+static int raw_open(const server *srv) {
+  char tok[AKS_TOKEN_MAX];
+  fetch_token(srv, 600, tok, sizeof tok);
+  int fd = raw_connect(srv->port);
+  if (fd < 0) return -1;
+  char req[AKS_TOKEN_MAX + 512];
+  int n = snprintf(req, sizeof req,
+                   "GET /v2/driveningress/websocket?id=raw HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                   "X-App-ID: " APP_ID "\r\nX-Session-Key: %s\r\n\r\n",
+                   srv->port, tok);
+  if (send_all(fd, req, (size_t)n) != 0) {
+    close(fd);
+    return -1;
+  }
+  char resp[2048];
+  size_t got = 0;
+  while (got < sizeof resp - 1) { /* read byte by byte up to the blank line */
+    ssize_t k = recv(fd, resp + got, 1, 0);
+    if (k <= 0) break;
+    got++;
+    resp[got] = 0;
+    if (got >= 4 && memcmp(resp + got - 4, "\r\n\r\n", 4) == 0) break;
+  }
+  resp[got] = 0;
+  if (strncmp(resp, "HTTP/1.1 101", 12) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int raw_send_frame(int fd, int opcode, const uint8_t *data, size_t len) {
+  uint8_t hdr[14];
+  size_t h = 0;
+  hdr[h++] = (uint8_t)(0x80 | opcode);
+  if (len < 126) {
+    hdr[h++] = (uint8_t)(0x80 | len);
+  } else if (len < 65536) {
+    hdr[h++] = 0x80 | 126;
+    hdr[h++] = (uint8_t)(len >> 8);
+    hdr[h++] = (uint8_t)len;
+  } else {
+    hdr[h++] = 0x80 | 127;
+    for (int i = 7; i >= 0; i--) hdr[h++] = (uint8_t)((uint64_t)len >> (8 * i));
+  }
+  const uint8_t mask[4] = {0x12, 0x34, 0x56, 0x78};
+  memcpy(hdr + h, mask, 4);
+  h += 4;
+  uint8_t *buf = malloc(h + len);
+  memcpy(buf, hdr, h);
+  for (size_t i = 0; i < len; i++) buf[h + i] = data[i] ^ mask[i & 3];
+  int rc = send_all(fd, buf, h + len);
+  free(buf);
+  return rc;
+}
+
+static int recv_n(int fd, uint8_t *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t k = recv(fd, buf + got, n - got, 0);
+    if (k <= 0) return -1;
+    got += (size_t)k;
+  }
+  return 0;
+}
+
+/* Reads one frame (server frames are unmasked). Returns opcode, or -1 on EOF/timeout.
+ * *out is malloc'd. */
+static int raw_recv_frame(int fd, uint8_t **out, size_t *len) {
+  uint8_t h[2];
+  *out = NULL;
+  *len = 0;
+  if (recv_n(fd, h, 2) != 0) return -1;
+  uint64_t n = h[1] & 0x7f;
+  if (n == 126) {
+    uint8_t e[2];
+    if (recv_n(fd, e, 2) != 0) return -1;
+    n = ((uint64_t)e[0] << 8) | e[1];
+  } else if (n == 127) {
+    uint8_t e[8];
+    if (recv_n(fd, e, 8) != 0) return -1;
+    n = 0;
+    for (int i = 0; i < 8; i++) n = (n << 8) | e[i];
+  }
+  if (n > (8u << 20)) return -1;
+  *out = malloc(n + 1);
+  if (recv_n(fd, *out, (size_t)n) != 0) {
+    free(*out);
+    *out = NULL;
+    return -1;
+  }
+  *len = (size_t)n;
+  return h[0] & 0x0f;
+}
+
+/* Reads frames until a close (returns its code) or EOF (0); copies the first ServerError
+ * message into err_msg. Bounded by 50 frames and the socket timeout. */
+static int raw_read_until_close(int fd, char *err_msg, size_t cap) {
+  if (cap) err_msg[0] = 0;
+  for (int i = 0; i < 50; i++) {
+    uint8_t *b;
+    size_t n;
+    int op = raw_recv_frame(fd, &b, &n);
+    if (op < 0) return 0;
+    if (op == 2) {
+      ak_message *m = NULL;
+      if (ak_message_parse(b, n, &m) == AK_OK && m->type == AK_MSG_SERVER_ERROR && cap &&
+          !err_msg[0])
+        snprintf(err_msg, cap, "%s", m->u.error.message ? m->u.error.message : "");
+      ak_message_free(m);
+    }
+    if (op == 8) {
+      int code = n >= 2 ? (b[0] << 8) | b[1] : 1005;
+      free(b);
+      return code;
+    }
+    free(b);
+  }
+  return 0;
+}
+
+static void pack_send(int fd, const ak_message *m) {
+  uint8_t *buf;
+  size_t len;
+  CHECK_EQ(ak_message_pack(m, &buf, &len), AK_OK);
+  CHECK_EQ(raw_send_frame(fd, 2, buf, len), 0);
+  free(buf);
+}
+
+static void raw_configure(int fd, int rate) {
+  ak_message m;
+  memset(&m, 0, sizeof m);
+  m.type = AK_MSG_CLIENT_CONFIGURE_SESSION;
+  m.data = AK_DATA_CONFIGURE;
+  m.u.configure.sample_rate = rate;
+  pack_send(fd, &m);
+}
+
+/* After abuse, a normal SDK session must still be served. */
+static void check_still_serving(const server *srv, const char *after) {
+  CHECK(server_alive(srv));
+  audio a = gen_audio(16000, 0.6, 3);
+  char label[64];
+  snprintf(label, sizeof label, "after %s", after);
+  run_clip(srv, &a, label, 0, 0, AKS_THREAD_INTERNAL);
+  free(a.pcm);
+}
+
+static void test_abuse(void) {
+  printf("raw protocol abuse\n");
+  server srv;
+  const char *extra[] = {"--max-message-bytes", "65536", NULL};
+  if (server_start(&srv, extra) != 0) {
+    CHECK(!"server did not start");
+    return;
+  }
+  char msg[256];
+  /* bad first message: audio before ClientConfigureSession */
+  int fd = raw_open(&srv);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    ak_message m;
+    memset(&m, 0, sizeof m);
+    m.type = AK_MSG_CLIENT_AUDIO_INPUT;
+    m.data = AK_DATA_AUDIO_INPUT;
+    uint8_t pcm[320] = {0};
+    m.u.audio_input.req_id = "20260101000000_abcdefghijkl";
+    m.u.audio_input.audio = pcm;
+    m.u.audio_input.audio_len = sizeof pcm;
+    pack_send(fd, &m);
+    int code = raw_read_until_close(fd, msg, sizeof msg);
+    printf("  bad first message: close %d, \"%s\"\n", code, msg);
+    CHECK(strstr(msg, "expected ClientConfigureSession message") != NULL);
+    CHECK_EQ(aks__classify_server_message(msg), AKS_PROTOCOL_ERROR);
+    close(fd);
+  }
+  check_still_serving(&srv, "bad first message");
+  /* unsupported sample rate, as a foreign client could send it */
+  fd = raw_open(&srv);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    raw_configure(fd, 11025);
+    int code = raw_read_until_close(fd, msg, sizeof msg);
+    printf("  rate 11025: close %d, \"%s\"\n", code, msg);
+    CHECK_EQ(aks__classify_server_message(msg), AKS_UNSUPPORTED_SAMPLE_RATE);
+    close(fd);
+  }
+  /* garbage bytes as a first message */
+  unsigned seed = (unsigned)time(NULL);
+  printf("  garbage seed %u\n", seed);
+  srand(seed);
+  fd = raw_open(&srv);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    uint8_t junk[777];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rand();
+    junk[0] = 0xff; /* an invalid wire type: never a valid Message */
+    raw_send_frame(fd, 2, junk, sizeof junk);
+    int code = raw_read_until_close(fd, msg, sizeof msg);
+    printf("  garbage message: close %d, \"%s\"\n", code, msg);
+    CHECK_EQ(aks__classify_server_message(msg), AKS_PROTOCOL_ERROR);
+    close(fd);
+  }
+  /* garbage after a valid configure, then garbage at the TCP level */
+  fd = raw_open(&srv);
+  if (fd >= 0) {
+    raw_configure(fd, 16000);
+    uint8_t junk[64];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rand();
+    junk[0] = 0xff;
+    raw_send_frame(fd, 2, junk, sizeof junk);
+    int code = raw_read_until_close(fd, msg, sizeof msg);
+    printf("  garbage after configure: close %d, \"%s\"\n", code, msg);
+    CHECK(code != 0 || msg[0]); /* told off or closed, not ignored silently */
+    close(fd);
+  }
+  fd = raw_connect(srv.port);
+  if (fd >= 0) {
+    uint8_t junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)rand();
+    send_all(fd, junk, sizeof junk);
+    uint8_t b[256];
+    ssize_t n;
+    int reads = 0;
+    while ((n = recv(fd, b, sizeof b, 0)) > 0 && reads++ < 100) {
+    }
+    close(fd);
+  }
+  check_still_serving(&srv, "garbage bytes");
+  /* oversized frame (limit 64 KiB) */
+  fd = raw_open(&srv);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    raw_configure(fd, 16000);
+    size_t big = 300 * 1024;
+    uint8_t *pcm = calloc(1, big);
+    ak_message m;
+    memset(&m, 0, sizeof m);
+    m.type = AK_MSG_CLIENT_AUDIO_INPUT;
+    m.data = AK_DATA_AUDIO_INPUT;
+    m.u.audio_input.req_id = "20260101000000_abcdefghijkl";
+    m.u.audio_input.audio = pcm;
+    m.u.audio_input.audio_len = big;
+    uint8_t *buf;
+    size_t len;
+    CHECK_EQ(ak_message_pack(&m, &buf, &len), AK_OK);
+    raw_send_frame(fd, 2, buf, len); /* may fail half way once the server closes */
+    free(buf);
+    free(pcm);
+    int code = raw_read_until_close(fd, msg, sizeof msg);
+    printf("  oversized frame: close %d, \"%s\"\n", code, msg);
+    CHECK(code == 1009 || strstr(msg, "too large") != NULL);
+    close(fd);
+  }
+  check_still_serving(&srv, "oversized frame");
+  /* abrupt disconnect mid-request */
+  fd = raw_open(&srv);
+  CHECK(fd >= 0);
+  if (fd >= 0) {
+    raw_configure(fd, 16000);
+    uint8_t *b;
+    size_t n;
+    CHECK_EQ(raw_recv_frame(fd, &b, &n), 2); /* the confirm */
+    free(b);
+    audio a = gen_audio(16000, 2.0, 5);
+    for (int i = 0; i < 25; i++) {
+      ak_message m;
+      memset(&m, 0, sizeof m);
+      m.type = AK_MSG_CLIENT_AUDIO_INPUT;
+      m.data = AK_DATA_AUDIO_INPUT;
+      m.u.audio_input.req_id = "20260101000000_abcdefghijkl";
+      m.u.audio_input.audio = (const uint8_t *)(a.pcm + i * 640);
+      m.u.audio_input.audio_len = 1280;
+      pack_send(fd, &m);
+    }
+    free(a.pcm);
+    struct linger lg = {1, 0}; /* RST, not FIN */
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fd);
+    sleep_ms(200);
+  }
+  check_still_serving(&srv, "abrupt disconnect");
+  server_stop(&srv);
+}
+
+/* ---- threading modes and concurrency ------------------------------------------------------ */
+
+typedef struct worker {
+  const server *srv;
+  int rate;
+  unsigned seed;
+} worker;
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  audio a = gen_audio(w->rate, 1.5, w->seed);
+  char label[64];
+  snprintf(label, sizeof label, "concurrent %d Hz", w->rate);
+  run_clip(w->srv, &a, label, 0, 0, AKS_THREAD_INTERNAL);
+  free(a.pcm);
+  return NULL;
+}
+
+static void test_modes(const server *srv) {
+  printf("two sessions at once (two threads)\n");
+  pthread_t th[2];
+  worker w[2] = {{srv, 16000, 11}, {srv, 44100, 12}};
+  for (int i = 0; i < 2; i++) pthread_create(&th[i], NULL, worker_main, &w[i]);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+
+  printf("EXTERNAL mode driven by the test's loop\n");
+  audio a = gen_audio(24000, 1.3, 21);
+  run_clip(srv, &a, "external 24000 Hz", 0, 0, AKS_THREAD_EXTERNAL);
+  run_clip(srv, &a, "external ogg", 1, 0, AKS_THREAD_EXTERNAL);
+  free(a.pcm);
+
+  printf("shared EXTERNAL loop, 6 sessions interleaved\n");
+  aks_loop *loop = NULL;
+  CHECK_EQ(aks_loop_new(AKS_THREAD_EXTERNAL, 8, &loop), AKS_OK);
+  enum { N = 6 };
+  collector c[N];
+  aks_session *s[N];
+  audio au[N];
+  char req[N][AK_ID_LEN + 1];
+  for (int i = 0; i < N; i++) {
+    col_init(&c[i]);
+    aks_config cfg = base_config(srv, k_rates[i % 7]);
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c[i], &s[i]), AKS_OK);
+    CHECK_EQ(aks_session_init(s[i]), AKS_OK);
+    CHECK_EQ(aks_session_start(s[i], NULL, 0), AKS_OK);
+    au[i] = gen_audio(cfg.sample_rate, 1.0 + 0.1 * i, 30u + (unsigned)i);
+    req[i][0] = 0;
+  }
+  /* all audio queued before the confirm arrives: sent once confirmed */
+  for (int i = 0; i < N; i++) {
+    size_t half = au[i].n / 2;
+    CHECK_EQ(aks_session_send_audio(s[i], au[i].pcm, half * 2, 0, req[i], sizeof req[i]),
+             AKS_OK);
+    CHECK_EQ(aks_session_send_audio(s[i], au[i].pcm + half, (au[i].n - half) * 2, 1, NULL, 0),
+             AKS_OK);
+  }
+  double dl = now_ms() + WAIT_MS;
+  int done = 0;
+  while (done < N && now_ms() < dl) {
+    CHECK(aks_loop_service(loop, 20) >= 0);
+    done = 0;
+    for (int i = 0; i < N; i++) {
+      pthread_mutex_lock(&c[i].mu);
+      done += p_req_done(&c[i], req[i]);
+      pthread_mutex_unlock(&c[i].mu);
+    }
+  }
+  CHECK_EQ(done, N);
+  for (int i = 0; i < N; i++) {
+    CHECK_EQ(c[i].connected, 1);
+    char label[64];
+    snprintf(label, sizeof label, "shared loop #%d %d Hz", i, au[i].rate);
+    check_request(&c[i], req[i], au[i].n, au[i].rate, label);
+    aks_session_free(s[i]);
+    CHECK_EQ(c[i].close_count, 1);
+    col_free(&c[i]);
+    free(au[i].pcm);
+  }
+  CHECK_EQ(aks_loop_free(loop), AKS_OK);
+
+  printf("shared INTERNAL loop, 3 sessions\n");
+  CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 4, &loop), AKS_OK);
+  for (int i = 0; i < 3; i++) {
+    col_init(&c[i]);
+    aks_config cfg = base_config(srv, 16000);
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c[i], &s[i]), AKS_OK);
+    CHECK_EQ(aks_session_init(s[i]), AKS_OK);
+    CHECK_EQ(aks_session_start(s[i], NULL, 0), AKS_OK);
+    c[i].s = s[i];
+    au[i] = gen_audio(16000, 0.8, 40u + (unsigned)i);
+  }
+  for (int i = 0; i < 3; i++)
+    if (stream_request(s[i], &c[i], au[i].pcm, au[i].n, 16000, 100, req[i]) == 0)
+      check_request(&c[i], req[i], au[i].n, 16000, "shared internal");
+  for (int i = 0; i < 3; i++) {
+    aks_session_free(s[i]);
+    col_free(&c[i]);
+    free(au[i].pcm);
+  }
+  CHECK_EQ(aks_loop_free(loop), AKS_OK);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s SERVER_BINARY clips DIR|generated|errors|abuse|modes\n", argv[0]);
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  lws_set_log_level(LLL_ERR, NULL);
+  g_server_bin = argv[1];
+  const char *suite = argv[2];
+  int rc = 0;
+  if (strcmp(suite, "errors") == 0) {
+    test_errors();
+  } else if (strcmp(suite, "abuse") == 0) {
+    test_abuse();
+  } else if (strcmp(suite, "idle") == 0) {
+    test_idle_timeout();
+  } else {
+    server srv;
+    if (server_start(&srv, NULL) != 0) {
+      fprintf(stderr, "cannot start %s\n", g_server_bin);
+      return 1;
+    }
+    if (strcmp(suite, "clips") == 0)
+      rc = suite_clips(&srv, argc > 3 ? argv[3] : "../shared/data");
+    else if (strcmp(suite, "generated") == 0)
+      suite_generated(&srv);
+    else if (strcmp(suite, "interrupt") == 0)
+      test_interrupt(&srv);
+    else if (strcmp(suite, "modes") == 0)
+      test_modes(&srv);
+    else
+      fprintf(stderr, "unknown suite %s\n", suite), rc = 2;
+    CHECK(server_alive(&srv));
+    server_stop(&srv);
+  }
+  printf("sdk e2e %s: %d checks, %d failed\n", suite, g_checks, g_fail);
+  if (g_fail) return 1;
+  return rc;
+}

@@ -81,7 +81,8 @@ void ak__dsp_mouth(ak__dsp *d, const ak__feat *f, ak__mouth *m) {
   m->jaw = jaw;
   m->close = closed * 0.15f;
   m->press = closed * 0.35f;
-  m->roll = closed * 0.15f;
+  m->roll = m->roll_up = closed * 0.15f;
+  m->smile = m->shrug = m->tongue = 0.0f;
   m->funnel = 0.7f * round * open;
   m->pucker = 0.6f * round * (1.0f - 0.5f * open);
   m->lower = voice * open * 0.3f * (1.0f - round);

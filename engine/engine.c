@@ -22,6 +22,12 @@ struct ak_engine {
   uint64_t frame_limit; /* after finish: total frames of the utterance */
   ak__dsp dsp;
   ak__life life;
+  ak_model *own_model; /* the parsed built-in model when cfg.model was NULL */
+  int use_nn;          /* 1: network mouth; 0: DSP mouth */
+  int mlag;            /* hops of feature look-ahead the mouth needs (network look-ahead) */
+  ak__nn nn;
+  ak__nn_state nns;
+  ak__mel mel;
   float ring[AK__RING];
   ak__mouth raw[AK__HOPRING];
   ak__mouth out[AK__HOPRING];
@@ -51,7 +57,8 @@ static uint64_t frame_start(const ak_engine *e, uint64_t i) {
 static void frame_hops(const ak_engine *e, uint64_t i, int64_t *k0, int64_t *k1) {
   int64_t s = (int64_t)frame_start(e, i), end = (int64_t)frame_start(e, i + 1);
   int64_t a = (end + AK__HOP - 1) / AK__HOP - 1;
-  int64_t b = (end + e->la - e->ana) / AK__HOP - 1 - e->dsm;
+  int64_t b = (end + e->la - e->ana) / AK__HOP - 1 - e->dsm - e->mlag;
+  if (end + e->la < e->ana) b = -1;
   int64_t hi = a < b ? a : b;
   int64_t lo = s / AK__HOP;
   *k1 = hi;
@@ -62,7 +69,7 @@ static void mouth_zero(ak__mouth *m) { memset(m, 0, sizeof *m); }
 
 /* The mouth as a flat vector, for averaging. */
 #define MOUTH_N (sizeof(ak__mouth) / sizeof(float))
-_Static_assert(sizeof(ak__mouth) == 11 * sizeof(float), "ak__mouth is floats only");
+_Static_assert(sizeof(ak__mouth) == 15 * sizeof(float), "ak__mouth is floats only");
 
 static void mouth_axpy(float w, const ak__mouth *x, float *acc) {
   float v[MOUTH_N];
@@ -80,10 +87,37 @@ static void run_hop(ak_engine *e) {
   }
   ak__feat f;
   ak__feat_compute(win, &f);
-  ak__dsp_mouth(&e->dsp, &f, &e->raw[e->n_raw % AK__HOPRING]);
+  ak__mouth *cur = &e->raw[e->n_raw % AK__HOPRING];
+  ak__dsp_mouth(&e->dsp, &f, cur);
+  if (e->use_nn) {
+    float mel[AK__NMEL], y[AK__NT];
+    ak__mel_compute(&e->mel, win, mel);
+    ak__nn_step(&e->nn, &e->nns, mel, y);
+    int64_t k = (int64_t)e->n_raw - e->mlag; /* the hop this output describes */
+    if (k >= 0) {
+      ak__mouth *m = &e->raw[(uint64_t)k % AK__HOPRING];
+      /* Voice activity from the network gates the mouth: pauses rest. */
+      float gate = ak__smoothstep(0.3f, 0.6f, y[AK__T_VOICE]);
+      m->jaw = gate * y[AK__T_JAW];
+      m->close = gate * y[AK__T_CLOSE];
+      m->funnel = gate * y[AK__T_FUNNEL];
+      m->pucker = gate * y[AK__T_PUCKER];
+      m->stretch = gate * y[AK__T_STRETCH];
+      m->roll = gate * y[AK__T_ROLL_LO];
+      m->roll_up = gate * y[AK__T_ROLL_UP];
+      m->press = gate * y[AK__T_PRESS];
+      m->lower = gate * y[AK__T_LOWER];
+      m->upper = gate * y[AK__T_UPPER];
+      m->smile = gate * y[AK__T_SMILE];
+      m->shrug = gate * y[AK__T_SHRUG_LO];
+      m->tongue = gate * y[AK__T_TONGUE];
+      m->voice = y[AK__T_VOICE] >= 0.5f ? 1.0f : 0.0f;
+      /* m->level keeps the DSP loudness: it drives the facial life. */
+    }
+  }
   e->n_raw++;
   /* Smooth hop k = n_raw - 1 - dsm with a triangular window over [k - dsm, k + dsm]. */
-  while ((int64_t)e->n_out <= (int64_t)e->n_raw - 1 - e->dsm) {
+  while ((int64_t)e->n_out <= (int64_t)e->n_raw - 1 - e->dsm - e->mlag) {
     int64_t k = (int64_t)e->n_out;
     float acc[MOUTH_N] = {0};
     float wsum = 0.0f;
@@ -133,11 +167,17 @@ static void assemble_frame(ak_engine *e, ak_motion_frame *f) {
   w[AK_MOUTH_UPPER_UP_LEFT] = w[AK_MOUTH_UPPER_UP_RIGHT] = ak__clampf(m.upper, 0.0f, 1.0f);
   w[AK_MOUTH_STRETCH_LEFT] = w[AK_MOUTH_STRETCH_RIGHT] = ak__clampf(m.stretch, 0.0f, 1.0f);
   w[AK_MOUTH_PRESS_LEFT] = w[AK_MOUTH_PRESS_RIGHT] = ak__clampf(m.press, 0.0f, 1.0f);
-  w[AK_MOUTH_ROLL_LOWER] = w[AK_MOUTH_ROLL_UPPER] = ak__clampf(m.roll, 0.0f, 1.0f);
+  w[AK_MOUTH_ROLL_LOWER] = ak__clampf(m.roll, 0.0f, 1.0f);
+  w[AK_MOUTH_ROLL_UPPER] = ak__clampf(m.roll_up, 0.0f, 1.0f);
+  w[AK_MOUTH_SHRUG_LOWER] = ak__clampf(m.shrug, 0.0f, 1.0f);
+  w[AK_TONGUE_OUT] = ak__clampf(m.tongue, 0.0f, 1.0f);
   /* Rounded or spread lips take over from the idle smile. */
   float smile_keep = 1.0f - ak__clampf(2.0f * (m.funnel + m.pucker), 0.0f, 1.0f);
-  w[AK_MOUTH_SMILE_LEFT] *= smile_keep;
-  w[AK_MOUTH_SMILE_RIGHT] *= smile_keep;
+  for (int side = 0; side < 2; side++) {
+    float *sm = &w[side ? AK_MOUTH_SMILE_RIGHT : AK_MOUTH_SMILE_LEFT];
+    *sm *= smile_keep;
+    if (m.smile > *sm) *sm = ak__clampf(m.smile, 0.0f, 1.0f);
+  }
   f->viseme = viseme_of(&m);
   f->voice = m.voice >= 0.5f ? 1 : 0;
   e->next_frame++;
@@ -221,10 +261,37 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
   ak_engine *e = calloc(1, sizeof *e);
   if (!e) return AK_ENOMEM;
   e->cfg = *cfg;
+  const ak_model *model = cfg->model;
+  if (!model) {
+    int rc = ak_model_load_default(&e->own_model);
+    if (rc < 0 && rc != AK_EFORMAT) { /* EFORMAT: built without a default network */
+      free(e);
+      return rc;
+    }
+    model = e->own_model;
+  }
+  if (model && ak__model_find(model, "meta")) {
+    int rc = ak__nn_bind(model, &e->nn);
+    if (rc < 0) {
+      ak_model_free(e->own_model);
+      free(e);
+      return rc;
+    }
+    e->use_nn = 1;
+    e->mlag = e->nn.lookahead;
+    ak__mel_init(&e->mel);
+  }
   e->la = cfg->lookahead_ms * (AK_ENGINE_SAMPLE_RATE / 1000);
-  e->ana = e->la < AK__CENTER_MS * 16 ? e->la : AK__CENTER_MS * 16;
-  e->dsm = (e->la - e->ana) / AK__HOP;
-  if (e->dsm > AK__SMOOTH_HOPS) e->dsm = AK__SMOOTH_HOPS;
+  if (e->use_nn) {
+    /* The network was trained on windows ending 8 ms past the hop: keep that alignment and
+     * let a short lookahead lag instead. Light smoothing when there is room. */
+    e->ana = AK__CENTER_MS * 16;
+    e->dsm = (e->la - e->ana) / AK__HOP - e->mlag - 1 >= 1 ? 1 : 0;
+  } else {
+    e->ana = e->la < AK__CENTER_MS * 16 ? e->la : AK__CENTER_MS * 16;
+    e->dsm = (e->la - e->ana) / AK__HOP;
+    if (e->dsm > AK__SMOOTH_HOPS) e->dsm = AK__SMOOTH_HOPS;
+  }
   ak__life_init(&e->life, cfg->seed);
   ak_engine_reset(e);
   *out = e;
@@ -234,6 +301,7 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
 void ak_engine_free(ak_engine *e) {
   if (!e) return;
   free(e->q);
+  ak_model_free(e->own_model);
   free(e);
 }
 
@@ -243,7 +311,9 @@ void ak_engine_reset(ak_engine *e) {
   e->n = e->n_real = e->n_raw = e->n_out = e->next_frame = e->frame_limit = 0;
   e->qhead = e->qlen = 0;
   memset(e->ring, 0, sizeof e->ring);
+  memset(e->raw, 0, sizeof e->raw);
   ak__dsp_init(&e->dsp);
+  if (e->use_nn) ak__nn_reset(&e->nn, &e->nns);
 }
 
 /* Frames due once `total` real samples have arrived (before finish). */
@@ -292,5 +362,13 @@ int ak_engine_lookahead_samples(const ak_engine *e) { return e ? e->la : 0; }
 
 size_t ak_engine_memory(const ak_engine *e) {
   if (!e) return 0;
-  return sizeof *e + e->qcap * sizeof(ak_motion_frame);
+  size_t own = 0;
+  if (e->own_model)
+    own = sizeof *e->own_model + e->own_model->nrec * sizeof(ak__record) +
+          e->own_model->store_len * sizeof(float);
+  return sizeof *e + e->qcap * sizeof(ak_motion_frame) + own;
+}
+
+void ak__engine_use_simd(ak_engine *e, int simd) {
+  if (e && e->use_nn) e->nn.mv = simd ? ak__matvec_best() : ak__matvec_ref;
 }

@@ -33,7 +33,8 @@ enum {
 
 /* Mouth and voice parameters of one hop, 0..1 each. */
 typedef struct ak__mouth {
-  float jaw, close, funnel, pucker, lower, upper, stretch, press, roll;
+  float jaw, close, funnel, pucker, lower, upper, stretch, press, roll, roll_up, smile, shrug,
+      tongue;
   float voice; /* speech probability */
   float level; /* loudness relative to the running peak, 0..1 (drives life features) */
 } ak__mouth;
@@ -99,6 +100,33 @@ typedef struct ak__dsp {
 
 void ak__dsp_init(ak__dsp *d);
 void ak__dsp_mouth(ak__dsp *d, const ak__feat *f, ak__mouth *out);
+
+/* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
+#define AK__NN_MAXH 128
+typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols, float *y);
+typedef struct ak__nn {
+  ak__matvec_fn mv; /* kernel chosen at bind time: SIMD when the CPU has it */
+  int nmel, hidden, nt, lookahead;
+  const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
+} ak__nn;
+
+typedef struct ak__nn_state {
+  float hist[3 * AK__NMEL]; /* normalised features of hops j-2, j-1, j */
+  float h[AK__NN_MAXH];
+} ak__nn_state;
+
+/* Binds and shape-checks the network records of m: AK_OK, or AK_EFORMAT when m holds no
+ * network (or a malformed one). */
+int ak__nn_bind(const ak_model *m, ak__nn *nn);
+void ak__nn_reset(const ak__nn *nn, ak__nn_state *s);
+/* One hop: raw log-mel in, AK__NT sigmoid outputs for hop j - lookahead out. */
+void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out);
+/* y[r] += sum_c W[r * cols + c] * x[c]: the plain C reference kernel. */
+void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y);
+/* The fastest kernel this CPU runs (AVX2+FMA on x86-64 when present, else the reference). */
+ak__matvec_fn ak__matvec_best(void);
+/* Selects the engine's kernel: 1 = best available, 0 = plain C reference (tests, bench). */
+void ak__engine_use_simd(ak_engine *e, int simd);
 
 /* Weights blob. */
 #define AK__MODEL_MAGIC "AKMW"

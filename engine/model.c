@@ -125,6 +125,16 @@ int ak_model_load_memory(const void *data, size_t len, ak_model **out) {
   return AK_OK;
 }
 
+/* The built-in model, compiled in from models/default.akmw (empty when built without it). */
+extern const unsigned char ak__default_model[];
+extern const size_t ak__default_model_len;
+
+int ak_model_load_default(ak_model **out) {
+  if (!out) return AK_EINVAL;
+  if (ak__default_model_len == 0) return AK_EFORMAT;
+  return ak_model_load_memory(ak__default_model, ak__default_model_len, out);
+}
+
 int ak_model_load(const char *path, ak_model **out) {
   if (!path || !out) return AK_EINVAL;
   FILE *fp = fopen(path, "rb");

@@ -42,6 +42,10 @@ int ak_model_load(const char *path, ak_model **out);
 int ak_model_load_memory(const void *data, size_t len, ak_model **out);
 /* NULL is a no-op. Only after every engine using it is freed. */
 void ak_model_free(ak_model *m);
+/* Parses the built-in default model (what cfg.model = NULL uses). Load it once and share it
+ * through cfg.model when running many engines: each engine created with cfg.model = NULL
+ * parses its own copy (~130 KB). AK_EFORMAT when the library was built without one. */
+int ak_model_load_default(ak_model **out);
 
 typedef struct ak_motion_frame {
   uint32_t index;                        /* frame index since the last reset */

@@ -103,4 +103,28 @@ static inline float *ak_test_speechlike(size_t n, uint64_t seed) {
   return x;
 }
 
+/* Loads a model blob holding no network ("dsp" record only): engines using it run the DSP
+ * mouth of step 1. Built by hand: magic, version 1, 1 record, length, CRC-32 of the body. */
+#include <string.h>
+#include "avatarkit/engine.h"
+static inline ak_model *ak_test_dsp_model(void) {
+  unsigned char b[24 + 60 + 4] = {0};
+  memcpy(b, "AKMW", 4);
+  unsigned char *r = b + 24;
+  memcpy(r, "dsp", 3);
+  uint32_t rh[] = {0, 1, 1, 1, 1, 1, 4};
+  memcpy(r + 32, rh, sizeof rh);
+  float one = 1.0f;
+  memcpy(r + 60, &one, 4);
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 24; i < sizeof b; i++) {
+    c ^= b[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  uint32_t v[] = {1, 1, sizeof b, c ^ 0xFFFFFFFFu, 0};
+  memcpy(b + 4, v, sizeof v);
+  ak_model *m = NULL;
+  return ak_model_load_memory(b, sizeof b, &m) == AK_OK ? m : NULL;
+}
+
 #endif

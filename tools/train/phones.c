@@ -51,16 +51,16 @@ typedef struct dom {
 static dom dominance(int v) {
   switch (v) {
   case AK_VIS_SIL: return (dom){1.0f, 0.05f, 1.0f, 0.05f, 1.0f, 0.05f};
-  case AK_VIS_PP: return (dom){3.0f, 0.03f, 0.3f, 0.04f, 20.0f, 0.035f};
-  case AK_VIS_FF: return (dom){2.0f, 0.03f, 0.3f, 0.04f, 10.0f, 0.03f};
+  case AK_VIS_PP: return (dom){3.0f, 0.03f, 0.1f, 0.04f, 20.0f, 0.035f};
+  case AK_VIS_FF: return (dom){2.0f, 0.03f, 0.1f, 0.04f, 10.0f, 0.03f};
   case AK_VIS_CH:
-  case AK_VIS_RR: return (dom){1.0f, 0.04f, 3.0f, 0.1f, 0.5f, 0.03f};
+  case AK_VIS_RR: return (dom){1.0f, 0.04f, 3.0f, 0.06f, 0.5f, 0.03f};
   case AK_VIS_O:
-  case AK_VIS_U: return (dom){1.0f, 0.06f, 2.0f, 0.12f, 0.5f, 0.04f};
+  case AK_VIS_U: return (dom){1.0f, 0.06f, 3.0f, 0.07f, 0.5f, 0.04f};
   case AK_VIS_AA:
   case AK_VIS_E:
-  case AK_VIS_I: return (dom){1.0f, 0.06f, 1.0f, 0.06f, 0.5f, 0.04f};
-  default: return (dom){0.6f, 0.04f, 0.2f, 0.04f, 0.5f, 0.03f};
+  case AK_VIS_I: return (dom){1.0f, 0.06f, 3.0f, 0.05f, 0.5f, 0.04f};
+  default: return (dom){0.6f, 0.04f, 0.1f, 0.04f, 0.5f, 0.03f};
   }
 }
 
@@ -181,7 +181,7 @@ static float dom_at(float t, const ak_phone *p, float a, float tau, float antic)
   else
     d = 0.0f;
   if (d > 8.0f) return 0.0f;
-  return a * expf(-powf(d, 1.2f));
+  return a * expf(-powf(d, 1.5f));
 }
 
 void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
@@ -209,7 +209,7 @@ void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
       smile += a * q->smile;
       shrug += a * q->shrug;
       tongue += a * q->tongue;
-      a = dom_at(t, p, d.a_round, d.t_round, 1.4f); /* rounding is anticipated */
+      a = dom_at(t, p, d.a_round, d.t_round, 1.3f); /* rounding is anticipated */
       wr += a;
       funnel += a * q->funnel;
       pucker += a * q->pucker;

@@ -1,0 +1,123 @@
+/* Plain-C inference of the streaming mouth network: normalise -> causal conv (k=3) + ReLU ->
+ * GRU -> linear -> sigmoid, one 10 ms hop at a time. Shapes are checked once at bind time;
+ * the matrix-vector kernel here is the reference that any SIMD variant is tested against. */
+#include <math.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define AK_HAVE_AVX2 1
+
+/* AVX2+FMA variant of ak__matvec_ref (8 columns per step); same contract. Sums in another
+ * order, so results differ from the reference by rounding only (tested). */
+__attribute__((target("avx2,fma"))) static void matvec_avx2(const float *W, const float *x,
+                                                             int rows, int cols, float *y) {
+  for (int r = 0; r < rows; r++) {
+    const float *w = W + (size_t)r * (size_t)cols;
+    __m256 acc = _mm256_setzero_ps();
+    int c = 0;
+    for (; c + 8 <= cols; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c), acc);
+    __m128 lo = _mm256_castps256_ps128(acc), hi = _mm256_extractf128_ps(acc, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    float s = _mm_cvtss_f32(lo);
+    for (; c < cols; c++) s += w[c] * x[c];
+    y[r] += s;
+  }
+}
+#endif
+
+ak__matvec_fn ak__matvec_best(void) {
+#ifdef AK_HAVE_AVX2
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return matvec_avx2;
+#endif
+  return ak__matvec_ref;
+}
+
+void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y) {
+  for (int r = 0; r < rows; r++) {
+    const float *w = W + (size_t)r * (size_t)cols;
+    float acc = 0.0f;
+    for (int c = 0; c < cols; c++) acc += w[c] * x[c];
+    y[r] += acc;
+  }
+}
+
+static const float *rec(const ak_model *m, const char *name, uint32_t d0, uint32_t d1,
+                        uint32_t d2, int *ok) {
+  const ak__record *r = ak__model_find(m, name);
+  uint32_t want = d0 * (d1 ? d1 : 1) * (d2 ? d2 : 1);
+  if (!r || r->count != want || r->dims[0] != d0 || (d1 && r->dims[1] != d1) ||
+      (d2 && r->dims[2] != d2)) {
+    *ok = 0;
+    return NULL;
+  }
+  return r->data;
+}
+
+int ak__nn_bind(const ak_model *m, ak__nn *nn) {
+  if (!m) return AK_EFORMAT;
+  const ak__record *meta = ak__model_find(m, "meta");
+  if (!meta || meta->count < 5) return AK_EFORMAT;
+  int nmel = (int)meta->data[0], hid = (int)meta->data[1], nt = (int)meta->data[2];
+  int la = (int)meta->data[3], k = (int)meta->data[4];
+  if (nmel != AK__NMEL || nt != AK__NT || k != 3 || hid < 1 || hid > AK__NN_MAXH || la < 0 ||
+      la > 10)
+    return AK_EFORMAT;
+  int ok = 1;
+  uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
+  nn->nmel = nmel;
+  nn->hidden = hid;
+  nn->nt = nt;
+  nn->lookahead = la;
+  nn->mean = rec(m, "feat.mean", F, 0, 0, &ok);
+  nn->std = rec(m, "feat.std", F, 0, 0, &ok);
+  nn->conv_w = rec(m, "conv.w", H, 3, F, &ok);
+  nn->conv_b = rec(m, "conv.b", H, 0, 0, &ok);
+  nn->w_ih = rec(m, "gru.w_ih", 3 * H, H, 0, &ok);
+  nn->w_hh = rec(m, "gru.w_hh", 3 * H, H, 0, &ok);
+  nn->b_ih = rec(m, "gru.b_ih", 3 * H, 0, 0, &ok);
+  nn->b_hh = rec(m, "gru.b_hh", 3 * H, 0, 0, &ok);
+  nn->out_w = rec(m, "out.w", (uint32_t)nt, H, 0, &ok);
+  nn->out_b = rec(m, "out.b", (uint32_t)nt, 0, 0, &ok);
+  if (!ok) return AK_EFORMAT;
+  nn->mv = ak__matvec_best();
+  for (int i = 0; i < nmel; i++)
+    if (!(nn->std[i] > 0.0f)) return AK_EFORMAT;
+  return AK_OK;
+}
+
+void ak__nn_reset(const ak__nn *nn, ak__nn_state *s) {
+  (void)nn;
+  memset(s, 0, sizeof *s); /* normalised 0 = the mean feature, as the training padding */
+}
+
+static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out) {
+  const int F = nn->nmel, H = nn->hidden;
+  memmove(s->hist, s->hist + F, 2 * (size_t)F * sizeof *s->hist);
+  for (int i = 0; i < F; i++) s->hist[2 * F + i] = (feat[i] - nn->mean[i]) / nn->std[i];
+  float c[AK__NN_MAXH], gi[3 * AK__NN_MAXH], gh[3 * AK__NN_MAXH];
+  memcpy(c, nn->conv_b, (size_t)H * sizeof *c);
+  nn->mv(nn->conv_w, s->hist, H, 3 * F, c);
+  for (int i = 0; i < H; i++) c[i] = c[i] > 0.0f ? c[i] : 0.0f;
+  memcpy(gi, nn->b_ih, 3 * (size_t)H * sizeof *gi);
+  memcpy(gh, nn->b_hh, 3 * (size_t)H * sizeof *gh);
+  nn->mv(nn->w_ih, c, 3 * H, H, gi);
+  nn->mv(nn->w_hh, s->h, 3 * H, H, gh);
+  for (int i = 0; i < H; i++) {
+    float r = sigm(gi[i] + gh[i]);
+    float z = sigm(gi[H + i] + gh[H + i]);
+    float n = tanhf(gi[2 * H + i] + r * gh[2 * H + i]);
+    s->h[i] = (1.0f - z) * n + z * s->h[i];
+  }
+  float o[AK__NT];
+  memcpy(o, nn->out_b, AK__NT * sizeof *o);
+  nn->mv(nn->out_w, s->h, AK__NT, H, o);
+  for (int i = 0; i < AK__NT; i++) out[i] = sigm(o[i]);
+}

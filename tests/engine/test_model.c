@@ -1,0 +1,320 @@
+/* Weights blob and network tests: loader refuses corrupt, truncated, foreign and mis-shaped
+ * blobs with the documented codes; the C network matches the training framework's outputs on
+ * the committed fixture; the SIMD kernel matches the plain C reference.
+ * Usage: test_model FIXTURE.bin */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "test_util.h"
+
+extern const unsigned char ak__default_model[];
+extern const size_t ak__default_model_len;
+
+/* ---- a tiny blob builder ---- */
+typedef struct buf {
+  unsigned char *p;
+  size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *d, size_t n) {
+  if (b->n + n > b->cap) {
+    b->cap = (b->n + n) * 2;
+    b->p = realloc(b->p, b->cap);
+  }
+  memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+static void put32(buf *b, uint32_t v) { put(b, &v, 4); }
+
+static void add_rec(buf *b, const char *name, uint32_t dtype, uint32_t nd, const uint32_t dims[4],
+                    const float *data, uint32_t nbytes) {
+  char nm[32] = {0};
+  memcpy(nm, name, strlen(name) < 31 ? strlen(name) : 31);
+  put(b, nm, 32);
+  put32(b, dtype);
+  put32(b, nd);
+  for (int i = 0; i < 4; i++) put32(b, dims[i]);
+  put32(b, nbytes);
+  put(b, data, nbytes);
+}
+
+/* Wraps a record body into a blob with a correct header and CRC. */
+static buf finish_blob(const buf *body, uint32_t nrec, uint32_t version) {
+  buf b = {0};
+  put(&b, "AKMW", 4);
+  put32(&b, version);
+  put32(&b, nrec);
+  put32(&b, (uint32_t)(24 + body->n));
+  put32(&b, ak__crc32(body->p, body->n));
+  put32(&b, 0);
+  put(&b, body->p, body->n);
+  return b;
+}
+
+static buf small_blob(void) {
+  buf body = {0};
+  float a[6] = {1, 2, 3, 4, 5, 6}, c[1] = {7};
+  uint32_t d23[4] = {2, 3, 1, 1}, d1[4] = {1, 1, 1, 1};
+  add_rec(&body, "a", 0, 2, d23, a, sizeof a);
+  add_rec(&body, "c", 0, 1, d1, c, sizeof c);
+  buf b = finish_blob(&body, 2, 1);
+  free(body.p);
+  return b;
+}
+
+static int is_refusal(int rc) {
+  return rc == AK_ECORRUPT || rc == AK_EFORMAT || rc == AK_EVERSION || rc == AK_ETOOBIG;
+}
+
+static void test_loader(uint64_t seed) {
+  buf b = small_blob();
+  ak_model *m = NULL;
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_OK, "valid small blob loads");
+  const ak__record *r = ak__model_find(m, "a");
+  CHECK(r && r->count == 6 && r->dims[0] == 2 && r->dims[1] == 3 && r->data[5] == 6.0f,
+        "record shape and data read back");
+  CHECK(ak__model_find(m, "zz") == NULL, "absent record not found");
+  ak_model_free(m);
+  ak_model_free(NULL);
+
+  int all = 1;
+  for (size_t i = 0; i < b.n; i++)
+    for (int bit = 0; bit < 8; bit++) {
+      b.p[i] ^= (unsigned char)(1u << bit);
+      m = (ak_model *)0x1;
+      int rc = ak_model_load_memory(b.p, b.n, &m);
+      if (!is_refusal(rc) || m != (ak_model *)0x1) all = 0;
+      b.p[i] ^= (unsigned char)(1u << bit);
+    }
+  CHECK(all, "every single-bit flip of a blob is refused, output untouched");
+  all = 1;
+  for (size_t n = 0; n < b.n; n++) {
+    m = NULL;
+    if (!is_refusal(ak_model_load_memory(b.p, n, &m)) || m) all = 0;
+  }
+  CHECK(all, "every truncation is refused");
+  buf longer = {0};
+  put(&longer, b.p, b.n);
+  put32(&longer, 0);
+  CHECK(ak_model_load_memory(longer.p, longer.n, &m) == AK_ECORRUPT, "trailing bytes refused");
+  free(longer.p);
+
+  unsigned char save = b.p[0];
+  b.p[0] = 'X';
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_EFORMAT, "foreign magic = AK_EFORMAT");
+  b.p[0] = save;
+  b.p[4] = 2;
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_EVERSION, "version 2 = AK_EVERSION");
+  b.p[4] = 1;
+  free(b.p);
+
+  /* Structurally wrong but CRC-correct blobs. */
+  float v[2] = {1, 2};
+  uint32_t d2[4] = {2, 1, 1, 1}, d3[4] = {3, 1, 1, 1};
+  buf body = {0};
+  add_rec(&body, "x", 1, 1, d2, v, 8);
+  b = finish_blob(&body, 1, 1);
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_EFORMAT, "unknown dtype = AK_EFORMAT");
+  free(b.p);
+  body.n = 0;
+  add_rec(&body, "x", 0, 1, d3, v, 8);
+  b = finish_blob(&body, 1, 1);
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_ECORRUPT, "dims not matching size = AK_ECORRUPT");
+  free(b.p);
+  body.n = 0;
+  add_rec(&body, "x", 0, 1, d2, v, 8);
+  add_rec(&body, "x", 0, 1, d2, v, 8);
+  b = finish_blob(&body, 2, 1);
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_ECORRUPT, "duplicate record = AK_ECORRUPT");
+  free(b.p);
+  body.n = 0;
+  add_rec(&body, "x", 0, 1, d2, v, 8);
+  b = finish_blob(&body, 3, 1);
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_ECORRUPT, "record count too high = AK_ECORRUPT");
+  free(b.p);
+
+  /* A well-formed blob whose network records have the wrong shapes: engine refuses it. */
+  body.n = 0;
+  float meta[5] = {AK__NMEL, 16, AK__NT, 2, 3};
+  uint32_t dm[4] = {5, 1, 1, 1};
+  add_rec(&body, "meta", 0, 1, dm, meta, sizeof meta);
+  add_rec(&body, "feat.mean", 0, 1, d2, v, 8);
+  b = finish_blob(&body, 2, 1);
+  CHECK(ak_model_load_memory(b.p, b.n, &m) == AK_OK, "blob with a partial network parses");
+  ak_engine_config c;
+  ak_engine_config_default(&c);
+  c.model = m;
+  ak_engine *e = (ak_engine *)0x1;
+  CHECK(ak_engine_new(&c, &e) == AK_EFORMAT && e == (ak_engine *)0x1,
+        "engine refuses a mis-shaped network with AK_EFORMAT");
+  ak_model_free(m);
+  free(b.p);
+  free(body.p);
+
+  CHECK(ak_model_load("/nonexistent/avatarkit/model.akmw", &m) == AK_EIO, "missing file = AK_EIO");
+  CHECK(ak_model_load_memory(NULL, 4, &m) == AK_EINVAL, "NULL data = AK_EINVAL");
+
+  if (ak__default_model_len == 0) {
+    printf("skip default-model corruption checks: built without models/default.akmw\n");
+    return;
+  }
+  /* Random bit flips and truncations of the real default blob. */
+  unsigned char *d = malloc(ak__default_model_len);
+  memcpy(d, ak__default_model, ak__default_model_len);
+  uint64_t s = seed;
+  all = 1;
+  for (int i = 0; i < 300; i++) {
+    size_t pos = (size_t)(ak_test_rand(&s) % ak__default_model_len);
+    unsigned char bit = (unsigned char)(1u << (ak_test_rand(&s) % 8));
+    d[pos] ^= bit;
+    m = NULL;
+    if (!is_refusal(ak_model_load_memory(d, ak__default_model_len, &m)) || m) all = 0;
+    d[pos] ^= bit;
+  }
+  char msg[128];
+  snprintf(msg, sizeof msg, "300 random bit flips of the default blob refused (seed %llu)",
+           (unsigned long long)seed);
+  CHECK(all, msg);
+  all = 1;
+  for (int i = 0; i < 40; i++) {
+    size_t n = (size_t)(ak_test_rand(&s) % ak__default_model_len);
+    if (!is_refusal(ak_model_load_memory(d, n, &m))) all = 0;
+  }
+  CHECK(all, "40 random truncations of the default blob refused");
+  const char *tmp = "test_model_tmp.akmw";
+  FILE *f = fopen(tmp, "wb");
+  if (f) {
+    fwrite(d, 1, ak__default_model_len / 2, f);
+    fclose(f);
+    CHECK(ak_model_load(tmp, &m) == AK_ECORRUPT, "truncated file = AK_ECORRUPT");
+    remove(tmp);
+  }
+  free(d);
+}
+
+static void test_fixture(const char *path) {
+  ak_model *m = NULL;
+  if (ak_model_load_default(&m) != AK_OK) {
+    CHECK(0, "default model loads");
+    return;
+  }
+  ak__nn nn;
+  CHECK(ak__nn_bind(m, &nn) == AK_OK, "default model has a well-formed network");
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    CHECK(0, "fixture file present");
+    ak_model_free(m);
+    return;
+  }
+  char magic[4];
+  uint32_t h[3];
+  int ok = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "AKFX", 4) && fread(h, 4, 3, f) == 3 &&
+           h[1] == AK__NMEL && h[2] == AK__NT && h[0] > 0 && h[0] < 100000;
+  CHECK(ok, "fixture header");
+  if (!ok) {
+    fclose(f);
+    ak_model_free(m);
+    return;
+  }
+  size_t T = h[0];
+  float *in = malloc(T * AK__NMEL * sizeof *in), *want = malloc(T * AK__NT * sizeof *want);
+  ok = fread(in, sizeof *in, T * AK__NMEL, f) == T * AK__NMEL &&
+       fread(want, sizeof *want, T * AK__NT, f) == T * AK__NT;
+  fclose(f);
+  CHECK(ok, "fixture body");
+  for (int simd = 0; simd < 2; simd++) {
+    nn.mv = simd ? ak__matvec_best() : ak__matvec_ref;
+    ak__nn_state st;
+    ak__nn_reset(&nn, &st);
+    float maxerr = 0, y[AK__NT];
+    for (size_t t = 0; t < T; t++) {
+      ak__nn_step(&nn, &st, in + t * AK__NMEL, y);
+      for (int k = 0; k < AK__NT; k++) {
+        float d = fabsf(y[k] - want[t * AK__NT + k]);
+        if (!(d <= maxerr)) maxerr = d;
+      }
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s kernel matches torch on %zu fixed hops (max |err| %.2e <= 1e-4)",
+             simd ? "best" : "reference", T, maxerr);
+    CHECK(maxerr <= 1e-4f, msg);
+  }
+  free(in);
+  free(want);
+  ak_model_free(m);
+}
+
+static void test_kernels(uint64_t seed) {
+  uint64_t s = seed;
+  float maxrel = 0;
+  for (int it = 0; it < 50; it++) {
+    int rows = 1 + (int)(ak_test_rand(&s) % 200), cols = 1 + (int)(ak_test_rand(&s) % 200);
+    float *W = malloc((size_t)rows * cols * sizeof *W), *x = malloc(cols * sizeof *x);
+    float *a = calloc(rows, sizeof *a), *b = calloc(rows, sizeof *b);
+    for (int i = 0; i < rows * cols; i++) W[i] = ak_test_gauss(&s);
+    for (int i = 0; i < cols; i++) x[i] = ak_test_gauss(&s);
+    ak__matvec_ref(W, x, rows, cols, a);
+    ak__matvec_best()(W, x, rows, cols, b);
+    for (int r = 0; r < rows; r++) {
+      float d = fabsf(a[r] - b[r]) / (1.0f + fabsf(a[r]));
+      if (!(d <= maxrel)) maxrel = d;
+    }
+    free(W);
+    free(x);
+    free(a);
+    free(b);
+  }
+  char msg[160];
+  snprintf(msg, sizeof msg, "SIMD matvec (%s) matches the reference on 50 random shapes "
+           "(max rel err %.1e, seed %llu)",
+           ak__matvec_best() == ak__matvec_ref ? "not available: reference" : "AVX2+FMA",
+           maxrel, (unsigned long long)seed);
+  CHECK(maxrel < 1e-5f, msg);
+}
+
+static void test_shared_model(void) {
+  ak_model *m = NULL;
+  if (ak_model_load_default(&m) != AK_OK) return;
+  float *x = ak_test_speechlike(16000 * 3, 8);
+  ak_motion_frame fa[80], fb[80];
+  size_t na = 0, nb = 0;
+  for (int t = 0; t < 2; t++) {
+    ak_engine_config c;
+    ak_engine_config_default(&c);
+    c.model = t ? m : NULL;
+    ak_engine *e;
+    if (ak_engine_new(&c, &e) != AK_OK) {
+      CHECK(0, "engine with shared model");
+      break;
+    }
+    if (t) CHECK(ak_engine_memory(e) < 64 * 1024, "engine sharing a model stays small");
+    ak_engine_push(e, x, 16000 * 3);
+    ak_engine_finish(e);
+    ak_motion_frame *f = t ? fb : fa;
+    size_t *n = t ? &nb : &na;
+    while (*n < 80 && ak_engine_pop(e, &f[*n]) == 1) (*n)++;
+    ak_engine_free(e);
+  }
+  CHECK(na == 75 && na == nb && memcmp(fa, fb, na * sizeof *fa) == 0,
+        "shared default model = built-in default, frame for frame");
+  free(x);
+  ak_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  uint64_t seed = 20261122;
+  printf("seed %llu\n", (unsigned long long)seed);
+  test_loader(seed);
+  test_kernels(seed);
+  if (ak__default_model_len > 0 && argc > 1) {
+    test_fixture(argv[1]);
+    test_shared_model();
+  } else {
+    printf("skip network fixture: no default model or fixture path\n");
+  }
+  return ak_test_summary("model");
+}

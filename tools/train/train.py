@@ -1,0 +1,177 @@
+#!/usr/bin/python3
+"""Trains the engine's small streaming mouth model on AKDS shards from ak_gen_data and
+exports the weights blob (engine/model.c format) plus a fixed-input fixture for the C test.
+
+Model: per 10 ms hop, 32 log-mel -> normalise -> causal conv (k=3) + ReLU -> GRU(H) ->
+linear -> sigmoid. The output at step j predicts hop j - M (M hops of look-ahead).
+
+  /usr/bin/python3 tools/train/train.py --train a.bin [b.bin ...] --out models/default.akmw \
+      --fixture tests/engine/data/nn_fixture.bin --minutes 25
+"""
+import argparse
+import math
+import os
+import struct
+import sys
+import time
+import zlib
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import akds  # noqa: E402
+
+NT = 14
+VOICE = 13
+BLOB_VERSION = 1
+
+
+class Net(torch.nn.Module):
+    def __init__(self, nmel, hidden, lookahead):
+        super().__init__()
+        self.M = lookahead
+        self.conv = torch.nn.Conv1d(nmel, hidden, 3)
+        self.gru = torch.nn.GRU(hidden, hidden, batch_first=True)
+        self.out = torch.nn.Linear(hidden, NT)
+
+    def forward(self, x):  # x: B x T x nmel (normalised)
+        y = torch.nn.functional.pad(x.transpose(1, 2), (2, 0))
+        y = torch.relu(self.conv(y)).transpose(1, 2)
+        y, _ = self.gru(y)
+        return self.out(y)  # logits
+
+
+def blob(records):
+    """records: list of (name, np.float32 array). Returns bytes in the AKMW v1 layout."""
+    body = b''
+    for name, arr in records:
+        arr = np.ascontiguousarray(arr, dtype='<f4')
+        dims = list(arr.shape) + [1] * (4 - arr.ndim)
+        nm = name.encode()
+        assert len(nm) < 32
+        body += nm + b'\0' * (32 - len(nm))
+        body += struct.pack('<7I', 0, arr.ndim, *dims, arr.nbytes)
+        body += arr.tobytes()
+    total = 24 + len(body)
+    head = b'AKMW' + struct.pack('<5I', BLOB_VERSION, len(records), total,
+                                 zlib.crc32(body) & 0xffffffff, 0)
+    return head + body
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--train', nargs='+', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--fixture')
+    ap.add_argument('--hidden', type=int, default=64)
+    ap.add_argument('--lookahead', type=int, default=5)
+    ap.add_argument('--minutes', type=float, default=25)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--crop', type=int, default=300)
+    ap.add_argument('--batch', type=int, default=32)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    print('seed', a.seed, flush=True)
+
+    utts = []
+    for p in a.train:
+        utts += akds.read(p)
+    feats = [u['feat'] for u in utts if len(u['feat']) > a.lookahead + 10]
+    tgts = [u['target'] for u in utts if len(u['feat']) > a.lookahead + 10]
+    allf = np.concatenate(feats)
+    mean = allf.mean(0).astype(np.float32)
+    std = (allf.std(0) + 1e-3).astype(np.float32)
+    nmel = allf.shape[1]
+    print('utterances %d, hops %d' % (len(feats), len(allf)), flush=True)
+    del allf
+
+    # Hold out 3% of the training utterances to watch over-fitting.
+    idx = rng.permutation(len(feats))
+    nval = max(8, len(feats) // 33)
+    val, tr = idx[:nval], idx[nval:]
+
+    M, C = a.lookahead, a.crop
+    w = torch.ones(NT)
+    w[0] = 3.0  # jaw
+    w[1] = 3.0  # close
+    w[2] = w[3] = 2.0  # funnel, pucker
+    w[7] = 2.0  # press
+
+    def batch(ids):
+        X = np.zeros((len(ids), C + M, nmel), np.float32)
+        Y = np.zeros((len(ids), C, NT), np.float32)
+        Mk = np.zeros((len(ids), C), np.float32)
+        for b, i in enumerate(ids):
+            f, t = feats[i], tgts[i]
+            n = len(f)
+            s = rng.integers(0, max(1, n - C - M)) if n > C + M else 0
+            xs = f[s:s + C + M]
+            X[b, :len(xs)] = (xs - mean) / std
+            X[b, len(xs):] = (np.log(1e-7) - mean) / std  # silence past the end
+            ys = t[s:s + C]
+            Y[b, :len(ys)] = ys
+            Mk[b, :len(ys)] = 1
+        return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
+
+    net = Net(nmel, a.hidden, M)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    bce = torch.nn.BCEWithLogitsLoss(reduction='none')
+
+    def loss_of(X, Y, Mk):
+        out = net(X)[:, M:M + C]
+        p = torch.sigmoid(out)
+        mse = ((p[..., :VOICE] - Y[..., :VOICE]) ** 2 * w[:VOICE]).sum(-1)
+        v = bce(out[..., VOICE], Y[..., VOICE])
+        return ((mse + 0.3 * v) * Mk).sum() / Mk.sum()
+
+    t0 = time.time()
+    budget = a.minutes * 60
+    step = 0
+    while time.time() - t0 < budget:
+        frac = (time.time() - t0) / budget
+        for g in opt.param_groups:
+            g['lr'] = 3e-3 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        ids = rng.choice(tr, a.batch)
+        X, Y, Mk = batch(ids)
+        loss = loss_of(X, Y, Mk)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % 200 == 0:
+            with torch.no_grad():
+                vl = loss_of(*batch(val[:64])).item()
+            print('step %d  %.0fs  train %.4f  val %.4f' % (step, time.time() - t0, loss.item(),
+                                                           vl), flush=True)
+
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    meta = np.array([nmel, a.hidden, NT, M, 3], np.float32)
+    recs = [('meta', meta), ('feat.mean', mean), ('feat.std', std),
+            ('conv.w', sd['conv.weight'].transpose(0, 2, 1).copy()), ('conv.b', sd['conv.bias']),
+            ('gru.w_ih', sd['gru.weight_ih_l0']), ('gru.w_hh', sd['gru.weight_hh_l0']),
+            ('gru.b_ih', sd['gru.bias_ih_l0']), ('gru.b_hh', sd['gru.bias_hh_l0']),
+            ('out.w', sd['out.weight']), ('out.b', sd['out.bias'])]
+    b = blob(recs)
+    with open(a.out, 'wb') as f:
+        f.write(b)
+    print('wrote %s (%d bytes) after %d steps' % (a.out, len(b), step), flush=True)
+
+    if a.fixture:
+        # Fixed input: the first 120 hops of a training utterance (raw log-mel) and the
+        # sigmoid outputs of the network run from a zero state, step by step.
+        f = feats[0][:120].astype(np.float32)
+        with torch.no_grad():
+            out = torch.sigmoid(net(torch.from_numpy((f - mean) / std)[None]))[0].numpy()
+        with open(a.fixture, 'wb') as fx:
+            fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, NT))
+            fx.write(f.astype('<f4').tobytes())
+            fx.write(out.astype('<f4').tobytes())
+        print('wrote fixture %s' % a.fixture, flush=True)
+
+
+if __name__ == '__main__':
+    main()

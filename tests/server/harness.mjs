@@ -51,9 +51,11 @@ export function connect(srv, { app = 'test-app', avatar = 'av1', tok, path = '/v
   const ws = new WebSocket(`ws://127.0.0.1:${srv.port}${path}?id=${encodeURIComponent(avatar)}&appId=${encodeURIComponent(app)}&sessionKey=${encodeURIComponent(tok)}`);
   ws.binaryType = 'arraybuffer';
   const inbox = [];
+  const raw = []; // the exact bytes of every message, for recordings
   const waiters = [];
   let closed = null;
   ws.onmessage = (ev) => {
+    raw.push(new Uint8Array(ev.data));
     inbox.push(w.decode(new Uint8Array(ev.data)));
     waiters.splice(0).forEach((f) => f());
   };
@@ -66,7 +68,7 @@ export function connect(srv, { app = 'test-app', avatar = 'av1', tok, path = '/v
     ws.onerror = () => setTimeout(() => rej(new Error('connect failed')), 10);
   });
   return {
-    ws, inbox, opened,
+    ws, inbox, raw, opened,
     get closed() { return closed; },
     /* Waits until pred(inbox) is true or the socket closed; bounded by ms. */
     async until(pred, ms = 10000) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <libwebsockets.h>
@@ -193,28 +194,43 @@ static int write_port_file(const char *path, int port) {
   return rename(tmp, path);
 }
 
+/* Signals: a handler (some library threads exist before main and do not block signals, so
+ * sigwait alone is not reliable) writes to a pipe; a small thread turns that into a wake-up. */
+static int g_sig_pipe[2] = {-1, -1};
+
+static volatile sig_atomic_t g_sig_count;
+
+static void on_signal(int sig) {
+  if (++g_sig_count > 1) _exit(130); /* a second Ctrl-C does not wait */
+  unsigned char b = (unsigned char)sig;
+  ssize_t w = write(g_sig_pipe[1], &b, 1);
+  (void)w;
+}
+
 static void *signal_main(void *arg) {
   ak__server *srv = arg;
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  ak__log(1, "signal %d: shutting down", sig);
+  unsigned char b = 0;
+  while (read(g_sig_pipe[0], &b, 1) < 0) {
+  }
+  ak__log(1, "signal %d: shutting down", b);
   srv->stop = 1;
   ak__server_wake(srv);
   return NULL;
 }
 
 int main(int argc, char **argv) {
-  /* Every thread inherits this mask; only signal_main receives SIGINT/SIGTERM. */
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
+  if (pipe(g_sig_pipe)) {
+    perror("avatarkit-backend: pipe");
+    return 1;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
 
   static ak__config cfg;
   ak__config_default(&cfg);

@@ -1,0 +1,119 @@
+"""Fake OpenAI-compatible providers on loopback for the backend's tests: streaming
+/v1/chat/completions (SSE), /v1/audio/speech (raw PCM, chunked) and /v1/audio/transcriptions
+(multipart WAV in, JSON text out). Requests are recorded so tests can assert on them."""
+import json
+import math
+import struct
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+LLM_KEY = "test-llm-key"
+TTS_RATE = 24000
+ASR_TEXT = "what time is it"
+
+
+def llm_reply(user_text):
+    return f"Fake model heard {len(user_text)} characters. This is the second sentence!"
+
+
+class Recorder:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.chat = []   # request bodies
+        self.speech = [] # input texts
+        self.asr = []    # (wav bytes length, sample rate)
+        self.auth = []
+
+    def add(self, kind, item):
+        with self.lock:
+            getattr(self, kind).append(item)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def _body(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n)
+
+    def _json(self, status, obj):
+        b = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+
+    def _chunk(self, data):
+        self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+        self.wfile.flush()
+
+    def do_POST(self):
+        rec = self.server.rec
+        rec.add("auth", self.headers.get("Authorization", ""))
+        if self.path == "/v1/chat/completions":
+            req = json.loads(self._body())
+            rec.add("chat", req)
+            if self.headers.get("Authorization") != "Bearer " + LLM_KEY:
+                return self._json(401, {"error": {"message": "bad key"}})
+            user = req["messages"][-1]["content"]
+            if "FAIL" in user:
+                return self._json(500, {"error": {"message": "fake model is broken"}})
+            reply = llm_reply(user)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            words = reply.split(" ")
+            self._chunk(b": hello\n\n" + b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n')
+            for i, w in enumerate(words):
+                piece = (w if i == 0 else " " + w)
+                ev = "data: " + json.dumps({"choices": [{"delta": {"content": piece}}]}) + "\n\n"
+                # split events across chunks at odd places to exercise the parser
+                b = ev.encode()
+                self._chunk(b[:7])
+                self._chunk(b[7:])
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+        elif self.path == "/v1/audio/speech":
+            req = json.loads(self._body())
+            rec.add("speech", req["input"])
+            if req.get("response_format") != "pcm":
+                return self._json(400, {"error": {"message": "pcm only"}})
+            n = min(TTS_RATE * 4, int(TTS_RATE * 0.06 * len(req["input"])))
+            pcm = bytearray()
+            for i in range(n):
+                env = 0.5 + 0.5 * math.sin(2 * math.pi * 3 * i / TTS_RATE)  # syllable-like
+                pcm += struct.pack("<h", int(9000 * env * math.sin(2 * math.pi * 180 * i / TTS_RATE)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for off in range(0, len(pcm), 4801):  # odd sizes split samples across chunks
+                self._chunk(bytes(pcm[off:off + 4801]))
+            self._chunk(b"")
+        elif self.path == "/v1/audio/transcriptions":
+            body = self._body()
+            ctype = self.headers.get("Content-Type", "")
+            i = body.find(b"RIFF")
+            ok = "multipart/form-data" in ctype and i >= 0 and body[i + 8:i + 12] == b"WAVE"
+            if not ok:
+                return self._json(400, {"error": {"message": "expected a WAV file part"}})
+            rate = struct.unpack("<I", body[i + 24:i + 28])[0]
+            size = struct.unpack("<I", body[i + 40:i + 44])[0]
+            rec.add("asr", (size, rate))
+            self._json(200, {"text": ASR_TEXT})
+        else:
+            self._json(404, {"error": {"message": "no such path"}})
+
+
+def start():
+    """Starts the fake providers on a free loopback port; returns (server, base_url)."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.rec = Recorder()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, f"http://127.0.0.1:{srv.server_address[1]}/v1"

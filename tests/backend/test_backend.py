@@ -1,0 +1,497 @@
+#!/usr/bin/env python3
+"""Integration tests of avatarkit-backend with real processes on loopback: the Motion Server,
+the backend, fake HTTP providers, and scripted WebSocket clients standing in for browsers.
+
+  test_backend.py relay|robustness|providers|asr --bin BUILD/bin [--data ../shared/data]
+
+Exit 0 = pass, 1 = fail, 77 = skipped (binaries missing). Every wait is bounded."""
+import argparse
+import base64
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import fake_providers  # noqa: E402
+import wsclient  # noqa: E402
+
+SKIP = 77
+failures = []
+
+
+def check(cond, what):
+    if cond:
+        print("  ok   " + what)
+    else:
+        print("  FAIL " + what)
+        failures.append(what)
+
+
+class Proc:
+    def __init__(self, args, env, name, tmp):
+        self.name = name
+        self.port_file = os.path.join(tmp, name + ".port")
+        self.log_path = os.path.join(tmp, name + ".log")
+        self.log = open(self.log_path, "w")
+        self.p = subprocess.Popen(args + ["--port-file", self.port_file], env=env,
+                                  stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.p.poll() is not None:
+                raise RuntimeError(f"{name} exited early: {self.tail()}")
+            try:
+                with open(self.port_file) as f:
+                    self.port = int(f.read().strip())
+                return
+            except (OSError, ValueError):
+                time.sleep(0.05)
+        raise RuntimeError(f"{name} did not start: {self.tail()}")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def tail(self):
+        self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()[-3000:]
+
+    def stop(self):
+        """SIGINT and a bounded wait: the process must exit cleanly by itself."""
+        if self.p.poll() is None:
+            self.p.send_signal(2)
+            try:
+                self.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                return -999
+        return self.p.returncode
+
+
+class Stack:
+    """Motion Server + backend with generated dev credentials."""
+
+    def __init__(self, bindir, backend_args=(), env_extra=None):
+        self.tmp = tempfile.mkdtemp(prefix="ak-backend-test-")
+        self.env = dict(os.environ)
+        self.env["AVATARKIT_API_KEY"] = "key-" + os.urandom(8).hex()
+        self.env["AVATARKIT_APP_ID"] = "app-test"
+        for k in list(self.env):
+            if k.startswith("AVATARKIT_") and k not in ("AVATARKIT_API_KEY", "AVATARKIT_APP_ID"):
+                del self.env[k]
+        self.env.update(env_extra or {})
+        self.motion = Proc([os.path.join(bindir, "avatarkit-motion-server"),
+                            "--listen", "127.0.0.1:0", "--log-level", "warn"],
+                           self.env, "motion", self.tmp)
+        self.backend = Proc([os.path.join(bindir, "avatarkit-backend"), "--listen", "127.0.0.1:0",
+                             "--motion-url", f"http://127.0.0.1:{self.motion.port}"]
+                            + list(backend_args), self.env, "backend", self.tmp)
+
+    def connect(self):
+        ws = wsclient.WS("127.0.0.1", self.backend.port)
+        ready = ws.recv(10)
+        assert ready["type"] == "ready", ready
+        return ws, ready
+
+    def stop(self):
+        rb = self.backend.stop()
+        rm = self.motion.stop()
+        check(rb == 0, f"backend exits 0 on SIGINT (got {rb})")
+        if rb != 0:
+            print(self.backend.tail())
+        return rm
+
+
+def read_turn(ws, timeout=30.0, until_last=True):
+    """Reads messages until the turn's audio and frames both ended (and llm_done)."""
+    t = {"events": [], "audio": [], "frames": [], "other": [], "turn_ids": set(),
+         "audio_last": False, "frames_last": False, "done": None, "t0": time.monotonic()}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if t["audio_last"] and t["frames_last"] and t["done"] is not None:
+            break
+        if not until_last and t["done"] is not None:
+            break
+        m = ws.recv(max(0.1, deadline - time.monotonic()))
+        now = time.monotonic() - t["t0"]
+        if m["type"] == "agent_event":
+            t["events"].append(m)
+            if m["event"] == "llm_done":
+                t["done"] = m["text"]
+        elif m["type"] == "avatar_audio":
+            t.setdefault("first_audio", now)
+            t["turn_ids"].add(m["turnId"])
+            t["audio"].append(base64.b64decode(m["audio"]))
+            t["audio_last"] |= m["isLast"]
+        elif m["type"] == "avatar_frames":
+            t.setdefault("first_frames", now)
+            t["turn_ids"].add(m["turnId"])
+            t["frames"] += [base64.b64decode(f) for f in m["frames"]]
+            t["frames_last"] |= m["isLast"]
+        else:
+            t["other"].append(m)
+    return t
+
+
+def check_payloads(t, label):
+    """Audio and motion of one turn: well formed, one request, frames match audio length."""
+    check(len(t["turn_ids"]) == 1, f"{label}: one turnId for all payloads ({t['turn_ids']})")
+    check(t["audio_last"] and t["frames_last"], f"{label}: audio and frames end with isLast")
+    total = None
+    rate = None
+    packets = 0
+    for a in t["audio"]:
+        d = wsclient.pb_dict(a)
+        check(d.get(1) == [b"AKA1"], f"{label}: avatar_audio is a serialized AvatarAudio") \
+            if a is t["audio"][0] else None
+        rate = d.get(3, [rate])[0]
+        packets += len(d.get(8, []))
+        if d.get(10, [0])[0]:
+            total = d.get(9, [0])[0]
+    reqs = set()
+    nframes = 0
+    fps = None
+    next_first = 0
+    contiguous = True
+    for f in t["frames"]:
+        req, end, motion, _ = wsclient.animation_of(f)
+        reqs.add(req)
+        if motion:
+            fps = motion.get(3, [fps])[0]
+            first = motion.get(4, [0])[0]
+            contiguous &= first == next_first
+            count = motion.get(5, [0])[0]
+            next_first = first + count
+            nframes += count
+    check(len(reqs) == 1, f"{label}: every frame message belongs to one req_id")
+    check(contiguous, f"{label}: motion frames are contiguous from frame 0")
+    check(total is not None and total > 0 and packets > 0, f"{label}: audio has packets and a total length ({total} samples)")
+    if total and fps and rate:
+        expect = total * fps / rate
+        check(abs(nframes - expect) <= 2,
+              f"{label}: {nframes} motion frames match {total / rate:.2f} s of audio at {fps} fps ({expect:.1f})")
+    return nframes, total, rate
+
+
+def text_of(t, event="llm_text"):
+    return "".join(e["text"] for e in t["events"] if e["event"] == event)
+
+
+# ---- scenarios ---------------------------------------------------------------------------
+
+def scenario_relay(args):
+    st = Stack(args.bin)
+    try:
+        ws, ready = st.connect()
+        check(ready["avatar"]["appId"] == "app-test" and ready["avatar"]["outputSampleRate"] > 0,
+              "ready carries appId, avatarId and outputSampleRate")
+        check("local" in ready["agent"]["label"].lower(), "built-in agent is labelled as local")
+        ws.send_json({"type": "text_query", "text": "What time is it?"})
+        t = read_turn(ws)
+        check(text_of(t) == t["done"] and t["done"].startswith("It is "),
+              f"llm_text deltas add up to llm_done ({t['done']!r})")
+        check_payloads(t, "turn 1")
+        print(f"  info first avatar_audio after {t.get('first_audio', -1) * 1000:.0f} ms, "
+              f"first avatar_frames after {t.get('first_frames', -1) * 1000:.0f} ms")
+        ws.send_json({"type": "text_query", "text": "Who are you?"})
+        t2 = read_turn(ws)
+        check(t2["turn_ids"] == {2}, f"second turn has turnId 2 ({t2['turn_ids']})")
+        n2, _, _ = check_payloads(t2, "turn 2")
+        ws.close()
+
+        # many browsers at once, each with its own turn state
+        conns = [st.connect()[0] for _ in range(4)]
+        words = ["banana", "cherry", "mango", "papaya"]
+        for w, c in zip(words, conns):
+            c.send_json({"type": "text_query", "text": f"please repeat {w} {w}"})
+        for w, c in zip(words, conns):
+            t = read_turn(c)
+            check(t["done"] == f"You said: please repeat {w} {w}", f"session '{w}' gets its own reply")
+            check_payloads(t, f"session '{w}'")
+            c.close()
+    finally:
+        st.stop()
+
+
+def scenario_robustness(args):
+    st = Stack(args.bin, ["--max-sessions", "3"])
+    try:
+        a, _ = st.connect()
+        b, _ = st.connect()
+        long_text = "echo this please " + " ".join(f"word{i}" for i in range(60))
+        a.send_json({"type": "text_query", "text": long_text})
+
+        def expect_error(ws, code, what):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                m = ws.recv(10)
+                if m["type"] == "error":
+                    check(m["code"] == code, f"{what} -> error {code} (got {m['code']}: {m['message']})")
+                    return
+            check(False, f"{what} -> error {code} (none)")
+
+        b.send_text("{not json")
+        expect_error(b, "bad_json", "malformed JSON")
+        b.send_json({"type": "launch_rockets"})
+        expect_error(b, "unknown_type", "unknown type")
+        b.send_json({"text": "no type"})
+        expect_error(b, "bad_request", "missing type")
+        b.send_json({"type": "text_query", "text": 42})
+        expect_error(b, "bad_request", "text_query with a number")
+        b.send_json({"type": "mic_audio", "audio": "%%%not base64"})
+        expect_error(b, "bad_request", "mic_audio with bad base64")
+        b.send_json({"type": "set_avatar", "avatarId": "../../etc"})
+        expect_error(b, "bad_request", "set_avatar with a bad id")
+        b.send_text('{"type":"text_query","text":"' + "x" * (600 * 1024) + '"}', fragments=20)
+        expect_error(b, "too_large", "600 KB message")
+        b.send_binary(b"\x00\x01\x02")
+        expect_error(b, "bad_request", "binary message")
+        b.send_text('{"type":"ping"}', fragments=5)
+        m = b.recv(10)
+        check(m["type"] == "pong", "fragmented ping still answered after all that")
+
+        # the other session's turn was not disturbed; interrupt it mid-turn
+        got_audio = 0
+        deadline = time.monotonic() + 20
+        while got_audio < 3 and time.monotonic() < deadline:
+            m = a.recv(20)
+            got_audio += m["type"] == "avatar_audio"
+        check(got_audio >= 3, "session A streams avatar audio while B misbehaves")
+        a.send_json({"type": "interrupt"})
+        after = 0
+        seen_interrupt = None
+        try:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                m = a.recv(max(0.05, deadline - time.monotonic()))
+                if m["type"] == "interrupt":
+                    seen_interrupt = m
+                elif m["type"] in ("avatar_audio", "avatar_frames") and seen_interrupt:
+                    after += 1
+        except TimeoutError:
+            pass
+        check(seen_interrupt is not None and seen_interrupt.get("reason") == "user",
+              f"interrupt is acknowledged ({seen_interrupt})")
+        check(after == 0, f"no avatar payloads after the interrupt ({after})")
+        a.send_json({"type": "text_query", "text": "hello"})
+        t = read_turn(a)
+        check(t["done"] and t["done"].startswith("Hello"), "a new turn after the interrupt completes")
+        check_payloads(t, "turn after interrupt")
+
+        # a new query while speaking interrupts the old turn (barge-in by text)
+        a.send_json({"type": "text_query", "text": long_text})
+        m = a.recv(10)
+        while m["type"] != "avatar_audio":
+            m = a.recv(10)
+        a.send_json({"type": "text_query", "text": "what time is it"})
+        t = read_turn(a)
+        reasons = [o.get("reason") for o in t["other"] if o["type"] == "interrupt"]
+        check("new_turn" in reasons, f"a new query interrupts the playing turn ({reasons})")
+        check(t["done"].startswith("It is"), "and is answered")
+
+        # abrupt disconnect mid-turn does not disturb others
+        c, _ = st.connect()
+        c.send_json({"type": "text_query", "text": long_text})
+        c.recv(10)
+        c.abort()
+        # server full: limit 3 (a, b, and the aborted c may still be closing)
+        time.sleep(0.3)
+        d, _ = st.connect()
+        try:
+            e = wsclient.WS("127.0.0.1", st.backend.port)
+            m = e.recv(5)
+            check(m["type"] == "error" and m["code"] == "server_full", "a 4th browser is refused with server_full")
+            try:
+                e.recv(5)
+            except wsclient.Closed:
+                pass
+            check(e.close_code == 1013, f"... and closed with 1013 ({e.close_code})")
+        except wsclient.Closed as ex:
+            check(False, f"4th browser gets an error first ({ex})")
+        b.send_json({"type": "text_query", "text": "who are you"})
+        t = read_turn(b)
+        check(t["done"] and "demo agent" in t["done"], "session B works after C vanished")
+        check_payloads(t, "session B")
+        check(st.backend.alive(), "backend still running")
+        for w in (a, b, d):
+            w.close()
+    finally:
+        st.stop()
+
+
+def scenario_providers(args):
+    srv, url = fake_providers.start()
+    st = Stack(args.bin, ["--llm", "openai", "--llm-url", url, "--llm-model", "fake-1",
+                          "--system-prompt", "Be brief.", "--tts", "http", "--tts-url", url,
+                          "--tts-sample-rate", str(fake_providers.TTS_RATE), "--asr", "http",
+                          "--asr-url", url],
+               {"AVATARKIT_LLM_API_KEY": fake_providers.LLM_KEY})
+    rec = srv.rec
+    try:
+        ws, ready = st.connect()
+        check(ready["agent"]["llm"] == "openai", "ready names the openai LLM")
+        q = "hello model, how are you"
+        ws.send_json({"type": "text_query", "text": q})
+        t = read_turn(ws)
+        want = fake_providers.llm_reply(q)
+        check(text_of(t) == want and t["done"] == want, f"streamed LLM text arrives intact ({t['done']!r})")
+        req = rec.chat[-1]
+        check(req["stream"] is True and req["model"] == "fake-1", "LLM request streams with the model")
+        check(req["messages"][0] == {"role": "system", "content": "Be brief."}, "system prompt from config")
+        check(rec.speech == ["Fake model heard 24 characters. ", "This is the second sentence!"],
+              f"TTS called sentence by sentence ({rec.speech})")
+        check_payloads(t, "HTTP TTS turn")
+        ws.send_json({"type": "text_query", "text": "second question"})
+        t2 = read_turn(ws)
+        roles = [m["role"] for m in rec.chat[-1]["messages"]]
+        check(roles == ["system", "user", "assistant", "user"], f"history is kept per session ({roles})")
+        check(rec.chat[-1]["messages"][2]["content"] == want, "history holds the assistant reply")
+        other, _ = st.connect()
+        other.send_json({"type": "text_query", "text": "fresh"})
+        read_turn(other)
+        check([m["role"] for m in rec.chat[-1]["messages"]] == ["system", "user"],
+              "another browser starts with an empty history")
+        other.close()
+
+        ws.send_json({"type": "text_query", "text": "please FAIL now"})
+        deadline = time.monotonic() + 10
+        err = None
+        while time.monotonic() < deadline and err is None:
+            m = ws.recv(10)
+            if m["type"] == "error":
+                err = m
+        check(err is not None and err["code"] == "llm_failed" and "broken" in err["message"],
+              f"LLM HTTP errors reach the browser ({err})")
+
+        # HTTP ASR: tone as speech, then mic_end
+        pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 200 * i / 16000)))
+                       for i in range(16000))
+        for off in range(0, len(pcm), 3200):
+            ws.send_json({"type": "mic_audio", "audio": base64.b64encode(pcm[off:off + 3200]).decode()})
+        ws.send_json({"type": "mic_end"})
+        t = read_turn(ws)
+        finals = [e["text"] for e in t["events"] if e["event"] == "asr_final"]
+        check(finals == [fake_providers.ASR_TEXT], f"HTTP ASR transcript arrives ({finals})")
+        check(rec.asr and rec.asr[-1] == (32000, 16000), f"ASR got a 16 kHz WAV of 1 s ({rec.asr})")
+        check(t["done"] == fake_providers.llm_reply(fake_providers.ASR_TEXT), "the transcript is answered")
+        ws.close()
+    finally:
+        st.stop()
+        srv.shutdown()
+
+
+def espeak_pcm16k(text):
+    """Speech synthesized by the espeak-ng CLI, resampled to 16 kHz s16le."""
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", f.name, text], check=True,
+                       timeout=30)
+        data = open(f.name, "rb").read()
+    rate = struct.unpack("<I", data[24:28])[0]
+    i = data.find(b"data") + 8
+    x = struct.unpack("<%dh" % ((len(data) - i) // 2), data[i:i + (len(data) - i) // 2 * 2])
+    n = int(len(x) * 16000 / rate)
+    out = []
+    for k in range(n):
+        p = k * rate / 16000
+        j = int(p)
+        f2 = p - j
+        b = x[j + 1] if j + 1 < len(x) else x[j]
+        out.append(int(x[j] + (b - x[j]) * f2))
+    return struct.pack("<%dh" % len(out), *out)
+
+
+def send_pcm(ws, pcm, chunk=3200):
+    for off in range(0, len(pcm), chunk):
+        ws.send_json({"type": "mic_audio", "audio": base64.b64encode(pcm[off:off + chunk]).decode()})
+
+
+def scenario_asr(args):
+    if subprocess.run(["which", "espeak-ng"], capture_output=True).returncode:
+        print("SKIP: espeak-ng CLI not installed")
+        sys.exit(SKIP)
+    st = Stack(args.bin)
+    try:
+        ws, ready = st.connect()
+        if ready["agent"]["asr"] != "sphinx":
+            print("SKIP: backend built without pocketsphinx")
+            sys.exit(SKIP)
+        silence = b"\x00\x00" * 16000
+        speech = espeak_pcm16k("what time is it")
+        # no mic_end: the energy VAD must find the end of the utterance by itself
+        send_pcm(ws, silence[:16000] + speech + silence)
+        t = read_turn(ws, timeout=40)
+        finals = [e["text"] for e in t["events"] if e["event"] == "asr_final"]
+        print(f"  info pocketsphinx heard {finals}")
+        check(len(finals) == 1 and finals[0], "VAD ends the utterance and pocketsphinx transcribes it")
+        check(t["done"] is not None, "the transcript starts a turn")
+        if finals and "time" in finals[0]:
+            check(t["done"].startswith("It is"), "the agent answers the time question")
+
+        # barge-in: speaking over a long answer interrupts it
+        ws.send_json({"type": "text_query", "text": "echo " + " ".join(["barge"] * 80)})
+        m = ws.recv(10)
+        while m["type"] != "avatar_audio":
+            m = ws.recv(10)
+        send_pcm(ws, speech)
+        deadline = time.monotonic() + 10
+        reason = None
+        while time.monotonic() < deadline and reason is None:
+            m = ws.recv(10)
+            if m["type"] == "interrupt":
+                reason = m["reason"]
+        check(reason == "barge_in", f"speech over the avatar barges in ({reason})")
+        ws.send_json({"type": "mic_end"})
+        read_turn(ws, timeout=40, until_last=False)
+
+        clip = os.path.join(args.data, "speech", "short_4s_16k.pcm")
+        if os.path.exists(clip):
+            ws.send_json({"type": "interrupt"})
+            send_pcm(ws, open(clip, "rb").read())
+            ws.send_json({"type": "mic_end"})
+            deadline = time.monotonic() + 30
+            final = None
+            while time.monotonic() < deadline and final is None:
+                m = ws.recv(30)
+                if m["type"] == "agent_event" and m["event"] == "asr_final":
+                    final = m["text"]
+            print(f"  info real clip transcript: {final!r}")
+            check(final is not None and len(final) > 0, "a real speech clip is transcribed")
+        else:
+            print(f"  SKIP real speech clip: {clip} absent (shared data not available)")
+        ws.close()
+    finally:
+        st.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("scenario", choices=["relay", "robustness", "providers", "asr"])
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "..", "shared", "data"))
+    args = ap.parse_args()
+    for exe in ("avatarkit-backend", "avatarkit-motion-server"):
+        if not os.path.exists(os.path.join(args.bin, exe)):
+            print(f"SKIP: {exe} not built in {args.bin}")
+            return SKIP
+    random.seed()
+    print(f"scenario {args.scenario}")
+    try:
+        globals()["scenario_" + args.scenario](args)
+    except (wsclient.Closed, TimeoutError, AssertionError, RuntimeError) as e:
+        failures.append(f"{type(e).__name__}: {e}")
+        print(f"  FAIL {type(e).__name__}: {e}")
+    if failures:
+        print(f"{len(failures)} checks failed")
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -52,6 +52,8 @@ export interface ControllerConfig {
   jitter?: JitterOptions;
   /** Seed of the idle motion generator. */
   idleSeed?: number;
+  /** Idle life (breathing, blinks, gaze, head sway) when not speaking; default true. */
+  idle?: boolean;
   /** Keep a log of every rendered frame (tests and benchmarks). */
   recordRenders?: boolean;
 }
@@ -691,7 +693,8 @@ export class AvatarController {
     this.pump();
     const dt = this.lastWall < 0 ? 0 : Math.min(0.1, Math.max(0, wallSeconds - this.lastWall));
     this.lastWall = wallSeconds;
-    this.idle.sample(wallSeconds, this.idlePose);
+    if (this.config.idle === false) this.idlePose.fill(0);
+    else this.idle.sample(wallSeconds, this.idlePose);
     const c = this.queue[0];
     let target = 0;
     let rec: RenderRecord | null = null;

@@ -1,0 +1,159 @@
+/* AvatarManager: fetches avatar assets (glTF binaries) from the configured base URL with
+ * progress reports, and caches them in memory and, where available, in Cache Storage. */
+
+import { AvatarKitError, ErrorCode } from './errors.js';
+import { AvatarSDK } from './sdk.js';
+
+export type LoadProgress =
+  | { type: 'downloading'; progress: number }
+  | { type: 'completed'; progress: 100 }
+  | { type: 'failed'; error: AvatarKitError };
+
+/** A loaded avatar: its id and the glTF binary (GLB) that AvatarView renders. */
+export class Avatar {
+  constructor(
+    readonly id: string,
+    readonly url: string,
+    readonly data: ArrayBuffer,
+  ) {}
+  get name(): string {
+    return this.id;
+  }
+}
+
+/** Largest avatar accepted, bytes. */
+export const MAX_AVATAR_BYTES = 64 << 20;
+const CACHE_NAME = 'avatarkit-avatars-v1';
+
+export class AvatarManager {
+  static readonly shared = new AvatarManager();
+  private cache = new Map<string, Promise<Avatar>>();
+
+  /** URL an avatar id resolves to; ids that look like URLs are used as they are. */
+  resolveUrl(avatarId: string): string {
+    const base = typeof location !== 'undefined' ? location.href : 'http://127.0.0.1/';
+    if (/^(https?:|blob:|data:)|\/|\.glb$|\.gltf$/i.test(avatarId)) return new URL(avatarId, base).toString();
+    const cfg = AvatarSDK.configuration;
+    // Default: avatars/ beside the SDK module itself (the layout of web/dist), or under the
+    // configured Motion Server URL.
+    const root = cfg?.avatarBaseUrl
+      ? new URL(cfg.avatarBaseUrl.replace(/\/?$/, '/'), base)
+      : cfg?.serverUrl
+        ? new URL('avatars/', AvatarSDK.serverBase().replace(/\/?$/, '/'))
+        : new URL('avatars/', import.meta.url);
+    return new URL(`${encodeURIComponent(avatarId)}.glb`, root).toString();
+  }
+
+  /**
+   * Loads an avatar by id (or URL). Progress: downloading (0..100) as bytes arrive, then
+   * completed or failed. Concurrent and repeated loads of one id share one download.
+   */
+  load(avatarId: string, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+    if (typeof avatarId !== 'string' || !avatarId) {
+      const err = new AvatarKitError(ErrorCode.INVALID_ARGUMENT, 'avatarId must be a non-empty string');
+      onProgress?.({ type: 'failed', error: err });
+      return Promise.reject(err);
+    }
+    const url = this.resolveUrl(avatarId);
+    let p = this.cache.get(url);
+    if (!p) {
+      p = this.fetchAvatar(avatarId, url, onProgress);
+      this.cache.set(url, p);
+      p.catch(() => this.cache.delete(url));
+      return p;
+    }
+    return p.then(
+      (a) => {
+        onProgress?.({ type: 'completed', progress: 100 });
+        return a;
+      },
+      (e: AvatarKitError) => {
+        onProgress?.({ type: 'failed', error: e });
+        throw e;
+      },
+    );
+  }
+
+  /** Registers an avatar from bytes the page already has (file picker, drag and drop). */
+  loadFromData(avatarId: string, data: ArrayBuffer): Avatar {
+    if (!(data instanceof ArrayBuffer) || data.byteLength < 12)
+      throw new AvatarKitError(ErrorCode.INVALID_ARGUMENT, 'avatar data must be a glTF binary');
+    const a = new Avatar(avatarId, `memory:${avatarId}`, data);
+    this.cache.set(a.url, Promise.resolve(a));
+    return a;
+  }
+
+  /** Forgets cached avatars (memory and Cache Storage). */
+  async clearCache(): Promise<void> {
+    this.cache.clear();
+    if (typeof caches !== 'undefined') await caches.delete(CACHE_NAME).catch(() => false);
+  }
+
+  private async fetchAvatar(id: string, url: string, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+    const log = AvatarSDK.logger;
+    const fail = (msg: string): never => {
+      const err = new AvatarKitError(ErrorCode.AVATAR_LOAD_FAILED, msg);
+      onProgress?.({ type: 'failed', error: err });
+      throw err;
+    };
+    onProgress?.({ type: 'downloading', progress: 0 });
+    let store: Cache | null = null;
+    try {
+      if (typeof caches !== 'undefined' && /^https?:/.test(url)) store = await caches.open(CACHE_NAME);
+    } catch {
+      store = null; // opaque origins and some private modes have no Cache Storage
+    }
+    let res: Response | undefined;
+    try {
+      res = (await store?.match(url)) ?? undefined;
+      if (res) log.debug('avatar from cache', url);
+    } catch {
+      res = undefined;
+    }
+    const fromCache = !!res;
+    if (!res) {
+      try {
+        res = await fetch(url);
+      } catch (e) {
+        return fail(`avatar ${id}: network error fetching ${url}: ${(e as Error).message}`);
+      }
+    }
+    if (!res.ok) return fail(`avatar ${id}: HTTP ${res.status} for ${url}`);
+    const total = Number(res.headers.get('content-length') ?? 0);
+    if (total > MAX_AVATAR_BYTES) return fail(`avatar ${id}: ${total} bytes exceeds the limit`);
+    const copy = !fromCache && store ? res.clone() : null;
+    const chunks: Uint8Array[] = [];
+    let got = 0;
+    if (res.body) {
+      const reader = res.body.getReader();
+      for (;;) {
+        let r: ReadableStreamReadResult<Uint8Array>;
+        try {
+          r = await reader.read();
+        } catch (e) {
+          return fail(`avatar ${id}: download interrupted: ${(e as Error).message}`);
+        }
+        if (r.done) break;
+        chunks.push(r.value);
+        got += r.value.length;
+        if (got > MAX_AVATAR_BYTES) return fail(`avatar ${id}: larger than ${MAX_AVATAR_BYTES} bytes`);
+        if (total > 0) onProgress?.({ type: 'downloading', progress: Math.min(99, Math.floor((got * 100) / total)) });
+      }
+    } else {
+      const b = new Uint8Array(await res.arrayBuffer());
+      chunks.push(b);
+      got = b.length;
+    }
+    const data = new Uint8Array(got);
+    let o = 0;
+    for (const c of chunks) {
+      data.set(c, o);
+      o += c.length;
+    }
+    const magic = data.length >= 4 ? String.fromCharCode(data[0], data[1], data[2], data[3]) : '';
+    if (magic !== 'glTF') return fail(`avatar ${id}: ${url} is not a glTF binary (GLB)`);
+    if (copy && store) void store.put(url, copy).catch(() => undefined);
+    onProgress?.({ type: 'completed', progress: 100 });
+    return new Avatar(id, url, data.buffer);
+  }
+}

@@ -1,0 +1,58 @@
+// Builds web/dist: the ES module (three.js and opus-decoder left to the consumer's bundler),
+// a standalone bundle for plain <script type="module"> pages and the demos, type
+// declarations, the default avatar, demo pages and recordings.
+import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const quiet = process.argv.includes('--quiet');
+const log = (...a) => quiet || console.log(...a);
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, 'avatars'), { recursive: true });
+mkdirSync(join(dist, 'recordings'), { recursive: true });
+
+const common = { bundle: true, format: 'esm', target: 'es2022', minify: true, sourcemap: true, legalComments: 'linked', logLevel: 'warning' };
+
+// 1. the package module: dependencies stay imports
+await build({ ...common, entryPoints: { avatarkit: join(root, 'src/index.ts') }, outdir: dist, external: ['three', 'three/*', 'opus-decoder'] });
+
+// 2. standalone: three.js bundled, the wasm Opus fallback split into a lazily loaded chunk
+await build({
+  ...common,
+  entryPoints: { 'avatarkit.standalone': join(root, 'src/index.ts') },
+  outdir: dist, splitting: true, chunkNames: 'chunks/[name]-[hash]',
+});
+
+// 3. declarations
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', join(dist, 'types')], { stdio: 'inherit' });
+writeFileSync(join(dist, 'avatarkit.d.ts'), "export * from './types/index.js';\n");
+writeFileSync(join(dist, 'avatarkit.standalone.d.ts'), "export * from './types/index.js';\n");
+
+// 4. default avatar
+execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
+
+// 5. demo pages and recordings (the captured sample.json when present, else a generated one)
+for (const f of readdirSync(join(root, 'demo'))) {
+  const p = join(root, 'demo', f);
+  if (statSync(p).isFile()) copyFileSync(p, join(dist, f));
+}
+if (existsSync(join(root, 'demo/recordings'))) cpSync(join(root, 'demo/recordings'), join(dist, 'recordings'), { recursive: true });
+if (!existsSync(join(dist, 'recordings/sample.json'))) {
+  execFileSync(process.execPath, [join(root, 'tools/make-recording.mjs'), '--kind', 'speech', '--out', join(dist, 'recordings/sample.json')], { stdio: quiet ? 'ignore' : 'inherit' });
+}
+execFileSync(process.execPath, [join(root, 'tools/make-recording.mjs'), '--kind', 'sync', '--out', join(dist, 'recordings/sync.json')], { stdio: quiet ? 'ignore' : 'inherit' });
+
+const size = (f) => {
+  const b = readFileSync(join(dist, f));
+  return `${(b.length / 1024).toFixed(1)} KiB min, ${(gzipSync(b).length / 1024).toFixed(1)} KiB gzip`;
+};
+log(`dist/avatarkit.js (SDK without three.js): ${size('avatarkit.js')}`);
+log(`dist/avatarkit.standalone.js (with three.js): ${size('avatarkit.standalone.js')}`);
+log(`dist/avatars/default.glb: ${(statSync(join(dist, 'avatars/default.glb')).size / 1024).toFixed(0)} KiB`);

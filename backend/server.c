@@ -198,10 +198,7 @@ static int write_port_file(const char *path, int port) {
  * sigwait alone is not reliable) writes to a pipe; a small thread turns that into a wake-up. */
 static int g_sig_pipe[2] = {-1, -1};
 
-static volatile sig_atomic_t g_sig_count;
-
 static void on_signal(int sig) {
-  if (++g_sig_count > 1) _exit(130); /* a second Ctrl-C does not wait */
   unsigned char b = (unsigned char)sig;
   ssize_t w = write(g_sig_pipe[1], &b, 1);
   (void)w;

@@ -67,7 +67,7 @@ void aks__session_detach_net(aks_session *s) {
   }
   pthread_mutex_lock(&loop->mu);
   s->state = S_CLOSED;
-  int fire = !s->close_fired && !s->quiet;
+  int fire = s->started && !s->close_fired && !s->quiet;
   s->close_fired = 1;
   aks__txmsg *q = s->txq_head;
   s->txq_head = s->txq_tail = NULL;
@@ -556,7 +556,7 @@ void aks__loop_service_once(aks_loop *loop, int timeout_ms) {
   aks__loop_run_pending(loop);
 }
 
-int aks__loop_create(aks_threading threading, int max_sessions, aks_loop **out) {
+int aks__loop_create(aks_threading threading, int max_sessions, int tls, aks_loop **out) {
   aks_loop *loop = calloc(1, sizeof *loop);
   if (!loop) return AKS_OUT_OF_MEMORY;
   loop->threading = threading;
@@ -568,7 +568,9 @@ int aks__loop_create(aks_threading threading, int max_sessions, aks_loop **out) 
   memset(&info, 0, sizeof info);
   info.port = CONTEXT_PORT_NO_LISTEN;
   info.protocols = k_protocols;
-  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+  /* TLS (a client SSL_CTX per context) only where wss may be used: plain ws contexts stay
+   * cheap, and lws 4.1 was seen to leak the SSL_CTX of one of several live contexts. */
+  if (tls) info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.user = loop;
   info.gid = -1;
   info.uid = -1;

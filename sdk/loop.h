@@ -67,6 +67,7 @@ struct aks_session {
   int user_closed;
   int quiet;                 /* callbacks suppressed (failed sync start, free) */
   int close_fired;
+  int started;               /* start() succeeded: on_close is owed */
   aks__txmsg *txq_head, *txq_tail;
   size_t txq_bytes, txq_count;
   char conn_id[AKS_CONN_ID_MAX];
@@ -102,7 +103,7 @@ struct aks_loop {
 };
 
 /* loop.c */
-int aks__loop_create(aks_threading threading, int max_sessions, aks_loop **out);
+int aks__loop_create(aks_threading threading, int max_sessions, int tls, aks_loop **out);
 void aks__loop_destroy(aks_loop *loop);
 /* Marks s as having work and wakes the network thread. Call with loop->mu held. */
 void aks__loop_kick_locked(aks_session *s);

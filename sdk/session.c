@@ -135,7 +135,7 @@ int aks_session_new(const aks_config *cfg, const aks_callbacks *cbs, void *user,
   int rc = session_create(NULL, cfg, cbs, user, &s);
   if (rc != AKS_OK) return rc;
   aks_loop *loop = NULL;
-  rc = aks__loop_create(s->cfg.threading, 1, &loop);
+  rc = aks__loop_create(s->cfg.threading, 1, s->ingress.tls, &loop);
   if (rc != AKS_OK) {
     session_release(s);
     return rc;
@@ -282,6 +282,7 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
   if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_WEBSOCKET_CONNECT, NULL, 0);
 
   pthread_mutex_lock(&loop->mu);
+  s->started = 1; /* reverted below when a blocking start fails */
   if (st == S_TOKEN) {
     s->start_pending = 1;
     pthread_mutex_unlock(&loop->mu);
@@ -311,6 +312,7 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
   while (s->state != S_OPEN && !s->failed && s->state != S_CLOSED && !timed_out)
     timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
   s->sync_start = 0;
+  if (s->state != S_OPEN) s->started = 0;
   if (s->state == S_OPEN) {
     if (conn_id && conn_id_cap) snprintf(conn_id, conn_id_cap, "%s", s->conn_id);
     pthread_mutex_unlock(&loop->mu);
@@ -645,7 +647,7 @@ int aks_loop_new(aks_threading threading, int max_sessions, aks_loop **out) {
   if (!out || max_sessions < 1 || max_sessions > 65536 ||
       (threading != AKS_THREAD_INTERNAL && threading != AKS_THREAD_EXTERNAL))
     return AKS_INVALID_ARGUMENT;
-  return aks__loop_create(threading, max_sessions, out);
+  return aks__loop_create(threading, max_sessions, 1, out);
 }
 
 int aks_loop_free(aks_loop *loop) {

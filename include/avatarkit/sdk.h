@@ -148,7 +148,8 @@ typedef struct aks_callbacks {
   void (*on_audio)(void *user, const aks_audio *audio);
   void (*on_motion)(void *user, const aks_motion *motion);
   void (*on_error)(void *user, const aks_error *err);
-  /* The connection is gone (after close, a server close or a failure); fired once. */
+  /* The connection is gone (after close, a server close or a failure); fired once for every
+   * session whose aks_session_start() returned AKS_OK, never for one that was not started. */
   void (*on_close)(void *user, int close_code, const char *reason);
 } aks_callbacks;
 

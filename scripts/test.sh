@@ -43,6 +43,18 @@ ctest_suite() { # name, build dir, extra cmake args...
   run_suite "$name" "$log" "$p" "$f" "$rc"
 }
 
+# The web SDK is built first: the backend's browser test serves web/dist.
+web_built=0
+if [ "${AK_SKIP_WEB:-0}" != 1 ] && [ -f web/package.json ]; then
+  echo "== web SDK: npm ci && npm run build"
+  if (cd web && npm ci --no-audit --no-fund && npm run build) > build-web.build.log 2>&1; then
+    web_built=1
+  else
+    tail -30 build-web.build.log
+    run_suite "web SDK (build)" build-web.build.log 0 1 1
+  fi
+fi
+
 ctest_suite "C build + ctest" build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${AK_SKIP_ASAN:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -56,9 +68,9 @@ if [ "${AK_SKIP_FUZZ:-0}" != 1 ]; then
   line=$(grep -E "^[0-9]+ passed, [0-9]+ failed" build-fuzz.test.log | tail -1)
   run_suite "fuzz" build-fuzz.test.log "${line%% passed*}" "$(echo "$line" | sed -E 's/.*, ([0-9]+) failed.*/\1/')" "$rc"
 fi
-if [ "${AK_SKIP_WEB:-0}" != 1 ] && [ -f web/package.json ]; then
-  echo "== web SDK: npm ci && npm run build && npm test"
-  (cd web && npm ci --no-audit --no-fund && npm run build && npm test) > build-web.test.log 2>&1
+if [ "$web_built" = 1 ]; then
+  echo "== web SDK: npm test"
+  (cd web && npm test) > build-web.test.log 2>&1
   rc=$?
   tail -25 build-web.test.log
   p=$(grep -E "^# pass [0-9]+" build-web.test.log | awk '{s+=$3} END {print s+0}')

@@ -203,6 +203,15 @@ def scenario_relay(args):
         t2 = read_turn(ws)
         check(t2["turn_ids"] == {2}, f"second turn has turnId 2 ({t2['turn_ids']})")
         n2, _, _ = check_payloads(t2, "turn 2")
+        # switching the avatar reconnects to the Motion Server for that avatar
+        ws.send_json({"type": "set_avatar", "avatarId": "second-avatar"})
+        m = ws.recv(10)
+        while m["type"] != "ready":
+            m = ws.recv(10)
+        check(m["avatar"]["avatarId"] == "second-avatar", "set_avatar answers with a new ready")
+        ws.send_json({"type": "text_query", "text": "hello"})
+        t3 = read_turn(ws)
+        check_payloads(t3, "turn 3 (second avatar)")
         ws.close()
 
         # many browsers at once, each with its own turn state

@@ -10,9 +10,9 @@
 
 /* ---- limits (each one is documented in docs/backend.md) ---------------------------------- */
 #define AK__MAX_WS_MESSAGE (512 * 1024)     /* largest browser text message accepted */
-#define AK__MAX_OUT_BYTES (8 * 1024 * 1024) /* outbound queue per browser: hard limit */
-#define AK__MAX_OUT_MSGS 4096
-#define AK__SOFT_OUT_BYTES (1024 * 1024)    /* above this, droppable messages are dropped */
+#define AK__MAX_OUT_MSGS 4096              /* outbound queue per browser, messages */
+/* Outbound bytes per browser: --out-queue-kb (default 8 MiB) is the hard limit; above an
+ * eighth of it droppable messages are dropped. */
 #define AK__MAX_CMD_BYTES (2 * 1024 * 1024) /* pending inbound commands per browser */
 #define AK__MAX_CMDS 512
 #define AK__MAX_TEXT 2000                   /* characters of one text_query */
@@ -31,6 +31,7 @@ typedef struct ak__config {
   char web_root[512];          /* the demo page */
   char sdk_dir[512];           /* web/dist, served under /sdk/ */
   int max_sessions;
+  int out_queue_kb;            /* hard limit of a browser's outbound queue */
   int connect_timeout_ms;
   int log_level;               /* 0 errors, 1 info, 2 debug */
 

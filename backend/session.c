@@ -99,12 +99,13 @@ void ak__session_send(ak__session *s, cJSON *obj, int droppable) {
   m->block = block;
   m->len = len;
   int queued = 0;
+  size_t hard = (size_t)s->cfg->out_queue_kb * 1024, soft = hard / 8;
   pthread_mutex_lock(&s->mu);
   if (atomic_load(&s->closed) || s->overflow) {
     /* nobody to send to */
-  } else if (droppable && s->out_bytes > AK__SOFT_OUT_BYTES) {
+  } else if (droppable && s->out_bytes > soft) {
     ak__log(2, "session %s: dropped a droppable message under backpressure", s->id);
-  } else if (s->out_bytes + len > AK__MAX_OUT_BYTES || s->out_count >= AK__MAX_OUT_MSGS) {
+  } else if (s->out_bytes + len > hard || s->out_count >= AK__MAX_OUT_MSGS) {
     s->overflow = 1; /* the lws thread closes the connection */
     queued = 1;      /* wake it */
     ak__log(1, "session %s: outbound queue over its limit, closing", s->id);

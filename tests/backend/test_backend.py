@@ -2,7 +2,7 @@
 """Integration tests of avatarkit-backend with real processes on loopback: the Motion Server,
 the backend, fake HTTP providers, and scripted WebSocket clients standing in for browsers.
 
-  test_backend.py relay|robustness|providers|asr --bin BUILD/bin [--data ../shared/data]
+  test_backend.py relay|robustness|backpressure|providers|asr --bin BUILD/bin [--data ../shared/data]
 
 Exit 0 = pass, 1 = fail, 77 = skipped (binaries missing). Every wait is bounded."""
 import argparse
@@ -334,6 +334,39 @@ def scenario_robustness(args):
         st.stop()
 
 
+def scenario_backpressure(args):
+    st = Stack(args.bin, ["--out-queue-kb", "64"])
+    try:
+        good, _ = st.connect()
+        slow = wsclient.WS("127.0.0.1", st.backend.port, rcvbuf=4096)
+        check(slow.recv(10)["type"] == "ready", "slow reader connected")
+        slow.send_json({"type": "text_query", "text": "echo " + " ".join(f"number{i}" for i in range(90))})
+        good.send_json({"type": "text_query", "text": "who are you"})
+        t = read_turn(good)
+        check(t["done"] and "demo agent" in t["done"], "a normal browser is served while another does not read")
+        check_payloads(t, "normal browser")
+        time.sleep(2)  # the slow reader's queue fills up meanwhile
+        n = 0
+        closed = None
+        deadline = time.monotonic() + 20
+        try:
+            while time.monotonic() < deadline:
+                slow.recv(max(0.1, deadline - time.monotonic()))
+                n += 1
+        except wsclient.Closed:
+            closed = slow.close_code
+        except TimeoutError:
+            pass
+        check(closed == 1008, f"the slow reader is closed with 1008 after {n} messages ({closed})")
+        good.send_json({"type": "text_query", "text": "hello"})
+        t = read_turn(good)
+        check(t["done"] and t["done"].startswith("Hello"), "the normal browser keeps working")
+        check(st.backend.alive(), "backend still running")
+        good.close()
+    finally:
+        st.stop()
+
+
 def scenario_providers(args):
     srv, url = fake_providers.start()
     st = Stack(args.bin, ["--llm", "openai", "--llm-url", url, "--llm-model", "fake-1",
@@ -480,7 +513,7 @@ def scenario_asr(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["relay", "robustness", "providers", "asr"])
+    ap.add_argument("scenario", choices=["relay", "robustness", "backpressure", "providers", "asr"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "..", "shared", "data"))
     args = ap.parse_args()

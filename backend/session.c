@@ -55,6 +55,7 @@ struct ak__session {
   int turn_running;
   int relay_turn;              /* turn whose payloads are relayed, 0 = none */
   char relay_req[AK_ID_LEN + 1];
+  char prev_req[AK_ID_LEN + 1];  /* the previous turn's request: never adopted */
   int relay_waiting;           /* the turn's request id is not known yet */
   int relay_cancelled;
   char avatar_id[128];
@@ -234,7 +235,7 @@ static int relay_match(ak__session *s, const char *req_id) {
   if (s->relay_turn && !s->relay_cancelled && req_id) {
     if (s->relay_req[0]) {
       if (strcmp(s->relay_req, req_id) == 0) turn = s->relay_turn;
-    } else if (s->relay_waiting) {
+    } else if (s->relay_waiting && strcmp(s->prev_req, req_id) != 0) {
       snprintf(s->relay_req, sizeof s->relay_req, "%s", req_id);
       s->relay_waiting = 0;
       turn = s->relay_turn;
@@ -369,7 +370,8 @@ static int on_pcm(void *user, const int16_t *pcm, size_t n) {
   if (!t->req_open) {
     t->req_open = 1;
     pthread_mutex_lock(&s->mu);
-    if (!s->relay_req[0] && req[0]) snprintf(s->relay_req, sizeof s->relay_req, "%s", req);
+    /* the id send_audio returns is authoritative (an adopted one can only be this one) */
+    if (req[0]) snprintf(s->relay_req, sizeof s->relay_req, "%s", req);
     s->relay_waiting = 0;
     pthread_mutex_unlock(&s->mu);
   }
@@ -440,6 +442,7 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
   if (live) {
     s->turn_running = 1;
     s->relay_turn = ++s->turn_seq;
+    if (s->relay_req[0]) snprintf(s->prev_req, sizeof s->prev_req, "%s", s->relay_req);
     s->relay_req[0] = 0;
     s->relay_waiting = 1;
     s->relay_cancelled = 0;

@@ -107,6 +107,7 @@ uint8_t *ak__b64_decode(const char *s, size_t n, size_t *out_len) {
       }
     }
     uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+    if ((pad == 1 && (w & 0xFF)) || (pad == 2 && (w & 0xFFFF))) goto bad; /* non-canonical */
     out[o++] = (uint8_t)(w >> 16);
     if (pad < 2) out[o++] = (uint8_t)(w >> 8);
     if (pad < 1) out[o++] = (uint8_t)w;

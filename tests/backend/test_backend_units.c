@@ -46,7 +46,7 @@ static void test_base64(void) {
     free(e);
     free(d);
   }
-  static const char *bad[] = {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zm9", "Zm=v"};
+  static const char *bad[] = {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zm9", "Zm=v", "Zh==", "Zm9=", "Zm+="};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     size_t n = 0;
     uint8_t *d = ak__b64_decode(bad[i], strlen(bad[i]), &n);

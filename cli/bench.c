@@ -21,7 +21,7 @@
 #include "cli.h"
 
 #define MAX_SESSIONS 4000
-#define PENDING_CHUNKS 256 /* chunks awaiting their motion, per session */
+#define PENDING_CHUNKS 4096 /* chunks awaiting their motion, per session */
 /* Real time means: p95 per-chunk latency within this bound (engine lookahead included) and
  * every request finished, no session error. */
 #define REALTIME_P95_MS 250.0
@@ -173,6 +173,26 @@ static void pump_send(bsess *s, double now) {
   }
 }
 
+/* Ends the request being streamed with an empty end=1 chunk. */
+static void end_request(bsess *s) {
+  if (aks_session_send_audio(s->s, NULL, 0, 1, NULL, 0) != AKS_OK) {
+    s->failed = 1;
+    s->b->errors++;
+    return;
+  }
+  int fps = s->fps ? s->fps : 25;
+  uint32_t need = (uint32_t)ceil((double)s->pos / s->b->rate * fps - 1e-9);
+  if (s->pend_n < PENDING_CHUNKS && need > 0) {
+    int at = (s->pend_head + s->pend_n) % PENDING_CHUNKS;
+    s->pend[at].t = cli_now_ms();
+    s->pend[at].need = need;
+    s->pend_n++;
+  }
+  s->in_request = 0;
+  s->waiting_end = 1;
+  s->pos = 0;
+}
+
 /* CPU seconds (user + system) of a process from /proc/PID/stat, or -1. */
 static double proc_cpu_s(pid_t pid) {
   char path[64], buf[1024];
@@ -191,6 +211,19 @@ static double proc_cpu_s(pid_t pid) {
   return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Seconds spent waiting for a CPU while runnable (/proc/PID/schedstat field 2), or -1: shows
+ * when a loaded machine, not the code, is why a run fell behind. */
+static double proc_wait_s(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  unsigned long long run = 0, wait = 0;
+  int ok = fscanf(f, "%llu %llu", &run, &wait) == 2;
+  fclose(f);
+  return ok ? (double)wait / 1e9 : -1;
+}
+
 static double self_cpu_s(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -202,7 +235,7 @@ typedef struct run_result {
   int sessions, connected;
   double first_p50, first_p95, first_p99, chunk_p50, chunk_p95, chunk_p99;
   size_t n_first, n_chunk;
-  double audio_s, server_cpu_s, client_cpu_s, wall_s, max_lag;
+  double audio_s, server_cpu_s, client_cpu_s, wall_s, max_lag, server_wait_s, client_wait_s;
   int errors, requests;
   int realtime;
   char first_error[256];
@@ -263,6 +296,7 @@ static int run_once(const target *t, bench *b, int n, double duration_s, run_res
   double t0 = cli_now_ms();
   for (int i = 0; i < n; i++) ss[i].t_next = t0 + (double)i * (4.0 * b->chunk_ms) / n;
   double srv0 = t->server_pid > 0 ? proc_cpu_s(t->server_pid) : -1, me0 = self_cpu_s();
+  double sw0 = t->server_pid > 0 ? proc_wait_s(t->server_pid) : -1, mw0 = proc_wait_s(getpid());
   double t_stop = t0 + duration_s * 1000;
   for (;;) {
     double now = cli_now_ms();
@@ -271,8 +305,8 @@ static int run_once(const target *t, bench *b, int n, double duration_s, run_res
       bsess *s = &ss[i];
       if (s->failed || !s->connected) continue;
       if (now < t_stop && !s->waiting_end) pump_send(s, now);
-      /* past the stop time a request being streamed is finished in real time */
-      if (now >= t_stop && s->in_request) pump_send(s, now);
+      /* at the stop time a request being streamed is ended where it is */
+      if (now >= t_stop && s->in_request) end_request(s);
       if (s->in_request || s->waiting_end) active++;
     }
     if (now >= t_stop && !active) break;
@@ -286,6 +320,9 @@ static int run_once(const target *t, bench *b, int n, double duration_s, run_res
   }
   double t1 = cli_now_ms();
   double srv1 = t->server_pid > 0 ? proc_cpu_s(t->server_pid) : -1, me1 = self_cpu_s();
+  double sw1 = t->server_pid > 0 ? proc_wait_s(t->server_pid) : -1, mw1 = proc_wait_s(getpid());
+  res->server_wait_s = sw0 >= 0 && sw1 >= 0 ? sw1 - sw0 : -1;
+  res->client_wait_s = mw0 >= 0 && mw1 >= 0 ? mw1 - mw0 : -1;
   for (int i = 0; i < n; i++) {
     res->audio_s += ss[i].audio_sent_s;
     res->requests += ss[i].requests_done;
@@ -325,6 +362,10 @@ static void print_result(const run_result *r) {
            r->audio_s > 0 ? 100.0 * r->server_cpu_s / r->audio_s : 0.0);
   printf("bench client CPU %.2f s; max send lag %.1f ms; errors %d; %s\n", r->client_cpu_s,
          r->max_lag, r->errors, r->realtime ? "REAL TIME" : "NOT real time");
+  if (r->server_wait_s >= 0 || r->client_wait_s >= 0)
+    printf("  waiting for a CPU while runnable: server %.1f s, bench client %.1f s (of %.1f s; "
+           "high values mean a loaded machine)\n", r->server_wait_s, r->client_wait_s,
+           r->wall_s);
   if (r->first_error[0]) printf("  first error: %s\n", r->first_error);
   fflush(stdout);
 }

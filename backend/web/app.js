@@ -42,13 +42,19 @@ function send(obj) {
 }
 function setPill(id, state, text) { const el = $(id); el.dataset.state = state; el.textContent = text || state; }
 function status(text) { $('status').textContent = text || ''; }
-function addMsg(kind, text) {
+function addMsg(kind, text, voice) {
   const el = document.createElement('div');
   el.className = 'msg ' + kind;
-  el.textContent = text;
+  if (voice) {
+    const via = document.createElement('span');
+    via.className = 'via';
+    via.textContent = 'voice';
+    el.appendChild(via);
+  }
+  el.appendChild(document.createTextNode(text));
   $('transcript').appendChild(el);
   $('transcript').scrollTop = $('transcript').scrollHeight;
-  demo.transcript.push({ kind, text });
+  demo.transcript.push({ kind, text, voice: !!voice });
   return el;
 }
 function ms(v) { return v == null ? '–' : Math.round(v) + ' ms'; }
@@ -200,7 +206,10 @@ function connect() {
         const first = !ready || !ready.avatar || ready.avatar.avatarId !== m.avatar.avatarId;
         ready = demo.ready = m;
         const a = m.agent || {};
-        $('agent-label').textContent = 'agent: ' + (a.label || a.llm || '?') + ' · tts ' + (a.tts || '?') + ' · asr ' + (a.asr || '?');
+        $('agent-badge').textContent = a.llm === 'local' ? 'Built-in local agent' : 'LLM: ' + (a.label || a.llm || '?');
+        $('agent-badge').className = 'badge' + (a.llm === 'local' ? ' local' : '');
+        $('agent-detail').textContent = [a.llm === 'local' ? 'rule based, no LLM configured' : '',
+          'voice ' + (a.tts || '?'), 'speech recognition ' + (a.asr || '?')].filter(Boolean).join(' · ');
         if (first) setupAvatar(m);
         break;
       }
@@ -208,7 +217,7 @@ function connect() {
         if (m.event === 'asr_partial') $('partial').textContent = m.text;
         else if (m.event === 'asr_final') {
           $('partial').textContent = '';
-          if (m.text) addMsg('user', '🎤 ' + m.text);
+          if (m.text) addMsg('user', m.text, true);
           if (pendingStart == null) pendingStart = performance.now();
         } else if (m.event === 'llm_text') {
           if (!agentBubble) { agentBubble = addMsg('agent', ''); setPill('conv', 'thinking', 'answering'); }
@@ -284,7 +293,7 @@ async function micStart() {
   if (mic.on) return;
   mic.on = true;
   $('mic').classList.add('on');
-  $('mic').textContent = '🎤 Listening… release to send';
+  $('mic-label').textContent = 'Listening… release to send';
   try {
     mic.stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
@@ -313,7 +322,7 @@ async function micStart() {
 
 function micRelease() {
   $('mic').classList.remove('on');
-  $('mic').textContent = '🎤 Hold to talk';
+  $('mic-label').textContent = 'Hold to talk';
   if (mic.node) { mic.node.disconnect(); mic.node = null; }
   if (mic.stream) { mic.stream.getTracks().forEach((t) => t.stop()); mic.stream = null; }
   if (mic.ctx) { mic.ctx.close(); mic.ctx = null; }

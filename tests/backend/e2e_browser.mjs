@@ -32,8 +32,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const tmp = mkdtempSync(join(tmpdir(), 'ak-backend-e2e-'));
 const procs = [];
-async function start(name, args, env) {
-  const portFile = join(tmp, name + '.port');
+async function start(name, args, env, tag = name) {
+  const portFile = join(tmp, tag + '.port');
   const p = spawn(join(BIN, name), [...args, '--port-file', portFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   p.stdout.on('data', (d) => { log += d; });
@@ -73,6 +73,8 @@ let code = 0;
 try {
   const env = { ...process.env, AVATARKIT_API_KEY: 'e2e-' + Math.random().toString(36).slice(2), AVATARKIT_APP_ID: 'e2e-app' };
   const mport = await start('avatarkit-motion-server', ['--listen', '127.0.0.1:0', '--log-level', 'warn'], env);
+  globalThis.akStart = () => start('avatarkit-backend', ['--listen', '127.0.0.1:0', '--motion-url', `http://127.0.0.1:${mport}`,
+    '--web-root', join(ROOT, 'backend/web'), '--sdk-dir', join(tmp, 'no-sdk-here')], env, 'backend-nosdk');
   const bport = await start('avatarkit-backend', ['--listen', '127.0.0.1:0', '--motion-url', `http://127.0.0.1:${mport}`,
     '--web-root', join(ROOT, 'backend/web'), '--sdk-dir', join(ROOT, 'web/dist')], env);
 
@@ -143,7 +145,7 @@ try {
   while (Date.now() - t1 < 30000 && !(heard && answered)) {
     const tr = await page.evaluate(() => window.__avatarkitDemo.transcript);
     const rest = tr.slice(before);
-    heard = rest.find((m) => m.kind === 'user' && m.text.startsWith('🎤'));
+    heard = rest.find((m) => m.kind === 'user' && m.voice);
     answered = heard && rest.slice(rest.indexOf(heard) + 1).find((m) => m.kind === 'agent' && m.text.length > 0);
     await sleep(100);
   }
@@ -152,6 +154,17 @@ try {
   check(pageErrors.length === 0, `no page errors (${pageErrors.join('; ')})`);
   const errs = await page.evaluate(() => window.__avatarkitDemo.errors);
   check(errs.length === 0, `no errors reported to the page (${errs.join(', ')})`);
+
+  // (3) without a built SDK the page says so and the conversation still works
+  const port2 = await globalThis.akStart();
+  const page2 = await ctx.newPage();
+  await page2.goto(`http://127.0.0.1:${port2}/`, { timeout: 30000 });
+  await page2.waitForFunction(() => window.__avatarkitDemo.sdk === 'missing' && window.__avatarkitDemo.ready, null, { timeout: 30000 });
+  check(/SDK not built/.test(await page2.textContent('#avatar')), 'a missing SDK is shown as "SDK not built"');
+  await page2.fill('#text', 'hello');
+  await page2.press('#text', 'Enter');
+  await page2.waitForFunction(() => window.__avatarkitDemo.transcript.some((m) => m.kind === 'agent' && /Hello/.test(m.text)), null, { timeout: 30000 })
+    .then(() => check(true, 'text conversation works without the SDK'), () => check(false, 'text conversation works without the SDK'));
 } catch (e) {
   failures.push(String(e));
   console.log('  FAIL ' + (e && e.stack || e));

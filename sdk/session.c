@@ -558,7 +558,10 @@ int aks_session_close(aks_session *s) {
   s->user_closed = 1;
   s->want_close = 1;
   aks__loop_kick_locked(s);
-  if (s->cfg.threading == AKS_THREAD_EXTERNAL) {
+  /* EXTERNAL, or called from a callback on the network thread: the close completes later
+   * (on_close), waiting here would block the thread that does it. */
+  if (s->cfg.threading == AKS_THREAD_EXTERNAL ||
+      (loop->thread_started && pthread_equal(pthread_self(), loop->thread))) {
     pthread_mutex_unlock(&loop->mu);
     return AKS_OK;
   }

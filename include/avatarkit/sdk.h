@@ -185,7 +185,8 @@ int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap);
  * the session is alive, AKS_CONNECTION_CLOSED once it is closed. INTERNAL mode: AKS_INVALID_STATE. */
 int aks_session_service(aks_session *s, int timeout_ms);
 
-/* Closes the WebSocket gracefully (INTERNAL: waits up to connect_timeout_ms). on_close fires. */
+/* Closes the WebSocket gracefully, after the queued audio is sent (INTERNAL: waits up to
+ * connect_timeout_ms, except when called from a callback). on_close fires. */
 int aks_session_close(aks_session *s);
 
 /* Releases everything; closes first if needed. NULL is a no-op. */

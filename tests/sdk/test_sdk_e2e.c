@@ -1236,7 +1236,39 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* on_message that closes the session from the network thread when a request ends. */
+static void cb_message_close(void *user, const char *req_id, const uint8_t *msg, size_t len,
+                             int last) {
+  collector *c = user;
+  cb_message(user, req_id, msg, len, last);
+  if (last) CHECK_EQ(aks_session_close(c->s), AKS_OK); /* must not deadlock */
+}
+
+static void test_close_in_callback(const server *srv) {
+  printf("close from a callback (INTERNAL)\n");
+  collector c;
+  col_init(&c);
+  aks_callbacks cbs = k_cbs;
+  cbs.on_message = cb_message_close;
+  aks_config cfg = base_config(srv, 16000);
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&cfg, &cbs, &c, &s), AKS_OK);
+  c.s = s;
+  CHECK_EQ(aks_session_init(s), AKS_OK);
+  CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
+  audio a = gen_audio(16000, 0.5, 77);
+  CHECK_EQ(aks_session_send_audio(s, a.pcm, a.n * 2, 1, NULL, 0), AKS_OK);
+  CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
+  CHECK_EQ(c.close_count, 1);
+  CHECK_EQ(c.n_err, 0);
+  aks_session_free(s);
+  free(a.pcm);
+  col_free(&c);
+}
+
 static void test_modes(const server *srv) {
+  test_close_in_callback(srv);
+
   printf("two sessions at once (two threads)\n");
   pthread_t th[2];
   worker w[2] = {{srv, 16000, 11}, {srv, 44100, 12}};

@@ -436,7 +436,6 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
   turn_ctx t = {.s = s, .gen = gen};
   t.reply.max = AK__MAX_REPLY + 1024;
   t.pending.max = AK__MAX_REPLY + 1024;
-  ak__buf_append(&t.pending, "", 0);
   pthread_mutex_lock(&s->mu);
   int live = atomic_load(&s->gen) == gen;
   if (live) {
@@ -448,7 +447,8 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
     s->relay_cancelled = 0;
   }
   pthread_mutex_unlock(&s->mu);
-  if (!live) return;
+  if (!live) return; /* cancelled while queued */
+  if (ak__buf_append(&t.pending, "", 0)) return;
 
   char err[700];
   if (ensure_motion(s, err, sizeof err)) {

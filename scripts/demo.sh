@@ -6,6 +6,7 @@
 #   bash scripts/demo.sh
 #
 # Environment: AVATARKIT_BUILD_DIR (default build), AVATARKIT_SKIP_DEPS=1 (skip apt),
+# AVATARKIT_SKIP_WEB=1 (do not (re)build web/dist),
 # AVATARKIT_DEMO_PORT / AVATARKIT_MOTION_PORT (defaults 8080 / 8081, free ports if taken),
 # AVATARKIT_API_KEY / AVATARKIT_APP_ID (generated if unset), plus every backend variable
 # listed in docs/backend.md (AVATARKIT_LLM_API_KEY, AVATARKIT_TTS, ...).
@@ -36,7 +37,7 @@ for exe in avatarkit-motion-server avatarkit-backend; do
 done
 
 # 3. The web SDK (the page shows "SDK not built" without it; text and voice still work).
-if [ -f "$ROOT/web/package.json" ]; then
+if [ -f "$ROOT/web/package.json" ] && [ "${AVATARKIT_SKIP_WEB:-0}" != 1 ]; then
   if [ ! -f "$ROOT/web/dist/avatarkit.js" ] || \
      [ -n "$(find "$ROOT/web/src" -newer "$ROOT/web/dist/avatarkit.js" -print -quit 2>/dev/null)" ]; then
     say "building the web SDK (web/dist)"

@@ -127,7 +127,9 @@ size_t ak__sentence_len(const char *s, size_t n, int final, size_t max_chars) {
       size_t j = i + 1;
       /* closing quotes/brackets and repeated terminators belong to the sentence */
       while (j < n && strchr(".!?\"')]", s[j])) j++;
-      if (j == n && !final) return 0; /* cannot tell yet: "3." may become "3.5" */
+      /* At the end of what arrived so far: "3." may still become "3.5", so wait after a
+       * digit; any other terminator ends the sentence now (speech starts sooner). */
+      if (j == n && !final && c == '.' && i > 0 && isdigit((unsigned char)s[i - 1])) return 0;
       if (j < n && !isspace((unsigned char)s[j]) && c != '\n') continue; /* "3.5", "e.g" */
       while (j < n && isspace((unsigned char)s[j])) j++;
       return j;

@@ -5,6 +5,7 @@ import json
 import math
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LLM_KEY = "test-llm-key"
@@ -76,6 +77,8 @@ class Handler(BaseHTTPRequestHandler):
                 b = ev.encode()
                 self._chunk(b[:7])
                 self._chunk(b[7:])
+                if piece.endswith("."):
+                    time.sleep(0.5)  # a slow model: the first sentence must not wait for the rest
             self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")
         elif self.path == "/v1/audio/speech":

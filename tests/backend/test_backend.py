@@ -124,6 +124,7 @@ def read_turn(ws, timeout=30.0, until_last=True):
             t["events"].append(m)
             if m["event"] == "llm_done":
                 t["done"] = m["text"]
+                t["done_at"] = now
         elif m["type"] == "avatar_audio":
             t.setdefault("first_audio", now)
             t["turn_ids"].add(m["turnId"])
@@ -386,8 +387,11 @@ def scenario_providers(args):
         req = rec.chat[-1]
         check(req["stream"] is True and req["model"] == "fake-1", "LLM request streams with the model")
         check(req["messages"][0] == {"role": "system", "content": "Be brief."}, "system prompt from config")
-        check(rec.speech == ["Fake model heard 24 characters. ", "This is the second sentence!"],
+        check([x.strip() for x in rec.speech] == ["Fake model heard 24 characters.", "This is the second sentence!"],
               f"TTS called sentence by sentence ({rec.speech})")
+        check(t.get("first_audio", 99) + 0.3 < t.get("done_at", 0),
+              f"avatar audio starts before the reply is complete (first audio "
+              f"{t.get('first_audio', -1):.2f} s, llm_done {t.get('done_at', -1):.2f} s)")
         check_payloads(t, "HTTP TTS turn")
         ws.send_json({"type": "text_query", "text": "second question"})
         t2 = read_turn(ws)

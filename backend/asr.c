@@ -2,6 +2,7 @@
  * (local, default) and an OpenAI-compatible HTTP /audio/transcriptions provider. Input is
  * always 16 kHz mono s16le; each session owns its own recognizer. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,4 +265,71 @@ int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) 
   snprintf(err, errcap, "no recognizer");
   return -1;
 #endif
+}
+
+/* ---- pool ---------------------------------------------------------------------------------- */
+struct ak__asr_pool {
+  const ak__config *cfg;
+  pthread_mutex_t mu;
+  ak__asr **idle;
+  int n_idle, created, max;
+};
+
+ak__asr_pool *ak__asr_pool_new(const ak__config *c) {
+  ak__asr_pool *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->max = c->max_recognizers > 0 ? c->max_recognizers : 1;
+  p->idle = calloc((size_t)p->max, sizeof *p->idle);
+  if (!p->idle) {
+    free(p);
+    return NULL;
+  }
+  p->cfg = c;
+  pthread_mutex_init(&p->mu, NULL);
+  return p;
+}
+
+void ak__asr_pool_free(ak__asr_pool *p) {
+  if (!p) return;
+  for (int i = 0; i < p->n_idle; i++) ak__asr_free(p->idle[i]);
+  pthread_mutex_destroy(&p->mu);
+  free(p->idle);
+  free(p);
+}
+
+ak__asr *ak__asr_pool_get(ak__asr_pool *p, char *err, size_t errcap) {
+  pthread_mutex_lock(&p->mu);
+  if (p->n_idle) {
+    ak__asr *a = p->idle[--p->n_idle];
+    pthread_mutex_unlock(&p->mu);
+    return a;
+  }
+  if (p->created >= p->max) {
+    pthread_mutex_unlock(&p->mu);
+    snprintf(err, errcap, "all %d speech recognizers are busy; try again in a moment", p->max);
+    return NULL;
+  }
+  p->created++; /* reserve the slot; loading (~0.4 s) happens outside the lock */
+  pthread_mutex_unlock(&p->mu);
+  ak__asr *a = ak__asr_new(p->cfg, err, errcap);
+  if (!a) {
+    pthread_mutex_lock(&p->mu);
+    p->created--;
+    pthread_mutex_unlock(&p->mu);
+  }
+  return a;
+}
+
+void ak__asr_pool_put(ak__asr_pool *p, ak__asr *a) {
+  if (!a) return;
+#ifdef AK_HAVE_POCKETSPHINX
+  if (a->kind == 0 && a->in_utt) {
+    ps_end_utt(a->ps);
+    a->in_utt = 0;
+  }
+#endif
+  a->pcm.len = 0;
+  pthread_mutex_lock(&p->mu);
+  p->idle[p->n_idle++] = a; /* n_idle < created <= max */
+  pthread_mutex_unlock(&p->mu);
 }

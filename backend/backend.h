@@ -31,6 +31,7 @@ typedef struct ak__config {
   char web_root[512];          /* the demo page */
   char sdk_dir[512];           /* web/dist, served under /sdk/ */
   int max_sessions;
+  int max_recognizers;         /* ASR decoders alive at once (pocketsphinx: ~95 MB each) */
   int out_queue_kb;            /* hard limit of a browser's outbound queue */
   int connect_timeout_ms;
   int log_level;               /* 0 errors, 1 info, 2 debug */
@@ -149,12 +150,23 @@ void ak__asr_partial(ak__asr *a, char *out, size_t cap);
 /* Ends the utterance and writes the final text. Returns 0, or -1 with err. */
 int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap);
 
+/* A bounded pool of recognizers shared by all sessions: one is taken for an utterance and
+ * given back at its end, so memory stays bounded however many browsers are connected. */
+typedef struct ak__asr_pool ak__asr_pool;
+ak__asr_pool *ak__asr_pool_new(const ak__config *c);
+void ak__asr_pool_free(ak__asr_pool *p);
+/* A ready recognizer, or NULL with err (all busy, or the provider failed to load). */
+ak__asr *ak__asr_pool_get(ak__asr_pool *p, char *err, size_t errcap);
+/* Gives a recognizer back (any unfinished utterance is dropped). NULL is a no-op. */
+void ak__asr_pool_put(ak__asr_pool *p, ak__asr *a);
+
 /* ---- sessions and server ------------------------------------------------------------------- */
 typedef struct ak__server ak__server;
 typedef struct ak__session ak__session;
 
 /* Creates a session for a new browser and starts its threads. NULL on failure. */
-ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts);
+ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
+                             ak__asr_pool *asr_pool);
 /* The browser is gone: stops the threads; the session frees itself when they end. */
 void ak__session_release(ak__session *s);
 /* Handles one complete text message from the browser (lws thread). */

@@ -43,6 +43,7 @@ static const opt OPTS[] = {
   {"web-root", "AVATARKIT_WEB_ROOT", S(web_root), 0, 0, 0, "demo page directory"},
   {"sdk-dir", "AVATARKIT_SDK_DIR", S(sdk_dir), 0, 0, 0, "built web SDK, served at /sdk/"},
   {"max-sessions", "AVATARKIT_MAX_SESSIONS", I(max_sessions), 0, 1, 4096, "browser sessions at once"},
+  {"max-recognizers", "AVATARKIT_MAX_RECOGNIZERS", I(max_recognizers), 0, 1, 256, "ASR decoders at once (shared by all browsers)"},
   {"out-queue-kb", "AVATARKIT_OUT_QUEUE_KB", I(out_queue_kb), 0, 16, 1048576, "outbound queue limit per browser"},
   {"connect-timeout-ms", "AVATARKIT_CONNECT_TIMEOUT_MS", I(connect_timeout_ms), 0, 100, 120000, "network connect timeout"},
   {"log-level", "AVATARKIT_LOG_LEVEL", I(log_level), 0, 0, 2, "0 errors, 1 info, 2 debug"},
@@ -79,6 +80,7 @@ void ak__config_default(ak__config *c) {
   snprintf(c->sdk_dir, sizeof c->sdk_dir, "%s", AK_BACKEND_SDK_DIR);
   c->max_sessions = 64;
   c->out_queue_kb = 8192;
+  c->max_recognizers = 4;
   c->connect_timeout_ms = 5000;
   c->log_level = 1;
   snprintf(c->llm_provider, sizeof c->llm_provider, "local");
@@ -89,7 +91,7 @@ void ak__config_default(ak__config *c) {
            "without lists, markdown or emoji.");
   c->llm_timeout_s = 60;
   snprintf(c->tts_provider, sizeof c->tts_provider, "espeak");
-  snprintf(c->tts_voice, sizeof c->tts_voice, "en-us");
+  c->tts_voice[0] = 0; /* espeak: en-us; http: alloy */
   c->tts_rate_wpm = 165;
   snprintf(c->tts_model, sizeof c->tts_model, "tts-1");
   c->tts_sample_rate = 24000;

@@ -27,6 +27,7 @@ typedef struct pss {
 struct ak__server {
   const ak__config *cfg;
   ak__tts *tts;
+  ak__asr_pool *asr_pool;
   struct lws_context *ctx;
   pss *conns;                 /* lws thread only */
   int n_conns;                /* lws thread only */
@@ -86,7 +87,7 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       lws_callback_on_writable(wsi);
       return 0;
     }
-    p->s = ak__session_new(srv, srv->cfg, srv->tts);
+    p->s = ak__session_new(srv, srv->cfg, srv->tts, srv->asr_pool);
     if (!p->s) return -1;
     p->next = srv->conns;
     srv->conns = p;
@@ -251,6 +252,11 @@ int main(int argc, char **argv) {
   static ak__server srv;
   srv.cfg = &cfg;
   srv.tts = tts;
+  srv.asr_pool = ak__asr_pool_new(&cfg);
+  if (!srv.asr_pool) {
+    fprintf(stderr, "avatarkit-backend: out of memory\n");
+    return 1;
+  }
   pthread_mutex_init(&srv.mu, NULL);
   pthread_cond_init(&srv.cv, NULL);
 
@@ -327,6 +333,7 @@ int main(int argc, char **argv) {
     ak__log(0, "%d sessions still busy at exit", left);
     return 0; /* threads still use tts: do not free it under them */
   }
+  ak__asr_pool_free(srv.asr_pool);
   ak__tts_free(tts);
   curl_global_cleanup();
   ak__log(1, "stopped");

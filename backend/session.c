@@ -31,6 +31,7 @@ struct ak__session {
   ak__server *srv;
   const ak__config *cfg;
   ak__tts *tts;
+  ak__asr_pool *asr_pool;
   char id[AK_ID_LEN + 1];
 
   pthread_mutex_t mu;
@@ -69,10 +70,11 @@ struct ak__session {
   int turn_seq;
 
   /* listener thread only */
-  ak__asr *asr;
-  int asr_failed;
+  ak__asr *asr;                /* taken from the pool for the current utterance */
+  int mic_refused;             /* no recognizer: drop mic audio until mic_end */
   ak__vad vad;
   int mic_active, speech_seen;
+  size_t utt_samples;
   size_t since_partial;
   char last_partial[256];
 };
@@ -524,7 +526,10 @@ static void finish_utterance(ak__session *s) {
   if (!s->mic_active) return;
   s->mic_active = 0;
   char text[1024], err[512] = "";
-  if (ak__asr_finish(s->asr, text, sizeof text, err, sizeof err)) {
+  int rc = ak__asr_finish(s->asr, text, sizeof text, err, sizeof err);
+  ak__asr_pool_put(s->asr_pool, s->asr);
+  s->asr = NULL;
+  if (rc) {
     ak__session_send_error(s, "asr_failed", err);
     return;
   }
@@ -534,18 +539,17 @@ static void finish_utterance(ak__session *s) {
 }
 
 static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
-  if (!s->asr) {
-    if (s->asr_failed) return;
+  if (s->mic_refused) return;
+  if (!s->mic_active) {
     char err[512] = "";
-    s->asr = ak__asr_new(s->cfg, err, sizeof err);
+    s->asr = ak__asr_pool_get(s->asr_pool, err, sizeof err);
     if (!s->asr) {
-      s->asr_failed = 1;
+      s->mic_refused = 1;
       ak__session_send_error(s, "asr_unavailable", err);
       return;
     }
-  }
-  if (!s->mic_active) {
     s->mic_active = 1;
+    s->utt_samples = 0;
     s->speech_seen = 0;
     s->since_partial = 0;
     s->last_partial[0] = 0;
@@ -556,7 +560,9 @@ static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
     s->speech_seen = 1;
     cancel_turn(s, "barge_in", 0); /* the user talks over the avatar */
   }
-  if (ak__asr_feed(s->asr, pcm, n)) { /* utterance too long: end it here */
+  s->utt_samples += n;
+  if (ak__asr_feed(s->asr, pcm, n) ||
+      s->utt_samples >= (size_t)AK__MAX_UTTERANCE_S * AK__MIC_RATE) { /* too long: end it */
     finish_utterance(s);
     return;
   }
@@ -577,7 +583,10 @@ static void handle_cmd(ak__session *s, cmd *c) {
   switch (c->type) {
   case CMD_TEXT: start_turn(s, c->text); break;
   case CMD_MIC: handle_mic(s, c->pcm, c->n); break;
-  case CMD_MIC_END: finish_utterance(s); break;
+  case CMD_MIC_END:
+    s->mic_refused = 0;
+    finish_utterance(s);
+    break;
   case CMD_INTERRUPT: cancel_turn(s, "user", 1); break;
   case CMD_SET_AVATAR:
     cancel_turn(s, "avatar_changed", 0);
@@ -611,7 +620,7 @@ static void *listener_main(void *arg) {
     free(c->pcm);
     free(c);
   }
-  ak__asr_free(s->asr);
+  ak__asr_pool_put(s->asr_pool, s->asr);
   s->asr = NULL;
   session_unref(s);
   return NULL;
@@ -757,12 +766,14 @@ static void session_unref(ak__session *s) {
   ak__server_session_ended(srv);
 }
 
-ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts) {
+ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
+                             ak__asr_pool *asr_pool) {
   ak__session *s = calloc(1, sizeof *s);
   if (!s) return NULL;
   s->srv = srv;
   s->cfg = c;
   s->tts = tts;
+  s->asr_pool = asr_pool;
   if (ak_id_new(s->id, sizeof s->id, 0) != AK_OK) snprintf(s->id, sizeof s->id, "session");
   snprintf(s->avatar_id, sizeof s->avatar_id, "%s", c->avatar_id);
   pthread_mutex_init(&s->mu, NULL);

@@ -75,8 +75,9 @@ static int espeak_init(ak__tts *t, const ak__config *c, char *err, size_t errcap
     return -1;
   }
   espeak_SetSynthCallback(espeak_cb);
-  if (c->tts_voice[0] && espeak_SetVoiceByName(c->tts_voice) != EE_OK) {
-    snprintf(err, errcap, "espeak-ng voice '%s' not found", c->tts_voice);
+  const char *voice = c->tts_voice[0] ? c->tts_voice : "en-us";
+  if (espeak_SetVoiceByName(voice) != EE_OK) {
+    snprintf(err, errcap, "espeak-ng voice '%s' not found", voice);
     return -1;
   }
   if (c->tts_rate_wpm > 0) espeak_SetParameter(espeakRATE, c->tts_rate_wpm, 0);

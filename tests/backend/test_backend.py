@@ -514,6 +514,35 @@ def scenario_asr(args):
     finally:
         st.stop()
 
+    # recognizers are a bounded pool shared by all browsers
+    st = Stack(args.bin, ["--max-recognizers", "1"])
+    try:
+        a, _ = st.connect()
+        b, _ = st.connect()
+        send_pcm(a, silence[:3200])       # a holds the only recognizer (utterance open)
+        time.sleep(1.5)                   # loading it takes ~0.4 s
+        send_pcm(b, speech[:3200])
+        m = b.recv(10)
+        while m["type"] != "error":
+            m = b.recv(10)
+        check(m["code"] == "asr_unavailable" and "busy" in m["message"],
+              f"a second speaker is refused while the only recognizer is in use ({m})")
+        b.send_json({"type": "mic_end"})
+        a.send_json({"type": "mic_end"})  # a gives it back
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = a.recv(10)
+            if m["type"] in ("status", "agent_event"):
+                break
+        send_pcm(b, silence[:8000] + speech + silence)
+        t = read_turn(b, timeout=40, until_last=False)
+        finals = [e["text"] for e in t["events"] if e["event"] == "asr_final"]
+        check(len(finals) == 1 and finals[0], f"the recognizer is reused by the other browser ({finals})")
+        a.close()
+        b.close()
+    finally:
+        st.stop()
+
 
 def main():
     ap = argparse.ArgumentParser()

@@ -62,6 +62,16 @@ aks_error_code aks__classify_server_message(const char *message) {
   return AKS_SERVER_ERROR;
 }
 
+aks_error_code aks__classify_server_error(int grpc_code, const char *message) {
+  aks_error_code c = aks__classify_server_message(message);
+  if (c != AKS_SERVER_ERROR) return c;
+  switch (grpc_code) {
+  case 3: return AKS_INVALID_REQUEST;          /* invalid argument */
+  case 16: return AKS_SESSION_TOKEN_INVALID;   /* unauthenticated */
+  default: return AKS_SERVER_ERROR;
+  }
+}
+
 static int phrase_code(const char *text, aks_error_code *out) {
   for (size_t i = 0; i < sizeof k_phrases / sizeof k_phrases[0]; i++)
     if (has_phrase(text, k_phrases[i].phrase)) {

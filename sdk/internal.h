@@ -15,6 +15,10 @@
  * Unknown text gives AKS_SERVER_ERROR. */
 aks_error_code aks__classify_server_message(const char *message);
 
+/* ServerError with its gRPC-style code: phrases first, then code 3 -> invalidRequest,
+ * 16 -> sessionTokenInvalid, anything else -> serverError. */
+aks_error_code aks__classify_server_error(int grpc_code, const char *message);
+
 /* Maps a refused HTTP call (token API or WebSocket upgrade): status plus the JSON body
  * {"errors":[{status,code,title,detail}]} (may be NULL or not JSON). Writes the detail (or a
  * local explanation) into msg. status 0 means no HTTP answer at all. */

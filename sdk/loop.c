@@ -272,7 +272,7 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
     }
   } else if (m->type == AK_MSG_SERVER_ERROR && m->data == AK_DATA_ERROR) {
     const ak_server_error *e = &m->u.error;
-    aks_error_code code = aks__classify_server_message(e->message);
+    aks_error_code code = aks__classify_server_error(e->code, e->message);
     const char *rid = e->req_id && e->req_id[0] ? e->req_id : NULL;
     if (state < S_OPEN) {
       aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, e->message, rid, 0, 0);

@@ -881,6 +881,21 @@ static void test_errors(void) {
     }
     col_free(&c);
   }
+  /* egress: a valid LiveKit config the server cannot serve, and an incomplete one */
+  if (want("egress")) {
+    aks_config b = cfg;
+    b.egress_type = AKS_EGRESS_LIVEKIT;
+    b.livekit.url = "wss://livekit.invalid";
+    b.livekit.room_name = "room";
+    b.livekit.api_token = "t";
+    expect_start_fails(&b, AKS_EGRESS_UNAVAILABLE, 0, "livekit egress unavailable");
+    b.livekit.room_name = NULL;
+    expect_start_fails(&b, AKS_INVALID_REQUEST, 0, "livekit egress without room");
+    aks_config g = cfg;
+    g.egress_type = AKS_EGRESS_AGORA;
+    g.agora.channel_name = "ch";
+    expect_start_fails(&g, AKS_EGRESS_UNAVAILABLE, 0, "agora egress unavailable");
+  }
   /* nothing listens: connect phase */
   if (want("refused")) {
     aks_config b = cfg;

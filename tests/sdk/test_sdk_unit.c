@@ -76,6 +76,11 @@ static void test_server_phrases(void) {
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
     CHECK_EQ(aks__classify_server_message(t[i].msg), t[i].code);
+  CHECK_EQ(aks__classify_server_error(3, "invalid egress config: x"), AKS_INVALID_REQUEST);
+  CHECK_EQ(aks__classify_server_error(16, "who are you"), AKS_SESSION_TOKEN_INVALID);
+  CHECK_EQ(aks__classify_server_error(14, "busy"), AKS_SERVER_ERROR);
+  CHECK_EQ(aks__classify_server_error(3, "unsupported sample rate"), AKS_UNSUPPORTED_SAMPLE_RATE);
+  CHECK_EQ(aks__classify_server_error(0, "session token expired"), AKS_SESSION_TOKEN_EXPIRED);
   CHECK_EQ(aks__classify_close(4010), AKS_SESSION_TOKEN_EXPIRED);
   CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
   CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);

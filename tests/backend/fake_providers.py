@@ -3,6 +3,8 @@
 (multipart WAV in, JSON text out). Requests are recorded so tests can assert on them."""
 import json
 import math
+import select
+import socket
 import struct
 import threading
 import time
@@ -24,6 +26,7 @@ class Recorder:
         self.speech = [] # input texts
         self.asr = []    # (wav bytes length, sample rate)
         self.auth = []
+        self.aborted = []  # queries whose stream the client closed mid-way
 
     def add(self, kind, item):
         with self.lock:
@@ -52,6 +55,19 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
         self.wfile.flush()
 
+    def _client_gone_within(self, seconds):
+        """True when the client closes the connection within the given time."""
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            r, _, _ = select.select([self.connection], [], [], 0.05)
+            if r:
+                try:
+                    if self.connection.recv(1, socket.MSG_PEEK) == b"":
+                        return True
+                except OSError:
+                    return True
+        return False
+
     def do_POST(self):
         rec = self.server.rec
         rec.add("auth", self.headers.get("Authorization", ""))
@@ -78,7 +94,14 @@ class Handler(BaseHTTPRequestHandler):
                 self._chunk(b[:7])
                 self._chunk(b[7:])
                 if piece.endswith("."):
-                    time.sleep(0.5)  # a slow model: the first sentence must not wait for the rest
+                    # a slow model: the first sentence must not wait for the rest; "SLOW"
+                    # queries stall long enough that only a cancelled request ends early
+                    if "SLOW" in user:
+                        if self._client_gone_within(8.0):
+                            rec.add("aborted", user)
+                            return
+                    else:
+                        time.sleep(0.5)
             self._chunk(b"data: [DONE]\n\n")
             self._chunk(b"")
         elif self.path == "/v1/audio/speech":

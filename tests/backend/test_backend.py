@@ -405,6 +405,20 @@ def scenario_providers(args):
               "another browser starts with an empty history")
         other.close()
 
+        # interrupting a stalled LLM stream aborts the HTTP request at once
+        ws.send_json({"type": "text_query", "text": "be SLOW please"})
+        m = ws.recv(10)
+        while not (m["type"] == "agent_event" and m["event"] == "llm_text"):
+            m = ws.recv(10)
+        ws.send_json({"type": "interrupt"})
+        ws.send_json({"type": "text_query", "text": "quick one"})
+        t = read_turn(ws, timeout=20)
+        check(t["done"] == fake_providers.llm_reply("quick one"), "the next query is answered")
+        deadline = time.monotonic() + 10
+        while not rec.aborted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check(rec.aborted == ["be SLOW please"], f"an interrupt closes the stalled LLM stream ({rec.aborted})")
+
         ws.send_json({"type": "text_query", "text": "please FAIL now"})
         deadline = time.monotonic() + 10
         err = None

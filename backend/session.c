@@ -284,7 +284,8 @@ static void on_error(void *user, const aks_error *e) {
   snprintf(msg, sizeof msg, "motion server (%s): %s", aks_phase_name(e->phase),
            e->message ? e->message : aks_error_name(e->code));
   ak__log(1, "session %s: %s", s->id, msg);
-  ak__session_send_error(s, aks_error_name(e->code), msg);
+  /* An idle Motion Server session closing is routine: the next turn reconnects. */
+  if (e->code != AKS_IDLE_TIMEOUT) ak__session_send_error(s, aks_error_name(e->code), msg);
 }
 
 static void on_close(void *user, int code, const char *reason) {

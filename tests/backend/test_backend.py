@@ -2,7 +2,7 @@
 """Integration tests of avatarkit-backend with real processes on loopback: the Motion Server,
 the backend, fake HTTP providers, and scripted WebSocket clients standing in for browsers.
 
-  test_backend.py relay|robustness|backpressure|providers|asr --bin BUILD/bin [--data ../shared/data]
+  test_backend.py relay|robustness|idle|backpressure|providers|asr --bin BUILD/bin [--data ../shared/data]
 
 Exit 0 = pass, 1 = fail, 77 = skipped (binaries missing). Every wait is bounded."""
 import argparse
@@ -77,7 +77,7 @@ class Proc:
 class Stack:
     """Motion Server + backend with generated dev credentials."""
 
-    def __init__(self, bindir, backend_args=(), env_extra=None):
+    def __init__(self, bindir, backend_args=(), env_extra=None, motion_args=()):
         self.tmp = tempfile.mkdtemp(prefix="ak-backend-test-")
         self.env = dict(os.environ)
         self.env["AVATARKIT_API_KEY"] = "key-" + os.urandom(8).hex()
@@ -87,7 +87,7 @@ class Stack:
                 del self.env[k]
         self.env.update(env_extra or {})
         self.motion = Proc([os.path.join(bindir, "avatarkit-motion-server"),
-                            "--listen", "127.0.0.1:0", "--log-level", "warn"],
+                            "--listen", "127.0.0.1:0", "--log-level", "warn"] + list(motion_args),
                            self.env, "motion", self.tmp)
         self.backend = Proc([os.path.join(bindir, "avatarkit-backend"), "--listen", "127.0.0.1:0",
                              "--motion-url", f"http://127.0.0.1:{self.motion.port}"]
@@ -335,6 +335,28 @@ def scenario_robustness(args):
         st.stop()
 
 
+def scenario_idle(args):
+    st = Stack(args.bin, motion_args=["--idle-timeout", "1"])
+    try:
+        ws, _ = st.connect()
+        seen = []
+        try:
+            deadline = time.monotonic() + 2.5  # the Motion Server drops the idle session
+            while time.monotonic() < deadline:
+                seen.append(ws.recv(max(0.05, deadline - time.monotonic())))
+        except TimeoutError:
+            pass
+        check("no audio input" in st.backend.tail(), "the Motion Server closed the idle session")
+        check(not [m for m in seen if m["type"] == "error"], f"an idle Motion Server timeout is not an error for the user ({seen})")
+        ws.send_json({"type": "text_query", "text": "hello"})
+        t = read_turn(ws)
+        check(t["done"] and t["done"].startswith("Hello"), "the next turn reconnects and is answered")
+        check_payloads(t, "turn after the idle timeout")
+        ws.close()
+    finally:
+        st.stop()
+
+
 def scenario_backpressure(args):
     st = Stack(args.bin, ["--out-queue-kb", "64"])
     try:
@@ -560,7 +582,7 @@ def scenario_asr(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["relay", "robustness", "backpressure", "providers", "asr"])
+    ap.add_argument("scenario", choices=["relay", "robustness", "idle", "backpressure", "providers", "asr"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "..", "shared", "data"))
     args = ap.parse_args()

@@ -654,6 +654,42 @@ static void suite_generated(const server *srv) {
     }
     free(a.pcm);
   }
+  /* Ogg Opus bytes made by the caller (audio_format OGG_OPUS without SDK encoding), sent in
+   * odd-sized slices that split Ogg pages anywhere */
+  {
+    audio a = gen_audio(24000, 1.7, seed + 100);
+    aks__oggenc *enc = NULL;
+    uint8_t *ogg = NULL;
+    size_t ogg_len = 0;
+    CHECK_EQ(aks__oggenc_new(24000, 0, &enc), AKS_OK);
+    if (enc) {
+      CHECK_EQ(aks__oggenc_write(enc, a.pcm, a.n, 1), AKS_OK);
+      aks__oggenc_take(enc, &ogg, &ogg_len);
+      aks__oggenc_free(enc);
+    }
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(srv, 24000);
+    cfg.audio_format = AKS_AUDIO_OGG_OPUS;
+    aks_session *s = ogg ? open_session(&cfg, &c) : NULL;
+    if (s) {
+      char req[AK_ID_LEN + 1] = "";
+      size_t off = 0, step = 997;
+      while (off < ogg_len) {
+        size_t k = ogg_len - off < step ? ogg_len - off : step;
+        CHECK_EQ(aks_session_send_audio(s, ogg + off, k, 0, req, sizeof req), AKS_OK);
+        off += k;
+      }
+      CHECK_EQ(aks_session_send_audio(s, NULL, 0, 1, NULL, 0), AKS_OK);
+      CHECK(col_wait(&c, p_req_done, req, WAIT_MS));
+      check_request(&c, req, a.n, 24000, "caller's Ogg Opus");
+      CHECK_EQ(c.n_err, 0);
+      aks_session_free(s);
+    }
+    col_free(&c);
+    free(ogg);
+    free(a.pcm);
+  }
   /* query-parameter auth (browser style) */
   audio a = gen_audio(16000, 1.2, seed);
   run_clip(srv, &a, "gen 16000 Hz query", 0, 1, AKS_THREAD_INTERNAL);

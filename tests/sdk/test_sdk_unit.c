@@ -287,6 +287,36 @@ static void test_call_order(void) {
   CHECK_EQ(aks_loop_free(NULL), AKS_OK);
 }
 
+/* The outgoing queue is bounded: an EXTERNAL session that is never serviced fills up and
+ * refuses more with queueFull, queueing nothing of the refused call. */
+static void test_queue_bound(void) {
+  aks_config c = good_config();
+  c.threading = AKS_THREAD_EXTERNAL;
+  c.session_token = "tok";
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&c, NULL, NULL, &s), AKS_OK);
+  CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK); /* EXTERNAL: returns at once */
+  size_t mb = 1024 * 1024;
+  uint8_t *pcm = calloc(1, mb);
+  int rc = AKS_OK, calls = 0;
+  char first[32] = "", id[32];
+  while (rc == AKS_OK && calls < 64) {
+    rc = aks_session_send_audio(s, pcm, mb, 0, id, sizeof id);
+    if (calls == 0) memcpy(first, id, sizeof id);
+    if (rc == AKS_OK) CHECK(strcmp(id, first) == 0); /* one request across calls */
+    calls++;
+  }
+  CHECK_EQ(rc, AKS_QUEUE_FULL);
+  CHECK(calls >= 7 && calls <= 9); /* 8 MiB bound, slices carry a few bytes of framing */
+  /* small sends still fit while there is room; the request id is unchanged */
+  CHECK_EQ(aks_session_send_audio(s, pcm, 2, 1, id, sizeof id), AKS_OK);
+  CHECK(strcmp(id, first) == 0);
+  CHECK_EQ(aks_session_interrupt(s, id, sizeof id), AKS_OK);
+  CHECK(strcmp(id, first) == 0);
+  free(pcm);
+  aks_session_free(s); /* the connect to port 9 fails; free stays bounded */
+}
+
 /* ---- token client against a canned loopback responder ----------------------------------- */
 
 typedef struct canned {
@@ -500,6 +530,7 @@ int main(void) {
   test_token_body();
   test_config();
   test_call_order();
+  test_queue_bound();
   test_token_client();
   test_token_refused();
   test_oggenc();

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../train/phones.h"
+#include "engine_internal.h"
 #include "avatarkit/engine.h"
 
 #define MAX_LAG 10 /* frames either side */
@@ -24,10 +25,14 @@ typedef struct utt {
   ak_phone *ph;
 } utt;
 
-typedef struct acc {
+typedef struct corr {
   /* correlation sums per lag */
   double sx[2 * MAX_LAG + 1], sy[2 * MAX_LAG + 1], sxx[2 * MAX_LAG + 1], syy[2 * MAX_LAG + 1],
       sxy[2 * MAX_LAG + 1], cnt[2 * MAX_LAG + 1];
+} corr;
+
+typedef struct acc {
+  corr co, st; /* against the coarticulated jaw curve and the raw per-phone step curve */
   long clos_n, clos_ok, sil_n, sil_ok, rnd_n, spr_n;
   double rnd_s, spr_s;
 } acc;
@@ -127,26 +132,34 @@ static void run_engine(const utt *u, int fps, int la, const ak_model *m, track *
   ak_engine_free(e);
 }
 
-/* Loudness envelope baseline: 25 ms RMS at each frame centre in dB, mapped 0..1 over the 40 dB
- * below the utterance peak (an offline normalisation, in its favour). */
+/* Loudness envelope baseline: 25 ms RMS amplitude at each frame centre, divided by the
+ * utterance's 95th percentile of voiced RMS and clipped to 1 (an offline normalisation, in its
+ * favour). It has no rounding and no closure channel. */
+static int cmpf(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return x < y ? -1 : x > y;
+}
+
 static void run_loudness(const utt *u, int fps, track *t) {
   size_t nf = ((size_t)u->n * (size_t)fps + 15999) / 16000;
   track_alloc(t, nf);
-  float *db = malloc((nf + 1) * sizeof *db), peak = -120.0f;
+  float *rms = malloc((nf + 1) * sizeof *rms), *sorted = malloc((nf + 1) * sizeof *sorted);
   for (size_t i = 0; i < nf; i++) {
     long c = (long)(((double)i + 0.5) * 16000.0 / fps);
     double s = 0;
     for (long j = c - 200; j < c + 200; j++)
       if (j >= 0 && j < (long)u->n) s += (double)u->audio[j] * u->audio[j];
-    db[i] = (float)(10.0 * log10(s / 400.0 + 1e-10));
-    if (db[i] > peak) peak = db[i];
+    rms[i] = sorted[i] = (float)sqrt(s / 400.0);
   }
+  qsort(sorted, nf, sizeof *sorted, cmpf);
+  float p95 = nf ? sorted[(nf * 95) / 100] : 1.0f;
+  if (p95 <= 0.0f) p95 = 1.0f;
   for (size_t i = 0; i < nf; i++) {
-    float v = (db[i] - (peak - 40.0f)) / 40.0f;
-    v = v < 0 ? 0 : (v > 1 ? 1 : v);
-    t->jaw[i] = t->open[i] = 0.7f * v;
+    float v = rms[i] / p95;
+    t->jaw[i] = t->open[i] = 0.7f * (v > 1.0f ? 1.0f : v);
   }
-  free(db);
+  free(rms);
+  free(sorted);
 }
 
 static const ak_phone *phone_at(const utt *u, float t) {
@@ -155,20 +168,7 @@ static const ak_phone *phone_at(const utt *u, float t) {
   return NULL;
 }
 
-static void score(const utt *u, int fps, const track *t, acc *a) {
-  float dt = 1.0f / (float)fps;
-  float *ref = calloc(t->n + 1, sizeof *ref);
-  for (size_t i = 0; i < t->n; i++) {
-    const ak_phone *p = phone_at(u, ((float)i + 0.5f) * dt);
-    ref[i] = p ? ak_ph_jaw(p->vis) : 0.0f;
-  }
-  /* Correlation restricted to the speech span (first to last non-silent phone). */
-  float sp0 = 1e9f, sp1 = -1.0f;
-  for (uint32_t i = 0; i < u->nph; i++)
-    if (u->ph[i].vis != AK_VIS_SIL) {
-      if (u->ph[i].start < sp0) sp0 = u->ph[i].start;
-      if (u->ph[i].end > sp1) sp1 = u->ph[i].end;
-    }
+static void corr_add(corr *c, const track *t, const float *ref, float dt, float sp0, float sp1) {
   for (int l = -MAX_LAG; l <= MAX_LAG; l++) {
     int li = l + MAX_LAG;
     for (size_t i = 0; i < t->n; i++) {
@@ -177,14 +177,43 @@ static void score(const utt *u, int fps, const track *t, acc *a) {
       float tc = ((float)i + 0.5f) * dt;
       if (tc < sp0 - 0.2f || tc > sp1 + 0.2f) continue;
       double x = t->jaw[j], y = ref[i];
-      a->sx[li] += x;
-      a->sy[li] += y;
-      a->sxx[li] += x * x;
-      a->syy[li] += y * y;
-      a->sxy[li] += x * y;
-      a->cnt[li] += 1;
+      c->sx[li] += x;
+      c->sy[li] += y;
+      c->sxx[li] += x * x;
+      c->syy[li] += y * y;
+      c->sxy[li] += x * y;
+      c->cnt[li] += 1;
     }
   }
+}
+
+static void score(const utt *u, int fps, const track *t, acc *a) {
+  float dt = 1.0f / (float)fps;
+  float *step = calloc(t->n + 1, sizeof *step), *co = calloc(t->n + 1, sizeof *co);
+  for (size_t i = 0; i < t->n; i++) {
+    const ak_phone *p = phone_at(u, ((float)i + 0.5f) * dt);
+    step[i] = p ? ak_ph_jaw(p->vis) : 0.0f;
+  }
+  /* The coarticulated curve: the training targets' jawOpen (10 ms hops) at frame centres. */
+  size_t nh = u->n / 160 + 1;
+  float *tg = malloc(nh * AK__NT * sizeof *tg);
+  ak_ph_targets(u->ph, u->nph, nh, tg);
+  for (size_t i = 0; i < t->n; i++) {
+    size_t h = (size_t)(((double)i + 0.5) * dt / 0.01);
+    co[i] = h < nh ? tg[h * AK__NT + AK__T_JAW] : 0.0f;
+  }
+  free(tg);
+  /* Correlation restricted to the speech span (first to last non-silent phone). */
+  float sp0 = 1e9f, sp1 = -1.0f;
+  for (uint32_t i = 0; i < u->nph; i++)
+    if (u->ph[i].vis != AK_VIS_SIL) {
+      if (u->ph[i].start < sp0) sp0 = u->ph[i].start;
+      if (u->ph[i].end > sp1) sp1 = u->ph[i].end;
+    }
+  corr_add(&a->co, t, co, dt, sp0, sp1);
+  corr_add(&a->st, t, step, dt, sp0, sp1);
+  free(step);
+  free(co);
   for (uint32_t k = 0; k < u->nph; k++) {
     const ak_phone *p = &u->ph[k];
     size_t mid = (size_t)((p->start + p->end) * 0.5f / dt);
@@ -211,33 +240,39 @@ static void score(const utt *u, int fps, const track *t, acc *a) {
     a->sil_n++;
     if (t->jaw[i] < 0.05f) a->sil_ok++;
   }
-  free(ref);
 }
 
-static void report(const char *sys, const char *lang, const acc *a, int fps, int md) {
+static double best_r(const corr *c, int *lag) {
   double best = -2;
-  int bl = 0;
+  *lag = 0;
   for (int l = 0; l < 2 * MAX_LAG + 1; l++) {
-    double n = a->cnt[l];
+    double n = c->cnt[l];
     if (n < 10) continue;
-    double cov = a->sxy[l] / n - (a->sx[l] / n) * (a->sy[l] / n);
-    double vx = a->sxx[l] / n - (a->sx[l] / n) * (a->sx[l] / n);
-    double vy = a->syy[l] / n - (a->sy[l] / n) * (a->sy[l] / n);
+    double cov = c->sxy[l] / n - (c->sx[l] / n) * (c->sy[l] / n);
+    double vx = c->sxx[l] / n - (c->sx[l] / n) * (c->sx[l] / n);
+    double vy = c->syy[l] / n - (c->sy[l] / n) * (c->sy[l] / n);
     double r = vx > 1e-12 && vy > 1e-12 ? cov / sqrt(vx * vy) : 0;
     if (r > best) {
       best = r;
-      bl = l - MAX_LAG;
+      *lag = l - MAX_LAG;
     }
   }
+  return best;
+}
+
+static void report(const char *sys, const char *lang, const acc *a, int fps, int md) {
+  int lc, ls;
+  double rc = best_r(&a->co, &lc), rs = best_r(&a->st, &ls);
   double clos = a->clos_n ? (double)a->clos_ok / a->clos_n : NAN;
   double sil = a->sil_n ? (double)a->sil_ok / a->sil_n : NAN;
   double rnd = (a->rnd_n ? a->rnd_s / a->rnd_n : 0) - (a->spr_n ? a->spr_s / a->spr_n : 0);
   if (md)
-    printf("| %s | %s | %.3f | %+d | %.3f | %.3f | %.3f |\n", lang, sys, best, bl * 1000 / fps,
-           clos, sil, rnd);
+    printf("| %s | %s | %.3f | %+d | %.3f | %+d | %.3f | %.3f | %.3f |\n", lang, sys, rc,
+           lc * 1000 / fps, rs, ls * 1000 / fps, clos, sil, rnd);
   else
-    printf("%-4s %-22s r=%.3f lag=%+4d ms  closure=%.3f (n=%ld)  silence=%.3f  rounding=%.3f\n",
-           lang, sys, best, bl * 1000 / fps, clos, a->clos_n, sil, rnd);
+    printf("%-4s %-24s r=%.3f lag=%+4d ms  r_step=%.3f lag=%+4d ms  closure=%.3f (n=%ld)  "
+           "silence=%.3f  rounding=%.3f\n",
+           lang, sys, rc, lc * 1000 / fps, rs, ls * 1000 / fps, clos, a->clos_n, sil, rnd);
 }
 
 int main(int argc, char **argv) {
@@ -315,8 +350,9 @@ int main(int argc, char **argv) {
     }
   }
   if (md) {
-    printf("| lang | system | opening r | best lag ms | /p b m/ closure recall | silence "
-           "precision | rounding contrast |\n|---|---|---|---|---|---|---|\n");
+    printf("| lang | system | opening r | lag ms | r vs step curve | lag ms | /p b m/ closure "
+           "recall | silence precision | rounding contrast |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
   }
   for (int l = 0; l <= NLANG; l++)
     for (int s = 0; s < NSYS; s++)

@@ -59,6 +59,21 @@ def blob(records):
     return head + body
 
 
+def load_blob(path):
+    """Reads an AKMW v1 blob back into {name: array} (for warm starts and checks)."""
+    b = open(path, 'rb').read()
+    if b[:4] != b'AKMW' or struct.unpack_from('<I', b, 4)[0] != BLOB_VERSION:
+        raise ValueError('not an AKMW v1 blob: %s' % path)
+    n = struct.unpack_from('<I', b, 8)[0]
+    off, d = 24, {}
+    for _ in range(n):
+        name = b[off:off + 32].split(b'\0')[0].decode()
+        _, nd, d0, d1, d2, d3, nb = struct.unpack_from('<7I', b, off + 32)
+        d[name] = np.frombuffer(b, '<f4', nb // 4, off + 60).reshape([d0, d1, d2, d3][:nd]).copy()
+        off += 60 + nb
+    return d
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--train', nargs='+', required=True)
@@ -70,6 +85,9 @@ def main():
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--crop', type=int, default=300)
     ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--init', help='warm start from this blob (same hidden size)')
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--round-weight', type=float, default=2.0)
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -84,6 +102,9 @@ def main():
     allf = np.concatenate(feats)
     mean = allf.mean(0).astype(np.float32)
     std = (allf.std(0) + 1e-3).astype(np.float32)
+    init = load_blob(a.init) if a.init else None
+    if init is not None:
+        mean, std = init['feat.mean'], init['feat.std']
     nmel = allf.shape[1]
     print('utterances %d, hops %d' % (len(feats), len(allf)), flush=True)
     del allf
@@ -97,7 +118,7 @@ def main():
     w = torch.ones(NT)
     w[0] = 3.0  # jaw
     w[1] = 3.0  # close
-    w[2] = w[3] = 2.0  # funnel, pucker
+    w[2] = w[3] = a.round_weight  # funnel, pucker
     w[7] = 2.0  # press
 
     def batch(ids):
@@ -117,7 +138,17 @@ def main():
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
     net = Net(nmel, a.hidden, M)
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    if init is not None:
+        net.load_state_dict({
+            'conv.weight': torch.tensor(init['conv.w'].transpose(0, 2, 1).copy()),
+            'conv.bias': torch.tensor(init['conv.b']),
+            'gru.weight_ih_l0': torch.tensor(init['gru.w_ih']),
+            'gru.weight_hh_l0': torch.tensor(init['gru.w_hh']),
+            'gru.bias_ih_l0': torch.tensor(init['gru.b_ih']),
+            'gru.bias_hh_l0': torch.tensor(init['gru.b_hh']),
+            'out.weight': torch.tensor(init['out.w']), 'out.bias': torch.tensor(init['out.b'])})
+        print('warm start from', a.init, flush=True)
+    opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     bce = torch.nn.BCEWithLogitsLoss(reduction='none')
 
     def loss_of(X, Y, Mk):
@@ -133,7 +164,7 @@ def main():
     while time.time() - t0 < budget:
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:
-            g['lr'] = 3e-3 * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+            g['lr'] = a.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         ids = rng.choice(tr, a.batch)
         X, Y, Mk = batch(ids)
         loss = loss_of(X, Y, Mk)

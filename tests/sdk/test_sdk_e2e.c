@@ -31,7 +31,7 @@
 #include <espeak-ng/speak_lib.h>
 #endif
 
-static int g_fail, g_checks;
+static _Atomic int g_fail, g_checks; /* worker threads check too */
 #define CHECK(cond)                                                            \
   do {                                                                         \
     g_checks++;                                                                \

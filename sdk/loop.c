@@ -510,8 +510,9 @@ static int poll_tokens(aks_loop *loop) {
   aks_session *list[64];
   size_t n = 0;
   pthread_mutex_lock(&loop->mu);
-  for (aks_session *s = loop->sessions; s && n < 64; s = s->next)
-    if (s->treq) list[n++] = s;
+  if (loop->n_token_reqs > 0)
+    for (aks_session *s = loop->sessions; s && n < 64; s = s->next)
+      if (s->treq) list[n++] = s;
   pthread_mutex_unlock(&loop->mu);
   for (size_t i = 0; i < n; i++) {
     aks_session *s = list[i];
@@ -519,7 +520,10 @@ static int poll_tokens(aks_loop *loop) {
     if (!res) return 1;
     if (aks__token_req_poll(s->treq, 0, res)) {
       aks__token_req_free(s->treq);
+      pthread_mutex_lock(&loop->mu);
       s->treq = NULL;
+      loop->n_token_reqs--;
+      pthread_mutex_unlock(&loop->mu);
       if (res->code == AKS_OK) {
         snprintf(s->token, sizeof s->token, "%s", res->token);
         pthread_mutex_lock(&loop->mu);

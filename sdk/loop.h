@@ -98,6 +98,7 @@ struct aks_loop {
   int stop;                       /* [mu] */
   aks_session *sessions;          /* [mu] */
   aks_session *pending;           /* [mu] sessions with work for the network thread */
+  int n_token_reqs;               /* [mu] EXTERNAL token requests in flight */
   lws_sorted_usec_list_t sul_tick;
   lws_sorted_usec_list_t sul_bound;
 };

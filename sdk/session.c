@@ -220,8 +220,9 @@ int aks_session_init(aks_session *s) {
   int rc = aks__token_req_new(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
                               s->cfg.connect_timeout_ms, &r);
   if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_SESSION_TOKEN, NULL, 0);
-  s->treq = r;
   pthread_mutex_lock(&loop->mu);
+  s->treq = r;
+  loop->n_token_reqs++;
   s->state = S_TOKEN;
   pthread_mutex_unlock(&loop->mu);
   return AKS_OK;
@@ -632,6 +633,7 @@ void aks_session_free(aks_session *s) {
     loop->sessions = s->next;
   if (s->next) s->next->prev = s->prev;
   loop->n_sessions--;
+  if (s->treq) loop->n_token_reqs--;
   if (s->in_pending) { /* still listed for work: take it out */
     aks_session **pp = &loop->pending;
     while (*pp && *pp != s) pp = &(*pp)->pnext;

@@ -97,6 +97,8 @@ export interface OpusStreamDecoder {
   decode(packet: Uint8Array, index: number): void;
   /** Packets submitted but not yet delivered. */
   readonly outstanding: number;
+  /** Emits whatever the decoder still holds (called once the stream's last packet is in). */
+  flush(): void;
   close(): void;
 }
 
@@ -146,6 +148,10 @@ class WebCodecsOpusDecoder implements OpusStreamDecoder {
       new EncodedAudioChunk({ type: 'key', timestamp: index * this.frameUs, data: packet }),
     );
   }
+  flush(): void {
+    if (this.closed || this.dec.state !== 'configured') return;
+    this.dec.flush().catch(() => undefined);
+  }
   close(): void {
     this.closed = true;
     try {
@@ -178,6 +184,9 @@ class WasmOpusDecoder implements OpusStreamDecoder {
     } catch (e) {
       this.onError(e as Error);
     }
+  }
+  flush(): void {
+    /* synchronous: nothing held back */
   }
   close(): void {
     if (!this.closed) this.dec.free();

@@ -29,6 +29,8 @@ const START_LEAD = 0.03;
 const LATE_SAFETY = 0.005;
 /** Longest wait for motion once audio is ready before starting without it (seconds). */
 const MOTION_WAIT = 0.6;
+/** An audio underrun longer than this (seconds) blends the face back to idle until it resumes. */
+const STALL_TO_IDLE = 0.12;
 /** Bound on live conversations queued for playback. */
 const MAX_QUEUED = 32;
 /** Bound on Opus packets waiting for an earlier one. */
@@ -100,6 +102,8 @@ class Conversation {
   networkLost = false;
   serverFailed = false;
   scheduleQueue: { start: number; rate: number; pcm: Float32Array }[] = [];
+  stallSince = -1;
+  flushed = false;
   constructor(readonly id: string) {}
   get decoding(): number {
     return (this.decoder?.outstanding ?? 0) + this.packets.size + (this.decoderPending ? 1 : 0);
@@ -438,6 +442,10 @@ export class AvatarController {
       c.decoder.decode(p, c.nextSubmit);
       c.nextSubmit++;
     }
+    if (c.audio.ended && c.packets.size === 0 && !c.flushed) {
+      c.flushed = true;
+      c.decoder.flush();
+    }
   }
 
   // ---- sdk mode -----------------------------------------------------------------------------
@@ -633,6 +641,9 @@ export class AvatarController {
         return;
       }
       if (!(buffered >= target || (complete && buffered > 0) || (c.networkLost && buffered > 0))) return;
+      // Packets still in the decoder are audio we already have: when a burst arrived, start
+      // only once it is decoded (or plenty is ready), so a slow decoder cannot underrun us.
+      if (c.decoding > 0 && buffered < Math.max(3 * target, 1.0)) return;
       if (c.readySince < 0) c.readySince = now;
       const needMotion = Math.min(target, buffered);
       const motionReady =
@@ -702,7 +713,14 @@ export class AvatarController {
       const now = this.sink.now();
       const media = Math.max(0, c.clock.mediaAt(now));
       this.current = { id: c.id, media };
-      if (c.fallback) {
+      // audio ran dry: hold the pose briefly (a late packet), then relax to idle until it resumes
+      const dry = media >= c.clock.scheduledUntil - 1e-3 && !c.audioComplete;
+      if (!dry) c.stallSince = -1;
+      else if (c.stallSince < 0) c.stallSince = now;
+      const stalled = dry && now - c.stallSince > STALL_TO_IDLE;
+      if (stalled) {
+        target = 0;
+      } else if (c.fallback) {
         fallbackPose(c.audio.loudness(media), this.speechPose);
         target = 1;
         this.lastSpeech.set(this.speechPose);

@@ -52,7 +52,10 @@ export class JitterEstimator {
 
   /** Reports an underrun of `seconds`: the delay grows at once and relaxes slowly. */
   underrun(seconds: number): void {
-    this.underrunFloor = Math.min(this.maxDelay, Math.max(this.underrunFloor, this.targetDelay()) + seconds);
+    // grow by the shortfall, at most 250 ms per underrun: one long stall of the page (a
+    // blocked main thread) must not buy a second of latency for the rest of the session
+    const grow = Math.min(0.25, Math.max(0.02, seconds));
+    this.underrunFloor = Math.min(this.maxDelay, Math.max(this.underrunFloor, this.targetDelay()) + grow);
   }
 
   /** Called once per finished conversation so an old underrun stops inflating the delay. */

@@ -13,7 +13,7 @@ export async function launch() {
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    viewport: { width: 720, height: 720 },
+    viewport: { width: Number(process.env.AK_VIEWPORT ?? 480), height: Number(process.env.AK_VIEWPORT ?? 480) },
     args: [
       '--no-sandbox', '--use-angle=swiftshader', '--enable-unsafe-swiftshader',
       '--autoplay-policy=no-user-gesture-required', '--disable-background-networking',

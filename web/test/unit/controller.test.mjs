@@ -148,6 +148,9 @@ test('underrun: motion holds while audio is missing and the jitter delay grows',
   assert.ok(stalled <= 0.25 + 1e-6, `media ${stalled} stops at the end of the audio`);
   run(sink, c, 0.3, 0.01);
   assert.equal(c.getStats().mediaTime, stalled);
+  const o = new Float32Array(motion.FRAME_STRIDE);
+  c.samplePose(o, sink.t);
+  assert.ok(o[JAW] < 0.05, `a long stall relaxes the face to idle (jaw ${o[JAW]})`);
   c.yieldAudioData(pcm.subarray(8000), true);
   run(sink, c, 0.5, 0.01);
   assert.equal(c.getStats().underruns, 1);

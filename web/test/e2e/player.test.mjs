@@ -1,0 +1,216 @@
+// Headless Chromium end to end: the recorded-session player page with the built SDK, the
+// default avatar and a user-supplied GLB. Every check reads what the page really produced:
+// an AnalyserNode on the SDK's audio output, morph influences on the mesh, canvas pixels.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeTestGlb } from '../../tools/make-test-glb.mjs';
+import { fixtures, installProbe, noBrowser, openPage, probe, risingEdges, saveJson, shot, startStatic, waitFor } from './helpers.mjs';
+
+const FRAME = 1 / 25;
+const LOUD = 0.03;
+let srv;
+
+test.before(async () => {
+  if (noBrowser) return;
+  srv = await startStatic();
+  writeFileSync(join(fixtures, 'user.glb'), makeTestGlb());
+});
+test.after(async () => srv?.close());
+
+async function player(query) {
+  const p = await openPage(`${srv.url}/player.html?${query}`);
+  await waitFor(p.page, () => window.__player?.ready || window.__player?.fatal, null, 60000);
+  const fatal = await p.page.evaluate(() => window.__player.fatal);
+  assert.equal(fatal, undefined, `player failed: ${fatal}\n${p.log.join('\n')}`);
+  return p;
+}
+
+const states = (page) => page.evaluate(() => window.__player.states.map((s) => `${s.state}:${s.reason}`));
+
+test('recorded session: idle -> playing -> idle, mouth moves with speech and rests in silence', { skip: noBrowser }, async () => {
+  const { page, close, log } = await player('recording=recordings/sync.json&pacing=burst&idle=0');
+  try {
+    await installProbe(page);
+    assert.equal(await page.evaluate(() => window.__player.view.controller.conversationState), 'idle');
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.states.some((s) => s.state === 'playing'), null, 90000);
+    await waitFor(page, () => { const r = window.__probe; return r.length && r[r.length - 1].rms > 0.03 && r[r.length - 1].jaw > 0.6; }, null, 90000);
+    await shot(page, 'player-speaking');
+    await waitFor(page, () => window.__player.done, null, 90000);
+    await shot(page, 'player-after');
+    assert.deepEqual(await states(page), ['playing:playbackStart', 'idle:playbackEnd']);
+    const rec = await probe(page);
+    saveJson('player-probe', rec);
+    const loud = rec.filter((r) => r.rms > LOUD && r.state === 'playing');
+    const quiet = rec.filter((r) => r.rms < 0.002 && r.state === 'playing');
+    assert.ok(loud.length > 10 && quiet.length > 10, `loud ${loud.length} quiet ${quiet.length}`);
+    const mean = (a) => a.reduce((s, x) => s + x, 0) / a.length;
+    // mouth pixels: the open mouth shows the dark cavity during the tones only
+    const lumLoud = mean(loud.map((r) => r.lum)), lumQuiet = mean(quiet.map((r) => r.lum));
+    assert.ok(lumLoud < lumQuiet - 15, `mouth region luminance loud ${lumLoud.toFixed(1)} vs silent ${lumQuiet.toFixed(1)}`);
+    // at rest in the silences between tones: the mouth pixels barely change (away from edges)
+    const loudT = loud.map((r) => r.t);
+    const still = quiet.filter((r) => {
+      const before = Math.max(...loudT.filter((t) => t < r.t)), after = Math.min(...loudT.filter((t) => t > r.t));
+      return r.t - before > 0.12 && after - r.t > 0.12 && after - before < 0.8;
+    });
+    const sd = Math.sqrt(mean(still.map((r) => (r.lum - mean(still.map((x) => x.lum))) ** 2)));
+    assert.ok(still.length > 5 && sd < 3, `mouth at rest: sd ${sd.toFixed(2)} over ${still.length} frames`);
+    assert.deepEqual(await page.evaluate(() => window.__player.errors), []);
+  } catch (e) {
+    console.log(log.join('\n'));
+    throw e;
+  } finally {
+    await close();
+  }
+});
+
+test('sync: rendered motion frame within one frame of the audio clock for the whole clip', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=burst&idle=0');
+  try {
+    await installProbe(page);
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.done, null, 90000);
+    const renders = await page.evaluate(() => window.__player.view.controller.renders.slice());
+    assert.ok(renders.length > 40, `only ${renders.length} frames rendered`);
+    const worst = Math.max(...renders.map((r) => Math.abs(r.shownFrame - r.clockFrame)));
+    assert.ok(worst <= 1, `shown frame strayed ${worst} frames from the audio clock`);
+    // independent check: tone onsets heard on the SDK's output vs the jaw opening on the mesh
+    const rec = await probe(page);
+    const audioOn = risingEdges(rec, (r) => r.rms, LOUD);
+    const jawOn = risingEdges(rec, (r) => r.jaw, 0.42);
+    const gaps = [];
+    for (let i = 1; i < rec.length; i++) gaps.push(rec[i].t - rec[i - 1].t);
+    const step = Math.max(...gaps.filter((g) => g > 0));
+    const lags = audioOn.map((a) => Math.min(...jawOn.map((j) => Math.abs(j - a))));
+    saveJson('sync-edges', { audioOn, jawOn, lags, step, outputLatency: rec[0]?.lat, jawWithoutTone: jawOn.map((j) => Math.min(...audioOn.map((a) => Math.abs(j - a)))) });
+    assert.ok(audioOn.length >= 4, `heard ${audioOn.length} tone onsets`);
+    const sorted = [...lags].sort((a, b) => a - b);
+    assert.ok(sorted[Math.floor(sorted.length / 2)] <= FRAME, `median onset lag ${sorted[Math.floor(sorted.length / 2)]}`);
+    assert.ok(sorted[sorted.length - 1] <= FRAME + step, `worst onset lag ${sorted[sorted.length - 1]} (render step ${step})`);
+  } finally {
+    await close();
+  }
+});
+
+test('interrupt silences audio and resets the face within one frame', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=burst&idle=0');
+  try {
+    await installProbe(page);
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => { const r = window.__probe; return r.length && r[r.length - 1].rms > 0.03 && r[r.length - 1].jaw > 0.6; }, null, 90000);
+    const tInt = await page.evaluate(() => {
+      const c = window.__player.view.controller;
+      const t = c.audioContext.currentTime;
+      window.__player.interruptAt = window.__probe.length;
+      c.interrupt();
+      return t;
+    });
+    await page.waitForTimeout(600);
+    const rec = await probe(page);
+    const at = await page.evaluate(() => window.__player.interruptAt);
+    const after = rec.slice(at);
+    assert.ok(after.length > 3, 'frames rendered after interrupt');
+    assert.ok(after[0].jaw < 0.1, `first frame after interrupt: jaw ${after[0].jaw}`);
+    const late = after.filter((r) => r.t > tInt + FRAME);
+    assert.ok(late.length > 0);
+    saveJson('interrupt-probe', { tInt, at, after });
+    for (const r of late) assert.ok(r.rms < 0.002 && r.jaw < 0.1, `sound or motion after interrupt at ${tInt}: ${JSON.stringify(r)}`);
+    const st = await states(page);
+    assert.deepEqual(st.slice(-1), ['idle:userAction']);
+    assert.equal(await page.evaluate(() => window.__player.view.controller.getCurrentConversationId()), null);
+  } finally {
+    await close();
+  }
+});
+
+test('pause keeps the position and resume plays the rest', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=burst&idle=0');
+  try {
+    await installProbe(page);
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.view.controller.getStats().mediaTime > 1.0, null, 90000);
+    const m0 = await page.evaluate(() => { const c = window.__player.view.controller; c.pause(); return c.getStats().mediaTime; });
+    await page.waitForTimeout(700);
+    const paused = await page.evaluate(() => ({ s: window.__player.view.controller.getStats(), n: window.__probe.length }));
+    assert.equal(paused.s.state, 'paused');
+    assert.ok(paused.s.mediaTime - m0 < 0.1, `media advanced ${paused.s.mediaTime - m0}s while paused`);
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(() => window.__player.view.controller.getStats().mediaTime), paused.s.mediaTime);
+    await page.evaluate(() => window.__player.view.controller.resume());
+    await waitFor(page, () => window.__player.done, null, 90000);
+    assert.deepEqual(await states(page), ['playing:playbackStart', 'paused:userAction', 'playing:userAction', 'idle:playbackEnd']);
+  } finally {
+    await close();
+  }
+});
+
+test('jittery delivery still plays in sync (jitter buffer sized from arrivals)', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=jitter&idle=0');
+  try {
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.done, null, 90000);
+    const { renders, stats } = await page.evaluate(() => ({ renders: window.__player.view.controller.renders.slice(), stats: window.__player.view.controller.getStats() }));
+    assert.ok(stats.jitterDelay > 0.08, `jitter delay grew to ${stats.jitterDelay}`);
+    assert.ok(Math.max(...renders.map((r) => Math.abs(r.shownFrame - r.clockFrame))) <= 1);
+    assert.deepEqual((await states(page)).slice(-1), ['idle:playbackEnd']);
+  } finally {
+    await close();
+  }
+});
+
+test('the bundled sample recording plays through with no errors', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sample.json&pacing=burst');
+  try {
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.done || window.__player.errors.length, null, 90000);
+    assert.deepEqual(await page.evaluate(() => window.__player.errors), []);
+    const st = await states(page);
+    assert.ok(st.length >= 2 && st[0] === 'playing:playbackStart' && st[st.length - 1] === 'idle:playbackEnd', st.join(' '));
+    await shot(page, 'sample-end');
+  } finally {
+    await close();
+  }
+});
+
+test('a user-supplied GLB with ARKit targets in other spellings loads and animates', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=burst&avatar=/user.glb&idle=0');
+  try {
+    const ch = await page.evaluate(() => [...window.__player.view.rig.channels].sort((a, b) => a - b));
+    assert.deepEqual(ch, [0, 17, 23], 'jawOpen, eyeBlink_L and blendShape1.MouthSmileLeft bound; viseme ignored');
+    const before = await page.locator('#stage').screenshot();
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.view.rig.influence(17) > 0.6, null, 90000);
+    const during = await page.locator('#stage').screenshot();
+    await shot(page, 'user-glb-speaking');
+    assert.ok(!before.equals(during), 'the canvas changed while the jaw target is driven');
+    await waitFor(page, () => window.__player.done, null, 90000);
+    assert.ok(await page.evaluate(() => window.__player.view.rig.influence(17)) < 0.05);
+  } finally {
+    await close();
+  }
+});
+
+test('idle life: the default avatar blinks and moves with no speech', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json');
+  try {
+    const blink = await page.evaluate(async () => {
+      const v = window.__player.view;
+      let max = 0;
+      const heads = [];
+      const t0 = performance.now();
+      while (performance.now() - t0 < 9000) {
+        await new Promise((r) => requestAnimationFrame(r));
+        max = Math.max(max, v.rig.influence(0));
+        heads.push(v.rig.head.quaternion.y);
+      }
+      return { max, spread: Math.max(...heads) - Math.min(...heads) };
+    });
+    assert.ok(blink.max > 0.3, `blinked: max eyeBlinkLeft ${blink.max}`);
+    assert.ok(blink.spread > 0.002, `head moved: ${blink.spread}`);
+  } finally {
+    await close();
+  }
+});

@@ -11,16 +11,16 @@ const TYPES = {
   '.wasm': 'application/wasm', '.map': 'application/json', '.png': 'image/png', '.pcm': 'application/octet-stream',
 };
 
-/** Serves each of `roots` (first match wins) on 127.0.0.1; resolves to {url, close}. */
-export function serve(roots, port = 0) {
+/** Request handler serving files from `roots` (first match wins); false when not found. */
+export function staticHandler(roots) {
   const dirs = roots.map((r) => resolve(r));
-  const server = createServer((req, res) => {
+  return (req, res) => {
     let path;
     try {
       path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     } catch {
       res.writeHead(400).end();
-      return;
+      return true;
     }
     if (path.endsWith('/')) path += 'index.html';
     for (const d of dirs) {
@@ -29,10 +29,18 @@ export function serve(roots, port = 0) {
       if (existsSync(f) && statSync(f).isFile()) {
         res.writeHead(200, { 'content-type': TYPES[extname(f)] ?? 'application/octet-stream', 'content-length': statSync(f).size, 'cache-control': 'no-store' });
         createReadStream(f).pipe(res);
-        return;
+        return true;
       }
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    return false;
+  };
+}
+
+/** Serves each of `roots` (first match wins) on 127.0.0.1; resolves to {url, close}. */
+export function serve(roots, port = 0) {
+  const handle = staticHandler(roots);
+  const server = createServer((req, res) => {
+    if (!handle(req, res)) res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   });
   return new Promise((ok) => server.listen(port, '127.0.0.1', () => {
     ok({ url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)), server });

@@ -103,10 +103,11 @@ static void do_connect(aks_session *s) {
   }
   char host[300];
   int default_port = s->ingress.tls ? 443 : 80;
+  int v6 = strchr(s->ingress.host, ':') != NULL; /* IPv6 literal: brackets in Host */
   if (s->ingress.port == default_port)
-    snprintf(host, sizeof host, "%s", s->ingress.host);
+    snprintf(host, sizeof host, v6 ? "[%s]" : "%s", s->ingress.host);
   else
-    snprintf(host, sizeof host, "%s:%d", s->ingress.host, s->ingress.port);
+    snprintf(host, sizeof host, v6 ? "[%s]:%d" : "%s:%d", s->ingress.host, s->ingress.port);
 
   struct lws_client_connect_info ci;
   memset(&ci, 0, sizeof ci);
@@ -391,8 +392,9 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
     aks_error_code code = aks__classify_http(status, NULL, msg, sizeof msg);
     if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
                           s->cfg.auth_in_query, path, sizeof path) == AKS_OK) {
-      snprintf(url, sizeof url, "%s://%s:%d%s", s->ingress.tls ? "https" : "http",
-               s->ingress.host, s->ingress.port, path);
+      int v6 = strchr(s->ingress.host, ':') != NULL;
+      snprintf(url, sizeof url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s",
+               s->ingress.tls ? "https" : "http", s->ingress.host, s->ingress.port, path);
       aks__upgrade_probe(url, s->cfg.app_id, s->token, s->cfg.auth_in_query, PROBE_TIMEOUT_MS,
                          &res);
       if (res.http_status == status) {

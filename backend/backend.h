@@ -10,6 +10,7 @@
 
 /* ---- limits (each one is documented in docs/backend.md) ---------------------------------- */
 #define AK__MAX_WS_MESSAGE (512 * 1024)     /* largest browser text message accepted */
+#define AK__SOCKET_SNDBUF (128 * 1024)      /* kernel send buffer per browser socket */
 #define AK__MAX_OUT_MSGS 4096              /* outbound queue per browser, messages */
 /* Outbound bytes per browser: --out-queue-kb (default 8 MiB) is the hard limit; above an
  * eighth of it droppable messages are dropped. */

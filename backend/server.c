@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -78,7 +79,11 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       return 1; /* only one WebSocket path */
     return 0;
   }
-  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_ESTABLISHED: {
+    /* Bound what the kernel buffers for a browser (autotuning can reach megabytes), so the
+     * outbound queue limit is what decides when a slow reader is dropped. */
+    int fd = lws_get_socket_fd(wsi), sndbuf = AK__SOCKET_SNDBUF;
+    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     memset(p, 0, sizeof *p);
     p->wsi = wsi;
     p->rx.max = AK__MAX_WS_MESSAGE;
@@ -95,6 +100,7 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
     ak__log(1, "session %s: browser connected (%d open)", ak__session_id(p->s), srv->n_conns);
     lws_callback_on_writable(wsi);
     return 0;
+  }
 
   case LWS_CALLBACK_RECEIVE:
     if (!p->s) return 0;

@@ -84,26 +84,30 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            words = reply.split(" ")
-            self._chunk(b": hello\n\n" + b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n')
-            for i, w in enumerate(words):
-                piece = (w if i == 0 else " " + w)
-                ev = "data: " + json.dumps({"choices": [{"delta": {"content": piece}}]}) + "\n\n"
-                # split events across chunks at odd places to exercise the parser
-                b = ev.encode()
-                self._chunk(b[:7])
-                self._chunk(b[7:])
-                if piece.endswith("."):
-                    # a slow model: the first sentence must not wait for the rest; "SLOW"
-                    # queries stall long enough that only a cancelled request ends early
-                    if "SLOW" in user:
-                        if self._client_gone_within(8.0):
-                            rec.add("aborted", user)
-                            return
-                    else:
-                        time.sleep(0.5)
-            self._chunk(b"data: [DONE]\n\n")
-            self._chunk(b"")
+            try:
+                words = reply.split(" ")
+                self._chunk(b": hello\n\n" + b'data: {"choices":[{"delta":{"role":"assistant"}}]}\n\n')
+                for i, w in enumerate(words):
+                    piece = (w if i == 0 else " " + w)
+                    ev = "data: " + json.dumps({"choices": [{"delta": {"content": piece}}]}) + "\n\n"
+                    # split events across chunks at odd places to exercise the parser
+                    b = ev.encode()
+                    self._chunk(b[:7])
+                    self._chunk(b[7:])
+                    if piece.endswith("."):
+                        # a slow model: the first sentence must not wait for the rest; "SLOW"
+                        # queries stall long enough that only a cancelled request ends early
+                        if "SLOW" in user:
+                            if self._client_gone_within(8.0):
+                                rec.add("aborted", user)
+                                return
+                        else:
+                            time.sleep(0.5)
+                self._chunk(b"data: [DONE]\n\n")
+                self._chunk(b"")
+            except (BrokenPipeError, ConnectionResetError):
+                rec.add("aborted", user)  # the client closed the stream mid-way
+                self.close_connection = True
         elif self.path == "/v1/audio/speech":
             req = json.loads(self._body())
             rec.add("speech", req["input"])

@@ -16,8 +16,8 @@
 #include "avatarkit/engine.h"
 
 #define MAX_LAG 10 /* frames either side */
-#define NLANG 7
-static const char *const lang_names[NLANG] = {"en", "es", "de", "fr", "it", "cmn", "ja"};
+#define NLANG 8
+static const char *const lang_names[NLANG] = {"en", "es", "de", "fr", "it", "cmn", "ja", "yue"};
 
 typedef struct utt {
   uint32_t lang, n, nph;

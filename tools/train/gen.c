@@ -92,6 +92,7 @@ static const lang langs[] = {
     {"de", L(de_on), L(de_nu), L(de_co)}, {"fr", L(fr_on), L(fr_nu), L(fr_co)},
     {"it", L(it_on), L(it_nu), L(it_co)}, {"cmn", NULL, 0, NULL, 0, NULL, 0},
     {"ja", NULL, 0, NULL, 0, NULL, 0},
+    {"yue", NULL, 0, NULL, 0, NULL, 0},
 };
 #define NLANG (int)(sizeof langs / sizeof *langs)
 
@@ -104,11 +105,11 @@ typedef struct hanzi {
   int n;
 } hanzi;
 
-/* Keeps the CJK characters that espeak's cmn voice reads natively (no language switch). */
-static void hanzi_init(hanzi *h) {
+/* Keeps the CJK characters that espeak's `voice` reads natively (no language switch). */
+static void hanzi_init(hanzi *h, const char *voice) {
   h->ch = malloc(21000 * sizeof *h->ch);
   h->n = 0;
-  espeak_SetVoiceByName("cmn");
+  espeak_SetVoiceByName(voice);
   for (uint32_t c = 0x4E00; c <= 0x9FA5 && h->ch; c++) {
     char s[8];
     s[0] = (char)(0xE0 | (c >> 12));
@@ -129,7 +130,8 @@ static void append(char *buf, size_t *len, const char *s) {
   buf[*len] = 0;
 }
 
-static void make_text(const lang *l, const hanzi *hz, uint64_t *r, char *buf) {
+static void make_text(const lang *l, const hanzi *hzs, uint64_t *r, char *buf) {
+  const hanzi *hz = &hzs[strcmp(l->code, "yue") == 0 ? 1 : 0];
   size_t len = 0;
   buf[0] = 0;
   int nclauses = 1 + rnd_int(r, 3);
@@ -353,9 +355,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   espeak_SetSynthCallback(synth_cb);
-  hanzi hz;
-  hanzi_init(&hz);
-  fprintf(stderr, "cmn: %d native characters\n", hz.n);
+  hanzi hz[2];
+  hanzi_init(&hz[0], "cmn");
+  hanzi_init(&hz[1], "yue");
+  fprintf(stderr, "cmn: %d, yue: %d native characters\n", hz[0].n, hz[1].n);
   FILE *f = fopen(outp, "wb");
   if (!f) {
     perror(outp);
@@ -387,7 +390,7 @@ int main(int argc, char **argv) {
     espeak_SetParameter(espeakRATE, 120 + rnd_int(&r, 150), 0);
     espeak_SetParameter(espeakPITCH, 20 + rnd_int(&r, 65), 0);
     espeak_SetParameter(espeakRANGE, 20 + rnd_int(&r, 70), 0);
-    make_text(l, &hz, &r, text);
+    make_text(l, hz, &r, text);
     s->n = 0;
     s->nev = 0;
     /* Leading silence is added by offsetting the synth output. */
@@ -511,7 +514,8 @@ int main(int argc, char **argv) {
   fprintf(stderr, "%ld utterances, %.1f s of audio -> %s\n", written, total_s, outp);
   free(s->pcm);
   free(s);
-  free(hz.ch);
+  free(hz[0].ch);
+  free(hz[1].ch);
   espeak_Terminate();
   return 0;
 }

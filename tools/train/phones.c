@@ -135,6 +135,7 @@ int ak_ph_parse(const char *ph, int vis[2], int cls[2], float frac[2]) {
   uint32_t cps[8];
   int v[8], isv[8], n = 0;
   const unsigned char *s = (const unsigned char *)ph;
+  if (*s == '(') return 0; /* "(en)": a language-switch marker, not a sound */
   while (*s && n < 8) {
     uint32_t c;
     s += utf8(s, &c);

@@ -37,10 +37,11 @@ export async function openPage(url, { log = [] } = {}) {
 /**
  * Installs a probe in the page that, after every rendered frame, records the audio clock,
  * the loudness of what the SDK is outputting (AnalyserNode on its output), the jawOpen
- * influence on the mesh and the mean luminance of the mouth region read from the canvas.
+ * influence on the mesh and (with pixels, every third frame) the mean luminance of the mouth
+ * region read back from the canvas.
  */
-export async function installProbe(page, hookName = '__player') {
-  await page.evaluate(async (hookName) => {
+export async function installProbe(page, { hookName = '__player', pixels = false } = {}) {
+  await page.evaluate(async ({ hookName, pixels }) => {
     const v = window[hookName].view;
     const c = v.controller;
     await c.initializeAudioContext();
@@ -64,13 +65,16 @@ export async function installProbe(page, hookName = '__player') {
       return o.localToWorld(p);
     };
     const orig = v.renderOnce.bind(v);
+    let n = 0;
     v.renderOnce = () => {
       orig();
+      n++;
       an.getFloatTimeDomainData(buf);
       let s = 0;
       for (const x of buf) s += x * x;
       let lum = NaN;
-      const m = mouthWorld();
+      // readPixels stalls the main thread on the GPU: only every third frame, only when asked
+      const m = pixels && n % 3 === 0 ? mouthWorld() : null;
       if (m) {
         const q = m.clone().project(v.camera);
         const W = gl.drawingBufferWidth, H = gl.drawingBufferHeight;
@@ -84,7 +88,7 @@ export async function installProbe(page, hookName = '__player') {
       if (rec.length > 20000) rec.shift();
     };
     window.__probe = rec;
-  }, hookName);
+  }, { hookName, pixels });
 }
 
 export const probe = (page) => page.evaluate(() => window.__probe.slice());

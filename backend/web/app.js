@@ -299,8 +299,18 @@ async function micStart() {
       audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     });
     if (!mic.on) { micRelease(); return; }
-    mic.ctx = new AudioContext();
-    const src = mic.ctx.createMediaStreamSource(mic.stream);
+    // A 16 kHz context lets the browser resample with a proper filter; where a stream cannot
+    // feed a context at another rate (some browsers), fall back to ours.
+    let src;
+    try {
+      mic.ctx = new AudioContext({ sampleRate: MIC_RATE });
+      src = mic.ctx.createMediaStreamSource(mic.stream);
+    } catch (e) {
+      if (mic.ctx) mic.ctx.close();
+      mic.ctx = new AudioContext();
+      src = mic.ctx.createMediaStreamSource(mic.stream);
+    }
+    mic.prev = 0;
     mic.node = mic.ctx.createScriptProcessor(4096, 1, 1);
     mic.pos = 0;
     mic.node.onaudioprocess = (e) => {

@@ -1,0 +1,70 @@
+// Web SDK benchmark: bundle sizes, per-frame CPU in headless Chromium (SwiftShader) while a
+// recorded session plays, and the pose computation alone in node. Numbers, not assertions.
+//   node bench/bench.mjs [--seconds N] [--recording recordings/sample.json]
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { launch, hasChromium } from '../tools/browser.mjs';
+import { serve } from '../tools/serve.mjs';
+import { load, transpile } from '../tools/transpile.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const dist = join(root, 'dist');
+const arg = (k, d) => { const i = process.argv.indexOf(k); return i > 0 ? process.argv[i + 1] : d; };
+const seconds = Number(arg('--seconds', 8));
+const recording = arg('--recording', 'recordings/sample.json');
+
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+const size = (f) => { const b = readFileSync(join(dist, f)); return { min: b.length, gzip: gzipSync(b, { level: 9 }).length }; };
+const sdk = size('avatarkit.js'), standalone = size('avatarkit.standalone.js');
+console.log('## bundle');
+console.log(`avatarkit.js (SDK, three.js external): ${kib(sdk.min)} minified, ${kib(sdk.gzip)} gzip`);
+console.log(`avatarkit.standalone.js (with three.js): ${kib(standalone.min)} minified, ${kib(standalone.gzip)} gzip`);
+console.log(`avatars/default.glb: ${kib(statSync(join(dist, 'avatars/default.glb')).size)}`);
+
+// pose computation alone (controller + motion sampling + idle), node, fake audio clock
+await transpile();
+const { AvatarController } = await load('controller');
+const proto = await load('proto');
+const sink = { t: 0, running: true, now() { return this.t; }, schedule() {}, stopAll() {}, async suspend() {}, async resume() {}, setVolume() {} };
+const c = new AvatarController({ mode: 'host', sampleRate: 16000, sink });
+const pcm = new Uint8Array(16000 * 2 * 60);
+const id = c.yieldAudioData(pcm, true);
+const w = new Uint8Array(1500 * 52).map((_, i) => (i * 37) % 256);
+c.yieldFramesData([proto.encodeAvatarMotion({ fps: 25, frameCount: 1500, channelMaskLo: 0xffffffff, channelMaskHi: 0xfffff, weights: w, end: true })], id);
+const out = new Float32Array(55);
+const N = 200000;
+let t0 = process.hrtime.bigint();
+for (let i = 0; i < N; i++) { sink.t += 1 / 600; c.samplePose(out, sink.t); }
+const poseUs = Number(process.hrtime.bigint() - t0) / 1e3 / N;
+c.dispose();
+console.log('## pose (node, no rendering)');
+console.log(`samplePose: ${poseUs.toFixed(2)} us per frame (52 channels + head, interpolation, idle blend)`);
+
+if (!hasChromium()) {
+  console.log('## browser: skipped (no Chromium)');
+  process.exit(0);
+}
+const srv = await serve([dist]);
+const { ctx, close } = await launch();
+const page = await ctx.newPage();
+const cdp = await ctx.newCDPSession(page);
+await cdp.send('Performance.enable');
+await page.goto(`${srv.url}/player.html?recording=${recording}&pacing=burst`);
+await page.waitForFunction(() => window.__player?.ready, null, { timeout: 120000 });
+await page.evaluate(() => { window.__player.play(); });
+await page.waitForFunction(() => window.__player.view.controller.conversationState === 'playing', null, { timeout: 60000 });
+const metric = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+const m0 = await metric();
+const f0 = await page.evaluate(() => window.__player.view.cpuStats.frames);
+await page.waitForTimeout(seconds * 1000);
+const m1 = await metric();
+const r = await page.evaluate(() => ({ cpu: window.__player.view.cpuStats, size: [window.__player.view.canvas.width, window.__player.view.canvas.height] }));
+const frames = r.cpu.frames - f0;
+console.log(`## browser (headless Chromium, SwiftShader WebGL, canvas ${r.size.join('x')}, ${seconds}s of ${recording})`);
+console.log(`rendered: ${frames} frames, ${(frames / seconds).toFixed(1)} fps`);
+console.log(`SDK CPU per frame (pose + morph targets + WebGL submit, JS main thread): mean ${r.cpu.meanMs.toFixed(2)} ms, p95 ${r.cpu.p95Ms.toFixed(2)} ms`);
+console.log(`main-thread task time per frame (all page work, CDP TaskDuration): ${(((m1.TaskDuration - m0.TaskDuration) * 1000) / Math.max(1, frames)).toFixed(2)} ms`);
+console.log(`script time per frame (CDP ScriptDuration): ${(((m1.ScriptDuration - m0.ScriptDuration) * 1000) / Math.max(1, frames)).toFixed(2)} ms`);
+await close();
+await srv.close();

@@ -10,6 +10,7 @@ import base64
 import math
 import os
 import random
+import shutil
 import struct
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import wsclient  # noqa: E402
 
 SKIP = 77
 failures = []
+tmp_dirs = []  # removed at exit when every check passed (kept with the logs otherwise)
 
 
 def check(cond, what):
@@ -79,6 +81,7 @@ class Stack:
 
     def __init__(self, bindir, backend_args=(), env_extra=None, motion_args=()):
         self.tmp = tempfile.mkdtemp(prefix="ak-backend-test-")
+        tmp_dirs.append(self.tmp)
         self.env = dict(os.environ)
         self.env["AVATARKIT_API_KEY"] = "key-" + os.urandom(8).hex()
         self.env["AVATARKIT_APP_ID"] = "app-test"
@@ -613,8 +616,10 @@ def main():
         failures.append(f"{type(e).__name__}: {e}")
         print(f"  FAIL {type(e).__name__}: {e}")
     if failures:
-        print(f"{len(failures)} checks failed")
+        print(f"{len(failures)} checks failed (logs kept in {' '.join(tmp_dirs)})")
         return 1
+    for d in tmp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
     print("all checks passed")
     return 0
 

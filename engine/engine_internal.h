@@ -155,8 +155,9 @@ struct ak_model {
 const ak__record *ak__model_find(const ak_model *m, const char *name);
 uint32_t ak__crc32(const void *data, size_t len);
 
+/* Clamps to [lo, hi]; NaN becomes lo, so nothing non-finite reaches a frame. */
 static inline float ak__clampf(float x, float lo, float hi) {
-  return x < lo ? lo : (x > hi ? hi : x);
+  return !(x >= lo) ? lo : (x > hi ? hi : x);
 }
 
 static inline float ak__smoothstep(float e0, float e1, float x) {

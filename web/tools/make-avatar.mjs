@@ -32,7 +32,9 @@ function rotX(p, c, a) { const y = p[1] - c[1], z = p[2] - c[2]; const s = Math.
 function rotY(p, c, a) { const x = p[0] - c[0], z = p[2] - c[2]; const s = Math.sin(a), k = Math.cos(a); return [c[0] + x * k + z * s, p[1], c[2] - x * s + z * k]; }
 
 // ---- layout (metres, y up, avatar faces +z; avatar's left is +x) ----------------------------
-const HEAD_NODE = [0, 1.49, 0];
+const HEAD_NODE = [0, 1.482, 0];
+/** Stylized proportions: the head is drawn 15% larger than the body would suggest. */
+const HEAD_SCALE = 1.15;
 const C = [0, 0.112, 0.004]; // head centre in head-node space
 const R = [0.079, 0.104, 0.094];
 const mDir = norm([0, -0.40, 1]);
@@ -40,7 +42,7 @@ const right = [1, 0, 0];
 const up = norm([0, mDir[2], -mDir[1]]);
 const EYE_Y = C[1] + 0.006;
 const EYE_X = 0.033;
-const EYE_R = 0.0148;
+const EYE_R = 0.0158;
 
 const COL = {
   skin: srgb(0.95, 0.76, 0.64), skinShade: srgb(0.88, 0.64, 0.54), blush: srgb(0.96, 0.64, 0.58),
@@ -205,13 +207,16 @@ function eyeball(side) {
   return ellipsoid(c, [EYE_R, EYE_R, EYE_R], 36, 24, (d) => {
     const dd = [d[0] * Math.cos(out) - d[2] * Math.sin(out), d[1], d[0] * Math.sin(out) + d[2] * Math.cos(out)];
     const ang = Math.acos(clamp(dd[2], -1, 1));
-    if (ang < 0.2) return COL.pupil;
-    if (ang < 0.5) return mix(COL.iris, COL.irisOut, smooth(0.3, 0.5, ang));
-    if (ang < 0.55) return mix(COL.irisOut, COL.sclera, smooth(0.5, 0.55, ang));
+    // catchlight: a small bright spot up and to the side of the pupil
+    const hl = Math.hypot(dd[0] - 0.16, dd[1] - 0.2);
+    if (hl < 0.07) return srgb(1, 1, 1);
+    if (ang < 0.21) return COL.pupil;
+    if (ang < 0.54) return mix(mix(COL.iris, srgb(0.55, 0.7, 0.75), smooth(0.35, 0.21, ang) * 0.5), COL.irisOut, smooth(0.36, 0.54, ang));
+    if (ang < 0.59) return mix(COL.irisOut, COL.sclera, smooth(0.54, 0.59, ang));
     return mix(COL.sclera, srgb(0.85, 0.78, 0.76), smooth(1.2, 1.6, ang));
   });
 }
-const LID_UP_EDGE = 0.26, LID_LO_EDGE = -0.42;
+const LID_UP_EDGE = 0.36, LID_LO_EDGE = -0.47;
 function lid(side, upper) {
   const c = eyeCentre(side);
   const pos = [], col = [], idx = [];
@@ -502,8 +507,8 @@ function lidRotation(name, eyeSide, upper) {
   if (s !== eyeSide) return 0;
   const base = name.replace(/(Left|Right)$/, '');
   const t = {
-    eyeBlink: [0.44, -0.25], eyeSquint: [0.07, -0.17], eyeWide: [-0.27, 0.07],
-    eyeLookUp: [-0.16, -0.06], eyeLookDown: [0.24, 0.07],
+    eyeBlink: [0.55, -0.29], eyeSquint: [0.1, -0.2], eyeWide: [-0.26, 0.08],
+    eyeLookUp: [-0.16, -0.06], eyeLookDown: [0.28, 0.07],
   }[base];
   return t ? t[upper ? 0 : 1] : 0;
 }
@@ -544,11 +549,20 @@ function targetsFor(pos, idx, deltaFn) {
   return { normals: baseN, targets: out };
 }
 
-function meshOut(name, part, material, deltaFn) {
+function meshOut(name, part, material, deltaFn, scale = 1) {
   const pos = Float32Array.from(part.pos);
   const idx = part.idx;
   const { normals, targets } = deltaFn ? targetsFor(pos, idx, deltaFn) : { normals: computeNormals(pos, idx), targets: [] };
+  if (scale !== 1) {
+    for (let i = 0; i < pos.length; i++) pos[i] *= scale;
+    for (const t of targets) for (let i = 0; i < t.positions.length; i++) t.positions[i] *= scale;
+  }
   return { name, positions: pos, normals, colors: Float32Array.from(part.col), indices: idx, material, targets };
+}
+
+function scaleMesh(m, k) {
+  for (let i = 0; i < m.positions.length; i++) m.positions[i] *= k;
+  for (const t of m.targets) for (let i = 0; i < t.positions.length; i++) t.positions[i] *= k;
 }
 
 export function makeAvatar() {
@@ -618,6 +632,7 @@ export function makeAvatar() {
   }));
   const cavity = ellipsoid([0, MY - 0.006, MOUTH[2] - 0.036], [0.021, 0.017, 0.021], 24, 16, () => COL.mouth);
   meshes.push(meshOut('Mouth_Inside', cavity, 5, jawFollow((p) => smooth(MY, MY - 0.02, p[1]))));
+  for (const m of meshes) scaleMesh(m, HEAD_SCALE);
   meshes.push(meshOut('Neck', neck(), 0, null));
   meshes.push(meshOut('Torso', torso(), 3, null));
 

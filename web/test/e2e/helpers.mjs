@@ -37,7 +37,7 @@ export async function openPage(url, { log = [] } = {}) {
 /**
  * Installs a probe in the page that, after every rendered frame, records the audio clock,
  * the loudness of what the SDK is outputting (AnalyserNode on its output), the jawOpen
- * influence on the mesh and (with pixels, every third frame) the mean luminance of the mouth
+ * influence on the mesh and (with pixels, every other frame) the mean luminance of the mouth
  * region read back from the canvas.
  */
 export async function installProbe(page, { hookName = '__player', pixels = false } = {}) {
@@ -73,8 +73,8 @@ export async function installProbe(page, { hookName = '__player', pixels = false
       let s = 0;
       for (const x of buf) s += x * x;
       let lum = NaN;
-      // readPixels stalls the main thread on the GPU: only every third frame, only when asked
-      const m = pixels && n % 3 === 0 ? mouthWorld() : null;
+      // readPixels stalls the main thread on the GPU: every other frame, only when asked
+      const m = pixels && (n % 2 === 0 || window.__probeAllPixels) ? mouthWorld() : null;
       if (m) {
         const q = m.clone().project(v.camera);
         const W = gl.drawingBufferWidth, H = gl.drawingBufferHeight;

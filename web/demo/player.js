@@ -31,7 +31,7 @@ async function loadRecording(src) {
 
 async function mountAvatar(avatar) {
   if (view) view.dispose();
-  view = new AvatarView(avatar, $('stage'), { recordRenders: true, idle: params.get('idle') !== '0' });
+  view = new AvatarView(avatar, $('stage'), { recordRenders: true, idle: params.get('idle') !== '0', decoder: params.get('decoder') === 'wasm' ? 'wasm' : 'auto' });
   hook.view = view;
   const c = view.controller;
   c.onConversationState = (state, reason, id) => {

@@ -8,6 +8,7 @@ import {
 } from 'three';
 import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { ARKIT_COUNT, arkitIndex } from './arkit.js';
+import { defaultDecoderFactory, wasmDecoderFactory } from './audio.js';
 import { AvatarController } from './controller.js';
 import { ErrorCode } from './errors.js';
 import type { Avatar } from './manager.js';
@@ -33,6 +34,8 @@ export interface AvatarViewOptions {
   recordRenders?: boolean;
   /** Idle life when not speaking (default true). */
   idle?: boolean;
+  /** Opus decoder: 'auto' (WebCodecs, else wasm), or force 'wasm' (default 'auto'). */
+  decoder?: 'auto' | 'wasm';
 }
 
 const CPU_SAMPLES = 600;
@@ -92,6 +95,7 @@ export class AvatarView {
       logger: AvatarSDK.logger,
       recordRenders: options.recordRenders,
       idle: options.idle,
+      decoderFactory: options.decoder === 'wasm' ? wasmDecoderFactory : defaultDecoderFactory,
     });
     this.canvas = document.createElement('canvas');
     this.canvas.style.cssText = 'display:block;width:100%;height:100%;touch-action:none';

@@ -175,6 +175,26 @@ test('jittery delivery still plays in sync (jitter buffer sized from arrivals)',
   }
 });
 
+test('the wasm Opus fallback (for browsers without WebCodecs Opus) plays in sync too', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&pacing=burst&idle=0&decoder=wasm');
+  try {
+    await installProbe(page);
+    await page.evaluate(() => { window.__player.play(); });
+    await waitFor(page, () => window.__player.done, null, 90000);
+    assert.deepEqual(await page.evaluate(() => window.__player.errors), []);
+    assert.deepEqual(await states(page), ['playing:playbackStart', 'idle:playbackEnd']);
+    const rec = await probe(page);
+    const audioOn = risingEdges(rec, (r) => r.rms, LOUD);
+    const jawOn = risingEdges(rec, (r) => r.jaw, 0.42);
+    assert.ok(audioOn.length >= 4, `heard ${audioOn.length} tone onsets`);
+    const renders = await page.evaluate(() => window.__player.view.controller.renders.slice());
+    assert.ok(Math.max(...renders.map((r) => Math.abs(r.shownFrame - r.clockFrame))) <= 1);
+    assert.ok(jawOn.length >= 4);
+  } finally {
+    await close();
+  }
+});
+
 test('the bundled sample recording plays through with no errors', { skip: noBrowser }, async () => {
   const { page, close } = await player('recording=recordings/sample.json&pacing=burst');
   try {

@@ -296,23 +296,29 @@ function hair() {
       const az = (a / NA) * Math.PI * 2; // 0 = front
       const fr = Math.cos(az);
       // hairline elevation: high on the forehead with a side-swept fringe, low at the nape
-      let line = lerp(-0.55, 0.36, (fr + 1) / 2);
-      line += 0.10 * Math.exp(-((az - 0.6) ** 2) / 0.08) - 0.14 * Math.exp(-((az - 5.9) ** 2) / 0.12);
-      if (Math.abs(Math.sin(az)) > 0.8 && fr > -0.3) line = Math.max(line, 0.22);
-      const el = lerp(line, Math.PI / 2, v);
+      let line = lerp(-0.55, 0.40, (fr + 1) / 2);
+      // a fringe swept to the avatar's right, higher on its left where the part is
+      const fz = Math.atan2(Math.sin(az), Math.cos(az)); // -pi..pi, 0 = front, + = avatar's left
+      line += 0.12 * smooth(0.1, 0.7, fz) * smooth(1.3, 0.8, fz) - 0.12 * smooth(0.25, -0.5, fz) * smooth(-1.4, -0.9, fz);
+      // sideburns in front of the ears
+      line -= 0.28 * Math.exp(-(((Math.abs(fz) - 1.22) / 0.12) ** 2));
+      const el = lerp(line, Math.PI / 2 - 0.05, v);
       const d = [Math.sin(az) * Math.cos(el), Math.sin(el), Math.cos(az) * Math.cos(el)];
       const base = baseShape(d);
-      const puff = lerp(0.0, 1, smooth(0, 0.25, v)) * (0.007 + 0.014 * Math.max(0, d[1]) + 0.006 * Math.max(0, -d[2]) + 0.004 * Math.abs(d[0]));
+      const fz2 = Math.atan2(Math.sin(az), Math.cos(az));
+      const part = 0.006 * Math.exp(-((fz2 - 0.55) ** 2) / 0.15) * smooth(0.3, 0.7, v); // volume beside the part
+      const puff = lerp(0.0, 1, smooth(0, 0.25, v)) * (0.008 + 0.016 * Math.max(0, d[1]) + 0.006 * Math.max(0, -d[2]) + 0.004 * Math.abs(d[0])) + part;
       const nrm = norm([(base[0] - C[0]) / R[0] ** 2, (base[1] - C[1]) / R[1] ** 2, (base[2] - C[2]) / R[2] ** 2]);
-      const chunk = 0.0012 * Math.sin(az * 14 + v * 5) * smooth(0.05, 0.4, v);
+      const chunk = 0.0012 * Math.sin(az * 14 + v * 5) * smooth(0.05, 0.4, v) * smooth(1, 0.75, v);
       const off = puff + chunk - 0.0015 * (1 - smooth(0, 0.08, v));
       pos.push(base[0] + nrm[0] * off, base[1] + nrm[1] * off, base[2] + nrm[2] * off);
       col.push(...mix(COL.hair, COL.hairHi, 0.5 + 0.5 * Math.sin(az * 9 + v * 7) * smooth(0.1, 0.8, v)));
     }
   }
   const top = pos.length / 3;
-  const tp = baseShape([0, 1, 0]);
-  pos.push(tp[0], tp[1] + 0.014, tp[2]);
+  let tx = 0, ty = 0, tz = 0;
+  for (let a = 0; a < NA; a++) { const k = 3 * (NT * NA + a); tx += pos[k]; ty += pos[k + 1]; tz += pos[k + 2]; }
+  pos.push(tx / NA, ty / NA + 0.0015, tz / NA);
   col.push(...COL.hairHi);
   for (let t = 0; t < NT; t++) for (let a = 0; a < NA; a++) {
     const p0 = t * NA + a, p1 = t * NA + ((a + 1) % NA), p2 = p0 + NA, p3 = p1 + NA;
@@ -475,7 +481,7 @@ function skinDelta(name, p, n, inf) {
     case 'mouthLowerDown': add(d, [0, -0.0085, 0.0008], Lo * Math.max(L, mouthRegion(p, 0.02, 0.012)) * side(p, sideOf)); break;
     case 'mouthUpperUp': add(d, [0, 0.0075, 0.0008], U * Math.max(L, mouthRegion(p, 0.02, 0.012)) * side(p, sideOf)); break;
     case 'cheekPuff': for (const s of [1, -1]) add(d, [n[0] * 0.013, n[1] * 0.004, n[2] * 0.006 + 0.002], near(p, s * 0.043, MY + 0.006, 0.017, 0.016)); add(d, [0, 0, 0.002], L); break;
-    case 'cheekSquint': add(d, [0, 0.0045, 0.0015], near(p, sideOf * 0.04, EYE_Y - 0.021, 0.016, 0.01)); break;
+    case 'cheekSquint': add(d, [0, 0.0065, 0.002], near(p, sideOf * 0.04, EYE_Y - 0.021, 0.016, 0.01)); break;
     case 'noseSneer': add(d, [sideOf * 0.001, 0.0045, -0.0015], near(p, sideOf * 0.012, MY + 0.03, 0.008, 0.01)); add(d, [0, 0.002, 0], U * L * side(p, sideOf)); break;
     case 'browDown': add(d, [-sideOf * 0.0025, -0.0045, 0.0005], near(p, sideOf * 0.027, EYE_Y + 0.024, 0.017, 0.009)); break;
     case 'browInnerUp': for (const s of [1, -1]) add(d, [0, 0.0065, 0], near(p, s * 0.016, EYE_Y + 0.026, 0.012, 0.012)); break;

@@ -726,6 +726,7 @@ export class AvatarController {
         this.lastSpeech.set(this.speechPose);
       } else {
         const r = c.motion.sample(media, this.speechPose);
+        if (r.frame > 64) c.motion.trimBefore(r.frame - 64);
         if (r.ok) {
           target = 1;
           this.lastSpeech.set(this.speechPose);

@@ -81,12 +81,13 @@ export class MotionTrack {
   has(i: number): boolean {
     return !!this.frames[i];
   }
-  /** Drops frames before index i to bound memory during long conversations. */
+  private trimmed = 0;
+  /** Drops frames before index i (already shown) to bound memory in long conversations. */
   trimBefore(i: number): void {
-    for (let k = 0; k < i && k < this.frames.length; k++) {
-      if (this.frames[k] && k < this.contiguous - 2) {
-        // keep the array dense enough for hold search; replace by a shared marker
-        this.frames[k] = undefined;
+    const end = Math.min(i, this.contiguous - 2, this.frames.length);
+    for (; this.trimmed < end; this.trimmed++) {
+      if (this.frames[this.trimmed]) {
+        this.frames[this.trimmed] = undefined;
         this.stored--;
       }
     }

@@ -78,6 +78,18 @@ test('late frames are held, and sampling catches up when they arrive', () => {
   assert.ok(Math.abs(out[jaw] - 1) < 1e-6);
 });
 
+test('frames already shown can be trimmed without changing what is sampled now', () => {
+  const t = track(Array.from({ length: 200 }, (_, i) => (i % 2 ? 1 : 0)));
+  const out = new Float32Array(FRAME_STRIDE);
+  t.trimBefore(150);
+  assert.equal(t.frameCountStored, 50);
+  const r = t.sample(180.5 / 25, out);
+  assert.equal(r.frame, 180);
+  assert.equal(r.held, false);
+  t.trimBefore(150); // idempotent
+  assert.equal(t.frameCountStored, 50);
+});
+
 test('a gap in the middle holds the newest frame before it', () => {
   const t = new MotionTrack();
   const enc = (first, n, v) => proto.decodeAvatarMotion(proto.encodeAvatarMotion({ fps: 25, firstFrame: first, frameCount: n, channelMaskLo: 1 << jaw, weights: new Uint8Array(n).fill(v) }));

@@ -5,7 +5,7 @@ import { AvatarManager, AvatarSDK, AvatarView, payload } from './avatarkit.stand
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null });
+const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null, sdk: { AvatarManager, AvatarSDK, AvatarView } });
 
 function log(msg) {
   const line = `${(performance.now() / 1000).toFixed(2)}s ${msg}`;

@@ -235,6 +235,47 @@ test('a user-supplied GLB with ARKit targets in other spellings loads and animat
   }
 });
 
+test('avatar manager and view: progress, cache, failure codes, transform, resize, dispose', { skip: noBrowser }, async () => {
+  const { page, close } = await player('recording=recordings/sync.json&idle=0');
+  try {
+    const glbRequests = [];
+    page.on('request', (r) => r.url().includes('.glb') && glbRequests.push(r.url()));
+    const r = await page.evaluate(async () => {
+      const { AvatarManager } = window.__player.sdk;
+      const ev1 = [], ev2 = [], ev3 = [];
+      const a = await AvatarManager.shared.load('avatars/default.glb?copy=1', (p) => ev1.push(p.type));
+      const b = await AvatarManager.shared.load('avatars/default.glb?copy=1', (p) => ev2.push(p.type));
+      let code = null;
+      await AvatarManager.shared.load('no-such-avatar', (p) => ev3.push(p.type)).catch((e) => { code = e.code; });
+      return { ev1, ev2, ev3, code, same: a === b, bytes: a.data.byteLength };
+    });
+    assert.equal(r.ev1[0], 'downloading');
+    assert.equal(r.ev1.at(-1), 'completed');
+    assert.deepEqual(r.ev2, ['completed']);
+    assert.ok(r.same && r.bytes > 1000);
+    assert.deepEqual(r.ev3, ['downloading', 'failed']);
+    assert.equal(r.code, 'AK_EAVATAR');
+    assert.equal(glbRequests.filter((u) => u.includes('copy=1')).length, 1, 'second load served from the cache');
+    const a = await page.locator('#stage').screenshot();
+    assert.equal(await page.evaluate(() => { const v = window.__player.view; v.transform = { x: 0.25, y: 0.1, scale: 1.6 }; v.transform = { scale: -1 }; return v.transform.scale; }), 1.6);
+    await page.waitForTimeout(300);
+    const b = await page.locator('#stage').screenshot();
+    assert.ok(!a.equals(b), 'transform moved the avatar');
+    const w = await page.evaluate(async () => {
+      const v = window.__player.view;
+      const before = v.canvas.width;
+      v.container.style.width = '200px';
+      await new Promise((r) => setTimeout(r, 400));
+      return [before, v.canvas.width];
+    });
+    assert.ok(w[1] < w[0] && w[1] >= 190 && w[1] <= 410, `canvas follows the container: ${w}`);
+    const d = await page.evaluate(() => { const v = window.__player.view; v.dispose(); v.dispose(); return { inDom: document.contains(v.canvas), state: v.controller.conversationState }; });
+    assert.deepEqual(d, { inDom: false, state: 'idle' });
+  } finally {
+    await close();
+  }
+});
+
 test('idle life: the default avatar blinks and moves with no speech', { skip: noBrowser }, async () => {
   const { page, close } = await player('recording=recordings/sync.json');
   try {

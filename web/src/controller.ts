@@ -745,7 +745,9 @@ export class AvatarController {
     const sp = this.lastSpeech;
     const id = this.idlePose;
     for (let k = 0; k < ARKIT_COUNT; k++) out[k] = id[k] + (sp[k] - id[k]) * w;
-    for (const b of BLINKS) out[b] = Math.max(out[b], id[b]);
+    // idle blinks go on during speech unless the motion brings its own
+    const ownBlinks = !!c && c.started && !c.fallback && c.motion.hasChannel(ARKIT.eyeBlinkLeft);
+    if (!ownBlinks) for (const b of BLINKS) out[b] = Math.max(out[b], id[b]);
     for (let k = H; k < H + 3; k++) out[k] = sp[k] * w + id[k] * (1 - 0.5 * w);
     this.counters.rendered++;
     if (rec && this.config.recordRenders) {

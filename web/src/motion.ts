@@ -64,6 +64,8 @@ export class MotionTrack {
     this.fps = m.fps;
     if (m.firstFrame + m.frameCount > MAX_TRACK_FRAMES)
       throw new ProtoError('AvatarMotion: frame index beyond the track limit');
+    this.maskLo = (this.maskLo | m.channelMaskLo) >>> 0;
+    this.maskHi = (this.maskHi | m.channelMaskHi) >>> 0;
     const frames = expandMotion(m);
     let added = 0;
     for (let i = 0; i < frames.length; i++) {
@@ -82,6 +84,12 @@ export class MotionTrack {
     return !!this.frames[i];
   }
   private trimmed = 0;
+  private maskLo = 0;
+  private maskHi = 0;
+  /** Whether any payload so far carried channel k (0..51). */
+  hasChannel(k: number): boolean {
+    return k < 32 ? ((this.maskLo >>> k) & 1) === 1 : ((this.maskHi >>> (k - 32)) & 1) === 1;
+  }
   /** Drops frames before index i (already shown) to bound memory in long conversations. */
   trimBefore(i: number): void {
     const end = Math.min(i, this.contiguous - 2, this.frames.length);

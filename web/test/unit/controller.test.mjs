@@ -219,3 +219,24 @@ test('Opus payloads decode (wasm fallback) to exactly total_samples, loud where 
   assert.equal(c.conversationState, 'idle');
   c.dispose();
 });
+
+test('idle blinks continue during speech only when the motion has no blink channel', () => {
+  const maxBlink = (withBlinkChannel) => {
+    const { sink, c } = make();
+    const id = c.yieldAudioData(burstPcm(8, 16000), true);
+    const n = 200;
+    const lo = (1 << 17) | (withBlinkChannel ? 1 : 0);
+    const weights = new Uint8Array(n * (withBlinkChannel ? 2 : 1)).fill(0);
+    c.yieldFramesData([proto.encodeAvatarMotion({ fps: 25, frameCount: n, channelMaskLo: lo, weights, end: true })], id);
+    let m = 0;
+    for (let i = 0; i < 7.5 * 50; i++) {
+      sink.advance(0.02);
+      c.samplePose(out, sink.t);
+      if (c.conversationState === 'playing' && sink.t > 0.5) m = Math.max(m, out[0]);
+    }
+    c.dispose();
+    return m;
+  };
+  assert.ok(maxBlink(false) > 0.5, 'idle blinks while the server sends no blinks');
+  assert.ok(maxBlink(true) < 0.05, 'the server owns blinking when it sends the channel');
+});

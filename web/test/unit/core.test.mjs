@@ -78,6 +78,13 @@ test('late frames are held, and sampling catches up when they arrive', () => {
   assert.ok(Math.abs(out[jaw] - 1) < 1e-6);
 });
 
+test('the track remembers which channels its payloads carried', () => {
+  const t = track([0.5]);
+  assert.ok(t.hasChannel(jaw));
+  assert.ok(!t.hasChannel(0));
+  assert.ok(!t.hasChannel(51));
+});
+
 test('frames already shown can be trimmed without changing what is sampled now', () => {
   const t = track(Array.from({ length: 200 }, (_, i) => (i % 2 ? 1 : 0)));
   const out = new Float32Array(FRAME_STRIDE);

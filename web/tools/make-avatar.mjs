@@ -541,7 +541,7 @@ function targetsFor(pos, idx, deltaFn) {
       const d = deltaFn(name, i, [pos[3 * i], pos[3 * i + 1], pos[3 * i + 2]], [baseN[3 * i], baseN[3 * i + 1], baseN[3 * i + 2]]);
       if (!d) continue;
       for (let k = 0; k < 3; k++) {
-        const v = Math.abs(d[k]) < 1e-6 ? 0 : d[k];
+        const v = Math.abs(d[k]) < 2e-5 ? 0 : d[k];
         dp[3 * i + k] = v;
         if (v) any = true;
       }
@@ -549,7 +549,7 @@ function targetsFor(pos, idx, deltaFn) {
     if (!any) continue;
     const moved = Float32Array.from(pos, (v, i) => v + dp[i]);
     const mn = computeNormals(moved, idx);
-    const dn = Float32Array.from(mn, (v, i) => (Math.abs(v - baseN[i]) < 1e-4 ? 0 : v - baseN[i]));
+    const dn = Float32Array.from(mn, (v, i) => (Math.abs(v - baseN[i]) < 4e-3 ? 0 : v - baseN[i]));
     out.push({ name, positions: dp, normals: dn });
   }
   return { normals: baseN, targets: out };

@@ -72,6 +72,8 @@ export interface RenderRecord {
   shownFrame: number;
   held: boolean;
   speechWeight: number;
+  /** The audio ran dry (underrun): media time is holding until more audio arrives. */
+  stalled: boolean;
 }
 
 export interface ControllerStats {
@@ -643,7 +645,7 @@ export class AvatarController {
       if (!(buffered >= target || (complete && buffered > 0) || (c.networkLost && buffered > 0))) return;
       // Packets still in the decoder are audio we already have: when a burst arrived, start
       // only once it is decoded (or plenty is ready), so a slow decoder cannot underrun us.
-      if (c.decoding > 0 && buffered < Math.max(3 * target, 1.0)) return;
+      if (c.decoding > 0 && buffered < Math.max(3 * target, 2.0)) return;
       if (c.readySince < 0) c.readySince = now;
       const needMotion = Math.min(target, buffered);
       const motionReady =
@@ -733,7 +735,7 @@ export class AvatarController {
           const fps = c.motion.fps;
           rec = {
             audioTime: now, conversationId: c.id, mediaTime: media,
-            clockFrame: Math.floor(media * fps), shownFrame: r.frame, held: r.held, speechWeight: 0,
+            clockFrame: Math.floor(media * fps), shownFrame: r.frame, held: r.held, speechWeight: 0, stalled: dry,
           };
         }
       }

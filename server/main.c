@@ -383,6 +383,16 @@ int main(int argc, char **argv) {
       return 2;
     }
     s->model = model;
+  } else {
+    /* Parse the built-in weights once and share them: otherwise each engine loads its own. */
+    int rc = ak_model_load_default(&model);
+    if (rc == AK_OK)
+      s->model = model;
+    else if (rc != AK_EFORMAT) {
+      fprintf(stderr, "error: built-in model unusable: %s\n", ak_strerror(rc));
+      free(s);
+      return 2;
+    }
   }
   /* Check once that engines can be created with this configuration. */
   {

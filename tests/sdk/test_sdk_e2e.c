@@ -31,24 +31,7 @@
 #include <espeak-ng/speak_lib.h>
 #endif
 
-static _Atomic int g_fail, g_checks; /* worker threads check too */
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    g_checks++;                                                                \
-    if (!(cond)) {                                                             \
-      g_fail++;                                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
-#define CHECK_EQ(a, b)                                                                        \
-  do {                                                                                        \
-    long long va_ = (long long)(a), vb_ = (long long)(b);                                     \
-    g_checks++;                                                                               \
-    if (va_ != vb_) {                                                                         \
-      g_fail++;                                                                               \
-      fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, va_, vb_); \
-    }                                                                                         \
-  } while (0)
+#include "sdk_check.h"
 
 #define API_KEY "e2e-key"
 #define APP_ID "e2e-app"

@@ -19,24 +19,7 @@
 #include "avatarkit/sdk.h"
 #include "../../sdk/internal.h"
 
-static int g_fail, g_checks;
-#define CHECK(cond)                                                          \
-  do {                                                                       \
-    g_checks++;                                                              \
-    if (!(cond)) {                                                           \
-      g_fail++;                                                              \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                        \
-  } while (0)
-#define CHECK_EQ(a, b)                                                                     \
-  do {                                                                                     \
-    long long va_ = (long long)(a), vb_ = (long long)(b);                                  \
-    g_checks++;                                                                            \
-    if (va_ != vb_) {                                                                      \
-      g_fail++;                                                                            \
-      fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, va_, vb_); \
-    }                                                                                      \
-  } while (0)
+#include "sdk_check.h"
 
 /* ---- names and tables ---------------------------------------------------------------- */
 

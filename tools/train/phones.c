@@ -171,9 +171,9 @@ int ak_ph_parse(const char *ph, int vis[2], int cls[2], float frac[2]) {
   return 1;
 }
 
-static float dom_at(float t, const ak_phone *p, float a, float tau, float antic) {
-  float len = p->end - p->start;
-  float core0 = p->start + 0.25f * len, core1 = p->end - 0.25f * len;
+/* Dominance of a gesture whose core (full strength) is [core0, core1]; it falls off with
+ * distance d (in units of tau, scaled by antic before the core) as exp(-d^1.5). */
+static float dom_core(float t, float core0, float core1, float a, float tau, float antic) {
   float d;
   if (t < core0)
     d = (core0 - t) / (tau * antic);
@@ -185,61 +185,99 @@ static float dom_at(float t, const ak_phone *p, float a, float tau, float antic)
   return a * expf(-powf(d, 1.5f));
 }
 
+/* A phone's core is the middle half of its duration. */
+static float dom_at(float t, const ak_phone *p, float a, float tau, float antic) {
+  float len = p->end - p->start;
+  return dom_core(t, p->start + 0.25f * len, p->end - 0.25f * len, a, tau, antic);
+}
+
+/* Running dominance-weighted sums for one hop. */
+typedef struct blend {
+  float wj, wr, wc;
+  float jaw, stretch, lower, upper, smile, shrug, tongue;
+  float funnel, pucker, closure, press, rlo, rup;
+} blend;
+
+/* Adds the pose of viseme vis with the three group dominances aj, ar, ac. */
+static void blend_add(blend *b, int vis, float aj, float ar, float ac) {
+  const pose *q = &poses[vis];
+  b->wj += aj;
+  b->jaw += aj * q->jaw;
+  b->stretch += aj * q->stretch;
+  b->lower += aj * q->lower;
+  b->upper += aj * q->upper;
+  b->smile += aj * q->smile;
+  b->shrug += aj * q->shrug;
+  b->tongue += aj * q->tongue;
+  b->wr += ar;
+  b->funnel += ar * q->funnel;
+  b->pucker += ar * q->pucker;
+  b->wc += ac;
+  b->closure += ac * q->closure;
+  b->press += ac * q->press;
+  b->rlo += ac * q->roll_lo;
+  b->rup += ac * q->roll_up;
+}
+
+/* Rest (the silence pose) where no phone is: before the first phone, after the last and in
+ * any gap between phones. Without it the normalised blend would stretch the nearest phone's
+ * pose over the whole silence (the mouth would open long before speech starts). */
+static void blend_rest(blend *b, float t, float core0, float core1) {
+  dom d = dominance(AK_VIS_SIL);
+  blend_add(b, AK_VIS_SIL, dom_core(t, core0, core1, d.a_jaw, d.t_jaw, 1.0f),
+            dom_core(t, core0, core1, d.a_round, d.t_round, 1.0f),
+            dom_core(t, core0, core1, d.a_close, d.t_close, 1.0f));
+}
+
 void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
   size_t first = 0;
   for (size_t k = 0; k < n_hops; k++) {
     float t = ((float)k + 0.5f) * 0.01f;
     float *o = out + k * AK__NT;
     memset(o, 0, AK__NT * sizeof *o);
-    float wj = 0, wr = 0, wc = 0;
-    float jaw = 0, stretch = 0, lower = 0, upper = 0, smile = 0, shrug = 0, tongue = 0;
-    float funnel = 0, pucker = 0, closure = 0, press = 0, rlo = 0, rup = 0;
+    if (n == 0) continue; /* nothing said: rest */
+    blend b;
+    memset(&b, 0, sizeof b);
     int voice = 0;
+    /* Leading and trailing silence rest fully until AK_PH_REST_LEAD before the first phone
+     * and from AK_PH_REST_LEAD after the last one (like the core of a long pause). */
+    blend_rest(&b, t, -1e9f, ph[0].start - AK_PH_REST_LEAD);
+    blend_rest(&b, t, ph[n - 1].end + AK_PH_REST_LEAD, 1e9f);
     while (first < n && ph[first].end < t - 0.5f) first++;
     for (size_t i = first; i < n && ph[i].start < t + 0.5f; i++) {
       const ak_phone *p = &ph[i];
-      const pose *q = &poses[p->vis];
       dom d = dominance(p->vis);
       if (p->vis != AK_VIS_SIL && t >= p->start - 0.02f && t < p->end + 0.02f) voice = 1;
-      float a = dom_at(t, p, d.a_jaw, d.t_jaw, 1.0f);
-      wj += a;
-      jaw += a * q->jaw;
-      stretch += a * q->stretch;
-      lower += a * q->lower;
-      upper += a * q->upper;
-      smile += a * q->smile;
-      shrug += a * q->shrug;
-      tongue += a * q->tongue;
-      a = dom_at(t, p, d.a_round, d.t_round, 1.3f); /* rounding is anticipated */
-      wr += a;
-      funnel += a * q->funnel;
-      pucker += a * q->pucker;
-      a = dom_at(t, p, d.a_close, d.t_close, 1.2f);
-      wc += a;
-      closure += a * q->closure;
-      press += a * q->press;
-      rlo += a * q->roll_lo;
-      rup += a * q->roll_up;
+      blend_add(&b, p->vis, dom_at(t, p, d.a_jaw, d.t_jaw, 1.0f),
+                dom_at(t, p, d.a_round, d.t_round, 1.3f), /* rounding is anticipated */
+                dom_at(t, p, d.a_close, d.t_close, 1.2f));
+      if (i + 1 < n && ph[i + 1].start - p->end > 0.001f) { /* an unmarked gap: a pause */
+        ak_phone gap = {p->end, ph[i + 1].start, AK_VIS_SIL, AK_CLS_SIL};
+        dom g = dominance(AK_VIS_SIL);
+        blend_add(&b, AK_VIS_SIL, dom_at(t, &gap, g.a_jaw, g.t_jaw, 1.0f),
+                  dom_at(t, &gap, g.a_round, g.t_round, 1.0f),
+                  dom_at(t, &gap, g.a_close, g.t_close, 1.0f));
+      }
     }
-    if (wj > 1e-6f) {
-      o[AK__T_JAW] = jaw / wj;
-      o[AK__T_STRETCH] = stretch / wj;
-      o[AK__T_LOWER] = lower / wj;
-      o[AK__T_UPPER] = upper / wj;
-      o[AK__T_SMILE] = smile / wj;
-      o[AK__T_SHRUG_LO] = shrug / wj;
-      o[AK__T_TONGUE] = tongue / wj;
+    if (b.wj > 1e-6f) {
+      o[AK__T_JAW] = b.jaw / b.wj;
+      o[AK__T_STRETCH] = b.stretch / b.wj;
+      o[AK__T_LOWER] = b.lower / b.wj;
+      o[AK__T_UPPER] = b.upper / b.wj;
+      o[AK__T_SMILE] = b.smile / b.wj;
+      o[AK__T_SHRUG_LO] = b.shrug / b.wj;
+      o[AK__T_TONGUE] = b.tongue / b.wj;
     }
-    if (wr > 1e-6f) {
-      o[AK__T_FUNNEL] = funnel / wr;
-      o[AK__T_PUCKER] = pucker / wr;
+    if (b.wr > 1e-6f) {
+      o[AK__T_FUNNEL] = b.funnel / b.wr;
+      o[AK__T_PUCKER] = b.pucker / b.wr;
     }
-    if (wc > 1e-6f) {
-      float c = closure / wc;
+    if (b.wc > 1e-6f) {
+      float c = b.closure / b.wc;
       o[AK__T_CLOSE] = c * o[AK__T_JAW]; /* lips meet while the jaw stays slightly open */
-      o[AK__T_PRESS] = press / wc;
-      o[AK__T_ROLL_LO] = rlo / wc;
-      o[AK__T_ROLL_UP] = rup / wc;
+      o[AK__T_PRESS] = b.press / b.wc;
+      o[AK__T_ROLL_LO] = b.rlo / b.wc;
+      o[AK__T_ROLL_UP] = b.rup / b.wc;
     }
     o[AK__T_VOICE] = (float)voice;
   }

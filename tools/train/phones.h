@@ -25,7 +25,11 @@ typedef struct ak_phone {
  * fraction-of-duration) parts. Returns the count (0 for an empty string = pause). */
 int ak_ph_parse(const char *ph, int vis[2], int cls[2], float frac[2]);
 
-/* Fills out[n_hops][AK__NT] with targets at hop centres (k + 0.5) * 10 ms. */
+/* How far before the first phone (and after the last) the mouth is fully at rest. */
+#define AK_PH_REST_LEAD 0.1f
+
+/* Fills out[n_hops][AK__NT] with targets at hop centres (k + 0.5) * 10 ms. Where no phone
+ * is near (leading and trailing silence, gaps), the targets are the rest pose. */
 void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out);
 
 /* Jaw opening of a viseme (the "phone-derived opening curve" of the evaluation). */

@@ -88,8 +88,10 @@ def main():
     ap.add_argument('--init', help='warm start from this blob (same hidden size)')
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--round-weight', type=float, default=2.0)
+    ap.add_argument('--close-weight', type=float, default=3.0)
+    ap.add_argument('--threads', type=int, default=2)
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     print('seed', a.seed, flush=True)
@@ -117,7 +119,7 @@ def main():
     M, C = a.lookahead, a.crop
     w = torch.ones(NT)
     w[0] = 3.0  # jaw
-    w[1] = 3.0  # close
+    w[1] = a.close_weight  # close
     w[2] = w[3] = a.round_weight  # funnel, pucker
     w[7] = 2.0  # press
 

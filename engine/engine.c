@@ -270,8 +270,17 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
     }
     model = e->own_model;
   }
-  if (model && ak__model_find(model, "meta")) {
-    int rc = ak__nn_bind(model, &e->nn);
+  e->la = cfg->lookahead_ms * (AK_ENGINE_SAMPLE_RATE / 1000);
+  if (model && ak__nn_has(model, "")) {
+    int rc = ak__nn_bind(model, "", &e->nn);
+    /* A lookahead too short for the main network's acoustic look-ahead would make its mouth
+     * lag; the zero-lookahead network, when the model has one, keeps it on time. */
+    if (rc == AK_OK && ak__nn_has(model, AK__NN_LOWLAT) &&
+        e->la < AK__CENTER_MS * 16 + e->nn.lookahead * AK__HOP) {
+      ak__nn ll;
+      rc = ak__nn_bind(model, AK__NN_LOWLAT, &ll);
+      if (rc == AK_OK && ll.lookahead < e->nn.lookahead) e->nn = ll;
+    }
     if (rc < 0) {
       ak_model_free(e->own_model);
       free(e);
@@ -281,7 +290,6 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
     e->mlag = e->nn.lookahead;
     ak__mel_init(&e->mel);
   }
-  e->la = cfg->lookahead_ms * (AK_ENGINE_SAMPLE_RATE / 1000);
   if (e->use_nn) {
     /* The network was trained on windows ending 8 ms past the hop: keep that alignment and
      * let a short lookahead lag instead. Light smoothing when there is room. */

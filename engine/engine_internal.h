@@ -115,9 +115,13 @@ typedef struct ak__nn_state {
   float h[AK__NN_MAXH];
 } ak__nn_state;
 
-/* Binds and shape-checks the network records of m: AK_OK, or AK_EFORMAT when m holds no
- * network (or a malformed one). */
-int ak__nn_bind(const ak_model *m, ak__nn *nn);
+/* Binds and shape-checks the network whose records are named prefix + "meta", prefix +
+ * "conv.w", ... ("" = the main network, AK__NN_LOWLAT = the zero-lookahead one): AK_OK, or
+ * AK_EFORMAT when m holds no such network (or a malformed one). */
+#define AK__NN_LOWLAT "ll."
+int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn);
+/* 1 when m has a network under prefix (its meta record), well-formed or not. */
+int ak__nn_has(const ak_model *m, const char *prefix);
 void ak__nn_reset(const ak__nn *nn, ak__nn_state *s);
 /* One hop: raw log-mel in, AK__NT sigmoid outputs for hop j - lookahead out. */
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out);

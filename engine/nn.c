@@ -2,6 +2,7 @@
  * GRU -> linear -> sigmoid, one 10 ms hop at a time. Shapes are checked once at bind time;
  * the matrix-vector kernel here is the reference that any SIMD variant is tested against. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine_internal.h"
@@ -47,9 +48,15 @@ void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y
   }
 }
 
-static const float *rec(const ak_model *m, const char *name, uint32_t d0, uint32_t d1,
-                        uint32_t d2, int *ok) {
-  const ak__record *r = ak__model_find(m, name);
+static const float *rec(const ak_model *m, const char *prefix, const char *name, uint32_t d0,
+                        uint32_t d1, uint32_t d2, int *ok) {
+  char full[AK__MODEL_NAME_LEN];
+  int len = snprintf(full, sizeof full, "%s%s", prefix, name);
+  if (len < 0 || (size_t)len >= sizeof full) {
+    *ok = 0;
+    return NULL;
+  }
+  const ak__record *r = ak__model_find(m, full);
   uint32_t want = d0 * (d1 ? d1 : 1) * (d2 ? d2 : 1);
   if (!r || r->count != want || r->dims[0] != d0 || (d1 && r->dims[1] != d1) ||
       (d2 && r->dims[2] != d2)) {
@@ -59,31 +66,39 @@ static const float *rec(const ak_model *m, const char *name, uint32_t d0, uint32
   return r->data;
 }
 
-int ak__nn_bind(const ak_model *m, ak__nn *nn) {
-  if (!m) return AK_EFORMAT;
-  const ak__record *meta = ak__model_find(m, "meta");
-  if (!meta || meta->count < 5) return AK_EFORMAT;
-  int nmel = (int)meta->data[0], hid = (int)meta->data[1], nt = (int)meta->data[2];
-  int la = (int)meta->data[3], k = (int)meta->data[4];
+int ak__nn_has(const ak_model *m, const char *prefix) {
+  char full[AK__MODEL_NAME_LEN];
+  int len = snprintf(full, sizeof full, "%smeta", prefix);
+  return m && len > 0 && (size_t)len < sizeof full && ak__model_find(m, full) != NULL;
+}
+
+int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
+  if (!m || !ak__nn_has(m, prefix)) return AK_EFORMAT;
+  int ok = 1;
+  const float *md = rec(m, prefix, "meta", 5, 0, 0, &ok);
+  if (!ok) return AK_EFORMAT;
+  for (int i = 0; i < 5; i++)
+    if (!(md[i] >= 0.0f && md[i] <= 4096.0f)) return AK_EFORMAT;
+  int nmel = (int)md[0], hid = (int)md[1], nt = (int)md[2];
+  int la = (int)md[3], k = (int)md[4];
   if (nmel != AK__NMEL || nt != AK__NT || k != 3 || hid < 1 || hid > AK__NN_MAXH || la < 0 ||
       la > 10)
     return AK_EFORMAT;
-  int ok = 1;
   uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
   nn->nmel = nmel;
   nn->hidden = hid;
   nn->nt = nt;
   nn->lookahead = la;
-  nn->mean = rec(m, "feat.mean", F, 0, 0, &ok);
-  nn->std = rec(m, "feat.std", F, 0, 0, &ok);
-  nn->conv_w = rec(m, "conv.w", H, 3, F, &ok);
-  nn->conv_b = rec(m, "conv.b", H, 0, 0, &ok);
-  nn->w_ih = rec(m, "gru.w_ih", 3 * H, H, 0, &ok);
-  nn->w_hh = rec(m, "gru.w_hh", 3 * H, H, 0, &ok);
-  nn->b_ih = rec(m, "gru.b_ih", 3 * H, 0, 0, &ok);
-  nn->b_hh = rec(m, "gru.b_hh", 3 * H, 0, 0, &ok);
-  nn->out_w = rec(m, "out.w", (uint32_t)nt, H, 0, &ok);
-  nn->out_b = rec(m, "out.b", (uint32_t)nt, 0, 0, &ok);
+  nn->mean = rec(m, prefix, "feat.mean", F, 0, 0, &ok);
+  nn->std = rec(m, prefix, "feat.std", F, 0, 0, &ok);
+  nn->conv_w = rec(m, prefix, "conv.w", H, 3, F, &ok);
+  nn->conv_b = rec(m, prefix, "conv.b", H, 0, 0, &ok);
+  nn->w_ih = rec(m, prefix, "gru.w_ih", 3 * H, H, 0, &ok);
+  nn->w_hh = rec(m, prefix, "gru.w_hh", 3 * H, H, 0, &ok);
+  nn->b_ih = rec(m, prefix, "gru.b_ih", 3 * H, 0, 0, &ok);
+  nn->b_hh = rec(m, prefix, "gru.b_hh", 3 * H, 0, 0, &ok);
+  nn->out_w = rec(m, prefix, "out.w", (uint32_t)nt, H, 0, &ok);
+  nn->out_b = rec(m, prefix, "out.b", (uint32_t)nt, 0, 0, &ok);
   if (!ok) return AK_EFORMAT;
   nn->mv = ak__matvec_best();
   for (int i = 0; i < nmel; i++)

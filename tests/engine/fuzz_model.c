@@ -15,8 +15,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
   ak_engine_config c;
   ak_engine_config_default(&c);
   c.model = m;
-  ak_engine *e = NULL;
-  if (ak_engine_new(&c, &e) == AK_OK) {
+  for (int la = 0; la <= 80; la += 80) { /* 0 binds the zero-lookahead network if present */
+    c.lookahead_ms = la;
+    ak_engine *e = NULL;
+    if (ak_engine_new(&c, &e) != AK_OK) continue;
     float x[1600];
     for (int i = 0; i < 1600; i++) x[i] = 0.3f * sinf(0.05f * (float)i) * (float)(i % 400 < 200);
     ak_engine_push(e, x, 1600);

@@ -1,7 +1,7 @@
 /* Weights blob and network tests: loader refuses corrupt, truncated, foreign and mis-shaped
  * blobs with the documented codes; the C network matches the training framework's outputs on
  * the committed fixture; the SIMD kernel matches the plain C reference.
- * Usage: test_model FIXTURE.bin */
+ * Usage: test_model FIXTURE.bin [LOWLAT_FIXTURE.bin] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -196,14 +196,14 @@ static void test_loader(uint64_t seed) {
   free(d);
 }
 
-static void test_fixture(const char *path) {
+static void test_fixture(const char *path, const char *prefix) {
   ak_model *m = NULL;
   if (ak_model_load_default(&m) != AK_OK) {
     CHECK(0, "default model loads");
     return;
   }
   ak__nn nn;
-  CHECK(ak__nn_bind(m, &nn) == AK_OK, "default model has a well-formed network");
+  CHECK(ak__nn_bind(m, prefix, &nn) == AK_OK, "default model has a well-formed network");
   FILE *f = fopen(path, "rb");
   if (!f) {
     CHECK(0, "fixture file present");
@@ -239,8 +239,9 @@ static void test_fixture(const char *path) {
       }
     }
     char msg[160];
-    snprintf(msg, sizeof msg, "%s kernel matches torch on %zu fixed hops (max |err| %.2e <= 1e-4)",
-             simd ? "best" : "reference", T, maxerr);
+    snprintf(msg, sizeof msg,
+             "%s network, %s kernel matches torch on %zu fixed hops (max |err| %.2e <= 1e-4)",
+             *prefix ? "zero-lookahead" : "main", simd ? "best" : "reference", T, maxerr);
     CHECK(maxerr <= 1e-4f, msg);
   }
   free(in);
@@ -311,7 +312,8 @@ int main(int argc, char **argv) {
   test_loader(seed);
   test_kernels(seed);
   if (ak__default_model_len > 0 && argc > 1) {
-    test_fixture(argv[1]);
+    test_fixture(argv[1], "");
+    if (argc > 2) test_fixture(argv[2], AK__NN_LOWLAT);
     test_shared_model();
   } else {
     printf("skip network fixture: no default model or fixture path\n");

@@ -35,6 +35,9 @@ static void test_parse(void) {
         "/u:/ (length mark dropped) is rounded");
   CHECK(ak_ph_parse("t\xca\x83", vis, cls, frac) == 1 && vis[0] == AK_VIS_CH,
         "affricate /tS/ is one CH gesture");
+  CHECK(ak_ph_parse("\xc9\xaf", vis, cls, frac) == 1 && vis[0] == AK_VIS_UC &&
+            cls[0] == AK_CLS_OTHER,
+        "Japanese /M/ (compressed, unrounded) has its own viseme, outside the rounded class");
   int n = ak_ph_parse("a\xc9\xaa", vis, cls, frac); /* aɪ */
   CHECK(n == 2 && vis[0] == AK_VIS_AA && vis[1] == AK_VIS_I && fabsf(frac[0] + frac[1] - 1) < 1e-6f,
         "diphthong /aI/ is two targets that share the duration");
@@ -68,6 +71,16 @@ static void test_rest_outside_speech(void) {
   CHECK(jump < 0.2f, "jaw curve is continuous (no step above 0.2 per 10 ms)");
 }
 
+static void test_compressed_u(void) {
+  ak_phone u[] = {{0.5f, 0.7f, AK_VIS_U, AK_CLS_ROUND}}, m[] = {{0.5f, 0.7f, AK_VIS_UC, AK_CLS_OTHER}};
+  ak_ph_targets(u, 1, NH, tg);
+  float ru = at(0.6f, AK__T_FUNNEL) + at(0.6f, AK__T_PUCKER), ju = at(0.6f, AK__T_JAW);
+  ak_ph_targets(m, 1, NH, tg);
+  float rm = at(0.6f, AK__T_FUNNEL) + at(0.6f, AK__T_PUCKER), jm = at(0.6f, AK__T_JAW);
+  CHECK(rm > 0.2f && rm < 0.5f * ru && fabsf(jm - ju) < 0.05f,
+        "/M/ draws the lips together with much less rounding than /u/, same jaw");
+}
+
 static void test_gap_rests(void) {
   /* Two words with 600 ms between them and no pause phone in the list. */
   ak_phone ph[] = {{0.50f, 0.70f, AK_VIS_AA, AK_CLS_OTHER}, {1.30f, 1.50f, AK_VIS_AA, AK_CLS_OTHER}};
@@ -81,6 +94,7 @@ static void test_gap_rests(void) {
 int main(void) {
   test_parse();
   test_rest_outside_speech();
+  test_compressed_u();
   test_gap_rests();
   return ak_test_summary("test_phones");
 }

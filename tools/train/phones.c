@@ -10,7 +10,7 @@
 #include "phones.h"
 
 static const char *const vis_names[AK_VIS_COUNT] = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS",
-                                                    "nn",  "RR", "aa", "E",  "I",  "O",  "U"};
+                                                    "nn",  "RR", "aa", "E",  "I",  "O",  "U", "Uc"};
 
 const char *ak_vis_name(int v) { return v >= 0 && v < AK_VIS_COUNT ? vis_names[v] : "?"; }
 
@@ -39,6 +39,7 @@ static const pose poses[AK_VIS_COUNT] = {
     [AK_VIS_I] = {.jaw = 0.2f, .stretch = 0.45f, .smile = 0.25f, .upper = 0.1f},
     [AK_VIS_O] = {.jaw = 0.45f, .lower = 0.1f, .funnel = 0.7f, .pucker = 0.35f},
     [AK_VIS_U] = {.jaw = 0.18f, .funnel = 0.4f, .pucker = 0.8f},
+    [AK_VIS_UC] = {.jaw = 0.16f, .stretch = 0.05f, .funnel = 0.1f, .pucker = 0.3f},
 };
 
 float ak_ph_jaw(int v) { return v >= 0 && v < AK_VIS_COUNT ? poses[v].jaw : 0.0f; }
@@ -59,7 +60,8 @@ static dom dominance(int v) {
   case AK_VIS_U: return (dom){1.0f, 0.06f, 3.0f, 0.07f, 0.5f, 0.04f};
   case AK_VIS_AA:
   case AK_VIS_E:
-  case AK_VIS_I: return (dom){1.0f, 0.06f, 3.0f, 0.05f, 0.5f, 0.04f};
+  case AK_VIS_I:
+  case AK_VIS_UC: return (dom){1.0f, 0.06f, 3.0f, 0.05f, 0.5f, 0.04f};
   default: return (dom){0.6f, 0.04f, 0.1f, 0.04f, 0.5f, 0.03f};
   }
 }
@@ -117,8 +119,9 @@ static int base_vis(uint32_t c, int *vowel) {
   case 'i': case 'I': case 0x26A: case 0x268: /* ɪ ɨ */ *vowel = 1; return AK_VIS_I;
   case 'o': case 'O': case 0x254: case 0xF8: case 0x153: case 0x275: case 0x276:
     /* ɔ ø œ ɵ ɶ */ *vowel = 1; return AK_VIS_O;
-  case 'u': case 'U': case 0x28A: case 0x26F: case 'y': case 'Y': case 0x28F:
-    /* ʊ ɯ ʏ */ *vowel = 1; return AK_VIS_U;
+  case 'u': case 'U': case 0x28A: case 'y': case 'Y': case 0x28F:
+    /* ʊ ʏ */ *vowel = 1; return AK_VIS_U;
+  case 0x26F: /* ɯ */ *vowel = 1; return AK_VIS_UC;
   default: return -1;
   }
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""Packs the main network and the zero-lookahead network into one AKMW blob: the main
+network's records as they are, the low-latency one's under the "ll." prefix (the engine
+binds it when the configured lookahead is shorter than the main network needs).
+
+  /usr/bin/python3 tools/train/pack.py --main v4.akmw --lowlat ll1.akmw --out models/default.akmw
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--main', required=True)
+    ap.add_argument('--lowlat', required=True)
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args()
+    m, ll = train.load_blob(a.main), train.load_blob(a.lowlat)
+    if any(k.startswith('ll.') for k in m) or any(k.startswith('ll.') for k in ll):
+        sys.exit('pack: inputs must be single-network blobs')
+    if ll['meta'][3] >= m['meta'][3]:
+        sys.exit('pack: the low-latency network must look ahead less than the main one')
+    recs = list(m.items()) + [('ll.' + k, v) for k, v in ll.items()]
+    b = train.blob(recs)
+    with open(a.out, 'wb') as f:
+        f.write(b)
+    print('wrote %s (%d bytes): main look-ahead %d hops, low-latency %d hops' %
+          (a.out, len(b), int(m['meta'][3]), int(ll['meta'][3])))
+
+
+if __name__ == '__main__':
+    main()

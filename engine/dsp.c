@@ -36,6 +36,57 @@ void ak__feat_compute(const float *win, ak__feat *out) {
     out->centroid = 0.0f;
     out->low = 0.0f;
   }
+  ak__pitch_compute(win, &out->f0, &out->clarity);
+}
+
+#define PITCH_DEC 4                          /* 16 kHz -> 4 kHz */
+#define PITCH_N (AK__WIN / PITCH_DEC)        /* 100 samples */
+#define PITCH_LMIN 10                        /* 400 Hz */
+#define PITCH_LMAX 57                        /* ~70 Hz */
+#ifndef PITCH_REL
+#define PITCH_REL 0.8f /* a shorter period wins when its peak is this close to the best */
+#endif
+
+void ak__pitch_compute(const float *win, float *f0, float *clarity) {
+  float y[PITCH_N], e[PITCH_N + 1];
+  /* 4-tap box low-pass and decimation, DC removed. */
+  float mean = 0.0f;
+  for (int i = 0; i < PITCH_N; i++) {
+    const float *w = win + i * PITCH_DEC;
+    y[i] = 0.25f * (w[0] + w[1] + w[2] + w[3]);
+    mean += y[i];
+  }
+  mean /= (float)PITCH_N;
+  e[0] = 0.0f;
+  for (int i = 0; i < PITCH_N; i++) {
+    y[i] -= mean;
+    e[i + 1] = e[i] + y[i] * y[i]; /* prefix energies */
+  }
+  *f0 = 0.0f;
+  *clarity = 0.0f;
+  if (!(e[PITCH_N] > 1e-7f * (float)PITCH_N)) return; /* below ~ -70 dBFS: no pitch */
+  float r[PITCH_LMAX + 2] = {0}, best = 0.0f;
+  for (int l = PITCH_LMIN - 1; l <= PITCH_LMAX + 1; l++) {
+    float xy = 0.0f;
+    for (int i = 0; i + l < PITCH_N; i++) xy += y[i] * y[i + l];
+    float ea = e[PITCH_N - l], eb = e[PITCH_N] - e[l];
+    r[l] = ea > 0.0f && eb > 0.0f ? xy / sqrtf(ea * eb) : 0.0f;
+    if (l >= PITCH_LMIN && l <= PITCH_LMAX && r[l] > best) best = r[l];
+  }
+  if (best < 0.5f) return;
+  /* The shortest period that is a local peak within 20% of the best: a period's multiples
+   * correlate almost as well, and picking them would drop the pitch by octaves. */
+  for (int l = PITCH_LMIN; l <= PITCH_LMAX; l++) {
+    if (r[l] < r[l - 1] || r[l] < r[l + 1]) continue;
+    float den = r[l - 1] - 2.0f * r[l] + r[l + 1];
+    float off = den < -1e-6f ? 0.5f * (r[l - 1] - r[l + 1]) / den : 0.0f;
+    off = ak__clampf(off, -0.5f, 0.5f);
+    float peak = r[l] - 0.25f * (r[l - 1] - r[l + 1]) * off; /* the parabola's top */
+    if (peak < PITCH_REL * best) continue;
+    *f0 = (float)(AK_ENGINE_SAMPLE_RATE / PITCH_DEC) / ((float)l + off);
+    *clarity = ak__clampf(peak, 0.0f, 1.0f);
+    return;
+  }
 }
 
 void ak__dsp_init(ak__dsp *d) {
@@ -90,4 +141,7 @@ void ak__dsp_mouth(ak__dsp *d, const ak__feat *f, ak__mouth *m) {
   m->stretch = voice * (0.3f * fric + 0.25f * front * open);
   m->voice = voice;
   m->level = open;
+  /* Pitch only where the hop is loud enough to be speech, not hum in the noise floor. */
+  m->pv = f->f0 > 0.0f && f->db > gate + 8.0f ? f->clarity : 0.0f;
+  m->pst = m->pv > 0.0f ? m->pv * 12.0f * log2f(f->f0 / 100.0f) : 0.0f;
 }

@@ -69,7 +69,7 @@ static void mouth_zero(ak__mouth *m) { memset(m, 0, sizeof *m); }
 
 /* The mouth as a flat vector, for averaging. */
 #define MOUTH_N (sizeof(ak__mouth) / sizeof(float))
-_Static_assert(sizeof(ak__mouth) == 15 * sizeof(float), "ak__mouth is floats only");
+_Static_assert(sizeof(ak__mouth) == 17 * sizeof(float), "ak__mouth is floats only");
 
 static void mouth_axpy(float w, const ak__mouth *x, float *acc) {
   float v[MOUTH_N];

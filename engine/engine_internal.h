@@ -22,7 +22,14 @@ typedef struct ak__feat {
   float db;       /* window level, dBFS */
   float low;      /* fraction of energy below ~900 Hz, 0..1 */
   float centroid; /* spectral centroid proxy, Hz */
+  float f0;       /* pitch estimate, Hz (70..400); 0 when the window is not periodic */
+  float clarity;  /* periodicity of the window at f0, 0..1 (0 when not periodic) */
 } ak__feat;
+
+/* Pitch of one AK__WIN window: normalised autocorrelation of a 4 kHz copy over periods of
+ * 2.5..14.3 ms, the shortest period within 10% of the best peak (no octave drops), refined by
+ * a parabola. Sets f0 and clarity as in ak__feat. */
+void ak__pitch_compute(const float *win, float *f0, float *clarity);
 
 /* Model output channels per hop (targets of the training data), 0..1 each. */
 enum {
@@ -37,6 +44,8 @@ typedef struct ak__mouth {
       tongue;
   float voice; /* speech probability */
   float level; /* loudness relative to the running peak, 0..1 (drives life features) */
+  float pv;    /* pitch weight: clarity when periodic, else 0 (averages linearly) */
+  float pst;   /* pv x pitch in semitones above 100 Hz; pst / pv is the pitch */
 } ak__mouth;
 
 /* Deterministic PRNG (xorshift64*), seeded through splitmix64. */
@@ -64,6 +73,10 @@ typedef struct ak__life {
   float nod, nod_v;           /* prosodic nod state */
   float brow;                 /* brow raise 0..1 */
   float level_avg;            /* slow average of speech level (emphasis reference) */
+  float pitch_avg;            /* slow average of voiced pitch, semitones above 100 Hz */
+  int pitch_seen;             /* pitch_avg holds a measurement */
+  float pitch_miss;           /* seconds of voiced pitch far from pitch_avg in a row */
+  float tilt;                 /* prosodic head tilt (roll), radians */
   float prev_voice;
   double silence_s; /* seconds since voice stopped (breathing, phrase-boundary blinks) */
   float smile;

@@ -1,5 +1,6 @@
 /* Facial life driven by the voice track and a seeded PRNG: blinks (more at phrase ends),
- * gaze with saccades, brow raises on emphasis, head drift, prosodic nods and idle breathing.
+ * gaze with saccades, brow raises on pitch accents and loud syllables, head drift, prosodic
+ * nods and tilts, and idle breathing.
  * Everything here is scaled by the session's expressiveness; 0 leaves only the mouth. */
 #include <math.h>
 
@@ -55,6 +56,10 @@ void ak__life_init(ak__life *l, uint64_t seed) {
   l->nod = l->nod_v = 0.0f;
   l->brow = 0.0f;
   l->level_avg = 0.5f;
+  l->pitch_avg = 0.0f;
+  l->pitch_seen = 0;
+  l->pitch_miss = 0.0f;
+  l->tilt = 0.0f;
   l->prev_voice = 0.0f;
   l->silence_s = 10.0;
   l->smile = 0.0f;
@@ -122,7 +127,33 @@ void ak__life_frame(ak__life *l, float dt, float expr, const ak__mouth *m, ak_mo
     float a = ak__clampf(dt / 1.5f, 0.0f, 1.0f);
     l->level_avg += (m->level - l->level_avg) * a;
   }
-  float brow_target = emph;
+  /* Pitch accents: voiced frames well above the speaker's running pitch (a per-speaker
+   * reference, so low and high voices behave alike). They raise the brows, kick nods and tilt
+   * the head slightly with the melody. */
+  float accent = 0.0f, rise = 0.0f;
+  if (voice >= 0.5f && m->pv > 0.3f) {
+    float st = m->pst / m->pv;
+    if (!l->pitch_seen) {
+      l->pitch_avg = st;
+      l->pitch_seen = 1;
+    }
+    rise = st - l->pitch_avg;
+    if (fabsf(rise) > 9.0f) {
+      /* Most likely an octave error of the tracker: ignore the frame, unless it lasts (then
+       * the reference itself was wrong, or the speaker changed): start again from here. */
+      l->pitch_miss += dt;
+      if (l->pitch_miss > 0.3f) l->pitch_avg = st;
+      rise = 0.0f;
+    } else {
+      l->pitch_miss = 0.0f;
+      accent = ak__smoothstep(1.5f, 4.0f, rise);
+      l->pitch_avg += rise * ak__clampf(dt / 2.0f, 0.0f, 1.0f);
+    }
+  }
+  float tilt_target = voice >= 0.5f ? 0.05f * ak__clampf(rise / 6.0f, -1.0f, 1.0f) : 0.0f;
+  l->tilt += (tilt_target - l->tilt) * ak__clampf(dt / 0.25f, 0.0f, 1.0f);
+  float prom = accent > emph ? accent : emph; /* prominence: pitch or loudness */
+  float brow_target = ak__clampf(accent + 0.6f * emph, 0.0f, 1.0f);
   float ba = brow_target > l->brow ? ak__clampf(dt / 0.08f, 0.0f, 1.0f)
                                    : ak__clampf(dt / 0.45f, 0.0f, 1.0f);
   l->brow += (brow_target - l->brow) * ba;
@@ -134,7 +165,7 @@ void ak__life_frame(ak__life *l, float dt, float expr, const ak__mouth *m, ak_mo
   float sd = sqrtf(dt);
   for (int i = 0; i < 3; i++)
     l->head_v[i] += sigma[i] * (1.0f + 0.8f * voice) * sd * ak__rng_gauss(r);
-  if (emph > 0.5f && l->nod < 0.01f) l->nod_v += 0.25f * emph;
+  if (prom > 0.5f && l->nod < 0.01f) l->nod_v += 0.25f * prom;
   /* Integrate the springs in <= 10 ms sub-steps so any frame rate stays stable. */
   int nsub = (int)ceilf(dt / 0.01f);
   if (nsub < 1) nsub = 1;
@@ -178,7 +209,7 @@ void ak__life_frame(ak__life *l, float dt, float expr, const ak__mouth *m, ak_mo
    * toward the avatar's left shoulder. */
   f->head[0] = e * (l->head_s[0] + l->nod + 0.012f * breath);
   f->head[1] = e * l->head_s[1];
-  f->head[2] = e * l->head_s[2];
+  f->head[2] = e * (l->head_s[2] + l->tilt);
 
   l->prev_voice = voice;
   l->t += dt;

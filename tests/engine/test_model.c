@@ -306,6 +306,90 @@ static void test_shared_model(void) {
   ak_model_free(m);
 }
 
+/* Jaw track of x at 100 fps with lookahead la through model m. Caller frees. */
+static float *jaw_track(const ak_model *m, const float *x, size_t n, int la, size_t *nf) {
+  ak_engine_config c;
+  ak_engine_config_default(&c);
+  c.fps = 100;
+  c.lookahead_ms = la;
+  c.expressiveness = 0.0f;
+  c.model = m;
+  ak_engine *e;
+  *nf = 0;
+  if (ak_engine_new(&c, &e) != AK_OK) return NULL;
+  float *j = malloc((n / 160 + 2) * sizeof *j);
+  ak_motion_frame f;
+  for (size_t p = 0; p < n; p += 320) {
+    ak_engine_push(e, x + p, n - p < 320 ? n - p : 320);
+    while (ak_engine_pop(e, &f) == 1) j[(*nf)++] = f.weights[AK_JAW_OPEN];
+  }
+  ak_engine_finish(e);
+  while (ak_engine_pop(e, &f) == 1) j[(*nf)++] = f.weights[AK_JAW_OPEN];
+  ak_engine_free(e);
+  return j;
+}
+
+/* Lag (frames, > 0: b is late) in -12..12 that best correlates b with a. */
+static int best_lag(const float *a, const float *b, size_t n) {
+  int best = 0;
+  double br = -2;
+  for (int l = -12; l <= 12; l++) {
+    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0, k = 0;
+    for (size_t i = 12; i + 12 < n; i++) {
+      double x = a[i], y = b[(size_t)((long)i + l)];
+      sa += x, sb += y, saa += x * x, sbb += y * y, sab += x * y, k++;
+    }
+    double r = (sab / k - sa / k * sb / k) /
+               sqrt((saa / k - sa / k * sa / k) * (sbb / k - sb / k * sb / k) + 1e-12);
+    if (r > br) br = r, best = l;
+  }
+  return best;
+}
+
+/* The zero-lookahead network: at lookahead 0 the default model's mouth keeps time with the
+ * 80 ms mouth, where the main network alone (the same blob without the ll. records) lags. */
+static void test_lowlat(void) {
+  ak_model *def = NULL;
+  if (ak_model_load_default(&def) != AK_OK) return;
+  if (!ak__nn_has(def, AK__NN_LOWLAT)) {
+    printf("skip zero-lookahead network checks: the default model has none\n");
+    ak_model_free(def);
+    return;
+  }
+  buf body = {0};
+  uint32_t nrec = 0;
+  for (uint32_t i = 0; i < def->nrec; i++) {
+    const ak__record *r = &def->rec[i];
+    if (!strncmp(r->name, AK__NN_LOWLAT, strlen(AK__NN_LOWLAT))) continue;
+    add_rec(&body, r->name, 0, r->ndims, r->dims, r->data, r->count * 4);
+    nrec++;
+  }
+  buf b = finish_blob(&body, nrec, 1);
+  ak_model *main_only = NULL;
+  CHECK(ak_model_load_memory(b.p, b.n, &main_only) == AK_OK, "default blob minus ll. records loads");
+  const size_t n = 16000 * 12;
+  float *x = ak_test_speechlike(n, 31);
+  size_t n80, n0, nm;
+  float *j80 = jaw_track(def, x, n, 80, &n80), *j0 = jaw_track(def, x, n, 0, &n0);
+  float *jm = jaw_track(main_only, x, n, 0, &nm);
+  CHECK(j80 && j0 && jm && n80 == 1200 && n0 == 1200 && nm == 1200, "three tracks of 1200 frames");
+  if (j80 && j0 && jm && n80 == n0 && n0 == nm) {
+    int lag_ll = best_lag(j80, j0, n0), lag_main = best_lag(j80, jm, nm);
+    char msg[200];
+    snprintf(msg, sizeof msg, "lookahead 0: zero-lookahead network %+d ms vs the 80 ms mouth, "
+             "main network alone %+d ms", lag_ll * 10, lag_main * 10);
+    CHECK(abs(lag_ll) <= 2 && lag_main >= 4, msg);
+  }
+  free(x);
+  free(j80);
+  free(j0);
+  free(jm);
+  free(b.p);
+  free(body.p);
+  ak_model_free(main_only);
+  ak_model_free(def);
+}
+
 int main(int argc, char **argv) {
   uint64_t seed = 20261122;
   printf("seed %llu\n", (unsigned long long)seed);
@@ -313,8 +397,17 @@ int main(int argc, char **argv) {
   test_kernels(seed);
   if (ak__default_model_len > 0 && argc > 1) {
     test_fixture(argv[1], "");
-    if (argc > 2) test_fixture(argv[2], AK__NN_LOWLAT);
+    if (argc > 2) {
+      ak_model *d = NULL;
+      int has_ll = ak_model_load_default(&d) == AK_OK && ak__nn_has(d, AK__NN_LOWLAT);
+      ak_model_free(d);
+      if (has_ll)
+        test_fixture(argv[2], AK__NN_LOWLAT);
+      else
+        printf("skip zero-lookahead fixture: the default model has no such network\n");
+    }
     test_shared_model();
+    test_lowlat();
   } else {
     printf("skip network fixture: no default model or fixture path\n");
   }

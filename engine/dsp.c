@@ -67,8 +67,16 @@ void ak__pitch_compute(const float *win, float *f0, float *clarity) {
   if (!(e[PITCH_N] > 1e-7f * (float)PITCH_N)) return; /* below ~ -70 dBFS: no pitch */
   float r[PITCH_LMAX + 2] = {0}, best = 0.0f;
   for (int l = PITCH_LMIN - 1; l <= PITCH_LMAX + 1; l++) {
-    float xy = 0.0f;
-    for (int i = 0; i + l < PITCH_N; i++) xy += y[i] * y[i + l];
+    float x0 = 0.0f, x1 = 0.0f, x2 = 0.0f, x3 = 0.0f; /* independent sums (latency) */
+    int i = 0, m = PITCH_N - l;
+    for (; i + 4 <= m; i += 4) {
+      x0 += y[i] * y[i + l];
+      x1 += y[i + 1] * y[i + 1 + l];
+      x2 += y[i + 2] * y[i + 2 + l];
+      x3 += y[i + 3] * y[i + 3 + l];
+    }
+    for (; i < m; i++) x0 += y[i] * y[i + l];
+    float xy = (x0 + x1) + (x2 + x3);
     float ea = e[PITCH_N - l], eb = e[PITCH_N] - e[l];
     r[l] = ea > 0.0f && eb > 0.0f ? xy / sqrtf(ea * eb) : 0.0f;
     if (l >= PITCH_LMIN && l <= PITCH_LMAX && r[l] > best) best = r[l];

@@ -100,6 +100,8 @@ typedef struct ak__mel {
 } ak__mel;
 void ak__mel_init(ak__mel *m);
 void ak__mel_compute(const ak__mel *m, const float *win, float *out);
+/* Power spectrum (AK__FFT / 2 + 1 bins) of one Hann-windowed AK__WIN window. */
+void ak__mel_power(const ak__mel *m, const float *win, float *pw);
 
 /* DSP front end. */
 void ak__feat_compute(const float *win, ak__feat *out);

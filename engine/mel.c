@@ -43,9 +43,9 @@ void ak__mel_init(ak__mel *m) {
   }
 }
 
-/* In-place iterative radix-2 FFT of AK__FFT complex points. */
-static void fft(const ak__mel *m, float *re, float *im) {
-  const int n = AK__FFT;
+/* In-place iterative radix-2 FFT of n complex points (n a power of two dividing AK__FFT);
+ * twiddles come from the AK__FFT-point tables. */
+static void fft(const ak__mel *m, float *re, float *im, int n) {
   for (int i = 1, j = 0; i < n; i++) {
     int bit = n >> 1;
     for (; j & bit; bit >>= 1) j ^= bit;
@@ -60,7 +60,7 @@ static void fft(const ak__mel *m, float *re, float *im) {
     }
   }
   for (int len = 2; len <= n; len <<= 1) {
-    int step = n / len, half = len >> 1;
+    int step = AK__FFT / len, half = len >> 1;
     for (int i = 0; i < n; i += len)
       for (int k = 0; k < half; k++) {
         float wr = m->cs[k * step], wi = m->sn[k * step];
@@ -74,13 +74,37 @@ static void fft(const ak__mel *m, float *re, float *im) {
   }
 }
 
+/* Power spectrum pw[0..AK__FFT/2] of the real, zero-padded window xw: the even and odd
+ * samples form one AK__FFT/2-point complex FFT, whose halves are then separated
+ * (X[k] = E[k] + W^k O[k]), half the work of a full complex transform. */
+static void power_spectrum(const ak__mel *m, const float *xw, float *pw) {
+  enum { N = AK__FFT / 2 };
+  float zr[N], zi[N];
+  for (int n = 0; n < N; n++) {
+    zr[n] = 2 * n < AK__WIN ? xw[2 * n] : 0.0f;
+    zi[n] = 2 * n + 1 < AK__WIN ? xw[2 * n + 1] : 0.0f;
+  }
+  fft(m, zr, zi, N);
+  for (int k = 0; k <= N; k++) {
+    int k1 = k & (N - 1), k2 = (N - k) & (N - 1);
+    float ar = zr[k1], ai = zi[k1], br = zr[k2], bi = -zi[k2]; /* Z[k], conj(Z[N-k]) */
+    float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);     /* even-sample spectrum */
+    float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);   /* odd-sample spectrum */
+    float wr = k < N ? m->cs[k] : -1.0f, wi = k < N ? m->sn[k] : 0.0f;
+    float xr = er + wr * orr - wi * oi, xi = ei + wr * oi + wi * orr;
+    pw[k] = xr * xr + xi * xi;
+  }
+}
+
+void ak__mel_power(const ak__mel *m, const float *win, float *pw) {
+  float xw[AK__WIN];
+  for (int i = 0; i < AK__WIN; i++) xw[i] = win[i] * m->win[i];
+  power_spectrum(m, xw, pw);
+}
+
 void ak__mel_compute(const ak__mel *m, const float *win, float *out) {
-  float re[AK__FFT], im[AK__FFT], pw[AK__FFT / 2 + 1];
-  for (int i = 0; i < AK__WIN; i++) re[i] = win[i] * m->win[i];
-  for (int i = AK__WIN; i < AK__FFT; i++) re[i] = 0.0f;
-  memset(im, 0, sizeof im);
-  fft(m, re, im);
-  for (int k = 0; k <= AK__FFT / 2; k++) pw[k] = re[k] * re[k] + im[k] * im[k];
+  float pw[AK__FFT / 2 + 1];
+  ak__mel_power(m, win, pw);
   int fo = 0;
   for (int b = 0; b < AK__NMEL; b++) {
     float s = 0.0f;

@@ -39,12 +39,21 @@ ak__matvec_fn ak__matvec_best(void) {
   return ak__matvec_ref;
 }
 
+/* Four independent partial sums: a single running sum would wait on each addition's
+ * latency; plain C either way, and compilers may pack the four lanes into one vector. */
 void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y) {
   for (int r = 0; r < rows; r++) {
     const float *w = W + (size_t)r * (size_t)cols;
-    float acc = 0.0f;
-    for (int c = 0; c < cols; c++) acc += w[c] * x[c];
-    y[r] += acc;
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      a0 += w[c] * x[c];
+      a1 += w[c + 1] * x[c + 1];
+      a2 += w[c + 2] * x[c + 2];
+      a3 += w[c + 3] * x[c + 3];
+    }
+    for (; c < cols; c++) a0 += w[c] * x[c];
+    y[r] += (a0 + a1) + (a2 + a3);
   }
 }
 

@@ -249,6 +249,38 @@ static void test_fixture(const char *path, const char *prefix) {
   ak_model_free(m);
 }
 
+/* The front end's power spectrum (half-size complex FFT) equals a direct DFT of the
+ * Hann-windowed, zero-padded window. */
+static void test_power_spectrum(uint64_t seed) {
+  ak__mel m;
+  ak__mel_init(&m);
+  uint64_t s = seed;
+  float win[AK__WIN], pw[AK__FFT / 2 + 1];
+  double maxrel = 0;
+  for (int it = 0; it < 4; it++) {
+    for (int i = 0; i < AK__WIN; i++)
+      win[i] = 0.3f * ak_test_gauss(&s) + 0.5f * sinf(0.07f * (float)(i * (it + 1)));
+    ak__mel_power(&m, win, pw);
+    double total = 0;
+    for (int k = 0; k <= AK__FFT / 2; k++) total += pw[k];
+    for (int k = 0; k <= AK__FFT / 2; k++) {
+      double re = 0, im = 0;
+      for (int i = 0; i < AK__WIN; i++) {
+        double a = -2.0 * 3.14159265358979323846 * k * i / AK__FFT;
+        double xw = (double)win[i] * m.win[i];
+        re += xw * cos(a);
+        im += xw * sin(a);
+      }
+      double d = fabs(re * re + im * im - pw[k]) / (total / (AK__FFT / 2 + 1));
+      if (d > maxrel) maxrel = d;
+    }
+  }
+  char msg[128];
+  snprintf(msg, sizeof msg, "power spectrum = direct DFT on 4 random windows (max err %.1e of "
+           "the mean bin power)", maxrel);
+  CHECK(maxrel < 1e-4, msg);
+}
+
 static void test_kernels(uint64_t seed) {
   uint64_t s = seed;
   float maxrel = 0;
@@ -395,6 +427,7 @@ int main(int argc, char **argv) {
   printf("seed %llu\n", (unsigned long long)seed);
   test_loader(seed);
   test_kernels(seed);
+  test_power_spectrum(seed);
   if (ak__default_model_len > 0 && argc > 1) {
     test_fixture(argv[1], "");
     if (argc > 2) {

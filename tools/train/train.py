@@ -90,6 +90,8 @@ def main():
     ap.add_argument('--round-weight', type=float, default=2.0)
     ap.add_argument('--close-weight', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--checkpoint-minutes', type=float, default=10,
+                    help='write the blob this often while training (0: only at the end)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -160,10 +162,31 @@ def main():
         v = bce(out[..., VOICE], Y[..., VOICE])
         return ((mse + 0.3 * v) * Mk).sum() / Mk.sum()
 
+    def export():
+        """Writes the blob of the current weights to a.out (atomically) and returns it."""
+        sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+        meta = np.array([nmel, a.hidden, NT, M, 3], np.float32)
+        recs = [('meta', meta), ('feat.mean', mean), ('feat.std', std),
+                ('conv.w', sd['conv.weight'].transpose(0, 2, 1).copy()),
+                ('conv.b', sd['conv.bias']),
+                ('gru.w_ih', sd['gru.weight_ih_l0']), ('gru.w_hh', sd['gru.weight_hh_l0']),
+                ('gru.b_ih', sd['gru.bias_ih_l0']), ('gru.b_hh', sd['gru.bias_hh_l0']),
+                ('out.w', sd['out.weight']), ('out.b', sd['out.bias'])]
+        b = blob(recs)
+        with open(a.out + '.tmp', 'wb') as f:
+            f.write(b)
+        os.replace(a.out + '.tmp', a.out)
+        return b
+
     t0 = time.time()
     budget = a.minutes * 60
     step = 0
+    next_ckpt = a.checkpoint_minutes * 60 if a.checkpoint_minutes > 0 else float('inf')
     while time.time() - t0 < budget:
+        if time.time() - t0 >= next_ckpt:  # a session can end without warning
+            export()
+            print('checkpoint %s at step %d' % (a.out, step), flush=True)
+            next_ckpt += a.checkpoint_minutes * 60
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:
             g['lr'] = a.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -181,16 +204,7 @@ def main():
             print('step %d  %.0fs  train %.4f  val %.4f' % (step, time.time() - t0, loss.item(),
                                                            vl), flush=True)
 
-    sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-    meta = np.array([nmel, a.hidden, NT, M, 3], np.float32)
-    recs = [('meta', meta), ('feat.mean', mean), ('feat.std', std),
-            ('conv.w', sd['conv.weight'].transpose(0, 2, 1).copy()), ('conv.b', sd['conv.bias']),
-            ('gru.w_ih', sd['gru.weight_ih_l0']), ('gru.w_hh', sd['gru.weight_hh_l0']),
-            ('gru.b_ih', sd['gru.bias_ih_l0']), ('gru.b_hh', sd['gru.bias_hh_l0']),
-            ('out.w', sd['out.weight']), ('out.b', sd['out.bias'])]
-    b = blob(recs)
-    with open(a.out, 'wb') as f:
-        f.write(b)
+    b = export()
     print('wrote %s (%d bytes) after %d steps' % (a.out, len(b), step), flush=True)
 
     if a.fixture:

@@ -24,7 +24,8 @@ typedef struct ak_engine ak_engine;
 typedef struct ak_engine_config {
   int fps;              /* frames per second, 1..AK_ENGINE_MAX_FPS; default 25 */
   int lookahead_ms;     /* audio the engine may wait for past a frame's end before emitting
-                           it, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; default 80. 0 = lowest latency */
+                           it, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; default 80. 0 = lowest latency;
+                           under 58 ms the model's zero-lookahead network is used, if any */
   float expressiveness; /* 0 = still face (mouth only), 1 = lively; default 0.7 */
   uint64_t seed;        /* seeds blinks, gaze and head motion: same seed + same audio = same
                            frames */
@@ -44,7 +45,8 @@ int ak_model_load_memory(const void *data, size_t len, ak_model **out);
 void ak_model_free(ak_model *m);
 /* Parses the built-in default model (what cfg.model = NULL uses). Load it once and share it
  * through cfg.model when running many engines: each engine created with cfg.model = NULL
- * parses its own copy (~130 KB). AK_EFORMAT when the library was built without one. */
+ * parses its own copy (~260 KB: the main and the zero-lookahead network). AK_EFORMAT when
+ * the library was built without one. */
 int ak_model_load_default(ak_model **out);
 
 typedef struct ak_motion_frame {

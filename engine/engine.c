@@ -274,12 +274,13 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
   if (model && ak__nn_has(model, "")) {
     int rc = ak__nn_bind(model, "", &e->nn);
     /* A lookahead too short for the main network's acoustic look-ahead would make its mouth
-     * lag; the zero-lookahead network, when the model has one, keeps it on time. */
-    if (rc == AK_OK && ak__nn_has(model, AK__NN_LOWLAT) &&
-        e->la < AK__CENTER_MS * 16 + e->nn.lookahead * AK__HOP) {
+     * lag; the zero-lookahead network, when the model has one, keeps it on time. It is
+     * checked whatever the lookahead, so a malformed one is refused consistently. */
+    if (rc == AK_OK && ak__nn_has(model, AK__NN_LOWLAT)) {
       ak__nn ll;
       rc = ak__nn_bind(model, AK__NN_LOWLAT, &ll);
-      if (rc == AK_OK && ll.lookahead < e->nn.lookahead) e->nn = ll;
+      if (rc == AK_OK && ll.lookahead >= e->nn.lookahead) rc = AK_EFORMAT;
+      if (rc == AK_OK && e->la < AK__CENTER_MS * 16 + e->nn.lookahead * AK__HOP) e->nn = ll;
     }
     if (rc < 0) {
       ak_model_free(e->own_model);

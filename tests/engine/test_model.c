@@ -397,6 +397,44 @@ static void test_lowlat(void) {
     nrec++;
   }
   buf b = finish_blob(&body, nrec, 1);
+  /* The default blob with a broken zero-lookahead network: one record of the wrong shape,
+   * or one that looks ahead as far as the main network. Refused at every lookahead. */
+  for (int variant = 0; variant < 2; variant++) {
+    buf bb = {0};
+    for (uint32_t i = 0; i < def->nrec; i++) {
+      const ak__record *r = &def->rec[i];
+      float meta[5];
+      if (variant == 0 && !strcmp(r->name, "ll.out.b")) {
+        uint32_t d[4] = {r->dims[0] - 1, 1, 1, 1};
+        add_rec(&bb, r->name, 0, 1, d, r->data, (r->count - 1) * 4);
+      } else if (variant == 1 && !strcmp(r->name, "ll.meta")) {
+        memcpy(meta, r->data, sizeof meta);
+        meta[3] = ak__model_find(def, "meta")->data[3];
+        add_rec(&bb, r->name, 0, r->ndims, r->dims, meta, sizeof meta);
+      } else {
+        add_rec(&bb, r->name, 0, r->ndims, r->dims, r->data, r->count * 4);
+      }
+    }
+    buf blob = finish_blob(&bb, def->nrec, 1);
+    ak_model *bad = NULL;
+    int refused = ak_model_load_memory(blob.p, blob.n, &bad) == AK_OK;
+    for (int la = 0; la <= 80 && refused; la += 80) {
+      ak_engine_config c;
+      ak_engine_config_default(&c);
+      c.lookahead_ms = la;
+      c.model = bad;
+      ak_engine *e = NULL;
+      if (ak_engine_new(&c, &e) != AK_EFORMAT || e) refused = 0;
+      ak_engine_free(e);
+    }
+    CHECK(refused, variant ? "a zero-lookahead network that looks ahead as far as the main one "
+                             "is refused (AK_EFORMAT) at lookahead 0 and 80"
+                           : "a mis-shaped zero-lookahead network is refused (AK_EFORMAT) at "
+                             "lookahead 0 and 80");
+    ak_model_free(bad);
+    free(blob.p);
+    free(bb.p);
+  }
   ak_model *main_only = NULL;
   CHECK(ak_model_load_memory(b.p, b.n, &main_only) == AK_OK, "default blob minus ll. records loads");
   const size_t n = 16000 * 12;

@@ -90,6 +90,9 @@ def main():
     ap.add_argument('--round-weight', type=float, default=2.0)
     ap.add_argument('--close-weight', type=float, default=3.0)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--oversample', action='append', default=[], metavar='LANG:FACTOR',
+                    help='draw utterances of language id LANG FACTOR times as often '
+                         '(ids as in gen.c: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7)')
     ap.add_argument('--checkpoint-minutes', type=float, default=10,
                     help='write the blob this often while training (0: only at the end)')
     a = ap.parse_args()
@@ -101,8 +104,11 @@ def main():
     utts = []
     for p in a.train:
         utts += akds.read(p)
-    feats = [u['feat'] for u in utts if len(u['feat']) > a.lookahead + 10]
-    tgts = [u['target'] for u in utts if len(u['feat']) > a.lookahead + 10]
+    keep = [u for u in utts if len(u['feat']) > a.lookahead + 10]
+    feats = [u['feat'] for u in keep]
+    tgts = [u['target'] for u in keep]
+    factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
+    draw_w = np.array([factor.get(int(u['lang']), 1.0) for u in keep])
     allf = np.concatenate(feats)
     mean = allf.mean(0).astype(np.float32)
     std = (allf.std(0) + 1e-3).astype(np.float32)
@@ -118,6 +124,7 @@ def main():
     nval = max(8, len(feats) // 33)
     val, tr = idx[:nval], idx[nval:]
 
+    tr_p = draw_w[tr] / draw_w[tr].sum()
     M, C = a.lookahead, a.crop
     w = torch.ones(NT)
     w[0] = 3.0  # jaw
@@ -190,7 +197,7 @@ def main():
         frac = (time.time() - t0) / budget
         for g in opt.param_groups:
             g['lr'] = a.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
-        ids = rng.choice(tr, a.batch)
+        ids = rng.choice(tr, a.batch, p=tr_p)
         X, Y, Mk = batch(ids)
         loss = loss_of(X, Y, Mk)
         opt.zero_grad()

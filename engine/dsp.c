@@ -43,9 +43,7 @@ void ak__feat_compute(const float *win, ak__feat *out) {
 #define PITCH_N (AK__WIN / PITCH_DEC)        /* 100 samples */
 #define PITCH_LMIN 10                        /* 400 Hz */
 #define PITCH_LMAX 57                        /* ~70 Hz */
-#ifndef PITCH_REL
 #define PITCH_REL 0.8f /* a shorter period wins when its peak is this close to the best */
-#endif
 
 void ak__pitch_compute(const float *win, float *f0, float *clarity) {
   float y[PITCH_N], e[PITCH_N + 1];

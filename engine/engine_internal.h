@@ -27,7 +27,7 @@ typedef struct ak__feat {
 } ak__feat;
 
 /* Pitch of one AK__WIN window: normalised autocorrelation of a 4 kHz copy over periods of
- * 2.5..14.3 ms, the shortest period within 10% of the best peak (no octave drops), refined by
+ * 2.5..14.3 ms, the shortest period within 20% of the best peak (no octave drops), refined by
  * a parabola. Sets f0 and clarity as in ak__feat. */
 void ak__pitch_compute(const float *win, float *f0, float *clarity);
 

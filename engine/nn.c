@@ -57,15 +57,16 @@ void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y
   }
 }
 
-static const float *rec(const ak_model *m, const char *prefix, const char *name, uint32_t d0,
-                        uint32_t d1, uint32_t d2, int *ok) {
+/* The record prefix + name; NULL when absent or when the name would not fit a record. */
+static const ak__record *find(const ak_model *m, const char *prefix, const char *name) {
   char full[AK__MODEL_NAME_LEN];
   int len = snprintf(full, sizeof full, "%s%s", prefix, name);
-  if (len < 0 || (size_t)len >= sizeof full) {
-    *ok = 0;
-    return NULL;
-  }
-  const ak__record *r = ak__model_find(m, full);
+  return m && len >= 0 && (size_t)len < sizeof full ? ak__model_find(m, full) : NULL;
+}
+
+static const float *rec(const ak_model *m, const char *prefix, const char *name, uint32_t d0,
+                        uint32_t d1, uint32_t d2, int *ok) {
+  const ak__record *r = find(m, prefix, name);
   uint32_t want = d0 * (d1 ? d1 : 1) * (d2 ? d2 : 1);
   if (!r || r->count != want || r->dims[0] != d0 || (d1 && r->dims[1] != d1) ||
       (d2 && r->dims[2] != d2)) {
@@ -75,11 +76,7 @@ static const float *rec(const ak_model *m, const char *prefix, const char *name,
   return r->data;
 }
 
-int ak__nn_has(const ak_model *m, const char *prefix) {
-  char full[AK__MODEL_NAME_LEN];
-  int len = snprintf(full, sizeof full, "%smeta", prefix);
-  return m && len > 0 && (size_t)len < sizeof full && ak__model_find(m, full) != NULL;
-}
+int ak__nn_has(const ak_model *m, const char *prefix) { return find(m, prefix, "meta") != NULL; }
 
 int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   if (!m || !ak__nn_has(m, prefix)) return AK_EFORMAT;

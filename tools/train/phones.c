@@ -254,13 +254,9 @@ void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
       blend_add(&b, p->vis, dom_at(t, p, d.a_jaw, d.t_jaw, 1.0f),
                 dom_at(t, p, d.a_round, d.t_round, 1.3f), /* rounding is anticipated */
                 dom_at(t, p, d.a_close, d.t_close, 1.2f));
-      if (i + 1 < n && ph[i + 1].start - p->end > 0.001f) { /* an unmarked gap: a pause */
-        ak_phone gap = {p->end, ph[i + 1].start, AK_VIS_SIL, AK_CLS_SIL};
-        dom g = dominance(AK_VIS_SIL);
-        blend_add(&b, AK_VIS_SIL, dom_at(t, &gap, g.a_jaw, g.t_jaw, 1.0f),
-                  dom_at(t, &gap, g.a_round, g.t_round, 1.0f),
-                  dom_at(t, &gap, g.a_close, g.t_close, 1.0f));
-      }
+      float gap = i + 1 < n ? ph[i + 1].start - p->end : 0.0f;
+      if (gap > 0.001f) /* an unmarked gap rests like a pause phone there (middle half) */
+        blend_rest(&b, t, p->end + 0.25f * gap, ph[i + 1].start - 0.25f * gap);
     }
     if (b.wj > 1e-6f) {
       o[AK__T_JAW] = b.jaw / b.wj;

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avatarkit/codec.h"
-#include "avatarkit/engine.h"
+#include "test_audio.h"
 #include "test_util.h"
 
 typedef struct pcm {
@@ -27,52 +26,6 @@ static int on_synth(short *wav, int n, espeak_EVENT *ev) {
   for (int i = 0; i < n; i++) p->x[p->n + (size_t)i] = (float)wav[i] / 32768.0f;
   p->n += (size_t)n;
   return 0;
-}
-
-static float *resample(const float *x, size_t n, int from, int to, size_t *nout) {
-  ak_resampler *r;
-  *nout = 0;
-  if (ak_resampler_new(from, to, &r) != AK_OK) return NULL;
-  size_t cap = ak_resampler_max_out(r, n) + 8192;
-  float *y = malloc(cap * sizeof *y);
-  for (size_t p = 0; p < n; p += 777) { /* odd chunks, as a network delivers them */
-    int w = ak_resampler_process(r, x + p, n - p < 777 ? n - p : 777, y + *nout, cap - *nout);
-    if (w < 0) break;
-    *nout += (size_t)w;
-  }
-  int w = ak_resampler_flush(r, y + *nout, cap - *nout);
-  if (w > 0) *nout += (size_t)w;
-  ak_resampler_free(r);
-  return y;
-}
-
-static ak_motion_frame *animate(const ak_model *m, const float *x, size_t n, size_t *nf) {
-  ak_engine_config c;
-  ak_engine_config_default(&c);
-  c.model = m;
-  ak_engine *e;
-  *nf = 0;
-  if (ak_engine_new(&c, &e) != AK_OK) return NULL;
-  size_t cap = n / 640 + 4;
-  ak_motion_frame *f = malloc(cap * sizeof *f);
-  for (size_t p = 0; p < n; p += 320) {
-    ak_engine_push(e, x + p, n - p < 320 ? n - p : 320);
-    while (*nf < cap && ak_engine_pop(e, &f[*nf]) == 1) (*nf)++;
-  }
-  ak_engine_finish(e);
-  while (*nf < cap && ak_engine_pop(e, &f[*nf]) == 1) (*nf)++;
-  ak_engine_free(e);
-  return f;
-}
-
-static double jaw_corr(const ak_motion_frame *a, const ak_motion_frame *b, size_t n) {
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  for (size_t i = 0; i < n; i++) {
-    double x = a[i].weights[AK_JAW_OPEN], y = b[i].weights[AK_JAW_OPEN];
-    sa += x, sb += y, saa += x * x, sbb += y * y, sab += x * y;
-  }
-  double va = saa / n - sa / n * sa / n, vb = sbb / n - sb / n * sb / n;
-  return va > 0 && vb > 0 ? (sab / n - sa / n * sb / n) / sqrt(va * vb) : 0;
 }
 
 int main(void) {
@@ -96,20 +49,20 @@ int main(void) {
   ak_model *model = NULL;
   if (ak_model_load_default(&model) != AK_OK) model = NULL; /* NULL: engines parse their own */
   size_t n16;
-  float *ref16 = resample(sp.x, sp.n, sr, 16000, &n16);
+  float *ref16 = ak_test_resample(sp.x, sp.n, sr, 16000, 777, &n16);
   size_t nref;
-  ak_motion_frame *fref = animate(model, ref16, n16, &nref);
+  ak_motion_frame *fref = ak_test_animate(model, ref16, n16, 320, &nref);
   static const int rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000}; /* accepted */
   for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
     size_t nr = 0, nb = 0, nf = 0;
-    float *xr = resample(ref16, n16, 16000, rates[r], &nr); /* the client's rate */
-    float *back = xr ? resample(xr, nr, rates[r], 16000, &nb) : NULL; /* the server's step */
-    ak_motion_frame *f = back ? animate(model, back, nb, &nf) : NULL;
+    float *xr = ak_test_resample(ref16, n16, 16000, rates[r], 777, &nr); /* client rate */
+    float *back = xr ? ak_test_resample(xr, nr, rates[r], 16000, 777, &nb) : NULL; /* server */
+    ak_motion_frame *f = back ? ak_test_animate(model, back, nb, 320, &nf) : NULL;
     size_t expect = (nr * 25 + (size_t)rates[r] - 1) / (size_t)rates[r]; /* ceil(dur * fps) */
     size_t m = f && nf < nref ? nf : nref;
     int agree = 0;
     for (size_t i = 0; f && i < m; i++) agree += f[i].voice == fref[i].voice;
-    double cj = f ? jaw_corr(fref, f, m) : 0, va = m ? (double)agree / m : 0;
+    double cj = f ? ak_test_corr(fref, f, m, AK_JAW_OPEN) : 0, va = m ? (double)agree / m : 0;
     /* 8 kHz keeps nothing above 4 kHz: allow it a little less agreement. */
     double need = rates[r] == 8000 ? 0.85 : 0.95;
     snprintf(msg, sizeof msg, "%5d Hz input: %zu frames (%zu for its duration, %zu at 16 kHz), "

@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avatarkit/codec.h"
-#include "avatarkit/engine.h"
+#include "test_audio.h"
 #include "test_util.h"
 
 static float *load(const char *dir, const char *name, size_t *n) {
@@ -34,60 +33,6 @@ static float *load(const char *dir, const char *name, size_t *n) {
   return x;
 }
 
-static float *to16k(const float *x, size_t n, int rate, size_t *nout) {
-  ak_resampler *r;
-  if (ak_resampler_new(rate, 16000, &r) != AK_OK) return NULL;
-  size_t cap = ak_resampler_max_out(r, n) + 8192;
-  float *y = malloc(cap * sizeof *y);
-  size_t got = 0;
-  for (size_t p = 0; p < n; p += 960) { /* streamed in 20 ms-ish chunks like the server */
-    size_t k = n - p < 960 ? n - p : 960;
-    int w = ak_resampler_process(r, x + p, k, y + got, cap - got);
-    if (w < 0) break;
-    got += (size_t)w;
-  }
-  int w = ak_resampler_flush(r, y + got, cap - got);
-  if (w > 0) got += (size_t)w;
-  ak_resampler_free(r);
-  *nout = got;
-  return y;
-}
-
-/* Runs the default engine at 25 fps; returns frames (caller frees). */
-static ak_motion_frame *animate(const float *x, size_t n, size_t *nf) {
-  ak_engine_config c;
-  ak_engine_config_default(&c);
-  ak_engine *e;
-  if (ak_engine_new(&c, &e) != AK_OK) return NULL;
-  size_t cap = n / 640 + 4, got = 0;
-  ak_motion_frame *f = malloc(cap * sizeof *f);
-  for (size_t p = 0; p < n; p += 640) {
-    size_t k = n - p < 640 ? n - p : 640;
-    ak_engine_push(e, x + p, k);
-    while (got < cap && ak_engine_pop(e, &f[got]) == 1) got++;
-  }
-  ak_engine_finish(e);
-  while (got < cap && ak_engine_pop(e, &f[got]) == 1) got++;
-  ak_engine_free(e);
-  *nf = got;
-  return f;
-}
-
-static double corr(const ak_motion_frame *a, const ak_motion_frame *b, size_t n, int ch) {
-  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-  for (size_t i = 0; i < n; i++) {
-    double x = a[i].weights[ch], y = b[i].weights[ch];
-    sa += x;
-    sb += y;
-    saa += x * x;
-    sbb += y * y;
-    sab += x * y;
-  }
-  double cov = sab / n - sa / n * sb / n, va = saa / n - sa / n * sa / n,
-         vb = sbb / n - sb / n * sb / n;
-  return va > 0 && vb > 0 ? cov / sqrt(va * vb) : 0;
-}
-
 int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : "../shared/data";
   size_t n;
@@ -97,7 +42,7 @@ int main(int argc, char **argv) {
     return 77;
   }
   size_t nf;
-  ak_motion_frame *f = animate(x, n, &nf);
+  ak_motion_frame *f = ak_test_animate(NULL, x, n, 640, &nf);
   size_t voiced = 0;
   int peaks = 0;
   float maxjaw = 0, unvoiced_jaw = 0;
@@ -127,17 +72,17 @@ int main(int argc, char **argv) {
   size_t nref;
   float *ref = load(dir, "clip_16000.pcm", &nref);
   size_t nfr;
-  ak_motion_frame *fr = ref ? animate(ref, nref, &nfr) : NULL;
+  ak_motion_frame *fr = ref ? ak_test_animate(NULL, ref, nref, 640, &nfr) : NULL;
   for (size_t r = 0; fr && r < sizeof rates / sizeof *rates; r++) {
     char name[64];
     snprintf(name, sizeof name, "clip_%d.pcm", rates[r]);
     size_t nr, n16;
     float *xr = load(dir, name, &nr);
-    float *x16 = xr ? to16k(xr, nr, rates[r], &n16) : NULL;
+    float *x16 = xr ? ak_test_resample(xr, nr, rates[r], 16000, 960, &n16) : NULL;
     size_t nfx = 0;
-    ak_motion_frame *fx = x16 ? animate(x16, n16, &nfx) : NULL;
+    ak_motion_frame *fx = x16 ? ak_test_animate(NULL, x16, n16, 640, &nfx) : NULL;
     size_t m = nfx < nfr ? nfx : nfr;
-    double cj = fx ? corr(fr, fx, m, AK_JAW_OPEN) : 0;
+    double cj = fx ? ak_test_corr(fr, fx, m, AK_JAW_OPEN) : 0;
     int agree = 0;
     for (size_t i = 0; i < m; i++) agree += fx[i].voice == fr[i].voice;
     double va = m ? (double)agree / m : 0;

@@ -163,8 +163,30 @@ static void close_with(ak_session *ss, int close_code, const char *reason) {
 
 /* ---- pipeline -------------------------------------------------------------------------- */
 
-static int flush_out(ak_session *ss, int final) {
-  if (!final && ss->n_frames == 0 && ss->n_pkts == 0) return AK_OK;
+/* How much gathered audio a message carries. The engine's motion trails its input by the
+ * lookahead, while the Opus encoder emits packets at once, so audio is normally ahead of
+ * motion. FLUSH_ALIGNED sends only the packets whose media the motion in hand covers and keeps
+ * the rest for the next message: every message then holds audio and motion for the same
+ * span, and a client whose jitter buffer is sized from audio arrivals has the motion too.
+ * FLUSH_ALL (the packet store is full) and FLUSH_FINAL send everything. */
+enum { FLUSH_ALIGNED = 0, FLUSH_ALL, FLUSH_FINAL };
+
+/* Packets among the gathered ones whose media ends by the end of the motion in hand. */
+static size_t covered_packets(const ak_session *ss) {
+  uint64_t fs = (uint64_t)ak_opus_encoder_frame_samples(ss->opus);
+  uint64_t skip = (uint64_t)ak_opus_encoder_pre_skip(ss->opus);
+  uint64_t fps = (uint64_t)ss->srv->cfg.fps;
+  /* motion covers media [0, frames/fps); packet k ends at media ((k+1)*fs - skip) / OPUS_RATE */
+  uint64_t motion_end = (uint64_t)(ss->frames_sent + ss->n_frames) * OPUS_RATE / fps;
+  size_t k = 0;
+  while (k < ss->n_pkts && (ss->packets_sent + k + 1) * fs <= motion_end + skip) k++;
+  return k;
+}
+
+static int flush_out(ak_session *ss, int mode) {
+  int final = mode == FLUSH_FINAL;
+  size_t n_pkts = mode == FLUSH_ALIGNED ? covered_packets(ss) : ss->n_pkts;
+  if (!final && ss->n_frames == 0 && n_pkts == 0) return AK_OK;
   ak_message m = {.type = AK_MSG_SERVER_RESPONSE_ANIMATION, .data = AK_DATA_ANIMATION};
   ak_animation *a = &m.u.animation;
   a->connection_id = ss->conn_id;
@@ -178,14 +200,14 @@ static int flush_out(ak_session *ss, int final) {
     if (rc != AK_OK) return rc;
     a->has_motion = 1;
   }
-  if (ss->n_pkts || final) {
+  if (n_pkts || final) {
     a->has_audio = 1;
     a->audio = (ak_audio_payload){
         .sample_rate = OPUS_RATE, .channels = 1,
         .frame_samples = (uint32_t)ak_opus_encoder_frame_samples(ss->opus),
         .pre_skip = (uint32_t)ak_opus_encoder_pre_skip(ss->opus),
         .first_packet = ss->packets_sent, .total_samples = final ? ss->n16 : 0,
-        .n_packets = ss->n_pkts, .packets = ss->pkts, .packet_lens = ss->pkt_lens,
+        .n_packets = n_pkts, .packets = ss->pkts, .packet_lens = ss->pkt_lens,
         .end = final};
   }
   rc = enqueue(ss, &m, ss->req_id);
@@ -193,12 +215,23 @@ static int flush_out(ak_session *ss, int final) {
   if (rc != AK_OK) return rc;
   ak_metrics *mt = &ss->srv->m;
   mt->frames_total += ss->n_frames;
-  mt->packets_total += ss->n_pkts;
+  mt->packets_total += n_pkts;
   ss->frames_sent += ss->n_frames;
-  ss->packets_sent += ss->n_pkts;
+  ss->packets_sent += n_pkts;
   ss->n_frames = 0;
-  ss->n_pkts = 0;
-  ss->arena_len = 0;
+  /* keep the packets not sent yet at the front of the arena */
+  size_t left = ss->n_pkts - n_pkts, off = 0;
+  if (left) {
+    size_t from = (size_t)(ss->pkts[n_pkts] - ss->arena);
+    memmove(ss->arena, ss->arena + from, ss->arena_len - from);
+    for (size_t i = 0; i < left; i++) {
+      ss->pkt_lens[i] = ss->pkt_lens[n_pkts + i];
+      ss->pkts[i] = ss->arena + off;
+      off += ss->pkt_lens[i];
+    }
+  }
+  ss->n_pkts = left;
+  ss->arena_len = off;
   return AK_OK;
 }
 
@@ -207,7 +240,7 @@ static int on_packet(void *user, const uint8_t *pkt, size_t len) {
   if (ss->n_pkts == AK_MSG_MAX_PACKETS || ss->arena_len + len > PKT_ARENA) {
     /* Keep motion and audio together: send what is gathered so far. The packet being
      * delivered is copied after the flush. */
-    if (flush_out(ss, 0) != AK_OK) {
+    if (flush_out(ss, FLUSH_ALL) != AK_OK) {
       ss->fatal = 1;
       return 1;
     }
@@ -223,7 +256,7 @@ static int pop_frames(ak_session *ss) {
   ak_motion_frame f;
   int rc;
   while ((rc = ak_engine_pop(ss->eng, &f)) == 1) {
-    if (ss->n_frames == AK_MSG_MAX_FRAMES && (rc = flush_out(ss, 0)) != AK_OK) return rc;
+    if (ss->n_frames == AK_MSG_MAX_FRAMES && (rc = flush_out(ss, FLUSH_ALIGNED)) != AK_OK) return rc;
     uint32_t i = ss->n_frames++;
     memcpy(ss->fw + (size_t)i * AK_BLENDSHAPE_COUNT, f.weights, sizeof f.weights);
     memcpy(ss->fh + (size_t)i * 3, f.head, sizeof f.head);
@@ -330,7 +363,7 @@ static int finish_request(ak_session *ss) {
     int p = ak_opus_encoder_finish(ss->opus, on_packet, ss);
     if (p < 0 || ss->fatal) rc = p < 0 ? p : AK_ENOMEM;
   }
-  if (rc == AK_OK) rc = flush_out(ss, 1);
+  if (rc == AK_OK) rc = flush_out(ss, FLUSH_FINAL);
   ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, ss->req_id,
           "request done: %.3f s audio, %u frames, %llu packets", (double)ss->n16 / 16000.0,
           ss->frames_sent, (unsigned long long)ss->packets_sent);
@@ -374,7 +407,7 @@ static void handle_audio(ak_session *ss, const ak_audio_input *in) {
       rc = feed_pcm(ss, in->audio, in->audio_len);
     }
   }
-  if (rc == AK_OK) rc = in->end ? finish_request(ss) : flush_out(ss, 0);
+  if (rc == AK_OK) rc = in->end ? finish_request(ss) : flush_out(ss, FLUSH_ALIGNED);
   if (rc == AK_ETOOBIG) {
     send_error(ss, 8, req_id, 1008, "client is not reading: output queue over %u bytes",
                AK_MAX_TX_QUEUE);

@@ -93,13 +93,17 @@ export const errorOf = (m) => {
 
 /* Summarises the SERVER_RESPONSE_ANIMATION messages of one req_id. */
 export function animationOf(inbox, reqId) {
-  const out = { messages: 0, frames: 0, packets: [], end: false, totalSamples: 0, preSkip: 0, firstFrames: [], counts: [], endCount: 0, jaw: [] };
+  const out = { messages: 0, frames: 0, packets: [], end: false, totalSamples: 0, preSkip: 0, firstFrames: [], counts: [], endCount: 0, jaw: [], spans: [] };
   for (const m of inbox) {
     if (typeOf(m) !== 5) continue;
     const a = w.decode(w.get(m, 6));
     if (new TextDecoder().decode(w.get(a, 2) ?? new Uint8Array()) !== reqId) continue;
     out.messages++;
-    if (w.get(a, 3)) { out.end = true; out.endCount++; }
+    const final = !!w.get(a, 3);
+    if (final) { out.end = true; out.endCount++; }
+    // per message: media end (s) of the motion and of the audio received so far
+    const span = { final, motionEnd: NaN, audioEnd: NaN };
+    out.spans.push(span);
     const mot = w.get(a, 100);
     if (mot) {
       const mm = w.decode(mot);
@@ -107,6 +111,7 @@ export function animationOf(inbox, reqId) {
       out.firstFrames.push(Number(w.get(mm, 4) ?? 0n));
       out.counts.push(n);
       out.frames += n;
+      span.motionEnd = (Number(w.get(mm, 4) ?? 0n) + n) / Number(w.get(mm, 3) ?? 25n);
       const mask = w.get(mm, 6) ?? 0n;
       const weights = w.get(mm, 7) ?? new Uint8Array();
       const chans = [];
@@ -117,8 +122,11 @@ export function animationOf(inbox, reqId) {
     const au = w.get(a, 101);
     if (au) {
       const aa = w.decode(au);
-      out.packets.push(...w.getAll(aa, 8));
+      const pk = w.getAll(aa, 8);
+      out.packets.push(...pk);
       out.preSkip = Number(w.get(aa, 6) ?? 0n);
+      const fs = Number(w.get(aa, 5) ?? 0n), sr = Number(w.get(aa, 3) ?? 0n);
+      if (pk.length && sr) span.audioEnd = ((Number(w.get(aa, 7) ?? 0n) + pk.length) * fs - out.preSkip) / sr;
       const ts = Number(w.get(aa, 9) ?? 0n);
       if (ts) out.totalSamples = ts;
     }

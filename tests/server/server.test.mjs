@@ -133,6 +133,17 @@ for (const rate of RATES) {
       // Opus packets cover pre_skip + audio, by less than one packet of padding.
       assert.ok(a.packets.length * 320 >= n16 + a.preSkip);
       assert.ok(a.packets.length * 320 < n16 + a.preSkip + 320);
+      // Each message but the last carries the audio its motion covers, not more: packets
+      // ahead of the motion wait for the next message, so a client that has the audio of a
+      // message also has its face (to within one 20 ms packet).
+      let motionEnd = 0, audioEnd = 0;
+      for (const [i, s] of a.spans.entries()) {
+        if (!Number.isNaN(s.motionEnd)) motionEnd = s.motionEnd;
+        if (!Number.isNaN(s.audioEnd)) audioEnd = s.audioEnd;
+        if (s.final) continue;
+        assert.ok(audioEnd <= motionEnd + 1e-9, `message ${i}: audio to ${audioEnd} s, motion to ${motionEnd} s`);
+        assert.ok(audioEnd > motionEnd - 0.02 - 1e-9, `message ${i}: audio to ${audioEnd} s lags motion to ${motionEnd} s`);
+      }
       // The mouth opens in voiced bursts and closes in the gaps.
       const maxJaw = Math.max(...a.jaw);
       assert.ok(maxJaw > 0.15, `jaw opens (max ${maxJaw})`);

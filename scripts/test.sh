@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 [ "${AK_SKIP_DEPS:-0}" = 1 ] || bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
+rm -f build.test.log build-asan.test.log build-fuzz.test.log build-web.test.log
 total_pass=0 total_fail=0
 declare -a report
 
@@ -78,7 +79,18 @@ if [ "$web_built" = 1 ]; then
   run_suite "web SDK" build-web.test.log "$p" "$f" "$rc"
 fi
 
+# CI keeps only the tail of this output: name every failure next to the summary.
+failures() {
+  [ -f build.test.log ] && grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" build.test.log | sed 's/^/  C: /'
+  [ -f build-asan.test.log ] && grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" build-asan.test.log | sed 's/^/  ASan: /'
+  [ -f build-web.test.log ] && grep -E -A8 "^not ok" build-web.test.log | grep -E "^not ok|^  (location|error):" | sed 's/^/  web: /'
+}
+
 echo
+if [ "$total_fail" -ne 0 ]; then
+  echo "== failures"
+  failures | head -40
+fi
 echo "== summary"
 for r in "${report[@]}"; do echo "  $r"; done
 echo "$total_pass passed, $total_fail failed"

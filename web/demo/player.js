@@ -60,7 +60,6 @@ async function play() {
     // a conversation opens with the first audio; open it now in case motion leads
     const conv = c.yieldAudioData(new Uint8Array(0), false);
     const t0 = performance.now();
-    let sent = 0;
     let audioEnded = false;
     for (const bytes of msgs) {
       if (token !== playToken) return;
@@ -72,9 +71,8 @@ async function play() {
         const mediaEnd = a.motion ? (a.motion.firstFrame + a.motion.frameCount) / fps
           : a.audio ? ((a.audio.firstPacket + a.audio.packets.length) * a.audio.frameSamples) / a.audio.sampleRate : 0;
         let due = t0 + mediaEnd * 1000;
-        // network jitter on every message but the first: the first arrival is the reference the
-        // SDK measures lateness against (a late first one makes the rest look early)
-        if (pacing === 'jitter' && sent++ > 0) due += Math.random() * 180;
+        // network jitter on every message, the first included
+        if (pacing === 'jitter') due += Math.random() * 180;
         const wait = due - performance.now();
         if (wait > 2) await new Promise((r) => setTimeout(r, wait));
         if (token !== playToken) return;

@@ -301,7 +301,7 @@ export class AvatarController {
         if (c.audio.source === 'opus') throw new Error('raw PCM after encoded audio in one conversation');
         const before = c.audio.availableUntil;
         c.audio.addPcm(bytes, this.config.sampleRate);
-        this.jitter.arrival(this.clockNow(), before);
+        this.noteArrival(c, before);
       }
       if (end) c.audio.end();
     } catch (e) {
@@ -372,7 +372,12 @@ export class AvatarController {
   }
 
   private ingestAnimation(c: Conversation, a: { motion?: unknown; audio?: AvatarAudio; end: boolean }, fromServer: boolean): void {
-    if (a.motion) c.motion.add(a.motion as Parameters<MotionTrack['add']>[0]);
+    if (a.motion) {
+      const m = a.motion as Parameters<MotionTrack['add']>[0];
+      c.motion.add(m);
+      // the face must be there in time as much as the sound: motion arrivals size the buffer too
+      if (m.fps > 0) this.noteArrival(c, m.firstFrame / m.fps);
+    }
     if (a.audio && c.audio.source !== 'pcm') this.ingestEncodedAudio(c, a.audio);
     if (fromServer && a.end && !c.audio.ended) {
       c.audio.end();
@@ -388,7 +393,7 @@ export class AvatarController {
       throw new Error('audio parameters changed within a conversation');
     }
     const mediaStart = (a.firstPacket * a.frameSamples - c.audio.preSkip) / a.sampleRate;
-    this.jitter.arrival(this.clockNow(), Math.max(0, mediaStart));
+    this.noteArrival(c, Math.max(0, mediaStart));
     for (let i = 0; i < a.packets.length; i++) {
       const idx = a.firstPacket + i;
       if (idx < c.nextSubmit || c.packets.has(idx)) continue; // duplicate
@@ -592,8 +597,14 @@ export class AvatarController {
     return this.sink;
   }
 
-  private clockNow(): number {
-    return this.sink ? this.sink.now() : 0;
+  /**
+   * Feeds the jitter estimator. Arrivals are stamped with a monotonic wall clock, not the
+   * audio clock: the audio clock only runs once the AudioContext has started, so payloads
+   * that arrive before then would all share one stamp and look early. Only the conversation
+   * at the head of the queue counts; a queued one is buffered ahead by definition.
+   */
+  private noteArrival(c: Conversation, mediaStart: number): void {
+    if (c === this.queue[0]) this.jitter.arrival(performance.now() / 1000, mediaStart);
   }
 
   private ensureTimer(): void {

@@ -29,21 +29,25 @@ export class JitterEstimator {
     this.quantile = Math.min(1, Math.max(0, o.quantile ?? 0.95));
   }
 
-  /** Starts a new conversation timeline: lateness is measured against its first arrival. */
+  /** Starts a new conversation timeline: lateness is measured afresh. */
   beginStream(): void {
     this.base = NaN;
   }
 
   /**
    * Records that data starting at media time mediaStart (seconds on the conversation
-   * timeline) arrived at wall/audio-clock time arrival (seconds).
+   * timeline) arrived at time arrival (seconds on a monotonic clock).
+   *
+   * Lateness is the transit time (arrival - mediaStart) minus the smallest transit seen so
+   * far in this conversation. Against the first arrival alone, a first payload that came late
+   * (a slow start, a busy page) would make all the rest look early; against the smallest one
+   * of the whole conversation, a sender faster than real time (a burst) would make its first
+   * payloads look late. The running minimum is right for both.
    */
   arrival(arrival: number, mediaStart: number): void {
     const d = arrival - mediaStart;
-    if (Number.isNaN(this.base)) {
-      this.base = d;
-      return;
-    }
+    if (!Number.isFinite(d)) return;
+    if (Number.isNaN(this.base) || d < this.base) this.base = d;
     const late = d - this.base;
     if (this.lateness.length < this.window) this.lateness.push(late);
     else this.lateness[this.next] = late;

@@ -143,6 +143,34 @@ test('jitter: real-time delivery with random lateness covers the 95th percentile
   assert.ok(Math.abs(j.targetDelay() - before) < 1e-9);
 });
 
+test('jitter: a late first arrival does not hide the lateness of the rest', () => {
+  const { rnd } = seeded('jitter-first');
+  const j = new jitter.JitterEstimator({ minDelay: 0.05, maxDelay: 2 });
+  j.beginStream();
+  j.arrival(0.25, 0); // the first payload is 250 ms late
+  const lates = [];
+  for (let i = 1; i < 120; i++) {
+    const late = rnd() * 0.2;
+    lates.push(late);
+    j.arrival(i * 0.04 + late, i * 0.04);
+  }
+  lates.sort((a, b) => a - b);
+  const p95 = lates[Math.floor(0.95 * (lates.length - 1))];
+  // measured against the first arrival every later payload would look early (delay 0.05)
+  assert.ok(j.targetDelay() >= p95 - 0.02, `delay ${j.targetDelay()} vs p95 ${p95}`);
+});
+
+test('jitter: each conversation is measured on its own timeline', () => {
+  const j = new jitter.JitterEstimator({ minDelay: 0.05 });
+  j.beginStream();
+  for (let i = 0; i < 50; i++) j.arrival(i * 0.04, i * 0.04);
+  j.beginStream(); // the next conversation starts at media 0 ten seconds later
+  for (let i = 0; i < 50; i++) j.arrival(10 + i * 0.04, i * 0.04);
+  assert.equal(j.targetDelay(), 0.05);
+  j.arrival(Number.NaN, 0); // a bad stamp is ignored
+  assert.equal(j.targetDelay(), 0.05);
+});
+
 test('jitter: delay is capped', () => {
   const j = new jitter.JitterEstimator({ maxDelay: 0.5 });
   j.beginStream();

@@ -4,7 +4,10 @@
  * silence precision and rounding contrast. Systems: the network engine (default lookahead
  * and zero lookahead), the DSP engine, and a loudness-envelope baseline.
  *
- * Usage: ak_eval FILE.bin [--fps N] [--model PATH] [--markdown] */
+ * --by-condition groups the utterances by augmentation (ak_gen_data without --clean) instead
+ * of by language: an utterance counts in every condition it went through.
+ *
+ * Usage: ak_eval FILE.bin [--fps N] [--model PATH] [--markdown] [--by-condition] */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,9 +21,14 @@
 #define MAX_LAG 10 /* frames either side */
 #define NLANG 8
 static const char *const lang_names[NLANG] = {"en", "es", "de", "fr", "it", "cmn", "ja", "yue"};
+/* Augmentation flags of ak_gen_data (bit 0 = audio present). */
+#define NCOND 6
+static const char *const cond_names[NCOND] = {"clean", "low-pass", "high-pass",
+                                              "reverb", "noise", "opus"};
+#define NGROUP (NLANG > NCOND ? NLANG : NCOND)
 
 typedef struct utt {
-  uint32_t lang, n, nph;
+  uint32_t lang, flags, n, nph;
   float *audio;
   ak_phone *ph;
 } utt;
@@ -67,6 +75,7 @@ static utt *load(const char *path, size_t *count) {
     if (n == cap) u = realloc(u, (cap *= 2) * sizeof *u);
     utt *x = &u[n++];
     x->lang = h[1];
+    x->flags = h[3];
     x->n = h[4];
     x->nph = h[6];
     x->audio = malloc(x->n * sizeof *x->audio);
@@ -277,7 +286,7 @@ static void report(const char *sys, const char *lang, const acc *a, int fps, int
 
 int main(int argc, char **argv) {
   const char *path = NULL, *model_path = NULL;
-  int fps = 100, md = 0;
+  int fps = 100, md = 0, by_cond = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--fps") && i + 1 < argc) {
       char *end;
@@ -288,12 +297,15 @@ int main(int argc, char **argv) {
       model_path = argv[++i];
     } else if (!strcmp(argv[i], "--markdown")) {
       md = 1;
+    } else if (!strcmp(argv[i], "--by-condition")) {
+      by_cond = 1;
     } else {
       path = argv[i];
     }
   }
   if (!path) {
-    fprintf(stderr, "usage: ak_eval FILE.bin [--fps N] [--model PATH] [--markdown]\n");
+    fprintf(stderr,
+            "usage: ak_eval FILE.bin [--fps N] [--model PATH] [--markdown] [--by-condition]\n");
     return 2;
   }
   size_t n;
@@ -335,28 +347,42 @@ int main(int argc, char **argv) {
   enum { S_NN, S_NN0, S_DSP, S_LOUD, NSYS };
   static const char *const sys_names[NSYS] = {"model (lookahead 80 ms)", "model (lookahead 0)",
                                               "DSP engine (step 1)", "loudness envelope"};
-  acc *a = calloc((size_t)NSYS * (NLANG + 1), sizeof *a);
+  const int ng = by_cond ? NCOND : NLANG;
+  const char *const *gnames = by_cond ? cond_names : lang_names;
+  acc *a = calloc((size_t)NSYS * (NGROUP + 1), sizeof *a);
+#define ACC(s, g) (&a[(s) * (NGROUP + 1) + (g)])
   for (size_t i = 0; i < n; i++) {
-    int li = u[i].lang < NLANG ? (int)u[i].lang : 0;
+    int grp[NGROUP], ngrp = 0;
+    if (!by_cond) {
+      grp[ngrp++] = u[i].lang < NLANG ? (int)u[i].lang : 0;
+    } else {
+      if (!(u[i].flags & ~1u)) grp[ngrp++] = 0;
+      for (int c = 1; c < NCOND; c++)
+        if (u[i].flags & (1u << c)) grp[ngrp++] = c;
+    }
     for (int s = 0; s < NSYS; s++) {
       track t;
       if (s == S_NN) run_engine(&u[i], fps, 80, nn, &t);
       if (s == S_NN0) run_engine(&u[i], fps, 0, nn, &t);
       if (s == S_DSP) run_engine(&u[i], fps, 80, dsp, &t);
       if (s == S_LOUD) run_loudness(&u[i], fps, &t);
-      score(&u[i], fps, &t, &a[s * (NLANG + 1) + li]);
-      score(&u[i], fps, &t, &a[s * (NLANG + 1) + NLANG]);
+      for (int g = 0; g < ngrp; g++) score(&u[i], fps, &t, ACC(s, grp[g]));
+      score(&u[i], fps, &t, ACC(s, NGROUP));
       track_free(&t);
     }
   }
   if (md) {
-    printf("| lang | system | opening r | lag ms | r vs step curve | lag ms | /p b m/ closure "
+    printf("| %s | system | opening r | lag ms | r vs step curve | lag ms | /p b m/ closure "
            "recall | silence precision | rounding contrast |\n"
-           "|---|---|---|---|---|---|---|---|---|\n");
+           "|---|---|---|---|---|---|---|---|---|\n",
+           by_cond ? "condition" : "lang");
   }
-  for (int l = 0; l <= NLANG; l++)
+  for (int g = 0; g <= ng; g++) {
+    int gi = g < ng ? g : NGROUP;
     for (int s = 0; s < NSYS; s++)
-      report(sys_names[s], l < NLANG ? lang_names[l] : "all", &a[s * (NLANG + 1) + l], fps, md);
+      report(sys_names[s], g < ng ? gnames[g] : "all", ACC(s, gi), fps, md);
+  }
+#undef ACC
   printf("%s%zu utterances, %d fps\n", md ? "\n" : "", n, fps);
   for (size_t i = 0; i < n; i++) {
     free(u[i].audio);

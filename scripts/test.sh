@@ -81,8 +81,11 @@ fi
 
 # CI keeps only the tail of this output: name every failure next to the summary.
 failures() {
-  [ -f build.test.log ] && grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" build.test.log | sed 's/^/  C: /'
-  [ -f build-asan.test.log ] && grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" build-asan.test.log | sed 's/^/  ASan: /'
+  local s
+  for s in C:build ASan:build-asan; do
+    [ -f "${s#*:}.test.log" ] &&
+      grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" "${s#*:}.test.log" | sed "s/^/  ${s%%:*}: /"
+  done
   [ -f build-web.test.log ] && grep -E -A8 "^not ok" build-web.test.log | grep -E "^not ok|^  (location|error):" | sed 's/^/  web: /'
 }
 

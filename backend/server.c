@@ -32,10 +32,13 @@ struct ak__server {
   struct lws_context *ctx;
   pss *conns;                 /* lws thread only */
   int n_conns;                /* lws thread only */
-  pthread_mutex_t mu;         /* guards ctx_alive, live_sessions */
+  pthread_mutex_t mu;         /* guards ctx_alive, live_sessions and the thread list */
   pthread_cond_t cv;
   int ctx_alive;
   int live_sessions;          /* sessions whose threads have not finished */
+  int threads;                /* session threads started and not joined yet */
+  pthread_t *exited;          /* threads that called ak__server_thread_done, to join */
+  size_t n_exited, cap_exited;
   volatile sig_atomic_t stop;
 };
 
@@ -54,6 +57,55 @@ void ak__server_session_started(ak__server *srv) {
 void ak__server_session_ended(ak__server *srv) {
   pthread_mutex_lock(&srv->mu);
   srv->live_sessions--;
+  pthread_cond_broadcast(&srv->cv);
+  pthread_mutex_unlock(&srv->mu);
+}
+
+int ak__server_thread_start(ak__server *srv, void *(*fn)(void *), void *arg) {
+  pthread_t th;
+  pthread_mutex_lock(&srv->mu);
+  srv->threads++;
+  pthread_mutex_unlock(&srv->mu);
+  if (pthread_create(&th, NULL, fn, arg) == 0) return 0;
+  pthread_mutex_lock(&srv->mu);
+  srv->threads--;
+  pthread_mutex_unlock(&srv->mu);
+  return -1;
+}
+
+void ak__server_thread_done(ak__server *srv) {
+  pthread_mutex_lock(&srv->mu);
+  if (srv->n_exited == srv->cap_exited) {
+    size_t cap = srv->cap_exited ? srv->cap_exited * 2 : 16;
+    pthread_t *l = realloc(srv->exited, cap * sizeof *l);
+    if (!l) { /* cannot be joined: let it go, and stop counting it */
+      pthread_detach(pthread_self());
+      srv->threads--;
+      pthread_cond_broadcast(&srv->cv);
+      pthread_mutex_unlock(&srv->mu);
+      return;
+    }
+    srv->exited = l;
+    srv->cap_exited = cap;
+  }
+  srv->exited[srv->n_exited++] = pthread_self();
+  pthread_cond_broadcast(&srv->cv);
+  pthread_mutex_unlock(&srv->mu);
+}
+
+/* Joins the session threads that have said they are done (lws thread and shutdown). A joined
+ * thread has run its thread-exit handlers, OpenSSL's (used by libcurl) among them. */
+static void reap_threads(ak__server *srv) {
+  pthread_t batch[64];
+  pthread_mutex_lock(&srv->mu);
+  size_t n = srv->n_exited < 64 ? srv->n_exited : 64;
+  srv->n_exited -= n;
+  for (size_t i = 0; i < n; i++) batch[i] = srv->exited[srv->n_exited + i];
+  pthread_mutex_unlock(&srv->mu);
+  if (!n) return;
+  for (size_t i = 0; i < n; i++) pthread_join(batch[i], NULL);
+  pthread_mutex_lock(&srv->mu);
+  srv->threads -= (int)n;
   pthread_cond_broadcast(&srv->cv);
   pthread_mutex_unlock(&srv->mu);
 }
@@ -318,27 +370,37 @@ int main(int argc, char **argv) {
   ak__log(1, "listening on http://%s:%d (ws /ws/agent); motion server %s; llm=%s tts=%s(%d Hz) asr=%s",
           cfg.listen_host, port, cfg.motion_url, cfg.llm_provider, cfg.tts_provider,
           ak__tts_sample_rate(tts), cfg.asr_provider);
-  while (!srv.stop)
+  while (!srv.stop) {
     if (lws_service(ctx, 0) < 0) break;
+    reap_threads(&srv);
+  }
 
   pthread_mutex_lock(&srv.mu);
   srv.ctx_alive = 0;
   pthread_mutex_unlock(&srv.mu);
   lws_context_destroy(ctx); /* closes every browser: sessions are released */
 
-  /* Sessions end their threads (turns are cancelled; SDK sessions close). Bounded wait. */
+  /* Sessions end their threads (turns are cancelled; SDK sessions close) and each thread is
+   * joined, so none is still exiting when the process does. Bounded wait. */
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
   dl.tv_sec += (cfg.connect_timeout_ms / 1000) + 5;
-  pthread_mutex_lock(&srv.mu);
-  while (srv.live_sessions > 0)
-    if (pthread_cond_timedwait(&srv.cv, &srv.mu, &dl)) break;
-  int left = srv.live_sessions;
-  pthread_mutex_unlock(&srv.mu);
+  int left, busy, ready, timed_out = 0;
+  do {
+    reap_threads(&srv);
+    pthread_mutex_lock(&srv.mu);
+    while (srv.threads > 0 && srv.n_exited == 0 && !timed_out)
+      timed_out = pthread_cond_timedwait(&srv.cv, &srv.mu, &dl) != 0;
+    left = srv.threads;
+    busy = srv.live_sessions;
+    ready = srv.n_exited > 0;
+    pthread_mutex_unlock(&srv.mu);
+  } while (ready);
   if (left) {
-    ak__log(0, "%d sessions still busy at exit", left);
+    ak__log(0, "%d sessions (%d threads) still busy at exit", busy, left);
     return 0; /* threads still use tts: do not free it under them */
   }
+  free(srv.exited);
   ak__asr_pool_free(srv.asr_pool);
   ak__tts_free(tts);
   curl_global_cleanup();

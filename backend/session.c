@@ -517,7 +517,9 @@ static void *speaker_main(void *arg) {
   s->motion = NULL;
   for (size_t i = 0; i < s->n_hist; i++) free(s->hist[i].content);
   s->n_hist = 0;
+  ak__server *srv = s->srv;
   session_unref(s);
+  ak__server_thread_done(srv);
   return NULL;
 }
 
@@ -623,7 +625,9 @@ static void *listener_main(void *arg) {
   }
   ak__asr_pool_put(s->asr_pool, s->asr);
   s->asr = NULL;
+  ak__server *srv = s->srv;
   session_unref(s);
+  ak__server_thread_done(srv);
   return NULL;
 }
 
@@ -783,13 +787,8 @@ ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
   s->refs = 3; /* the lws connection, the listener, the speaker */
   ak__server_session_started(srv);
   send_ready(s);
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t th;
-  if (pthread_create(&th, &attr, listener_main, s)) s->refs--;
-  if (pthread_create(&th, &attr, speaker_main, s)) s->refs--;
-  pthread_attr_destroy(&attr);
+  if (ak__server_thread_start(srv, listener_main, s)) s->refs--;
+  if (ak__server_thread_start(srv, speaker_main, s)) s->refs--;
   if (s->refs != 3) {
     ak__log(0, "session %s: cannot start its threads", s->id);
     atomic_store(&s->closed, 1); /* threads that did start exit at once */

@@ -184,12 +184,11 @@ const char *ak__session_id(const ak__session *s);
 
 /* Server side wake-up (any thread): asks the lws thread to flush sessions' queues. */
 void ak__server_wake(ak__server *srv);
-/* Counts live sessions for shutdown (threads still running). */
-void ak__server_session_started(ak__server *srv);
-void ak__server_session_ended(ak__server *srv);
 /* Session threads are joinable: started here, each calls ak__server_thread_done(srv) as its
- * very last act (after its last use of the session), and the server joins it. Shutdown thus
- * waits until every thread has really exited, thread-exit handlers included. */
+ * very last act (after its last use of the session), and the server joins it. Shutdown waits
+ * until every thread has really exited, thread-exit handlers included; a session's last
+ * reference besides its connection's is held by its threads, so that also means every
+ * session has been freed. */
 int ak__server_thread_start(ak__server *srv, void *(*fn)(void *), void *arg);
 void ak__server_thread_done(ak__server *srv);
 

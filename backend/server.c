@@ -32,10 +32,9 @@ struct ak__server {
   struct lws_context *ctx;
   pss *conns;                 /* lws thread only */
   int n_conns;                /* lws thread only */
-  pthread_mutex_t mu;         /* guards ctx_alive, live_sessions and the thread list */
+  pthread_mutex_t mu;         /* guards ctx_alive and the thread list */
   pthread_cond_t cv;
   int ctx_alive;
-  int live_sessions;          /* sessions whose threads have not finished */
   int threads;                /* session threads started and not joined yet */
   pthread_t *exited;          /* threads that called ak__server_thread_done, to join */
   size_t n_exited, cap_exited;
@@ -45,19 +44,6 @@ struct ak__server {
 void ak__server_wake(ak__server *srv) {
   pthread_mutex_lock(&srv->mu);
   if (srv->ctx_alive) lws_cancel_service(srv->ctx);
-  pthread_mutex_unlock(&srv->mu);
-}
-
-void ak__server_session_started(ak__server *srv) {
-  pthread_mutex_lock(&srv->mu);
-  srv->live_sessions++;
-  pthread_mutex_unlock(&srv->mu);
-}
-
-void ak__server_session_ended(ak__server *srv) {
-  pthread_mutex_lock(&srv->mu);
-  srv->live_sessions--;
-  pthread_cond_broadcast(&srv->cv);
   pthread_mutex_unlock(&srv->mu);
 }
 
@@ -385,19 +371,18 @@ int main(int argc, char **argv) {
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
   dl.tv_sec += (cfg.connect_timeout_ms / 1000) + 5;
-  int left, busy, ready, timed_out = 0;
+  int left, ready, timed_out = 0;
   do {
     reap_threads(&srv);
     pthread_mutex_lock(&srv.mu);
     while (srv.threads > 0 && srv.n_exited == 0 && !timed_out)
       timed_out = pthread_cond_timedwait(&srv.cv, &srv.mu, &dl) != 0;
     left = srv.threads;
-    busy = srv.live_sessions;
     ready = srv.n_exited > 0;
     pthread_mutex_unlock(&srv.mu);
   } while (ready);
   if (left) {
-    ak__log(0, "%d sessions (%d threads) still busy at exit", busy, left);
+    ak__log(0, "%d session threads still busy at exit", left);
     return 0; /* threads still use tts: do not free it under them */
   }
   free(srv.exited);

@@ -763,12 +763,10 @@ static void session_unref(ak__session *s) {
     free(c);
   }
   free(s->pending_text);
-  ak__server *srv = s->srv;
   pthread_cond_destroy(&s->cv_listen);
   pthread_cond_destroy(&s->cv_speak);
   pthread_mutex_destroy(&s->mu);
   free(s);
-  ak__server_session_ended(srv);
 }
 
 ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
@@ -785,7 +783,6 @@ ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
   pthread_cond_init(&s->cv_listen, NULL);
   pthread_cond_init(&s->cv_speak, NULL);
   s->refs = 3; /* the lws connection, the listener, the speaker */
-  ak__server_session_started(srv);
   send_ready(s);
   if (ak__server_thread_start(srv, listener_main, s)) s->refs--;
   if (ak__server_thread_start(srv, speaker_main, s)) s->refs--;

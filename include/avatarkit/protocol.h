@@ -21,6 +21,27 @@
 #define AK_MAX_PAYLOAD_FRAMES 1024
 #define AK_MAX_PAYLOAD_PACKETS 1024
 
+/* WebSocket close codes the Motion Server sends, with the meaning a client should take from
+ * each (RFC 6455 section 7.4.1; 4010 is the commercial service's "session token expired").
+ * The one table: the server, the C SDK and the web SDK (web/src/errors.ts, checked by a test)
+ * use these and no others. Append-only. */
+#define AK_CLOSE_MAP(X)                                                                   \
+  X(NORMAL, 1000, "normal close (idle timeout or client close)")                         \
+  X(GOING_AWAY, 1001, "server shutting down or draining")                                 \
+  X(PROTOCOL, 1002, "protocol error: malformed or unexpected message")                    \
+  X(UNSUPPORTED_DATA, 1003, "unsupported data: text frame")                              \
+  X(INVALID_PAYLOAD, 1007, "invalid audio payload")                                       \
+  X(POLICY, 1008, "policy: invalid configuration or client not reading")                 \
+  X(TOO_BIG, 1009, "message too large")                                                   \
+  X(INTERNAL, 1011, "internal server error")                                              \
+  X(TOKEN_EXPIRED, 4010, "session token expired")
+
+typedef enum ak_close_code {
+#define AK__CLOSE_ENUM(name, code, meaning) AK_CLOSE_##name = code,
+  AK_CLOSE_MAP(AK__CLOSE_ENUM)
+#undef AK__CLOSE_ENUM
+} ak_close_code;
+
 typedef enum ak_msg_type {
   AK_MSG_UNSPECIFIED = 0,
   AK_MSG_CLIENT_CONFIGURE_SESSION = 1,

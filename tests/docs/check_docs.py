@@ -94,8 +94,10 @@ LINK_RE = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[
 REF_RE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$")
 
 
-def strip_inline_code(line):
-    return re.sub(r"(`+)(?:(?!\1).)+?\1", "", line)
+def strip_inline_code(text):
+    """Drops code spans (which may cross lines), keeping their newlines for line numbers."""
+    return re.sub(r"(`+)(?:(?!\1).)+?\1", lambda m: "\n" * m.group(0).count("\n"), text,
+                  flags=re.S)
 
 
 def check_links(root, md, problems):
@@ -105,33 +107,59 @@ def check_links(root, md, problems):
     for kind, _, start, lines in split_blocks(text):
         if kind != "text":
             continue
-        for k, raw in enumerate(lines):
-            line = strip_inline_code(raw)
-            targets = [m.group(1) for m in LINK_RE.finditer(line)]
+        block = strip_inline_code("\n".join(lines))
+        found = [(m.start(), m.group(1)) for m in LINK_RE.finditer(block)]
+        offset = 0
+        for line in block.split("\n"):
             m = REF_RE.match(line)
             if m:
-                targets.append(m.group(1))
-            for t in targets:
-                if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", t):   # http:, mailto: ...
-                    continue
-                count += 1
-                where = "%s:%d" % (rel_md, start + k)
-                path, _, anchor = t.partition("#")
-                target = md if not path else os.path.normpath(
-                    os.path.join(os.path.dirname(md), path))
-                if os.path.relpath(target, root).startswith(".."):
-                    problems.append("%s: link %s leaves the repository" % (where, t))
-                    continue
-                if not os.path.exists(target):
-                    problems.append("%s: link %s: no such file" % (where, t))
-                    continue
-                if anchor:
-                    if not target.endswith(".md") or os.path.isdir(target):
-                        problems.append("%s: link %s: anchor on a non-Markdown target" % (where, t))
-                    elif anchor not in anchors_of(target):
-                        problems.append("%s: link %s: no heading makes the anchor #%s in %s"
-                                        % (where, t, anchor, os.path.relpath(target, root)))
+                found.append((offset, m.group(1)))
+            offset += len(line) + 1
+        for pos, t in found:
+            if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", t):   # http:, mailto: ...
+                continue
+            count += 1
+            where = "%s:%d" % (rel_md, start + block.count("\n", 0, pos))
+            path, _, anchor = t.partition("#")
+            target = md if not path else os.path.normpath(
+                os.path.join(os.path.dirname(md), path))
+            if os.path.relpath(target, root).startswith(".."):
+                problems.append("%s: link %s leaves the repository" % (where, t))
+                continue
+            if not os.path.exists(target):
+                problems.append("%s: link %s: no such file" % (where, t))
+                continue
+            if anchor:
+                if not target.endswith(".md") or os.path.isdir(target):
+                    problems.append("%s: link %s: anchor on a non-Markdown target" % (where, t))
+                elif anchor not in anchors_of(target):
+                    problems.append("%s: link %s: no heading makes the anchor #%s in %s"
+                                    % (where, t, anchor, os.path.relpath(target, root)))
     return count
+
+
+def cmake_executables(text):
+    """Executable targets of one CMakeLists.txt; expands `${v}` of `foreach(v ...)` loops
+    whose items are literals or `${LIST}` of a `set(LIST ...)` in the same file."""
+    text = re.sub(r"#[^\n]*", "", text)
+    lists = {m.group(1): m.group(2).split() for m in
+             re.finditer(r"\bset\(\s*([A-Za-z0-9_]+)\s+([^)]*)\)", text)}
+    loops = {}
+    for m in re.finditer(r"\bforeach\(\s*([A-Za-z0-9_]+)\s+([^)]*)\)", text):
+        items = []
+        for item in m.group(2).split():
+            ref = re.fullmatch(r"\$\{([A-Za-z0-9_]+)\}", item)
+            items += lists.get(ref.group(1), []) if ref else [item]
+        loops.setdefault(m.group(1), []).extend(items)
+    names = set()
+    for m in re.finditer(r"\badd_executable\(\s*([^\s)]+)", text):
+        name = m.group(1)
+        var = re.search(r"\$\{([A-Za-z0-9_]+)\}", name)
+        if not var:
+            names.add(name)
+        else:
+            names.update(name.replace(var.group(0), v) for v in loops.get(var.group(1), []))
+    return names
 
 
 def cmake_targets(root):
@@ -140,9 +168,7 @@ def cmake_targets(root):
         dirnames[:] = [d for d in dirnames if d not in (".git", "node_modules")
                        and not d.startswith("build")]
         if "CMakeLists.txt" in filenames:
-            for m in re.finditer(r"add_executable\(\s*([A-Za-z0-9_.+-]+)",
-                                 read(os.path.join(dirpath, "CMakeLists.txt"))):
-                names.add(m.group(1))
+            names |= cmake_executables(read(os.path.join(dirpath, "CMakeLists.txt")))
     return names
 
 

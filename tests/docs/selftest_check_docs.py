@@ -20,6 +20,9 @@ FIXTURE = {
 See [the guide](docs/guide.md), [its second part](docs/guide.md#part-two-the-end),
 [a repeated heading](docs/guide.md#notes-1), [this file](#commands) and
 [a folder](scripts/). Not links: `[x](nowhere.md)` and the block below.
+[a link whose text
+crosses a line](docs/guide.md#notes) and `a code span
+[z](nowhere.md)` across lines.
 
 ```text
 [y](nowhere.md)
@@ -30,6 +33,7 @@ See [the guide](docs/guide.md), [its second part](docs/guide.md#part-two-the-end
 ```sh
 bash scripts/run.sh --fast
 build/bin/tool --help           # a CMake target
+build/bin/b_replay corpus/      # one made by a foreach loop
 avatarkit send in.wav --server http://127.0.0.1:8080 \\
     --record out.json
 cd web && npm ci && npm test && node tools/t.mjs && cd ..
@@ -56,7 +60,9 @@ Back to the [README](../README.md#commands).
 ## Notes
 """,
     "scripts/run.sh": "#!/bin/sh\nexit 0\n",
-    "CMakeLists.txt": "add_executable(tool main.c)\nadd_executable(avatarkit cli/main.c)\n",
+    "CMakeLists.txt": "add_executable(tool main.c)\nadd_executable(avatarkit cli/main.c)\n"
+                      "set(FZ a b)  # targets a_replay, b_replay\n"
+                      "foreach(t ${FZ})\n  add_executable(${t}_replay ${t}.c)\nendforeach()\n",
     "cli/main.c": 'int main(int c, char **v) { const char *cmd = v[1];\n'
                   '  if (!strcmp(cmd, "send")) return 0;\n  return 2; }\n',
     "web/package.json": '{"scripts": {"test": "node tools/t.mjs", "build": "true"}}\n',
@@ -68,11 +74,14 @@ BREAKS = [
     (("README.md", "docs/guide.md)", "docs/gone.md)"), "link docs/gone.md: no such file"),
     (("README.md", "#part-two-the-end", "#part-two"), "no heading makes the anchor #part-two"),
     (("README.md", "#notes-1", "#notes-2"), "anchor #notes-2"),
+    (("README.md", "line](docs/guide.md#notes)", "line](docs/guide.md#nope)"),
+     "README.md:6: link docs/guide.md#nope"),
     (("README.md", "[this file](#commands)", "[this file](#not-a-heading)"),
      "anchor #not-a-heading"),
     (("docs/guide.md", "../README.md#commands", "../../outside.md"), "leaves the repository"),
     (("README.md", "bash scripts/run.sh", "bash scripts/gone.sh"), "scripts/gone.sh: no such script"),
     (("README.md", "build/bin/tool", "build/bin/toolx"), "CMake defines no target toolx"),
+    (("README.md", "build/bin/b_replay", "build/bin/c_replay"), "CMake defines no target c_replay"),
     (("README.md", "avatarkit send", "avatarkit animate"), "avatarkit animate: no such subcommand"),
     (("README.md", "npm run build", "npm run lint"), "npm run lint: no such script"),
     (("README.md", "cd web && npm ci", "npm ci"), "npm: no package.json"),
@@ -125,7 +134,8 @@ def main():
         make(good)
         rc, out = run(good)
         check(rc == 0, "the intact fixture passes (rc %d)\n%s" % (rc, out.strip()))
-        check("12 README commands" in out, "every simple command of the fixture is counted: " +
+        check("7 relative links, 13 README commands" in out,
+              "every link and simple command of the fixture is counted: " +
               out.strip())
         for i, ((rel, old, new), expect) in enumerate(BREAKS):
             root = os.path.join(tmp, "break%d" % i)

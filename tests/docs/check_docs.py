@@ -11,6 +11,9 @@
    (with script X) in the current folder; `node FILE` -> FILE exists; `cd DIR` -> DIR exists
    (and later commands of the block run there). Any other program must be a known system
    tool (EXTERNAL below), so a new one is added on purpose.
+3. Every option the code accepts is named in its reference: docs/server.md each option of
+   the Motion Server's usage text and each AVATARKIT_* variable it reads, docs/cli.md each
+   flag the CLI compares against, docs/backend.md each entry of the backend's option table.
 
 usage: check_docs.py [--root DIR]     (default: the repository holding this script)
 Prints one line per problem and exits 1 if there is any, else prints a summary and exits 0.
@@ -305,6 +308,48 @@ def check_commands(root, md, problems):
     return count
 
 
+def c_sources(root, folder):
+    d = os.path.join(root, folder)
+    if not os.path.isdir(d):
+        return ""
+    return "\n".join(read(os.path.join(d, n)) for n in sorted(os.listdir(d)) if n.endswith(".c"))
+
+
+def check_flags(root, problems):
+    """Each program's reference names every flag (and environment variable) its code accepts:
+    docs/server.md the Motion Server's usage text and getenv()s, docs/cli.md every flag the CLI
+    compares against, docs/backend.md every entry of the backend's option table."""
+    count = 0
+
+    def need(doc, names, what):
+        nonlocal count
+        path = os.path.join(root, "docs", doc)
+        if not names:
+            return
+        text = read(path) if os.path.exists(path) else ""
+        for name in sorted(names):
+            count += 1
+            if not re.search(r"(?<![\w-])" + re.escape(name) + r"(?![\w-])", text):
+                problems.append("docs/%s: does not mention %s (%s)" % (doc, name, what))
+
+    server = c_sources(root, "server")
+    need("server.md", set(re.findall(r'"\s+(--[a-z0-9][a-z0-9-]*)', server)),
+         "an option in avatarkit-motion-server --help")
+    need("server.md", set(re.findall(r'getenv\("(AVATARKIT_[A-Z0-9_]+)"\)', server)),
+         "an environment variable the server reads")
+    cli = c_sources(root, "cli")
+    need("cli.md", set(re.findall(r'strcmp\(\s*a\s*,\s*"(--?[a-z0-9][a-z0-9-]*)"\s*\)', cli)),
+         "a flag the CLI accepts")
+    backend = os.path.join(root, "backend", "config.c")
+    if os.path.exists(backend):
+        opts = re.findall(r'\{\s*"([a-z0-9-]+)"\s*,\s*"(AVATARKIT_[A-Z0-9_]+)"([^}]*)\}',
+                          read(backend))
+        need("backend.md", {env for _, env, _ in opts}, "a backend setting")
+        need("backend.md", {"--" + n for n, _, rest in opts if "(secret)" not in rest},
+             "a backend flag")
+    return count
+
+
 def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if len(argv) == 3 and argv[1] == "--root":
@@ -323,13 +368,14 @@ def main(argv):
     problems = []
     links = sum(check_links(root, d, problems) for d in docs)
     commands = check_commands(root, os.path.join(root, "README.md"), problems)
+    flags = check_flags(root, problems)
     for p in problems:
         print(p)
     if problems:
         print("check_docs: %d problem(s)" % len(problems))
         return 1
-    print("check_docs: %d documents, %d relative links, %d README commands: all resolve"
-          % (len(docs), links, commands))
+    print("check_docs: %d documents, %d relative links, %d README commands: all resolve; "
+          "%d flags and variables documented" % (len(docs), links, commands, flags))
     return 0
 
 

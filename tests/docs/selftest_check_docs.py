@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Self-test of check_docs.py: builds a tiny fixture repository in a temporary folder, checks
 that the checker accepts it, then breaks it one way at a time (a missing file, a wrong anchor,
-a missing script, an unknown target, subcommand, npm script or program ...) and checks that
-the checker fails and names the problem each time."""
+a missing script, an unknown target, subcommand, npm script or program, an undocumented flag
+...) and checks that the checker fails and names the problem each time."""
 import os
 import shutil
 import subprocess
@@ -65,6 +65,17 @@ Back to the [README](../README.md#commands).
                       "foreach(t ${FZ})\n  add_executable(${t}_replay ${t}.c)\nendforeach()\n",
     "cli/main.c": 'int main(int c, char **v) { const char *cmd = v[1];\n'
                   '  if (!strcmp(cmd, "send")) return 0;\n  return 2; }\n',
+    "cli/send.c": 'int send(int argc, char **argv) { const char *a = argv[1];\n'
+                  '  if (!strcmp(a, "--fast")) return 1;\n  return 0; }\n',
+    "docs/cli.md": "# CLI\n\n`avatarkit send FILE [--fast]`\n",
+    "server/main.c": 'static void usage(void) { printf(\n'
+                     '  "  --listen HOST:PORT      listen address\\n"); }\n'
+                     'const char *k = getenv("AVATARKIT_API_KEY");\n',
+    "docs/server.md": "# Server\n\n`--listen HOST:PORT`, env `AVATARKIT_API_KEY`.\n",
+    "backend/config.c": 'static const opt OPTS[] = {\n'
+                        '  {"listen", "AVATARKIT_LISTEN", T_LISTEN, 0, 0, "HOST:PORT to serve"},\n'
+                        '  {"api-key", "AVATARKIT_API_KEY", S(api_key), 1, 0, "key (secret)"},\n};\n',
+    "docs/backend.md": "# Backend\n\n| `--listen` | `AVATARKIT_LISTEN` |\n| (secret) | `AVATARKIT_API_KEY` |\n",
     "web/package.json": '{"scripts": {"test": "node tools/t.mjs", "build": "true"}}\n',
     "web/tools/t.mjs": "\n",
 }
@@ -91,6 +102,13 @@ BREAKS = [
     (("README.md", "(cd web && npm run build)", "(cd web && npm run build) && npm test"),
      "npm: no package.json"),
     (("README.md", "    --record out.json", "    --record out.json\nwget x"), "wget: not a program"),
+    (("docs/cli.md", "[--fast]", "[--quick]"), "docs/cli.md: does not mention --fast"),
+    (("server/main.c", "--listen HOST", "--bind HOST"), "docs/server.md: does not mention --bind"),
+    (("docs/server.md", "env `AVATARKIT_API_KEY`", "env"),
+     "docs/server.md: does not mention AVATARKIT_API_KEY"),
+    (("docs/backend.md", "| `--listen` |", "| |"), "docs/backend.md: does not mention --listen"),
+    (("docs/backend.md", "| `AVATARKIT_API_KEY` |", "| |"),
+     "docs/backend.md: does not mention AVATARKIT_API_KEY"),
 ]
 
 
@@ -134,8 +152,8 @@ def main():
         make(good)
         rc, out = run(good)
         check(rc == 0, "the intact fixture passes (rc %d)\n%s" % (rc, out.strip()))
-        check("7 relative links, 13 README commands" in out,
-              "every link and simple command of the fixture is counted: " +
+        check("7 relative links, 13 README commands: all resolve; 6 flags" in out,
+              "every link, simple command and flag of the fixture is counted: " +
               out.strip())
         for i, ((rel, old, new), expect) in enumerate(BREAKS):
             root = os.path.join(tmp, "break%d" % i)

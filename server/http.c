@@ -1,5 +1,6 @@
 /* HTTP side of the server: the console token API, health, metrics, static files, and the
- * refusal of bad WebSocket upgrades with a status code and the JSON error body. */
+ * one refusal writer (status code + JSON error body) for those routes and for WebSocket
+ * upgrades that auth.c refused. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -65,6 +66,20 @@ int ak__http_error(struct lws *wsi, int status, const char *code, const char *ti
   int rc = body ? ak__http_respond(wsi, status, "application/json", body, strlen(body)) : -1;
   cJSON_free(body);
   return rc;
+}
+
+/* Auth of an upgrade request (auth.c): 0 when allowed; otherwise the refusal has been
+ * written and the return value is what the callback must return. */
+static int refuse_upgrade(ak_server *s, struct lws *wsi) {
+  ak__auth_verdict v;
+  int consume = lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
+  ak__auth_upgrade(s, wsi, consume, &v);
+  if (v.status == 0) return 0;
+  s->m.upgrades_refused++;
+  ak__log(s, AK_LOG_INFO, NULL, NULL, "upgrade refused %d: %s (app %s, avatar %s)", v.status,
+          v.detail, v.app_id, v.avatar_id);
+  if (ak__http_error(wsi, v.status, v.code, v.title, v.detail) < 0) return -1;
+  return 1;
 }
 
 static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
@@ -160,7 +175,7 @@ static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
   }
   if (strcmp(uri, "/v2/driveningress/websocket") == 0) {
     /* A plain GET (no upgrade): answer auth errors as for an upgrade, else 426. */
-    int rc = ak__ingress_check_upgrade(s, wsi);
+    int rc = refuse_upgrade(s, wsi);
     if (rc != 0) return rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : -1;
     return ak__http_error(wsi, 426, "upgrade_required", "Upgrade Required",
                           "this endpoint only accepts WebSocket upgrades");
@@ -213,7 +228,7 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    return ak__ingress_check_upgrade(s, wsi);
+    return refuse_upgrade(s, wsi);
   default:
     return lws_callback_http_dummy(wsi, reason, user, in, len);
   }

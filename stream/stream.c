@@ -34,6 +34,7 @@ struct ak_stream {
   int state;
   ak_stream_failure_kind failure;
   int err; /* first callback failure inside a codec call, 0 when none */
+  size_t block; /* input samples resampled per step: the output fits out16 */
   int have_odd;
   uint8_t odd;
   ak_stream_counters c;
@@ -96,6 +97,8 @@ int ak_stream_new(const ak_stream_config *cfg, const ak_model *model, ak_stream 
                              &s->opus);
   int src = cfg->format == AK_STREAM_OGG_OPUS ? 48000 : cfg->sample_rate;
   if (rc == AK_OK) rc = ak_resampler_new(src, AK_STREAM_OUTPUT_RATE, &s->rs);
+  s->block = BLOCK;
+  while (rc == AK_OK && ak_resampler_max_out(s->rs, s->block) > OUT16_CAP) s->block /= 2;
   if (rc == AK_OK && cfg->format == AK_STREAM_OGG_OPUS)
     rc = ak_ogg_decoder_new(cfg->max_ogg_bytes, &s->ogg);
   if (rc != AK_OK) {
@@ -251,7 +254,7 @@ static int feed16(ak_stream *s, const float *x, size_t n) {
 
 static int feed_float(ak_stream *s, const float *x, size_t n) {
   while (n) {
-    size_t c = n < BLOCK ? n : BLOCK;
+    size_t c = n < s->block ? n : s->block;
     int got = ak_resampler_process(s->rs, x, c, s->out16, OUT16_CAP);
     if (got < 0) {
       s->failure = AK_STREAM_FAIL_INTERNAL;
@@ -365,10 +368,9 @@ int ak_stream_finish(ak_stream *s, const uint8_t *data, size_t len) {
   int rc = AK_OK;
   if (len) rc = s->ogg ? feed_ogg(s, data, len) : feed_pcm(s, data, len);
   if (rc != AK_OK) return done(s, rc);
-  float tail[512];
-  rc = ak_resampler_flush(s->rs, tail, sizeof tail / sizeof tail[0]);
+  rc = ak_resampler_flush(s->rs, s->out16, OUT16_CAP); /* the filter's delayed tail */
   if (rc < 0) s->failure = AK_STREAM_FAIL_INTERNAL;
-  if (rc >= 0) rc = feed16(s, tail, (size_t)rc);
+  if (rc >= 0) rc = feed16(s, s->out16, (size_t)rc);
   if (rc == AK_OK && (rc = ak_engine_finish(s->eng)) != AK_OK) s->failure = AK_STREAM_FAIL_INTERNAL;
   if (rc == AK_OK) rc = pop_frames(s);
   if (rc == AK_OK && s->opus) rc = codec_status(s, ak_opus_encoder_finish(s->opus, on_packet, s));

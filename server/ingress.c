@@ -132,19 +132,21 @@ static void close_with(ak_session *ss, int close_code, const char *reason) {
 /* ---- pipeline failures ----------------------------------------------------------------- */
 
 /* What a client hears when its request's pipeline fails, and how the session ends: the one
- * mapping from a stream status (the code a stream call returned and ak_stream_failure()'s
- * kind) to ServerError.code, message and WebSocket close code. The first matching row wins;
- * status 0 matches any code. The phrases and codes are the ones clients have always seen:
- *   bad Ogg input            -> INVALID_ARGUMENT, "invalid audio: ...",        close 1007
- *   emit refused (queue full) -> RESOURCE_EXHAUSTED, "client is not reading",   close 1008
- *   anything else            -> INTERNAL, "internal error: <ak_strerror>",     close 1011
- * An AK_ETOOBIG keeps its meaning: from the input it is "too long", from the emit callback
- * (the send queue) "client is not reading". */
+ * mapping from a pipeline status (where it failed: ak_stream_failure()'s kind, or the setup
+ * of the stream; and the code the call returned) to ServerError.code, message and WebSocket
+ * close code. The first matching row wins; status 0 matches any code, FAIL_ANY any kind.
+ * Phrases and codes are the ones clients have always seen:
+ *   bad Ogg input             -> INVALID_ARGUMENT,   "invalid audio: ...",          1007
+ *   emit refused (queue full) -> RESOURCE_EXHAUSTED, "client is not reading: ...",  1008
+ *   anything else             -> INTERNAL,           "internal error: <strerror>",  1011
+ * AK_ETOOBIG keeps its meaning: from the input it is "too long", from the emit callback (the
+ * send queue) "client is not reading", wherever in the pipeline the emit ran. */
+enum { FAIL_SETUP = -1, FAIL_ANY = -2 };
 enum { DETAIL_NONE = 0, DETAIL_STRERROR, DETAIL_QUEUE };
 static const struct pipeline_error {
-  ak_stream_failure_kind kind;
-  int status;
-  int grpc;
+  int kind;   /* ak_stream_failure_kind, FAIL_SETUP or FAIL_ANY */
+  int status; /* ak_err, 0 = any */
+  int grpc;   /* ServerError.code */
   ak_close_code close;
   const char *phrase;
   int detail; /* what follows the phrase */
@@ -158,18 +160,15 @@ static const struct pipeline_error {
      "invalid audio: Ogg Opus stream corrupt", DETAIL_NONE},
     {AK_STREAM_FAIL_EMIT, AK_ETOOBIG, AK_GRPC_RESOURCE_EXHAUSTED, AK_CLOSE_POLICY,
      "client is not reading: output queue over ", DETAIL_QUEUE},
-    {AK_STREAM_FAIL_NONE, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: ",
+    {FAIL_SETUP, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: pipeline setup failed: ",
      DETAIL_STRERROR},
+    {FAIL_ANY, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: ", DETAIL_STRERROR},
 };
 
-/* Sends the error for a failed stream call (rc < 0) and closes the session. */
-static void pipeline_failed(ak_session *ss, int rc, const char *req_id) {
-  ak_stream_failure_kind kind = ak_stream_failure(ss->stream);
-  size_t n = sizeof k_pipeline_errors / sizeof k_pipeline_errors[0], i = 0;
-  while (i + 1 < n && !(k_pipeline_errors[i].kind == kind &&
-                        (k_pipeline_errors[i].status == 0 || k_pipeline_errors[i].status == rc)))
-    i++;
-  const struct pipeline_error *e = &k_pipeline_errors[i];
+/* Sends the error for a pipeline failure (rc < 0) and closes the session. */
+static void pipeline_failed(ak_session *ss, int kind, int rc, const char *req_id) {
+  const struct pipeline_error *e = k_pipeline_errors;
+  while (!(e->kind == FAIL_ANY || (e->kind == kind && (e->status == 0 || e->status == rc)))) e++;
   if (e->detail == DETAIL_QUEUE)
     send_error(ss, e->grpc, req_id, e->close, "%s%u bytes", e->phrase, AK_MAX_TX_QUEUE);
   else if (e->detail == DETAIL_STRERROR)
@@ -254,7 +253,7 @@ static void handle_audio(ak_session *ss, const ak_audio_input *in) {
       count_samples(ss);
     }
   }
-  if (rc != AK_OK) pipeline_failed(ss, rc, req_id);
+  if (rc != AK_OK) pipeline_failed(ss, (int)ak_stream_failure(ss->stream), rc, req_id);
 }
 
 static void handle_interrupt(ak_session *ss, const char *req_id) {
@@ -352,8 +351,7 @@ static void handle_configure(ak_session *ss, const ak_message *m) {
   if (c->bitrate >= 6000 && c->bitrate <= 128000) opus_bitrate = c->bitrate;
   int rc = setup_pipeline(ss, opus_bitrate);
   if (rc != AK_OK) {
-    send_error(ss, AK_GRPC_INTERNAL, NULL, AK_CLOSE_INTERNAL,
-               "internal error: pipeline setup failed: %s", ak_strerror(rc));
+    pipeline_failed(ss, FAIL_SETUP, rc, NULL);
     return;
   }
   ss->state = ST_ACTIVE;

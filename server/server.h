@@ -122,14 +122,6 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
 /* http.c */
 int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
-/* Writes a complete HTTP response (headers + body) now. Returns the value the callback
- * should return. */
-int ak__http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
-                     size_t body_len);
-/* The one refusal writer, for HTTP routes and refused upgrades alike:
- * {"errors":[{status, code, title, detail}]}. Returns what the callback should return. */
-int ak__http_error(struct lws *wsi, int status, const char *code, const char *title,
-                   const char *detail);
 
 /* ingress.c */
 int ak__ingress_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -1,39 +1,43 @@
-/* `avatarkit animate`: offline audio file -> motion JSON. Resamples to 16 kHz with the codec
- * resampler, runs the motion engine over the whole file and writes
+/* `avatarkit animate`: offline audio file -> motion JSON. Runs the file through the same
+ * media pipeline as the Motion Server (the stream library, motion only: no Opus) and writes
  * {"fps": F, "frames": [{"t": s, "blendshapes": {...}, "head": [pitch, yaw, roll]}]}. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "avatarkit/arkit.h"
-#include "avatarkit/codec.h"
 #include "avatarkit/engine.h"
+#include "avatarkit/stream.h"
 #include "cli.h"
 
-#define BLOCK 4096
-
-static int write_frame(FILE *f, const ak_motion_frame *fr, int fps, int first) {
-  fprintf(f, "%s\n  {\"t\": %.4f, \"blendshapes\": {", first ? "" : ",", (double)fr->index / fps);
+static int write_frame(FILE *f, uint32_t index, const float *weights, const float *head, int fps,
+                       int first) {
+  fprintf(f, "%s\n  {\"t\": %.4f, \"blendshapes\": {", first ? "" : ",", (double)index / fps);
   for (int i = 0; i < AK_BLENDSHAPE_COUNT; i++) {
-    float w = fr->weights[i];
+    float w = weights[i];
     if (!(w > 0.f)) w = 0.f; /* the contract is 0..1: no NaN, no -0 */
     if (w > 1.f) w = 1.f;
     fprintf(f, "%s\"%s\": %.4f", i ? ", " : "", ak_blendshape_name(i), (double)w);
   }
-  fprintf(f, "}, \"head\": [%.5f, %.5f, %.5f]}", (double)fr->head[0], (double)fr->head[1],
-          (double)fr->head[2]);
+  fprintf(f, "}, \"head\": [%.5f, %.5f, %.5f]}", (double)head[0], (double)head[1],
+          (double)head[2]);
   return ferror(f) ? -1 : 0;
 }
 
-/* Pops every ready frame into the file. Returns frames written or -1. */
-static long drain(ak_engine *e, FILE *f, int fps, long written) {
-  ak_motion_frame fr;
-  int rc;
-  while ((rc = ak_engine_pop(e, &fr)) == 1) {
-    if (write_frame(f, &fr, fps, written == 0) != 0) return -1;
-    written++;
-  }
-  return rc < 0 ? -1 : written;
+typedef struct sink {
+  FILE *f;
+  int fps;
+  long written;
+} sink;
+
+/* The stream's emit callback: every frame of the message into the file. */
+static int on_emit(void *user, const ak_stream_output *o) {
+  sink *k = user;
+  for (uint32_t i = 0; i < o->n_frames; i++, k->written++)
+    if (write_frame(k->f, o->first_frame + i, o->weights + (size_t)i * AK_BLENDSHAPE_COUNT,
+                    o->head + (size_t)i * 3, k->fps, k->written == 0) != 0)
+      return AK_EIO;
+  return 0;
 }
 
 int cli_cmd_animate(int argc, char **argv) {
@@ -90,63 +94,43 @@ int cli_cmd_animate(int argc, char **argv) {
     fprintf(stderr, "animate: %s\n", err);
     return 1;
   }
-  ec.fps = (int)fps;
-  ec.lookahead_ms = (int)lookahead;
-  ec.expressiveness = (float)expr;
-  ec.seed = (uint64_t)seed;
-  ak_engine *eng = NULL;
-  ak_resampler *rs = NULL;
-  int rc = ak_engine_new(&ec, &eng);
+  ak_stream_config sc;
+  ak_stream_config_default(&sc);
+  sc.sample_rate = au.rate;
+  sc.fps = (int)fps;
+  sc.lookahead_ms = (int)lookahead;
+  sc.expressiveness = (float)expr;
+  sc.seed = (uint64_t)seed;
+  sc.opus_bitrate = 0; /* motion only */
+  sink k = {.fps = (int)fps};
+  sc.emit = on_emit;
+  sc.user = &k;
+  ak_stream *st = NULL;
+  int rc = ak_stream_new(&sc, NULL, &st);
   if (rc != AK_OK) {
-    fprintf(stderr, "animate: engine: %s\n", ak_strerror(rc));
-    cli_audio_free(&au);
-    return 1;
-  }
-  if (au.rate != AK_ENGINE_SAMPLE_RATE &&
-      (rc = ak_resampler_new(au.rate, AK_ENGINE_SAMPLE_RATE, &rs)) != AK_OK) {
-    fprintf(stderr, "animate: resampler %d Hz: %s\n", au.rate, ak_strerror(rc));
-    ak_engine_free(eng);
+    fprintf(stderr, "animate: pipeline for %d Hz audio: %s\n", au.rate, ak_strerror(rc));
     cli_audio_free(&au);
     return 1;
   }
   FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
   if (!f) {
     fprintf(stderr, "animate: cannot write %s: %s\n", out, strerror(errno));
-    ak_resampler_free(rs);
-    ak_engine_free(eng);
+    ak_stream_free(st);
     cli_audio_free(&au);
     return 1;
   }
+  k.f = f;
   fprintf(f, "{\"fps\": %ld, \"frames\": [", fps);
-  float *fin = malloc(BLOCK * sizeof *fin);
-  size_t cap = rs ? ak_resampler_max_out(rs, BLOCK) + 16 : BLOCK;
-  float *fout = malloc(cap * sizeof *fout);
-  long written = 0;
-  size_t n16 = 0;
-  int fail = !fin || !fout;
-  for (size_t off = 0; !fail && off < au.n; off += BLOCK) {
-    size_t k = au.n - off < BLOCK ? au.n - off : BLOCK;
-    ak_s16le_to_float((const uint8_t *)(au.pcm + off), k, fin);
-    const float *p = fin;
-    int m = (int)k;
-    if (rs) {
-      m = ak_resampler_process(rs, fin, k, fout, cap);
-      p = fout;
-    }
-    if (m < 0 || ak_engine_push(eng, p, (size_t)m) != AK_OK) fail = 1;
-    n16 += (size_t)(m > 0 ? m : 0);
-    if (!fail && (written = drain(eng, f, (int)fps, written)) < 0) fail = 1;
-  }
-  if (!fail && rs) {
-    int m = ak_resampler_flush(rs, fout, cap);
-    if (m < 0 || ak_engine_push(eng, fout, (size_t)m) != AK_OK) fail = 1;
-    n16 += (size_t)(m > 0 ? m : 0);
-  }
-  if (!fail && ak_engine_finish(eng) != AK_OK) fail = 1;
-  if (!fail && (written = drain(eng, f, (int)fps, written)) < 0) fail = 1;
+  /* cli_audio holds host-order int16: little-endian on every platform we build for */
+  int fail = ak_stream_begin(st, "animate") != AK_OK ||
+             ak_stream_finish(st, (const uint8_t *)au.pcm, au.n * 2) != AK_OK;
+  ak_stream_counters cnt;
+  ak_stream_get_counters(st, &cnt);
+  long written = k.written;
   fprintf(f, "\n]}\n");
   if (f != stdout && fclose(f) != 0) fail = 1;
-  long expect = (long)((n16 * (size_t)fps + AK_ENGINE_SAMPLE_RATE - 1) / AK_ENGINE_SAMPLE_RATE);
+  long expect =
+      (long)((cnt.samples_16k * (uint64_t)fps + AK_ENGINE_SAMPLE_RATE - 1) / AK_ENGINE_SAMPLE_RATE);
   if (!fail)
     fprintf(stderr, "animate: %ld frames at %ld fps from %.3f s of %d Hz audio -> %s\n", written,
             fps, (double)au.n / au.rate, au.rate, out);
@@ -156,10 +140,7 @@ int cli_cmd_animate(int argc, char **argv) {
     fprintf(stderr, "animate: expected %ld frames, engine produced %ld\n", expect, written);
     fail = 1;
   }
-  free(fin);
-  free(fout);
-  ak_resampler_free(rs);
-  ak_engine_free(eng);
+  ak_stream_free(st);
   cli_audio_free(&au);
   return fail ? 1 : 0;
 }

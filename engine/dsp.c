@@ -3,7 +3,7 @@
  * mouth and as the voice/level source for the facial life. */
 #include <math.h>
 
-#include "engine_internal.h"
+#include "engine_dsp.h"
 
 #define LP_WARMUP 80 /* samples run through the low-pass before energies are summed */
 

@@ -4,7 +4,7 @@
  * Everything here is scaled by the session's expressiveness; 0 leaves only the mouth. */
 #include <math.h>
 
-#include "engine_internal.h"
+#include "engine_life.h"
 
 #define TWO_PI 6.28318530717958647692f
 

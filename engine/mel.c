@@ -4,7 +4,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "engine_internal.h"
+#include "engine_dsp.h"
 
 static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
 static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }

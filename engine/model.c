@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_internal.h"
+#include "engine_nn.h"
 
 #define HEADER_LEN 24u
 #define RECORD_HEAD_LEN 60u

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine_internal.h"
+#include "engine_nn.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

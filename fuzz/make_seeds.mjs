@@ -1,6 +1,6 @@
 // Writes the seed corpora of the fuzz targets (run: node fuzz/make_seeds.mjs). Ogg seeds come
 // from make_ogg_seed.sh (needs libopusenc).
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, existsSync, readFileSync } from 'node:fs';
 import * as w from '../tests/server/wire.mjs';
 const dir = new URL('./corpus/', import.meta.url).pathname;
 const pcm = new Uint8Array(1280);
@@ -17,12 +17,17 @@ const seeds = {
     interrupt: w.interrupt('r1'), animation: anim, motion: Uint8Array.from(mot), audio_payload: Uint8Array.from(aud),
   },
 };
-const framed = (...msgs) => Uint8Array.from(msgs.flatMap((m) => [m.length & 255, m.length >> 8, ...m]));
-seeds.fuzz_session = {
-  pcm16k: framed(w.configure(16000), w.audio('a', pcm, false), w.audio('a', pcm, true)),
-  pcm44k_interrupt: framed(w.configure(44100), w.audio('a', pcm, false), w.interrupt('a'), w.audio('b', pcm, true)),
-  ogg_garbage: framed(w.configure(48000, 1), w.audio('o', pcm, true)),
-  bad_rate: framed(w.configure(11025)),
+// fuzz_stream: [format/rate, chunk size - 1, flags] + input bytes (see fuzz/fuzz_stream.c)
+const long = new Uint8Array(16000); // 0.5 s at 16 kHz: a vowel-like buzz, several messages
+for (let i = 0; i < 8000; i++) { const v = Math.round(8000 * Math.sin(i / 9) * (1 + Math.sin(i / 40)) / 2); long[2 * i] = v & 255; long[2 * i + 1] = (v >> 8) & 255; }
+const oggSeed = new URL('./corpus/fuzz_ogg/tone.opus', import.meta.url).pathname;
+seeds.fuzz_stream = {
+  pcm16k: Uint8Array.from([1, 127, 0, ...long]),
+  pcm44k_odd_chunks: Uint8Array.from([5, 32, 0, ...pcm]),
+  pcm8k_abort: Uint8Array.from([0, 99, 1, ...long]),
+  pcm48k_emit_fails: Uint8Array.from([6, 200, 2 << 1, ...long]),
+  ogg_garbage: Uint8Array.from([0x80, 50, 0, ...pcm]),
+  ...(existsSync(oggSeed) ? { ogg_tone: Uint8Array.from([0x80, 36, 0, ...readFileSync(oggSeed).subarray(1)]) } : {}),
 };
 for (const [t, files] of Object.entries(seeds)) {
   mkdirSync(dir + t, { recursive: true });

@@ -126,11 +126,10 @@ static int pack_pb(const ProtobufCMessage *pb, uint8_t **out, size_t *out_len) {
   return AK_OK;
 }
 
-int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
-  if (!m || !out || !out_len) return AK_EINVAL;
+/* The protobuf-c tree of one message view: every sub-message lives here, so the tree can be
+ * sized and packed without copying the view's bytes. */
+typedef struct pb_tree {
   Message__Message msg;
-  message__message__init(&msg);
-  msg.type = (Message__MessageType)m->type;
   Message__ClientConfigureSession cfg;
   Message__LiveKitEgressConfig lk;
   Message__AgoraEgressConfig ag;
@@ -141,8 +140,24 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
   Message__AvatarMotion mot;
   Message__AvatarAudio aud;
   Message__ClientInterrupt intr;
-  Message__LiveKitEgressConfig__ExtraAttributesEntry *kv = NULL, **kvp = NULL;
-  ProtobufCBinaryData *bins = NULL;
+  Message__LiveKitEgressConfig__ExtraAttributesEntry *kv, **kvp;
+  ProtobufCBinaryData *bins;
+} pb_tree;
+
+static void tree_free(pb_tree *t) {
+  free(t->kv);
+  free(t->kvp);
+  free(t->bins);
+}
+
+/* Builds the tree of m (views borrowed). On failure everything is already released. */
+static int tree_build(const ak_message *m, pb_tree *t) {
+  Message__Message *msg = &t->msg;
+  t->kv = NULL;
+  t->kvp = NULL;
+  t->bins = NULL;
+  message__message__init(msg);
+  msg->type = (Message__MessageType)m->type;
   int rc = AK_OK;
 
   switch (m->data) {
@@ -150,115 +165,151 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
     break;
   case AK_DATA_CONFIGURE: {
     const ak_configure *c = &m->u.configure;
-    message__client_configure_session__init(&cfg);
-    cfg.sample_rate = c->sample_rate;
-    cfg.bitrate = c->bitrate;
-    cfg.audio_format = (Message__AudioFormat)c->audio_format;
-    cfg.transport_compression = (Message__TransportCompression)c->transport_compression;
-    cfg.egress_type = (Message__EgressType)c->egress_type;
+    Message__ClientConfigureSession *cfg = &t->cfg;
+    message__client_configure_session__init(cfg);
+    cfg->sample_rate = c->sample_rate;
+    cfg->bitrate = c->bitrate;
+    cfg->audio_format = (Message__AudioFormat)c->audio_format;
+    cfg->transport_compression = (Message__TransportCompression)c->transport_compression;
+    cfg->egress_type = (Message__EgressType)c->egress_type;
     if (c->has_livekit) {
       const ak_livekit_egress *l = &c->livekit;
-      message__live_kit_egress_config__init(&lk);
-      lk.url = wr(l->url);
-      lk.api_key = wr(l->api_key);
-      lk.api_secret = wr(l->api_secret);
-      lk.room_name = wr(l->room_name);
-      lk.publisher_id = wr(l->publisher_id);
-      lk.api_token = wr(l->api_token);
-      lk.idle_timeout = l->idle_timeout;
+      Message__LiveKitEgressConfig *lk = &t->lk;
+      message__live_kit_egress_config__init(lk);
+      lk->url = wr(l->url);
+      lk->api_key = wr(l->api_key);
+      lk->api_secret = wr(l->api_secret);
+      lk->room_name = wr(l->room_name);
+      lk->publisher_id = wr(l->publisher_id);
+      lk->api_token = wr(l->api_token);
+      lk->idle_timeout = l->idle_timeout;
       if (l->n_extra_attributes) {
         if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
-        kv = calloc(l->n_extra_attributes, sizeof *kv);
-        kvp = calloc(l->n_extra_attributes, sizeof *kvp);
-        if (!kv || !kvp) {
+        t->kv = calloc(l->n_extra_attributes, sizeof *t->kv);
+        t->kvp = calloc(l->n_extra_attributes, sizeof *t->kvp);
+        if (!t->kv || !t->kvp) {
           rc = AK_ENOMEM;
-          goto done;
+          goto fail;
         }
         for (size_t i = 0; i < l->n_extra_attributes; i++) {
-          message__live_kit_egress_config__extra_attributes_entry__init(&kv[i]);
-          kv[i].key = wr(l->extra_attributes[i].key);
-          kv[i].value = wr(l->extra_attributes[i].value);
-          kvp[i] = &kv[i];
+          message__live_kit_egress_config__extra_attributes_entry__init(&t->kv[i]);
+          t->kv[i].key = wr(l->extra_attributes[i].key);
+          t->kv[i].value = wr(l->extra_attributes[i].value);
+          t->kvp[i] = &t->kv[i];
         }
-        lk.n_extra_attributes = l->n_extra_attributes;
-        lk.extra_attributes = kvp;
+        lk->n_extra_attributes = l->n_extra_attributes;
+        lk->extra_attributes = t->kvp;
       }
-      cfg.livekit_egress = &lk;
+      cfg->livekit_egress = lk;
     }
     if (c->has_agora) {
-      message__agora_egress_config__init(&ag);
-      ag.channel_name = wr(c->agora.channel_name);
-      ag.token = wr(c->agora.token);
-      ag.publisher_id = wr(c->agora.publisher_id);
-      ag.uid = c->agora.uid;
-      cfg.agora_egress = &ag;
+      message__agora_egress_config__init(&t->ag);
+      t->ag.channel_name = wr(c->agora.channel_name);
+      t->ag.token = wr(c->agora.token);
+      t->ag.publisher_id = wr(c->agora.publisher_id);
+      t->ag.uid = c->agora.uid;
+      cfg->agora_egress = &t->ag;
     }
-    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION;
-    msg.client_configure_session = &cfg;
+    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION;
+    msg->client_configure_session = cfg;
     break;
   }
   case AK_DATA_CONFIRM:
-    message__server_confirm_session__init(&confirm);
-    confirm.connection_id = wr(m->u.confirm_connection_id);
-    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION;
-    msg.server_confirm_session = &confirm;
+    message__server_confirm_session__init(&t->confirm);
+    t->confirm.connection_id = wr(m->u.confirm_connection_id);
+    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION;
+    msg->server_confirm_session = &t->confirm;
     break;
   case AK_DATA_AUDIO_INPUT:
-    message__client_audio_input__init(&ain);
-    ain.req_id = wr(m->u.audio_input.req_id);
-    ain.end = m->u.audio_input.end ? 1 : 0;
+    message__client_audio_input__init(&t->ain);
+    t->ain.req_id = wr(m->u.audio_input.req_id);
+    t->ain.end = m->u.audio_input.end ? 1 : 0;
     if (m->u.audio_input.audio_len && !m->u.audio_input.audio) return AK_EINVAL;
-    ain.audio = (ProtobufCBinaryData){.len = m->u.audio_input.audio_len,
-                                      .data = (uint8_t *)m->u.audio_input.audio};
-    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT;
-    msg.client_audio_input = &ain;
+    t->ain.audio = (ProtobufCBinaryData){.len = m->u.audio_input.audio_len,
+                                         .data = (uint8_t *)m->u.audio_input.audio};
+    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT;
+    msg->client_audio_input = &t->ain;
     break;
   case AK_DATA_ERROR:
-    message__server_error__init(&err);
-    err.connection_id = wr(m->u.error.connection_id);
-    err.req_id = wr(m->u.error.req_id);
-    err.code = m->u.error.code;
-    err.message = wr(m->u.error.message);
-    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_ERROR;
-    msg.server_error = &err;
+    message__server_error__init(&t->err);
+    t->err.connection_id = wr(m->u.error.connection_id);
+    t->err.req_id = wr(m->u.error.req_id);
+    t->err.code = m->u.error.code;
+    t->err.message = wr(m->u.error.message);
+    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_ERROR;
+    msg->server_error = &t->err;
     break;
   case AK_DATA_ANIMATION: {
     const ak_animation *a = &m->u.animation;
-    message__server_response_animation__init(&anim);
-    anim.connection_id = wr(a->connection_id);
-    anim.req_id = wr(a->req_id);
-    anim.end = a->end ? 1 : 0;
+    message__server_response_animation__init(&t->anim);
+    t->anim.connection_id = wr(a->connection_id);
+    t->anim.req_id = wr(a->req_id);
+    t->anim.end = a->end ? 1 : 0;
     if (a->has_motion) {
-      if ((rc = fill_motion_pb(&a->motion, &mot)) != AK_OK) goto done;
-      anim.motion = &mot;
+      if ((rc = fill_motion_pb(&a->motion, &t->mot)) != AK_OK) goto fail;
+      t->anim.motion = &t->mot;
     }
     if (a->has_audio) {
-      bins = calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *bins);
-      if (!bins) {
+      t->bins = calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *t->bins);
+      if (!t->bins) {
         rc = AK_ENOMEM;
-        goto done;
+        goto fail;
       }
-      if ((rc = fill_audio_pb(&a->audio, &aud, bins)) != AK_OK) goto done;
-      anim.audio = &aud;
+      if ((rc = fill_audio_pb(&a->audio, &t->aud, t->bins)) != AK_OK) goto fail;
+      t->anim.audio = &t->aud;
     }
-    msg.data_case = MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION;
-    msg.server_response_animation = &anim;
+    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION;
+    msg->server_response_animation = &t->anim;
     break;
   }
   case AK_DATA_INTERRUPT:
-    message__client_interrupt__init(&intr);
-    intr.req_id = wr(m->u.interrupt_req_id);
-    msg.data_case = MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT;
-    msg.client_interrupt = &intr;
+    message__client_interrupt__init(&t->intr);
+    t->intr.req_id = wr(m->u.interrupt_req_id);
+    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT;
+    msg->client_interrupt = &t->intr;
     break;
   default:
     return AK_EINVAL;
   }
-  rc = pack_pb(&msg.base, out, out_len);
-done:
-  free(kv);
-  free(kvp);
-  free(bins);
+  return AK_OK;
+fail:
+  tree_free(t);
+  return rc;
+}
+
+int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
+  if (!m || !out || !out_len) return AK_EINVAL;
+  pb_tree t;
+  int rc = tree_build(m, &t);
+  if (rc != AK_OK) return rc;
+  rc = pack_pb(&t.msg.base, out, out_len);
+  tree_free(&t);
+  return rc;
+}
+
+int ak_message_packed_size(const ak_message *m, size_t *out_len) {
+  if (!m || !out_len) return AK_EINVAL;
+  pb_tree t;
+  int rc = tree_build(m, &t);
+  if (rc != AK_OK) return rc;
+  *out_len = protobuf_c_message_get_packed_size(&t.msg.base);
+  tree_free(&t);
+  return AK_OK;
+}
+
+int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *out_len) {
+  if (!m || !out_len || (cap && !buf)) return AK_EINVAL;
+  pb_tree t;
+  int rc = tree_build(m, &t);
+  if (rc != AK_OK) return rc;
+  size_t n = protobuf_c_message_get_packed_size(&t.msg.base);
+  if (n > cap) {
+    rc = AK_ETOOBIG;
+  } else {
+    protobuf_c_message_pack(&t.msg.base, buf);
+    *out_len = n;
+  }
+  tree_free(&t);
   return rc;
 }
 

@@ -1,5 +1,6 @@
 /* HTTP side of the server: the console token API, health, metrics, static files, and the
- * refusal of bad WebSocket upgrades with a status code and the JSON error body. */
+ * one refusal writer (status code + JSON error body) for those routes and for WebSocket
+ * upgrades that auth.c refused. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,7 +30,9 @@ static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
   return 0;
 }
 
-int ak__http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
+/* Writes a complete HTTP response (headers + body) now. Returns the value the callback
+ * should return. */
+static int http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
                      size_t body_len) {
   size_t cap = LWS_PRE + 1024 + body_len;
   unsigned char *buf = malloc(cap);
@@ -51,7 +54,9 @@ int ak__http_respond(struct lws *wsi, int status, const char *ctype, const char 
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-int ak__http_error(struct lws *wsi, int status, const char *code, const char *title,
+/* The one refusal writer, for the routes here and for refused upgrades alike:
+ * {"errors":[{status, code, title, detail}]}. Returns what the callback should return. */
+static int http_error(struct lws *wsi, int status, const char *code, const char *title,
                    const char *detail) {
   cJSON *root = cJSON_CreateObject(), *errs = cJSON_AddArrayToObject(root, "errors");
   cJSON *e = cJSON_CreateObject();
@@ -62,9 +67,23 @@ int ak__http_error(struct lws *wsi, int status, const char *code, const char *ti
   cJSON_AddItemToArray(errs, e);
   char *body = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
-  int rc = body ? ak__http_respond(wsi, status, "application/json", body, strlen(body)) : -1;
+  int rc = body ? http_respond(wsi, status, "application/json", body, strlen(body)) : -1;
   cJSON_free(body);
   return rc;
+}
+
+/* Auth of an upgrade request (auth.c): 0 when allowed; otherwise the refusal has been
+ * written and the return value is what the callback must return. */
+static int refuse_upgrade(ak_server *s, struct lws *wsi) {
+  ak__auth_verdict v;
+  int consume = lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
+  ak__auth_upgrade(s, wsi, consume, &v);
+  if (v.status == 0) return 0;
+  s->m.upgrades_refused++;
+  ak__log(s, AK_LOG_INFO, NULL, NULL, "upgrade refused %d: %s (app %s, avatar %s)", v.status,
+          v.detail, v.app_id, v.avatar_id);
+  if (http_error(wsi, v.status, v.code, v.title, v.detail) < 0) return -1;
+  return 1;
 }
 
 static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
@@ -73,10 +92,10 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
     if (c->http.api_key[0] && strcmp(s->cfg.apps[i].api_key, c->http.api_key) == 0)
       app = &s->cfg.apps[i];
   if (!app)
-    return ak__http_error(wsi, 401, "unauthorized", "Unauthorized",
+    return http_error(wsi, 401, "unauthorized", "Unauthorized",
                           c->http.api_key[0] ? "invalid api key" : "missing X-Api-Key header");
   if (c->http.body_too_big)
-    return ak__http_error(wsi, 413, "payload_too_large", "Payload Too Large",
+    return http_error(wsi, 413, "payload_too_large", "Payload Too Large",
                           "request body exceeds 4096 bytes");
   c->http.body[c->http.body_len] = '\0';
   cJSON *root = cJSON_ParseWithLength(c->http.body, c->http.body_len);
@@ -84,7 +103,7 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
   int64_t now = (int64_t)time(NULL);
   if (!root || !cJSON_IsObject(root) || !cJSON_IsNumber(exp)) {
     cJSON_Delete(root);
-    return ak__http_error(wsi, 400, "invalid_request", "Bad Request",
+    return http_error(wsi, 400, "invalid_request", "Bad Request",
                           "body must be a JSON object with a numeric expireAt (unix seconds)");
   }
   double v = exp->valuedouble;
@@ -94,18 +113,18 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
     snprintf(detail, sizeof detail,
              "expireAt must be in the future and at most %d seconds ahead",
              s->cfg.max_token_ttl_s);
-    return ak__http_error(wsi, 400, "invalid_request", "Bad Request", detail);
+    return http_error(wsi, 400, "invalid_request", "Bad Request", detail);
   }
   char token[512];
   if (ak__token_issue(s, app->app_id, (int64_t)v, token, sizeof token))
-    return ak__http_error(wsi, 500, "internal", "Internal Server Error", "token signing failed");
+    return http_error(wsi, 500, "internal", "Internal Server Error", "token signing failed");
   s->m.http_tokens_issued++;
   ak__log(s, AK_LOG_DEBUG, NULL, NULL, "session token issued for app %s, expires %lld",
           app->app_id, (long long)v);
   char body[700];
   int n = snprintf(body, sizeof body, "{\"sessionToken\":\"%s\",\"expireAt\":%lld}", token,
                    (long long)v);
-  return ak__http_respond(wsi, 200, "application/json", body, (size_t)n);
+  return http_respond(wsi, 200, "application/json", body, (size_t)n);
 }
 
 static const char *mime_of(const char *path) {
@@ -128,14 +147,14 @@ static const char *mime_of(const char *path) {
 
 static int serve_static(ak_server *s, struct lws *wsi, const char *uri) {
   if (!s->cfg.static_dir[0] || strstr(uri, "..") || uri[0] != '/')
-    return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+    return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
   char path[PATH_MAX], real[PATH_MAX], root[PATH_MAX];
   int n = snprintf(path, sizeof path, "%s%s%s", s->cfg.static_dir, uri,
                    uri[strlen(uri) - 1] == '/' ? "index.html" : "");
   struct stat st;
   if (n < 0 || (size_t)n >= sizeof path || !realpath(path, real) || !realpath(s->cfg.static_dir, root) ||
       strncmp(real, root, strlen(root)) != 0 || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
-    return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+    return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
   int rc = lws_serve_http_file(wsi, real, mime_of(real), NULL, 0);
   if (rc < 0) return -1;
   if (rc > 0 && lws_http_transaction_completed(wsi)) return -1;
@@ -147,22 +166,22 @@ static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
     char body[128];
     int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d}",
                      s->draining ? "draining" : "ok", s->n_sessions);
-    return ak__http_respond(wsi, s->draining ? 503 : 200, "application/json", body, (size_t)n);
+    return http_respond(wsi, s->draining ? 503 : 200, "application/json", body, (size_t)n);
   }
   if (strcmp(uri, "/metrics") == 0) {
     size_t cap = 16384;
     char *body = malloc(cap);
     int n = body ? ak__metrics_render(s, body, cap) : -1;
-    int rc = n >= 0 ? ak__http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n)
-                    : ak__http_error(wsi, 500, "internal", "Internal Server Error", "metrics");
+    int rc = n >= 0 ? http_respond(wsi, 200, "text/plain; version=0.0.4", body, (size_t)n)
+                    : http_error(wsi, 500, "internal", "Internal Server Error", "metrics");
     free(body);
     return rc;
   }
   if (strcmp(uri, "/v2/driveningress/websocket") == 0) {
     /* A plain GET (no upgrade): answer auth errors as for an upgrade, else 426. */
-    int rc = ak__ingress_check_upgrade(s, wsi);
+    int rc = refuse_upgrade(s, wsi);
     if (rc != 0) return rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : -1;
-    return ak__http_error(wsi, 426, "upgrade_required", "Upgrade Required",
+    return http_error(wsi, 426, "upgrade_required", "Upgrade Required",
                           "this endpoint only accepts WebSocket upgrades");
   }
   return serve_static(s, wsi, uri);
@@ -179,10 +198,10 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     int is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
     (void)method_uri;
-    if (is_options) return ak__http_respond(wsi, 204, "text/plain", "", 0);
+    if (is_options) return http_respond(wsi, 204, "text/plain", "", 0);
     if (is_post) {
       if (strcmp(uri, "/v1/console/session-tokens") != 0)
-        return ak__http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+        return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
       memset(&c->http, 0, sizeof c->http);
       c->http.route = AK_ROUTE_TOKENS;
       int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
@@ -194,7 +213,7 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
       return 0;                        /* wait for the body */
     }
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-      return ak__http_error(wsi, 405, "method_not_allowed", "Method Not Allowed",
+      return http_error(wsi, 405, "method_not_allowed", "Method Not Allowed",
                             "use GET or POST");
     return route_get(s, wsi, uri);
   }
@@ -213,7 +232,7 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     return lws_http_transaction_completed(wsi) ? -1 : 0;
   case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    return ak__ingress_check_upgrade(s, wsi);
+    return refuse_upgrade(s, wsi);
   default:
     return lws_callback_http_dummy(wsi, reason, user, in, len);
   }

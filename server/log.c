@@ -1,11 +1,22 @@
 /* Structured logs: one JSON object per line on stderr, with connection_id and req_id when
- * known, so that logs of many sessions can be filtered and joined. */
+ * known, so that logs of many sessions can be filtered and joined. Also the server's clock
+ * and the way from a connection to its server. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "server.h"
+
+int64_t ak__now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+ak_server *ak__server_from_wsi(struct lws *wsi) {
+  return lws_context_user(lws_get_context(wsi));
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 

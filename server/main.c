@@ -1,12 +1,10 @@
-/* avatarkit-motion-server: configuration (flags > env > config file > defaults), the lws
- * context with one vhost, the service loop with its periodic tick, and graceful shutdown on
- * SIGTERM/SIGINT that lets in-flight requests finish. */
-#include <errno.h>
+/* avatarkit-motion-server: the lws context with one vhost, the service loop with its
+ * periodic tick, and graceful shutdown on SIGTERM/SIGINT that lets in-flight requests finish.
+ * Settings come from config.c. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,304 +44,6 @@ static const struct lws_protocols protocols[] = {
     {"avatarkit-ingress", callback, sizeof(ak_conn), 65536, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0}};
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: avatarkit-motion-server [options]\n"
-          "  --listen HOST:PORT      listen address (default 127.0.0.1:8080; port 0 = any free)\n"
-          "  --port-file PATH        write the bound port there once listening\n"
-          "  --api-key KEY           console API key   (env AVATARKIT_API_KEY)\n"
-          "  --app-id APP            app id of that key (env AVATARKIT_APP_ID)\n"
-          "  --app KEY:APP           one more key/app pair (repeatable)\n"
-          "  --avatars A,B,...       allowed avatar ids (default: any; env AVATARKIT_AVATARS)\n"
-          "  --idle-timeout SECONDS  close sessions without audio that long (default 60)\n"
-          "  --fps N                 motion frames per second (default 25)\n"
-          "  --lookahead-ms N        engine lookahead (default: engine default)\n"
-          "  --expressiveness X      0 = still face .. 1 = lively (default 0.7)\n"
-          "  --opus-bitrate BPS      output Opus bitrate (default 24000)\n"
-          "  --opus-complexity N     0..10 (default 5)\n"
-          "  --max-sessions N        refuse upgrades beyond N sessions (default 1000)\n"
-          "  --max-message-bytes N   largest client message (default 1048576)\n"
-          "  --max-token-ttl S       longest token lifetime (default 86400)\n"
-          "  --token-secret HEX      64 hex chars; share it between nodes (env "
-          "AVATARKIT_TOKEN_SECRET)\n"
-          "  --reusable-tokens       accept a token for more than one connection\n"
-          "  --drain-timeout S       on SIGTERM, wait this long for requests (default 20)\n"
-          "  --model PATH            engine weights blob (default: built in)\n"
-          "  --static DIR            serve files from DIR for other GET paths\n"
-          "  --config FILE           key = value lines with the long option names\n"
-          "  --log-level LEVEL       error|warn|info|debug (default info)\n"
-          "  --version, --help\n");
-}
-
-static int parse_int(const char *v, long lo, long hi, int *out) {
-  char *end = NULL;
-  errno = 0;
-  long x = strtol(v, &end, 10);
-  if (errno || !end || *end || end == v || x < lo || x > hi) return -1;
-  *out = (int)x;
-  return 0;
-}
-
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static int add_app(ak_server_config *c, const char *key, const char *app) {
-  if (c->n_apps >= AK_MAX_APPS || !*key || !*app || strlen(key) >= AK_MAX_STR ||
-      strlen(app) >= AK_MAX_STR)
-    return -1;
-  snprintf(c->apps[c->n_apps].api_key, AK_MAX_STR, "%s", key);
-  snprintf(c->apps[c->n_apps].app_id, AK_MAX_STR, "%s", app);
-  c->n_apps++;
-  return 0;
-}
-
-static int set_avatars(ak_server_config *c, const char *list) {
-  c->n_avatars = 0;
-  const char *p = list;
-  while (*p) {
-    const char *e = strchr(p, ',');
-    size_t n = e ? (size_t)(e - p) : strlen(p);
-    if (n) {
-      if (c->n_avatars >= AK_MAX_AVATARS || n >= AK_MAX_STR) return -1;
-      memcpy(c->avatars[c->n_avatars], p, n);
-      c->avatars[c->n_avatars++][n] = '\0';
-    }
-    p += n + (e ? 1 : 0);
-  }
-  return 0;
-}
-
-/* Applies one option; returns 0, or -1 with a message printed. */
-static int apply(ak_server_config *c, const char *key, const char *val, char *api_key,
-                 char *app_id, char *config_file) {
-  int bad = 0;
-#define NEEDVAL                                                     \
-  if (!val) {                                                       \
-    fprintf(stderr, "error: --%s needs a value\n", key);           \
-    return -1;                                                      \
-  }
-  if (!strcmp(key, "listen")) {
-    NEEDVAL;
-    const char *colon = strrchr(val, ':');
-    if (!colon || colon == val || (size_t)(colon - val) >= sizeof c->host ||
-        parse_int(colon + 1, 0, 65535, &c->port))
-      bad = 1;
-    else
-      snprintf(c->host, sizeof c->host, "%.*s", (int)(colon - val), val);
-  } else if (!strcmp(key, "port-file")) {
-    NEEDVAL;
-    snprintf(c->port_file, sizeof c->port_file, "%s", val);
-  } else if (!strcmp(key, "api-key")) {
-    NEEDVAL;
-    snprintf(api_key, AK_MAX_STR, "%s", val);
-  } else if (!strcmp(key, "app-id")) {
-    NEEDVAL;
-    snprintf(app_id, AK_MAX_STR, "%s", val);
-  } else if (!strcmp(key, "app")) {
-    NEEDVAL;
-    char tmp[2 * AK_MAX_STR];
-    snprintf(tmp, sizeof tmp, "%s", val);
-    char *colon = strchr(tmp, ':');
-    if (!colon) bad = 1;
-    else {
-      *colon = '\0';
-      bad = add_app(c, tmp, colon + 1) != 0;
-    }
-  } else if (!strcmp(key, "avatars")) {
-    NEEDVAL;
-    bad = set_avatars(c, val) != 0;
-  } else if (!strcmp(key, "idle-timeout")) {
-    NEEDVAL;
-    bad = parse_int(val, 0, 86400, &c->idle_timeout_s) != 0;
-  } else if (!strcmp(key, "fps")) {
-    NEEDVAL;
-    bad = parse_int(val, 1, AK_ENGINE_MAX_FPS, &c->fps) != 0;
-  } else if (!strcmp(key, "lookahead-ms")) {
-    NEEDVAL;
-    bad = parse_int(val, 0, AK_ENGINE_MAX_LOOKAHEAD_MS, &c->lookahead_ms) != 0;
-  } else if (!strcmp(key, "expressiveness")) {
-    NEEDVAL;
-    char *end = NULL;
-    double x = strtod(val, &end);
-    bad = !end || *end || !(x >= 0.0 && x <= 1.0);
-    if (!bad) c->expressiveness = (float)x;
-  } else if (!strcmp(key, "opus-bitrate")) {
-    NEEDVAL;
-    bad = parse_int(val, 6000, 128000, &c->opus_bitrate) != 0;
-  } else if (!strcmp(key, "opus-complexity")) {
-    NEEDVAL;
-    bad = parse_int(val, 0, 10, &c->opus_complexity) != 0;
-  } else if (!strcmp(key, "max-sessions")) {
-    NEEDVAL;
-    bad = parse_int(val, 1, 100000, &c->max_sessions) != 0;
-  } else if (!strcmp(key, "max-message-bytes")) {
-    NEEDVAL;
-    int v = 0;
-    bad = parse_int(val, 1024, AK_MAX_MESSAGE_BYTES, &v) != 0;
-    c->max_message_bytes = (size_t)v;
-  } else if (!strcmp(key, "max-token-ttl")) {
-    NEEDVAL;
-    bad = parse_int(val, 1, 30 * 86400, &c->max_token_ttl_s) != 0;
-  } else if (!strcmp(key, "token-secret")) {
-    NEEDVAL;
-    if (strlen(val) != 64) bad = 1;
-    for (int i = 0; !bad && i < 32; i++) {
-      int hi = hexval(val[2 * i]), lo = hexval(val[2 * i + 1]);
-      if (hi < 0 || lo < 0) bad = 1;
-      else c->token_secret[i] = (uint8_t)(hi << 4 | lo);
-    }
-  } else if (!strcmp(key, "reusable-tokens")) {
-    c->token_single_use = 0;
-  } else if (!strcmp(key, "drain-timeout")) {
-    NEEDVAL;
-    bad = parse_int(val, 0, 3600, &c->drain_timeout_s) != 0;
-  } else if (!strcmp(key, "model")) {
-    NEEDVAL;
-    snprintf(c->model_path, sizeof c->model_path, "%s", val);
-  } else if (!strcmp(key, "static")) {
-    NEEDVAL;
-    snprintf(c->static_dir, sizeof c->static_dir, "%s", val);
-  } else if (!strcmp(key, "config")) {
-    NEEDVAL;
-    if (!config_file) {
-      fprintf(stderr, "error: config files cannot include others\n");
-      return -1;
-    }
-    snprintf(config_file, 512, "%s", val);
-  } else if (!strcmp(key, "log-level")) {
-    NEEDVAL;
-    static const char *const lv[] = {"error", "warn", "info", "debug"};
-    bad = 1;
-    for (int i = 0; i < 4; i++)
-      if (!strcmp(val, lv[i])) {
-        c->log_level = i;
-        bad = 0;
-      }
-  } else {
-    fprintf(stderr, "error: unknown option --%s (see --help)\n", key);
-    return -1;
-  }
-  if (bad) {
-    fprintf(stderr, "error: invalid value for --%s: '%s'\n", key, val ? val : "");
-    return -1;
-  }
-  return 0;
-#undef NEEDVAL
-}
-
-static int load_config_file(ak_server_config *c, const char *path, char *api_key, char *app_id) {
-  FILE *f = fopen(path, "r");
-  if (!f) {
-    fprintf(stderr, "error: cannot open config file %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  char line[1024];
-  int lineno = 0, rc = 0;
-  while (rc == 0 && fgets(line, sizeof line, f)) {
-    lineno++;
-    char *p = line;
-    while (*p == ' ' || *p == '\t') p++;
-    if (*p == '#' || *p == '\n' || *p == '\0') continue;
-    char *eq = strchr(p, '=');
-    char *val = NULL;
-    if (eq) {
-      *eq = '\0';
-      val = eq + 1;
-      while (*val == ' ' || *val == '\t') val++;
-      char *e = val + strlen(val);
-      while (e > val && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ')) *--e = '\0';
-    }
-    char *e = p + strlen(p);
-    while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n')) *--e = '\0';
-    if (apply(c, p, val, api_key, app_id, NULL) != 0) {
-      fprintf(stderr, "  (in %s line %d)\n", path, lineno);
-      rc = -1;
-    }
-  }
-  fclose(f);
-  return rc;
-}
-
-static void random_token(char *out, size_t n) {
-  static const char al[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  uint8_t r[64];
-  if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) memset(r, 7, sizeof r);
-  for (size_t i = 0; i + 1 < n && i < sizeof r; i++) out[i] = al[r[i] % 36];
-  out[n - 1] = '\0';
-}
-
-static int configure(ak_server_config *c, int argc, char **argv) {
-  ak__server_config_defaults(c);
-  char api_key[AK_MAX_STR] = "", app_id[AK_MAX_STR] = "", config_file[512] = "";
-  const char *e;
-  if ((e = getenv("AVATARKIT_API_KEY")) && *e) snprintf(api_key, sizeof api_key, "%s", e);
-  if ((e = getenv("AVATARKIT_APP_ID")) && *e) snprintf(app_id, sizeof app_id, "%s", e);
-  if ((e = getenv("AVATARKIT_AVATARS")) && *e && set_avatars(c, e)) return -1;
-  if ((e = getenv("AVATARKIT_TOKEN_SECRET")) && *e &&
-      apply(c, "token-secret", e, api_key, app_id, NULL))
-    return -1;
-  /* First pass: find --config so flags override the file. */
-  for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--config") && i + 1 < argc &&
-        load_config_file(c, argv[i + 1], api_key, app_id))
-      return -1;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      usage(stdout);
-      exit(0);
-    }
-    if (!strcmp(a, "--version")) {
-      printf("avatarkit-motion-server %s\n", AK_VERSION_STRING);
-      exit(0);
-    }
-    if (strncmp(a, "--", 2) != 0) {
-      fprintf(stderr, "error: unexpected argument '%s' (see --help)\n", a);
-      return -1;
-    }
-    char key[64];
-    const char *eq = strchr(a + 2, '=');
-    const char *val = NULL;
-    size_t kl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-    if (kl >= sizeof key) {
-      fprintf(stderr, "error: unknown option %s\n", a);
-      return -1;
-    }
-    memcpy(key, a + 2, kl);
-    key[kl] = '\0';
-    int takes_value = strcmp(key, "reusable-tokens") != 0;
-    if (eq)
-      val = eq + 1;
-    else if (takes_value && i + 1 < argc)
-      val = argv[++i];
-    if (!strcmp(key, "config")) continue; /* done above */
-    if (apply(c, key, val, api_key, app_id, config_file)) return -1;
-  }
-  if (!api_key[0] && !app_id[0] && c->n_apps == 0) {
-    snprintf(api_key, sizeof api_key, "ak_dev_");
-    random_token(api_key + 7, 25);
-    snprintf(app_id, sizeof app_id, "app_dev_");
-    random_token(app_id + 8, 13);
-    c->generated_credentials = 1;
-  }
-  if (api_key[0] || app_id[0]) {
-    if (!api_key[0] || !app_id[0]) {
-      fprintf(stderr, "error: give both an API key and an app id "
-                      "(AVATARKIT_API_KEY/--api-key and AVATARKIT_APP_ID/--app-id)\n");
-      return -1;
-    }
-    if (add_app(c, api_key, app_id)) return -1;
-  }
-  int zero = 1;
-  for (int i = 0; i < 32; i++) zero &= c->token_secret[i] == 0;
-  if (zero && getrandom(c->token_secret, 32, 0) != 32) return -1;
-  return 0;
-}
-
 static void tick(lws_sorted_usec_list_t *sul) {
   ak_server *s = lws_container_of(sul, ak_server, tick);
   int64_t now = ak__now_us();
@@ -356,7 +56,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
   }
   if (s->draining) {
     if (ak__ingress_busy(s) == 0 || now >= s->drain_deadline_us) {
-      ak__ingress_close_all(s, 1001, "server shutting down");
+      ak__ingress_close_all(s, AK_CLOSE_GOING_AWAY, "server shutting down");
       if (s->n_sessions == 0 || now >= s->drain_deadline_us + 2000000) s->stop = 1;
     }
   } else {
@@ -369,9 +69,10 @@ static void tick(lws_sorted_usec_list_t *sul) {
 int main(int argc, char **argv) {
   ak_server *s = calloc(1, sizeof *s);
   if (!s) return 1;
-  if (configure(&s->cfg, argc, argv) != 0) {
+  int crc = ak__server_configure(&s->cfg, argc, argv);
+  if (crc != 0) {
     free(s);
-    return 2;
+    return crc > 0 ? 0 : 2;
   }
   s->signalled = &g_signalled;
   ak_model *model = NULL;

@@ -1,6 +1,7 @@
 /* Motion server internals shared across its files: configuration, the server object, logs,
- * metrics, tokens, HTTP routes and the ingress session pipeline. One lws service thread owns
- * everything here; nothing is touched from other threads except the stop flag. */
+ * metrics, tokens, upgrade auth, HTTP routes and ingress sessions (whose media pipeline is
+ * the stream library). One lws service thread owns everything here; nothing is touched from
+ * other threads except the stop flag. */
 #ifndef AK_SERVER_H
 #define AK_SERVER_H
 
@@ -17,9 +18,8 @@
 #define AK_MAX_TX_QUEUE (8u * 1024u * 1024u)
 /* Token API request body limit (PROTOCOL.md: a tiny JSON object). */
 #define AK_MAX_HTTP_BODY 4096
-/* Frames / packets per SERVER_RESPONSE_ANIMATION: bounds one message to ~10 s of output. */
-#define AK_MSG_MAX_FRAMES 250
-#define AK_MSG_MAX_PACKETS 500
+/* Frames / packets per SERVER_RESPONSE_ANIMATION: the stream library's bounds
+ * (AK_STREAM_MAX_FRAMES / AK_STREAM_MAX_PACKETS, ~10 s of output). */
 
 enum ak_log_level { AK_LOG_ERROR = 0, AK_LOG_WARN, AK_LOG_INFO, AK_LOG_DEBUG };
 
@@ -106,36 +106,35 @@ int ak__token_consume(ak_server *s, const char *token, int64_t expire_at, int64_
 void ak__token_gc(ak_server *s, int64_t now);
 void ak__token_free_all(ak_server *s);
 
+/* auth.c: who may open an ingress WebSocket. */
+typedef struct ak__auth_verdict {
+  int status;          /* 0 = allowed; else the HTTP status to refuse with */
+  const char *code;    /* refusal: stable machine code, title and detail (static strings) */
+  const char *title;
+  const char *detail;
+  char app_id[AK_MAX_STR], avatar_id[AK_MAX_STR]; /* as presented (also when refused) */
+  int64_t token_exp;   /* allowed: the token's expiry, unix seconds */
+} ak__auth_verdict;
+/* Judges the upgrade request on wsi (endpoint, capacity, app, token, avatar). consume = 1
+ * marks a single-use token used when allowed. Writes nothing to the connection. */
+void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdict *v);
+
 /* http.c */
 int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
-/* Writes a complete HTTP response (headers + body) now. Returns the value the callback
- * should return. */
-int ak__http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
-                     size_t body_len);
-/* {"errors":[{status, code, title, detail}]} */
-int ak__http_error(struct lws *wsi, int status, const char *code, const char *title,
-                   const char *detail);
 
 /* ingress.c */
 int ak__ingress_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len);
-/* Auth of an upgrade request: 0 when allowed; otherwise the HTTP error has been written and
- * the return value is what CONFIRM_UPGRADE must return. */
-int ak__ingress_check_upgrade(ak_server *s, struct lws *wsi);
 void ak__ingress_tick(ak_server *s, int64_t now_us);
 /* Number of sessions with a request in flight. */
 int ak__ingress_busy(const ak_server *s);
 void ak__ingress_close_all(ak_server *s, int code, const char *reason);
 
-/* Socket-less sessions (fuzz targets, tests): input one whole client message, get the number
- * of output bytes it produced. */
-ak_session *ak__session_new_detached(ak_server *s);
-size_t ak__session_input(ak_session *ss, const uint8_t *buf, size_t len);
-int ak__session_closing(const ak_session *ss);
-void ak__session_free_detached(ak_session *ss);
-/* Defaults of every setting (what main() starts from). */
+/* config.c: defaults of every setting, then env, config file and flags on top. Returns 0;
+ * 1 when --help/--version was printed (exit 0); -1 after printing an error (exit 2). */
 void ak__server_config_defaults(ak_server_config *c);
+int ak__server_configure(ak_server_config *c, int argc, char **argv);
 
 int64_t ak__now_us(void);
 ak_server *ak__server_from_wsi(struct lws *wsi);

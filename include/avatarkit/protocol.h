@@ -66,7 +66,14 @@ typedef enum ak_msg_data {
 enum { AK_FORMAT_PCM_S16LE = 0, AK_FORMAT_OGG_OPUS = 1 };
 enum { AK_EGRESS_UNSPECIFIED = 0, AK_EGRESS_LIVEKIT = 1, AK_EGRESS_AGORA = 2 };
 /* gRPC-style codes used in ServerError.code. */
-enum { AK_GRPC_INVALID_ARGUMENT = 3, AK_GRPC_UNAVAILABLE = 14, AK_GRPC_UNAUTHENTICATED = 16 };
+enum {
+  AK_GRPC_INVALID_ARGUMENT = 3,
+  AK_GRPC_DEADLINE_EXCEEDED = 4,
+  AK_GRPC_RESOURCE_EXHAUSTED = 8,
+  AK_GRPC_INTERNAL = 13,
+  AK_GRPC_UNAVAILABLE = 14,
+  AK_GRPC_UNAUTHENTICATED = 16
+};
 
 /* All strings and byte ranges in these views are borrowed: from the caller when packing,
  * from the ak_message when parsed. Strings are NUL-terminated; NULL reads as "". */
@@ -149,6 +156,12 @@ typedef struct ak_message {
 /* Serializes m into a new malloc'd buffer (*out, *out_len; free() it). Returns AK_OK,
  * AK_EINVAL (inconsistent view, e.g. payload sizes not matching counts) or AK_ENOMEM. */
 int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len);
+/* Packs m into the caller's buffer (e.g. behind transport headroom): no allocation of the
+ * output and no copy. *out_len = bytes written. AK_ETOOBIG when cap is short (size it with
+ * ak_message_packed_size), else as ak_message_pack. buf untouched on failure. */
+int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *out_len);
+/* Serialized size of m, in *out_len. Same errors as ak_message_pack. */
+int ak_message_packed_size(const ak_message *m, size_t *out_len);
 
 /* Parses one serialized Message. On success *out owns all memory it points to (free with
  * ak_message_free). Returns AK_OK, AK_EPROTO (malformed or inconsistent, including payloads

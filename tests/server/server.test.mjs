@@ -239,6 +239,91 @@ test('oversized message and garbage mid-session close only that session', async 
   }
 });
 
+/* A WebSocket client on a raw socket that can stop reading: frames out are masked, frames in
+ * are collected only while reading. */
+function rawSession(port, query) {
+  const s = net.connect(port, '127.0.0.1');
+  let buf = Buffer.alloc(0), upgraded = false;
+  const frames = [];
+  let close = null;
+  const parse = () => {
+    if (!upgraded) {
+      const i = buf.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      if (!/^HTTP\/1\.1 101/.test(buf.subarray(0, i).toString())) throw new Error('no upgrade');
+      upgraded = true;
+      buf = buf.subarray(i + 4);
+    }
+    let msg = [];
+    for (;;) {
+      if (buf.length < 2) return;
+      let len = buf[1] & 0x7f, off = 2;
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
+      else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10; }
+      if (buf.length < off + len) return;
+      const op = buf[0] & 0x0f, fin = buf[0] & 0x80, body = buf.subarray(off, off + len);
+      buf = buf.subarray(off + len);
+      if (op === 8) close = { code: body.length >= 2 ? body.readUInt16BE(0) : 1005, reason: body.subarray(2).toString() };
+      else if (op === 2 || op === 0) { msg.push(body); if (fin) { frames.push(w.decode(new Uint8Array(Buffer.concat(msg)))); msg = []; } }
+    }
+  };
+  s.on('data', (d) => { buf = Buffer.concat([buf, d]); parse(); });
+  s.on('error', () => {});
+  s.write(`GET /v2/driveningress/websocket?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+    `Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const frame = (payload) => {
+    const n = payload.length;
+    const head = n < 126 ? Buffer.from([0x82, 0x80 | n])
+      : n < 65536 ? Buffer.from([0x82, 0x80 | 126, n >> 8, n & 255])
+      : Buffer.concat([Buffer.from([0x82, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; })()]);
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const body = Buffer.from(payload);
+    for (let i = 0; i < n; i++) body[i] ^= mask[i & 3];
+    return Buffer.concat([head, mask, body]);
+  };
+  return { s, frames, frame, send: (payload) => s.write(frame(payload)), get close() { return close; } };
+}
+
+test('a client that stops reading is cut off with "client is not reading" (1008), also mid-encode', async () => {
+  const srv = await startServer();
+  try {
+    const t = await token(srv);
+    const c = rawSession(srv.port, `id=av1&appId=test-app&sessionKey=${encodeURIComponent(t.body.sessionToken)}`);
+    // 128 kb/s: the packet store fills inside the Opus encoder's callback during each ~31 s
+    // message, so most overflows happen there (they used to come out as "internal error").
+    c.send(Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(2, 128000)])]));
+    for (let i = 0; i < 100 && !c.frames.some((m) => typeOf(m) === 2); i++) await sleep(20);
+    assert.ok(c.frames.some((m) => typeOf(m) === 2), 'session confirmed');
+    c.s.pause(); // stop reading: the server's output backs up
+    const pcm = new Uint8Array(1000000);
+    let x = 12345;
+    for (let i = 0; i < pcm.length; i++) { x = (x * 1103515245 + 12345) >>> 0; pcm[i] = x >>> 24; }
+    const drops = async () => {
+      const m = await (await fetch(`${srv.base}/metrics`)).text();
+      return Number(/avatarkit_errors_total\{kind="slow_client"\} (\d+)/.exec(m)?.[1] ?? 0);
+    };
+    const flood = c.frame(w.audio('flood', pcm, false)); // ~31 s of audio per message
+    let sent = 0;
+    for (; sent < 60 && (await drops()) === 0; sent++) {
+      c.s.write(flood);
+      await sleep(100);
+    }
+    for (let i = 0; i < 100 && (await drops()) === 0; i++) await sleep(100);
+    assert.ok((await drops()) >= 1, `queue overflow seen after ${sent} messages`);
+    c.s.resume();
+    for (let i = 0; i < 300 && !c.close; i++) await sleep(50);
+    assert.equal(c.close?.code, 1008);
+    const errs = c.frames.filter((m) => typeOf(m) === 4).map(errorOf);
+    assert.equal(errs.length, 1);
+    assert.equal(errs[0].code, 8);
+    assert.match(errs[0].message, /^client is not reading: output queue over \d+ bytes$/);
+    assert.doesNotMatch(srv.log(), /internal error/);
+    c.s.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('interrupt stops a request; the next request works', async () => {
   const srv = await startServer();
   try {

@@ -1,0 +1,103 @@
+/* Upgrade auth of the ingress WebSocket: endpoint, capacity, app id, session token (verified,
+ * optionally consumed) and avatar id, judged into a verdict. It writes nothing: http.c turns
+ * a refusal into the HTTP error response, ingress.c takes the identity of an allowed one. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "server.h"
+
+/* lws returns a pointer to the value inside its "name=value" copy: keep only the value. */
+static void query_arg(struct lws *wsi, const char *name, char *out, size_t cap) {
+  char tmp[700];
+  const char *v = lws_get_urlarg_by_name(wsi, name, tmp, (int)sizeof tmp);
+  out[0] = '\0';
+  if (v && strlen(v) < cap) memcpy(out, v, strlen(v) + 1);
+}
+
+static void header_or_query(struct lws *wsi, const char *hdr, int hlen, const char *q, char *out,
+                            size_t cap) {
+  out[0] = '\0';
+  int n = lws_hdr_custom_length(wsi, hdr, hlen);
+  if (n > 0 && (size_t)n < cap && lws_hdr_custom_copy(wsi, out, (int)cap, hdr, hlen) > 0) return;
+  out[0] = '\0';
+  if (q) query_arg(wsi, q, out, cap);
+}
+
+static void refuse(ak__auth_verdict *v, int status, const char *code, const char *detail) {
+  v->status = status;
+  v->code = code;
+  v->title = status == 401   ? "Unauthorized"
+             : status == 404 ? "Not Found"
+             : status == 503 ? "Service Unavailable"
+                             : "Bad Request";
+  v->detail = detail;
+}
+
+void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdict *v) {
+  char token[600] = "", token_app[AK_MAX_STR] = "", uri[256] = "";
+  memset(v, 0, sizeof *v);
+  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+      strcmp(uri, "/v2/driveningress/websocket") != 0) {
+    refuse(v, 404, "not_found", "no such endpoint: use /v2/driveningress/websocket");
+    return;
+  }
+  if (s->draining) {
+    refuse(v, 503, "unavailable", "server shutting down");
+    return;
+  }
+  if (s->cfg.max_sessions && s->n_sessions >= s->cfg.max_sessions) {
+    refuse(v, 503, "unavailable", "server at its session limit");
+    return;
+  }
+  header_or_query(wsi, "x-app-id:", 9, "appId=", v->app_id, sizeof v->app_id);
+  header_or_query(wsi, "x-session-key:", 14, "sessionKey=", token, sizeof token);
+  query_arg(wsi, "id=", v->avatar_id, sizeof v->avatar_id);
+  if (!v->app_id[0]) {
+    refuse(v, 400, "invalid_request", "missing app id (X-App-ID header or appId query parameter)");
+    return;
+  }
+  int known = 0;
+  for (int i = 0; i < s->cfg.n_apps; i++) known |= strcmp(s->cfg.apps[i].app_id, v->app_id) == 0;
+  if (!known) {
+    refuse(v, 404, "app_not_found", "app id unrecognized");
+    return;
+  }
+  if (!token[0]) {
+    refuse(v, 401, "unauthorized",
+           "invalid session token: missing (X-Session-Key header or sessionKey query)");
+    return;
+  }
+  int64_t now = (int64_t)time(NULL), exp = 0;
+  int t = ak__token_verify(s, token, now, token_app, sizeof token_app, &exp);
+  if (t == AK_TOKEN_EXPIRED) {
+    refuse(v, 401, "token_expired", "session token expired");
+    return;
+  }
+  if (t != AK_TOKEN_OK) {
+    refuse(v, 401, "unauthorized", "invalid session token");
+    return;
+  }
+  if (strcmp(token_app, v->app_id) != 0) {
+    refuse(v, 400, "app_id_mismatch",
+           "app id mismatch: the session token was issued for another app");
+    return;
+  }
+  if (!v->avatar_id[0]) {
+    refuse(v, 400, "invalid_request", "missing avatar id (id query parameter)");
+    return;
+  }
+  if (s->cfg.n_avatars) {
+    int ok = 0;
+    for (int i = 0; i < s->cfg.n_avatars; i++) ok |= strcmp(s->cfg.avatars[i], v->avatar_id) == 0;
+    if (!ok) {
+      refuse(v, 404, "avatar_not_found", "avatar not found");
+      return;
+    }
+  }
+  if (consume && ak__token_consume(s, token, exp, now) != AK_TOKEN_OK) {
+    refuse(v, 401, "unauthorized", "invalid session token: already used (tokens are single use)");
+    return;
+  }
+  v->token_exp = exp;
+}

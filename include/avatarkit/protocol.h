@@ -11,6 +11,10 @@
 #include "avatarkit/arkit.h"
 #include "avatarkit/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Largest serialized Message accepted from a peer (a 1 s chunk of 48 kHz PCM is 96 KB). */
 #define AK_MAX_MESSAGE_BYTES (1024 * 1024)
 /* Ids: "YYYYMMDDHHMMSS_" + 12 url-safe random characters. */
@@ -182,4 +186,7 @@ int ak_id_valid(const char *s);
 /* Accepted input sample rates: 8000, 16000, 22050, 24000, 32000, 44100, 48000. */
 int ak_sample_rate_valid(int32_t rate);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

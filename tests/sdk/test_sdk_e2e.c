@@ -510,7 +510,8 @@ static aks_session *open_session(const aks_config *cfg, collector *c) {
   if (rc == AKS_OK) rc = aks_session_start(s, id, sizeof id);
   CHECK_EQ(rc, AKS_OK);
   if (rc != AKS_OK) {
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     if (e) fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
                    aks_phase_name(e->phase), e->message);
     aks_session_free(s);
@@ -796,7 +797,8 @@ static void expect_start_fails(aks_config *cfg, int code, int http_status, const
   CHECK_EQ(aks_session_new(cfg, &k_cbs, &c, &s), AKS_OK);
   int rc = aks_session_init(s);
   if (rc == AKS_OK) rc = aks_session_start(s, NULL, 0);
-  const aks_error *e = aks_session_last_error(s);
+  aks_error_info ei_;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   printf("  %-28s -> %s (%s, http %d): %s\n", what, aks_error_name(rc),
          e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
   CHECK_EQ(rc, code);
@@ -838,7 +840,8 @@ static void test_errors(void) {
     col_init(&c);
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_init(s);
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
            e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
     CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
@@ -934,7 +937,8 @@ static void test_errors(void) {
     aks_session *s = NULL;
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_start(s, NULL, 0);
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK_EQ(rc, AKS_CONNECTION_FAILED);
     CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_CONNECT);
     aks_session_free(s);

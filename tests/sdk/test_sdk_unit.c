@@ -225,7 +225,9 @@ static void test_config(void) {
   memcpy(app, "XXX", 4);
   CHECK_EQ(aks_session_init(ok), AKS_OK); /* nothing to fetch */
   CHECK(aks_session_connection_id(ok) == NULL);
-  CHECK(aks_session_last_error(ok) == NULL);
+  aks_error_info ei;
+  CHECK_EQ(aks_session_last_error(ok, &ei), 0);
+  CHECK_EQ(aks_session_last_error(ok, NULL), AKS_INVALID_ARGUMENT);
   aks_session_free(ok);
   aks_session_free(NULL);
 }
@@ -252,7 +254,8 @@ static void test_call_order(void) {
   }
   CHECK_EQ(aks_session_init(NULL), AKS_INVALID_ARGUMENT);
   CHECK_EQ(aks_session_close(NULL), AKS_INVALID_ARGUMENT);
-  CHECK(aks_session_last_error(NULL) == NULL);
+  aks_error_info ei;
+  CHECK_EQ(aks_session_last_error(NULL, &ei), AKS_INVALID_ARGUMENT);
 
   aks_loop *loop = NULL;
   CHECK_EQ(aks_loop_new(AKS_THREAD_EXTERNAL, 0, &loop), AKS_INVALID_ARGUMENT);
@@ -379,12 +382,13 @@ static void run_token_case(const char *response, int expect_code, const char *ex
      * port 9 (nothing listens) fails next: an error outside session_token proves the token
      * was taken. */
     int rc = 0;
-    for (int i = 0; i < 500 && rc >= 0 && !aks_session_last_error(s); i++) {
+    aks_error_info ei_;
+    for (int i = 0; i < 500 && rc >= 0 && aks_session_last_error(s, &ei_) != 1; i++) {
       rc = aks_session_service(s, 10);
       /* start before the token: allowed in EXTERNAL mode once init ran */
       if (i == 0 && expect_code == AKS_OK) CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
     }
-    const aks_error *e = aks_session_last_error(s);
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK(e != NULL);
     if (e && expect_code != AKS_OK) {
       CHECK_EQ(e->code, expect_code);
@@ -442,7 +446,8 @@ static void test_token_refused(void) {
   aks_session *s = NULL;
   CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_OK);
   CHECK_EQ(aks_session_init(s), AKS_CONNECTION_FAILED);
-  const aks_error *e = aks_session_last_error(s);
+  aks_error_info ei_;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   CHECK(e && e->code == AKS_CONNECTION_FAILED && e->phase == AKS_PHASE_SESSION_TOKEN);
   CHECK_EQ(aks_session_start(s, NULL, 0), AKS_INVALID_STATE);
   aks_session_free(s);

@@ -1,6 +1,7 @@
 /* Server SDK unit tests that need no Motion Server: error names and mapping tables, URL
  * handling, config validation, call-order rules, the token client against a canned loopback
- * HTTP responder, and the Ogg Opus input encoder (decoded back with the codec library). */
+ * HTTP responder, the connection state table, the refused-upgrade probe off the network
+ * thread, and the Ogg Opus input encoder (decoded back with the codec library). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "avatarkit/codec.h"
 #include "avatarkit/sdk.h"
 #include "../../sdk/internal.h"
+#include "../../sdk/loop.h"
 
 #include "sdk_check.h"
 
@@ -453,6 +455,188 @@ static void test_token_refused(void) {
   aks_session_free(s);
 }
 
+
+/* ---- connection state table ------------------------------------------------------------- */
+
+/* Every (from, to) pair: allowed exactly when listed here, and aks__state_step moves the
+ * state only then. The list is written from the design (loop.h), not from state.c. */
+static void test_state_table(void) {
+  static const struct { aks__state from, to; } allowed[] = {
+      {AKS__IDLE, AKS__FETCHING_TOKEN},        {AKS__IDLE, AKS__HAS_TOKEN},
+      {AKS__IDLE, AKS__CLOSING},               {AKS__FETCHING_TOKEN, AKS__HAS_TOKEN},
+      {AKS__FETCHING_TOKEN, AKS__CONNECTING},  {AKS__FETCHING_TOKEN, AKS__CLOSING},
+      {AKS__FETCHING_TOKEN, AKS__FAILED},      {AKS__HAS_TOKEN, AKS__CONNECTING},
+      {AKS__HAS_TOKEN, AKS__CLOSING},          {AKS__CONNECTING, AKS__CONFIGURING},
+      {AKS__CONNECTING, AKS__CLOSING},         {AKS__CONNECTING, AKS__FAILED},
+      {AKS__CONFIGURING, AKS__OPEN},           {AKS__CONFIGURING, AKS__CLOSING},
+      {AKS__CONFIGURING, AKS__FAILED},         {AKS__OPEN, AKS__CLOSING},
+      {AKS__OPEN, AKS__FAILED},                {AKS__CLOSING, AKS__FAILED},
+      {AKS__CLOSING, AKS__CLOSED},             {AKS__FAILED, AKS__CLOSED},
+  };
+  int n_allowed = 0, n_refused = 0;
+  for (int f = 0; f < AKS__STATE_COUNT; f++) {
+    for (int t = 0; t < AKS__STATE_COUNT; t++) {
+      int expect = 0;
+      for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (allowed[i].from == (aks__state)f && allowed[i].to == (aks__state)t) expect = 1;
+      CHECK_EQ(aks__state_allowed((aks__state)f, (aks__state)t), expect);
+      aks__state st = (aks__state)f;
+      int rc = aks__state_step(&st, (aks__state)t);
+      CHECK_EQ(rc, expect ? AKS_OK : AKS_INVALID_STATE);
+      CHECK_EQ(st, expect ? t : f);
+      if (expect) n_allowed++; else n_refused++;
+    }
+  }
+  CHECK_EQ(n_allowed, (int)(sizeof allowed / sizeof allowed[0]));
+  /* nothing leaves CLOSED, nothing returns to IDLE, no state stays put by a "transition" */
+  for (int t = 0; t < AKS__STATE_COUNT; t++) {
+    CHECK(!aks__state_allowed(AKS__CLOSED, (aks__state)t));
+    CHECK(!aks__state_allowed((aks__state)t, AKS__IDLE));
+    CHECK(!aks__state_allowed((aks__state)t, (aks__state)t));
+  }
+  /* out-of-range values are refused, the pointer is checked */
+  aks__state st = AKS__OPEN;
+  CHECK_EQ(aks__state_step(&st, AKS__STATE_COUNT), AKS_INVALID_STATE);
+  CHECK_EQ(st, AKS__OPEN);
+  CHECK_EQ(aks__state_step(NULL, AKS__CLOSED), AKS_INVALID_STATE);
+  CHECK(!aks__state_allowed((aks__state)-1, AKS__CLOSED));
+  CHECK(strcmp(aks__state_name(AKS__CONFIGURING), "CONFIGURING") == 0);
+  printf("  state table: %d allowed, %d refused transitions checked\n", n_allowed, n_refused);
+}
+
+/* ---- refused-upgrade probe off the network thread ---------------------------------------- */
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* A loopback server that refuses the WebSocket upgrade at once and answers the probe that
+ * follows (the second connection) only after `delay_ms`. */
+typedef struct slow_refuser {
+  int fd, port, delay_ms;
+  _Atomic int probe_arrived;
+  _Atomic double t_probe_in, t_probe_out;
+} slow_refuser;
+
+static void read_request(int fd) {
+  char buf[8192];
+  size_t n = 0;
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (n < sizeof buf - 1) {
+    ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+    if (r <= 0) break;
+    n += (size_t)r;
+    buf[n] = 0;
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+}
+
+static void *slow_refuser_serve(void *arg) {
+  slow_refuser *r = arg;
+  const char *body = ERRBODY(401, "session token expired");
+  char resp[512];
+  snprintf(resp, sizeof resp,
+           "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+           strlen(body), body);
+  for (int i = 0; i < 2; i++) {
+    int fd = accept(r->fd, NULL, NULL);
+    if (fd < 0) return NULL;
+    read_request(fd);
+    if (i == 1) {
+      r->t_probe_in = now_ms();
+      r->probe_arrived = 1;
+      usleep((useconds_t)r->delay_ms * 1000u);
+      r->t_probe_out = now_ms();
+    }
+    send(fd, resp, strlen(resp), MSG_NOSIGNAL);
+    close(fd);
+  }
+  return NULL;
+}
+
+typedef struct { aks_session *s; int rc; double t_done; } start_job;
+
+static void *start_in_thread(void *arg) {
+  start_job *j = arg;
+  j->rc = aks_session_start(j->s, NULL, 0);
+  j->t_done = now_ms();
+  return NULL;
+}
+
+/* Two sessions share one INTERNAL loop. A's upgrade is refused and its probe is held for
+ * 1.5 s by the server; meanwhile B (connecting to a closed port) must fail promptly: the
+ * shared network thread is not blocked by A's probe. A still gets the probe's verdict. */
+static void test_probe_off_thread(void) {
+  slow_refuser r;
+  memset(&r, 0, sizeof r);
+  r.delay_ms = 1500;
+  canned tmp;
+  if (canned_listen(&tmp, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  r.fd = tmp.fd;
+  r.port = tmp.port;
+  canned closed;
+  if (canned_listen(&closed, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  int closed_port = closed.port;
+  close(closed.fd);
+
+  pthread_t srv;
+  pthread_create(&srv, NULL, slow_refuser_serve, &r);
+  aks_loop *loop = NULL;
+  CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 4, &loop), AKS_OK);
+  char url_a[128], url_b[128];
+  snprintf(url_a, sizeof url_a, "ws://127.0.0.1:%d/v2/driveningress", r.port);
+  snprintf(url_b, sizeof url_b, "ws://127.0.0.1:%d/v2/driveningress", closed_port);
+  aks_config ca = good_config(), cb = good_config();
+  ca.session_token = cb.session_token = "tok";
+  ca.ingress_url = url_a;
+  cb.ingress_url = url_b;
+  ca.connect_timeout_ms = cb.connect_timeout_ms = 5000;
+  aks_session *a = NULL, *b = NULL;
+  CHECK_EQ(aks_session_new_on_loop(loop, &ca, NULL, NULL, &a), AKS_OK);
+  CHECK_EQ(aks_session_new_on_loop(loop, &cb, NULL, NULL, &b), AKS_OK);
+  if (!a || !b) return;
+
+  start_job ja = {.s = a};
+  pthread_t th;
+  pthread_create(&th, NULL, start_in_thread, &ja);
+  double t0 = now_ms();
+  while (!r.probe_arrived && now_ms() - t0 < 5000) usleep(2000);
+  CHECK(r.probe_arrived);
+  double tb0 = now_ms();
+  int rc_b = aks_session_start(b, NULL, 0); /* serviced by the same network thread */
+  double tb1 = now_ms();
+  pthread_join(th, NULL);
+  pthread_join(srv, NULL);
+  close(r.fd);
+
+  printf("  probe held %.0f ms; the other session's start took %.0f ms, ended %.0f ms before "
+         "the probe answer\n",
+         r.t_probe_out - r.t_probe_in, tb1 - tb0, r.t_probe_out - tb1);
+  CHECK_EQ(rc_b, AKS_CONNECTION_FAILED);
+  CHECK(tb1 - tb0 < 1000);         /* not stalled behind the 1.5 s probe */
+  CHECK(tb1 < r.t_probe_out);      /* finished while the probe still waited */
+  CHECK_EQ(ja.rc, AKS_SESSION_TOKEN_EXPIRED); /* the probe's body decided A's code */
+  CHECK(ja.t_done >= r.t_probe_out);
+  aks_error_info e;
+  CHECK_EQ(aks_session_last_error(a, &e), 1);
+  CHECK_EQ(e.http_status, 401);
+  CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_HANDSHAKE);
+  CHECK(strcmp(e.message, "session token expired") == 0);
+  aks_session_free(a);
+  aks_session_free(b);
+  CHECK_EQ(aks_loop_free(loop), AKS_OK);
+}
+
 /* ---- Ogg Opus input encoder ------------------------------------------------------------ */
 
 typedef struct { size_t n; double energy; } pcm_count;
@@ -521,6 +705,8 @@ int main(void) {
   test_queue_bound();
   test_token_client();
   test_token_refused();
+  test_state_table();
+  test_probe_off_thread();
   test_oggenc();
   printf("sdk unit: %d checks, %d failed\n", g_checks, g_fail);
   return g_fail ? 1 : 0;

@@ -402,7 +402,7 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
   if (more) {
     lws_callback_on_writable(wsi);
   } else if (s->closing) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+    lws_close_reason(wsi, (enum lws_close_status)AK_CLOSE_NORMAL, (unsigned char *)"bye", 3);
     return -1;
   }
   return 0;

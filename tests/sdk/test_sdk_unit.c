@@ -69,6 +69,13 @@ static void test_server_phrases(void) {
   CHECK_EQ(aks__classify_close(4010), AKS_SESSION_TOKEN_EXPIRED);
   CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
   CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);
+  /* every code of the shared close table: only TOKEN_EXPIRED has its own meaning */
+#define CLOSE_CASE(name, code, meaning)                                                      \
+  CHECK_EQ(aks__classify_close(code), AK_CLOSE_##name == AK_CLOSE_TOKEN_EXPIRED            \
+                                          ? AKS_SESSION_TOKEN_EXPIRED                        \
+                                          : AKS_CONNECTION_CLOSED);
+  AK_CLOSE_MAP(CLOSE_CASE)
+#undef CLOSE_CASE
 }
 
 #define ERRBODY(st, det) \

@@ -16,7 +16,8 @@ typedef struct holder {
   const uint8_t **pkts;
   size_t *pkt_lens;
   ak_kv *kvs;
-  uint8_t *audio_bytes, *motion_bytes;
+  uint8_t *audio_bytes, *motion_bytes; /* only when the payload spans are ambiguous */
+  const uint8_t *src; size_t src_len;  /* the parsed buffer (borrowed) */
 } holder;
 
 static const char *nz(const char *s) { return s ? s : ""; }
@@ -282,6 +283,84 @@ int ak_motion_payload_pack(const ak_motion_payload *p, uint8_t **out, size_t *ou
 
 /* ---- parse --------------------------------------------------------------------------- */
 
+/* Field numbers of the length-delimited fields the span finder looks for
+ * (protocol/avatarkit.proto). */
+enum { F_MESSAGE_ANIMATION = 6, F_ANIMATION_MOTION = 100, F_ANIMATION_AUDIO = 101 };
+
+static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v) {
+  uint64_t x = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    if (*pos >= len) return -1;
+    uint8_t b = p[(*pos)++];
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Finds length-delimited field `field` among the top-level fields of [p, p + len), without
+ * decoding anything else. Returns 1 (found exactly once: *off, *flen), 0 (absent), -1
+ * (malformed framing, a group, or the field repeated: protobuf would merge the copies, so
+ * no single span holds what a decoder sees). */
+static int find_field(const uint8_t *p, size_t len, uint32_t field, size_t *off, size_t *flen) {
+  size_t pos = 0;
+  int found = 0;
+  while (pos < len) {
+    uint64_t tag, v;
+    if (read_varint(p, len, &pos, &tag) != 0 || (tag >> 3) == 0) return -1;
+    switch (tag & 7) {
+    case 0:
+      if (read_varint(p, len, &pos, &v) != 0) return -1;
+      break;
+    case 1:
+      if (len - pos < 8) return -1;
+      pos += 8;
+      break;
+    case 5:
+      if (len - pos < 4) return -1;
+      pos += 4;
+      break;
+    case 2:
+      if (read_varint(p, len, &pos, &v) != 0 || v > len - pos) return -1;
+      if ((tag >> 3) == field) {
+        if (found) return -1;
+        found = 1;
+        *off = pos;
+        *flen = (size_t)v;
+      }
+      pos += (size_t)v;
+      break;
+    default:
+      return -1;
+    }
+  }
+  return found;
+}
+
+int ak_animation_payload_spans(const uint8_t *buf, size_t len, ak_span *motion, ak_span *audio) {
+  if ((!buf && len) || !motion || !audio) return AK_EINVAL;
+  size_t aoff = 0, alen = 0;
+  ak_span m = {0, 0, 0}, a = {0, 0, 0};
+  int r = find_field(buf, len, F_MESSAGE_ANIMATION, &aoff, &alen);
+  if (r < 0) return AK_EPROTO;
+  if (r > 0) {
+    const uint8_t *anim = buf + aoff;
+    int rm = find_field(anim, alen, F_ANIMATION_MOTION, &m.off, &m.len);
+    int ra = find_field(anim, alen, F_ANIMATION_AUDIO, &a.off, &a.len);
+    if (rm < 0 || ra < 0) return AK_EPROTO;
+    m.present = rm;
+    a.present = ra;
+    if (rm) m.off += aoff;
+    if (ra) a.off += aoff;
+  }
+  *motion = m;
+  *audio = a;
+  return AK_OK;
+}
+
 void ak_message_free(ak_message *m) {
   if (!m) return;
   holder *h = (holder *)m;
@@ -359,19 +438,35 @@ static int map_message(holder *h) {
     v->connection_id = nz(a->connection_id);
     v->req_id = nz(a->req_id);
     v->end = a->end ? 1 : 0;
+    /* The relayable payload bytes are the received ones, not a re-serialization: spans into
+     * the parsed buffer. Only when protobuf merged repeated copies (no single span) are they
+     * packed again from the decoded tree. */
+    ak_span ms, as;
+    int spans = ak_animation_payload_spans(h->src, h->src_len, &ms, &as) == AK_OK &&
+                ms.present == (a->motion != NULL) && as.present == (a->audio != NULL);
     int rc;
     if (a->motion) {
       if ((rc = motion_view(a->motion, &v->motion)) != AK_OK) return rc;
-      if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
-        return rc;
-      v->motion_bytes = h->motion_bytes;
+      if (spans) {
+        v->motion_bytes = h->src + ms.off;
+        v->motion_bytes_len = ms.len;
+      } else {
+        if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
+          return rc;
+        v->motion_bytes = h->motion_bytes;
+      }
       v->has_motion = 1;
     }
     if (a->audio) {
       if ((rc = audio_view(a->audio, h, &v->audio)) != AK_OK) return rc;
-      if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
-        return rc;
-      v->audio_bytes = h->audio_bytes;
+      if (spans) {
+        v->audio_bytes = h->src + as.off;
+        v->audio_bytes_len = as.len;
+      } else {
+        if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
+          return rc;
+        v->audio_bytes = h->audio_bytes;
+      }
       v->has_audio = 1;
     }
     return AK_OK;
@@ -389,7 +484,9 @@ int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
   holder *h = calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb = message__message__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  h->src = buf ? buf : (const uint8_t *)"";
+  h->src_len = len;
+  h->pb = message__message__unpack(NULL, len, h->src);
   if (!h->pb) {
     free(h);
     return AK_EPROTO;

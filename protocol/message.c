@@ -7,6 +7,7 @@
 #include "avatarkit.pb-c.h"
 #include "avatarkit/protocol.h"
 #include "protocol_internal.h"
+#include "alloc_internal.h"
 
 typedef struct holder {
   ak_message pub; /* first: ak_message_free casts back */
@@ -21,6 +22,17 @@ typedef struct holder {
 } holder;
 
 static const char *nz(const char *s) { return s ? s : ""; }
+
+/* protobuf-c's decoded trees come from the allocator hook too. */
+static void *pb_alloc(void *data, size_t size) {
+  (void)data;
+  return ak__malloc(size);
+}
+static void pb_free(void *data, void *ptr) {
+  (void)data;
+  ak__free(ptr);
+}
+static ProtobufCAllocator k_pb_alloc = {.alloc = pb_alloc, .free = pb_free, .allocator_data = NULL};
 static char *wr(const char *s) { return (char *)nz(s); } /* protobuf-c wants char * */
 
 /* ---- payload validation and view mapping ------------------------------------------- */
@@ -37,8 +49,8 @@ static int audio_view(const Message__AvatarAudio *a, holder *h, ak_audio_payload
   if (a->frame_samples == 0 || a->frame_samples > a->sample_rate / 10 * 12) return AK_EPROTO;
   if (a->n_packets > AK_MAX_PAYLOAD_PACKETS) return AK_EPROTO;
   if (a->n_packets) {
-    h->pkts = calloc(a->n_packets, sizeof *h->pkts);
-    h->pkt_lens = calloc(a->n_packets, sizeof *h->pkt_lens);
+    h->pkts = ak__calloc(a->n_packets, sizeof *h->pkts);
+    h->pkt_lens = ak__calloc(a->n_packets, sizeof *h->pkt_lens);
     if (!h->pkts || !h->pkt_lens) return AK_ENOMEM;
     for (size_t i = 0; i < a->n_packets; i++) {
       if (a->packets[i].len == 0 || a->packets[i].len > 1275) return AK_EPROTO; /* RFC 6716 */
@@ -119,7 +131,7 @@ static int fill_motion_pb(const ak_motion_payload *p, Message__AvatarMotion *m) 
 
 static int pack_pb(const ProtobufCMessage *pb, uint8_t **out, size_t *out_len) {
   size_t n = protobuf_c_message_get_packed_size(pb);
-  uint8_t *buf = malloc(n ? n : 1);
+  uint8_t *buf = ak__malloc(n ? n : 1);
   if (!buf) return AK_ENOMEM;
   protobuf_c_message_pack(pb, buf);
   *out = buf;
@@ -169,8 +181,8 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
       lk.idle_timeout = l->idle_timeout;
       if (l->n_extra_attributes) {
         if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
-        kv = calloc(l->n_extra_attributes, sizeof *kv);
-        kvp = calloc(l->n_extra_attributes, sizeof *kvp);
+        kv = ak__calloc(l->n_extra_attributes, sizeof *kv);
+        kvp = ak__calloc(l->n_extra_attributes, sizeof *kvp);
         if (!kv || !kvp) {
           rc = AK_ENOMEM;
           goto done;
@@ -234,7 +246,7 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
       anim.motion = &mot;
     }
     if (a->has_audio) {
-      bins = calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *bins);
+      bins = ak__calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *bins);
       if (!bins) {
         rc = AK_ENOMEM;
         goto done;
@@ -257,20 +269,20 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len) {
   }
   rc = pack_pb(&msg.base, out, out_len);
 done:
-  free(kv);
-  free(kvp);
-  free(bins);
+  ak__free(kv);
+  ak__free(kvp);
+  ak__free(bins);
   return rc;
 }
 
 int ak_audio_payload_pack(const ak_audio_payload *p, uint8_t **out, size_t *out_len) {
   if (!p || !out || !out_len) return AK_EINVAL;
   Message__AvatarAudio a;
-  ProtobufCBinaryData *bins = calloc(p->n_packets ? p->n_packets : 1, sizeof *bins);
+  ProtobufCBinaryData *bins = ak__calloc(p->n_packets ? p->n_packets : 1, sizeof *bins);
   if (!bins) return AK_ENOMEM;
   int rc = fill_audio_pb(p, &a, bins);
   if (rc == AK_OK) rc = pack_pb(&a.base, out, out_len);
-  free(bins);
+  ak__free(bins);
   return rc;
 }
 
@@ -364,15 +376,15 @@ int ak_animation_payload_spans(const uint8_t *buf, size_t len, ak_span *motion, 
 void ak_message_free(ak_message *m) {
   if (!m) return;
   holder *h = (holder *)m;
-  if (h->pb) message__message__free_unpacked(h->pb, NULL);
-  if (h->pb_audio) message__avatar_audio__free_unpacked(h->pb_audio, NULL);
-  if (h->pb_motion) message__avatar_motion__free_unpacked(h->pb_motion, NULL);
-  free(h->pkts);
-  free(h->pkt_lens);
-  free(h->kvs);
-  free(h->audio_bytes);
-  free(h->motion_bytes);
-  free(h);
+  if (h->pb) message__message__free_unpacked(h->pb, &k_pb_alloc);
+  if (h->pb_audio) message__avatar_audio__free_unpacked(h->pb_audio, &k_pb_alloc);
+  if (h->pb_motion) message__avatar_motion__free_unpacked(h->pb_motion, &k_pb_alloc);
+  ak__free(h->pkts);
+  ak__free(h->pkt_lens);
+  ak__free(h->kvs);
+  ak__free(h->audio_bytes);
+  ak__free(h->motion_bytes);
+  ak__free(h);
 }
 
 static int map_message(holder *h) {
@@ -400,7 +412,7 @@ static int map_message(holder *h) {
           .room_name = nz(l->room_name), .publisher_id = nz(l->publisher_id),
           .api_token = nz(l->api_token), .idle_timeout = l->idle_timeout};
       if (l->n_extra_attributes) {
-        h->kvs = calloc(l->n_extra_attributes, sizeof *h->kvs);
+        h->kvs = ak__calloc(l->n_extra_attributes, sizeof *h->kvs);
         if (!h->kvs) return AK_ENOMEM;
         for (size_t i = 0; i < l->n_extra_attributes; i++)
           h->kvs[i] = (ak_kv){nz(l->extra_attributes[i]->key), nz(l->extra_attributes[i]->value)};
@@ -482,13 +494,13 @@ static int map_message(holder *h) {
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
   if (!out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
   h->src = buf ? buf : (const uint8_t *)"";
   h->src_len = len;
-  h->pb = message__message__unpack(NULL, len, h->src);
+  h->pb = message__message__unpack(&k_pb_alloc, len, h->src);
   if (!h->pb) {
-    free(h);
+    ak__free(h);
     return AK_EPROTO;
   }
   int rc = map_message(h);
@@ -504,9 +516,9 @@ int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *vie
                            ak_message **holder_out) {
   if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_audio = message__avatar_audio__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  h->pb_audio = message__avatar_audio__unpack(&k_pb_alloc, len, buf ? buf : (const uint8_t *)"");
   ak_audio_payload v;
   int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : AK_EPROTO;
   if (rc != AK_OK) {
@@ -522,9 +534,9 @@ int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *v
                             ak_message **holder_out) {
   if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_motion = message__avatar_motion__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  h->pb_motion = message__avatar_motion__unpack(&k_pb_alloc, len, buf ? buf : (const uint8_t *)"");
   ak_motion_payload v;
   int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : AK_EPROTO;
   if (rc != AK_OK) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "loop.h"
+#include "alloc_internal.h"
 
 #define TICK_US (200 * LWS_US_PER_MS) /* INTERNAL thread wakes at least this often */
 #define PROBE_TIMEOUT_MS AKS_PROBE_TIMEOUT_MS
@@ -84,7 +85,7 @@ void aks__session_detach_net(aks_session *s) {
   pthread_mutex_unlock(&loop->mu);
   while (q) {
     aks__txmsg *n = q->next;
-    free(q);
+    ak__free(q);
     q = n;
   }
   if (fire && s->cbs.on_close)
@@ -204,10 +205,10 @@ void aks__loop_run_pending(aks_loop *loop) {
 
 static int ensure_scratch(aks_session *s, size_t frames) {
   if (frames <= s->scratch_frames) return 0;
-  float *w = realloc(s->wbuf, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
+  float *w = ak__realloc(s->wbuf, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
   if (!w) return -1;
   s->wbuf = w;
-  float *h = realloc(s->hbuf, frames * 3 * sizeof(float));
+  float *h = ak__realloc(s->hbuf, frames * 3 * sizeof(float));
   if (!h) return -1;
   s->hbuf = h;
   s->scratch_frames = frames;
@@ -337,7 +338,7 @@ static int on_receive(aks_session *s, struct lws *wsi, const void *in, size_t le
   if (s->rx_len + len > s->rx_cap) {
     size_t cap = s->rx_cap ? s->rx_cap : 16384;
     while (cap < s->rx_len + len) cap *= 2;
-    uint8_t *nb = realloc(s->rx, cap);
+    uint8_t *nb = ak__realloc(s->rx, cap);
     if (!nb) {
       aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
                         "cannot buffer a server message", NULL, 0, 0);
@@ -392,7 +393,7 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
   if (m) {
     int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
     size_t want = m->len;
-    free(m);
+    ak__free(m);
     if (n < (int)want) {
       aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
                         "WebSocket write failed", NULL, 0, 0);
@@ -434,7 +435,7 @@ static int start_probe(aks_session *s, int status) {
   if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
                         s->cfg.auth_in_query, path, sizeof path) != AKS_OK)
     return AKS_INVALID_ARGUMENT;
-  aks__probe *p = calloc(1, sizeof *p);
+  aks__probe *p = ak__calloc(1, sizeof *p);
   if (!p) return AKS_OUT_OF_MEMORY;
   int v6 = strchr(s->ingress.host, ':') != NULL;
   snprintf(p->url, sizeof p->url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s",
@@ -456,7 +457,7 @@ static int start_probe(aks_session *s, int status) {
     s->probe = p;
   }
   pthread_mutex_unlock(&loop->mu);
-  if (rc != AKS_OK) free(p);
+  if (rc != AKS_OK) ak__free(p);
   return rc;
 }
 
@@ -491,7 +492,7 @@ void aks__loop_reap_probes(aks_loop *loop, int all) {
   while (reap) { /* finished (or, at teardown, bounded by PROBE_TIMEOUT_MS) */
     aks__probe *n = reap->next;
     pthread_join(reap->thread, NULL);
-    free(reap);
+    ak__free(reap);
     reap = n;
   }
 }
@@ -622,7 +623,7 @@ static int poll_tokens(aks_loop *loop) {
   pthread_mutex_unlock(&loop->mu);
   for (size_t i = 0; i < n; i++) {
     aks_session *s = list[i];
-    aks__http_result *res = malloc(sizeof *res);
+    aks__http_result *res = ak__malloc(sizeof *res);
     if (!res) return 1;
     if (aks__token_req_poll(s->treq, 0, res)) {
       aks__token_req_free(s->treq);
@@ -646,7 +647,7 @@ static int poll_tokens(aks_loop *loop) {
     } else {
       busy = 1;
     }
-    free(res);
+    ak__free(res);
   }
   return busy;
 }
@@ -667,7 +668,7 @@ void aks__loop_service_once(aks_loop *loop, int timeout_ms) {
 }
 
 int aks__loop_create(aks_threading threading, int max_sessions, int tls, aks_loop **out) {
-  aks_loop *loop = calloc(1, sizeof *loop);
+  aks_loop *loop = ak__calloc(1, sizeof *loop);
   if (!loop) return AKS_OUT_OF_MEMORY;
   loop->threading = threading;
   loop->max_sessions = max_sessions;
@@ -714,5 +715,5 @@ void aks__loop_destroy(aks_loop *loop) {
   if (loop->ctx) lws_context_destroy(loop->ctx);
   pthread_cond_destroy(&loop->cv);
   pthread_mutex_destroy(&loop->mu);
-  free(loop);
+  ak__free(loop);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "loop.h"
+#include "alloc_internal.h"
 
 #define DEFAULT_TTL_S 3600
 #define MAX_TTL_S 86400
@@ -31,7 +32,7 @@ static int own_string(aks_session *s, size_t *n_owned, const char **field) {
   size_t len = strnlen(*field, MAX_STRING + 1);
   if (len > MAX_STRING || *n_owned >= sizeof s->owned / sizeof s->owned[0])
     return AKS_INVALID_ARGUMENT;
-  char *c = malloc(len + 1);
+  char *c = ak__malloc(len + 1);
   if (!c) return AKS_OUT_OF_MEMORY;
   memcpy(c, *field, len + 1);
   s->owned[(*n_owned)++] = c;
@@ -72,32 +73,32 @@ static int validate(aks_config *c, aks__url *ingress) {
 
 static void session_release(aks_session *s) {
   if (!s) return;
-  for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) free(s->owned[i]);
+  for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) ak__free(s->owned[i]);
   aks__token_req_free(s->treq);
   aks__oggenc_free(s->ogg);
   aks__txmsg *q = s->txq_head;
   while (q) {
     aks__txmsg *n = q->next;
-    free(q);
+    ak__free(q);
     q = n;
   }
-  free(s->cfg_msg);
-  free(s->rx);
-  free(s->wbuf);
-  free(s->hbuf);
+  ak__free(s->cfg_msg);
+  ak__free(s->rx);
+  ak__free(s->wbuf);
+  ak__free(s->hbuf);
   if (s->loop) { /* a probe still in flight stays with the loop, which joins it */
     pthread_mutex_lock(&s->loop->mu);
     aks__session_drop_probe_locked(s);
     pthread_mutex_unlock(&s->loop->mu);
   }
   pthread_mutex_destroy(&s->api_mu);
-  free(s);
+  ak__free(s);
 }
 
 static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callbacks *cbs,
                           void *user, aks_session **out) {
   if (!cfg || !out) return AKS_INVALID_ARGUMENT;
-  aks_session *s = calloc(1, sizeof *s);
+  aks_session *s = ak__calloc(1, sizeof *s);
   if (!s) return AKS_OUT_OF_MEMORY;
   pthread_mutex_init(&s->api_mu, NULL);
   s->cfg = *cfg;
@@ -203,7 +204,7 @@ int aks_session_init(aks_session *s) {
   if (nonempty(s->cfg.session_token) && st == AKS__HAS_TOKEN) return AKS_OK;
   if (st != AKS__IDLE) return AKS_INVALID_STATE;
   if (s->cfg.threading == AKS_THREAD_INTERNAL) {
-    aks__http_result *res = malloc(sizeof *res);
+    aks__http_result *res = ak__malloc(sizeof *res);
     if (!res) return AKS_OUT_OF_MEMORY;
     aks__token_fetch(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
                      s->cfg.connect_timeout_ms, res);
@@ -219,7 +220,7 @@ int aks_session_init(aks_session *s) {
     } else {
       call_error(s, res->code, AKS_PHASE_SESSION_TOKEN, res->message, res->http_status);
     }
-    free(res);
+    ak__free(res);
     return rc;
   }
   aks__token_req *r = NULL;
@@ -270,15 +271,15 @@ static int build_configure(aks_session *s) {
   size_t len = 0;
   int rc = ak_message_pack(&m, &buf, &len);
   if (rc != AK_OK) return rc == AK_ENOMEM ? AKS_OUT_OF_MEMORY : AKS_INVALID_ARGUMENT;
-  free(s->cfg_msg);
-  s->cfg_msg = malloc(LWS_PRE + len);
+  ak__free(s->cfg_msg);
+  s->cfg_msg = ak__malloc(LWS_PRE + len);
   if (!s->cfg_msg) {
-    free(buf);
+    ak__free(buf);
     return AKS_OUT_OF_MEMORY;
   }
   memcpy(s->cfg_msg + LWS_PRE, buf, len);
   s->cfg_len = len;
-  free(buf);
+  ak__free(buf);
   return AKS_OK;
 }
 
@@ -359,18 +360,18 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
 /* Queues one packed message (takes buf). Call with loop->mu held. */
 static int enqueue_locked(aks_session *s, uint8_t *buf, size_t len) {
   if (s->txq_bytes + len > AKS_TXQ_MAX_BYTES || s->txq_count >= AKS_TXQ_MAX_MSGS) {
-    free(buf);
+    ak__free(buf);
     return AKS_QUEUE_FULL;
   }
-  aks__txmsg *m = malloc(sizeof *m + LWS_PRE + len);
+  aks__txmsg *m = ak__malloc(sizeof *m + LWS_PRE + len);
   if (!m) {
-    free(buf);
+    ak__free(buf);
     return AKS_OUT_OF_MEMORY;
   }
   m->next = NULL;
   m->len = len;
   memcpy(m->buf + LWS_PRE, buf, len);
-  free(buf);
+  ak__free(buf);
   if (s->txq_tail)
     s->txq_tail->next = m;
   else
@@ -392,8 +393,8 @@ static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, si
                        int end) {
   size_t n_slices = len ? (len + AKS_MAX_CHUNK_BYTES - 1) / AKS_MAX_CHUNK_BYTES : 1;
   aks_loop *loop = s->loop;
-  uint8_t **bufs = calloc(n_slices, sizeof *bufs);
-  size_t *lens = calloc(n_slices, sizeof *lens);
+  uint8_t **bufs = ak__calloc(n_slices, sizeof *bufs);
+  size_t *lens = ak__calloc(n_slices, sizeof *lens);
   int rc = bufs && lens ? AKS_OK : AKS_OUT_OF_MEMORY;
   for (size_t i = 0; rc == AKS_OK && i < n_slices; i++) {
     ak_message m;
@@ -430,9 +431,9 @@ static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, si
     pthread_mutex_unlock(&loop->mu);
   }
   if (bufs)
-    for (size_t i = 0; i < n_slices; i++) free(bufs[i]);
-  free(bufs);
-  free(lens);
+    for (size_t i = 0; i < n_slices; i++) ak__free(bufs[i]);
+  ak__free(bufs);
+  ak__free(lens);
   return rc;
 }
 
@@ -474,7 +475,7 @@ int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int en
     }
   }
   if (rc == AKS_OK) rc = queue_audio(s, req, wire, wire_len, end);
-  free(ogg);
+  ak__free(ogg);
   if (rc == AKS_OK) {
     if (end) {
       memcpy(s->last_req, req, sizeof req);
@@ -518,7 +519,7 @@ int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap) {
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   if (!sendable_locked(s)) {
-    free(buf);
+    ak__free(buf);
     rc = AKS_INVALID_STATE;
   } else {
     rc = enqueue_locked(s, buf, len);

@@ -33,6 +33,16 @@ static void pb_free(void *data, void *ptr) {
   ak__free(ptr);
 }
 static ProtobufCAllocator k_pb_alloc = {.alloc = pb_alloc, .free = pb_free, .allocator_data = NULL};
+
+/* For unpacking: remembers whether an allocation failed, so that a NULL from protobuf-c reads
+ * as AK_ENOMEM rather than as a malformed message. */
+static void *pb_alloc_noting(void *data, size_t size) {
+  void *p = ak__malloc(size);
+  if (!p) *(int *)data = 1;
+  return p;
+}
+#define PB_UNPACK_ALLOC(oom_flag) \
+  ((ProtobufCAllocator){.alloc = pb_alloc_noting, .free = pb_free, .allocator_data = &(oom_flag)})
 static char *wr(const char *s) { return (char *)nz(s); } /* protobuf-c wants char * */
 
 /* ---- payload validation and view mapping ------------------------------------------- */
@@ -498,10 +508,12 @@ int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
   if (!h) return AK_ENOMEM;
   h->src = buf ? buf : (const uint8_t *)"";
   h->src_len = len;
-  h->pb = message__message__unpack(&k_pb_alloc, len, h->src);
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb = message__message__unpack(&al, len, h->src);
   if (!h->pb) {
     ak__free(h);
-    return AK_EPROTO;
+    return oom ? AK_ENOMEM : AK_EPROTO;
   }
   int rc = map_message(h);
   if (rc != AK_OK) {
@@ -518,9 +530,11 @@ int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *vie
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
   holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_audio = message__avatar_audio__unpack(&k_pb_alloc, len, buf ? buf : (const uint8_t *)"");
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb_audio = message__avatar_audio__unpack(&al, len, buf ? buf : (const uint8_t *)"");
   ak_audio_payload v;
-  int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : AK_EPROTO;
+  int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : oom ? AK_ENOMEM : AK_EPROTO;
   if (rc != AK_OK) {
     ak_message_free(&h->pub);
     return rc;
@@ -536,9 +550,11 @@ int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *v
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
   holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_motion = message__avatar_motion__unpack(&k_pb_alloc, len, buf ? buf : (const uint8_t *)"");
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb_motion = message__avatar_motion__unpack(&al, len, buf ? buf : (const uint8_t *)"");
   ak_motion_payload v;
-  int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : AK_EPROTO;
+  int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : oom ? AK_ENOMEM : AK_EPROTO;
   if (rc != AK_OK) {
     ak_message_free(&h->pub);
     return rc;

@@ -1,6 +1,7 @@
 /* The SDK's network side: one libwebsockets client context per loop, its optional service
  * thread, the WebSocket callback (handshake headers, configure, send queue, receive and
  * dispatch to the session callbacks) and the queued cross-thread work. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,24 +204,32 @@ void aks__loop_run_pending(aks_loop *loop) {
 
 /* ---- receive ---------------------------------------------------------------------------- */
 
-static int ensure_scratch(aks_session *s, size_t frames) {
-  if (frames <= s->scratch_frames) return 0;
-  float *w = ak__realloc(s->wbuf, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
+static int ensure_scratch(aks__scratch *sc, size_t frames) {
+  if (frames <= sc->frames) return 0;
+  if (frames > SIZE_MAX / (AK_BLENDSHAPE_COUNT * sizeof(float))) return -1;
+  float *w = ak__realloc(sc->w, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
   if (!w) return -1;
-  s->wbuf = w;
-  float *h = ak__realloc(s->hbuf, frames * 3 * sizeof(float));
+  sc->w = w;
+  float *h = ak__realloc(sc->h, frames * 3 * sizeof(float));
   if (!h) return -1;
-  s->hbuf = h;
-  s->scratch_frames = frames;
+  sc->h = h;
+  sc->frames = frames;
   return 0;
 }
 
-static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
-  if (a->has_audio && s->cbs.on_audio) {
+void aks__scratch_free(aks__scratch *sc) {
+  ak__free(sc->w);
+  ak__free(sc->h);
+  memset(sc, 0, sizeof *sc);
+}
+
+int aks__deliver_animation(aks__scratch *sc, const aks_callbacks *cbs, void *user,
+                           const ak_animation *a, const uint8_t *raw, size_t len) {
+  if (a->has_audio && cbs->on_audio) {
     aks_audio au;
     memset(&au, 0, sizeof au);
     au.req_id = a->req_id;
-    au.payload = a->audio_bytes;
+    au.payload = a->audio_bytes; /* a slice of raw: relayed untouched, never re-packed */
     au.payload_len = a->audio_bytes_len;
     au.sample_rate = (int)a->audio.sample_rate;
     au.frame_samples = (int)a->audio.frame_samples;
@@ -231,35 +240,38 @@ static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *r
     au.packet_lens = a->audio.packet_lens;
     au.total_samples = a->audio.total_samples;
     au.end = a->audio.end;
-    s->cbs.on_audio(s->user, &au);
+    cbs->on_audio(user, &au);
   }
-  if (a->has_motion && s->cbs.on_motion) {
+  if (a->has_motion && cbs->on_motion) {
     size_t n = a->motion.frame_count;
-    if (ensure_scratch(s, n ? n : 1) != 0) {
-      aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
-                        "cannot allocate motion frames", a->req_id, 0, 0);
-      return;
-    }
-    if (ak_motion_dequantize(&a->motion, s->wbuf, s->hbuf) < 0) {
-      aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
-                        "malformed motion payload", a->req_id, 0, 0);
-      return;
-    }
+    if (ensure_scratch(sc, n ? n : 1) != 0) return AKS_OUT_OF_MEMORY;
+    if (ak_motion_dequantize(&a->motion, sc->w, sc->h) < 0) return AKS_PROTOCOL_ERROR;
     aks_motion mo;
     memset(&mo, 0, sizeof mo);
     mo.req_id = a->req_id;
-    mo.payload = a->motion_bytes;
+    mo.payload = a->motion_bytes; /* a slice of raw */
     mo.payload_len = a->motion_bytes_len;
     mo.fps = (int)a->motion.fps;
     mo.first_frame = a->motion.first_frame;
     mo.frame_count = a->motion.frame_count;
-    mo.weights = s->wbuf;
-    mo.head = s->hbuf;
+    mo.weights = sc->w;
+    mo.head = sc->h;
     mo.end = a->motion.end;
-    s->cbs.on_motion(s->user, &mo);
+    cbs->on_motion(user, &mo);
   }
   /* Last, so that last = 1 means everything of the request has been delivered. */
-  if (s->cbs.on_message) s->cbs.on_message(s->user, a->req_id, raw, len, a->end);
+  if (cbs->on_message) cbs->on_message(user, a->req_id, raw, len, a->end);
+  return AKS_OK;
+}
+
+static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
+  int rc = aks__deliver_animation(&s->scratch, &s->cbs, s->user, a, raw, len);
+  if (rc == AKS_OUT_OF_MEMORY)
+    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "cannot allocate motion frames",
+                      a->req_id, 0, 0);
+  else if (rc != AKS_OK)
+    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "malformed motion payload", a->req_id,
+                      0, 0);
 }
 
 static void on_message(aks_session *s, const uint8_t *buf, size_t len) {

@@ -97,6 +97,12 @@ typedef struct aks__probe {
   aks__http_result res;      /* written by the worker before done */
 } aks__probe;
 
+/* Dequantized motion frames, grown to the largest payload seen. */
+typedef struct aks__scratch {
+  float *w, *h;
+  size_t frames;
+} aks__scratch;
+
 struct aks_session {
   aks_loop *loop;
   int own_loop;
@@ -135,7 +141,7 @@ struct aks_session {
   uint8_t *cfg_msg; size_t cfg_len; int cfg_sent;
   int closing;               /* close the wsi once the queue is flushed */
   uint8_t *rx; size_t rx_len, rx_cap;
-  float *wbuf, *hbuf; size_t scratch_frames;
+  aks__scratch scratch;      /* dequantized motion of the message being delivered */
   int close_code;
   char close_reason[124];
   lws_sorted_usec_list_t sul_timeout;
@@ -185,6 +191,13 @@ void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, con
                        const char *req_id, int http_status, int close_code);
 /* Finishes s: detaches from its wsi and fires on_close once. Network thread only. */
 void aks__session_detach_net(aks_session *s);
+/* The SDK's receive path for one parsed ServerResponseAnimation: fires on_audio and
+ * on_motion with views decoded from a (payload pointers are a's slices of raw, the received
+ * Message, never re-serialized), then on_message with raw untouched. Returns AKS_OK,
+ * AKS_OUT_OF_MEMORY or AKS_PROTOCOL_ERROR (then on_motion and on_message did not fire). */
+int aks__deliver_animation(aks__scratch *sc, const aks_callbacks *cbs, void *user,
+                           const ak_animation *a, const uint8_t *raw, size_t len);
+void aks__scratch_free(aks__scratch *sc);
 /* Joins and frees the probes whose worker finished and whose session let go (all of them,
  * waiting, when all = 1: loop teardown). */
 void aks__loop_reap_probes(aks_loop *loop, int all);

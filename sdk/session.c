@@ -84,8 +84,7 @@ static void session_release(aks_session *s) {
   }
   ak__free(s->cfg_msg);
   ak__free(s->rx);
-  ak__free(s->wbuf);
-  ak__free(s->hbuf);
+  aks__scratch_free(&s->scratch);
   if (s->loop) { /* a probe still in flight stays with the loop, which joins it */
     pthread_mutex_lock(&s->loop->mu);
     aks__session_drop_probe_locked(s);

@@ -3,7 +3,8 @@
  * through the libraries: Ogg Opus decode -> resample to 16 kHz -> engine -> Opus encode ->
  * motion quantize -> Message pack -> parse -> the SDK's payload decode and callbacks. Each
  * run must end with AK_OK or a clean out-of-memory code (never a crash) and with no live
- * allocation left (ASan/LSan check the rest in the sanitizer build). */
+ * allocation left (ASan/LSan check the rest in the sanitizer build). The SDK session calls
+ * (new, start, send_audio, interrupt, service, free) get the same treatment. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -229,7 +230,36 @@ static int make_ogg(uint8_t **out, size_t *len) {
   return rc;
 }
 
+/* The SDK's own allocations: a session (EXTERNAL, no thread) is created, started (its
+ * ClientConfigureSession packed), fed audio (packed and queued) and an interrupt, then freed
+ * after its connect to a closed loopback port fails. Returns the first code that is not
+ * AKS_OK; every call must answer AKS_OK or AKS_OUT_OF_MEMORY. */
+static int run_session(void) {
+  aks_config cfg;
+  aks_config_default(&cfg);
+  cfg.app_id = "app";
+  cfg.avatar_id = "avatar";
+  cfg.session_token = "token";
+  cfg.ingress_url = "ws://127.0.0.1:9/v2/driveningress";
+  cfg.threading = AKS_THREAD_EXTERNAL;
+  cfg.connect_timeout_ms = 2000;
+  static int16_t pcm[1600];
+  aks_session *s = NULL;
+  int rc = aks_session_new(&cfg, NULL, NULL, &s);
+  if (rc == AKS_OK) rc = aks_session_start(s, NULL, 0);
+  if (rc == AKS_OK) rc = aks_session_send_audio(s, pcm, sizeof pcm, 0, NULL, 0);
+  if (rc == AKS_OK) rc = aks_session_send_audio(s, pcm, sizeof pcm, 1, NULL, 0);
+  if (rc == AKS_OK) rc = aks_session_interrupt(s, NULL, 0);
+  for (int i = 0; rc == AKS_OK && s && i < 5; i++) {
+    int sv = aks_session_service(s, 5);
+    if (sv < 0 && sv != AKS_CONNECTION_CLOSED) rc = sv;
+  }
+  aks_session_free(s);
+  return rc;
+}
+
 int main(void) {
+  lws_set_log_level(LLL_ERR, NULL);
   counter c = {0};
   ak_allocator a = {.malloc_fn = c_malloc, .realloc_fn = c_realloc, .free_fn = c_free,
                     .user = &c};
@@ -278,6 +308,30 @@ int main(void) {
     if (good && c.live == base_live) clean++;
   }
   CHECK(ok_anyway == 0);
+
+  /* The SDK session calls, the same way. */
+  c.calls = 0;
+  c.fail_at = 0;
+  rc = run_session();
+  long total_s = c.calls;
+  CHECK(rc == AKS_OK);
+  CHECK(c.live == base_live);
+  CHECK(total_s > 5);
+  long clean_s = 0;
+  for (long n = 1; n <= total_s; n++) {
+    c.calls = 0;
+    c.fail_at = n;
+    c.failed = 0;
+    rc = run_session();
+    int good = rc == AKS_OUT_OF_MEMORY || (rc == AKS_OK && !c.failed);
+    if (!good) fprintf(stderr, "session N=%ld: code %d (allocation failed: %d)\n", n, rc, c.failed);
+    CHECK(good);
+    if (c.live != base_live)
+      fprintf(stderr, "session N=%ld: %ld blocks leaked\n", n, c.live - base_live);
+    CHECK(c.live == base_live);
+    if (good && c.live == base_live) clean_s++;
+  }
+  printf("SDK session calls: N = 1..%ld exercised, %ld clean\n", total_s, clean_s);
   ak_free(ogg);
   CHECK(c.live == 0);
   CHECK(ak_set_allocator(NULL) == AK_OK);

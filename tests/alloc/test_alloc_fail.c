@@ -230,6 +230,59 @@ static int make_ogg(uint8_t **out, size_t *len) {
   return rc;
 }
 
+#if AK_HAVE_STREAM
+#include "avatarkit/stream.h"
+
+/* The stream library's request (when it is built): Ogg Opus in, every emitted message
+ * packed, parsed and delivered through the SDK's payload decode, as a relay would. */
+typedef struct stream_sink {
+  aks__scratch sc;
+  request *r;
+  int messages;
+} stream_sink;
+
+static int stream_emit(void *user, const ak_stream_output *o) {
+  stream_sink *k = user;
+  uint8_t *wire = NULL;
+  size_t len = 0;
+  ak_message *m = NULL;
+  int rc = ak_message_pack(o->message, &wire, &len);
+  if (rc == AK_OK) rc = ak_message_parse(wire, len, &m);
+  if (rc == AK_OK) {
+    aks_callbacks cbs = {.on_audio = on_audio, .on_motion = on_motion};
+    k->r->raw = wire;
+    k->r->raw_len = len;
+    rc = aks__deliver_animation(&k->sc, &cbs, k->r, &m->u.animation, wire, len);
+    if (rc == AKS_OUT_OF_MEMORY) rc = AK_ENOMEM;
+  }
+  ak_message_free(m);
+  ak_free(wire);
+  if (rc == AK_OK) k->messages++;
+  return rc;
+}
+
+static int run_stream(const uint8_t *ogg, size_t ogg_len, request *r, int *messages) {
+  memset(r, 0, sizeof *r);
+  stream_sink k = {.r = r};
+  ak_stream_config cfg;
+  ak_stream_config_default(&cfg);
+  cfg.format = AK_STREAM_OGG_OPUS;
+  cfg.connection_id = "conn";
+  cfg.emit = stream_emit;
+  cfg.user = &k;
+  ak_stream *st = NULL;
+  int rc = ak_stream_new(&cfg, NULL, &st);
+  if (rc == AK_OK) rc = ak_stream_begin(st, "req");
+  for (size_t off = 0; rc == AK_OK && off < ogg_len; off += 300)
+    rc = ak_stream_push(st, ogg + off, ogg_len - off < 300 ? ogg_len - off : 300);
+  if (rc == AK_OK) rc = ak_stream_finish(st, NULL, 0);
+  ak_stream_free(st);
+  aks__scratch_free(&k.sc);
+  *messages = k.messages;
+  return rc;
+}
+#endif
+
 /* The SDK's own allocations: a session (EXTERNAL, no thread) is created, started (its
  * ClientConfigureSession packed), fed audio (packed and queued) and an interrupt, then freed
  * after its connect to a closed loopback port fails. Returns the first code that is not
@@ -308,6 +361,36 @@ int main(void) {
     if (good && c.live == base_live) clean++;
   }
   CHECK(ok_anyway == 0);
+
+#if AK_HAVE_STREAM
+  /* The same request through the stream library. */
+  int msgs = 0;
+  c.calls = 0;
+  c.fail_at = 0;
+  rc = run_stream(ogg, ogg_len, &r, &msgs);
+  long total_st = c.calls;
+  CHECK(rc == AK_OK && msgs >= 1 && r.n_motion >= 1 && r.n_audio >= 1);
+  CHECK(r.views_inside == r.n_motion + r.n_audio);
+  CHECK(c.live == base_live);
+  long clean_st = 0;
+  for (long n = 1; n <= total_st; n++) {
+    c.calls = 0;
+    c.fail_at = n;
+    c.failed = 0;
+    rc = run_stream(ogg, ogg_len, &r, &msgs);
+    int good = is_oom(rc) || (rc == AK_OK && !c.failed);
+    if (!good) fprintf(stderr, "stream N=%ld: code %d (allocation failed: %d)\n", n, rc, c.failed);
+    CHECK(good);
+    if (c.live != base_live)
+      fprintf(stderr, "stream N=%ld: %ld blocks leaked\n", n, c.live - base_live);
+    CHECK(c.live == base_live);
+    if (good && c.live == base_live) clean_st++;
+  }
+  printf("stream library request: %d messages; N = 1..%ld exercised, %ld clean\n", msgs,
+         total_st, clean_st);
+#else
+  printf("stream library not built: its request is not exercised here\n");
+#endif
 
   /* The SDK session calls, the same way. */
   c.calls = 0;

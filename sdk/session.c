@@ -621,6 +621,7 @@ void aks_session_free(aks_session *s) {
   pthread_mutex_unlock(&loop->mu);
   if (s->own_loop) {
     aks__loop_destroy(loop); /* stops the thread; the context takes the wsi down quietly */
+    s->loop = NULL;          /* gone, with any probe it held */
     session_release(s);
     return;
   }

@@ -441,7 +441,8 @@ static void *probe_main(void *arg) {
 
 /* The upgrade was refused with an HTTP error: ask again over plain HTTP on a worker thread
  * to read the JSON body. Returns AKS_OK when the probe runs (its verdict arrives as
- * AKS__WORK_PROBE), else an error and nothing started. */
+ * AKS__WORK_PROBE), else an error (AKS_QUEUE_FULL: AKS_MAX_PROBES already run) and nothing
+ * started. */
 static int start_probe(aks_session *s, int status) {
   char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
   if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
@@ -462,10 +463,13 @@ static int start_probe(aks_session *s, int status) {
   lws_sul_cancel(&s->sul_timeout);
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
-  int rc = pthread_create(&p->thread, NULL, probe_main, p) == 0 ? AKS_OK : AKS_OUT_OF_MEMORY;
+  int rc = AKS_QUEUE_FULL;
+  if (loop->n_probes < AKS_MAX_PROBES)
+    rc = pthread_create(&p->thread, NULL, probe_main, p) == 0 ? AKS_OK : AKS_OUT_OF_MEMORY;
   if (rc == AKS_OK) {
     p->next = loop->probes;
     loop->probes = p;
+    loop->n_probes++;
     s->probe = p;
   }
   pthread_mutex_unlock(&loop->mu);
@@ -493,6 +497,7 @@ void aks__loop_reap_probes(aks_loop *loop, int all) {
     aks__probe *p = *pp;
     if (all || (p->done && !p->s)) {
       *pp = p->next;
+      loop->n_probes--;
       if (p->s) aks__session_drop_probe_locked(p->s);
       p->next = reap;
       reap = p;

@@ -19,8 +19,10 @@
 /* Largest message accepted from the server. */
 #define AKS_RX_MAX ((size_t)AK_MAX_MESSAGE_BYTES)
 #define AKS_CONN_ID_MAX 128
-/* Bound of the HTTP probe that reads why an upgrade was refused. */
+/* Bound of the HTTP probe that reads why an upgrade was refused, and of the probes (worker
+ * threads) one loop runs at once; beyond it a refusal is classified by its status alone. */
 #define AKS_PROBE_TIMEOUT_MS 2000
+#define AKS_MAX_PROBES 16
 
 /* The one connection state of a session. Every change goes through aks__session_set_state
  * (or the pure aks__state_step), which accepts only the edges of the table in state.c:
@@ -160,6 +162,7 @@ struct aks_loop {
   aks_session *pending;           /* [mu] sessions with work for the network thread */
   int n_token_reqs;               /* [mu] EXTERNAL token requests in flight */
   aks__probe *probes;             /* [mu] upgrade probes not yet joined */
+  int n_probes;                   /* [mu] length of that list */
   lws_sorted_usec_list_t sul_tick;
   lws_sorted_usec_list_t sul_bound;
 };

@@ -536,7 +536,7 @@ static aks_session *open_session(const aks_config *cfg, collector *c) {
   CHECK_EQ(rc, AKS_OK);
   if (rc != AKS_OK) {
     aks_error_info ei_;
-    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     if (e) fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
                    aks_phase_name(e->phase), e->message);
     aks_session_free(s);
@@ -823,7 +823,7 @@ static void expect_start_fails(aks_config *cfg, int code, int http_status, const
   int rc = aks_session_init(s);
   if (rc == AKS_OK) rc = aks_session_start(s, NULL, 0);
   aks_error_info ei_;
-    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   printf("  %-28s -> %s (%s, http %d): %s\n", what, aks_error_name(rc),
          e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
   CHECK_EQ(rc, code);
@@ -866,7 +866,7 @@ static void test_errors(void) {
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_init(s);
     aks_error_info ei_;
-    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
            e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
     CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
@@ -963,7 +963,7 @@ static void test_errors(void) {
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_start(s, NULL, 0);
     aks_error_info ei_;
-    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK_EQ(rc, AKS_CONNECTION_FAILED);
     CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_CONNECT);
     aks_session_free(s);

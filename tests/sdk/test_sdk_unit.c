@@ -456,7 +456,7 @@ static void test_token_refused(void) {
   CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_OK);
   CHECK_EQ(aks_session_init(s), AKS_CONNECTION_FAILED);
   aks_error_info ei_;
-    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   CHECK(e && e->code == AKS_CONNECTION_FAILED && e->phase == AKS_PHASE_SESSION_TOKEN);
   CHECK_EQ(aks_session_start(s, NULL, 0), AKS_INVALID_STATE);
   aks_session_free(s);
@@ -644,6 +644,58 @@ static void test_probe_off_thread(void) {
   CHECK_EQ(aks_loop_free(loop), AKS_OK);
 }
 
+static void count_error(void *user, const aks_error *e) {
+  int *n = user;
+  (*n)++;
+  CHECK_EQ(e->code, AKS_SESSION_TOKEN_EXPIRED);
+}
+
+/* EXTERNAL mode: the probe's wait happens on its worker, not inside the caller's service
+ * calls; the verdict arrives through a later service call and on_error. */
+static void test_probe_external(void) {
+  slow_refuser r;
+  memset(&r, 0, sizeof r);
+  r.delay_ms = 600;
+  canned tmp;
+  if (canned_listen(&tmp, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  r.fd = tmp.fd;
+  r.port = tmp.port;
+  pthread_t srv;
+  pthread_create(&srv, NULL, slow_refuser_serve, &r);
+  char url[128];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/v2/driveningress", r.port);
+  aks_config c = good_config();
+  c.session_token = "tok";
+  c.ingress_url = url;
+  c.threading = AKS_THREAD_EXTERNAL;
+  c.connect_timeout_ms = 5000;
+  int n_err = 0;
+  aks_callbacks cbs = {.on_error = count_error};
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&c, &cbs, &n_err, &s), AKS_OK);
+  if (!s) return;
+  CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
+  double longest = 0, t0 = now_ms();
+  aks_error_info e;
+  while (aks_session_last_error(s, &e) != 1 && now_ms() - t0 < 5000) {
+    double a = now_ms();
+    aks_session_service(s, 20);
+    if (now_ms() - a > longest) longest = now_ms() - a;
+  }
+  pthread_join(srv, NULL);
+  close(r.fd);
+  printf("  EXTERNAL: verdict after %.0f ms, longest service call %.0f ms (probe held %.0f ms)\n",
+         now_ms() - t0, longest, r.t_probe_out - r.t_probe_in);
+  CHECK(longest < 300); /* never waited for the 600 ms probe */
+  CHECK_EQ(e.code, AKS_SESSION_TOKEN_EXPIRED);
+  CHECK_EQ(e.http_status, 401);
+  CHECK_EQ(n_err, 1);
+  aks_session_free(s);
+}
+
 /* ---- Ogg Opus input encoder ------------------------------------------------------------ */
 
 typedef struct { size_t n; double energy; } pcm_count;
@@ -714,6 +766,7 @@ int main(void) {
   test_token_refused();
   test_state_table();
   test_probe_off_thread();
+  test_probe_external();
   test_oggenc();
   printf("sdk unit: %d checks, %d failed\n", g_checks, g_fail);
   return g_fail ? 1 : 0;

@@ -137,6 +137,17 @@ static void print_sdk_error(const char *what, int rc, const aks_error *e) {
   fputc('\n', stderr);
 }
 
+/* The session's last error, copied out (NULL passed on when there is none). */
+static void print_session_error(const char *what, int rc, aks_session *s) {
+  aks_error_info info;
+  aks_error e = {0};
+  if (aks_session_last_error(s, &info) == 1) {
+    e = (aks_error){.code = info.code, .phase = info.phase, .message = info.message,
+                    .http_status = info.http_status, .close_code = info.close_code};
+  }
+  print_sdk_error(what, rc, e.message ? &e : NULL);
+}
+
 static int write_recording(const char *path, send_ctx *c, const char *app, const char *avatar,
                            int rate) {
   FILE *f = fopen(path, "w");
@@ -266,10 +277,10 @@ int cli_cmd_send(int argc, char **argv) {
   }
   char conn[128] = "";
   if ((rc = aks_session_init(s)) != AKS_OK) {
-    print_sdk_error("session token", rc, aks_session_last_error(s));
+    print_session_error("session token", rc, s);
     exit_code = 1;
   } else if ((rc = aks_session_start(s, conn, sizeof conn)) != AKS_OK) {
-    print_sdk_error("connect", rc, aks_session_last_error(s));
+    print_session_error("connect", rc, s);
     exit_code = 1;
   } else {
     printf("connected: %s (%s, %d Hz%s)\n", conn, wurl, au.rate, opus ? ", Ogg Opus" : "");
@@ -292,7 +303,7 @@ int cli_cmd_send(int argc, char **argv) {
       double ts = cli_now_ms();
       rc = aks_session_send_audio(s, au.pcm + off, k * 2, last, id, sizeof id);
       if (rc != AKS_OK) {
-        print_sdk_error("send_audio", rc, aks_session_last_error(s));
+        print_session_error("send_audio", rc, s);
         exit_code = 1;
         break;
       }

@@ -7,6 +7,7 @@
 #include <opus/opus.h>
 
 #include "avatarkit/codec.h"
+#include "alloc_internal.h"
 
 #define MAX_FRAME_48K 5760 /* 120 ms at 48 kHz: the longest Opus packet */
 
@@ -29,7 +30,7 @@ struct ak_ogg_decoder {
 
 int ak_ogg_decoder_new(size_t max_bytes, ak_ogg_decoder **out) {
   if (!out || max_bytes == 0) return AK_EINVAL;
-  ak_ogg_decoder *d = calloc(1, sizeof *d);
+  ak_ogg_decoder *d = ak__calloc(1, sizeof *d);
   if (!d) return AK_ENOMEM;
   ogg_sync_init(&d->sync);
   d->max_bytes = max_bytes;
@@ -42,7 +43,7 @@ void ak_ogg_decoder_reset(ak_ogg_decoder *d) {
   ogg_sync_reset(&d->sync);
   if (d->have_stream) ogg_stream_clear(&d->stream);
   d->have_stream = 0;
-  if (d->dec) opus_decoder_destroy(d->dec);
+  ak__free(d->dec); /* memory of opus_decoder_init: no destroy */
   d->dec = NULL;
   d->state = ST_HEAD;
   d->channels = 0;
@@ -56,7 +57,7 @@ void ak_ogg_decoder_free(ak_ogg_decoder *d) {
   if (!d) return;
   ak_ogg_decoder_reset(d);
   ogg_sync_clear(&d->sync);
-  free(d);
+  ak__free(d);
 }
 
 int ak_ogg_decoder_done(const ak_ogg_decoder *d) { return d && d->state == ST_DONE; }
@@ -70,8 +71,17 @@ static int parse_head(ak_ogg_decoder *d, const ogg_packet *op) {
   int mapping = p[18];
   if (ch < 1 || ch > 2 || mapping != 0) return AK_EFORMAT;
   int err = 0;
-  d->dec = opus_decoder_create(48000, ch, &err);
-  if (!d->dec) return err == OPUS_ALLOC_FAIL ? AK_ENOMEM : AK_ECODEC;
+  /* Caller-provided decoder memory, through the allocator hook. */
+  int size = opus_decoder_get_size(ch);
+  if (size <= 0) return AK_ECODEC;
+  OpusDecoder *dec = ak__malloc((size_t)size);
+  if (!dec) return AK_ENOMEM;
+  err = opus_decoder_init(dec, 48000, ch);
+  if (err != OPUS_OK) {
+    ak__free(dec);
+    return err == OPUS_ALLOC_FAIL ? AK_ENOMEM : AK_ECODEC;
+  }
+  d->dec = dec;
   d->channels = ch;
   d->pre_skip = pre_skip;
   d->pre_skip_left = (int)pre_skip;

@@ -6,6 +6,7 @@
 #include <opus/opus.h>
 
 #include "avatarkit/codec.h"
+#include "alloc_internal.h"
 
 #define MAX_PACKET 1275 /* RFC 6716 section 3.2.1 */
 
@@ -33,18 +34,27 @@ int ak_opus_encoder_new(int rate, int bitrate, int complexity, ak_opus_encoder *
   if (!out || (rate != 8000 && rate != 12000 && rate != 16000 && rate != 24000 && rate != 48000) ||
       bitrate < 6000 || bitrate > 256000 || complexity < 0 || complexity > 10)
     return AK_EINVAL;
-  ak_opus_encoder *e = calloc(1, sizeof *e);
+  ak_opus_encoder *e = ak__calloc(1, sizeof *e);
   if (!e) return AK_ENOMEM;
   int err = 0;
   e->rate = rate;
   e->bitrate = bitrate;
   e->complexity = complexity;
   e->frame = rate / 50;
-  e->enc = opus_encoder_create(rate, 1, OPUS_APPLICATION_VOIP, &err);
-  e->pending = malloc(sizeof(float) * (size_t)e->frame);
-  if (!e->enc || !e->pending || configure(e) != AK_OK) {
+  /* Caller-provided encoder memory (opus_encoder_get_size + init): it goes through the
+   * allocator hook like everything else here. */
+  int size = opus_encoder_get_size(1);
+  e->enc = size > 0 ? ak__malloc((size_t)size) : NULL;
+  e->pending = ak__malloc(sizeof(float) * (size_t)e->frame);
+  int rc = e->enc && e->pending ? AK_OK : AK_ENOMEM;
+  if (rc == AK_OK) {
+    err = opus_encoder_init(e->enc, rate, 1, OPUS_APPLICATION_VOIP);
+    if (err != OPUS_OK) rc = err == OPUS_ALLOC_FAIL ? AK_ENOMEM : AK_ECODEC;
+  }
+  if (rc == AK_OK) rc = configure(e);
+  if (rc != AK_OK) {
     ak_opus_encoder_free(e);
-    return err == OPUS_ALLOC_FAIL || !e->pending ? AK_ENOMEM : AK_ECODEC;
+    return rc;
   }
   *out = e;
   return AK_OK;
@@ -52,9 +62,9 @@ int ak_opus_encoder_new(int rate, int bitrate, int complexity, ak_opus_encoder *
 
 void ak_opus_encoder_free(ak_opus_encoder *e) {
   if (!e) return;
-  if (e->enc) opus_encoder_destroy(e->enc);
-  free(e->pending);
-  free(e);
+  ak__free(e->enc); /* memory of opus_encoder_init: no destroy */
+  ak__free(e->pending);
+  ak__free(e);
 }
 
 static int encode_frame(ak_opus_encoder *e, const float *pcm, ak_packet_cb cb, void *user) {

@@ -6,6 +6,7 @@
 #include <speex/speex_resampler.h>
 
 #include "avatarkit/codec.h"
+#include "alloc_internal.h"
 
 #define QUALITY 5 /* speexdsp "VoIP" quality: ~1 µs/sample, plenty for speech */
 
@@ -18,7 +19,7 @@ struct ak_resampler {
 int ak_resampler_new(int in_rate, int out_rate, ak_resampler **out) {
   if (!out || in_rate < 1000 || in_rate > 192000 || out_rate < 1000 || out_rate > 192000)
     return AK_EINVAL;
-  ak_resampler *r = calloc(1, sizeof *r);
+  ak_resampler *r = ak__calloc(1, sizeof *r);
   if (!r) return AK_ENOMEM;
   r->in_rate = in_rate;
   r->out_rate = out_rate;
@@ -26,7 +27,7 @@ int ak_resampler_new(int in_rate, int out_rate, ak_resampler **out) {
     int err = 0;
     r->st = speex_resampler_init(1, (spx_uint32_t)in_rate, (spx_uint32_t)out_rate, QUALITY, &err);
     if (!r->st) {
-      free(r);
+      ak__free(r);
       return AK_ENOMEM;
     }
     speex_resampler_skip_zeros(r->st);
@@ -38,7 +39,7 @@ int ak_resampler_new(int in_rate, int out_rate, ak_resampler **out) {
 void ak_resampler_free(ak_resampler *r) {
   if (!r) return;
   if (r->st) speex_resampler_destroy(r->st);
-  free(r);
+  ak__free(r);
 }
 
 size_t ak_resampler_max_out(const ak_resampler *r, size_t n) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "alloc_internal.h"
 
 struct ak_engine {
   ak_engine_config cfg;
@@ -203,10 +204,10 @@ static int emit_frames(ak_engine *e) {
       size_t nc = e->qcap ? e->qcap * 2 : 16;
       if (nc > AK__MAX_PENDING_FRAMES) nc = AK__MAX_PENDING_FRAMES;
       if (nc <= e->qcap) return AK_ETOOBIG; /* unreachable: push checks first */
-      ak_motion_frame *nq = malloc(nc * sizeof *nq);
+      ak_motion_frame *nq = ak__malloc(nc * sizeof *nq);
       if (!nq) return AK_ENOMEM;
       for (size_t j = 0; j < e->qlen; j++) nq[j] = e->q[(e->qhead + j) % e->qcap];
-      free(e->q);
+      ak__free(e->q);
       e->q = nq;
       e->qcap = nc;
       e->qhead = 0;
@@ -258,14 +259,14 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
   if (cfg->fps < 1 || cfg->fps > AK_ENGINE_MAX_FPS) return AK_EINVAL;
   if (cfg->lookahead_ms < 0 || cfg->lookahead_ms > AK_ENGINE_MAX_LOOKAHEAD_MS) return AK_EINVAL;
   if (!(cfg->expressiveness >= 0.0f && cfg->expressiveness <= 1.0f)) return AK_EINVAL;
-  ak_engine *e = calloc(1, sizeof *e);
+  ak_engine *e = ak__calloc(1, sizeof *e);
   if (!e) return AK_ENOMEM;
   e->cfg = *cfg;
   const ak_model *model = cfg->model;
   if (!model) {
     int rc = ak_model_load_default(&e->own_model);
     if (rc < 0 && rc != AK_EFORMAT) { /* EFORMAT: built without a default network */
-      free(e);
+      ak__free(e);
       return rc;
     }
     model = e->own_model;
@@ -284,7 +285,7 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
     }
     if (rc < 0) {
       ak_model_free(e->own_model);
-      free(e);
+      ak__free(e);
       return rc;
     }
     e->use_nn = 1;
@@ -309,9 +310,9 @@ int ak_engine_new(const ak_engine_config *cfg, ak_engine **out) {
 
 void ak_engine_free(ak_engine *e) {
   if (!e) return;
-  free(e->q);
+  ak__free(e->q);
   ak_model_free(e->own_model);
-  free(e);
+  ak__free(e);
 }
 
 void ak_engine_reset(ak_engine *e) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine_nn.h"
+#include "alloc_internal.h"
 
 #define HEADER_LEN 24u
 #define RECORD_HEAD_LEN 60u
@@ -37,9 +38,9 @@ const ak__record *ak__model_find(const ak_model *m, const char *name) {
 
 void ak_model_free(ak_model *m) {
   if (!m) return;
-  free(m->rec);
-  free(m->store);
-  free(m);
+  ak__free(m->rec);
+  ak__free(m->store);
+  ak__free(m);
 }
 
 /* Validates the whole blob before allocating anything that depends on its contents. */
@@ -92,10 +93,10 @@ int ak_model_load_memory(const void *data, size_t len, ak_model **out) {
   size_t floats = 0;
   int rc = validate(b, len, &nrec, &floats);
   if (rc < 0) return rc;
-  ak_model *m = calloc(1, sizeof *m);
+  ak_model *m = ak__calloc(1, sizeof *m);
   if (!m) return AK_ENOMEM;
-  m->rec = calloc(nrec, sizeof *m->rec);
-  m->store = malloc(floats * sizeof(float));
+  m->rec = ak__calloc(nrec, sizeof *m->rec);
+  m->store = ak__malloc(floats * sizeof(float));
   if (!m->rec || !m->store) {
     ak_model_free(m);
     return AK_ENOMEM;
@@ -148,7 +149,7 @@ int ak_model_load(const char *path, ak_model **out) {
     rc = AK_ETOOBIG;
     goto done;
   }
-  buf = malloc(sz > 0 ? (size_t)sz : 1);
+  buf = ak__malloc(sz > 0 ? (size_t)sz : 1);
   if (!buf) {
     rc = AK_ENOMEM;
     goto done;
@@ -156,7 +157,7 @@ int ak_model_load(const char *path, ak_model **out) {
   if (fread(buf, 1, (size_t)sz, fp) != (size_t)sz) goto done;
   rc = ak_model_load_memory(buf, (size_t)sz, out);
 done:
-  free(buf);
+  ak__free(buf);
   fclose(fp);
   return rc;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "avatarkit/alloc.h"
 #include "avatarkit/protocol.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -23,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (ak_message_parse(buf, len, &again) != AK_OK) abort(); /* our own output must parse */
       if (again->type != m->type || again->data != m->data) abort();
       ak_message_free(again);
-      free(buf);
+      ak_free(buf);
     }
     ak_message_free(m);
   }

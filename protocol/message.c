@@ -7,6 +7,7 @@
 #include "avatarkit.pb-c.h"
 #include "avatarkit/protocol.h"
 #include "protocol_internal.h"
+#include "alloc_internal.h"
 
 typedef struct holder {
   ak_message pub; /* first: ak_message_free casts back */
@@ -16,10 +17,32 @@ typedef struct holder {
   const uint8_t **pkts;
   size_t *pkt_lens;
   ak_kv *kvs;
-  uint8_t *audio_bytes, *motion_bytes;
+  uint8_t *audio_bytes, *motion_bytes; /* only when the payload spans are ambiguous */
+  const uint8_t *src; size_t src_len;  /* the parsed buffer (borrowed) */
 } holder;
 
 static const char *nz(const char *s) { return s ? s : ""; }
+
+/* protobuf-c's decoded trees come from the allocator hook too. */
+static void *pb_alloc(void *data, size_t size) {
+  (void)data;
+  return ak__malloc(size);
+}
+static void pb_free(void *data, void *ptr) {
+  (void)data;
+  ak__free(ptr);
+}
+static ProtobufCAllocator k_pb_alloc = {.alloc = pb_alloc, .free = pb_free, .allocator_data = NULL};
+
+/* For unpacking: remembers whether an allocation failed, so that a NULL from protobuf-c reads
+ * as AK_ENOMEM rather than as a malformed message. */
+static void *pb_alloc_noting(void *data, size_t size) {
+  void *p = ak__malloc(size);
+  if (!p) *(int *)data = 1;
+  return p;
+}
+#define PB_UNPACK_ALLOC(oom_flag) \
+  ((ProtobufCAllocator){.alloc = pb_alloc_noting, .free = pb_free, .allocator_data = &(oom_flag)})
 static char *wr(const char *s) { return (char *)nz(s); } /* protobuf-c wants char * */
 
 /* ---- payload validation and view mapping ------------------------------------------- */
@@ -36,8 +59,8 @@ static int audio_view(const Message__AvatarAudio *a, holder *h, ak_audio_payload
   if (a->frame_samples == 0 || a->frame_samples > a->sample_rate / 10 * 12) return AK_EPROTO;
   if (a->n_packets > AK_MAX_PAYLOAD_PACKETS) return AK_EPROTO;
   if (a->n_packets) {
-    h->pkts = calloc(a->n_packets, sizeof *h->pkts);
-    h->pkt_lens = calloc(a->n_packets, sizeof *h->pkt_lens);
+    h->pkts = ak__calloc(a->n_packets, sizeof *h->pkts);
+    h->pkt_lens = ak__calloc(a->n_packets, sizeof *h->pkt_lens);
     if (!h->pkts || !h->pkt_lens) return AK_ENOMEM;
     for (size_t i = 0; i < a->n_packets; i++) {
       if (a->packets[i].len == 0 || a->packets[i].len > 1275) return AK_EPROTO; /* RFC 6716 */
@@ -118,7 +141,7 @@ static int fill_motion_pb(const ak_motion_payload *p, Message__AvatarMotion *m) 
 
 static int pack_pb(const ProtobufCMessage *pb, uint8_t **out, size_t *out_len) {
   size_t n = protobuf_c_message_get_packed_size(pb);
-  uint8_t *buf = malloc(n ? n : 1);
+  uint8_t *buf = ak__malloc(n ? n : 1);
   if (!buf) return AK_ENOMEM;
   protobuf_c_message_pack(pb, buf);
   *out = buf;
@@ -145,9 +168,9 @@ typedef struct pb_tree {
 } pb_tree;
 
 static void tree_free(pb_tree *t) {
-  free(t->kv);
-  free(t->kvp);
-  free(t->bins);
+  ak__free(t->kv);
+  ak__free(t->kvp);
+  ak__free(t->bins);
 }
 
 /* Builds the tree of m (views borrowed). On failure everything is already released. */
@@ -185,8 +208,8 @@ static int tree_build(const ak_message *m, pb_tree *t) {
       lk->idle_timeout = l->idle_timeout;
       if (l->n_extra_attributes) {
         if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
-        t->kv = calloc(l->n_extra_attributes, sizeof *t->kv);
-        t->kvp = calloc(l->n_extra_attributes, sizeof *t->kvp);
+        t->kv = ak__calloc(l->n_extra_attributes, sizeof *t->kv);
+        t->kvp = ak__calloc(l->n_extra_attributes, sizeof *t->kvp);
         if (!t->kv || !t->kvp) {
           rc = AK_ENOMEM;
           goto fail;
@@ -250,7 +273,7 @@ static int tree_build(const ak_message *m, pb_tree *t) {
       t->anim.motion = &t->mot;
     }
     if (a->has_audio) {
-      t->bins = calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *t->bins);
+      t->bins = ak__calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *t->bins);
       if (!t->bins) {
         rc = AK_ENOMEM;
         goto fail;
@@ -316,11 +339,11 @@ int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *
 int ak_audio_payload_pack(const ak_audio_payload *p, uint8_t **out, size_t *out_len) {
   if (!p || !out || !out_len) return AK_EINVAL;
   Message__AvatarAudio a;
-  ProtobufCBinaryData *bins = calloc(p->n_packets ? p->n_packets : 1, sizeof *bins);
+  ProtobufCBinaryData *bins = ak__calloc(p->n_packets ? p->n_packets : 1, sizeof *bins);
   if (!bins) return AK_ENOMEM;
   int rc = fill_audio_pb(p, &a, bins);
   if (rc == AK_OK) rc = pack_pb(&a.base, out, out_len);
-  free(bins);
+  ak__free(bins);
   return rc;
 }
 
@@ -333,18 +356,96 @@ int ak_motion_payload_pack(const ak_motion_payload *p, uint8_t **out, size_t *ou
 
 /* ---- parse --------------------------------------------------------------------------- */
 
+/* Field numbers of the length-delimited fields the span finder looks for
+ * (protocol/avatarkit.proto). */
+enum { F_MESSAGE_ANIMATION = 6, F_ANIMATION_MOTION = 100, F_ANIMATION_AUDIO = 101 };
+
+static int read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *v) {
+  uint64_t x = 0;
+  for (unsigned shift = 0; shift < 64; shift += 7) {
+    if (*pos >= len) return -1;
+    uint8_t b = p[(*pos)++];
+    x |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *v = x;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* Finds length-delimited field `field` among the top-level fields of [p, p + len), without
+ * decoding anything else. Returns 1 (found exactly once: *off, *flen), 0 (absent), -1
+ * (malformed framing, a group, or the field repeated: protobuf would merge the copies, so
+ * no single span holds what a decoder sees). */
+static int find_field(const uint8_t *p, size_t len, uint32_t field, size_t *off, size_t *flen) {
+  size_t pos = 0;
+  int found = 0;
+  while (pos < len) {
+    uint64_t tag, v;
+    if (read_varint(p, len, &pos, &tag) != 0 || (tag >> 3) == 0) return -1;
+    switch (tag & 7) {
+    case 0:
+      if (read_varint(p, len, &pos, &v) != 0) return -1;
+      break;
+    case 1:
+      if (len - pos < 8) return -1;
+      pos += 8;
+      break;
+    case 5:
+      if (len - pos < 4) return -1;
+      pos += 4;
+      break;
+    case 2:
+      if (read_varint(p, len, &pos, &v) != 0 || v > len - pos) return -1;
+      if ((tag >> 3) == field) {
+        if (found) return -1;
+        found = 1;
+        *off = pos;
+        *flen = (size_t)v;
+      }
+      pos += (size_t)v;
+      break;
+    default:
+      return -1;
+    }
+  }
+  return found;
+}
+
+int ak_animation_payload_spans(const uint8_t *buf, size_t len, ak_span *motion, ak_span *audio) {
+  if ((!buf && len) || !motion || !audio) return AK_EINVAL;
+  size_t aoff = 0, alen = 0;
+  ak_span m = {0, 0, 0}, a = {0, 0, 0};
+  int r = find_field(buf, len, F_MESSAGE_ANIMATION, &aoff, &alen);
+  if (r < 0) return AK_EPROTO;
+  if (r > 0) {
+    const uint8_t *anim = buf + aoff;
+    int rm = find_field(anim, alen, F_ANIMATION_MOTION, &m.off, &m.len);
+    int ra = find_field(anim, alen, F_ANIMATION_AUDIO, &a.off, &a.len);
+    if (rm < 0 || ra < 0) return AK_EPROTO;
+    m.present = rm;
+    a.present = ra;
+    if (rm) m.off += aoff;
+    if (ra) a.off += aoff;
+  }
+  *motion = m;
+  *audio = a;
+  return AK_OK;
+}
+
 void ak_message_free(ak_message *m) {
   if (!m) return;
   holder *h = (holder *)m;
-  if (h->pb) message__message__free_unpacked(h->pb, NULL);
-  if (h->pb_audio) message__avatar_audio__free_unpacked(h->pb_audio, NULL);
-  if (h->pb_motion) message__avatar_motion__free_unpacked(h->pb_motion, NULL);
-  free(h->pkts);
-  free(h->pkt_lens);
-  free(h->kvs);
-  free(h->audio_bytes);
-  free(h->motion_bytes);
-  free(h);
+  if (h->pb) message__message__free_unpacked(h->pb, &k_pb_alloc);
+  if (h->pb_audio) message__avatar_audio__free_unpacked(h->pb_audio, &k_pb_alloc);
+  if (h->pb_motion) message__avatar_motion__free_unpacked(h->pb_motion, &k_pb_alloc);
+  ak__free(h->pkts);
+  ak__free(h->pkt_lens);
+  ak__free(h->kvs);
+  ak__free(h->audio_bytes);
+  ak__free(h->motion_bytes);
+  ak__free(h);
 }
 
 static int map_message(holder *h) {
@@ -372,7 +473,7 @@ static int map_message(holder *h) {
           .room_name = nz(l->room_name), .publisher_id = nz(l->publisher_id),
           .api_token = nz(l->api_token), .idle_timeout = l->idle_timeout};
       if (l->n_extra_attributes) {
-        h->kvs = calloc(l->n_extra_attributes, sizeof *h->kvs);
+        h->kvs = ak__calloc(l->n_extra_attributes, sizeof *h->kvs);
         if (!h->kvs) return AK_ENOMEM;
         for (size_t i = 0; i < l->n_extra_attributes; i++)
           h->kvs[i] = (ak_kv){nz(l->extra_attributes[i]->key), nz(l->extra_attributes[i]->value)};
@@ -410,19 +511,35 @@ static int map_message(holder *h) {
     v->connection_id = nz(a->connection_id);
     v->req_id = nz(a->req_id);
     v->end = a->end ? 1 : 0;
+    /* The relayable payload bytes are the received ones, not a re-serialization: spans into
+     * the parsed buffer. Only when protobuf merged repeated copies (no single span) are they
+     * packed again from the decoded tree. */
+    ak_span ms, as;
+    int spans = ak_animation_payload_spans(h->src, h->src_len, &ms, &as) == AK_OK &&
+                ms.present == (a->motion != NULL) && as.present == (a->audio != NULL);
     int rc;
     if (a->motion) {
       if ((rc = motion_view(a->motion, &v->motion)) != AK_OK) return rc;
-      if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
-        return rc;
-      v->motion_bytes = h->motion_bytes;
+      if (spans) {
+        v->motion_bytes = h->src + ms.off;
+        v->motion_bytes_len = ms.len;
+      } else {
+        if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
+          return rc;
+        v->motion_bytes = h->motion_bytes;
+      }
       v->has_motion = 1;
     }
     if (a->audio) {
       if ((rc = audio_view(a->audio, h, &v->audio)) != AK_OK) return rc;
-      if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
-        return rc;
-      v->audio_bytes = h->audio_bytes;
+      if (spans) {
+        v->audio_bytes = h->src + as.off;
+        v->audio_bytes_len = as.len;
+      } else {
+        if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
+          return rc;
+        v->audio_bytes = h->audio_bytes;
+      }
       v->has_audio = 1;
     }
     return AK_OK;
@@ -438,12 +555,16 @@ static int map_message(holder *h) {
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
   if (!out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb = message__message__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  h->src = buf ? buf : (const uint8_t *)"";
+  h->src_len = len;
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb = message__message__unpack(&al, len, h->src);
   if (!h->pb) {
-    free(h);
-    return AK_EPROTO;
+    ak__free(h);
+    return oom ? AK_ENOMEM : AK_EPROTO;
   }
   int rc = map_message(h);
   if (rc != AK_OK) {
@@ -458,11 +579,13 @@ int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *vie
                            ak_message **holder_out) {
   if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_audio = message__avatar_audio__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb_audio = message__avatar_audio__unpack(&al, len, buf ? buf : (const uint8_t *)"");
   ak_audio_payload v;
-  int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : AK_EPROTO;
+  int rc = h->pb_audio ? audio_view(h->pb_audio, h, &v) : oom ? AK_ENOMEM : AK_EPROTO;
   if (rc != AK_OK) {
     ak_message_free(&h->pub);
     return rc;
@@ -476,11 +599,13 @@ int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *v
                             ak_message **holder_out) {
   if (!view || !holder_out || (!buf && len)) return AK_EINVAL;
   if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
-  holder *h = calloc(1, sizeof *h);
+  holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
-  h->pb_motion = message__avatar_motion__unpack(NULL, len, buf ? buf : (const uint8_t *)"");
+  int oom = 0;
+  ProtobufCAllocator al = PB_UNPACK_ALLOC(oom);
+  h->pb_motion = message__avatar_motion__unpack(&al, len, buf ? buf : (const uint8_t *)"");
   ak_motion_payload v;
-  int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : AK_EPROTO;
+  int rc = h->pb_motion ? motion_view(h->pb_motion, &v) : oom ? AK_ENOMEM : AK_EPROTO;
   if (rc != AK_OK) {
     ak_message_free(&h->pub);
     return rc;

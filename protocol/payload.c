@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "avatarkit/protocol.h"
+#include "alloc_internal.h"
 
 static uint8_t q8(float w) {
   if (!(w > 0.f)) return 0; /* also maps NaN to 0 */
@@ -31,7 +32,7 @@ int ak_motion_quantize(const float *weights, const float *head, const uint8_t *v
       if (q8(weights[(size_t)f * AK_BLENDSHAPE_COUNT + c])) mask |= 1ull << c;
   size_t ch = (size_t)__builtin_popcountll(mask);
   size_t wlen = (size_t)n * ch, hlen = (size_t)n * 6, vlen = visemes ? n : 0;
-  uint8_t *buf = malloc(wlen + hlen + vlen + 1);
+  uint8_t *buf = ak__malloc(wlen + hlen + vlen + 1);
   if (!buf) return AK_ENOMEM;
   uint8_t *w = buf, *h = buf + wlen, *v = h + hlen;
   for (uint32_t f = 0; f < n; f++) {

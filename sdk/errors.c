@@ -1,11 +1,56 @@
 /* Error names and phases of the server SDK, and the mapping from what a server says (HTTP
- * status + JSON error body, ServerError phrases, close codes) to stable aks_error_code. */
+ * status + JSON error body, ServerError phrases, close codes) to stable aks_error_code.
+ *
+ * The mapping, in the order it is applied (today's rules; PROTOCOL.md section 3):
+ *
+ *  ServerError message (any phase; aks__classify_server_error):
+ *    1. phrase, case-insensitive substring of ServerError.message (k_phrases below):
+ *       "unsupported sample rate"                    -> AKS_UNSUPPORTED_SAMPLE_RATE
+ *       "invalid session token"                      -> AKS_SESSION_TOKEN_INVALID
+ *       "session token expired"                      -> AKS_SESSION_TOKEN_EXPIRED
+ *       "app id mismatch"                            -> AKS_APP_ID_MISMATCH
+ *       "avatar not found"                           -> AKS_AVATAR_NOT_FOUND
+ *       "no audio input for"                         -> AKS_IDLE_TIMEOUT
+ *       "expected ClientConfigureSession message",
+ *       "unexpected message type", "failed to unmarshal" -> AKS_PROTOCOL_ERROR
+ *       "egress client is not configured on server"  -> AKS_EGRESS_UNAVAILABLE
+ *    2. else ServerError.code (gRPC style): 3 INVALID_ARGUMENT -> AKS_INVALID_REQUEST,
+ *       16 UNAUTHENTICATED -> AKS_SESSION_TOKEN_INVALID, 14 UNAVAILABLE and anything
+ *       else -> AKS_SERVER_ERROR.
+ *    Phase: websocket_handshake before the confirmation, websocket_runtime after it.
+ *
+ *  Refused HTTP call (token API, phase session_token; WebSocket upgrade and its probe,
+ *  phase websocket_handshake; aks__classify_http), detail = errors[0].detail|title|code:
+ *    no answer (status 0)          -> AKS_CONNECTION_FAILED
+ *    401                           -> AKS_SESSION_TOKEN_EXPIRED if detail says "expired",
+ *                                     else AKS_SESSION_TOKEN_INVALID
+ *    402                           -> AKS_BILLING_REQUIRED
+ *    404                           -> AKS_AVATAR_NOT_FOUND if detail says "avatar",
+ *                                     else AKS_APP_ID_UNRECOGNIZED
+ *    other 4xx                     -> the phrase table on detail, else AKS_INVALID_REQUEST
+ *    5xx                           -> AKS_SERVER_ERROR
+ *    1xx/2xx/3xx where an error or a token was expected -> AKS_PROTOCOL_ERROR
+ *
+ *  WebSocket close without an earlier error (phase websocket_runtime; aks__classify_close),
+ *  codes from the shared table AK_CLOSE_MAP in avatarkit/protocol.h:
+ *    AK_CLOSE_TOKEN_EXPIRED (4010) -> AKS_SESSION_TOKEN_EXPIRED
+ *    every other code (AK_CLOSE_NORMAL 1000, GOING_AWAY 1001, PROTOCOL 1002,
+ *    UNSUPPORTED_DATA 1003, INVALID_PAYLOAD 1007, POLICY 1008, TOO_BIG 1009,
+ *    INTERNAL 1011, and 1006 "no close frame") -> AKS_CONNECTION_CLOSED
+ *    A close that follows a reported error (ServerError, local failure) or the user's own
+ *    close is not reported again.
+ *
+ *  Local failures: AKS_CONNECTION_FAILED (TCP/TLS/upgrade without an HTTP error, or a write
+ *  that failed), AKS_TIMEOUT (no confirmation within connect_timeout_ms), AKS_PROTOCOL_ERROR
+ *  (malformed or unexpected server message, text frame, message over AK_MAX_MESSAGE_BYTES),
+ *  AKS_OUT_OF_MEMORY, and the call errors AKS_INVALID_ARGUMENT / INVALID_STATE / QUEUE_FULL. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <cjson/cJSON.h>
 
+#include "avatarkit/protocol.h"
 #include "internal.h"
 
 const char *aks_error_name(int code) {
@@ -130,5 +175,5 @@ aks_error_code aks__classify_http(int status, const char *body, char *msg, size_
 }
 
 aks_error_code aks__classify_close(int close_code) {
-  return close_code == 4010 ? AKS_SESSION_TOKEN_EXPIRED : AKS_CONNECTION_CLOSED;
+  return close_code == AK_CLOSE_TOKEN_EXPIRED ? AKS_SESSION_TOKEN_EXPIRED : AKS_CONNECTION_CLOSED;
 }

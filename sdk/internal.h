@@ -24,8 +24,8 @@ aks_error_code aks__classify_server_error(int grpc_code, const char *message);
  * local explanation) into msg. status 0 means no HTTP answer at all. */
 aks_error_code aks__classify_http(int status, const char *body, char *msg, size_t msg_cap);
 
-/* WebSocket close code received without an earlier error: 4010 -> token expired,
- * anything else -> connection closed. */
+/* WebSocket close code received without an earlier error: AK_CLOSE_TOKEN_EXPIRED (4010) ->
+ * token expired, anything else -> connection closed (the table is in errors.c). */
 aks_error_code aks__classify_close(int close_code);
 
 /* ---- url.c ---------------------------------------------------------------------------- */

@@ -1,11 +1,13 @@
 /* The SDK's network side: one libwebsockets client context per loop, its optional service
  * thread, the WebSocket callback (handshake headers, configure, send queue, receive and
  * dispatch to the session callbacks) and the queued cross-thread work. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loop.h"
+#include "alloc_internal.h"
 
 #define TICK_US (200 * LWS_US_PER_MS) /* INTERNAL thread wakes at least this often */
 #define PROBE_TIMEOUT_MS AKS_PROBE_TIMEOUT_MS
@@ -19,36 +21,41 @@ static const struct lws_protocols k_protocols[] = {
 
 /* ---- errors and teardown --------------------------------------------------------------- */
 
-static void set_error(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
-                      const char *req_id, int http_status, int close_code) {
-  snprintf(s->err_msg, sizeof s->err_msg, "%s", msg ? msg : aks_error_name(code));
-  snprintf(s->err_req, sizeof s->err_req, "%s", req_id ? req_id : "");
-  s->err.code = code;
-  s->err.phase = phase;
-  s->err.message = s->err_msg;
-  s->err.req_id = s->err_req[0] ? s->err_req : NULL;
-  s->err.http_status = http_status;
-  s->err.close_code = close_code;
-  s->has_err = 1;
+/* The public view of a recorded error (strings borrowed from e). */
+static aks_error public_error(const aks_error_info *e) {
+  return (aks_error){.code = e->code, .phase = e->phase, .message = e->message,
+                     .req_id = e->req_id[0] ? e->req_id : NULL,
+                     .http_status = e->http_status, .close_code = e->close_code};
+}
+
+/* An INTERNAL aks_session_start() is blocked waiting for this session: it was started (on_close
+ * owed), is not confirmed and has not failed. The blocked call reports errors itself. */
+static int start_blocked_locked(const aks_session *s) {
+  return s->cfg.threading == AKS_THREAD_INTERNAL && s->notify == AKS__NOTIFY_ALL &&
+         !s->conn_id[0] &&
+         (s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING ||
+          s->state == AKS__CLOSING);
 }
 
 void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
                        const char *req_id, int http_status, int close_code) {
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
-  if (s->failed || s->state == S_CLOSED) {
+  if (s->state == AKS__FAILED || s->state == AKS__CLOSED) {
     pthread_mutex_unlock(&loop->mu);
     return;
   }
-  s->failed = 1;
-  set_error(s, code, phase, msg, req_id, http_status, close_code);
-  /* A blocked start() returns this error itself: no callbacks for that call. */
-  if (s->sync_start && s->state < S_OPEN) s->quiet = 1;
-  int quiet = s->quiet;
-  aks_error e = s->err;
+  if (start_blocked_locked(s)) s->notify = AKS__NOTIFY_NONE;
+  aks__session_set_state_locked(s, AKS__FAILED);
+  aks__session_set_error_locked(s, code, phase, msg, req_id, http_status, close_code);
+  int notify = s->notify != AKS__NOTIFY_NONE;
+  aks_error_info e = s->err;
   pthread_cond_broadcast(&loop->cv);
   pthread_mutex_unlock(&loop->mu);
-  if (!quiet && s->cbs.on_error) s->cbs.on_error(s->user, &e);
+  if (notify && s->cbs.on_error) {
+    aks_error pe = public_error(&e);
+    s->cbs.on_error(s->user, &pe);
+  }
   if (s->wsi) {
     s->closing = 1;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -66,9 +73,12 @@ void aks__session_detach_net(aks_session *s) {
     s->wsi = NULL;
   }
   pthread_mutex_lock(&loop->mu);
-  s->state = S_CLOSED;
-  int fire = s->started && !s->close_fired && !s->quiet;
-  s->close_fired = 1;
+  aks__session_drop_probe_locked(s);
+  int fire = 0;
+  if (s->state != AKS__CLOSED) {
+    aks__session_set_state_locked(s, AKS__CLOSED);
+    fire = s->notify == AKS__NOTIFY_ALL;
+  }
   aks__txmsg *q = s->txq_head;
   s->txq_head = s->txq_tail = NULL;
   s->txq_bytes = s->txq_count = 0;
@@ -76,7 +86,7 @@ void aks__session_detach_net(aks_session *s) {
   pthread_mutex_unlock(&loop->mu);
   while (q) {
     aks__txmsg *n = q->next;
-    free(q);
+    ak__free(q);
     q = n;
   }
   if (fire && s->cbs.on_close)
@@ -85,9 +95,11 @@ void aks__session_detach_net(aks_session *s) {
 
 static void on_timeout(lws_sorted_usec_list_t *sul) {
   aks_session *s = lws_container_of(sul, aks_session, sul_timeout);
+  pthread_mutex_lock(&s->loop->mu);
+  int configuring = s->state == AKS__CONFIGURING;
+  pthread_mutex_unlock(&s->loop->mu);
   aks__session_fail(s, AKS_TIMEOUT,
-                    s->state == S_CONFIGURING ? AKS_PHASE_WEBSOCKET_HANDSHAKE
-                                              : AKS_PHASE_WEBSOCKET_CONNECT,
+                    configuring ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT,
                     "no session confirmation within connect_timeout_ms", NULL, 0, 0);
 }
 
@@ -142,6 +154,8 @@ void aks__loop_kick_locked(aks_session *s) {
   lws_cancel_service(s->loop->ctx);
 }
 
+static void finish_probe(aks_session *s, aks__probe *p);
+
 void aks__loop_run_pending(aks_loop *loop) {
   pthread_mutex_lock(&loop->mu);
   aks_session *list = loop->pending;
@@ -153,24 +167,31 @@ void aks__loop_run_pending(aks_loop *loop) {
     list = s->pnext;
     s->pnext = NULL;
     s->in_pending = 0;
-    int connect = s->want_connect, write = s->want_write, close = s->want_close;
-    int detach = s->want_detach;
-    s->want_connect = s->want_write = s->want_close = 0;
-    int state = s->state;
+    unsigned work = s->work;
+    s->work = 0;
+    aks__state state = s->state;
+    int token_known = s->treq == NULL;
+    aks__probe *probe = NULL;
+    if ((work & AKS__WORK_PROBE) && s->probe && s->probe->done) {
+      probe = s->probe; /* reaped below, once read */
+      aks__session_drop_probe_locked(s);
+    }
     pthread_mutex_unlock(&loop->mu);
 
-    if (connect && state == S_CONNECTING && !s->wsi) do_connect(s);
-    if (close) {
+    if ((work & AKS__WORK_CONNECT) && state == AKS__CONNECTING && token_known && !s->wsi)
+      do_connect(s);
+    if (probe) finish_probe(s, probe);
+    if (work & AKS__WORK_CLOSE) {
       if (s->wsi) {
         s->closing = 1;
         lws_callback_on_writable(s->wsi);
-      } else if (state != S_CLOSED) {
+      } else if (state != AKS__CLOSED) {
         aks__session_detach_net(s);
       }
-    } else if (write && s->wsi) {
+    } else if ((work & AKS__WORK_WRITE) && s->wsi) {
       lws_callback_on_writable(s->wsi);
     }
-    if (detach) {
+    if (work & AKS__WORK_DETACH) {
       aks__session_detach_net(s);
       pthread_mutex_lock(&loop->mu);
       s->detached = 1; /* s may be freed by its owner from here on */
@@ -178,28 +199,37 @@ void aks__loop_run_pending(aks_loop *loop) {
       pthread_mutex_unlock(&loop->mu);
     }
   }
+  aks__loop_reap_probes(loop, 0);
 }
 
 /* ---- receive ---------------------------------------------------------------------------- */
 
-static int ensure_scratch(aks_session *s, size_t frames) {
-  if (frames <= s->scratch_frames) return 0;
-  float *w = realloc(s->wbuf, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
+static int ensure_scratch(aks__scratch *sc, size_t frames) {
+  if (frames <= sc->frames) return 0;
+  if (frames > SIZE_MAX / (AK_BLENDSHAPE_COUNT * sizeof(float))) return -1;
+  float *w = ak__realloc(sc->w, frames * AK_BLENDSHAPE_COUNT * sizeof(float));
   if (!w) return -1;
-  s->wbuf = w;
-  float *h = realloc(s->hbuf, frames * 3 * sizeof(float));
+  sc->w = w;
+  float *h = ak__realloc(sc->h, frames * 3 * sizeof(float));
   if (!h) return -1;
-  s->hbuf = h;
-  s->scratch_frames = frames;
+  sc->h = h;
+  sc->frames = frames;
   return 0;
 }
 
-static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
-  if (a->has_audio && s->cbs.on_audio) {
+void aks__scratch_free(aks__scratch *sc) {
+  ak__free(sc->w);
+  ak__free(sc->h);
+  memset(sc, 0, sizeof *sc);
+}
+
+int aks__deliver_animation(aks__scratch *sc, const aks_callbacks *cbs, void *user,
+                           const ak_animation *a, const uint8_t *raw, size_t len) {
+  if (a->has_audio && cbs->on_audio) {
     aks_audio au;
     memset(&au, 0, sizeof au);
     au.req_id = a->req_id;
-    au.payload = a->audio_bytes;
+    au.payload = a->audio_bytes; /* a slice of raw: relayed untouched, never re-packed */
     au.payload_len = a->audio_bytes_len;
     au.sample_rate = (int)a->audio.sample_rate;
     au.frame_samples = (int)a->audio.frame_samples;
@@ -210,35 +240,38 @@ static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *r
     au.packet_lens = a->audio.packet_lens;
     au.total_samples = a->audio.total_samples;
     au.end = a->audio.end;
-    s->cbs.on_audio(s->user, &au);
+    cbs->on_audio(user, &au);
   }
-  if (a->has_motion && s->cbs.on_motion) {
+  if (a->has_motion && cbs->on_motion) {
     size_t n = a->motion.frame_count;
-    if (ensure_scratch(s, n ? n : 1) != 0) {
-      aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
-                        "cannot allocate motion frames", a->req_id, 0, 0);
-      return;
-    }
-    if (ak_motion_dequantize(&a->motion, s->wbuf, s->hbuf) < 0) {
-      aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_RUNTIME,
-                        "malformed motion payload", a->req_id, 0, 0);
-      return;
-    }
+    if (ensure_scratch(sc, n ? n : 1) != 0) return AKS_OUT_OF_MEMORY;
+    if (ak_motion_dequantize(&a->motion, sc->w, sc->h) < 0) return AKS_PROTOCOL_ERROR;
     aks_motion mo;
     memset(&mo, 0, sizeof mo);
     mo.req_id = a->req_id;
-    mo.payload = a->motion_bytes;
+    mo.payload = a->motion_bytes; /* a slice of raw */
     mo.payload_len = a->motion_bytes_len;
     mo.fps = (int)a->motion.fps;
     mo.first_frame = a->motion.first_frame;
     mo.frame_count = a->motion.frame_count;
-    mo.weights = s->wbuf;
-    mo.head = s->hbuf;
+    mo.weights = sc->w;
+    mo.head = sc->h;
     mo.end = a->motion.end;
-    s->cbs.on_motion(s->user, &mo);
+    cbs->on_motion(user, &mo);
   }
   /* Last, so that last = 1 means everything of the request has been delivered. */
-  if (s->cbs.on_message) s->cbs.on_message(s->user, a->req_id, raw, len, a->end);
+  if (cbs->on_message) cbs->on_message(user, a->req_id, raw, len, a->end);
+  return AKS_OK;
+}
+
+static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *raw, size_t len) {
+  int rc = aks__deliver_animation(&s->scratch, &s->cbs, s->user, a, raw, len);
+  if (rc == AKS_OUT_OF_MEMORY)
+    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "cannot allocate motion frames",
+                      a->req_id, 0, 0);
+  else if (rc != AKS_OK)
+    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "malformed motion payload", a->req_id,
+                      0, 0);
 }
 
 static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
@@ -253,46 +286,56 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   aks__state state = s->state;
+  int confirmed = s->conn_id[0] != '\0';
   pthread_mutex_unlock(&loop->mu);
 
   if (m->type == AK_MSG_SERVER_CONFIRM_SESSION && m->data == AK_DATA_CONFIRM) {
     const char *id = m->u.confirm_connection_id ? m->u.confirm_connection_id : "";
-    if (state != S_CONFIGURING || !id[0] || strlen(id) >= AKS_CONN_ID_MAX) {
+    if ((state != AKS__CONFIGURING && state != AKS__CLOSING) || confirmed || !id[0] ||
+        strlen(id) >= AKS_CONN_ID_MAX) {
       aks__session_fail(s, AKS_PROTOCOL_ERROR, AKS_PHASE_WEBSOCKET_HANDSHAKE,
                         "unexpected or empty session confirmation", NULL, 0, 0);
     } else {
       lws_sul_cancel(&s->sul_timeout);
       pthread_mutex_lock(&loop->mu);
       snprintf(s->conn_id, sizeof s->conn_id, "%s", id);
-      s->state = S_OPEN;
+      /* Closed by the user while configuring: remember the id, stay CLOSING. */
+      int open = s->state == AKS__CONFIGURING &&
+                 aks__session_set_state_locked(s, AKS__OPEN) == AKS_OK;
       int pending = s->txq_head != NULL;
       pthread_cond_broadcast(&loop->cv);
       pthread_mutex_unlock(&loop->mu);
-      if (pending) lws_callback_on_writable(s->wsi);
-      if (s->cbs.on_connected) s->cbs.on_connected(s->user, s->conn_id);
+      if (pending && s->wsi) lws_callback_on_writable(s->wsi);
+      if (open && s->cbs.on_connected) s->cbs.on_connected(s->user, s->conn_id);
     }
   } else if (m->type == AK_MSG_SERVER_ERROR && m->data == AK_DATA_ERROR) {
     const ak_server_error *e = &m->u.error;
     aks_error_code code = aks__classify_server_error(e->code, e->message);
     const char *rid = e->req_id && e->req_id[0] ? e->req_id : NULL;
-    if (state < S_OPEN) {
+    if (!confirmed) {
       aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, e->message, rid, 0, 0);
     } else {
-      /* Reported now; the server decides whether the connection goes on. A close that
-       * follows is not reported a second time. */
+      /* Reported now; the server decides whether the connection goes on (answers already
+       * queued still go out and arrive). A close that follows is not reported again. */
       pthread_mutex_lock(&loop->mu);
-      set_error(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, e->message, rid, 0, 0);
-      s->failed = 1;
-      aks_error copy = s->err;
-      int quiet = s->quiet;
+      aks__session_set_error_locked(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, e->message, rid, 0,
+                                    0);
+      if (s->state == AKS__OPEN || s->state == AKS__CLOSING)
+        aks__session_set_state_locked(s, AKS__FAILED);
+      aks_error_info copy = s->err;
+      int notify = s->notify != AKS__NOTIFY_NONE;
+      pthread_cond_broadcast(&loop->cv);
       pthread_mutex_unlock(&loop->mu);
-      if (!quiet && s->cbs.on_error) s->cbs.on_error(s->user, &copy);
+      if (notify && s->cbs.on_error) {
+        aks_error pe = public_error(&copy);
+        s->cbs.on_error(s->user, &pe);
+      }
     }
   } else if (m->type == AK_MSG_SERVER_RESPONSE_ANIMATION && m->data == AK_DATA_ANIMATION) {
-    if (state == S_OPEN) on_animation(s, &m->u.animation, buf, len);
+    if (confirmed) on_animation(s, &m->u.animation, buf, len);
   } else {
     aks__session_fail(s, AKS_PROTOCOL_ERROR,
-                      state < S_OPEN ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_RUNTIME,
+                      confirmed ? AKS_PHASE_WEBSOCKET_RUNTIME : AKS_PHASE_WEBSOCKET_HANDSHAKE,
                       "unexpected message type from server", NULL, 0, 0);
   }
   ak_message_free(m);
@@ -307,7 +350,7 @@ static int on_receive(aks_session *s, struct lws *wsi, const void *in, size_t le
   if (s->rx_len + len > s->rx_cap) {
     size_t cap = s->rx_cap ? s->rx_cap : 16384;
     while (cap < s->rx_len + len) cap *= 2;
-    uint8_t *nb = realloc(s->rx, cap);
+    uint8_t *nb = ak__realloc(s->rx, cap);
     if (!nb) {
       aks__session_fail(s, AKS_OUT_OF_MEMORY, AKS_PHASE_WEBSOCKET_RUNTIME,
                         "cannot buffer a server message", NULL, 0, 0);
@@ -347,19 +390,22 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
     return 0;
   }
   pthread_mutex_lock(&loop->mu);
-  aks__txmsg *m = s->state == S_OPEN ? s->txq_head : NULL;
+  /* The queue goes out once the session is confirmed (also while closing or after a
+   * runtime ServerError, as long as the connection lasts). */
+  int confirmed = s->conn_id[0] != '\0';
+  aks__txmsg *m = confirmed ? s->txq_head : NULL;
   if (m) {
     s->txq_head = m->next;
     if (!s->txq_head) s->txq_tail = NULL;
     s->txq_bytes -= m->len;
     s->txq_count--;
   }
-  int more = s->txq_head != NULL && s->state == S_OPEN;
+  int more = s->txq_head != NULL && confirmed;
   pthread_mutex_unlock(&loop->mu);
   if (m) {
     int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_BINARY);
     size_t want = m->len;
-    free(m);
+    ak__free(m);
     if (n < (int)want) {
       aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
                         "WebSocket write failed", NULL, 0, 0);
@@ -369,13 +415,104 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
   if (more) {
     lws_callback_on_writable(wsi);
   } else if (s->closing) {
-    lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, (unsigned char *)"bye", 3);
+    lws_close_reason(wsi, (enum lws_close_status)AK_CLOSE_NORMAL, (unsigned char *)"bye", 3);
     return -1;
   }
   return 0;
 }
 
 /* ---- the lws callback ------------------------------------------------------------------ */
+
+/* Worker thread of one probe: the blocking HTTP request, then a wake-up for the session's
+ * network thread (which fails the session with the probe's verdict). */
+static void *probe_main(void *arg) {
+  aks__probe *p = arg;
+  aks__upgrade_probe(p->url, p->app_id, p->token, p->auth_in_query, PROBE_TIMEOUT_MS, &p->res);
+  aks_loop *loop = p->loop;
+  pthread_mutex_lock(&loop->mu);
+  p->done = 1;
+  if (p->s) {
+    p->s->work |= AKS__WORK_PROBE;
+    aks__loop_kick_locked(p->s);
+  }
+  pthread_mutex_unlock(&loop->mu);
+  return NULL;
+}
+
+/* The upgrade was refused with an HTTP error: ask again over plain HTTP on a worker thread
+ * to read the JSON body. Returns AKS_OK when the probe runs (its verdict arrives as
+ * AKS__WORK_PROBE), else an error (AKS_QUEUE_FULL: AKS_MAX_PROBES already run) and nothing
+ * started. */
+static int start_probe(aks_session *s, int status) {
+  char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
+  if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
+                        s->cfg.auth_in_query, path, sizeof path) != AKS_OK)
+    return AKS_INVALID_ARGUMENT;
+  aks__probe *p = ak__calloc(1, sizeof *p);
+  if (!p) return AKS_OUT_OF_MEMORY;
+  int v6 = strchr(s->ingress.host, ':') != NULL;
+  snprintf(p->url, sizeof p->url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s",
+           s->ingress.tls ? "https" : "http", s->ingress.host, s->ingress.port, path);
+  snprintf(p->app_id, sizeof p->app_id, "%s", s->cfg.app_id);
+  snprintf(p->token, sizeof p->token, "%s", s->token);
+  p->auth_in_query = s->cfg.auth_in_query;
+  p->status = status;
+  p->loop = s->loop;
+  p->s = s;
+  /* The probe is bounded by PROBE_TIMEOUT_MS itself; connect_timeout_ms does not cut it. */
+  lws_sul_cancel(&s->sul_timeout);
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  int rc = AKS_QUEUE_FULL;
+  if (loop->n_probes < AKS_MAX_PROBES)
+    rc = pthread_create(&p->thread, NULL, probe_main, p) == 0 ? AKS_OK : AKS_OUT_OF_MEMORY;
+  if (rc == AKS_OK) {
+    p->next = loop->probes;
+    loop->probes = p;
+    loop->n_probes++;
+    s->probe = p;
+  }
+  pthread_mutex_unlock(&loop->mu);
+  if (rc != AKS_OK) ak__free(p);
+  return rc;
+}
+
+/* The probe's verdict: trusted only when it saw the same status as the refused upgrade. */
+static void finish_probe(aks_session *s, aks__probe *p) {
+  char msg[AKS_MSG_MAX];
+  aks_error_code code = aks__classify_http(p->status, NULL, msg, sizeof msg);
+  if (p->res.http_status == p->status) {
+    code = p->res.code;
+    snprintf(msg, sizeof msg, "%s", p->res.message);
+  }
+  aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, p->status, 0);
+  aks__session_detach_net(s);
+}
+
+void aks__loop_reap_probes(aks_loop *loop, int all) {
+  aks__probe *reap = NULL;
+  pthread_mutex_lock(&loop->mu);
+  aks__probe **pp = &loop->probes;
+  while (*pp) {
+    aks__probe *p = *pp;
+    if (all || (p->done && !p->s)) {
+      *pp = p->next;
+      loop->n_probes--;
+      if (p->s) aks__session_drop_probe_locked(p->s);
+      p->next = reap;
+      reap = p;
+    } else {
+      pp = &p->next;
+    }
+  }
+  pthread_mutex_unlock(&loop->mu);
+  while (reap) { /* finished (or, at teardown, bounded by PROBE_TIMEOUT_MS) */
+    aks__probe *n = reap->next;
+    pthread_join(reap->thread, NULL);
+    ak__free(reap);
+    reap = n;
+  }
+}
 
 static void on_connection_error(aks_session *s, struct lws *wsi, const char *why) {
   int status = (int)lws_http_client_http_response(wsi);
@@ -384,24 +521,8 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
   s->wsi = NULL;
   lws_set_opaque_user_data(wsi, NULL);
   if (status >= 400) {
-    /* The upgrade was refused with an HTTP error: ask again over plain HTTP to read the
-     * JSON body, and trust it only when it tells the same status. */
-    char url[AKS_URL_MAX + AKS_TOKEN_MAX + 900];
-    char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
-    aks__http_result res;
+    if (start_probe(s, status) == AKS_OK) return; /* the verdict comes back later */
     aks_error_code code = aks__classify_http(status, NULL, msg, sizeof msg);
-    if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
-                          s->cfg.auth_in_query, path, sizeof path) == AKS_OK) {
-      int v6 = strchr(s->ingress.host, ':') != NULL;
-      snprintf(url, sizeof url, v6 ? "%s://[%s]:%d%s" : "%s://%s:%d%s",
-               s->ingress.tls ? "https" : "http", s->ingress.host, s->ingress.port, path);
-      aks__upgrade_probe(url, s->cfg.app_id, s->token, s->cfg.auth_in_query, PROBE_TIMEOUT_MS,
-                         &res);
-      if (res.http_status == status) {
-        code = res.code;
-        snprintf(msg, sizeof msg, "%s", res.message);
-      }
-    }
     aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, status, 0);
   } else {
     aks__session_fail(s, AKS_CONNECTION_FAILED,
@@ -439,7 +560,7 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
     if (!s) return -1;
     pthread_mutex_lock(&s->loop->mu);
-    if (s->state == S_CONNECTING) s->state = S_CONFIGURING;
+    if (s->state == AKS__CONNECTING) aks__session_set_state_locked(s, AKS__CONFIGURING);
     pthread_mutex_unlock(&s->loop->mu);
     lws_callback_on_writable(wsi);
     return 0;
@@ -464,7 +585,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
       lws_set_opaque_user_data(wsi, NULL);
       s->wsi = NULL;
       pthread_mutex_lock(&s->loop->mu);
-      int report = !s->failed && !s->user_closed && s->state != S_CLOSED;
+      int report = s->state != AKS__FAILED && s->state != AKS__CLOSING &&
+                   s->state != AKS__CLOSED;
       pthread_mutex_unlock(&s->loop->mu);
       if (report) {
         char msg[256];
@@ -518,31 +640,31 @@ static int poll_tokens(aks_loop *loop) {
   pthread_mutex_unlock(&loop->mu);
   for (size_t i = 0; i < n; i++) {
     aks_session *s = list[i];
-    aks__http_result *res = malloc(sizeof *res);
+    aks__http_result *res = ak__malloc(sizeof *res);
     if (!res) return 1;
     if (aks__token_req_poll(s->treq, 0, res)) {
       aks__token_req_free(s->treq);
+      if (res->code == AKS_OK) snprintf(s->token, sizeof s->token, "%s", res->token);
       pthread_mutex_lock(&loop->mu);
       s->treq = NULL;
       loop->n_token_reqs--;
-      pthread_mutex_unlock(&loop->mu);
       if (res->code == AKS_OK) {
-        snprintf(s->token, sizeof s->token, "%s", res->token);
-        pthread_mutex_lock(&loop->mu);
-        s->state = s->start_pending ? S_CONNECTING : S_READY;
-        if (s->start_pending) {
-          s->want_connect = 1;
+        if (s->state == AKS__FETCHING_TOKEN) {
+          aks__session_set_state_locked(s, AKS__HAS_TOKEN);
+        } else if (s->state == AKS__CONNECTING) { /* started before the token came */
+          s->work |= AKS__WORK_CONNECT;
           aks__loop_kick_locked(s);
         }
-        pthread_mutex_unlock(&loop->mu);
-      } else {
+      }
+      pthread_mutex_unlock(&loop->mu);
+      if (res->code != AKS_OK) {
         aks__session_fail(s, res->code, AKS_PHASE_SESSION_TOKEN, res->message, NULL,
                           res->http_status, 0);
       }
     } else {
       busy = 1;
     }
-    free(res);
+    ak__free(res);
   }
   return busy;
 }
@@ -563,7 +685,7 @@ void aks__loop_service_once(aks_loop *loop, int timeout_ms) {
 }
 
 int aks__loop_create(aks_threading threading, int max_sessions, int tls, aks_loop **out) {
-  aks_loop *loop = calloc(1, sizeof *loop);
+  aks_loop *loop = ak__calloc(1, sizeof *loop);
   if (!loop) return AKS_OUT_OF_MEMORY;
   loop->threading = threading;
   loop->max_sessions = max_sessions;
@@ -606,8 +728,9 @@ void aks__loop_destroy(aks_loop *loop) {
     lws_cancel_service(loop->ctx);
     pthread_join(loop->thread, NULL);
   }
+  if (loop->ctx) aks__loop_reap_probes(loop, 1);
   if (loop->ctx) lws_context_destroy(loop->ctx);
   pthread_cond_destroy(&loop->cv);
   pthread_mutex_destroy(&loop->mu);
-  free(loop);
+  ak__free(loop);
 }

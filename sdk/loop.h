@@ -19,24 +19,91 @@
 /* Largest message accepted from the server. */
 #define AKS_RX_MAX ((size_t)AK_MAX_MESSAGE_BYTES)
 #define AKS_CONN_ID_MAX 128
-/* Bound of the HTTP probe that reads why an upgrade was refused. */
+/* Bound of the HTTP probe that reads why an upgrade was refused, and of the probes (worker
+ * threads) one loop runs at once; beyond it a refusal is classified by its status alone. */
 #define AKS_PROBE_TIMEOUT_MS 2000
+#define AKS_MAX_PROBES 16
 
+/* The one connection state of a session. Every change goes through aks__session_set_state
+ * (or the pure aks__state_step), which accepts only the edges of the table in state.c:
+ *
+ *   IDLE -> FETCHING_TOKEN (EXTERNAL init) | HAS_TOKEN (INTERNAL init) | CLOSING
+ *   FETCHING_TOKEN -> HAS_TOKEN | CONNECTING (start before the token came) | CLOSING | FAILED
+ *   HAS_TOKEN -> CONNECTING | CLOSING
+ *   CONNECTING -> CONFIGURING | CLOSING | FAILED
+ *   CONFIGURING -> OPEN | CLOSING | FAILED
+ *   OPEN -> CLOSING | FAILED
+ *   CLOSING -> FAILED | CLOSED
+ *   FAILED -> CLOSED
+ *
+ * FAILED: an error was recorded and reported; nothing more is sent and no later close is
+ * reported as a second error. CLOSING: the user asked to close (queued audio is flushed when
+ * the session was confirmed). CLOSED is terminal: the wsi is gone and on_close has fired
+ * (when owed). */
 typedef enum aks__state {
-  S_NEW = 0,
-  S_TOKEN,       /* EXTERNAL: token request in flight */
-  S_READY,       /* token known */
-  S_CONNECTING,  /* start called: TCP + upgrade */
-  S_CONFIGURING, /* WebSocket open, ClientConfigureSession sent, waiting for the confirm */
-  S_OPEN,
-  S_CLOSED       /* terminal */
+  AKS__IDLE = 0,
+  AKS__FETCHING_TOKEN, /* EXTERNAL: token request in flight */
+  AKS__HAS_TOKEN,      /* token known, not started */
+  AKS__CONNECTING,     /* start called: TCP + upgrade (EXTERNAL: maybe still fetching) */
+  AKS__CONFIGURING,    /* WebSocket open, ClientConfigureSession sent, waiting for confirm */
+  AKS__OPEN,           /* confirmed: audio flows */
+  AKS__CLOSING,
+  AKS__FAILED,
+  AKS__CLOSED,
+  AKS__STATE_COUNT
 } aks__state;
+
+/* Work the API threads hand to the network thread (bits of aks_session.work). */
+enum {
+  AKS__WORK_CONNECT = 1u << 0,
+  AKS__WORK_WRITE = 1u << 1,
+  AKS__WORK_CLOSE = 1u << 2,
+  AKS__WORK_DETACH = 1u << 3, /* free() waits for the network thread to let go */
+  AKS__WORK_PROBE = 1u << 4   /* the upgrade probe finished */
+};
+
+/* Which callbacks the session still owes (aks_session.notify). */
+typedef enum aks__notify {
+  AKS__NOTIFY_NONE = 0,   /* a blocked start() reports itself, or the session is being freed */
+  AKS__NOTIFY_ERRORS = 1, /* on_error only (not started: no on_close owed) */
+  AKS__NOTIFY_ALL = 2     /* started: on_error and the one on_close */
+} aks__notify;
+
+/* 1 when from -> to is an edge of the table. */
+int aks__state_allowed(aks__state from, aks__state to);
+/* Moves *st to `to` when allowed (returns AKS_OK), else leaves it and returns
+ * AKS_INVALID_STATE. Pure: the unit test walks the whole table through it. */
+int aks__state_step(aks__state *st, aks__state to);
+const char *aks__state_name(aks__state st);
 
 typedef struct aks__txmsg {
   struct aks__txmsg *next;
   size_t len;
   unsigned char buf[]; /* LWS_PRE headroom + len bytes */
 } aks__txmsg;
+
+/* A refused upgrade's HTTP probe, run on a short-lived worker thread so that the network
+ * thread (shared by every session of the loop) never blocks on it. Owned by the loop (listed
+ * in loop->probes until joined); the session only points at it. */
+typedef struct aks__probe {
+  struct aks__probe *next;   /* [mu] loop->probes */
+  aks_loop *loop;
+  aks_session *s;            /* [mu] NULL once the session let go of it */
+  pthread_t thread;
+  int done;                  /* [mu] the worker finished; joining is immediate */
+  int status;                /* HTTP status of the refused upgrade */
+  char url[AKS_URL_MAX + AKS_TOKEN_MAX + 900];
+  char app_id[1024];
+  char token[AKS_TOKEN_MAX];
+  int auth_in_query;
+  aks__http_result res;      /* written by the worker before done */
+} aks__probe;
+
+/* Dequantized motion frames, grown to the largest payload seen. */
+typedef struct aks__scratch {
+  float *w, *h;
+  size_t frames;
+} aks__scratch;
 
 struct aks_session {
   aks_loop *loop;
@@ -51,37 +118,32 @@ struct aks_session {
   void *user;
   aks__url ingress;
   char token[AKS_TOKEN_MAX];
-  aks__token_req *treq;      /* [net] EXTERNAL token request */
+  aks__token_req *treq;      /* [mu] EXTERNAL token request (polled on the network side) */
 
-  pthread_mutex_t api_mu;    /* serializes send_audio / interrupt callers */
+  /* Serializes send_audio / interrupt callers. Separate from loop->mu on purpose: Opus
+   * encoding runs under it, and loop->mu is shared by every session of the loop. */
+  pthread_mutex_t api_mu;
   aks__oggenc *ogg;          /* [api_mu] encoder of the current request */
   char cur_req[AK_ID_LEN + 1];  /* [api_mu] request being streamed, "" if none */
   char last_req[AK_ID_LEN + 1]; /* [api_mu] most recent request */
 
-  /* [mu] shared state */
+  /* [mu] shared state: the state, the work mailbox, what is owed, the queue, the error */
   aks__state state;
-  int want_connect, want_write, want_close, want_detach, detached;
-  int start_pending;         /* EXTERNAL start before the token arrived */
-  int sync_start;            /* INTERNAL start() is blocked waiting */
-  int failed;                /* an error ended (or is ending) the session */
-  int user_closed;
-  int quiet;                 /* callbacks suppressed (failed sync start, free) */
-  int close_fired;
-  int started;               /* start() succeeded: on_close is owed */
+  unsigned work;             /* AKS__WORK_* bits for the network thread */
+  int detached;              /* the network thread let go (answer to AKS__WORK_DETACH) */
+  aks__notify notify;
+  aks__probe *probe;         /* upgrade probe in flight, or NULL */
   aks__txmsg *txq_head, *txq_tail;
   size_t txq_bytes, txq_count;
-  char conn_id[AKS_CONN_ID_MAX];
-  aks_error err;             /* last error; strings below */
-  char err_msg[AKS_MSG_MAX];
-  char err_req[AK_ID_LEN + 1];
-  int has_err;
+  char conn_id[AKS_CONN_ID_MAX]; /* set once, by the confirmation */
+  aks_error_info err;        /* last error; err.code == AKS_OK: none */
 
   /* [net] */
   struct lws *wsi;
   uint8_t *cfg_msg; size_t cfg_len; int cfg_sent;
-  int closing;               /* close once the queue is flushed */
+  int closing;               /* close the wsi once the queue is flushed */
   uint8_t *rx; size_t rx_len, rx_cap;
-  float *wbuf, *hbuf; size_t scratch_frames;
+  aks__scratch scratch;      /* dequantized motion of the message being delivered */
   int close_code;
   char close_reason[124];
   lws_sorted_usec_list_t sul_timeout;
@@ -99,9 +161,23 @@ struct aks_loop {
   aks_session *sessions;          /* [mu] */
   aks_session *pending;           /* [mu] sessions with work for the network thread */
   int n_token_reqs;               /* [mu] EXTERNAL token requests in flight */
+  aks__probe *probes;             /* [mu] upgrade probes not yet joined */
+  int n_probes;                   /* [mu] length of that list */
   lws_sorted_usec_list_t sul_tick;
   lws_sorted_usec_list_t sul_bound;
 };
+
+/* state.c */
+/* Moves s to `to` (call with loop->mu held). A refused edge is a bug in the SDK: it is
+ * reported on stderr, aborts debug builds (NDEBUG unset) and leaves the state unchanged in
+ * release builds. Returns AKS_OK or AKS_INVALID_STATE. */
+int aks__session_set_state_locked(aks_session *s, aks__state to);
+/* Records an error (call with loop->mu held). */
+void aks__session_set_error_locked(aks_session *s, aks_error_code code, aks_phase phase,
+                                   const char *msg, const char *req_id, int http_status,
+                                   int close_code);
+/* Lets go of a probe in flight (call with loop->mu held); the loop joins it later. */
+void aks__session_drop_probe_locked(aks_session *s);
 
 /* loop.c */
 int aks__loop_create(aks_threading threading, int max_sessions, int tls, aks_loop **out);
@@ -118,5 +194,15 @@ void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, con
                        const char *req_id, int http_status, int close_code);
 /* Finishes s: detaches from its wsi and fires on_close once. Network thread only. */
 void aks__session_detach_net(aks_session *s);
+/* The SDK's receive path for one parsed ServerResponseAnimation: fires on_audio and
+ * on_motion with views decoded from a (payload pointers are a's slices of raw, the received
+ * Message, never re-serialized), then on_message with raw untouched. Returns AKS_OK,
+ * AKS_OUT_OF_MEMORY or AKS_PROTOCOL_ERROR (then on_motion and on_message did not fire). */
+int aks__deliver_animation(aks__scratch *sc, const aks_callbacks *cbs, void *user,
+                           const ak_animation *a, const uint8_t *raw, size_t len);
+void aks__scratch_free(aks__scratch *sc);
+/* Joins and frees the probes whose worker finished and whose session let go (all of them,
+ * waiting, when all = 1: loop teardown). */
+void aks__loop_reap_probes(aks_loop *loop, int all);
 
 #endif

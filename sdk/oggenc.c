@@ -7,6 +7,7 @@
 #include <opus/opusenc.h>
 
 #include "internal.h"
+#include "alloc_internal.h"
 
 #define OGG_PENDING_MAX (4 * 1024 * 1024) /* bytes not yet taken; far above one chunk */
 
@@ -29,7 +30,7 @@ static int on_write(void *user, const unsigned char *ptr, opus_int32 len) {
   if (e->len + n > e->cap) {
     size_t cap = e->cap ? e->cap : 4096;
     while (cap < e->len + n) cap *= 2;
-    uint8_t *nb = realloc(e->buf, cap);
+    uint8_t *nb = ak__realloc(e->buf, cap);
     if (!nb) {
       e->overflow = 1;
       return 1;
@@ -49,7 +50,7 @@ static int on_close(void *user) {
 
 int aks__oggenc_new(int rate, int bitrate, aks__oggenc **out) {
   static const OpusEncCallbacks cbs = {on_write, on_close};
-  aks__oggenc *e = calloc(1, sizeof *e);
+  aks__oggenc *e = ak__calloc(1, sizeof *e);
   if (!e) return AKS_OUT_OF_MEMORY;
   e->comments = ope_comments_create();
   int err = OPE_OK;
@@ -102,6 +103,6 @@ void aks__oggenc_free(aks__oggenc *e) {
   if (!e) return;
   if (e->enc) ope_encoder_destroy(e->enc);
   if (e->comments) ope_comments_destroy(e->comments);
-  free(e->buf);
-  free(e);
+  ak__free(e->buf);
+  ak__free(e);
 }

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "loop.h"
+#include "alloc_internal.h"
 
 #define DEFAULT_TTL_S 3600
 #define MAX_TTL_S 86400
@@ -31,7 +32,7 @@ static int own_string(aks_session *s, size_t *n_owned, const char **field) {
   size_t len = strnlen(*field, MAX_STRING + 1);
   if (len > MAX_STRING || *n_owned >= sizeof s->owned / sizeof s->owned[0])
     return AKS_INVALID_ARGUMENT;
-  char *c = malloc(len + 1);
+  char *c = ak__malloc(len + 1);
   if (!c) return AKS_OUT_OF_MEMORY;
   memcpy(c, *field, len + 1);
   s->owned[(*n_owned)++] = c;
@@ -72,33 +73,39 @@ static int validate(aks_config *c, aks__url *ingress) {
 
 static void session_release(aks_session *s) {
   if (!s) return;
-  for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) free(s->owned[i]);
+  for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) ak__free(s->owned[i]);
   aks__token_req_free(s->treq);
   aks__oggenc_free(s->ogg);
   aks__txmsg *q = s->txq_head;
   while (q) {
     aks__txmsg *n = q->next;
-    free(q);
+    ak__free(q);
     q = n;
   }
-  free(s->cfg_msg);
-  free(s->rx);
-  free(s->wbuf);
-  free(s->hbuf);
+  ak__free(s->cfg_msg);
+  ak__free(s->rx);
+  aks__scratch_free(&s->scratch);
+  if (s->loop) { /* a probe still in flight stays with the loop, which joins it */
+    pthread_mutex_lock(&s->loop->mu);
+    aks__session_drop_probe_locked(s);
+    pthread_mutex_unlock(&s->loop->mu);
+  }
   pthread_mutex_destroy(&s->api_mu);
-  free(s);
+  ak__free(s);
 }
 
 static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callbacks *cbs,
                           void *user, aks_session **out) {
   if (!cfg || !out) return AKS_INVALID_ARGUMENT;
-  aks_session *s = calloc(1, sizeof *s);
+  aks_session *s = ak__calloc(1, sizeof *s);
   if (!s) return AKS_OUT_OF_MEMORY;
   pthread_mutex_init(&s->api_mu, NULL);
   s->cfg = *cfg;
   s->cfg.threading = loop ? loop->threading : cfg->threading;
   if (cbs) s->cbs = *cbs;
   s->user = user;
+  s->state = AKS__IDLE;
+  s->notify = AKS__NOTIFY_ERRORS;
   int rc = validate(&s->cfg, &s->ingress);
   size_t n = 0;
   const char **fields[] = {
@@ -111,7 +118,7 @@ static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callb
     rc = own_string(s, &n, fields[i]);
   if (rc == AKS_OK && nonempty(s->cfg.session_token)) {
     snprintf(s->token, sizeof s->token, "%s", s->cfg.session_token);
-    s->state = S_READY;
+    s->state = AKS__HAS_TOKEN; /* initial state, not a transition */
   }
   if (rc != AKS_OK) {
     session_release(s);
@@ -171,22 +178,18 @@ int aks_session_new_on_loop(aks_loop *loop, const aks_config *cfg, const aks_cal
 static int call_error(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
                       int http_status) {
   pthread_mutex_lock(&s->loop->mu);
-  snprintf(s->err_msg, sizeof s->err_msg, "%s", msg ? msg : aks_error_name(code));
-  s->err_req[0] = '\0';
-  s->err.code = code;
-  s->err.phase = phase;
-  s->err.message = s->err_msg;
-  s->err.req_id = NULL;
-  s->err.http_status = http_status;
-  s->err.close_code = 0;
-  s->has_err = 1;
+  aks__session_set_error_locked(s, code, phase, msg, NULL, http_status, 0);
   pthread_mutex_unlock(&s->loop->mu);
   return code;
 }
 
-const aks_error *aks_session_last_error(const aks_session *s) {
-  if (!s) return NULL;
-  return s->has_err ? &s->err : NULL;
+int aks_session_last_error(aks_session *s, aks_error_info *out) {
+  if (!s || !out) return AKS_INVALID_ARGUMENT;
+  pthread_mutex_lock(&s->loop->mu);
+  int have = s->err.code != AKS_OK;
+  if (have) *out = s->err;
+  pthread_mutex_unlock(&s->loop->mu);
+  return have;
 }
 
 /* ---- init / start ------------------------------------------------------------------------- */
@@ -197,10 +200,10 @@ int aks_session_init(aks_session *s) {
   pthread_mutex_lock(&loop->mu);
   aks__state st = s->state;
   pthread_mutex_unlock(&loop->mu);
-  if (nonempty(s->cfg.session_token) && st == S_READY) return AKS_OK;
-  if (st != S_NEW) return AKS_INVALID_STATE;
+  if (nonempty(s->cfg.session_token) && st == AKS__HAS_TOKEN) return AKS_OK;
+  if (st != AKS__IDLE) return AKS_INVALID_STATE;
   if (s->cfg.threading == AKS_THREAD_INTERNAL) {
-    aks__http_result *res = malloc(sizeof *res);
+    aks__http_result *res = ak__malloc(sizeof *res);
     if (!res) return AKS_OUT_OF_MEMORY;
     aks__token_fetch(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
                      s->cfg.connect_timeout_ms, res);
@@ -208,12 +211,15 @@ int aks_session_init(aks_session *s) {
     if (rc == AKS_OK) {
       snprintf(s->token, sizeof s->token, "%s", res->token);
       pthread_mutex_lock(&loop->mu);
-      s->state = S_READY;
+      if (s->state == AKS__IDLE) /* else closed meanwhile */
+        rc = aks__session_set_state_locked(s, AKS__HAS_TOKEN);
+      else
+        rc = AKS_INVALID_STATE;
       pthread_mutex_unlock(&loop->mu);
     } else {
       call_error(s, res->code, AKS_PHASE_SESSION_TOKEN, res->message, res->http_status);
     }
-    free(res);
+    ak__free(res);
     return rc;
   }
   aks__token_req *r = NULL;
@@ -221,9 +227,14 @@ int aks_session_init(aks_session *s) {
                               s->cfg.connect_timeout_ms, &r);
   if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_SESSION_TOKEN, NULL, 0);
   pthread_mutex_lock(&loop->mu);
+  if (s->state != AKS__IDLE) { /* another thread got here first, or closed */
+    pthread_mutex_unlock(&loop->mu);
+    aks__token_req_free(r);
+    return AKS_INVALID_STATE;
+  }
   s->treq = r;
   loop->n_token_reqs++;
-  s->state = S_TOKEN;
+  aks__session_set_state_locked(s, AKS__FETCHING_TOKEN);
   pthread_mutex_unlock(&loop->mu);
   return AKS_OK;
 }
@@ -259,75 +270,85 @@ static int build_configure(aks_session *s) {
   size_t len = 0;
   int rc = ak_message_pack(&m, &buf, &len);
   if (rc != AK_OK) return rc == AK_ENOMEM ? AKS_OUT_OF_MEMORY : AKS_INVALID_ARGUMENT;
-  free(s->cfg_msg);
-  s->cfg_msg = malloc(LWS_PRE + len);
+  ak__free(s->cfg_msg);
+  s->cfg_msg = ak__malloc(LWS_PRE + len);
   if (!s->cfg_msg) {
-    free(buf);
+    ak__free(buf);
     return AKS_OUT_OF_MEMORY;
   }
   memcpy(s->cfg_msg + LWS_PRE, buf, len);
   s->cfg_len = len;
-  free(buf);
+  ak__free(buf);
   return AKS_OK;
+}
+
+static int startable(const aks_session *s, aks__state st) {
+  return st == AKS__HAS_TOKEN ||
+         (st == AKS__FETCHING_TOKEN && s->cfg.threading == AKS_THREAD_EXTERNAL);
+}
+
+static void deadline_in(struct timespec *dl, long long ms) {
+  clock_gettime(CLOCK_REALTIME, dl);
+  dl->tv_sec += (time_t)(ms / 1000);
+  dl->tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (dl->tv_nsec >= 1000000000L) {
+    dl->tv_sec++;
+    dl->tv_nsec -= 1000000000L;
+  }
 }
 
 int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
   if (!s) return AKS_INVALID_ARGUMENT;
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
-  aks__state st = s->state;
+  int ok = startable(s, s->state);
   pthread_mutex_unlock(&loop->mu);
-  if (st != S_READY && !(st == S_TOKEN && s->cfg.threading == AKS_THREAD_EXTERNAL))
-    return AKS_INVALID_STATE;
+  if (!ok) return AKS_INVALID_STATE;
   int rc = build_configure(s);
   if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_WEBSOCKET_CONNECT, NULL, 0);
 
   pthread_mutex_lock(&loop->mu);
-  s->started = 1; /* reverted below when a blocking start fails */
-  if (st == S_TOKEN) {
-    s->start_pending = 1;
+  aks__state st = s->state;
+  if (!startable(s, st)) { /* changed since the check above */
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_INVALID_STATE;
+  }
+  s->notify = AKS__NOTIFY_ALL; /* lowered below when a blocking start fails */
+  aks__session_set_state_locked(s, AKS__CONNECTING);
+  if (st == AKS__FETCHING_TOKEN) { /* connects when the token arrives */
     pthread_mutex_unlock(&loop->mu);
     return AKS_OK;
   }
-  s->state = S_CONNECTING;
-  s->want_connect = 1;
-  if (s->cfg.threading == AKS_THREAD_EXTERNAL) {
-    aks__loop_kick_locked(s);
-    pthread_mutex_unlock(&loop->mu);
-    return AKS_OK;
-  }
-  s->sync_start = 1;
+  s->work |= AKS__WORK_CONNECT;
   aks__loop_kick_locked(s);
-  /* The network thread enforces connect_timeout_ms; the extra margin only guards against a
-   * wedged thread. */
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  long long ms = s->cfg.connect_timeout_ms + 3000LL + AKS_PROBE_TIMEOUT_MS;
-  dl.tv_sec += (time_t)(ms / 1000);
-  dl.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
+  if (s->cfg.threading == AKS_THREAD_EXTERNAL) {
+    pthread_mutex_unlock(&loop->mu);
+    return AKS_OK;
   }
+  /* The network thread enforces connect_timeout_ms (and the probe its own bound); the extra
+   * margin only guards against a wedged thread. */
+  struct timespec dl;
+  deadline_in(&dl, s->cfg.connect_timeout_ms + 3000LL + AKS_PROBE_TIMEOUT_MS);
   int timed_out = 0;
-  while (s->state != S_OPEN && !s->failed && s->state != S_CLOSED && !timed_out)
+  while (s->state != AKS__OPEN && s->state != AKS__FAILED && s->state != AKS__CLOSED &&
+         !timed_out)
     timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
-  s->sync_start = 0;
-  if (s->state != S_OPEN) s->started = 0;
-  if (s->state == S_OPEN) {
+  if (s->state == AKS__OPEN) {
     if (conn_id && conn_id_cap) snprintf(conn_id, conn_id_cap, "%s", s->conn_id);
     pthread_mutex_unlock(&loop->mu);
     return AKS_OK;
   }
-  if (!s->failed) {
-    s->failed = 1;
-    s->quiet = 1;
-    s->want_close = 1;
+  if (s->state != AKS__FAILED && s->state != AKS__CLOSED) {
+    s->notify = AKS__NOTIFY_NONE; /* this call reports the timeout itself */
+    aks__session_set_error_locked(s, AKS_TIMEOUT, AKS_PHASE_WEBSOCKET_CONNECT,
+                                  "network thread did not answer in time", NULL, 0, 0);
+    aks__session_set_state_locked(s, AKS__FAILED);
+    s->work |= AKS__WORK_CLOSE;
     aks__loop_kick_locked(s);
     pthread_mutex_unlock(&loop->mu);
-    return call_error(s, AKS_TIMEOUT, AKS_PHASE_WEBSOCKET_CONNECT,
-                      "network thread did not answer in time", 0);
+    return AKS_TIMEOUT;
   }
+  if (s->notify == AKS__NOTIFY_ALL) s->notify = AKS__NOTIFY_ERRORS; /* start failed */
   int code = s->err.code != AKS_OK ? (int)s->err.code : AKS_UNKNOWN;
   pthread_mutex_unlock(&loop->mu);
   return code;
@@ -338,18 +359,18 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
 /* Queues one packed message (takes buf). Call with loop->mu held. */
 static int enqueue_locked(aks_session *s, uint8_t *buf, size_t len) {
   if (s->txq_bytes + len > AKS_TXQ_MAX_BYTES || s->txq_count >= AKS_TXQ_MAX_MSGS) {
-    free(buf);
+    ak__free(buf);
     return AKS_QUEUE_FULL;
   }
-  aks__txmsg *m = malloc(sizeof *m + LWS_PRE + len);
+  aks__txmsg *m = ak__malloc(sizeof *m + LWS_PRE + len);
   if (!m) {
-    free(buf);
+    ak__free(buf);
     return AKS_OUT_OF_MEMORY;
   }
   m->next = NULL;
   m->len = len;
   memcpy(m->buf + LWS_PRE, buf, len);
-  free(buf);
+  ak__free(buf);
   if (s->txq_tail)
     s->txq_tail->next = m;
   else
@@ -362,9 +383,7 @@ static int enqueue_locked(aks_session *s, uint8_t *buf, size_t len) {
 
 /* Usable for sending: started and not over. */
 static int sendable_locked(const aks_session *s) {
-  return (s->state == S_CONNECTING || s->state == S_CONFIGURING || s->state == S_OPEN ||
-          (s->state == S_TOKEN && s->start_pending)) &&
-         !s->failed && !s->user_closed;
+  return s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING || s->state == AKS__OPEN;
 }
 
 /* Packs audio slices [audio, audio+len) of request req (the last one carrying end) and
@@ -373,8 +392,8 @@ static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, si
                        int end) {
   size_t n_slices = len ? (len + AKS_MAX_CHUNK_BYTES - 1) / AKS_MAX_CHUNK_BYTES : 1;
   aks_loop *loop = s->loop;
-  uint8_t **bufs = calloc(n_slices, sizeof *bufs);
-  size_t *lens = calloc(n_slices, sizeof *lens);
+  uint8_t **bufs = ak__calloc(n_slices, sizeof *bufs);
+  size_t *lens = ak__calloc(n_slices, sizeof *lens);
   int rc = bufs && lens ? AKS_OK : AKS_OUT_OF_MEMORY;
   for (size_t i = 0; rc == AKS_OK && i < n_slices; i++) {
     ak_message m;
@@ -405,15 +424,15 @@ static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, si
         bufs[i] = NULL;
         if (qrc != AKS_OK && rc == AKS_OK) rc = qrc;
       }
-      s->want_write = 1;
+      s->work |= AKS__WORK_WRITE;
       aks__loop_kick_locked(s);
     }
     pthread_mutex_unlock(&loop->mu);
   }
   if (bufs)
-    for (size_t i = 0; i < n_slices; i++) free(bufs[i]);
-  free(bufs);
-  free(lens);
+    for (size_t i = 0; i < n_slices; i++) ak__free(bufs[i]);
+  ak__free(bufs);
+  ak__free(lens);
   return rc;
 }
 
@@ -455,7 +474,7 @@ int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int en
     }
   }
   if (rc == AKS_OK) rc = queue_audio(s, req, wire, wire_len, end);
-  free(ogg);
+  ak__free(ogg);
   if (rc == AKS_OK) {
     if (end) {
       memcpy(s->last_req, req, sizeof req);
@@ -499,12 +518,12 @@ int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap) {
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   if (!sendable_locked(s)) {
-    free(buf);
+    ak__free(buf);
     rc = AKS_INVALID_STATE;
   } else {
     rc = enqueue_locked(s, buf, len);
     if (rc == AKS_OK) {
-      s->want_write = 1;
+      s->work |= AKS__WORK_WRITE;
       aks__loop_kick_locked(s);
     }
   }
@@ -525,12 +544,12 @@ int aks_session_service(aks_session *s, int timeout_ms) {
   if (!s) return AKS_INVALID_ARGUMENT;
   if (s->cfg.threading != AKS_THREAD_EXTERNAL) return AKS_INVALID_STATE;
   pthread_mutex_lock(&s->loop->mu);
-  int closed = s->state == S_CLOSED;
+  int closed = s->state == AKS__CLOSED;
   pthread_mutex_unlock(&s->loop->mu);
   if (!closed) {
     aks__loop_service_once(s->loop, timeout_ms);
     pthread_mutex_lock(&s->loop->mu);
-    closed = s->state == S_CLOSED;
+    closed = s->state == AKS__CLOSED;
     pthread_mutex_unlock(&s->loop->mu);
   }
   return closed ? AKS_CONNECTION_CLOSED : 0;
@@ -543,7 +562,7 @@ int aks_loop_service(aks_loop *loop, int timeout_ms) {
   int alive = 0;
   pthread_mutex_lock(&loop->mu);
   for (aks_session *s = loop->sessions; s; s = s->next)
-    if (s->state != S_CLOSED) alive++;
+    if (s->state != AKS__CLOSED) alive++;
   pthread_mutex_unlock(&loop->mu);
   return alive;
 }
@@ -552,12 +571,13 @@ int aks_session_close(aks_session *s) {
   if (!s) return AKS_INVALID_ARGUMENT;
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
-  if (s->state == S_CLOSED) {
+  if (s->state == AKS__CLOSED) {
     pthread_mutex_unlock(&loop->mu);
     return AKS_OK;
   }
-  s->user_closed = 1;
-  s->want_close = 1;
+  if (s->state != AKS__CLOSING && s->state != AKS__FAILED)
+    aks__session_set_state_locked(s, AKS__CLOSING);
+  s->work |= AKS__WORK_CLOSE;
   aks__loop_kick_locked(s);
   /* EXTERNAL, or called from a callback on the network thread: the close completes later
    * (on_close), waiting here would block the thread that does it. */
@@ -567,17 +587,11 @@ int aks_session_close(aks_session *s) {
     return AKS_OK;
   }
   struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += s->cfg.connect_timeout_ms / 1000;
-  dl.tv_nsec += (long)(s->cfg.connect_timeout_ms % 1000) * 1000000L;
-  if (dl.tv_nsec >= 1000000000L) {
-    dl.tv_sec++;
-    dl.tv_nsec -= 1000000000L;
-  }
+  deadline_in(&dl, s->cfg.connect_timeout_ms);
   int timed_out = 0;
-  while (s->state != S_CLOSED && !timed_out)
+  while (s->state != AKS__CLOSED && !timed_out)
     timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
-  int closed = s->state == S_CLOSED;
+  int closed = s->state == AKS__CLOSED;
   pthread_mutex_unlock(&loop->mu);
   return closed ? AKS_OK : AKS_TIMEOUT;
 }
@@ -593,7 +607,7 @@ void aks_session_free(aks_session *s) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (;;) {
       pthread_mutex_lock(&loop->mu);
-      int closed = s->state == S_CLOSED;
+      int closed = s->state == AKS__CLOSED;
       pthread_mutex_unlock(&loop->mu);
       if (closed) break;
       clock_gettime(CLOCK_MONOTONIC, &t);
@@ -603,16 +617,17 @@ void aks_session_free(aks_session *s) {
     }
   }
   pthread_mutex_lock(&loop->mu);
-  s->quiet = 1;
+  s->notify = AKS__NOTIFY_NONE;
   pthread_mutex_unlock(&loop->mu);
   if (s->own_loop) {
     aks__loop_destroy(loop); /* stops the thread; the context takes the wsi down quietly */
+    s->loop = NULL;          /* gone, with any probe it held */
     session_release(s);
     return;
   }
   /* Shared loop: the network thread drops the wsi and unlinks nothing else; wait for it. */
   pthread_mutex_lock(&loop->mu);
-  s->want_detach = 1;
+  s->work |= AKS__WORK_DETACH;
   aks__loop_kick_locked(s);
   if (external) {
     pthread_mutex_unlock(&loop->mu);
@@ -645,7 +660,11 @@ void aks_session_free(aks_session *s) {
 
 const char *aks_session_connection_id(const aks_session *s) {
   if (!s) return NULL;
-  return s->conn_id[0] ? s->conn_id : NULL;
+  aks_session *m = (aks_session *)s; /* the lock only; conn_id is written once */
+  pthread_mutex_lock(&m->loop->mu);
+  int set = s->conn_id[0] != '\0';
+  pthread_mutex_unlock(&m->loop->mu);
+  return set ? s->conn_id : NULL;
 }
 
 int aks_loop_new(aks_threading threading, int max_sessions, aks_loop **out) {

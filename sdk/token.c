@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "internal.h"
+#include "alloc_internal.h"
 
 #define BODY_MAX (64 * 1024) /* token and error bodies are tiny; refuse anything larger */
 
@@ -121,12 +122,12 @@ void aks__token_req_free(aks__token_req *r) {
   }
   if (r->easy) curl_easy_cleanup(r->easy);
   curl_slist_free_all(r->headers);
-  free(r);
+  ak__free(r);
 }
 
 void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
                       aks__http_result *res) {
-  aks__token_req *r = calloc(1, sizeof *r);
+  aks__token_req *r = ak__calloc(1, sizeof *r);
   memset(res, 0, sizeof *res);
   if (!r) {
     res->code = AKS_OUT_OF_MEMORY;
@@ -145,7 +146,7 @@ void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, i
 
 int aks__token_req_new(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
                        aks__token_req **out) {
-  aks__token_req *r = calloc(1, sizeof *r);
+  aks__token_req *r = ak__calloc(1, sizeof *r);
   if (!r) return AKS_OUT_OF_MEMORY;
   int rc = setup_token(r, console_url, api_key, ttl_s, timeout_ms);
   if (rc == AKS_OK) {

@@ -9,6 +9,8 @@
 #include "avatarkit/codec.h"
 #include "avatarkit/engine.h"
 #include "avatarkit/stream.h"
+#include "alloc_internal.h"
+#include "avatarkit/alloc.h"
 
 #define BLOCK 4096 /* input samples converted per step: bounds scratch memory */
 #define OUT16_CAP (BLOCK * 2 + 64)
@@ -79,7 +81,7 @@ int ak_stream_new(const ak_stream_config *cfg, const ak_model *model, ak_stream 
   if (cfg->opus_complexity < 0 || cfg->opus_complexity > 10) return AK_EINVAL;
   if (cfg->format == AK_STREAM_OGG_OPUS && cfg->max_ogg_bytes == 0) return AK_EINVAL;
   if (cfg->connection_id && strlen(cfg->connection_id) >= 64) return AK_EINVAL;
-  ak_stream *s = calloc(1, sizeof *s);
+  ak_stream *s = ak__calloc(1, sizeof *s);
   if (!s) return AK_ENOMEM;
   s->cfg = *cfg;
   if (cfg->connection_id) memcpy(s->conn_id, cfg->connection_id, strlen(cfg->connection_id) + 1);
@@ -115,7 +117,7 @@ void ak_stream_free(ak_stream *s) {
   ak_opus_encoder_free(s->opus);
   ak_resampler_free(s->rs);
   ak_ogg_decoder_free(s->ogg);
-  free(s);
+  ak__free(s);
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -166,7 +168,7 @@ static int flush_out(ak_stream *s, int mode) {
                         .head = s->n_frames ? s->fh : NULL,
                         .visemes = s->n_frames ? s->fv : NULL};
   rc = s->cfg.emit(s->cfg.user, &o);
-  free(owned);
+  ak_free(owned);
   if (rc != 0) {
     s->failure = AK_STREAM_FAIL_EMIT;
     return rc < 0 ? rc : AK_EINVAL;

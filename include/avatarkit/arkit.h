@@ -2,6 +2,10 @@
 #ifndef AVATARKIT_ARKIT_H
 #define AVATARKIT_ARKIT_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AK_BLENDSHAPE_COUNT 52
 
 typedef enum ak_blendshape {
@@ -28,4 +32,7 @@ const char *ak_blendshape_name(int i);
  * Returns 0..51, or AK_EINVAL when the name is not one of the 52. */
 int ak_blendshape_index(const char *name);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

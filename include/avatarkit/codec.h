@@ -9,6 +9,10 @@
 
 #include "avatarkit/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- resampler ------------------------------------------------------------------------ */
 
 typedef struct ak_resampler ak_resampler;
@@ -75,4 +79,7 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
 int ak_ogg_decoder_done(const ak_ogg_decoder *d);
 void ak_ogg_decoder_reset(ak_ogg_decoder *d);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

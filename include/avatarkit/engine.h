@@ -15,6 +15,10 @@
 #include "avatarkit/arkit.h"
 #include "avatarkit/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AK_ENGINE_SAMPLE_RATE 16000
 #define AK_ENGINE_MAX_FPS 120
 #define AK_ENGINE_MAX_LOOKAHEAD_MS 200
@@ -90,4 +94,7 @@ int ak_engine_lookahead_samples(const ak_engine *e);
 /* Bytes of memory owned by this engine (state and buffers, weights excluded when shared). */
 size_t ak_engine_memory(const ak_engine *e);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -4,6 +4,10 @@
 #ifndef AVATARKIT_ERROR_H
 #define AVATARKIT_ERROR_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AK_ERRNO_MAP(X)                                                        \
   X(OK, 0, "success")                                                          \
   X(ENOMEM, -1, "out of memory")                                               \
@@ -31,4 +35,7 @@ const char *ak_strerror(int code);
 /* Stable name of a code, e.g. "AK_EPROTO"; never NULL. */
 const char *ak_err_name(int code);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

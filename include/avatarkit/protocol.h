@@ -11,6 +11,10 @@
 #include "avatarkit/arkit.h"
 #include "avatarkit/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Largest serialized Message accepted from a peer (a 1 s chunk of 48 kHz PCM is 96 KB). */
 #define AK_MAX_MESSAGE_BYTES (1024 * 1024)
 /* Ids: "YYYYMMDDHHMMSS_" + 12 url-safe random characters. */
@@ -135,7 +139,9 @@ typedef struct ak_animation {
   int has_motion, has_audio;
   ak_motion_payload motion;
   ak_audio_payload audio;
-  /* Raw serialized sub-messages when parsed (what a backend relays), else NULL/0. */
+  /* When parsed: the serialized AvatarMotion / AvatarAudio exactly as received (what a
+   * backend relays), pointing INTO the buffer given to ak_message_parse (valid while that
+   * buffer is; never re-serialized). Else NULL/0. */
   const uint8_t *motion_bytes; size_t motion_bytes_len;
   const uint8_t *audio_bytes; size_t audio_bytes_len;
 } ak_animation;
@@ -164,10 +170,17 @@ int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *
 int ak_message_packed_size(const ak_message *m, size_t *out_len);
 
 /* Parses one serialized Message. On success *out owns all memory it points to (free with
- * ak_message_free). Returns AK_OK, AK_EPROTO (malformed or inconsistent, including payloads
+ * ak_message_free), except animation.motion_bytes / audio_bytes, which borrow from buf. Returns AK_OK, AK_EPROTO (malformed or inconsistent, including payloads
  * with bad magic/sizes), AK_EVERSION (payload layout from a newer version), AK_ETOOBIG, AK_ENOMEM. */
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out);
 void ak_message_free(ak_message *m);
+
+/* Where a field sits in a serialized buffer: bytes [off, off + len), when present. */
+typedef struct ak_span { size_t off, len; int present; } ak_span;
+/* Finds the serialized AvatarMotion and AvatarAudio of a serialized ServerResponseAnimation
+ * Message without decoding or copying them (absent ones: present = 0). Returns AK_OK, or
+ * AK_EPROTO for broken framing or a payload that occurs twice; outputs untouched then. */
+int ak_animation_payload_spans(const uint8_t *buf, size_t len, ak_span *motion, ak_span *audio);
 
 /* Parses a bare serialized AvatarAudio / AvatarMotion (as relayed to clients). Views point
  * into *holder, freed with ak_message_free. */
@@ -195,4 +208,7 @@ int ak_id_valid(const char *s);
 /* Accepted input sample rates: 8000, 16000, 22050, 24000, 32000, 44100, 48000. */
 int ak_sample_rate_valid(int32_t rate);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -197,9 +197,26 @@ const char *aks_session_connection_id(const aks_session *s);
 
 /* ---- Additions (avatarkit 0.1): error details and shared network loops ---------------- */
 
-/* The most recent error of this session (also those a failing call returned without firing
- * a callback), or NULL when none. Borrowed; valid until the next call on this session. */
-const aks_error *aks_session_last_error(const aks_session *s);
+/* Longest error message kept (bytes, NUL included; longer ones are cut) and the size of a
+ * request id with its NUL. */
+#define AKS_ERROR_MESSAGE_MAX 512
+#define AKS_REQ_ID_MAX 28
+
+/* A copy of an error, owned by the caller (aks_session_last_error fills it). */
+typedef struct aks_error_info {
+  aks_error_code code;
+  aks_phase phase;
+  char message[AKS_ERROR_MESSAGE_MAX]; /* server phrase or local explanation */
+  char req_id[AKS_REQ_ID_MAX];         /* request concerned, or "" */
+  int http_status;                     /* status of a refused HTTP call/upgrade, else 0 */
+  int close_code;                      /* WebSocket close code where one was received, else 0 */
+} aks_error_info;
+
+/* Copies the most recent error of this session (also one a failing call returned without
+ * firing a callback) into *out, under the session's lock: safe from any thread while the
+ * network thread records new errors. Returns 1 when there is one (out filled), 0 when there
+ * is none (out untouched), AKS_INVALID_ARGUMENT when s or out is NULL. */
+int aks_session_last_error(aks_session *s, aks_error_info *out);
 
 /* A network loop shared by many sessions: one WebSocket context and (INTERNAL) one network
  * thread for all of them, instead of one each. Use it for hundreds of sessions in a process.

@@ -2,6 +2,10 @@
 #ifndef AVATARKIT_VERSION_H
 #define AVATARKIT_VERSION_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define AK_VERSION_MAJOR 0
 #define AK_VERSION_MINOR 1
 #define AK_VERSION_PATCH 0
@@ -14,4 +18,7 @@
 /* Layout version of the AvatarAudio / AvatarMotion payloads (protocol/avatarkit.proto). */
 #define AK_PAYLOAD_VERSION 1
 
+#ifdef __cplusplus
+}
+#endif
 #endif

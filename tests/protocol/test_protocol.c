@@ -136,10 +136,34 @@ static void test_animation_payloads(void) {
                                            .first_packet = 7, .total_samples = 960,
                                            .n_packets = 3, .packets = pkts,
                                            .packet_lens = lens, .end = 1}};
-  ak_message *p = roundtrip(&m);
-  free(owned);
-  if (!p) return;
+  uint8_t *wire = NULL;
+  size_t wire_len = 0;
+  CHECK_EQ_INT(ak_message_pack(&m, &wire, &wire_len), AK_OK);
+  ak_message *p = NULL;
+  CHECK_EQ_INT(ak_message_parse(wire, wire_len, &p), AK_OK);
+  if (!p) {
+    free(owned);
+    free(wire);
+    return;
+  }
   const ak_animation *a = &p->u.animation;
+  /* The relayable payload bytes are the received ones: pointers into wire, not copies, and
+   * equal to the bare payloads packed on their own. */
+  CHECK(a->motion_bytes > wire && a->motion_bytes + a->motion_bytes_len <= wire + wire_len);
+  CHECK(a->audio_bytes > wire && a->audio_bytes + a->audio_bytes_len <= wire + wire_len);
+  uint8_t *bare = NULL;
+  size_t bare_len = 0;
+  CHECK_EQ_INT(ak_motion_payload_pack(&m.u.animation.motion, &bare, &bare_len), AK_OK);
+  CHECK(bare_len == a->motion_bytes_len && memcmp(bare, a->motion_bytes, bare_len) == 0);
+  free(bare);
+  CHECK_EQ_INT(ak_audio_payload_pack(&m.u.animation.audio, &bare, &bare_len), AK_OK);
+  CHECK(bare_len == a->audio_bytes_len && memcmp(bare, a->audio_bytes, bare_len) == 0);
+  free(bare);
+  ak_span ms, as;
+  CHECK_EQ_INT(ak_animation_payload_spans(wire, wire_len, &ms, &as), AK_OK);
+  CHECK(ms.present && as.present && wire + ms.off == a->motion_bytes &&
+        wire + as.off == a->audio_bytes && ms.len == a->motion_bytes_len);
+  free(owned);
   CHECK(a->has_motion && a->has_audio && a->end);
   CHECK_EQ_INT(a->motion.first_frame, 25);
   CHECK_EQ_INT(a->motion.frame_count, N);
@@ -173,6 +197,74 @@ static void test_animation_payloads(void) {
   const uint8_t pcm[8] = {1, 0, 2, 0, 3, 0, 4, 0};
   CHECK_EQ_INT(ak_motion_payload_parse(pcm, sizeof pcm, &mv, &hold), AK_EPROTO);
   ak_message_free(p);
+  free(wire);
+}
+
+/* The span finder: absent payloads, broken framing, and a repeated payload field (protobuf
+ * merges the copies, so parse falls back to packing the merged payload). */
+static void test_payload_spans(void) {
+  ak_span ms, as;
+  CHECK_EQ_INT(ak_animation_payload_spans((const uint8_t *)"", 0, &ms, &as), AK_OK);
+  CHECK(!ms.present && !as.present);
+  CHECK_EQ_INT(ak_animation_payload_spans(NULL, 1, &ms, &as), AK_EINVAL);
+  /* Message{type=5, animation{req_id="r"}}: no payloads */
+  const uint8_t none[] = {0x08, 0x05, 0x32, 0x03, 0x12, 0x01, 'r'};
+  CHECK_EQ_INT(ak_animation_payload_spans(none, sizeof none, &ms, &as), AK_OK);
+  CHECK(!ms.present && !as.present);
+  /* animation length running past the end */
+  const uint8_t cut[] = {0x08, 0x05, 0x32, 0x09, 0x12, 0x01, 'r'};
+  ms.present = 7;
+  CHECK_EQ_INT(ak_animation_payload_spans(cut, sizeof cut, &ms, &as), AK_EPROTO);
+  CHECK_EQ_INT(ms.present, 7); /* untouched on failure */
+  /* A real motion payload, then the animation with the motion field twice. */
+  uint8_t w[2] = {10, 20}, hd[12] = {0};
+  ak_motion_payload mp = {.fps = 25, .frame_count = 2, .channel_mask = 1, .weights = w,
+                          .weights_len = 2, .head = hd, .head_len = 12};
+  uint8_t *bare = NULL;
+  size_t bare_len = 0;
+  CHECK_EQ_INT(ak_motion_payload_pack(&mp, &bare, &bare_len), AK_OK);
+  CHECK(bare && bare_len <= 55); /* one-byte lengths below */
+  if (!bare || bare_len > 55) {
+    free(bare);
+    return;
+  }
+  uint8_t anim[256], msg[300];
+  size_t n = 0;
+  for (int copy = 0; copy < 2; copy++) { /* field 100, wire type 2: tag 0xa2 0x06 */
+    anim[n++] = 0xa2;
+    anim[n++] = 0x06;
+    anim[n++] = (uint8_t)bare_len;
+    memcpy(anim + n, bare, bare_len);
+    n += bare_len;
+  }
+  size_t mn = 0;
+  msg[mn++] = 0x08;
+  msg[mn++] = 0x05;
+  msg[mn++] = 0x32;
+  msg[mn++] = (uint8_t)n;
+  memcpy(msg + mn, anim, n);
+  mn += n;
+  CHECK_EQ_INT(ak_animation_payload_spans(msg, mn, &ms, &as), AK_EPROTO);
+  ak_message *p = NULL;
+  CHECK_EQ_INT(ak_message_parse(msg, mn, &p), AK_OK);
+  if (p) {
+    const ak_animation *a = &p->u.animation;
+    CHECK(a->has_motion && !a->has_audio);
+    CHECK(a->motion_bytes && (a->motion_bytes < msg || a->motion_bytes >= msg + mn)); /* packed */
+    ak_motion_payload mv;
+    ak_message *hold = NULL;
+    CHECK_EQ_INT(ak_motion_payload_parse(a->motion_bytes, a->motion_bytes_len, &mv, &hold),
+                 AK_OK);
+    ak_message_free(hold);
+    ak_message_free(p);
+  }
+  /* One copy: the span is the bytes as sent. */
+  msg[3] = (uint8_t)(3 + bare_len);
+  mn = 4 + 3 + bare_len;
+  CHECK_EQ_INT(ak_animation_payload_spans(msg, mn, &ms, &as), AK_OK);
+  CHECK(ms.present && !as.present && ms.off == 7 && ms.len == bare_len);
+  CHECK(memcmp(msg + ms.off, bare, bare_len) == 0);
+  free(bare);
 }
 
 static void test_payload_validation(void) {
@@ -278,6 +370,7 @@ int main(void) {
   test_wire_compat();
   test_animation_payloads();
   test_payload_validation();
+  test_payload_spans();
   test_ids();
   test_robustness((unsigned)time(NULL));
   return TEST_SUMMARY();

@@ -226,7 +226,13 @@ typedef struct collector {
   int closed, close_count, close_code;
   int external; /* EXTERNAL: waits pump this session */
   aks_session *s;
+  /* payload views of the message being delivered (on_audio/on_motion fire before on_message) */
+  const uint8_t *view_audio, *view_motion;
+  size_t view_audio_len, view_motion_len;
 } collector;
+
+/* Payload views checked against the relayed message: they must point into its bytes. */
+static _Atomic long g_views_checked;
 
 static void col_init(collector *c) {
   memset(c, 0, sizeof *c);
@@ -275,8 +281,23 @@ static void cb_message(void *user, const char *req_id, const uint8_t *msg, size_
             an->motion.end, an->has_audio, (unsigned long long)an->audio.first_packet,
             an->audio.n_packets, an->audio.end, (unsigned long long)an->audio.total_samples);
   }
-  ak_message_free(m);
   pthread_mutex_lock(&c->mu);
+  /* The SDK decoded its payload views without re-serializing: they are slices of msg, the
+   * same ones a parse of msg finds. */
+  if (c->view_audio) {
+    CHECK(c->view_audio >= msg && c->view_audio + c->view_audio_len <= msg + len);
+    CHECK(ok && m->u.animation.audio_bytes == c->view_audio &&
+          m->u.animation.audio_bytes_len == c->view_audio_len);
+    g_views_checked++;
+  }
+  if (c->view_motion) {
+    CHECK(c->view_motion >= msg && c->view_motion + c->view_motion_len <= msg + len);
+    CHECK(ok && m->u.animation.motion_bytes == c->view_motion &&
+          m->u.animation.motion_bytes_len == c->view_motion_len);
+    g_views_checked++;
+  }
+  c->view_audio = c->view_motion = NULL;
+  ak_message_free(m);
   req_stats *r = col_req(c, req_id);
   if (r) {
     r->messages++;
@@ -291,6 +312,8 @@ static void cb_message(void *user, const char *req_id, const uint8_t *msg, size_
 static void cb_motion(void *user, const aks_motion *mo) {
   collector *c = user;
   pthread_mutex_lock(&c->mu);
+  c->view_motion = mo->payload;
+  c->view_motion_len = mo->payload_len;
   req_stats *r = col_req(c, mo->req_id);
   if (r) {
     if (mo->first_frame != r->next_frame) r->frames_contiguous = 0;
@@ -312,6 +335,8 @@ static void cb_motion(void *user, const aks_motion *mo) {
 static void cb_audio(void *user, const aks_audio *au) {
   collector *c = user;
   pthread_mutex_lock(&c->mu);
+  c->view_audio = au->payload;
+  c->view_audio_len = au->payload_len;
   req_stats *r = col_req(c, au->req_id);
   if (r) {
     if (au->first_packet != r->next_packet) r->packets_contiguous = 0;
@@ -510,7 +535,8 @@ static aks_session *open_session(const aks_config *cfg, collector *c) {
   if (rc == AKS_OK) rc = aks_session_start(s, id, sizeof id);
   CHECK_EQ(rc, AKS_OK);
   if (rc != AKS_OK) {
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     if (e) fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
                    aks_phase_name(e->phase), e->message);
     aks_session_free(s);
@@ -796,7 +822,8 @@ static void expect_start_fails(aks_config *cfg, int code, int http_status, const
   CHECK_EQ(aks_session_new(cfg, &k_cbs, &c, &s), AKS_OK);
   int rc = aks_session_init(s);
   if (rc == AKS_OK) rc = aks_session_start(s, NULL, 0);
-  const aks_error *e = aks_session_last_error(s);
+  aks_error_info ei_;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   printf("  %-28s -> %s (%s, http %d): %s\n", what, aks_error_name(rc),
          e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
   CHECK_EQ(rc, code);
@@ -838,7 +865,8 @@ static void test_errors(void) {
     col_init(&c);
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_init(s);
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
            e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
     CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
@@ -934,7 +962,8 @@ static void test_errors(void) {
     aks_session *s = NULL;
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_start(s, NULL, 0);
-    const aks_error *e = aks_session_last_error(s);
+    aks_error_info ei_;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK_EQ(rc, AKS_CONNECTION_FAILED);
     CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_CONNECT);
     aks_session_free(s);
@@ -1420,8 +1449,11 @@ int main(int argc, char **argv) {
     }
     if (strcmp(suite, "clips") == 0)
       rc = suite_clips(&srv, argc > 3 ? argv[3] : "../shared/data");
-    else if (strcmp(suite, "generated") == 0)
+    else if (strcmp(suite, "generated") == 0) {
       suite_generated(&srv);
+      printf("payload views checked against the relayed bytes: %ld\n", (long)g_views_checked);
+      CHECK(g_views_checked > 0);
+    }
     else if (strcmp(suite, "interrupt") == 0)
       test_interrupt(&srv);
     else if (strcmp(suite, "modes") == 0)

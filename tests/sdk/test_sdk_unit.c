@@ -1,6 +1,7 @@
 /* Server SDK unit tests that need no Motion Server: error names and mapping tables, URL
  * handling, config validation, call-order rules, the token client against a canned loopback
- * HTTP responder, and the Ogg Opus input encoder (decoded back with the codec library). */
+ * HTTP responder, the connection state table, the refused-upgrade probe off the network
+ * thread, and the Ogg Opus input encoder (decoded back with the codec library). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 #include "avatarkit/codec.h"
 #include "avatarkit/sdk.h"
 #include "../../sdk/internal.h"
+#include "../../sdk/loop.h"
 
 #include "sdk_check.h"
 
@@ -67,6 +69,13 @@ static void test_server_phrases(void) {
   CHECK_EQ(aks__classify_close(4010), AKS_SESSION_TOKEN_EXPIRED);
   CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
   CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);
+  /* every code of the shared close table: only TOKEN_EXPIRED has its own meaning */
+#define CLOSE_CASE(name, code, meaning)                                                      \
+  CHECK_EQ(aks__classify_close(code), AK_CLOSE_##name == AK_CLOSE_TOKEN_EXPIRED            \
+                                          ? AKS_SESSION_TOKEN_EXPIRED                        \
+                                          : AKS_CONNECTION_CLOSED);
+  AK_CLOSE_MAP(CLOSE_CASE)
+#undef CLOSE_CASE
 }
 
 #define ERRBODY(st, det) \
@@ -225,7 +234,9 @@ static void test_config(void) {
   memcpy(app, "XXX", 4);
   CHECK_EQ(aks_session_init(ok), AKS_OK); /* nothing to fetch */
   CHECK(aks_session_connection_id(ok) == NULL);
-  CHECK(aks_session_last_error(ok) == NULL);
+  aks_error_info ei;
+  CHECK_EQ(aks_session_last_error(ok, &ei), 0);
+  CHECK_EQ(aks_session_last_error(ok, NULL), AKS_INVALID_ARGUMENT);
   aks_session_free(ok);
   aks_session_free(NULL);
 }
@@ -252,7 +263,8 @@ static void test_call_order(void) {
   }
   CHECK_EQ(aks_session_init(NULL), AKS_INVALID_ARGUMENT);
   CHECK_EQ(aks_session_close(NULL), AKS_INVALID_ARGUMENT);
-  CHECK(aks_session_last_error(NULL) == NULL);
+  aks_error_info ei;
+  CHECK_EQ(aks_session_last_error(NULL, &ei), AKS_INVALID_ARGUMENT);
 
   aks_loop *loop = NULL;
   CHECK_EQ(aks_loop_new(AKS_THREAD_EXTERNAL, 0, &loop), AKS_INVALID_ARGUMENT);
@@ -379,12 +391,13 @@ static void run_token_case(const char *response, int expect_code, const char *ex
      * port 9 (nothing listens) fails next: an error outside session_token proves the token
      * was taken. */
     int rc = 0;
-    for (int i = 0; i < 500 && rc >= 0 && !aks_session_last_error(s); i++) {
+    aks_error_info ei_;
+    for (int i = 0; i < 500 && rc >= 0 && aks_session_last_error(s, &ei_) != 1; i++) {
       rc = aks_session_service(s, 10);
       /* start before the token: allowed in EXTERNAL mode once init ran */
       if (i == 0 && expect_code == AKS_OK) CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
     }
-    const aks_error *e = aks_session_last_error(s);
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK(e != NULL);
     if (e && expect_code != AKS_OK) {
       CHECK_EQ(e->code, expect_code);
@@ -442,9 +455,244 @@ static void test_token_refused(void) {
   aks_session *s = NULL;
   CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_OK);
   CHECK_EQ(aks_session_init(s), AKS_CONNECTION_FAILED);
-  const aks_error *e = aks_session_last_error(s);
+  aks_error_info ei_;
+  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
   CHECK(e && e->code == AKS_CONNECTION_FAILED && e->phase == AKS_PHASE_SESSION_TOKEN);
   CHECK_EQ(aks_session_start(s, NULL, 0), AKS_INVALID_STATE);
+  aks_session_free(s);
+}
+
+
+/* ---- connection state table ------------------------------------------------------------- */
+
+/* Every (from, to) pair: allowed exactly when listed here, and aks__state_step moves the
+ * state only then. The list is written from the design (loop.h), not from state.c. */
+static void test_state_table(void) {
+  static const struct { aks__state from, to; } allowed[] = {
+      {AKS__IDLE, AKS__FETCHING_TOKEN},        {AKS__IDLE, AKS__HAS_TOKEN},
+      {AKS__IDLE, AKS__CLOSING},               {AKS__FETCHING_TOKEN, AKS__HAS_TOKEN},
+      {AKS__FETCHING_TOKEN, AKS__CONNECTING},  {AKS__FETCHING_TOKEN, AKS__CLOSING},
+      {AKS__FETCHING_TOKEN, AKS__FAILED},      {AKS__HAS_TOKEN, AKS__CONNECTING},
+      {AKS__HAS_TOKEN, AKS__CLOSING},          {AKS__CONNECTING, AKS__CONFIGURING},
+      {AKS__CONNECTING, AKS__CLOSING},         {AKS__CONNECTING, AKS__FAILED},
+      {AKS__CONFIGURING, AKS__OPEN},           {AKS__CONFIGURING, AKS__CLOSING},
+      {AKS__CONFIGURING, AKS__FAILED},         {AKS__OPEN, AKS__CLOSING},
+      {AKS__OPEN, AKS__FAILED},                {AKS__CLOSING, AKS__FAILED},
+      {AKS__CLOSING, AKS__CLOSED},             {AKS__FAILED, AKS__CLOSED},
+  };
+  int n_allowed = 0, n_refused = 0;
+  for (int f = 0; f < AKS__STATE_COUNT; f++) {
+    for (int t = 0; t < AKS__STATE_COUNT; t++) {
+      int expect = 0;
+      for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++)
+        if (allowed[i].from == (aks__state)f && allowed[i].to == (aks__state)t) expect = 1;
+      CHECK_EQ(aks__state_allowed((aks__state)f, (aks__state)t), expect);
+      aks__state st = (aks__state)f;
+      int rc = aks__state_step(&st, (aks__state)t);
+      CHECK_EQ(rc, expect ? AKS_OK : AKS_INVALID_STATE);
+      CHECK_EQ(st, expect ? t : f);
+      if (expect) n_allowed++; else n_refused++;
+    }
+  }
+  CHECK_EQ(n_allowed, (int)(sizeof allowed / sizeof allowed[0]));
+  /* nothing leaves CLOSED, nothing returns to IDLE, no state stays put by a "transition" */
+  for (int t = 0; t < AKS__STATE_COUNT; t++) {
+    CHECK(!aks__state_allowed(AKS__CLOSED, (aks__state)t));
+    CHECK(!aks__state_allowed((aks__state)t, AKS__IDLE));
+    CHECK(!aks__state_allowed((aks__state)t, (aks__state)t));
+  }
+  /* out-of-range values are refused, the pointer is checked */
+  aks__state st = AKS__OPEN;
+  CHECK_EQ(aks__state_step(&st, AKS__STATE_COUNT), AKS_INVALID_STATE);
+  CHECK_EQ(st, AKS__OPEN);
+  CHECK_EQ(aks__state_step(NULL, AKS__CLOSED), AKS_INVALID_STATE);
+  CHECK(!aks__state_allowed((aks__state)-1, AKS__CLOSED));
+  CHECK(strcmp(aks__state_name(AKS__CONFIGURING), "CONFIGURING") == 0);
+  printf("  state table: %d allowed, %d refused transitions checked\n", n_allowed, n_refused);
+}
+
+/* ---- refused-upgrade probe off the network thread ---------------------------------------- */
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* A loopback server that refuses the WebSocket upgrade at once and answers the probe that
+ * follows (the second connection) only after `delay_ms`. */
+typedef struct slow_refuser {
+  int fd, port, delay_ms;
+  _Atomic int probe_arrived;
+  _Atomic double t_probe_in, t_probe_out;
+} slow_refuser;
+
+static void read_request(int fd) {
+  char buf[8192];
+  size_t n = 0;
+  struct timeval tv = {5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  while (n < sizeof buf - 1) {
+    ssize_t r = recv(fd, buf + n, sizeof buf - 1 - n, 0);
+    if (r <= 0) break;
+    n += (size_t)r;
+    buf[n] = 0;
+    if (strstr(buf, "\r\n\r\n")) break;
+  }
+}
+
+static void *slow_refuser_serve(void *arg) {
+  slow_refuser *r = arg;
+  const char *body = ERRBODY(401, "session token expired");
+  char resp[512];
+  snprintf(resp, sizeof resp,
+           "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+           "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+           strlen(body), body);
+  for (int i = 0; i < 2; i++) {
+    int fd = accept(r->fd, NULL, NULL);
+    if (fd < 0) return NULL;
+    read_request(fd);
+    if (i == 1) {
+      r->t_probe_in = now_ms();
+      r->probe_arrived = 1;
+      usleep((useconds_t)r->delay_ms * 1000u);
+      r->t_probe_out = now_ms();
+    }
+    send(fd, resp, strlen(resp), MSG_NOSIGNAL);
+    close(fd);
+  }
+  return NULL;
+}
+
+typedef struct { aks_session *s; int rc; double t_done; } start_job;
+
+static void *start_in_thread(void *arg) {
+  start_job *j = arg;
+  j->rc = aks_session_start(j->s, NULL, 0);
+  j->t_done = now_ms();
+  return NULL;
+}
+
+/* Two sessions share one INTERNAL loop. A's upgrade is refused and its probe is held for
+ * 1.5 s by the server; meanwhile B (connecting to a closed port) must fail promptly: the
+ * shared network thread is not blocked by A's probe. A still gets the probe's verdict. */
+static void test_probe_off_thread(void) {
+  slow_refuser r;
+  memset(&r, 0, sizeof r);
+  r.delay_ms = 1500;
+  canned tmp;
+  if (canned_listen(&tmp, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  r.fd = tmp.fd;
+  r.port = tmp.port;
+  canned closed;
+  if (canned_listen(&closed, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  int closed_port = closed.port;
+  close(closed.fd);
+
+  pthread_t srv;
+  pthread_create(&srv, NULL, slow_refuser_serve, &r);
+  aks_loop *loop = NULL;
+  CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 4, &loop), AKS_OK);
+  char url_a[128], url_b[128];
+  snprintf(url_a, sizeof url_a, "ws://127.0.0.1:%d/v2/driveningress", r.port);
+  snprintf(url_b, sizeof url_b, "ws://127.0.0.1:%d/v2/driveningress", closed_port);
+  aks_config ca = good_config(), cb = good_config();
+  ca.session_token = cb.session_token = "tok";
+  ca.ingress_url = url_a;
+  cb.ingress_url = url_b;
+  ca.connect_timeout_ms = cb.connect_timeout_ms = 5000;
+  aks_session *a = NULL, *b = NULL;
+  CHECK_EQ(aks_session_new_on_loop(loop, &ca, NULL, NULL, &a), AKS_OK);
+  CHECK_EQ(aks_session_new_on_loop(loop, &cb, NULL, NULL, &b), AKS_OK);
+  if (!a || !b) return;
+
+  start_job ja = {.s = a};
+  pthread_t th;
+  pthread_create(&th, NULL, start_in_thread, &ja);
+  double t0 = now_ms();
+  while (!r.probe_arrived && now_ms() - t0 < 5000) usleep(2000);
+  CHECK(r.probe_arrived);
+  double tb0 = now_ms();
+  int rc_b = aks_session_start(b, NULL, 0); /* serviced by the same network thread */
+  double tb1 = now_ms();
+  pthread_join(th, NULL);
+  pthread_join(srv, NULL);
+  close(r.fd);
+
+  printf("  probe held %.0f ms; the other session's start took %.0f ms, ended %.0f ms before "
+         "the probe answer\n",
+         r.t_probe_out - r.t_probe_in, tb1 - tb0, r.t_probe_out - tb1);
+  CHECK_EQ(rc_b, AKS_CONNECTION_FAILED);
+  CHECK(tb1 - tb0 < 1000);         /* not stalled behind the 1.5 s probe */
+  CHECK(tb1 < r.t_probe_out);      /* finished while the probe still waited */
+  CHECK_EQ(ja.rc, AKS_SESSION_TOKEN_EXPIRED); /* the probe's body decided A's code */
+  CHECK(ja.t_done >= r.t_probe_out);
+  aks_error_info e;
+  CHECK_EQ(aks_session_last_error(a, &e), 1);
+  CHECK_EQ(e.http_status, 401);
+  CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_HANDSHAKE);
+  CHECK(strcmp(e.message, "session token expired") == 0);
+  aks_session_free(a);
+  aks_session_free(b);
+  CHECK_EQ(aks_loop_free(loop), AKS_OK);
+}
+
+static void count_error(void *user, const aks_error *e) {
+  int *n = user;
+  (*n)++;
+  CHECK_EQ(e->code, AKS_SESSION_TOKEN_EXPIRED);
+}
+
+/* EXTERNAL mode: the probe's wait happens on its worker, not inside the caller's service
+ * calls; the verdict arrives through a later service call and on_error. */
+static void test_probe_external(void) {
+  slow_refuser r;
+  memset(&r, 0, sizeof r);
+  r.delay_ms = 600;
+  canned tmp;
+  if (canned_listen(&tmp, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return;
+  }
+  r.fd = tmp.fd;
+  r.port = tmp.port;
+  pthread_t srv;
+  pthread_create(&srv, NULL, slow_refuser_serve, &r);
+  char url[128];
+  snprintf(url, sizeof url, "ws://127.0.0.1:%d/v2/driveningress", r.port);
+  aks_config c = good_config();
+  c.session_token = "tok";
+  c.ingress_url = url;
+  c.threading = AKS_THREAD_EXTERNAL;
+  c.connect_timeout_ms = 5000;
+  int n_err = 0;
+  aks_callbacks cbs = {.on_error = count_error};
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&c, &cbs, &n_err, &s), AKS_OK);
+  if (!s) return;
+  CHECK_EQ(aks_session_start(s, NULL, 0), AKS_OK);
+  double longest = 0, t0 = now_ms();
+  aks_error_info e;
+  while (aks_session_last_error(s, &e) != 1 && now_ms() - t0 < 5000) {
+    double a = now_ms();
+    aks_session_service(s, 20);
+    if (now_ms() - a > longest) longest = now_ms() - a;
+  }
+  pthread_join(srv, NULL);
+  close(r.fd);
+  printf("  EXTERNAL: verdict after %.0f ms, longest service call %.0f ms (probe held %.0f ms)\n",
+         now_ms() - t0, longest, r.t_probe_out - r.t_probe_in);
+  CHECK(longest < 300); /* never waited for the 600 ms probe */
+  CHECK_EQ(e.code, AKS_SESSION_TOKEN_EXPIRED);
+  CHECK_EQ(e.http_status, 401);
+  CHECK_EQ(n_err, 1);
   aks_session_free(s);
 }
 
@@ -516,6 +764,9 @@ int main(void) {
   test_queue_bound();
   test_token_client();
   test_token_refused();
+  test_state_table();
+  test_probe_off_thread();
+  test_probe_external();
   test_oggenc();
   printf("sdk unit: %d checks, %d failed\n", g_checks, g_fail);
   return g_fail ? 1 : 0;

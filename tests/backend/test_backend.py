@@ -183,6 +183,23 @@ def check_payloads(t, label):
     return nframes, total, rate
 
 
+def turn_with_bytes(ws, text):
+    """Asks one question; returns the turn and the bytes its answer took on the socket."""
+    b0 = ws.rx_bytes - len(ws.buf)
+    ws.send_json({"type": "text_query", "text": text})
+    t = read_turn(ws)
+    return t, ws.rx_bytes - len(ws.buf) - b0
+
+
+def report_rate(label, wire, payload_check):
+    """Prints bytes per second of speech on the browser socket (README's relay figure)."""
+    _, total, rate = payload_check
+    if total and rate:
+        print(f"  info {label}: browser socket {wire} bytes for {total / rate:.2f} s of speech = "
+              f"{wire * rate / total:.0f} bytes/s")
+    return wire * rate / total if total and rate else None
+
+
 def text_of(t, event="llm_text"):
     return "".join(e["text"] for e in t["events"] if e["event"] == event)
 
@@ -196,17 +213,15 @@ def scenario_relay(args):
         check(ready["avatar"]["appId"] == "app-test" and ready["avatar"]["outputSampleRate"] > 0,
               "ready carries appId, avatarId and outputSampleRate")
         check("local" in ready["agent"]["label"].lower(), "built-in agent is labelled as local")
-        ws.send_json({"type": "text_query", "text": "What time is it?"})
-        t = read_turn(ws)
+        t, wire = turn_with_bytes(ws, "What time is it?")
         check(text_of(t) == t["done"] and t["done"].startswith("It is "),
               f"llm_text deltas add up to llm_done ({t['done']!r})")
-        check_payloads(t, "turn 1")
+        report_rate("turn 1", wire, check_payloads(t, "turn 1"))
         print(f"  info first avatar_audio after {t.get('first_audio', -1) * 1000:.0f} ms, "
               f"first avatar_frames after {t.get('first_frames', -1) * 1000:.0f} ms")
-        ws.send_json({"type": "text_query", "text": "Who are you?"})
-        t2 = read_turn(ws)
+        t2, wire = turn_with_bytes(ws, "Who are you?")
         check(t2["turn_ids"] == {2}, f"second turn has turnId 2 ({t2['turn_ids']})")
-        n2, _, _ = check_payloads(t2, "turn 2")
+        report_rate("turn 2", wire, check_payloads(t2, "turn 2"))
         # switching the avatar reconnects to the Motion Server for that avatar
         ws.send_json({"type": "set_avatar", "avatarId": "second-avatar"})
         m = ws.recv(10)

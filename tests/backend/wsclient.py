@@ -38,6 +38,7 @@ class WS:
         if b" 101 " not in status:
             raise Closed("handshake refused: " + status.decode(errors="replace"))
         self.close_code = None
+        self.rx_bytes = 0  # every byte read from the socket after the handshake (frames)
 
     def _send_frame(self, opcode, payload, fin=True):
         mask = os.urandom(4)
@@ -78,6 +79,7 @@ class WS:
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise Closed("connection closed")
+            self.rx_bytes += len(chunk)
             self.buf += chunk
         out, self.buf = self.buf[:n], self.buf[n:]
         return out

@@ -1,5 +1,7 @@
-/* AvatarSDK: the process-wide configuration a page sets once (app id, driving mode, PCM
- * format, log level, server and avatar URLs) and the session token for sdk mode. */
+/* AvatarSDK: one SDK configuration (app id, driving mode, PCM format, log level, server and
+ * avatar URLs), the session token for sdk mode and the logger. `AvatarSDK` is a ready-made
+ * instance most pages use; `new AvatarSDKImpl()` makes another. Nothing reads an instance
+ * implicitly: pages hand it to AvatarManager and AvatarView. */
 
 import type { DrivingServiceMode } from './controller.js';
 import { AvatarKitError, ErrorCode } from './errors.js';
@@ -35,7 +37,7 @@ interface ResolvedConfig {
   avatarBaseUrl?: string;
 }
 
-class AvatarSDKImpl {
+export class AvatarSDKImpl {
   readonly version = VERSION;
   readonly logger = new Logger();
   private _appId: string | null = null;
@@ -112,6 +114,5 @@ class AvatarSDKImpl {
   }
 }
 
-/** The SDK's entry point (also exported as AvatarKit for drop-in compatibility). */
+/** The default SDK instance (also exported as AvatarKit for drop-in compatibility). */
 export const AvatarSDK = new AvatarSDKImpl();
-export type { AvatarSDKImpl };

@@ -1,11 +1,11 @@
 // Recorded-session player: acts as a backend would in host mode, relaying each recorded
 // SERVER_RESPONSE_ANIMATION message to the SDK once (the whole message, audio and motion, via
 // yieldFramesData) at the pace it was produced. window.__player is the test hook.
-import { AvatarManager, AvatarSDK, AvatarView, describeMessage } from './avatarkit.standalone.js';
+import { AvatarController, AvatarManager, AvatarSDK, AvatarSDKImpl, AvatarView, describeMessage } from './avatarkit.standalone.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null, sdk: { AvatarManager, AvatarSDK, AvatarView } });
+const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null, sdk: { AvatarController, AvatarManager, AvatarSDK, AvatarSDKImpl, AvatarView } });
 
 function log(msg) {
   const line = `${(performance.now() / 1000).toFixed(2)}s ${msg}`;

@@ -294,6 +294,25 @@ test('avatar manager and view: progress, cache, failure codes, transform, resize
     assert.ok(w[1] < w[0] && w[1] >= 190 && w[1] <= 410, `canvas follows the container: ${w}`);
     const d = await page.evaluate(() => { const v = window.__player.view; v.dispose(); v.dispose(); return { inDom: document.contains(v.canvas), state: v.controller.conversationState }; });
     assert.deepEqual(d, { inDom: false, state: 'idle' });
+    // the view reads no page-wide SDK: it takes an SDK instance or a controller, or refuses
+    const deps = await page.evaluate(async () => {
+      const { AvatarController, AvatarSDK, AvatarSDKImpl, AvatarView } = window.__player.sdk;
+      const avatar = window.__player.view.avatar;
+      const box = document.createElement('div');
+      document.body.appendChild(box);
+      let refused = null;
+      try { new AvatarView(avatar, box, {}); } catch (e) { refused = e.code; }
+      const other = new AvatarSDKImpl();
+      await other.initialize('other-app', { drivingServiceMode: 'sdk', audioFormat: { channelCount: 1, sampleRate: 24000 } });
+      const v1 = new AvatarView(avatar, box, { sdk: other });
+      const own = new AvatarController({ mode: 'host', sampleRate: 16000 });
+      const v2 = new AvatarView(avatar, box, { controller: own });
+      const r = { refused, mode: v1.controller.config.mode, rate: v1.controller.config.sampleRate, app: v1.controller.config.appId,
+        defaultMode: AvatarSDK.configuration.drivingServiceMode, same: v2.controller === own };
+      v1.dispose(); v2.dispose(); box.remove();
+      return r;
+    });
+    assert.deepEqual(deps, { refused: 'AK_EINVAL', mode: 'sdk', rate: 24000, app: 'other-app', defaultMode: 'host', same: true });
   } finally {
     await close();
   }

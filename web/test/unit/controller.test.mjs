@@ -286,3 +286,43 @@ test('yieldMessage: relayed Messages play once by req_id, interrupted requests s
   assert.deepEqual(errs.map((e) => e.code), errEvents, 'the onError shorthand sees the same errors');
   c.dispose();
 });
+
+test('sdk mode: each server close code becomes its documented error and connection state', async () => {
+  /** A socket the test drives by hand. */
+  function fakeSocket() {
+    const s = { binaryType: '', readyState: 0, sent: [], send(d) { this.sent.push(d); }, close() {}, onopen: null, onclose: null, onerror: null, onmessage: null };
+    return s;
+  }
+  const cases = [
+    // [close code, confirmed first, expected error code or null, expected final connection state]
+    [1000, true, null, 'disconnected'],
+    [1001, true, 'AKS_CONNECTION_CLOSED', 'failed'],
+    [1002, true, 'AK_EPROTO', 'failed'],
+    [1007, true, 'AK_EINVAL', 'failed'],
+    [1008, false, 'AKS_INVALID_REQUEST', 'failed'],
+    [1009, true, 'AK_ETOOBIG', 'failed'],
+    [1011, true, 'AKS_SERVER_ERROR', 'failed'],
+    [4010, true, 'AKS_SESSION_TOKEN_EXPIRED', 'failed'],
+    [1006, true, 'AKS_CONNECTION_CLOSED', 'failed'],
+    [1006, false, 'AKS_CONNECTION_FAILED', 'failed'],
+    [4001, false, 'AKS_CONNECTION_FAILED', 'failed'], // never sent by the server: no special meaning
+  ];
+  for (const [code, confirmed, want, state] of cases) {
+    let sock = null;
+    const { c } = make({ mode: 'sdk', serverUrl: 'http://127.0.0.1:1', socketFactory: () => (sock = fakeSocket()) });
+    const errs = [];
+    const conn = [];
+    c.addEventListener('error', (e) => errs.push(e.code));
+    c.addEventListener('connectionstate', (e) => conn.push(e.state));
+    const started = c.start().then(() => 'ok', () => 'rejected');
+    sock.readyState = 1;
+    sock.onopen({});
+    assert.equal(proto.decodeMessage(sock.sent[0]).type, proto.MessageType.CLIENT_CONFIGURE_SESSION);
+    if (confirmed) sock.onmessage({ data: proto.encodeConfirmSession('conn-1').buffer });
+    sock.onclose({ code, reason: '' });
+    assert.equal(await started, confirmed ? 'ok' : 'rejected');
+    assert.deepEqual(errs, want ? [want] : [], `close ${code} (confirmed ${confirmed})`);
+    assert.equal(conn.at(-1), state, `close ${code}: connection ${state}`);
+    c.dispose();
+  }
+});

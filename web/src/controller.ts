@@ -516,7 +516,7 @@ export class AvatarController extends typedEventTarget<AvatarControllerEventMap>
   /** Connects to the Motion Server (sdk mode); resolves once the session is confirmed. */
   start(): Promise<void> {
     if (this.config.mode !== 'sdk') {
-      const msg = 'start() is for sdk mode; host mode takes yieldAudioData/yieldFramesData';
+      const msg = 'start() is for sdk mode; host mode takes yieldMessage or yieldAudioData/yieldFramesData';
       this.fail(ErrorCode.INVALID_STATE, msg);
       return Promise.reject(new Error(msg));
     }

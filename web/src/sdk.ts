@@ -17,8 +17,9 @@ export interface AudioFormat {
 }
 
 export interface AvatarSDKConfiguration {
-  /** 'host': your backend relays Messages (yieldMessage) or payloads (yieldAudioData/yieldFramesData); 'sdk': the
-   *  browser talks to the Motion Server itself (start/send/close). Default 'host'. */
+  /** 'host': your backend relays Messages (yieldMessage) or payloads (yieldAudioData /
+   *  yieldFramesData); 'sdk': the browser talks to the Motion Server itself (start/send/close).
+   *  Default 'host'. */
   drivingServiceMode?: DrivingServiceMode;
   /** Format of raw PCM you hand to the SDK. Default mono 16000 Hz. */
   audioFormat?: AudioFormat;

@@ -39,7 +39,11 @@ test('recorded session: idle -> playing -> idle, mouth moves with speech and res
     await page.evaluate(() => { window.__player.play(); });
     await waitFor(page, () => window.__player.states.some((s) => s.state === 'playing'), null, 90000);
     await waitFor(page, () => { const r = window.__probe; return r.length && r[r.length - 1].rms > 0.03 && r[r.length - 1].jaw > 0.6; }, null, 90000);
+    // a screenshot can take seconds on a loaded machine: hold playback while it is taken, or
+    // every silence below may have gone by before the first is looked for
+    await page.evaluate(() => window.__player.view.controller.pause());
     await shot(page, 'player-speaking');
+    await page.evaluate(() => window.__player.view.controller.resume());
     // Freeze in the middle of each silence of sync.json (media 0.8k+0.9 .. 0.8k+1.1 s, between
     // tones) and look at the mouth: it must be the rest pose, pixel for pixel (within 4 levels).
     const gaps = [];

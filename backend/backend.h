@@ -161,35 +161,36 @@ ak__asr *ak__asr_pool_get(ak__asr_pool *p, char *err, size_t errcap);
 /* Gives a recognizer back (any unfinished utterance is dropped). NULL is a no-op. */
 void ak__asr_pool_put(ak__asr_pool *p, ak__asr *a);
 
-/* ---- sessions and server ------------------------------------------------------------------- */
-typedef struct ak__server ak__server;
+/* ---- sessions ------------------------------------------------------------------------------ */
 typedef struct ak__session ak__session;
+struct ak__registry;
+
+/* What a session needs from whoever owns it (the server): shared engines, where to start its
+ * threads, and how to ask the service thread to drain its outbound queue. */
+typedef struct ak__session_env {
+  const ak__config *cfg;
+  ak__tts *tts;
+  ak__asr_pool *asr_pool;
+  struct ak__registry *threads;  /* its two threads are started here (registry.h) */
+  void (*wake)(void *user);      /* any thread: the outbound queue has something to send */
+  void *wake_user;
+} ak__session_env;
 
 /* Creates a session for a new browser and starts its threads. NULL on failure. */
-ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
-                             ak__asr_pool *asr_pool);
+ak__session *ak__session_new(const ak__session_env *env);
 /* The browser is gone: stops the threads; the session frees itself when they end. */
 void ak__session_release(ak__session *s);
 /* Handles one complete text message from the browser (lws thread). */
 void ak__session_on_text(ak__session *s, const char *msg, size_t len);
-/* Queues a JSON object for the browser (takes ownership of the cJSON tree). droppable: may
- * be dropped under backpressure. Any thread. */
+/* Queues a JSON object for the browser as a text frame (takes ownership of the cJSON tree).
+ * droppable: may be dropped under backpressure. Any thread. */
 struct cJSON;
 void ak__session_send(ak__session *s, struct cJSON *obj, int droppable);
 void ak__session_send_error(ak__session *s, const char *code, const char *message);
 /* Outbound queue access for the lws thread: pops one message (with LWS_PRE headroom before
- * *payload), or returns NULL. *overflow is set when the hard limit was hit. */
-char *ak__session_pop(ak__session *s, size_t *len, int *more, int *overflow);
+ * its payload), or returns NULL. *binary: send it as a binary frame (a relayed Message),
+ * else as text (JSON). *overflow is set when the hard limit was hit. */
+char *ak__session_pop(ak__session *s, size_t *len, int *binary, int *more, int *overflow);
 const char *ak__session_id(const ak__session *s);
-
-/* Server side wake-up (any thread): asks the lws thread to flush sessions' queues. */
-void ak__server_wake(ak__server *srv);
-/* Session threads are joinable: started here, each calls ak__server_thread_done(srv) as its
- * very last act (after its last use of the session), and the server joins it. Shutdown waits
- * until every thread has really exited, thread-exit handlers included; a session's last
- * reference besides its connection's is held by its threads, so that also means every
- * session has been freed. */
-int ak__server_thread_start(ak__server *srv, void *(*fn)(void *), void *arg);
-void ak__server_thread_done(ak__server *srv);
 
 #endif

@@ -1,7 +1,8 @@
 /* The browser-facing server: one libwebsockets context on one service thread that serves the
  * demo page (/) and the built web SDK (/sdk/) as static files and the browser WebSocket
  * (/ws/agent). It reassembles and bounds incoming messages, hands them to the connection's
- * session, and drains each session's outbound queue when other threads wake it. */
+ * session, and drains each session's outbound queue (JSON as text frames, relayed Messages as
+ * binary frames) when other threads wake it. Session threads live in the registry. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <libwebsockets.h>
 
 #include "backend.h"
+#include "registry.h"
 
 typedef struct pss {
   struct pss *next;
@@ -25,74 +27,24 @@ typedef struct pss {
   int reject;    /* server full: send one error, then close */
 } pss;
 
-struct ak__server {
+typedef struct server {
   const ak__config *cfg;
   ak__tts *tts;
   ak__asr_pool *asr_pool;
+  ak__registry *threads;      /* every session's threads */
   struct lws_context *ctx;
   pss *conns;                 /* lws thread only */
   int n_conns;                /* lws thread only */
-  pthread_mutex_t mu;         /* guards ctx_alive and the thread list */
-  pthread_cond_t cv;
+  pthread_mutex_t mu;         /* guards ctx_alive */
   int ctx_alive;
-  int threads;                /* session threads started and not joined yet */
-  pthread_t *exited;          /* threads that called ak__server_thread_done, to join */
-  size_t n_exited, cap_exited;
   volatile sig_atomic_t stop;
-};
+} server;
 
-void ak__server_wake(ak__server *srv) {
+/* Session wake-up (any thread): asks the lws thread to flush sessions' queues. */
+static void server_wake(void *user) {
+  server *srv = user;
   pthread_mutex_lock(&srv->mu);
   if (srv->ctx_alive) lws_cancel_service(srv->ctx);
-  pthread_mutex_unlock(&srv->mu);
-}
-
-int ak__server_thread_start(ak__server *srv, void *(*fn)(void *), void *arg) {
-  pthread_t th;
-  pthread_mutex_lock(&srv->mu);
-  srv->threads++;
-  pthread_mutex_unlock(&srv->mu);
-  if (pthread_create(&th, NULL, fn, arg) == 0) return 0;
-  pthread_mutex_lock(&srv->mu);
-  srv->threads--;
-  pthread_mutex_unlock(&srv->mu);
-  return -1;
-}
-
-void ak__server_thread_done(ak__server *srv) {
-  pthread_mutex_lock(&srv->mu);
-  if (srv->n_exited == srv->cap_exited) {
-    size_t cap = srv->cap_exited ? srv->cap_exited * 2 : 16;
-    pthread_t *l = realloc(srv->exited, cap * sizeof *l);
-    if (!l) { /* cannot be joined: let it go, and stop counting it */
-      pthread_detach(pthread_self());
-      srv->threads--;
-      pthread_cond_broadcast(&srv->cv);
-      pthread_mutex_unlock(&srv->mu);
-      return;
-    }
-    srv->exited = l;
-    srv->cap_exited = cap;
-  }
-  srv->exited[srv->n_exited++] = pthread_self();
-  pthread_cond_broadcast(&srv->cv);
-  pthread_mutex_unlock(&srv->mu);
-}
-
-/* Joins the session threads that have said they are done (lws thread and shutdown). A joined
- * thread has run its thread-exit handlers, OpenSSL's (used by libcurl) among them. */
-static void reap_threads(ak__server *srv) {
-  pthread_t batch[64];
-  pthread_mutex_lock(&srv->mu);
-  size_t n = srv->n_exited < 64 ? srv->n_exited : 64;
-  srv->n_exited -= n;
-  for (size_t i = 0; i < n; i++) batch[i] = srv->exited[srv->n_exited + i];
-  pthread_mutex_unlock(&srv->mu);
-  if (!n) return;
-  for (size_t i = 0; i < n; i++) pthread_join(batch[i], NULL);
-  pthread_mutex_lock(&srv->mu);
-  srv->threads -= (int)n;
-  pthread_cond_broadcast(&srv->cv);
   pthread_mutex_unlock(&srv->mu);
 }
 
@@ -108,7 +60,7 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
                     size_t len) {
   pss *p = user;
   struct lws_context *ctx = lws_get_context(wsi);
-  ak__server *srv = ctx ? lws_context_user(ctx) : NULL;
+  server *srv = ctx ? lws_context_user(ctx) : NULL;
   switch (reason) {
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
     char uri[128];
@@ -130,7 +82,9 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       lws_callback_on_writable(wsi);
       return 0;
     }
-    p->s = ak__session_new(srv, srv->cfg, srv->tts, srv->asr_pool);
+    ak__session_env env = {.cfg = srv->cfg, .tts = srv->tts, .asr_pool = srv->asr_pool,
+                           .threads = srv->threads, .wake = server_wake, .wake_user = srv};
+    p->s = ak__session_new(&env);
     if (!p->s) return -1;
     p->next = srv->conns;
     srv->conns = p;
@@ -175,8 +129,8 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     if (!p->s) return 0;
     size_t n = 0;
-    int more = 0, overflow = 0;
-    char *block = ak__session_pop(p->s, &n, &more, &overflow);
+    int binary = 0, more = 0, overflow = 0;
+    char *block = ak__session_pop(p->s, &n, &binary, &more, &overflow);
     if (overflow) {
       static const char why[] = "slow consumer";
       lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
@@ -184,7 +138,8 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       return -1;
     }
     if (block) {
-      int w = lws_write(wsi, (unsigned char *)block + LWS_PRE, n, LWS_WRITE_TEXT);
+      int w = lws_write(wsi, (unsigned char *)block + LWS_PRE, n,
+                        binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
       free(block);
       if (w < (int)n) return -1;
     }
@@ -250,13 +205,13 @@ static void on_signal(int sig) {
 }
 
 static void *signal_main(void *arg) {
-  ak__server *srv = arg;
+  server *srv = arg;
   unsigned char b = 0;
   while (read(g_sig_pipe[0], &b, 1) < 0) {
   }
   ak__log(1, "signal %d: shutting down", b);
   srv->stop = 1;
-  ak__server_wake(srv);
+  server_wake(srv);
   return NULL;
 }
 
@@ -293,16 +248,16 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  static ak__server srv;
+  static server srv;
   srv.cfg = &cfg;
   srv.tts = tts;
   srv.asr_pool = ak__asr_pool_new(&cfg);
-  if (!srv.asr_pool) {
+  srv.threads = ak__registry_new();
+  if (!srv.asr_pool || !srv.threads) {
     fprintf(stderr, "avatarkit-backend: out of memory\n");
     return 1;
   }
   pthread_mutex_init(&srv.mu, NULL);
-  pthread_cond_init(&srv.cv, NULL);
 
   struct lws_context_creation_info ci;
   memset(&ci, 0, sizeof ci);
@@ -358,7 +313,7 @@ int main(int argc, char **argv) {
           ak__tts_sample_rate(tts), cfg.asr_provider);
   while (!srv.stop) {
     if (lws_service(ctx, 0) < 0) break;
-    reap_threads(&srv);
+    ak__registry_reap(srv.threads);
   }
 
   pthread_mutex_lock(&srv.mu);
@@ -368,24 +323,12 @@ int main(int argc, char **argv) {
 
   /* Sessions end their threads (turns are cancelled; SDK sessions close) and each thread is
    * joined, so none is still exiting when the process does. Bounded wait. */
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  dl.tv_sec += (cfg.connect_timeout_ms / 1000) + 5;
-  int left, ready, timed_out = 0;
-  do {
-    reap_threads(&srv);
-    pthread_mutex_lock(&srv.mu);
-    while (srv.threads > 0 && srv.n_exited == 0 && !timed_out)
-      timed_out = pthread_cond_timedwait(&srv.cv, &srv.mu, &dl) != 0;
-    left = srv.threads;
-    ready = srv.n_exited > 0;
-    pthread_mutex_unlock(&srv.mu);
-  } while (ready);
+  int left = ak__registry_wait(srv.threads, cfg.connect_timeout_ms + 5000);
   if (left) {
     ak__log(0, "%d session threads still busy at exit", left);
     return 0; /* threads still use tts: do not free it under them */
   }
-  free(srv.exited);
+  ak__registry_free(srv.threads);
   ak__asr_pool_free(srv.asr_pool);
   ak__tts_free(tts);
   curl_global_cleanup();

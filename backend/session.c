@@ -1,7 +1,9 @@
 /* One browser session: its bounded outbound and inbound queues, the listener thread (commands,
  * VAD and ASR on mic audio, barge-in) and the speaker thread (one turn at a time: LLM ->
  * sentence-by-sentence TTS -> Motion Server through the C Server SDK), and the relay of the
- * Motion Server's payloads back to the browser. A turn is cancelled by bumping `gen`. */
+ * Motion Server's messages back to the browser: each one once, as a binary frame holding the
+ * Message bytes the SDK received, untouched (JSON text frames carry only control). A turn is
+ * cancelled by bumping `gen`. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,10 +17,11 @@
 #include "avatarkit/protocol.h"
 #include "avatarkit/sdk.h"
 #include "backend.h"
+#include "registry.h"
 
 enum { CMD_TEXT, CMD_MIC, CMD_MIC_END, CMD_INTERRUPT, CMD_SET_AVATAR };
 
-typedef struct out_msg { struct out_msg *next; char *block; size_t len; } out_msg;
+typedef struct out_msg { struct out_msg *next; char *block; size_t len; int binary; } out_msg;
 typedef struct cmd {
   struct cmd *next;
   int type;
@@ -28,7 +31,7 @@ typedef struct cmd {
 } cmd;
 
 struct ak__session {
-  ak__server *srv;
+  ak__session_env env;
   const ak__config *cfg;
   ak__tts *tts;
   ak__asr_pool *asr_pool;
@@ -83,50 +86,69 @@ struct ak__session {
 
 static void session_unref(ak__session *s);
 
-void ak__session_send(ak__session *s, cJSON *obj, int droppable) {
-  char *str = obj ? cJSON_PrintUnformatted(obj) : NULL;
-  cJSON_Delete(obj);
-  if (!str) return;
-  size_t len = strlen(str);
+/* A queue entry holding a copy of data[0..len) after LWS_PRE bytes of headroom, or NULL. */
+static out_msg *out_msg_new(const void *data, size_t len, int binary) {
   out_msg *m = malloc(sizeof *m);
   char *block = malloc(LWS_PRE + len + 1);
   if (!m || !block) {
     free(m);
     free(block);
-    free(str);
-    return;
+    return NULL;
   }
-  memcpy(block + LWS_PRE, str, len + 1);
-  free(str);
+  memcpy(block + LWS_PRE, data, len);
+  block[LWS_PRE + len] = 0;
   m->next = NULL;
   m->block = block;
   m->len = len;
-  int queued = 0;
+  m->binary = binary;
+  return m;
+}
+
+static void out_msg_free(out_msg *m) {
+  if (!m) return;
+  free(m->block);
+  free(m);
+}
+
+/* Appends m to the outbound queue, or drops it (closed, droppable under backpressure, or over
+ * the hard limit, which marks the session for closing). Caller holds s->mu; m is the queue's
+ * or freed on return. Returns 1 when the lws thread must be woken. */
+static int enqueue_locked(ak__session *s, out_msg *m, int droppable) {
   size_t hard = (size_t)s->cfg->out_queue_kb * 1024, soft = hard / 8;
-  pthread_mutex_lock(&s->mu);
   if (atomic_load(&s->closed) || s->overflow) {
-    /* nobody to send to */
-  } else if (droppable && s->out_bytes > soft) {
+    out_msg_free(m); /* nobody to send to */
+    return 0;
+  }
+  if (droppable && s->out_bytes > soft) {
     ak__log(2, "session %s: dropped a droppable message under backpressure", s->id);
-  } else if (s->out_bytes + len > hard || s->out_count >= AK__MAX_OUT_MSGS) {
+    out_msg_free(m);
+    return 0;
+  }
+  if (s->out_bytes + m->len > hard || s->out_count >= AK__MAX_OUT_MSGS) {
     s->overflow = 1; /* the lws thread closes the connection */
-    queued = 1;      /* wake it */
     ak__log(1, "session %s: outbound queue over its limit, closing", s->id);
-  } else {
-    if (s->ot) s->ot->next = m;
-    else s->oh = m;
-    s->ot = m;
-    s->out_bytes += len;
-    s->out_count++;
-    m = NULL;
-    queued = 1;
+    out_msg_free(m);
+    return 1;
   }
+  if (s->ot) s->ot->next = m;
+  else s->oh = m;
+  s->ot = m;
+  s->out_bytes += m->len;
+  s->out_count++;
+  return 1;
+}
+
+void ak__session_send(ak__session *s, cJSON *obj, int droppable) {
+  char *str = obj ? cJSON_PrintUnformatted(obj) : NULL;
+  cJSON_Delete(obj);
+  if (!str) return;
+  out_msg *m = out_msg_new(str, strlen(str), 0);
+  free(str);
+  if (!m) return;
+  pthread_mutex_lock(&s->mu);
+  int wake = enqueue_locked(s, m, droppable);
   pthread_mutex_unlock(&s->mu);
-  if (m) {
-    free(m->block);
-    free(m);
-  }
-  if (queued) ak__server_wake(s->srv);
+  if (wake) s->env.wake(s->env.wake_user);
 }
 
 void ak__session_send_error(ak__session *s, const char *code, const char *message) {
@@ -173,7 +195,7 @@ static void send_ready(ak__session *s) {
   ak__session_send(s, o, 0);
 }
 
-char *ak__session_pop(ak__session *s, size_t *len, int *more, int *overflow) {
+char *ak__session_pop(ak__session *s, size_t *len, int *binary, int *more, int *overflow) {
   char *block = NULL;
   pthread_mutex_lock(&s->mu);
   *overflow = s->overflow;
@@ -185,6 +207,7 @@ char *ak__session_pop(ak__session *s, size_t *len, int *more, int *overflow) {
     s->out_count--;
     block = m->block;
     *len = m->len;
+    *binary = m->binary;
     free(m);
   }
   *more = s->oh != NULL;
@@ -229,53 +252,34 @@ static void start_turn(ak__session *s, const char *text) {
 
 /* ---- Motion Server callbacks (SDK network thread) ---------------------------------------- */
 
-/* Whether a payload of req_id belongs to the turn being relayed; adopts the id when the turn
- * has not learnt it yet. Returns the turn id or 0. */
-static int relay_match(ak__session *s, const char *req_id) {
-  int turn = 0;
-  pthread_mutex_lock(&s->mu);
-  if (s->relay_turn && !s->relay_cancelled && req_id) {
-    if (s->relay_req[0]) {
-      if (strcmp(s->relay_req, req_id) == 0) turn = s->relay_turn;
-    } else if (s->relay_waiting && strcmp(s->prev_req, req_id) != 0) {
-      snprintf(s->relay_req, sizeof s->relay_req, "%s", req_id);
-      s->relay_waiting = 0;
-      turn = s->relay_turn;
-    }
+/* Whether a message of req_id belongs to the turn being relayed; adopts the id when the turn
+ * has not learnt it yet. Caller holds s->mu. Returns the turn id or 0. */
+static int relay_match_locked(ak__session *s, const char *req_id) {
+  if (!s->relay_turn || s->relay_cancelled || !req_id) return 0;
+  if (s->relay_req[0]) return strcmp(s->relay_req, req_id) == 0 ? s->relay_turn : 0;
+  if (s->relay_waiting && strcmp(s->prev_req, req_id) != 0) {
+    snprintf(s->relay_req, sizeof s->relay_req, "%s", req_id);
+    s->relay_waiting = 0;
+    return s->relay_turn;
   }
-  pthread_mutex_unlock(&s->mu);
-  return turn;
+  return 0;
 }
 
+/* Relays one SERVER_RESPONSE_ANIMATION (audio and motion together) as it came. Matching and
+ * queueing happen under one lock, so every message of a turn that cancel_turn() stops is
+ * queued before its "interrupt": the browser can drop what it holds when the interrupt
+ * arrives, and nothing of that turn follows. */
 static void on_message(void *user, const char *req_id, const uint8_t *msg, size_t len, int last) {
   ak__session *s = user;
-  int turn = relay_match(s, req_id);
-  if (!turn) return;
-  char *b64 = ak__b64_encode(msg, len);
-  if (!b64) return;
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "type", "avatar_frames");
-  cJSON_AddNumberToObject(o, "turnId", turn);
-  cJSON *frames = cJSON_AddArrayToObject(o, "frames");
-  cJSON_AddItemToArray(frames, cJSON_CreateString(b64));
-  cJSON_AddBoolToObject(o, "isLast", last);
-  free(b64);
-  ak__session_send(s, o, 0);
-}
-
-static void on_audio(void *user, const aks_audio *a) {
-  ak__session *s = user;
-  int turn = relay_match(s, a->req_id);
-  if (!turn) return;
-  char *b64 = ak__b64_encode(a->payload, a->payload_len);
-  if (!b64) return;
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "type", "avatar_audio");
-  cJSON_AddNumberToObject(o, "turnId", turn);
-  cJSON_AddStringToObject(o, "audio", b64);
-  cJSON_AddBoolToObject(o, "isLast", a->end);
-  free(b64);
-  ak__session_send(s, o, 0);
+  (void)last; /* the Message carries its own end flag */
+  out_msg *m = out_msg_new(msg, len, 1);
+  if (!m) return;
+  pthread_mutex_lock(&s->mu);
+  int wake = 0;
+  if (relay_match_locked(s, req_id)) wake = enqueue_locked(s, m, 0);
+  else out_msg_free(m);
+  pthread_mutex_unlock(&s->mu);
+  if (wake) s->env.wake(s->env.wake_user);
 }
 
 static void on_error(void *user, const aks_error *e) {
@@ -323,8 +327,7 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
   mc.ingress_url = ingress;
   mc.sample_rate = ak__tts_sample_rate(s->tts);
   mc.connect_timeout_ms = c->connect_timeout_ms;
-  aks_callbacks cbs = {.on_message = on_message, .on_audio = on_audio, .on_error = on_error,
-                       .on_close = on_close};
+  aks_callbacks cbs = {.on_message = on_message, .on_error = on_error, .on_close = on_close};
   aks_session *m = NULL;
   int rc = aks_session_new(&mc, &cbs, s, &m);
   if (rc == AKS_OK) rc = aks_session_init(m);
@@ -517,9 +520,9 @@ static void *speaker_main(void *arg) {
   s->motion = NULL;
   for (size_t i = 0; i < s->n_hist; i++) free(s->hist[i].content);
   s->n_hist = 0;
-  ak__server *srv = s->srv;
+  ak__registry *threads = s->env.threads;
   session_unref(s);
-  ak__server_thread_done(srv);
+  ak__registry_done(threads);
   return NULL;
 }
 
@@ -625,9 +628,9 @@ static void *listener_main(void *arg) {
   }
   ak__asr_pool_put(s->asr_pool, s->asr);
   s->asr = NULL;
-  ak__server *srv = s->srv;
+  ak__registry *threads = s->env.threads;
   session_unref(s);
-  ak__server_thread_done(srv);
+  ak__registry_done(threads);
   return NULL;
 }
 
@@ -752,8 +755,7 @@ static void session_unref(ak__session *s) {
   while (s->oh) {
     out_msg *m = s->oh;
     s->oh = m->next;
-    free(m->block);
-    free(m);
+    out_msg_free(m);
   }
   while (s->ch) {
     cmd *c = s->ch;
@@ -769,14 +771,14 @@ static void session_unref(ak__session *s) {
   free(s);
 }
 
-ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
-                             ak__asr_pool *asr_pool) {
+ak__session *ak__session_new(const ak__session_env *env) {
   ak__session *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->srv = srv;
+  const ak__config *c = env->cfg;
+  s->env = *env;
   s->cfg = c;
-  s->tts = tts;
-  s->asr_pool = asr_pool;
+  s->tts = env->tts;
+  s->asr_pool = env->asr_pool;
   if (ak_id_new(s->id, sizeof s->id, 0) != AK_OK) snprintf(s->id, sizeof s->id, "session");
   snprintf(s->avatar_id, sizeof s->avatar_id, "%s", c->avatar_id);
   pthread_mutex_init(&s->mu, NULL);
@@ -784,8 +786,8 @@ ak__session *ak__session_new(ak__server *srv, const ak__config *c, ak__tts *tts,
   pthread_cond_init(&s->cv_speak, NULL);
   s->refs = 3; /* the lws connection, the listener, the speaker */
   send_ready(s);
-  if (ak__server_thread_start(srv, listener_main, s)) s->refs--;
-  if (ak__server_thread_start(srv, speaker_main, s)) s->refs--;
+  if (ak__registry_start(env->threads, listener_main, s)) s->refs--;
+  if (ak__registry_start(env->threads, speaker_main, s)) s->refs--;
   if (s->refs != 3) {
     ak__log(0, "session %s: cannot start its threads", s->id);
     atomic_store(&s->closed, 1); /* threads that did start exit at once */

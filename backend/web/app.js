@@ -1,5 +1,6 @@
 // avatarkit demo page: connects to the backend's /ws/agent, renders the avatar with the web
-// client SDK (served at /sdk/) in host mode, and relays avatar_audio / avatar_frames into it.
+// client SDK (served at /sdk/) in host mode, and hands it each relayed Motion Server Message
+// (one binary WebSocket frame each; text frames are JSON control messages).
 // Text box, push-to-talk microphone (16 kHz PCM to the backend), interrupt, live transcript,
 // connection and conversation state, and per-turn latency readouts.
 const $ = (id) => document.getElementById(id);
@@ -8,6 +9,7 @@ const $ = (id) => document.getElementById(id);
 const demo = (window.__avatarkitDemo = {
   sdk: 'loading', connection: 'connecting', ready: null, states: [], turns: [],
   latencies: [], errors: [], transcript: [],
+  wire: { text: 0, textMessages: 0, binary: 0, binaryMessages: 0 }, // bytes from the backend
 });
 
 const MIC_RATE = 16000;
@@ -18,24 +20,18 @@ let controller = null;     // AvatarController of the view
 let audioUnlocked = false;
 let reconnectDelay = 500;
 
-// Per-turn bookkeeping: conversation id from the SDK, frames waiting for it, latency marks.
+// Per-turn bookkeeping by the request id the SDK reads from each Message: latency marks.
 const turns = new Map();
-let interruptedUpTo = 0;   // turns <= this are ignored (interrupted locally)
 let pendingStart = null;   // performance.now() of the submit / end of speech awaiting a turn
 let agentBubble = null;
 
 // ---- helpers -------------------------------------------------------------------------------
-function b64ToBytes(s) {
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 function bytesToB64(u8) {
   let s = '';
   for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
   return btoa(s);
 }
+const utf8 = new TextEncoder();
 function send(obj) {
   if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; }
   return false;
@@ -91,18 +87,18 @@ async function setupAvatar(r) {
     const avatar = await AvatarManager.shared.load(r.avatar.avatarId);
     if (controller) { try { controller.interrupt(); } catch (e) { /* old view */ } }
     box.querySelectorAll('canvas').forEach((c) => c.remove());
-    const view = new AvatarView(avatar, box);
+    const view = new AvatarView(avatar, box, { sdk: AvatarSDK });
     controller = view.controller;
     demo.view = view;
-    controller.onConversationState = (s) => {
-      const name = convStateName(s);
+    controller.addEventListener('conversationstate', (e) => {
+      const name = convStateName(e.state);
       demo.states.push({ state: name, t: performance.now() });
       setPill('conv', /play|speak/i.test(name) ? 'playing' : 'idle', name);
-    };
-    controller.onError = (e) => {
-      demo.errors.push(String(e && (e.code || e.message) || e));
-      status('SDK error: ' + (e && (e.message || e.code) || e));
-    };
+    });
+    controller.addEventListener('error', (e) => {
+      demo.errors.push(String(e.code || e.message));
+      status('SDK error: ' + (e.message || e.code));
+    });
     $('avatar-msg').style.display = 'none';
     demo.sdk = 'ready';
     await unlockAudio();
@@ -128,7 +124,7 @@ document.addEventListener('keydown', unlockAudio);
 function turnOf(id) {
   let t = turns.get(id);
   if (!t) {
-    t = { id, conv: null, frames: [], audioAt: null, framesAt: null, start: pendingStart };
+    t = { id, audioAt: null, framesAt: null, start: pendingStart };
     pendingStart = null;
     turns.set(id, t);
     demo.turns.push(t);
@@ -155,31 +151,22 @@ function noteLatency(t, kind) {
   }
 }
 
-function onAvatarAudio(m) {
-  const t = turnOf(m.turnId);
+// One relayed Message: audio and motion of one request, in one binary frame. The SDK reads
+// it (yieldMessage) and says which request (conversation) it belongs to.
+let anonTurns = 0;
+function onAvatarMessage(buf) {
+  const id = controller ? controller.yieldMessage(buf) : null;
+  // without the SDK nobody reads the request id: a submitted question starts the next turn
+  const t = turnOf(id ?? 'no-sdk-' + (pendingStart != null ? ++anonTurns : anonTurns));
+  t.messages = (t.messages || 0) + 1;
+  t.bytes = (t.bytes || 0) + buf.byteLength;
   noteLatency(t, 'audio');
-  t.audioBytes = (t.audioBytes || 0) + m.audio.length;
-  if (m.turnId <= interruptedUpTo || !controller) return;
-  const id = controller.yieldAudioData(b64ToBytes(m.audio), !!m.isLast);
-  if (id && !t.conv) t.conv = id;
-  if (t.conv && t.frames.length) {
-    controller.yieldFramesData(t.frames, t.conv);
-    t.frames = [];
-  }
-}
-
-function onAvatarFrames(m) {
-  const t = turnOf(m.turnId);
   noteLatency(t, 'frames');
-  t.frameMsgs = (t.frameMsgs || 0) + m.frames.length;
-  if (m.turnId <= interruptedUpTo || !controller) return;
-  const frames = m.frames.map(b64ToBytes);
-  if (t.conv) controller.yieldFramesData(frames, t.conv);
-  else t.frames.push(...frames);
 }
 
+// Everything of an interrupted turn arrives before the backend's "interrupt", and the SDK
+// drops late Messages of the requests it interrupted, so nothing more is needed here.
 function interruptLocally(reason) {
-  interruptedUpTo = Math.max(interruptedUpTo, ...turns.keys(), 0);
   if (controller) { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
   if (agentBubble) { agentBubble.textContent += ' …'; agentBubble = null; }
   if (reason) addMsg('note', 'interrupted (' + reason + ')');
@@ -190,6 +177,7 @@ function connect() {
   setPill('conn', 'connecting', 'connecting…');
   demo.connection = 'connecting';
   ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws/agent');
+  ws.binaryType = 'arraybuffer';
   ws.onopen = () => { reconnectDelay = 500; setPill('conn', 'open', 'connected'); demo.connection = 'open'; };
   ws.onclose = () => {
     setPill('conn', 'closed', 'disconnected');
@@ -199,6 +187,14 @@ function connect() {
     reconnectDelay = Math.min(reconnectDelay * 2, 8000);
   };
   ws.onmessage = (ev) => {
+    if (ev.data instanceof ArrayBuffer) {
+      demo.wire.binary += ev.data.byteLength;
+      demo.wire.binaryMessages++;
+      onAvatarMessage(ev.data);
+      return;
+    }
+    demo.wire.text += utf8.encode(ev.data).length;
+    demo.wire.textMessages++;
     let m;
     try { m = JSON.parse(ev.data); } catch (e) { return; }
     switch (m.type) {
@@ -228,8 +224,6 @@ function connect() {
           agentBubble = null;
         }
         break;
-      case 'avatar_audio': onAvatarAudio(m); break;
-      case 'avatar_frames': onAvatarFrames(m); break;
       case 'interrupt': interruptLocally(m.reason === 'new_turn' ? '' : m.reason); break;
       case 'status': status(m.message); break;
       case 'error':

@@ -1,6 +1,7 @@
 // End-to-end test of the demo in headless Chromium: Motion Server + backend on loopback, the
-// demo page with the real web SDK. (1) A typed question: the avatar goes idle -> playing ->
-// idle and its jawOpen morph target moves while playing. (2) Chromium's fake microphone plays
+// demo page with the real web SDK. (1) A typed question: the answer's Messages arrive as
+// binary frames that the SDK reads (bytes per second of speech are printed), the avatar goes
+// idle -> playing -> idle and its jawOpen morph target moves while playing. (2) Chromium's fake microphone plays
 // a question synthesized by espeak-ng into push-to-talk: a transcript and an answer appear.
 // Exit 0 pass, 1 fail, 77 skip (Chromium, playwright-core, web/dist or binaries missing).
 import { spawn, execFileSync } from 'node:child_process';
@@ -132,6 +133,20 @@ try {
     `latency readout recorded (audio ${lat[0] && lat[0].audio.toFixed(0)} ms, frames ${lat[0] && lat[0].frames.toFixed(0)} ms)`);
   const shown = await page.textContent('#lat-audio');
   check(/\d+ ms/.test(shown), `latency shown on the page (${shown})`);
+  const relay = await page.evaluate(() => {
+    const d = window.__avatarkitDemo;
+    const st = d.states;
+    const play = st.find((s) => s.state === 'playing'), idle = st.slice().reverse().find((s) => s.state === 'idle');
+    return { wire: d.wire, turns: d.turns.map((t) => ({ id: t.id, messages: t.messages, bytes: t.bytes })),
+      seconds: play && idle ? (idle.t - play.t) / 1000 : 0 };
+  });
+  const w = relay.wire;
+  check(relay.turns.length === 1 && /^\d{14}_/.test(relay.turns[0].id) && relay.turns[0].messages > 0,
+    `the SDK reads each binary frame as a Message of the turn's request (${JSON.stringify(relay.turns)})`);
+  check(w.binaryMessages === relay.turns[0].messages && w.binary > 0 && w.text < w.binary / 2,
+    `payloads arrive as binary frames, JSON only for control (${w.binaryMessages} binary frames ${w.binary} B, ${w.textMessages} text frames ${w.text} B)`);
+  if (relay.seconds > 0)
+    console.log(`  info browser socket: ${w.binary + w.text} bytes over ${relay.seconds.toFixed(2)} s of playback = ${((w.binary + w.text) / relay.seconds).toFixed(0)} bytes/s (binary ${(w.binary / relay.seconds).toFixed(0)} bytes/s)`);
 
   // (2) push-to-talk with the fake microphone
   const before = await page.evaluate(() => window.__avatarkitDemo.transcript.length);

@@ -112,7 +112,9 @@ class Stack:
 
 
 def read_turn(ws, timeout=30.0, until_last=True):
-    """Reads messages until the turn's audio and frames both ended (and llm_done)."""
+    """Reads messages until the turn's last Message (end set) and llm_done arrived. Relayed
+    Messages come as binary frames: "frames" holds each one, "audio" the AvatarAudio inside
+    it, "turn_ids" their req_ids."""
     t = {"events": [], "audio": [], "frames": [], "other": [], "turn_ids": set(),
          "audio_last": False, "frames_last": False, "done": None, "t0": time.monotonic()}
     deadline = time.monotonic() + timeout
@@ -128,16 +130,17 @@ def read_turn(ws, timeout=30.0, until_last=True):
             if m["event"] == "llm_done":
                 t["done"] = m["text"]
                 t["done_at"] = now
-        elif m["type"] == "avatar_audio":
-            t.setdefault("first_audio", now)
-            t["turn_ids"].add(m["turnId"])
-            t["audio"].append(base64.b64decode(m["audio"]))
-            t["audio_last"] |= m["isLast"]
-        elif m["type"] == "avatar_frames":
-            t.setdefault("first_frames", now)
-            t["turn_ids"].add(m["turnId"])
-            t["frames"] += [base64.b64decode(f) for f in m["frames"]]
-            t["frames_last"] |= m["isLast"]
+        elif m["type"] == "avatar_message":
+            req, end, motion, audio = wsclient.animation_of(m["bytes"])
+            t["turn_ids"].add(req)
+            t["frames"].append(m["bytes"])
+            if audio is not None:
+                t.setdefault("first_audio", now)
+                t["audio"].append(wsclient.audio_bytes_of(m["bytes"]))
+            if motion is not None:
+                t.setdefault("first_frames", now)
+            t["audio_last"] |= end
+            t["frames_last"] |= end
         else:
             t["other"].append(m)
     return t
@@ -145,14 +148,24 @@ def read_turn(ws, timeout=30.0, until_last=True):
 
 def check_payloads(t, label):
     """Audio and motion of one turn: well formed, one request, frames match audio length."""
-    check(len(t["turn_ids"]) == 1, f"{label}: one turnId for all payloads ({t['turn_ids']})")
-    check(t["audio_last"] and t["frames_last"], f"{label}: audio and frames end with isLast")
+    check(len(t["turn_ids"]) == 1, f"{label}: one req_id for all relayed Messages ({t['turn_ids']})")
+    check(t["audio_last"] and t["frames_last"], f"{label}: the last Message has end set")
+    check(not [o for o in t["other"] if o["type"] in ("avatar_audio", "avatar_frames")],
+          f"{label}: no payload travels as JSON")
     total = None
     rate = None
     packets = 0
+    seen = set()
     for a in t["audio"]:
         d = wsclient.pb_dict(a)
-        check(d.get(1) == [b"AKA1"], f"{label}: avatar_audio is a serialized AvatarAudio") \
+        first = d.get(7, [0])[0]
+        idx = set(range(first, first + len(d.get(8, []))))
+        check(not (idx & seen), f"{label}: audio packets {sorted(idx & seen)[:3]} relayed twice") \
+            if idx & seen else None
+        seen |= idx
+    for a in t["audio"]:
+        d = wsclient.pb_dict(a)
+        check(d.get(1) == [b"AKA1"], f"{label}: the audio in a Message is a serialized AvatarAudio") \
             if a is t["audio"][0] else None
         rate = d.get(3, [rate])[0]
         packets += len(d.get(8, []))
@@ -183,6 +196,23 @@ def check_payloads(t, label):
     return nframes, total, rate
 
 
+def turn_with_bytes(ws, text):
+    """Asks one question; returns the turn and the bytes its answer took on the socket."""
+    b0 = ws.rx_bytes - len(ws.buf)
+    ws.send_json({"type": "text_query", "text": text})
+    t = read_turn(ws)
+    return t, ws.rx_bytes - len(ws.buf) - b0
+
+
+def report_rate(label, wire, payload_check):
+    """Prints bytes per second of speech on the browser socket (README's relay figure)."""
+    _, total, rate = payload_check
+    if total and rate:
+        print(f"  info {label}: browser socket {wire} bytes for {total / rate:.2f} s of speech = "
+              f"{wire * rate / total:.0f} bytes/s")
+    return wire * rate / total if total and rate else None
+
+
 def text_of(t, event="llm_text"):
     return "".join(e["text"] for e in t["events"] if e["event"] == event)
 
@@ -196,17 +226,20 @@ def scenario_relay(args):
         check(ready["avatar"]["appId"] == "app-test" and ready["avatar"]["outputSampleRate"] > 0,
               "ready carries appId, avatarId and outputSampleRate")
         check("local" in ready["agent"]["label"].lower(), "built-in agent is labelled as local")
-        ws.send_json({"type": "text_query", "text": "What time is it?"})
-        t = read_turn(ws)
+        t, wire = turn_with_bytes(ws, "What time is it?")
         check(text_of(t) == t["done"] and t["done"].startswith("It is "),
               f"llm_text deltas add up to llm_done ({t['done']!r})")
-        check_payloads(t, "turn 1")
-        print(f"  info first avatar_audio after {t.get('first_audio', -1) * 1000:.0f} ms, "
-              f"first avatar_frames after {t.get('first_frames', -1) * 1000:.0f} ms")
-        ws.send_json({"type": "text_query", "text": "Who are you?"})
-        t2 = read_turn(ws)
-        check(t2["turn_ids"] == {2}, f"second turn has turnId 2 ({t2['turn_ids']})")
-        n2, _, _ = check_payloads(t2, "turn 2")
+        report_rate("turn 1", wire, check_payloads(t, "turn 1"))
+        print(f"  info first audio after {t.get('first_audio', -1) * 1000:.0f} ms, "
+              f"first motion after {t.get('first_frames', -1) * 1000:.0f} ms")
+        text0, bin0 = ws.rx_text, ws.rx_binary
+        t2, wire = turn_with_bytes(ws, "Who are you?")
+        check(len(t2["turn_ids"]) == 1 and t2["turn_ids"] != t["turn_ids"],
+              f"the second turn has its own req_id ({t2['turn_ids']})")
+        report_rate("turn 2", wire, check_payloads(t2, "turn 2"))
+        text, binary = ws.rx_text - text0, ws.rx_binary - bin0
+        check(binary > 0 and text < binary / 4,
+              f"payloads travel as binary frames, JSON only for control ({binary} binary, {text} text bytes)")
         # switching the avatar reconnects to the Motion Server for that avatar
         ws.send_json({"type": "set_avatar", "avatarId": "second-avatar"})
         m = ws.recv(10)
@@ -274,7 +307,7 @@ def scenario_robustness(args):
         deadline = time.monotonic() + 20
         while got_audio < 3 and time.monotonic() < deadline:
             m = a.recv(20)
-            got_audio += m["type"] == "avatar_audio"
+            got_audio += m["type"] == "avatar_message"
         check(got_audio >= 3, "session A streams avatar audio while B misbehaves")
         a.send_json({"type": "interrupt"})
         after = 0
@@ -285,7 +318,7 @@ def scenario_robustness(args):
                 m = a.recv(max(0.05, deadline - time.monotonic()))
                 if m["type"] == "interrupt":
                     seen_interrupt = m
-                elif m["type"] in ("avatar_audio", "avatar_frames") and seen_interrupt:
+                elif m["type"] == "avatar_message" and seen_interrupt:
                     after += 1
         except TimeoutError:
             pass
@@ -300,7 +333,7 @@ def scenario_robustness(args):
         # a new query while speaking interrupts the old turn (barge-in by text)
         a.send_json({"type": "text_query", "text": long_text})
         m = a.recv(10)
-        while m["type"] != "avatar_audio":
+        while m["type"] != "avatar_message":
             m = a.recv(10)
         a.send_json({"type": "text_query", "text": "what time is it"})
         t = read_turn(a)
@@ -536,7 +569,7 @@ def scenario_asr(args):
         # barge-in: speaking over a long answer interrupts it
         ws.send_json({"type": "text_query", "text": "echo " + " ".join(["barge"] * 80)})
         m = ws.recv(10)
-        while m["type"] != "avatar_audio":
+        while m["type"] != "avatar_message":
             m = ws.recv(10)
         send_pcm(ws, speech)
         deadline = time.monotonic() + 10

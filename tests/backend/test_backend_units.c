@@ -1,12 +1,16 @@
 /* Unit tests of the backend's pure pieces: base64, sentence splitting, the SSE stream parser
- * (fed whole and one byte at a time), the built-in agent, the energy VAD and configuration. */
+ * (fed whole and one byte at a time), the built-in agent, the energy VAD, configuration and
+ * the session thread registry. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "backend.h"
+#include "registry.h"
 
 static int failures;
 #define CHECK(c)                                                                 \
@@ -235,7 +239,44 @@ static void test_config(void) {
   remove(path);
 }
 
+/* A registered thread: waits until released, counts itself, signs off as its last act. */
+typedef struct reg_job {
+  ak__registry *r;
+  atomic_int *go, *ran;
+} reg_job;
+
+static void *reg_thread(void *arg) {
+  reg_job *j = arg;
+  while (!atomic_load(j->go)) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  atomic_fetch_add(j->ran, 1);
+  ak__registry_done(j->r);
+  return NULL;
+}
+
+static void test_registry(void) {
+  ak__registry *r = ak__registry_new();
+  CHECK(r != NULL);
+  if (!r) return;
+  CHECK(ak__registry_wait(r, 0) == 0); /* empty: nothing to wait for */
+  atomic_int go = 0, ran = 0;
+  enum { N = 100 }; /* more than one reap batch and than the first list capacity */
+  reg_job job = {r, &go, &ran};
+  int started = 0;
+  for (int i = 0; i < N; i++) started += ak__registry_start(r, reg_thread, &job) == 0;
+  CHECK(started == N);
+  CHECK(ak__registry_wait(r, 50) == N); /* all still running: the wait times out */
+  atomic_store(&go, 1);
+  CHECK(ak__registry_wait(r, 10000) == 0); /* every one joined */
+  CHECK(atomic_load(&ran) == N);
+  ak__registry_free(r);
+  ak__registry_free(NULL);
+}
+
 int main(void) {
+  test_registry();
   test_base64();
   test_sentences();
   test_sse();

@@ -63,11 +63,14 @@ try:
         ready = ws.recv(10)
         check(ready["type"] == "ready" and ready["avatar"]["appId"], "the backend answers with generated credentials")
         ws.send_json({"type": "text_query", "text": "hello"})
-        got = set()
+        got = set()  # "audio", "motion", "end" seen in the relayed Messages
         t_end = time.monotonic() + 20
-        while time.monotonic() < t_end and not {"avatar_audio", "avatar_frames"} <= got:
-            got.add(ws.recv(20)["type"])
-        check({"avatar_audio", "avatar_frames"} <= got, "a turn reaches the Motion Server and back")
+        while time.monotonic() < t_end and not {"audio", "motion", "end"} <= got:
+            m = ws.recv(20)
+            if m["type"] == "avatar_message":
+                _, end, mo, au = wsclient.animation_of(m["bytes"])
+                got |= {k for k, v in (("audio", au), ("motion", mo), ("end", end)) if v}
+        check({"audio", "motion", "end"} <= got, f"a turn reaches the Motion Server and back ({sorted(got)})")
         ws.close()
 finally:
     os.killpg(p.pid, signal.SIGINT)  # Ctrl-C

@@ -1,6 +1,6 @@
 """Minimal RFC 6455 WebSocket client (Python stdlib only) for the backend's loopback tests:
-text messages as JSON, reassembly of fragments, close handling, and every read bounded by a
-timeout. Also a tiny protobuf reader to look inside relayed avatarkit payloads."""
+text messages as JSON, binary messages (relayed Motion Server Messages), reassembly of
+fragments, close handling, byte counters, and every read bounded by a timeout. Also a tiny protobuf reader to look inside relayed avatarkit payloads."""
 import base64
 import json
 import os
@@ -38,6 +38,9 @@ class WS:
         if b" 101 " not in status:
             raise Closed("handshake refused: " + status.decode(errors="replace"))
         self.close_code = None
+        self.rx_bytes = 0  # every byte read from the socket after the handshake (frames)
+        self.rx_text = 0   # payload bytes of text messages returned by recv()
+        self.rx_binary = 0  # payload bytes of binary messages returned by recv()
 
     def _send_frame(self, opcode, payload, fin=True):
         mask = os.urandom(4)
@@ -78,14 +81,17 @@ class WS:
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise Closed("connection closed")
+            self.rx_bytes += len(chunk)
             self.buf += chunk
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
     def recv(self, timeout=10.0):
-        """Next complete text message as a dict (raises Closed / TimeoutError)."""
+        """Next complete message: a text one as its JSON dict, a binary one as
+        {"type": "avatar_message", "bytes": payload} (raises Closed / TimeoutError)."""
         deadline = time.monotonic() + timeout
         parts = []
+        first_op = None
         while True:
             b0, b1 = self._read(2, deadline)
             n = b1 & 0x7F
@@ -103,9 +109,16 @@ class WS:
                 continue
             if op == 10:
                 continue
+            if first_op is None:
+                first_op = op
             parts.append(payload)
             if b0 & 0x80:
-                return json.loads(b"".join(parts).decode())
+                data = b"".join(parts)
+                if first_op == 2:
+                    self.rx_binary += len(data)
+                    return {"type": "avatar_message", "bytes": data}
+                self.rx_text += len(data)
+                return json.loads(data.decode())
 
     def close(self):
         try:
@@ -167,6 +180,12 @@ def pb_dict(buf):
     for f, _, v in pb_fields(buf):
         d.setdefault(f, []).append(v)
     return d
+
+
+def audio_bytes_of(message_bytes):
+    """The serialized AvatarAudio inside a SERVER_RESPONSE_ANIMATION, or None."""
+    a = pb_dict(pb_dict(message_bytes)[6][0])
+    return a[101][0] if 101 in a else None
 
 
 def animation_of(message_bytes):

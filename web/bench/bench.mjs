@@ -30,8 +30,15 @@ const sink = { t: 0, running: true, now() { return this.t; }, schedule() {}, sto
 const c = new AvatarController({ mode: 'host', sampleRate: 16000, sink });
 const pcm = new Uint8Array(16000 * 2 * 60);
 const id = c.yieldAudioData(pcm, true);
-const w = new Uint8Array(1500 * 52).map((_, i) => (i * 37) % 256);
-c.yieldFramesData([proto.encodeAvatarMotion({ fps: 25, frameCount: 1500, channelMaskLo: 0xffffffff, channelMaskHi: 0xfffff, weights: w, end: true })], id);
+// 1500 frames (60 s) in payloads of at most MAX_PAYLOAD_FRAMES, as the server sends them
+const { MAX_PAYLOAD_FRAMES } = await load('limits');
+const chunks = [];
+for (let f = 0; f < 1500; f += MAX_PAYLOAD_FRAMES) {
+  const n = Math.min(MAX_PAYLOAD_FRAMES, 1500 - f);
+  const w = new Uint8Array(n * 52).map((_, i) => ((i + f * 52) * 37) % 256);
+  chunks.push(proto.encodeAvatarMotion({ fps: 25, firstFrame: f, frameCount: n, channelMaskLo: 0xffffffff, channelMaskHi: 0xfffff, weights: w, end: f + n === 1500 }));
+}
+c.yieldFramesData(chunks, id);
 const out = new Float32Array(55);
 const N = 200000;
 let t0 = process.hrtime.bigint();

@@ -19,14 +19,14 @@ function parsePose(s) {
 
 async function mount(avatar) {
   view?.dispose();
-  view = new AvatarView(avatar, $('stage'), { idle: params.get('idle') === '1' });
+  view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, idle: params.get('idle') === '1' });
   hook.view = view;
   await view.ready;
   const z = Number(params.get('zoom') ?? 1);
   view.transform = { x: Number(params.get('x') ?? 0), y: Number(params.get('y') ?? 0), scale: z };
   $('badge').textContent = `${avatar.id}: ${view.rig.channels.size}/52 ARKit targets`;
   apply();
-  await new Promise((r) => { view.onFirstRendering = r; });
+  await new Promise((r) => view.addEventListener('firstrender', r, { once: true }));
   hook.ready = true;
 }
 

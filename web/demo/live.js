@@ -36,11 +36,11 @@ async function connect() {
   if (!view || view.avatar.id !== $('avatar').value) {
     view?.dispose();
     const avatar = await AvatarManager.shared.load($('avatar').value);
-    view = hook.view = new AvatarView(avatar, $('stage'), { recordRenders: true });
+    view = hook.view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, recordRenders: true });
     const c = view.controller;
-    c.onConnectionState = (s) => { hook.conn.push(s); $('s-conn').textContent = s; $('badge').textContent = s; log(`connection ${s}`); syncButtons(); };
-    c.onConversationState = (s, reason) => { hook.states.push({ state: s, reason }); $('s-state').textContent = `${s} (${reason})`; log(`state ${s} (${reason})`); };
-    c.onError = (e) => { hook.errors.push(e); log(`error ${e.code}: ${e.message}`); };
+    c.addEventListener('connectionstate', ({ state: s }) => { hook.conn.push(s); $('s-conn').textContent = s; $('badge').textContent = s; log(`connection ${s}`); syncButtons(); });
+    c.addEventListener('conversationstate', ({ state: s, reason }) => { hook.states.push({ state: s, reason }); $('s-state').textContent = `${s} (${reason})`; log(`state ${s} (${reason})`); });
+    c.addEventListener('error', ({ code, message }) => { hook.errors.push({ code, message }); log(`error ${code}: ${message}`); });
     await view.ready;
   }
   await view.controller.initializeAudioContext();

@@ -1,11 +1,11 @@
 // Recorded-session player: acts as a backend would in host mode, relaying each recorded
-// SERVER_RESPONSE_ANIMATION message to the SDK (audio via yieldAudioData, the whole message
-// via yieldFramesData) at the pace it was produced. window.__player is the test hook.
-import { AvatarManager, AvatarSDK, AvatarView, payload } from './avatarkit.standalone.js';
+// SERVER_RESPONSE_ANIMATION message to the SDK once (the whole message, audio and motion, via
+// yieldFramesData) at the pace it was produced. window.__player is the test hook.
+import { AvatarController, AvatarManager, AvatarSDK, AvatarSDKImpl, AvatarView, describeMessage } from './avatarkit.standalone.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null, sdk: { AvatarManager, AvatarSDK, AvatarView } });
+const hook = (window.__player = { ready: false, states: [], errors: [], log: [], view: null, done: null, sdk: { AvatarController, AvatarManager, AvatarSDK, AvatarSDKImpl, AvatarView } });
 
 function log(msg) {
   const line = `${(performance.now() / 1000).toFixed(2)}s ${msg}`;
@@ -31,29 +31,30 @@ async function loadRecording(src) {
 
 async function mountAvatar(avatar) {
   if (view) view.dispose();
-  view = new AvatarView(avatar, $('stage'), { recordRenders: true, idle: params.get('idle') !== '0', decoder: params.get('decoder') === 'wasm' ? 'wasm' : 'auto' });
+  view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, recordRenders: true, idle: params.get('idle') !== '0', decoder: params.get('decoder') === 'wasm' ? 'wasm' : 'auto' });
   hook.view = view;
   const c = view.controller;
-  c.onConversationState = (state, reason, id) => {
+  c.addEventListener('conversationstate', ({ state, reason, conversationId: id }) => {
     hook.states.push({ state, reason, id, t: performance.now() });
     $('s-state').textContent = `${state} (${reason})`;
     $('pause').textContent = state === 'paused' ? 'Resume' : 'Pause';
     log(`state ${state} (${reason})`);
-  };
-  c.onError = (e) => { hook.errors.push(e); log(`error ${e.code}: ${e.message}`); };
-  view.onFirstRendering = () => { log('first frame rendered'); hook.firstFrame = performance.now(); };
+  });
+  c.addEventListener('error', ({ code, message }) => { hook.errors.push({ code, message }); log(`error ${code}: ${message}`); });
+  view.addEventListener('firstrender', () => { log('first frame rendered'); hook.firstFrame = performance.now(); });
   await view.ready;
   $('s-ch').textContent = `${view.rig.channels.size}/52 ARKit targets`;
   $('badge').textContent = avatar.id;
 }
 
-/** Relays the recording like a backend: per request, audio first, then the whole message. */
+/** Relays the recording like a backend: each message once, whole. The recording's request
+ *  ids repeat from play to play, so the player names the conversation itself (yieldAudioData
+ *  opens one, yieldFramesData feeds it whole Messages) rather than using yieldMessage. */
 async function play() {
   const token = ++playToken;
   const c = view.controller;
   await c.initializeAudioContext();
   const pacing = params.get('pacing') ?? $('pacing').value;
-  const fps = recording.fps || 25;
   hook.playStart = performance.now();
   for (const req of recording.requests) {
     const msgs = req.messages.map(b64);
@@ -63,25 +64,22 @@ async function play() {
     let audioEnded = false;
     for (const bytes of msgs) {
       if (token !== playToken) return;
-      const m = payload.decodeMessage(bytes);
-      const a = m.animation;
-      if (!a) continue;
+      const info = describeMessage(bytes);
+      if (info.kind !== 'animation') continue;
       if (pacing !== 'burst') {
         // produced in real time: a message is ready when its media has been generated
-        const mediaEnd = a.motion ? (a.motion.firstFrame + a.motion.frameCount) / fps
-          : a.audio ? ((a.audio.firstPacket + a.audio.packets.length) * a.audio.frameSamples) / a.audio.sampleRate : 0;
-        let due = t0 + mediaEnd * 1000;
+        let due = t0 + info.mediaEnd * 1000;
         // network jitter on every message, the first included
         if (pacing === 'jitter') due += Math.random() * 180;
         const wait = due - performance.now();
         if (wait > 2) await new Promise((r) => setTimeout(r, wait));
         if (token !== playToken) return;
       }
-      if (a.audio) {
-        c.yieldAudioData(payload.encodeAvatarAudio(a.audio), a.audio.end);
-        audioEnded ||= a.audio.end;
-      }
       c.yieldFramesData([bytes], conv);
+      if (info.end && !audioEnded) {
+        audioEnded = true;
+        c.yieldAudioData(new Uint8Array(0), true); // the request is complete: close its conversation
+      }
     }
     if (token !== playToken) return;
     if (!audioEnded) c.yieldAudioData(new Uint8Array(0), true); // close the turn ourselves

@@ -1,6 +1,7 @@
 /* AvatarController: takes payloads (host mode) or talks to the Motion Server (sdk mode),
  * decodes and schedules audio on the Web Audio clock, and produces the face pose for each
- * rendered frame from that same clock, blending idle life in and out of speech. */
+ * rendered frame from that same clock, blending idle life in and out of speech. It is an
+ * EventTarget: 'connectionstate', 'conversationstate' and 'error' (typed, events.ts). */
 
 import { ARKIT, ARKIT_COUNT } from './arkit.js';
 import { AudioTrack } from './audiotrack.js';
@@ -10,14 +11,20 @@ import {
   type ConnectionState, ConversationIds, type ConversationReason, type ConversationState,
   ConversationStateMachine, newConversationId,
 } from './conversation.js';
-import { type AvatarError, classifyServerError, ErrorCode, type ErrorCodeValue } from './errors.js';
+import { classifyClose, classifyServerError, ErrorCode, type ErrorCodeValue } from './errors.js';
+import {
+  AvatarErrorEvent, type AvatarControllerEventMap, ConnectionStateEvent, ConversationStateEvent,
+  typedEventTarget,
+} from './events.js';
+import type { AvatarError } from './errors.js';
 import { IdleMotion } from './idle.js';
 import { JitterEstimator, type JitterOptions } from './jitter.js';
 import { Logger } from './log.js';
 import { FRAME_STRIDE, MotionTrack } from './motion.js';
+import { MAX_PAYLOAD_PACKETS } from './limits.js';
 import {
-  type AvatarAudio, decodeAvatarAudio, decodeAvatarMotion, decodeMessage, isAvatarAudio,
-  isAvatarMotion, MessageType,
+  type AvatarAudio, decodeAvatarAudio, decodeAvatarMotion, decodeMessage, type DecodedMessage,
+  isAvatarAudio, isAvatarMotion, MessageType,
 } from './proto.js';
 import { ingressUrl, MotionSocket, type SocketFactory } from './transport.js';
 
@@ -33,8 +40,8 @@ const MOTION_WAIT = 0.6;
 const STALL_TO_IDLE = 0.12;
 /** Bound on live conversations queued for playback. */
 const MAX_QUEUED = 32;
-/** Bound on Opus packets waiting for an earlier one. */
-const MAX_PENDING_PACKETS = 3000;
+/** Bound on Opus packets waiting for an earlier one: one payload's worth (protocol limit). */
+const MAX_PENDING_PACKETS = MAX_PAYLOAD_PACKETS;
 const H = ARKIT_COUNT;
 const BLINKS = [ARKIT.eyeBlinkLeft, ARKIT.eyeBlinkRight];
 
@@ -129,11 +136,13 @@ function toBytes(data: unknown): Uint8Array {
   throw new TypeError('expected ArrayBuffer, a typed array or a base64 string');
 }
 
-export class AvatarController {
-  /** Connection to the Motion Server (sdk mode); host mode stays 'disconnected'. */
+export class AvatarController extends typedEventTarget<AvatarControllerEventMap>() {
+  /** Shorthand for a 'connectionstate' listener (Motion Server connection, sdk mode; host
+   *  mode stays 'disconnected'). Called after the event's listeners. */
   onConnectionState: ((state: ConnectionState) => void) | null = null;
-  /** Playback state with the reason of the transition. */
+  /** Shorthand for a 'conversationstate' listener: playback state with the reason. */
   onConversationState: ((state: ConversationState, reason: ConversationReason, conversationId: string | null) => void) | null = null;
+  /** Shorthand for an 'error' listener. */
   onError: ((error: AvatarError) => void) | null = null;
 
   readonly config: ControllerConfig;
@@ -166,6 +175,7 @@ export class AvatarController {
   readonly renders: RenderRecord[] = [];
 
   constructor(config: ControllerConfig) {
+    super();
     this.config = { ...config };
     this.sink = config.sink ?? null;
     this.decoderFactory = config.decoderFactory ?? defaultDecoderFactory;
@@ -174,7 +184,9 @@ export class AvatarController {
     this.idle = new IdleMotion(config.idleSeed ?? 7);
     this.machine = new ConversationStateMachine((state, reason) => {
       this.log.info('conversation', state, reason);
-      this.onConversationState?.(state, reason, this.current.id || this.ids.current());
+      const id = this.current.id || this.ids.current();
+      this.dispatchEvent(new ConversationStateEvent(state, reason, id));
+      this.onConversationState?.(state, reason, id);
     });
   }
 
@@ -197,6 +209,11 @@ export class AvatarController {
   }
   get audioContext(): AudioContext | null {
     return this.sink instanceof WebAudioSink ? this.sink.ctx : null;
+  }
+
+  /** The logger this controller writes to (ControllerConfig.logger). */
+  get logger(): Logger {
+    return this.log;
   }
 
   getCurrentConversationId(): string | null {
@@ -350,6 +367,45 @@ export class AvatarController {
     this.pump();
   }
 
+  /**
+   * Feeds one whole serialized Message as a backend relays it (the bytes of one binary
+   * WebSocket frame, untouched): a SERVER_RESPONSE_ANIMATION brings audio and motion of the
+   * request req_id, which is its conversation id (the request's first message opens it; its
+   * end flag closes it); a SERVER_ERROR fails that request's conversation. Messages of a
+   * request that was interrupted or has finished are dropped. Returns the conversation id,
+   * or null when the bytes are not a Message (an 'error' event says why).
+   */
+  yieldMessage(data: ArrayBuffer | ArrayBufferView): string | null {
+    if (this.disposed) return null;
+    let m: DecodedMessage;
+    try {
+      m = decodeMessage(toBytes(data));
+    } catch (e) {
+      this.fail(ErrorCode.MALFORMED_PAYLOAD, `message: ${(e as Error).message}`);
+      return null;
+    }
+    if (m.type === MessageType.SERVER_ERROR && m.serverError) {
+      this.onServerMessage(m);
+      return m.serverError.reqId || null;
+    }
+    if (m.type !== MessageType.SERVER_RESPONSE_ANIMATION || !m.animation) return null;
+    const id = m.animation.reqId;
+    if (!id) {
+      this.fail(ErrorCode.MALFORMED_PAYLOAD, 'animation message without a req_id');
+      return null;
+    }
+    if (!this.byId.has(id)) {
+      if (this.ids.ended(id)) {
+        this.counters.dropped++;
+        return id;
+      }
+      this.ids.adopt(id);
+      if (!this.openConversation(id)) return null;
+    }
+    this.onServerMessage(m);
+    return id;
+  }
+
   private enterFallback(c: Conversation): void {
     if (c.fallback) return;
     c.fallback = true;
@@ -460,7 +516,7 @@ export class AvatarController {
   /** Connects to the Motion Server (sdk mode); resolves once the session is confirmed. */
   start(): Promise<void> {
     if (this.config.mode !== 'sdk') {
-      const msg = 'start() is for sdk mode; host mode takes yieldAudioData/yieldFramesData';
+      const msg = 'start() is for sdk mode; host mode takes yieldMessage or yieldAudioData/yieldFramesData';
       this.fail(ErrorCode.INVALID_STATE, msg);
       return Promise.reject(new Error(msg));
     }
@@ -490,17 +546,17 @@ export class AvatarController {
           this.socket = null;
           this.sendReqId = null;
           for (const c of this.queue) if (!c.audio.ended) c.networkLost = true;
+          // close codes and their meaning: CLOSE_ERRORS in errors.ts
+          const err = classifyClose(code, was);
+          const why = `close ${code}${reason ? `: ${reason}` : ''}`;
           if (!was) {
             this.setConnection('failed');
-            const auth = code === 1008 || code === 4001 || code === 4003 || /token|auth/i.test(reason);
-            this.fail(auth ? ErrorCode.UNAUTHORIZED : ErrorCode.NETWORK_ERROR,
-              `connection refused or lost before confirmation (close ${code}${reason ? `: ${reason}` : ''})`);
-          } else if (code === 1000) {
+            this.fail(err ?? ErrorCode.CONNECTION_FAILED, `connection refused or lost before confirmation (${why})`);
+          } else if (err === null) {
             this.setConnection('disconnected');
           } else {
             this.setConnection('failed');
-            this.fail(code === 4010 ? ErrorCode.UNAUTHORIZED : ErrorCode.NETWORK_ERROR,
-              code === 4010 ? 'session token expired' : `connection lost (close ${code})`);
+            this.fail(err, `connection ended (${why})`);
           }
           this.pump();
           if (!settled) {
@@ -514,7 +570,7 @@ export class AvatarController {
       } catch (e) {
         this.socket = null;
         this.setConnection('failed');
-        this.fail(ErrorCode.NETWORK_ERROR, (e as Error).message);
+        this.fail(ErrorCode.CONNECTION_FAILED, (e as Error).message);
         settled = true;
         reject(e);
       }
@@ -559,7 +615,7 @@ export class AvatarController {
     if (this.config.mode === 'sdk') this.setConnection('disconnected');
   }
 
-  private onServerMessage(m: ReturnType<typeof decodeMessage>): void {
+  private onServerMessage(m: DecodedMessage): void {
     if (m.type === MessageType.SERVER_ERROR && m.serverError) {
       const e = m.serverError;
       this.fail(classifyServerError(e.code, e.message), e.message || `server error ${e.code}`);
@@ -789,11 +845,14 @@ export class AvatarController {
     if (this.connection === s) return;
     this.connection = s;
     this.log.info('connection', s);
+    this.dispatchEvent(new ConnectionStateEvent(s));
     this.onConnectionState?.(s);
   }
 
-  private fail(code: ErrorCodeValue, message: string): void {
+  /** Reports an error to 'error' listeners and onError. @internal (AvatarView reports its own through it) */
+  fail(code: ErrorCodeValue, message: string): void {
     this.log.warn(code, message);
+    this.dispatchEvent(new AvatarErrorEvent(code, message));
     this.onError?.({ code, message });
   }
 

@@ -13,6 +13,8 @@ export type ConversationReason =
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'failed';
 
+/** Finished conversation ids remembered to drop their late payloads. */
+const MAX_GONE = 256;
 const ID_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Id shaped like the server's req ids: YYYYMMDDHHMMSS_<12 url-safe random chars> (UTC). */
@@ -44,6 +46,8 @@ export class ConversationIds {
   private open: string | null = null;
   private live = new Set<string>();
   private order: string[] = [];
+  /** Recently finished or interrupted ids (bounded), so late payloads cannot reopen them. */
+  private gone = new Set<string>();
   constructor(private readonly makeId: () => string = () => newConversationId()) {}
 
   /** Id that receives the next audio; opens a new conversation when none is open. */
@@ -69,6 +73,7 @@ export class ConversationIds {
   }
   /** Marks a conversation finished (played out): later payloads for it are dropped. */
   finish(id: string): void {
+    this.remember(id);
     this.live.delete(id);
     this.order = this.order.filter((x) => x !== id);
     if (this.open === id) this.open = null;
@@ -76,12 +81,22 @@ export class ConversationIds {
   /** Interrupt/clear: every live conversation is finished. */
   finishAll(): string[] {
     const ids = [...this.order];
+    for (const id of ids) this.remember(id);
     this.live.clear();
     this.order = [];
     this.open = null;
     return ids;
   }
-  /** Registers an id chosen elsewhere (sdk mode uses the server's req_id). */
+  /** Whether id was finished or interrupted recently (the last MAX_GONE ids). */
+  ended(id: string): boolean {
+    return this.gone.has(id);
+  }
+  private remember(id: string): void {
+    this.gone.delete(id);
+    this.gone.add(id);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as string);
+  }
+  /** Registers an id chosen elsewhere (sdk mode and yieldMessage use the server's req_id). */
   adopt(id: string): void {
     if (this.live.has(id)) return;
     this.live.add(id);

@@ -2,7 +2,7 @@
  * progress reports, and caches them in memory and, where available, in Cache Storage. */
 
 import { AvatarKitError, ErrorCode } from './errors.js';
-import { AvatarSDK } from './sdk.js';
+import { AvatarSDK, type AvatarSDKImpl } from './sdk.js';
 
 export type LoadProgress =
   | { type: 'downloading'; progress: number }
@@ -26,20 +26,24 @@ export const MAX_AVATAR_BYTES = 64 << 20;
 const CACHE_NAME = 'avatarkit-avatars-v1';
 
 export class AvatarManager {
-  static readonly shared = new AvatarManager();
+  /** A manager of the default AvatarSDK instance. */
+  static readonly shared = new AvatarManager(AvatarSDK);
   private cache = new Map<string, Promise<Avatar>>();
+  /** sdk: whose configuration (avatarBaseUrl, serverUrl) and logger the manager uses. */
+  constructor(private readonly sdk: AvatarSDKImpl) {}
 
   /** URL an avatar id resolves to; ids that look like URLs are used as they are. */
   resolveUrl(avatarId: string): string {
     const base = typeof location !== 'undefined' ? location.href : 'http://127.0.0.1/';
     if (/^(https?:|blob:|data:)|\/|\.glb$|\.gltf$/i.test(avatarId)) return new URL(avatarId, base).toString();
-    const cfg = AvatarSDK.configuration;
+    const sdk = this.sdk;
+    const cfg = sdk.configuration;
     // Default: avatars/ beside the SDK module itself (the layout of web/dist), or under the
     // configured Motion Server URL.
     const root = cfg?.avatarBaseUrl
       ? new URL(cfg.avatarBaseUrl.replace(/\/?$/, '/'), base)
       : cfg?.serverUrl
-        ? new URL('avatars/', AvatarSDK.serverBase().replace(/\/?$/, '/'))
+        ? new URL('avatars/', sdk.serverBase().replace(/\/?$/, '/'))
         : new URL('avatars/', import.meta.url);
     return new URL(`${encodeURIComponent(avatarId)}.glb`, root).toString();
   }
@@ -90,7 +94,7 @@ export class AvatarManager {
   }
 
   private async fetchAvatar(id: string, url: string, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
-    const log = AvatarSDK.logger;
+    const log = this.sdk.logger;
     const fail = (msg: string): never => {
       const err = new AvatarKitError(ErrorCode.AVATAR_LOAD_FAILED, msg);
       onProgress?.({ type: 'failed', error: err });

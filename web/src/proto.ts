@@ -3,6 +3,8 @@
  * payloads, and the client messages of the driven-ingress WebSocket. Field numbers follow
  * protocol/avatarkit.proto; unknown fields are skipped. */
 
+import { MAX_MESSAGE_BYTES, MAX_PAYLOAD_FRAMES, MAX_PAYLOAD_PACKETS } from './limits.js';
+
 export const MessageType = {
   UNSPECIFIED: 0,
   CLIENT_CONFIGURE_SESSION: 1,
@@ -16,10 +18,6 @@ export const MessageType = {
 export const AUDIO_MAGIC = 0x31414b41; // "AKA1" little endian
 export const MOTION_MAGIC = 0x314d4b41; // "AKM1" little endian
 export const PAYLOAD_VERSION = 1;
-/** Hard limits on untrusted payloads (bytes / counts) so a hostile relay cannot blow memory. */
-export const MAX_MESSAGE_BYTES = 4 << 20;
-export const MAX_FRAMES_PER_PAYLOAD = 3000;
-export const MAX_PACKETS_PER_PAYLOAD = 3000;
 
 export class ProtoError extends Error {
   constructor(message: string) {
@@ -313,7 +311,7 @@ export function decodeAvatarAudio(buf: Uint8Array, start = 0, end = buf.length):
     else if (f === 6 && wt === WT_VARINT) a.preSkip = r.varint();
     else if (f === 7 && wt === WT_VARINT) a.firstPacket = r.varint();
     else if (f === 8 && wt === WT_LEN) {
-      if (a.packets.length >= MAX_PACKETS_PER_PAYLOAD) throw new ProtoError('too many packets');
+      if (a.packets.length >= MAX_PAYLOAD_PACKETS) throw new ProtoError('too many packets');
       a.packets.push(r.bytes());
     } else if (f === 9 && wt === WT_VARINT) a.totalSamples = r.varint();
     else if (f === 10 && wt === WT_VARINT) a.end = r.varint() !== 0;
@@ -353,7 +351,7 @@ export function decodeAvatarMotion(buf: Uint8Array, start = 0, end = buf.length)
   if (magic !== MOTION_MAGIC) throw new ProtoError('AvatarMotion: bad magic');
   if (m.version !== PAYLOAD_VERSION) throw new ProtoError(`AvatarMotion: unsupported version ${m.version}`);
   if (m.fps < 1 || m.fps > 240) throw new ProtoError('AvatarMotion: bad fps');
-  if (m.frameCount > MAX_FRAMES_PER_PAYLOAD) throw new ProtoError('AvatarMotion: too many frames');
+  if (m.frameCount > MAX_PAYLOAD_FRAMES) throw new ProtoError('AvatarMotion: too many frames');
   if ((m.channelMaskHi >>> 0) >>> 20 !== 0) throw new ProtoError('AvatarMotion: channel bit above 51');
   const nch = channelCount(m);
   if (m.weights.length !== m.frameCount * nch)
@@ -529,4 +527,28 @@ export function encodeAnimationMessage(a: {
     .uint(1, MessageType.SERVER_RESPONSE_ANIMATION)
     .message(6, body)
     .finish();
+}
+
+/** What an app relaying Messages may want to know about one without decoding it itself. */
+export interface MessageSummary {
+  /** 'animation' (SERVER_RESPONSE_ANIMATION), 'error' (SERVER_ERROR) or 'other'. */
+  kind: 'animation' | 'error' | 'other';
+  reqId: string;
+  /** The request's last message. */
+  end: boolean;
+  /** Media time (seconds) up to which this message carries motion, else audio; 0 if neither. */
+  mediaEnd: number;
+}
+
+/** Summarizes one serialized Message (throws ProtoError when it is malformed). */
+export function describeMessage(bytes: Uint8Array): MessageSummary {
+  const m = decodeMessage(bytes);
+  if (m.serverError) return { kind: 'error', reqId: m.serverError.reqId, end: true, mediaEnd: 0 };
+  const a = m.animation;
+  if (!a) return { kind: 'other', reqId: '', end: false, mediaEnd: 0 };
+  let mediaEnd = 0;
+  if (a.motion && a.motion.fps > 0) mediaEnd = (a.motion.firstFrame + a.motion.frameCount) / a.motion.fps;
+  else if (a.audio && a.audio.sampleRate > 0)
+    mediaEnd = ((a.audio.firstPacket + a.audio.packets.length) * a.audio.frameSamples) / a.audio.sampleRate;
+  return { kind: 'animation', reqId: a.reqId, end: a.end, mediaEnd };
 }

@@ -1,5 +1,7 @@
-/* AvatarSDK: the process-wide configuration a page sets once (app id, driving mode, PCM
- * format, log level, server and avatar URLs) and the session token for sdk mode. */
+/* AvatarSDK: one SDK configuration (app id, driving mode, PCM format, log level, server and
+ * avatar URLs), the session token for sdk mode and the logger. `AvatarSDK` is a ready-made
+ * instance most pages use; `new AvatarSDKImpl()` makes another. Nothing reads an instance
+ * implicitly: pages hand it to AvatarManager and AvatarView. */
 
 import type { DrivingServiceMode } from './controller.js';
 import { AvatarKitError, ErrorCode } from './errors.js';
@@ -15,8 +17,9 @@ export interface AudioFormat {
 }
 
 export interface AvatarSDKConfiguration {
-  /** 'host': your backend relays payloads (yieldAudioData/yieldFramesData); 'sdk': the
-   *  browser talks to the Motion Server itself (start/send/close). Default 'host'. */
+  /** 'host': your backend relays Messages (yieldMessage) or payloads (yieldAudioData /
+   *  yieldFramesData); 'sdk': the browser talks to the Motion Server itself (start/send/close).
+   *  Default 'host'. */
   drivingServiceMode?: DrivingServiceMode;
   /** Format of raw PCM you hand to the SDK. Default mono 16000 Hz. */
   audioFormat?: AudioFormat;
@@ -35,7 +38,7 @@ interface ResolvedConfig {
   avatarBaseUrl?: string;
 }
 
-class AvatarSDKImpl {
+export class AvatarSDKImpl {
   readonly version = VERSION;
   readonly logger = new Logger();
   private _appId: string | null = null;
@@ -112,6 +115,5 @@ class AvatarSDKImpl {
   }
 }
 
-/** The SDK's entry point (also exported as AvatarKit for drop-in compatibility). */
+/** The default SDK instance (also exported as AvatarKit for drop-in compatibility). */
 export const AvatarSDK = new AvatarSDKImpl();
-export type { AvatarSDKImpl };

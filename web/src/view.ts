@@ -1,6 +1,7 @@
 /* AvatarView: a WebGL canvas (three.js) inside a container element that renders an Avatar
  * with its AvatarController's pose every display frame, framed head and shoulders, following
- * the container's size and devicePixelRatio. */
+ * the container's size and devicePixelRatio. Its dependencies come in through its options (an
+ * SDK instance or a ready controller); it reads no page-wide state. */
 
 import {
   ACESFilmicToneMapping, Box3, Color, DirectionalLight, Group, HemisphereLight, type Object3D,
@@ -10,11 +11,13 @@ import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { ARKIT_COUNT, arkitIndex } from './arkit.js';
 import { defaultDecoderFactory, wasmDecoderFactory } from './audio.js';
 import { AvatarController } from './controller.js';
-import { ErrorCode } from './errors.js';
+import { AvatarKitError, ErrorCode } from './errors.js';
+import { type AvatarViewEventMap, FirstRenderEvent, typedEventTarget } from './events.js';
+import type { Logger } from './log.js';
 import type { Avatar } from './manager.js';
 import { FRAME_STRIDE } from './motion.js';
 import { AvatarRig } from './rig.js';
-import { AvatarSDK } from './sdk.js';
+import type { AvatarSDKImpl } from './sdk.js';
 
 export interface ViewTransform {
   /** Horizontal offset, fraction of the view width (positive moves the avatar right). */
@@ -26,6 +29,12 @@ export interface ViewTransform {
 }
 
 export interface AvatarViewOptions {
+  /** The SDK instance (e.g. AvatarSDK) whose configuration, session token and logger the
+   *  view's controller uses. One of sdk and controller is required. */
+  sdk?: AvatarSDKImpl;
+  /** A controller built by the app (the view renders its pose and disposes it with itself);
+   *  recordRenders, idle and decoder are then the controller's business. */
+  controller?: AvatarController;
   /** Background colour (CSS string); default transparent. */
   background?: string;
   /** Cap on devicePixelRatio (default 2). */
@@ -40,11 +49,13 @@ export interface AvatarViewOptions {
 
 const CPU_SAMPLES = 600;
 
-export class AvatarView {
+export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
   readonly controller: AvatarController;
   readonly canvas: HTMLCanvasElement;
-  /** Called once, after the first frame with the avatar on screen. */
+  /** Shorthand for a 'firstrender' listener: called once, after the first frame with the
+   *  avatar on screen (after the event's listeners). */
   onFirstRendering: (() => void) | null = null;
+  private readonly log: Logger;
   renderer: WebGLRenderer | null = null;
   readonly scene = new Scene();
   readonly camera = new PerspectiveCamera(24, 1, 0.01, 100);
@@ -83,20 +94,29 @@ export class AvatarView {
     }
   }
 
-  constructor(readonly avatar: Avatar, readonly container: HTMLElement, options: AvatarViewOptions = {}) {
-    const cfg = AvatarSDK.requireConfig();
-    this.controller = new AvatarController({
-      mode: cfg.drivingServiceMode,
-      sampleRate: cfg.audioFormat.sampleRate,
-      appId: AvatarSDK.appId ?? '',
-      avatarId: avatar.id,
-      serverUrl: AvatarSDK.serverBase(),
-      getSessionToken: () => AvatarSDK.sessionToken,
-      logger: AvatarSDK.logger,
-      recordRenders: options.recordRenders,
-      idle: options.idle,
-      decoderFactory: options.decoder === 'wasm' ? wasmDecoderFactory : defaultDecoderFactory,
-    });
+  constructor(readonly avatar: Avatar, readonly container: HTMLElement, options: AvatarViewOptions) {
+    super();
+    const sdk = options?.sdk;
+    if (options?.controller) {
+      this.controller = options.controller;
+    } else if (sdk) {
+      const cfg = sdk.requireConfig();
+      this.controller = new AvatarController({
+        mode: cfg.drivingServiceMode,
+        sampleRate: cfg.audioFormat.sampleRate,
+        appId: sdk.appId ?? '',
+        avatarId: avatar.id,
+        serverUrl: sdk.serverBase(),
+        getSessionToken: () => sdk.sessionToken,
+        logger: sdk.logger,
+        recordRenders: options.recordRenders,
+        idle: options.idle,
+        decoderFactory: options.decoder === 'wasm' ? wasmDecoderFactory : defaultDecoderFactory,
+      });
+    } else {
+      throw new AvatarKitError(ErrorCode.INVALID_ARGUMENT, 'AvatarView needs options.sdk (e.g. AvatarSDK) or options.controller');
+    }
+    this.log = this.controller.logger;
     this.canvas = document.createElement('canvas');
     this.canvas.style.cssText = 'display:block;width:100%;height:100%;touch-action:none';
     container.appendChild(this.canvas);
@@ -108,7 +128,7 @@ export class AvatarView {
       if (options.background) this.scene.background = new Color(options.background);
     } catch (e) {
       this.renderer = null;
-      queueMicrotask(() => this.controller.onError?.({ code: ErrorCode.RENDER_FAILED, message: `WebGL: ${(e as Error).message}` }));
+      queueMicrotask(() => this.controller.fail(ErrorCode.RENDER_FAILED, `WebGL: ${(e as Error).message}`));
     }
     this.maxDpr = options.maxPixelRatio ?? 2;
     this.setupLights();
@@ -168,10 +188,10 @@ export class AvatarView {
       this.root.add(model);
       this.rig = new AvatarRig(model);
       this.frameModel(model);
-      AvatarSDK.logger.info(`avatar ${this.avatar.id}: ${this.rig.channels.size}/52 ARKit channels on ${this.rig.morphMeshCount} meshes`);
+      this.log.info(`avatar ${this.avatar.id}: ${this.rig.channels.size}/52 ARKit channels on ${this.rig.morphMeshCount} meshes`);
     } catch (e) {
       const message = `avatar ${this.avatar.id}: cannot parse glTF: ${(e as Error).message}`;
-      this.controller.onError?.({ code: ErrorCode.AVATAR_LOAD_FAILED, message });
+      this.controller.fail(ErrorCode.AVATAR_LOAD_FAILED, message);
       throw new Error(message);
     }
   }
@@ -244,10 +264,11 @@ export class AvatarView {
       this.cpuN++;
       if (!this.firstDone) {
         this.firstDone = true;
+        this.dispatchEvent(new FirstRenderEvent());
         try {
           this.onFirstRendering?.();
         } catch (e) {
-          AvatarSDK.logger.error('onFirstRendering threw', e);
+          this.log.error('onFirstRendering threw', e);
         }
       }
     }

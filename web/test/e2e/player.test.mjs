@@ -39,7 +39,11 @@ test('recorded session: idle -> playing -> idle, mouth moves with speech and res
     await page.evaluate(() => { window.__player.play(); });
     await waitFor(page, () => window.__player.states.some((s) => s.state === 'playing'), null, 90000);
     await waitFor(page, () => { const r = window.__probe; return r.length && r[r.length - 1].rms > 0.03 && r[r.length - 1].jaw > 0.6; }, null, 90000);
+    // a screenshot can take seconds on a loaded machine: hold playback while it is taken, or
+    // every silence below may have gone by before the first is looked for
+    await page.evaluate(() => window.__player.view.controller.pause());
     await shot(page, 'player-speaking');
+    await page.evaluate(() => window.__player.view.controller.resume());
     // Freeze in the middle of each silence of sync.json (media 0.8k+0.9 .. 0.8k+1.1 s, between
     // tones) and look at the mouth: it must be the rest pose, pixel for pixel (within 4 levels).
     const gaps = [];
@@ -294,6 +298,25 @@ test('avatar manager and view: progress, cache, failure codes, transform, resize
     assert.ok(w[1] < w[0] && w[1] >= 190 && w[1] <= 410, `canvas follows the container: ${w}`);
     const d = await page.evaluate(() => { const v = window.__player.view; v.dispose(); v.dispose(); return { inDom: document.contains(v.canvas), state: v.controller.conversationState }; });
     assert.deepEqual(d, { inDom: false, state: 'idle' });
+    // the view reads no page-wide SDK: it takes an SDK instance or a controller, or refuses
+    const deps = await page.evaluate(async () => {
+      const { AvatarController, AvatarSDK, AvatarSDKImpl, AvatarView } = window.__player.sdk;
+      const avatar = window.__player.view.avatar;
+      const box = document.createElement('div');
+      document.body.appendChild(box);
+      let refused = null;
+      try { new AvatarView(avatar, box, {}); } catch (e) { refused = e.code; }
+      const other = new AvatarSDKImpl();
+      await other.initialize('other-app', { drivingServiceMode: 'sdk', audioFormat: { channelCount: 1, sampleRate: 24000 } });
+      const v1 = new AvatarView(avatar, box, { sdk: other });
+      const own = new AvatarController({ mode: 'host', sampleRate: 16000 });
+      const v2 = new AvatarView(avatar, box, { controller: own });
+      const r = { refused, mode: v1.controller.config.mode, rate: v1.controller.config.sampleRate, app: v1.controller.config.appId,
+        defaultMode: AvatarSDK.configuration.drivingServiceMode, same: v2.controller === own };
+      v1.dispose(); v2.dispose(); box.remove();
+      return r;
+    });
+    assert.deepEqual(deps, { refused: 'AK_EINVAL', mode: 'sdk', rate: 24000, app: 'other-app', defaultMode: 'host', same: true });
   } finally {
     await close();
   }

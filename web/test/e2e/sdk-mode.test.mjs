@@ -69,7 +69,7 @@ test('sdk mode: a refused session token ends in connection failed with an error 
     assert.match(err, /connection failed/);
     const r = await page.evaluate(() => ({ conn: window.__live.conn, errors: window.__live.errors }));
     assert.deepEqual(r.conn, ['connecting', 'failed']);
-    assert.ok(r.errors.length >= 1 && ['AK_EAUTH', 'AK_EIO'].includes(r.errors[0].code), JSON.stringify(r.errors));
+    assert.ok(r.errors.length >= 1 && ['AKS_SESSION_TOKEN_INVALID', 'AKS_CONNECTION_FAILED'].includes(r.errors[0].code), JSON.stringify(r.errors));
     assert.equal(srv.seen.refused, 1);
     // send() without a session is refused with a stable code, nothing crashes
     await page.evaluate(() => window.__live.view.controller.send(new Uint8Array(64), true));

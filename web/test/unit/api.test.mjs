@@ -53,10 +53,10 @@ test('ingress URL: http->ws, path, query auth', () => {
 test('server error phrases map to stable codes', () => {
   const c = errors.classifyServerError;
   assert.equal(c(3, 'unsupported sample rate 11025'), 'AK_ERATE');
-  assert.equal(c(16, 'invalid session token'), 'AK_EAUTH');
-  assert.equal(c(16, 'session token expired'), 'AK_EAUTH');
-  assert.equal(c(3, 'app id mismatch'), 'AK_EAUTH');
-  assert.equal(c(3, 'avatar not found'), 'AK_EAVATAR');
-  assert.equal(c(3, 'no audio input for 60 s'), 'AK_ESERVER');
-  assert.equal(c(14, 'egress client is not configured on server'), 'AK_ESERVER');
+  assert.equal(c(16, 'invalid session token'), 'AKS_SESSION_TOKEN_INVALID');
+  assert.equal(c(16, 'session token expired'), 'AKS_SESSION_TOKEN_EXPIRED');
+  assert.equal(c(3, 'app id mismatch'), 'AKS_SESSION_TOKEN_INVALID');
+  assert.equal(c(3, 'avatar not found'), 'AKS_AVATAR_NOT_FOUND');
+  assert.equal(c(3, 'no audio input for 60 s'), 'AKS_SERVER_ERROR');
+  assert.equal(c(14, 'egress client is not configured on server'), 'AKS_SERVER_ERROR');
 });

@@ -240,3 +240,89 @@ test('idle blinks continue during speech only when the motion has no blink chann
   assert.ok(maxBlink(false) > 0.5, 'idle blinks while the server sends no blinks');
   assert.ok(maxBlink(true) < 0.05, 'the server owns blinking when it sends the channel');
 });
+
+test('yieldMessage: relayed Messages play once by req_id, interrupted requests stay dropped, typed events', async () => {
+  const { sink, c, errs } = make({ decoderFactory: audio.wasmDecoderFactory });
+  const events = [];
+  c.addEventListener('conversationstate', (e) => {
+    assert.ok(e instanceof Event && e.type === 'conversationstate');
+    events.push(`${e.state}:${e.reason}:${e.conversationId}`);
+  });
+  const errEvents = [];
+  c.addEventListener('error', (e) => errEvents.push(e.code));
+  const messages = (reqId, seconds) => {
+    const audioPayloads = opusPayloads(burstPcm(seconds, 16000, 0.5));
+    const frames = Math.round(seconds * 25);
+    return audioPayloads.map((a, i) => proto.encodeAnimationMessage({
+      reqId, audio: a, end: i === audioPayloads.length - 1,
+      motion: i === 0 ? jawMotion(0, frames, (k) => (k % 10 < 5 ? 1 : 0), { end: true }) : undefined,
+    }));
+  };
+  const r1 = messages('req-one', 1.0);
+  assert.deepEqual(r1.map((m) => c.yieldMessage(m)), r1.map(() => 'req-one'), 'the conversation id is the req_id');
+  assert.equal(c.getStats().queued, 1);
+  for (let i = 0; i < 100 && c.getStats().decodedPackets < 51; i++) await new Promise((r) => setTimeout(r, 10));
+  run(sink, c, 1.4, 0.01);
+  assert.deepEqual(events, ['playing:playbackStart:req-one', 'idle:playbackEnd:req-one']);
+  assert.equal(sink.scheduled.reduce((a, x) => a + x.n, 0), 16000, 'every sample once: the audio came in the Messages only');
+  // a late duplicate of a finished request does not reopen it
+  assert.equal(c.yieldMessage(r1[0]), 'req-one');
+  assert.equal(c.getStats().queued, 0);
+  assert.equal(c.getStats().droppedPayloads, 1);
+
+  // interrupt mid-request: the rest of that request is dropped
+  const r2 = messages('req-two', 1.0);
+  for (const m of r2.slice(0, 3)) c.yieldMessage(m);
+  assert.equal(c.getStats().queued, 1);
+  c.interrupt();
+  for (const m of r2.slice(3)) c.yieldMessage(m);
+  assert.equal(c.getStats().queued, 0, 'nothing of the interrupted request comes back');
+  assert.equal(c.getStats().droppedPayloads, 1 + r2.length - 3);
+
+  // bytes that are not a Message, and a server error: stable codes through events and onError
+  assert.equal(c.yieldMessage(new Uint8Array([0x0a, 0xff])), null);
+  assert.equal(c.yieldMessage(proto.encodeServerError({ connectionId: 'c', reqId: 'req-3', code: 3, message: 'avatar not found' })), 'req-3');
+  assert.deepEqual(errEvents, ['AK_EPROTO', 'AKS_AVATAR_NOT_FOUND']);
+  assert.deepEqual(errs.map((e) => e.code), errEvents, 'the onError shorthand sees the same errors');
+  c.dispose();
+});
+
+test('sdk mode: each server close code becomes its documented error and connection state', async () => {
+  /** A socket the test drives by hand. */
+  function fakeSocket() {
+    const s = { binaryType: '', readyState: 0, sent: [], send(d) { this.sent.push(d); }, close() {}, onopen: null, onclose: null, onerror: null, onmessage: null };
+    return s;
+  }
+  const cases = [
+    // [close code, confirmed first, expected error code or null, expected final connection state]
+    [1000, true, null, 'disconnected'],
+    [1001, true, 'AKS_CONNECTION_CLOSED', 'failed'],
+    [1002, true, 'AK_EPROTO', 'failed'],
+    [1007, true, 'AK_EINVAL', 'failed'],
+    [1008, false, 'AKS_INVALID_REQUEST', 'failed'],
+    [1009, true, 'AK_ETOOBIG', 'failed'],
+    [1011, true, 'AKS_SERVER_ERROR', 'failed'],
+    [4010, true, 'AKS_SESSION_TOKEN_EXPIRED', 'failed'],
+    [1006, true, 'AKS_CONNECTION_CLOSED', 'failed'],
+    [1006, false, 'AKS_CONNECTION_FAILED', 'failed'],
+    [4001, false, 'AKS_CONNECTION_FAILED', 'failed'], // never sent by the server: no special meaning
+  ];
+  for (const [code, confirmed, want, state] of cases) {
+    let sock = null;
+    const { c } = make({ mode: 'sdk', serverUrl: 'http://127.0.0.1:1', socketFactory: () => (sock = fakeSocket()) });
+    const errs = [];
+    const conn = [];
+    c.addEventListener('error', (e) => errs.push(e.code));
+    c.addEventListener('connectionstate', (e) => conn.push(e.state));
+    const started = c.start().then(() => 'ok', () => 'rejected');
+    sock.readyState = 1;
+    sock.onopen({});
+    assert.equal(proto.decodeMessage(sock.sent[0]).type, proto.MessageType.CLIENT_CONFIGURE_SESSION);
+    if (confirmed) sock.onmessage({ data: proto.encodeConfirmSession('conn-1').buffer });
+    sock.onclose({ code, reason: '' });
+    assert.equal(await started, confirmed ? 'ok' : 'rejected');
+    assert.deepEqual(errs, want ? [want] : [], `close ${code} (confirmed ${confirmed})`);
+    assert.equal(conn.at(-1), state, `close ${code}: connection ${state}`);
+    c.dispose();
+  }
+});

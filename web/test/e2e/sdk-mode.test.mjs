@@ -102,7 +102,9 @@ test('sdk mode against the real avatarkit-motion-server', { skip: noBrowser || (
       assert.deepEqual(await page.evaluate(() => window.__live.errors), []);
       assert.deepEqual(await page.evaluate(() => window.__live.states.map((s) => `${s.state}:${s.reason}`)), ['playing:playbackStart', 'idle:playbackEnd']);
       const renders = await page.evaluate(() => window.__live.view.controller.renders.slice());
-      assert.ok(renders.length > 10);
+      // Some frames were rendered while playing (the count depends on the machine's load: SwiftShader
+      // on a busy 2-core box can fall to a few fps), and every one showed the frame being heard.
+      assert.ok(renders.length >= 5, `rendered ${renders.length} frames while playing`);
       assert.ok(Math.max(...renders.map((r) => Math.abs(r.shownFrame - r.clockFrame))) <= 1);
       const jaw = await page.evaluate(() => window.__live.view.rig.influence(17));
       assert.ok(Number.isFinite(jaw));

@@ -44,8 +44,7 @@ static int starts(const char *s, const char *word) {
 
 /* A question or request for information. */
 static int asks(const char *s) {
-  return has(s, "what") || has(s, "what's") || has(s, "whats") || has(s, "tell") ||
-         has(s, "know");
+  return has(s, "what") || has(s, "what's") || has(s, "whats") || has(s, "tell") || has(s, "know");
 }
 
 void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
@@ -53,18 +52,18 @@ void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
   normalize(input ? input : "", s, sizeof s);
   struct tm tm;
   localtime_r(&now, &tm);
-  static const char *days[] = {"Sunday", "Monday", "Tuesday", "Wednesday",
+  static const char *days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
                                "Thursday", "Friday", "Saturday"};
-  static const char *months[] = {"January", "February", "March", "April", "May", "June", "July",
-                                 "August", "September", "October", "November", "December"};
+  static const char *months[] = {"January",   "February", "March",    "April",
+                                 "May",       "June",     "July",     "August",
+                                 "September", "October",  "November", "December"};
 
   if (!s[0]) {
     snprintf(out, cap, "I did not catch that. Could you say it again?");
   } else if (has(s, "time") && (asks(s) || starts(s, "time"))) {
     int h = tm.tm_hour % 12 ? tm.tm_hour % 12 : 12;
     snprintf(out, cap, "It is %d:%02d %s.", h, tm.tm_min, tm.tm_hour < 12 ? "AM" : "PM");
-  } else if ((has(s, "date") || has(s, "day") || has(s, "today")) &&
-             (asks(s) || has(s, "which"))) {
+  } else if ((has(s, "date") || has(s, "day") || has(s, "today")) && (asks(s) || has(s, "which"))) {
     snprintf(out, cap, "Today is %s, %s %d, %d.", days[tm.tm_wday % 7], months[tm.tm_mon % 12],
              tm.tm_mday, tm.tm_year + 1900);
   } else if (has(s, "who are you") || has(s, "what are you") || has(s, "your name") ||
@@ -87,13 +86,13 @@ void ak__agent_reply(const char *input, time_t now, char *out, size_t cap) {
     snprintf(out, cap, "You are welcome!");
   } else if (has(s, "bye") || has(s, "goodbye") || has(s, "see you")) {
     snprintf(out, cap, "Goodbye! It was nice talking to you.");
-  } else if (starts(s, "hello") || starts(s, "hi") || starts(s, "hey") ||
-             has(s, "good morning") || has(s, "good afternoon") || has(s, "good evening") ||
-             starts(s, "greetings")) {
+  } else if (starts(s, "hello") || starts(s, "hi") || starts(s, "hey") || has(s, "good morning") ||
+             has(s, "good afternoon") || has(s, "good evening") || starts(s, "greetings")) {
     const char *part = tm.tm_hour < 12 ? "morning" : tm.tm_hour < 18 ? "afternoon" : "evening";
     snprintf(out, cap,
              "Hello there! Good %s. I am the avatarkit demo agent. Ask me what time it is, "
-             "or who I am.", part);
+             "or who I am.",
+             part);
   } else {
     /* Echo, trimmed to a speakable length. */
     char echo[400];

@@ -88,8 +88,8 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
   snprintf(hmm, sizeof hmm, "%s/en-us", c->sphinx_model_dir);
   snprintf(lm, sizeof lm, "%s/en-us.lm.bin", c->sphinx_model_dir);
   snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", c->sphinx_model_dir);
-  a->ps_cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict,
-                          "-logfn", "/dev/null", NULL);
+  a->ps_cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn",
+                          "/dev/null", NULL);
   a->ps = a->ps_cfg ? ps_init(a->ps_cfg) : NULL;
   if (!a->ps) {
     snprintf(err, errcap, "pocketsphinx failed to load models from %s", c->sphinx_model_dir);

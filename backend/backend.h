@@ -9,56 +9,56 @@
 #include <time.h>
 
 /* ---- limits (each one is documented in docs/backend.md) ---------------------------------- */
-#define AK__MAX_WS_MESSAGE (512 * 1024)     /* largest browser text message accepted */
-#define AK__SOCKET_SNDBUF (128 * 1024)      /* kernel send buffer per browser socket */
-#define AK__MAX_OUT_MSGS 4096              /* outbound queue per browser, messages */
+#define AK__MAX_WS_MESSAGE (512 * 1024) /* largest browser text message accepted */
+#define AK__SOCKET_SNDBUF (128 * 1024)  /* kernel send buffer per browser socket */
+#define AK__MAX_OUT_MSGS 4096           /* outbound queue per browser, messages */
 /* Outbound bytes per browser: --out-queue-kb (default 8 MiB) is the hard limit; above an
  * eighth of it droppable messages are dropped. */
 #define AK__MAX_CMD_BYTES (2 * 1024 * 1024) /* pending inbound commands per browser */
 #define AK__MAX_CMDS 512
-#define AK__MAX_TEXT 2000                   /* characters of one text_query */
-#define AK__MAX_HISTORY 20                  /* chat messages kept per session (LLM) */
-#define AK__MAX_REPLY 8192                  /* bytes of one assistant reply kept */
-#define AK__MAX_UTTERANCE_S 30              /* seconds of mic audio in one utterance */
-#define AK__MIC_RATE 16000                  /* mic_audio PCM rate expected from browsers */
+#define AK__MAX_TEXT 2000      /* characters of one text_query */
+#define AK__MAX_HISTORY 20     /* chat messages kept per session (LLM) */
+#define AK__MAX_REPLY 8192     /* bytes of one assistant reply kept */
+#define AK__MAX_UTTERANCE_S 30 /* seconds of mic audio in one utterance */
+#define AK__MIC_RATE 16000     /* mic_audio PCM rate expected from browsers */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 typedef struct ak__config {
   char listen_host[64];
   int listen_port;
   char port_file[512];
-  char motion_url[512];        /* base URL of the Motion Server */
+  char motion_url[512]; /* base URL of the Motion Server */
   char api_key[256], app_id[128], avatar_id[128];
-  char web_root[512];          /* the demo page */
-  char sdk_dir[512];           /* web/dist, served under /sdk/ */
+  char web_root[512]; /* the demo page */
+  char sdk_dir[512];  /* web/dist, served under /sdk/ */
   int max_sessions;
-  int max_recognizers;         /* ASR decoders alive at once (pocketsphinx: ~95 MB each) */
-  int out_queue_kb;            /* hard limit of a browser's outbound queue */
+  int max_recognizers; /* ASR decoders alive at once (pocketsphinx: ~95 MB each) */
+  int out_queue_kb;    /* hard limit of a browser's outbound queue */
   int connect_timeout_ms;
-  int log_level;               /* 0 errors, 1 info, 2 debug */
+  int log_level; /* 0 errors, 1 info, 2 debug */
 
-  char llm_provider[16];       /* "local" or "openai" */
-  char llm_url[512];           /* base URL, e.g. https://api.openai.com/v1 */
+  char llm_provider[16]; /* "local" or "openai" */
+  char llm_url[512];     /* base URL, e.g. https://api.openai.com/v1 */
   char llm_api_key[256];
   char llm_model[128];
   char system_prompt[2048];
   int llm_timeout_s;
 
-  char tts_provider[16];       /* "espeak" or "http" */
-  char tts_voice[64];          /* espeak voice name or HTTP voice */
-  int tts_rate_wpm;            /* espeak speaking rate */
+  char tts_provider[16]; /* "espeak" or "http" */
+  char tts_voice[64];    /* espeak voice name or HTTP voice */
+  int tts_rate_wpm;      /* espeak speaking rate */
   char tts_url[512];
   char tts_api_key[256];
   char tts_model[128];
-  int tts_sample_rate;         /* PCM rate the HTTP provider returns */
+  int tts_sample_rate; /* PCM rate the HTTP provider returns */
 
-  char asr_provider[16];       /* "sphinx", "http" or "none" */
+  char asr_provider[16]; /* "sphinx", "http" or "none" */
   char asr_url[512];
   char asr_api_key[256];
   char asr_model[128];
   char sphinx_model_dir[512];
-  double vad_threshold_db;     /* frame energy (dBFS) above which a frame is speech */
-  int vad_silence_ms;          /* silence that ends an utterance */
+  double vad_threshold_db; /* frame energy (dBFS) above which a frame is speech */
+  int vad_silence_ms;      /* silence that ends an utterance */
 } ak__config;
 
 void ak__config_default(ak__config *c);
@@ -73,7 +73,10 @@ void ak__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void ak__log_set_level(int level);
 
 /* ---- small helpers (util.c) --------------------------------------------------------------- */
-typedef struct ak__buf { char *data; size_t len, cap, max; } ak__buf;
+typedef struct ak__buf {
+  char *data;
+  size_t len, cap, max;
+} ak__buf;
 /* Appends n bytes keeping a NUL after them; returns 0 or -1 (out of memory or above max). */
 int ak__buf_append(ak__buf *b, const void *p, size_t n);
 void ak__buf_free(ak__buf *b);
@@ -91,7 +94,10 @@ size_t ak__sentence_len(const char *s, size_t n, int final, size_t max_chars);
 int ak__has_words(const char *s, size_t n);
 
 /* ---- LLM ----------------------------------------------------------------------------------- */
-typedef struct ak__chat_msg { char role[12]; char *content; } ak__chat_msg;
+typedef struct ak__chat_msg {
+  char role[12];
+  char *content;
+} ak__chat_msg;
 /* Receives reply text as it streams; return non-zero to stop. */
 typedef int (*ak__text_fn)(void *user, const char *text, size_t len);
 /* Checked while blocking; returns non-zero when the turn is cancelled. */
@@ -106,10 +112,10 @@ int ak__llm_run(const ak__config *c, const ak__chat_msg *history, size_t n, ak__
 
 /* Incremental server-sent-events parser for OpenAI-style streams. */
 typedef struct ak__sse {
-  ak__buf line;   /* the current, incomplete line */
-  ak__buf data;   /* data: lines of the current event */
-  int done;       /* [DONE] seen */
-  int failed;     /* line too long or malformed event */
+  ak__buf line; /* the current, incomplete line */
+  ak__buf data; /* data: lines of the current event */
+  int done;     /* [DONE] seen */
+  int failed;   /* line too long or malformed event */
 } ak__sse;
 /* Feeds bytes split anywhere; calls fn with each content delta. Returns 0, 1 when fn asked
  * to stop, -1 on a malformed stream. */
@@ -126,8 +132,8 @@ void ak__tts_free(ak__tts *t);
 int ak__tts_sample_rate(const ak__tts *t);
 /* Synthesizes text, calling fn with PCM s16le mono as it is produced. Returns 0, 1 when fn
  * or cancel stopped it, -1 with err. Thread-safe. */
-int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel,
-                  void *user, char *err, size_t errcap);
+int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel, void *user,
+                  char *err, size_t errcap);
 
 /* ---- ASR + VAD ----------------------------------------------------------------------------- */
 typedef struct ak__vad {
@@ -171,8 +177,8 @@ typedef struct ak__session_env {
   const ak__config *cfg;
   ak__tts *tts;
   ak__asr_pool *asr_pool;
-  struct ak__registry *threads;  /* its two threads are started here (registry.h) */
-  void (*wake)(void *user);      /* any thread: the outbound queue has something to send */
+  struct ak__registry *threads; /* its two threads are started here (registry.h) */
+  void (*wake)(void *user);     /* any thread: the outbound queue has something to send */
   void *wake_user;
 } ak__session_env;
 

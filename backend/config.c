@@ -20,12 +20,12 @@
 enum { T_STR, T_INT, T_DBL, T_LISTEN };
 
 typedef struct opt {
-  const char *name;   /* flag without "--", also the config-file key */
-  const char *env;    /* environment variable */
+  const char *name; /* flag without "--", also the config-file key */
+  const char *env;  /* environment variable */
   int type;
   size_t off, size;
-  int secret;         /* env/file only */
-  long lo, hi;        /* bounds for T_INT */
+  int secret;  /* env/file only */
+  long lo, hi; /* bounds for T_INT */
   const char *help;
 } opt;
 
@@ -34,39 +34,50 @@ typedef struct opt {
 #define D(f) T_DBL, offsetof(ak__config, f), sizeof(double)
 
 static const opt OPTS[] = {
-  {"listen", "AVATARKIT_LISTEN", T_LISTEN, 0, 0, 0, 0, 0, "HOST:PORT to serve (port 0 = any free)"},
-  {"port-file", "AVATARKIT_PORT_FILE", S(port_file), 0, 0, 0, "write the bound port here"},
-  {"motion-url", "AVATARKIT_MOTION_URL", S(motion_url), 0, 0, 0, "Motion Server base URL"},
-  {"api-key", "AVATARKIT_API_KEY", S(api_key), 1, 0, 0, "Motion Server API key (secret)"},
-  {"app-id", "AVATARKIT_APP_ID", S(app_id), 0, 0, 0, "app id"},
-  {"avatar-id", "AVATARKIT_AVATAR_ID", S(avatar_id), 0, 0, 0, "avatar id"},
-  {"web-root", "AVATARKIT_WEB_ROOT", S(web_root), 0, 0, 0, "demo page directory"},
-  {"sdk-dir", "AVATARKIT_SDK_DIR", S(sdk_dir), 0, 0, 0, "built web SDK, served at /sdk/"},
-  {"max-sessions", "AVATARKIT_MAX_SESSIONS", I(max_sessions), 0, 1, 4096, "browser sessions at once"},
-  {"max-recognizers", "AVATARKIT_MAX_RECOGNIZERS", I(max_recognizers), 0, 1, 256, "ASR decoders at once (shared by all browsers)"},
-  {"out-queue-kb", "AVATARKIT_OUT_QUEUE_KB", I(out_queue_kb), 0, 16, 1048576, "outbound queue limit per browser"},
-  {"connect-timeout-ms", "AVATARKIT_CONNECT_TIMEOUT_MS", I(connect_timeout_ms), 0, 100, 120000, "network connect timeout"},
-  {"log-level", "AVATARKIT_LOG_LEVEL", I(log_level), 0, 0, 2, "0 errors, 1 info, 2 debug"},
-  {"llm", "AVATARKIT_LLM", S(llm_provider), 0, 0, 0, "local | openai"},
-  {"llm-url", "AVATARKIT_LLM_URL", S(llm_url), 0, 0, 0, "OpenAI-compatible base URL"},
-  {"llm-api-key", "AVATARKIT_LLM_API_KEY", S(llm_api_key), 1, 0, 0, "LLM key (secret)"},
-  {"llm-model", "AVATARKIT_LLM_MODEL", S(llm_model), 0, 0, 0, "model name"},
-  {"system-prompt", "AVATARKIT_SYSTEM_PROMPT", S(system_prompt), 0, 0, 0, "system prompt"},
-  {"llm-timeout-s", "AVATARKIT_LLM_TIMEOUT_S", I(llm_timeout_s), 0, 1, 600, "whole-reply timeout"},
-  {"tts", "AVATARKIT_TTS", S(tts_provider), 0, 0, 0, "espeak | http"},
-  {"tts-voice", "AVATARKIT_TTS_VOICE", S(tts_voice), 0, 0, 0, "espeak voice or HTTP voice"},
-  {"tts-rate-wpm", "AVATARKIT_TTS_RATE_WPM", I(tts_rate_wpm), 0, 80, 450, "espeak words per minute"},
-  {"tts-url", "AVATARKIT_TTS_URL", S(tts_url), 0, 0, 0, "OpenAI-compatible base URL"},
-  {"tts-api-key", "AVATARKIT_TTS_API_KEY", S(tts_api_key), 1, 0, 0, "TTS key (secret)"},
-  {"tts-model", "AVATARKIT_TTS_MODEL", S(tts_model), 0, 0, 0, "TTS model"},
-  {"tts-sample-rate", "AVATARKIT_TTS_SAMPLE_RATE", I(tts_sample_rate), 0, 8000, 48000, "PCM rate the HTTP TTS returns"},
-  {"asr", "AVATARKIT_ASR", S(asr_provider), 0, 0, 0, "sphinx | http | none"},
-  {"asr-url", "AVATARKIT_ASR_URL", S(asr_url), 0, 0, 0, "OpenAI-compatible base URL"},
-  {"asr-api-key", "AVATARKIT_ASR_API_KEY", S(asr_api_key), 1, 0, 0, "ASR key (secret)"},
-  {"asr-model", "AVATARKIT_ASR_MODEL", S(asr_model), 0, 0, 0, "ASR model"},
-  {"sphinx-model-dir", "AVATARKIT_SPHINX_MODEL_DIR", S(sphinx_model_dir), 0, 0, 0, "pocketsphinx en-us models"},
-  {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0, "speech energy threshold, dBFS"},
-  {"vad-silence-ms", "AVATARKIT_VAD_SILENCE_MS", I(vad_silence_ms), 0, 100, 10000, "silence ending an utterance"},
+    {"listen", "AVATARKIT_LISTEN", T_LISTEN, 0, 0, 0, 0, 0,
+     "HOST:PORT to serve (port 0 = any free)"},
+    {"port-file", "AVATARKIT_PORT_FILE", S(port_file), 0, 0, 0, "write the bound port here"},
+    {"motion-url", "AVATARKIT_MOTION_URL", S(motion_url), 0, 0, 0, "Motion Server base URL"},
+    {"api-key", "AVATARKIT_API_KEY", S(api_key), 1, 0, 0, "Motion Server API key (secret)"},
+    {"app-id", "AVATARKIT_APP_ID", S(app_id), 0, 0, 0, "app id"},
+    {"avatar-id", "AVATARKIT_AVATAR_ID", S(avatar_id), 0, 0, 0, "avatar id"},
+    {"web-root", "AVATARKIT_WEB_ROOT", S(web_root), 0, 0, 0, "demo page directory"},
+    {"sdk-dir", "AVATARKIT_SDK_DIR", S(sdk_dir), 0, 0, 0, "built web SDK, served at /sdk/"},
+    {"max-sessions", "AVATARKIT_MAX_SESSIONS", I(max_sessions), 0, 1, 4096,
+     "browser sessions at once"},
+    {"max-recognizers", "AVATARKIT_MAX_RECOGNIZERS", I(max_recognizers), 0, 1, 256,
+     "ASR decoders at once (shared by all browsers)"},
+    {"out-queue-kb", "AVATARKIT_OUT_QUEUE_KB", I(out_queue_kb), 0, 16, 1048576,
+     "outbound queue limit per browser"},
+    {"connect-timeout-ms", "AVATARKIT_CONNECT_TIMEOUT_MS", I(connect_timeout_ms), 0, 100, 120000,
+     "network connect timeout"},
+    {"log-level", "AVATARKIT_LOG_LEVEL", I(log_level), 0, 0, 2, "0 errors, 1 info, 2 debug"},
+    {"llm", "AVATARKIT_LLM", S(llm_provider), 0, 0, 0, "local | openai"},
+    {"llm-url", "AVATARKIT_LLM_URL", S(llm_url), 0, 0, 0, "OpenAI-compatible base URL"},
+    {"llm-api-key", "AVATARKIT_LLM_API_KEY", S(llm_api_key), 1, 0, 0, "LLM key (secret)"},
+    {"llm-model", "AVATARKIT_LLM_MODEL", S(llm_model), 0, 0, 0, "model name"},
+    {"system-prompt", "AVATARKIT_SYSTEM_PROMPT", S(system_prompt), 0, 0, 0, "system prompt"},
+    {"llm-timeout-s", "AVATARKIT_LLM_TIMEOUT_S", I(llm_timeout_s), 0, 1, 600,
+     "whole-reply timeout"},
+    {"tts", "AVATARKIT_TTS", S(tts_provider), 0, 0, 0, "espeak | http"},
+    {"tts-voice", "AVATARKIT_TTS_VOICE", S(tts_voice), 0, 0, 0, "espeak voice or HTTP voice"},
+    {"tts-rate-wpm", "AVATARKIT_TTS_RATE_WPM", I(tts_rate_wpm), 0, 80, 450,
+     "espeak words per minute"},
+    {"tts-url", "AVATARKIT_TTS_URL", S(tts_url), 0, 0, 0, "OpenAI-compatible base URL"},
+    {"tts-api-key", "AVATARKIT_TTS_API_KEY", S(tts_api_key), 1, 0, 0, "TTS key (secret)"},
+    {"tts-model", "AVATARKIT_TTS_MODEL", S(tts_model), 0, 0, 0, "TTS model"},
+    {"tts-sample-rate", "AVATARKIT_TTS_SAMPLE_RATE", I(tts_sample_rate), 0, 8000, 48000,
+     "PCM rate the HTTP TTS returns"},
+    {"asr", "AVATARKIT_ASR", S(asr_provider), 0, 0, 0, "sphinx | http | none"},
+    {"asr-url", "AVATARKIT_ASR_URL", S(asr_url), 0, 0, 0, "OpenAI-compatible base URL"},
+    {"asr-api-key", "AVATARKIT_ASR_API_KEY", S(asr_api_key), 1, 0, 0, "ASR key (secret)"},
+    {"asr-model", "AVATARKIT_ASR_MODEL", S(asr_model), 0, 0, 0, "ASR model"},
+    {"sphinx-model-dir", "AVATARKIT_SPHINX_MODEL_DIR", S(sphinx_model_dir), 0, 0, 0,
+     "pocketsphinx en-us models"},
+    {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0,
+     "speech energy threshold, dBFS"},
+    {"vad-silence-ms", "AVATARKIT_VAD_SILENCE_MS", I(vad_silence_ms), 0, 100, 10000,
+     "silence ending an utterance"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -135,8 +146,8 @@ static int set(ak__config *c, const opt *o, const char *v, const char *src, char
     errno = 0;
     long l = strtol(v, &end, 10);
     if (errno || end == v || *end || l < o->lo || l > o->hi) {
-      snprintf(err, errcap, "%s: %s wants an integer in %ld..%ld, got '%s'", src, o->name,
-               o->lo, o->hi, v);
+      snprintf(err, errcap, "%s: %s wants an integer in %ld..%ld, got '%s'", src, o->name, o->lo,
+               o->hi, v);
       return -1;
     }
     int iv = (int)l;
@@ -215,12 +226,13 @@ static int load_file(ak__config *c, const char *path, char *err, size_t errcap) 
 }
 
 void ak__config_usage(const char *prog) {
-  printf("usage: %s [--flag value]...\n\n"
-         "Reference avatarkit backend: serves the demo page at / and the browser WebSocket at\n"
-         "/ws/agent, runs ASR -> LLM -> TTS per browser and relays avatar audio and motion from\n"
-         "the Motion Server. Every flag has an environment variable; secrets come only from\n"
-         "the environment or --config FILE (key = value lines, keys as flag names).\n\n",
-         prog);
+  printf(
+      "usage: %s [--flag value]...\n\n"
+      "Reference avatarkit backend: serves the demo page at / and the browser WebSocket at\n"
+      "/ws/agent, runs ASR -> LLM -> TTS per browser and relays avatar audio and motion from\n"
+      "the Motion Server. Every flag has an environment variable; secrets come only from\n"
+      "the environment or --config FILE (key = value lines, keys as flag names).\n\n",
+      prog);
   for (size_t i = 0; i < N_OPTS; i++)
     printf("  %s%-20s %-30s %s\n", OPTS[i].secret ? "  " : "--", OPTS[i].name, OPTS[i].env,
            OPTS[i].help);
@@ -282,7 +294,8 @@ int ak__config_load(ak__config *c, int argc, char **argv, char *err, size_t errc
     if (o->off == offsetof(ak__config, llm_provider) && o->type == T_STR) llm_explicit = 1;
   }
   /* A key alone switches the LLM to the OpenAI-compatible client. */
-  if (!llm_explicit && c->llm_api_key[0]) snprintf(c->llm_provider, sizeof c->llm_provider, "openai");
+  if (!llm_explicit && c->llm_api_key[0])
+    snprintf(c->llm_provider, sizeof c->llm_provider, "openai");
   if (strcmp(c->llm_provider, "local") && strcmp(c->llm_provider, "openai")) {
     snprintf(err, errcap, "unknown llm provider '%s' (local or openai)", c->llm_provider);
     return -1;

@@ -142,9 +142,12 @@ static void error_text(const char *body, char *out, size_t cap) {
   cJSON *j = body ? cJSON_Parse(body) : NULL;
   cJSON *e = j ? cJSON_GetObjectItemCaseSensitive(j, "error") : NULL;
   cJSON *m = e ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
-  if (cJSON_IsString(m)) snprintf(out, cap, "%s", m->valuestring);
-  else if (cJSON_IsString(e)) snprintf(out, cap, "%s", e->valuestring);
-  else snprintf(out, cap, "%.200s", body ? body : "");
+  if (cJSON_IsString(m))
+    snprintf(out, cap, "%s", m->valuestring);
+  else if (cJSON_IsString(e))
+    snprintf(out, cap, "%s", e->valuestring);
+  else
+    snprintf(out, cap, "%.200s", body ? body : "");
   cJSON_Delete(j);
 }
 

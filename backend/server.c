@@ -23,19 +23,19 @@ typedef struct pss {
   struct lws *wsi;
   ak__session *s;
   ak__buf rx;
-  int discard;   /* the current message is over the limit: skip its remaining fragments */
-  int reject;    /* server full: send one error, then close */
+  int discard; /* the current message is over the limit: skip its remaining fragments */
+  int reject;  /* server full: send one error, then close */
 } pss;
 
 typedef struct server {
   const ak__config *cfg;
   ak__tts *tts;
   ak__asr_pool *asr_pool;
-  ak__registry *threads;      /* every session's threads */
+  ak__registry *threads; /* every session's threads */
   struct lws_context *ctx;
-  pss *conns;                 /* lws thread only */
-  int n_conns;                /* lws thread only */
-  pthread_mutex_t mu;         /* guards ctx_alive */
+  pss *conns;         /* lws thread only */
+  int n_conns;        /* lws thread only */
+  pthread_mutex_t mu; /* guards ctx_alive */
   int ctx_alive;
   volatile sig_atomic_t stop;
 } server;
@@ -62,127 +62,135 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
   struct lws_context *ctx = lws_get_context(wsi);
   server *srv = ctx ? lws_context_user(ctx) : NULL;
   switch (reason) {
-  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-    char uri[128];
-    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
-        strcmp(uri, "/ws/agent") != 0)
-      return 1; /* only one WebSocket path */
-    return 0;
-  }
-  case LWS_CALLBACK_ESTABLISHED: {
-    /* Bound what the kernel buffers for a browser (autotuning can reach megabytes), so the
-     * outbound queue limit is what decides when a slow reader is dropped. */
-    int fd = lws_get_socket_fd(wsi), sndbuf = AK__SOCKET_SNDBUF;
-    if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    memset(p, 0, sizeof *p);
-    p->wsi = wsi;
-    p->rx.max = AK__MAX_WS_MESSAGE;
-    if (srv->n_conns >= srv->cfg->max_sessions || srv->stop) {
-      p->reject = 1;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+      char uri[128];
+      if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+          strcmp(uri, "/ws/agent") != 0)
+        return 1; /* only one WebSocket path */
+      return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+      /* Bound what the kernel buffers for a browser (autotuning can reach megabytes), so the
+       * outbound queue limit is what decides when a slow reader is dropped. */
+      int fd = lws_get_socket_fd(wsi), sndbuf = AK__SOCKET_SNDBUF;
+      if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+      memset(p, 0, sizeof *p);
+      p->wsi = wsi;
+      p->rx.max = AK__MAX_WS_MESSAGE;
+      if (srv->n_conns >= srv->cfg->max_sessions || srv->stop) {
+        p->reject = 1;
+        lws_callback_on_writable(wsi);
+        return 0;
+      }
+      ak__session_env env = {.cfg = srv->cfg,
+                             .tts = srv->tts,
+                             .asr_pool = srv->asr_pool,
+                             .threads = srv->threads,
+                             .wake = server_wake,
+                             .wake_user = srv};
+      p->s = ak__session_new(&env);
+      if (!p->s) return -1;
+      p->next = srv->conns;
+      srv->conns = p;
+      srv->n_conns++;
+      ak__log(1, "session %s: browser connected (%d open)", ak__session_id(p->s), srv->n_conns);
       lws_callback_on_writable(wsi);
       return 0;
     }
-    ak__session_env env = {.cfg = srv->cfg, .tts = srv->tts, .asr_pool = srv->asr_pool,
-                           .threads = srv->threads, .wake = server_wake, .wake_user = srv};
-    p->s = ak__session_new(&env);
-    if (!p->s) return -1;
-    p->next = srv->conns;
-    srv->conns = p;
-    srv->n_conns++;
-    ak__log(1, "session %s: browser connected (%d open)", ak__session_id(p->s), srv->n_conns);
-    lws_callback_on_writable(wsi);
-    return 0;
-  }
 
-  case LWS_CALLBACK_RECEIVE:
-    if (!p->s) return 0;
-    if (lws_frame_is_binary(wsi)) {
-      if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
-        ak__session_send_error(p->s, "bad_request", "binary messages are not accepted");
+    case LWS_CALLBACK_RECEIVE:
+      if (!p->s) return 0;
+      if (lws_frame_is_binary(wsi)) {
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi))
+          ak__session_send_error(p->s, "bad_request", "binary messages are not accepted");
+        return 0;
+      }
+      if (!p->discard && ak__buf_append(&p->rx, in, len)) {
+        p->discard = 1; /* over AK__MAX_WS_MESSAGE */
+        ak__buf_free(&p->rx);
+        p->rx.max = AK__MAX_WS_MESSAGE;
+      }
+      if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+        if (p->discard) {
+          char m[96];
+          snprintf(m, sizeof m, "message larger than %d bytes", AK__MAX_WS_MESSAGE);
+          ak__session_send_error(p->s, "too_large", m);
+        } else {
+          ak__session_on_text(p->s, p->rx.data ? p->rx.data : "", p->rx.len);
+        }
+        p->discard = 0;
+        p->rx.len = 0;
+        if (p->rx.cap > 64 * 1024) ak__buf_free(&p->rx); /* do not pin big buffers */
+      }
+      return 0;
+
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+      if (p->reject) {
+        send_json_now(wsi,
+                      "{\"type\":\"error\",\"code\":\"server_full\","
+                      "\"message\":\"too many sessions; try again later\"}");
+        lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)"full", 4);
+        return -1;
+      }
+      if (!p->s) return 0;
+      size_t n = 0;
+      int binary = 0, more = 0, overflow = 0;
+      char *block = ak__session_pop(p->s, &n, &binary, &more, &overflow);
+      if (overflow) {
+        static const char why[] = "slow consumer";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
+                         sizeof why - 1);
+        return -1;
+      }
+      if (block) {
+        int w = lws_write(wsi, (unsigned char *)block + LWS_PRE, n,
+                          binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+        free(block);
+        if (w < (int)n) return -1;
+      }
+      if (more) lws_callback_on_writable(wsi);
       return 0;
     }
-    if (!p->discard && ak__buf_append(&p->rx, in, len)) {
-      p->discard = 1; /* over AK__MAX_WS_MESSAGE */
-      ak__buf_free(&p->rx);
-      p->rx.max = AK__MAX_WS_MESSAGE;
-    }
-    if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-      if (p->discard) {
-        char m[96];
-        snprintf(m, sizeof m, "message larger than %d bytes", AK__MAX_WS_MESSAGE);
-        ak__session_send_error(p->s, "too_large", m);
-      } else {
-        ak__session_on_text(p->s, p->rx.data ? p->rx.data : "", p->rx.len);
+
+    case LWS_CALLBACK_CLOSED:
+      if (p->s) {
+        for (pss **pp = &srv->conns; *pp; pp = &(*pp)->next)
+          if (*pp == p) {
+            *pp = p->next;
+            srv->n_conns--;
+            break;
+          }
+        ak__log(1, "session %s: browser gone (%d open)", ak__session_id(p->s), srv->n_conns);
+        ak__session_release(p->s);
+        p->s = NULL;
       }
-      p->discard = 0;
-      p->rx.len = 0;
-      if (p->rx.cap > 64 * 1024) ak__buf_free(&p->rx); /* do not pin big buffers */
-    }
-    return 0;
+      ak__buf_free(&p->rx);
+      return 0;
 
-  case LWS_CALLBACK_SERVER_WRITEABLE: {
-    if (p->reject) {
-      send_json_now(wsi, "{\"type\":\"error\",\"code\":\"server_full\","
-                         "\"message\":\"too many sessions; try again later\"}");
-      lws_close_reason(wsi, (enum lws_close_status)1013, (unsigned char *)"full", 4);
-      return -1;
-    }
-    if (!p->s) return 0;
-    size_t n = 0;
-    int binary = 0, more = 0, overflow = 0;
-    char *block = ak__session_pop(p->s, &n, &binary, &more, &overflow);
-    if (overflow) {
-      static const char why[] = "slow consumer";
-      lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)why,
-                       sizeof why - 1);
-      return -1;
-    }
-    if (block) {
-      int w = lws_write(wsi, (unsigned char *)block + LWS_PRE, n,
-                        binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-      free(block);
-      if (w < (int)n) return -1;
-    }
-    if (more) lws_callback_on_writable(wsi);
-    return 0;
-  }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+      if (srv)
+        for (pss *q = srv->conns; q; q = q->next) lws_callback_on_writable(q->wsi);
+      return 0;
 
-  case LWS_CALLBACK_CLOSED:
-    if (p->s) {
-      for (pss **pp = &srv->conns; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-          *pp = p->next;
-          srv->n_conns--;
-          break;
-        }
-      ak__log(1, "session %s: browser gone (%d open)", ak__session_id(p->s), srv->n_conns);
-      ak__session_release(p->s);
-      p->s = NULL;
-    }
-    ak__buf_free(&p->rx);
-    return 0;
-
-  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-    if (srv)
-      for (pss *q = srv->conns; q; q = q->next) lws_callback_on_writable(q->wsi);
-    return 0;
-
-  default:
-    break;
+    default:
+      break;
   }
   return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
 static const struct lws_protocols PROTOCOLS[] = {
-  {"avatarkit-agent", on_agent, sizeof(pss), 64 * 1024, 0, NULL, 0},
-  {NULL, NULL, 0, 0, 0, NULL, 0}
-};
+    {"avatarkit-agent", on_agent, sizeof(pss), 64 * 1024, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 static const struct lws_protocol_vhost_options MIME_MAP = {NULL, NULL, ".map", "application/json"};
-static const struct lws_protocol_vhost_options MIME_GLB = {&MIME_MAP, NULL, ".glb", "model/gltf-binary"};
-static const struct lws_protocol_vhost_options MIME_WASM = {&MIME_GLB, NULL, ".wasm", "application/wasm"};
-static const struct lws_protocol_vhost_options MIME_MJS = {&MIME_WASM, NULL, ".mjs", "text/javascript"};
-static const struct lws_protocol_vhost_options MIME_JS = {&MIME_MJS, NULL, ".js", "text/javascript"};
+static const struct lws_protocol_vhost_options MIME_GLB = {&MIME_MAP, NULL, ".glb",
+                                                           "model/gltf-binary"};
+static const struct lws_protocol_vhost_options MIME_WASM = {&MIME_GLB, NULL, ".wasm",
+                                                            "application/wasm"};
+static const struct lws_protocol_vhost_options MIME_MJS = {&MIME_WASM, NULL, ".mjs",
+                                                           "text/javascript"};
+static const struct lws_protocol_vhost_options MIME_JS = {&MIME_MJS, NULL, ".js",
+                                                          "text/javascript"};
 
 static int write_port_file(const char *path, int port) {
   char tmp[600];
@@ -269,12 +277,21 @@ int main(int argc, char **argv) {
     return 1;
   }
   struct lws_http_mount sdk_mount = {
-    .mountpoint = "/sdk", .origin = cfg.sdk_dir, .def = "avatarkit.js",
-    .origin_protocol = LWSMPRO_FILE, .mountpoint_len = 4, .extra_mimetypes = &MIME_JS,
+      .mountpoint = "/sdk",
+      .origin = cfg.sdk_dir,
+      .def = "avatarkit.js",
+      .origin_protocol = LWSMPRO_FILE,
+      .mountpoint_len = 4,
+      .extra_mimetypes = &MIME_JS,
   };
   struct lws_http_mount root_mount = {
-    .mount_next = &sdk_mount, .mountpoint = "/", .origin = cfg.web_root, .def = "index.html",
-    .origin_protocol = LWSMPRO_FILE, .mountpoint_len = 1, .extra_mimetypes = &MIME_JS,
+      .mount_next = &sdk_mount,
+      .mountpoint = "/",
+      .origin = cfg.web_root,
+      .def = "index.html",
+      .origin_protocol = LWSMPRO_FILE,
+      .mountpoint_len = 1,
+      .extra_mimetypes = &MIME_JS,
   };
   struct lws_context_creation_info vi;
   memset(&vi, 0, sizeof vi);
@@ -308,7 +325,8 @@ int main(int argc, char **argv) {
   pthread_create(&sig_th, NULL, signal_main, &srv);
   pthread_detach(sig_th);
 
-  ak__log(1, "listening on http://%s:%d (ws /ws/agent); motion server %s; llm=%s tts=%s(%d Hz) asr=%s",
+  ak__log(1,
+          "listening on http://%s:%d (ws /ws/agent); motion server %s; llm=%s tts=%s(%d Hz) asr=%s",
           cfg.listen_host, port, cfg.motion_url, cfg.llm_provider, cfg.tts_provider,
           ak__tts_sample_rate(tts), cfg.asr_provider);
   while (!srv.stop) {

@@ -21,7 +21,12 @@
 
 enum { CMD_TEXT, CMD_MIC, CMD_MIC_END, CMD_INTERRUPT, CMD_SET_AVATAR };
 
-typedef struct out_msg { struct out_msg *next; char *block; size_t len; int binary; } out_msg;
+typedef struct out_msg {
+  struct out_msg *next;
+  char *block;
+  size_t len;
+  int binary;
+} out_msg;
 typedef struct cmd {
   struct cmd *next;
   int type;
@@ -57,13 +62,13 @@ struct ak__session {
   unsigned pending_gen;
   int pending_interrupt;
   int turn_running;
-  int relay_turn;              /* turn whose payloads are relayed, 0 = none */
+  int relay_turn; /* turn whose payloads are relayed, 0 = none */
   char relay_req[AK_ID_LEN + 1];
-  char prev_req[AK_ID_LEN + 1];  /* the previous turn's request: never adopted */
-  int relay_waiting;           /* the turn's request id is not known yet */
+  char prev_req[AK_ID_LEN + 1]; /* the previous turn's request: never adopted */
+  int relay_waiting;            /* the turn's request id is not known yet */
   int relay_cancelled;
   char avatar_id[128];
-  int motion_reconnect;        /* avatar changed: reconnect before the next turn */
+  int motion_reconnect; /* avatar changed: reconnect before the next turn */
 
   /* speaker thread only */
   aks_session *motion;
@@ -73,8 +78,8 @@ struct ak__session {
   int turn_seq;
 
   /* listener thread only */
-  ak__asr *asr;                /* taken from the pool for the current utterance */
-  int mic_refused;             /* no recognizer: drop mic audio until mic_end */
+  ak__asr *asr;    /* taken from the pool for the current utterance */
+  int mic_refused; /* no recognizer: drop mic audio until mic_end */
   ak__vad vad;
   int mic_active, speech_seen;
   size_t utt_samples;
@@ -130,8 +135,10 @@ static int enqueue_locked(ak__session *s, out_msg *m, int droppable) {
     out_msg_free(m);
     return 1;
   }
-  if (s->ot) s->ot->next = m;
-  else s->oh = m;
+  if (s->ot)
+    s->ot->next = m;
+  else
+    s->oh = m;
   s->ot = m;
   s->out_bytes += m->len;
   s->out_count++;
@@ -187,8 +194,8 @@ static void send_ready(ak__session *s) {
   cJSON *ag = cJSON_AddObjectToObject(o, "agent");
   int local = strcmp(s->cfg->llm_provider, "local") == 0;
   cJSON_AddStringToObject(ag, "llm", s->cfg->llm_provider);
-  cJSON_AddStringToObject(ag, "label", local ? "Built-in local agent (rule based, no LLM)"
-                                             : s->cfg->llm_model);
+  cJSON_AddStringToObject(ag, "label",
+                          local ? "Built-in local agent (rule based, no LLM)" : s->cfg->llm_model);
   cJSON_AddStringToObject(ag, "tts", s->cfg->tts_provider);
   cJSON_AddStringToObject(ag, "asr", s->cfg->asr_provider);
   cJSON_AddNumberToObject(ag, "micSampleRate", AK__MIC_RATE);
@@ -215,7 +222,9 @@ char *ak__session_pop(ak__session *s, size_t *len, int *binary, int *more, int *
   return block;
 }
 
-const char *ak__session_id(const ak__session *s) { return s->id; }
+const char *ak__session_id(const ak__session *s) {
+  return s->id;
+}
 
 /* ---- turn control ----------------------------------------------------------------------- */
 
@@ -276,8 +285,10 @@ static void on_message(void *user, const char *req_id, const uint8_t *msg, size_
   if (!m) return;
   pthread_mutex_lock(&s->mu);
   int wake = 0;
-  if (relay_match_locked(s, req_id)) wake = enqueue_locked(s, m, 0);
-  else out_msg_free(m);
+  if (relay_match_locked(s, req_id))
+    wake = enqueue_locked(s, m, 0);
+  else
+    out_msg_free(m);
   pthread_mutex_unlock(&s->mu);
   if (wake) s->env.wake(s->env.wake_user);
 }
@@ -348,10 +359,10 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
 typedef struct turn_ctx {
   ak__session *s;
   unsigned gen;
-  ak__buf reply;     /* the whole reply text (bounded) */
-  ak__buf pending;   /* text not yet spoken */
-  int req_open;      /* audio of this turn was sent and not yet ended */
-  int no_audio;      /* motion unavailable: text only */
+  ak__buf reply;   /* the whole reply text (bounded) */
+  ak__buf pending; /* text not yet spoken */
+  int req_open;    /* audio of this turn was sent and not yet ended */
+  int no_audio;    /* motion unavailable: text only */
   int failed;
   char err[700];
 } turn_ctx;
@@ -463,8 +474,8 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
   }
   history_add(s, "user", text);
   char lerr[512] = "";
-  int rc = ak__llm_run(s->cfg, s->hist, s->n_hist, on_llm_text, turn_cancelled, &t, lerr,
-                       sizeof lerr);
+  int rc =
+      ak__llm_run(s->cfg, s->hist, s->n_hist, on_llm_text, turn_cancelled, &t, lerr, sizeof lerr);
   if (rc == 0 && !turn_cancelled(&t)) flush_sentences(&t, 1);
   int cancelled = turn_cancelled(&t);
   if (t.req_open) {
@@ -477,7 +488,8 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
     ak__session_send_error(s, "tts_failed", t.err);
   }
   if (!cancelled) send_event(s, "llm_done", t.reply.data ? t.reply.data : "", 0);
-  if (t.reply.len) history_add(s, "assistant", t.reply.data);
+  if (t.reply.len)
+    history_add(s, "assistant", t.reply.data);
   else if (s->n_hist) { /* keep user/assistant alternation */
     free(s->hist[s->n_hist - 1].content);
     s->n_hist--;
@@ -540,8 +552,10 @@ static void finish_utterance(ak__session *s) {
     return;
   }
   send_event(s, "asr_final", text, 0);
-  if (ak__has_words(text, strlen(text))) start_turn(s, text);
-  else send_status(s, "No speech recognized");
+  if (ak__has_words(text, strlen(text)))
+    start_turn(s, text);
+  else
+    send_status(s, "No speech recognized");
 }
 
 static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
@@ -587,21 +601,27 @@ static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
 
 static void handle_cmd(ak__session *s, cmd *c) {
   switch (c->type) {
-  case CMD_TEXT: start_turn(s, c->text); break;
-  case CMD_MIC: handle_mic(s, c->pcm, c->n); break;
-  case CMD_MIC_END:
-    s->mic_refused = 0;
-    finish_utterance(s);
-    break;
-  case CMD_INTERRUPT: cancel_turn(s, "user", 1); break;
-  case CMD_SET_AVATAR:
-    cancel_turn(s, "avatar_changed", 0);
-    pthread_mutex_lock(&s->mu);
-    snprintf(s->avatar_id, sizeof s->avatar_id, "%s", c->text);
-    s->motion_reconnect = 1;
-    pthread_mutex_unlock(&s->mu);
-    send_ready(s);
-    break;
+    case CMD_TEXT:
+      start_turn(s, c->text);
+      break;
+    case CMD_MIC:
+      handle_mic(s, c->pcm, c->n);
+      break;
+    case CMD_MIC_END:
+      s->mic_refused = 0;
+      finish_utterance(s);
+      break;
+    case CMD_INTERRUPT:
+      cancel_turn(s, "user", 1);
+      break;
+    case CMD_SET_AVATAR:
+      cancel_turn(s, "avatar_changed", 0);
+      pthread_mutex_lock(&s->mu);
+      snprintf(s->avatar_id, sizeof s->avatar_id, "%s", c->text);
+      s->motion_reconnect = 1;
+      pthread_mutex_unlock(&s->mu);
+      send_ready(s);
+      break;
   }
 }
 
@@ -645,8 +665,10 @@ static void push_cmd(ak__session *s, cmd *c) {
     report = !s->busy_reported;
     s->busy_reported = 1;
   } else {
-    if (s->ct) s->ct->next = c;
-    else s->ch = c;
+    if (s->ct)
+      s->ct->next = c;
+    else
+      s->ch = c;
     s->ct = c;
     s->cmd_count++;
     s->cmd_bytes += c->bytes;
@@ -705,8 +727,8 @@ void ak__session_on_text(ak__session *s, const char *msg, size_t len) {
   } else if (strcmp(t, "mic_audio") == 0) {
     cJSON *au = cJSON_GetObjectItemCaseSensitive(j, "audio");
     size_t n = 0;
-    uint8_t *pcm = cJSON_IsString(au) ? ak__b64_decode(au->valuestring,
-                                                       strlen(au->valuestring), &n) : NULL;
+    uint8_t *pcm =
+        cJSON_IsString(au) ? ak__b64_decode(au->valuestring, strlen(au->valuestring), &n) : NULL;
     if (!pcm || n % 2) {
       free(pcm);
       ak__session_send_error(s, "bad_request", "mic_audio needs base64 PCM s16le in 'audio'");

@@ -54,8 +54,8 @@ static int espeak_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_
                         void *user, char *err, size_t errcap) {
   espeak_call call = {.fn = fn, .cancel = cancel, .user = user};
   pthread_mutex_lock(&t->mu);
-  espeak_ERROR e = espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0,
-                                espeakCHARS_UTF8, NULL, &call);
+  espeak_ERROR e =
+      espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, &call);
   if (e == EE_OK) e = espeak_Synchronize();
   pthread_mutex_unlock(&t->mu);
   if (call.stopped) return 1;
@@ -147,8 +147,8 @@ static int http_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
   return 0;
 }
 
-static int http_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel,
-                      void *user, char *err, size_t errcap) {
+static int http_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel, void *user,
+                      char *err, size_t errcap) {
   const ak__config *c = t->cfg;
   cJSON *req = cJSON_CreateObject();
   cJSON_AddStringToObject(req, "model", c->tts_model);
@@ -194,8 +194,7 @@ static int http_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn
   if (h->stopped) {
     rc = 1;
   } else if (status >= 300) {
-    snprintf(err, errcap, "TTS HTTP %ld: %.200s", status,
-             h->err_body.data ? h->err_body.data : "");
+    snprintf(err, errcap, "TTS HTTP %ld: %.200s", status, h->err_body.data ? h->err_body.data : "");
   } else if (cr != CURLE_OK) {
     snprintf(err, errcap, "TTS request failed: %s", curl_easy_strerror(cr));
   } else {
@@ -255,9 +254,11 @@ void ak__tts_free(ak__tts *t) {
   free(t);
 }
 
-int ak__tts_sample_rate(const ak__tts *t) { return t->rate; }
+int ak__tts_sample_rate(const ak__tts *t) {
+  return t->rate;
+}
 
-int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel,
-                  void *user, char *err, size_t errcap) {
+int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel, void *user,
+                  char *err, size_t errcap) {
   return t->ops->speak(t, text, fn, cancel, user, err, errcap);
 }

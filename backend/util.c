@@ -11,7 +11,9 @@
 
 static int g_log_level = 1; /* set once at start-up, before any thread exists */
 
-void ak__log_set_level(int level) { g_log_level = level; }
+void ak__log_set_level(int level) {
+  g_log_level = level;
+}
 
 void ak__log(int level, const char *fmt, ...) {
   if (level > g_log_level) return;
@@ -26,7 +28,11 @@ void ak__log(int level, const char *fmt, ...) {
   gmtime_r(&ts.tv_sec, &tm);
   static const char *names[] = {"error", "info", "debug"};
   fprintf(stderr, "%02d:%02d:%02d.%03ld backend %s: %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
-          ts.tv_nsec / 1000000, names[level < 0 ? 0 : level > 2 ? 2 : level], msg);
+          ts.tv_nsec / 1000000,
+          names[level < 0   ? 0
+                : level > 2 ? 2
+                            : level],
+          msg);
 }
 
 int ak__buf_append(ak__buf *b, const void *p, size_t n) {

@@ -19,8 +19,7 @@ static int write_frame(FILE *f, uint32_t index, const float *weights, const floa
     if (w > 1.f) w = 1.f;
     fprintf(f, "%s\"%s\": %.4f", i ? ", " : "", ak_blendshape_name(i), (double)w);
   }
-  fprintf(f, "}, \"head\": [%.5f, %.5f, %.5f]}", (double)head[0], (double)head[1],
-          (double)head[2]);
+  fprintf(f, "}, \"head\": [%.5f, %.5f, %.5f]}", (double)head[0], (double)head[1], (double)head[2]);
   return ferror(f) ? -1 : 0;
 }
 
@@ -52,7 +51,10 @@ int cli_cmd_animate(int argc, char **argv) {
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0;
     if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-      if (!v) bad = 1; else out = v;
+      if (!v)
+        bad = 1;
+      else
+        out = v;
       i++;
     } else if (!strcmp(a, "--rate")) {
       bad = cli_parse_int(v, 1000, 192000, &rate);
@@ -84,8 +86,9 @@ int cli_cmd_animate(int argc, char **argv) {
     }
   }
   if (!in || !out) {
-    fprintf(stderr, "animate: usage: avatarkit animate IN -o OUT.json [--rate N] [--fps 25] "
-                    "[--lookahead-ms N] [--expressiveness X] [--seed S]\n");
+    fprintf(stderr,
+            "animate: usage: avatarkit animate IN -o OUT.json [--rate N] [--fps 25] "
+            "[--lookahead-ms N] [--expressiveness X] [--seed S]\n");
     return 2;
   }
   char err[512];

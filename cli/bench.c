@@ -63,13 +63,16 @@ typedef struct bsess {
   int connected, failed, closed;
   char req[64];
   int in_request, waiting_end;
-  size_t pos;             /* next sample of the clip */
-  double t_next;          /* when the next chunk is due */
+  size_t pos;    /* next sample of the clip */
+  double t_next; /* when the next chunk is due */
   double t_first_sent;
   int got_first;
   uint32_t frames;
   int fps;
-  struct { double t; uint32_t need; } pend[PENDING_CHUNKS];
+  struct {
+    double t;
+    uint32_t need;
+  } pend[PENDING_CHUNKS];
   int pend_head, pend_n;
   double audio_sent_s;
   int requests_done;
@@ -349,16 +352,17 @@ static int run_once(const target *t, bench *b, int n, double duration_s, run_res
   res->max_lag = b->max_send_lag_ms;
   res->errors += b->errors;
   snprintf(res->first_error, sizeof res->first_error, "%s", b->first_error);
-  res->realtime = res->errors == 0 && connected == n && res->n_chunk > 0 &&
-                  res->chunk_p95 <= REALTIME_P95_MS;
+  res->realtime =
+      res->errors == 0 && connected == n && res->n_chunk > 0 && res->chunk_p95 <= REALTIME_P95_MS;
   return 0;
 }
 
 static void print_result(const run_result *r) {
-  printf("sessions %d (connected %d): first-frame latency p50 %.1f / p95 %.1f / p99 %.1f ms "
-         "(%zu requests); per-chunk latency p50 %.1f / p95 %.1f / p99 %.1f ms (%zu chunks)\n",
-         r->sessions, r->connected, r->first_p50, r->first_p95, r->first_p99, r->n_first,
-         r->chunk_p50, r->chunk_p95, r->chunk_p99, r->n_chunk);
+  printf(
+      "sessions %d (connected %d): first-frame latency p50 %.1f / p95 %.1f / p99 %.1f ms "
+      "(%zu requests); per-chunk latency p50 %.1f / p95 %.1f / p99 %.1f ms (%zu chunks)\n",
+      r->sessions, r->connected, r->first_p50, r->first_p95, r->first_p99, r->n_first, r->chunk_p50,
+      r->chunk_p95, r->chunk_p99, r->n_chunk);
   printf("  audio streamed %.1f s in %.1f s wall; ", r->audio_s, r->wall_s);
   if (r->server_cpu_s >= 0)
     printf("server CPU %.2f s = %.3f%% of a core per real-time session; ", r->server_cpu_s,
@@ -366,9 +370,10 @@ static void print_result(const run_result *r) {
   printf("bench client CPU %.2f s; max send lag %.1f ms; errors %d; %s\n", r->client_cpu_s,
          r->max_lag, r->errors, r->realtime ? "REAL TIME" : "NOT real time");
   if (r->server_wait_s >= 0 || r->client_wait_s >= 0)
-    printf("  waiting for a CPU while runnable: server %.1f s, bench client %.1f s (of %.1f s; "
-           "high values mean a loaded machine)\n", r->server_wait_s, r->client_wait_s,
-           r->wall_s);
+    printf(
+        "  waiting for a CPU while runnable: server %.1f s, bench client %.1f s (of %.1f s; "
+        "high values mean a loaded machine)\n",
+        r->server_wait_s, r->client_wait_s, r->wall_s);
   if (r->first_error[0]) printf("  first error: %s\n", r->first_error);
   fflush(stdout);
 }
@@ -396,9 +401,9 @@ static pid_t spawn_server(const char *argv0, const char *key, const char *app, i
     if (devnull >= 0) dup2(devnull, 1);
     execl(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--api-key", key,
           "--app-id", app, "--log-level", "error", "--max-sessions", maxs, (char *)NULL);
-    if (!slash) execlp(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--api-key",
-                       key, "--app-id", app, "--log-level", "error", "--max-sessions", maxs,
-                       (char *)NULL);
+    if (!slash)
+      execlp(bin, bin, "--listen", "127.0.0.1:0", "--port-file", port_file, "--api-key", key,
+             "--app-id", app, "--log-level", "error", "--max-sessions", maxs, (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 200; i++) {
@@ -435,7 +440,8 @@ static int16_t *gen_audio(int rate, double seconds, size_t *n) {
     double env = syl < 0.2 ? sin(M_PI * syl / 0.2) : 0;
     ph += 2 * M_PI * (120 + 30 * sin(2 * M_PI * 0.5 * t)) / rate;
     x = x * 1664525u + 1013904223u;
-    double v = env * (0.5 * sin(ph) + 0.2 * sin(2 * ph)) + 0.01 * ((double)(x >> 8) / 16777216.0 - 0.5);
+    double v =
+        env * (0.5 * sin(ph) + 0.2 * sin(2 * ph)) + 0.01 * ((double)(x >> 8) / 16777216.0 - 0.5);
     p[i] = (int16_t)(v * 20000);
   }
   return p;
@@ -451,23 +457,38 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;
-    if (!strcmp(a, "--sessions")) bad = cli_parse_int(v, 1, MAX_SESSIONS, &sessions);
-    else if (!strcmp(a, "--duration")) bad = cli_parse_double(v, 1, 3600, &duration);
-    else if (!strcmp(a, "--clip")) bad = !(clip = v);
-    else if (!strcmp(a, "--rate")) bad = cli_parse_int(v, 1000, 192000, &rate);
-    else if (!strcmp(a, "--server")) bad = !(server = v);
-    else if (!strcmp(a, "--console")) bad = !(console = v);
-    else if (!strcmp(a, "--ingress")) bad = !(ingress = v);
-    else if (!strcmp(a, "--server-pid")) bad = cli_parse_int(v, 1, 0x7fffffffL, &server_pid);
-    else if (!strcmp(a, "--max-sessions")) bad = cli_parse_int(v, 1, MAX_SESSIONS, &max_sessions);
-    else if (!strcmp(a, "--chunk-ms")) bad = cli_parse_int(v, 10, 1000, &chunk_ms);
-    else if (!strcmp(a, "--api-key")) bad = !(api_key = v);
-    else if (!strcmp(a, "--app-id")) bad = !(app_id = v);
-    else if (!strcmp(a, "--avatar")) bad = !(avatar = v);
+    if (!strcmp(a, "--sessions"))
+      bad = cli_parse_int(v, 1, MAX_SESSIONS, &sessions);
+    else if (!strcmp(a, "--duration"))
+      bad = cli_parse_double(v, 1, 3600, &duration);
+    else if (!strcmp(a, "--clip"))
+      bad = !(clip = v);
+    else if (!strcmp(a, "--rate"))
+      bad = cli_parse_int(v, 1000, 192000, &rate);
+    else if (!strcmp(a, "--server"))
+      bad = !(server = v);
+    else if (!strcmp(a, "--console"))
+      bad = !(console = v);
+    else if (!strcmp(a, "--ingress"))
+      bad = !(ingress = v);
+    else if (!strcmp(a, "--server-pid"))
+      bad = cli_parse_int(v, 1, 0x7fffffffL, &server_pid);
+    else if (!strcmp(a, "--max-sessions"))
+      bad = cli_parse_int(v, 1, MAX_SESSIONS, &max_sessions);
+    else if (!strcmp(a, "--chunk-ms"))
+      bad = cli_parse_int(v, 10, 1000, &chunk_ms);
+    else if (!strcmp(a, "--api-key"))
+      bad = !(api_key = v);
+    else if (!strcmp(a, "--app-id"))
+      bad = !(app_id = v);
+    else if (!strcmp(a, "--avatar"))
+      bad = !(avatar = v);
     else {
       takes = 0;
-      if (!strcmp(a, "--ramp")) ramp = 1;
-      else if (!strcmp(a, "--spawn")) spawn = 1;
+      if (!strcmp(a, "--ramp"))
+        ramp = 1;
+      else if (!strcmp(a, "--spawn"))
+        spawn = 1;
       else {
         fprintf(stderr, "bench: unknown argument %s\n", a);
         return 2;
@@ -486,7 +507,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)(2 * max_sessions + 64)) {
     rl.rlim_cur = rl.rlim_max < (rlim_t)(2 * max_sessions + 64) ? rl.rlim_max
-                                                                 : (rlim_t)(2 * max_sessions + 64);
+                                                                : (rlim_t)(2 * max_sessions + 64);
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   signal(SIGPIPE, SIG_IGN);
@@ -537,8 +558,8 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
     t.api_key = key;
     t.app_id = app;
     t.server_pid = spawned;
-  } else if (cli_server_urls(server, console, ingress, curl, wurl, sizeof curl, err,
-                             sizeof err) != 0) {
+  } else if (cli_server_urls(server, console, ingress, curl, wurl, sizeof curl, err, sizeof err) !=
+             0) {
     fprintf(stderr, "bench: %s\n", err);
     cli_audio_free(&au);
     return 2;
@@ -556,8 +577,10 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   int rc = 0;
   run_result r;
   if (!ramp) {
-    if (run_once(&t, &b, (int)sessions, duration, &r) != 0) rc = 1;
-    else print_result(&r);
+    if (run_once(&t, &b, (int)sessions, duration, &r) != 0)
+      rc = 1;
+    else
+      print_result(&r);
     if (!rc && r.errors) rc = 1;
   } else {
     int best = 0;
@@ -572,8 +595,10 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
       if (n == max_sessions) break;
       if (n * 2 > max_sessions) n = max_sessions / 2; /* last step: exactly max */
     }
-    printf("ramp: largest real-time session count %d (criterion: no errors, per-chunk p95 <= "
-           "%.0f ms)\n", best, REALTIME_P95_MS);
+    printf(
+        "ramp: largest real-time session count %d (criterion: no errors, per-chunk p95 <= "
+        "%.0f ms)\n",
+        best, REALTIME_P95_MS);
   }
   if (spawned > 0) {
     kill(spawned, SIGTERM);

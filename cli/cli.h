@@ -11,7 +11,7 @@
 /* Mono 16-bit audio loaded from a file. */
 typedef struct cli_audio {
   int16_t *pcm;
-  size_t n;   /* samples */
+  size_t n; /* samples */
   int rate;
 } cli_audio;
 
@@ -30,12 +30,12 @@ void cli_json_str(FILE *f, const char *s);
 /* Writes len bytes as a quoted base64 JSON string. */
 void cli_json_base64(FILE *f, const uint8_t *buf, size_t len);
 
-double cli_now_ms(void);   /* monotonic */
+double cli_now_ms(void); /* monotonic */
 void cli_sleep_ms(double ms);
 
 /* Resolves --server / --console / --ingress into the two URLs (buffers >= 512). */
-int cli_server_urls(const char *server, const char *console, const char *ingress,
-                    char *console_out, char *ingress_out, size_t cap, char *err, size_t ecap);
+int cli_server_urls(const char *server, const char *console, const char *ingress, char *console_out,
+                    char *ingress_out, size_t cap, char *err, size_t ecap);
 
 int cli_cmd_send(int argc, char **argv);
 int cli_cmd_animate(int argc, char **argv);

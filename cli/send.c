@@ -90,7 +90,10 @@ static void on_message(void *user, const char *req_id, const uint8_t *msg, size_
         m->next = NULL;
         m->len = len;
         memcpy(m->data, msg, len);
-        if (r->msgs_tail) r->msgs_tail->next = m; else r->msgs = m;
+        if (r->msgs_tail)
+          r->msgs_tail->next = m;
+        else
+          r->msgs = m;
         r->msgs_tail = m;
         c->rec_bytes += len;
       } else {
@@ -142,8 +145,11 @@ static void print_session_error(const char *what, int rc, aks_session *s) {
   aks_error_info info;
   aks_error e = {0};
   if (aks_session_last_error(s, &info) == 1) {
-    e = (aks_error){.code = info.code, .phase = info.phase, .message = info.message,
-                    .http_status = info.http_status, .close_code = info.close_code};
+    e = (aks_error){.code = info.code,
+                    .phase = info.phase,
+                    .message = info.message,
+                    .http_status = info.http_status,
+                    .close_code = info.close_code};
   }
   print_sdk_error(what, rc, e.message ? &e : NULL);
 }
@@ -192,22 +198,36 @@ int cli_cmd_send(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;
-    if (!strcmp(a, "--rate")) bad = cli_parse_int(v, 1000, 192000, &rate);
-    else if (!strcmp(a, "--server")) bad = !(server = v);
-    else if (!strcmp(a, "--console")) bad = !(console = v);
-    else if (!strcmp(a, "--ingress")) bad = !(ingress = v);
-    else if (!strcmp(a, "--api-key")) bad = !(api_key = v);
-    else if (!strcmp(a, "--app-id")) bad = !(app_id = v);
-    else if (!strcmp(a, "--avatar")) bad = !(avatar = v);
-    else if (!strcmp(a, "--chunk-ms")) bad = cli_parse_int(v, 10, 10000, &chunk_ms);
-    else if (!strcmp(a, "--record")) bad = !(record = v);
-    else if (!strcmp(a, "--repeat")) bad = cli_parse_int(v, 1, MAX_REPEAT, &repeat);
+    if (!strcmp(a, "--rate"))
+      bad = cli_parse_int(v, 1000, 192000, &rate);
+    else if (!strcmp(a, "--server"))
+      bad = !(server = v);
+    else if (!strcmp(a, "--console"))
+      bad = !(console = v);
+    else if (!strcmp(a, "--ingress"))
+      bad = !(ingress = v);
+    else if (!strcmp(a, "--api-key"))
+      bad = !(api_key = v);
+    else if (!strcmp(a, "--app-id"))
+      bad = !(app_id = v);
+    else if (!strcmp(a, "--avatar"))
+      bad = !(avatar = v);
+    else if (!strcmp(a, "--chunk-ms"))
+      bad = cli_parse_int(v, 10, 10000, &chunk_ms);
+    else if (!strcmp(a, "--record"))
+      bad = !(record = v);
+    else if (!strcmp(a, "--repeat"))
+      bad = cli_parse_int(v, 1, MAX_REPEAT, &repeat);
     else {
       takes = 0;
-      if (!strcmp(a, "--realtime")) realtime = 1;
-      else if (!strcmp(a, "--fast")) realtime = 0;
-      else if (!strcmp(a, "--opus")) opus = 1;
-      else if (!strcmp(a, "--query-auth")) query = 1;
+      if (!strcmp(a, "--realtime"))
+        realtime = 1;
+      else if (!strcmp(a, "--fast"))
+        realtime = 0;
+      else if (!strcmp(a, "--opus"))
+        opus = 1;
+      else if (!strcmp(a, "--query-auth"))
+        query = 1;
       else if (a[0] == '-' && a[1]) {
         fprintf(stderr, "send: unknown flag %s\n", a);
         return 2;
@@ -229,8 +249,9 @@ int cli_cmd_send(int argc, char **argv) {
     return 2;
   }
   if (!api_key || !*api_key || !app_id || !*app_id) {
-    fprintf(stderr, "send: credentials missing: --api-key/--app-id or AVATARKIT_API_KEY/"
-                    "AVATARKIT_APP_ID\n");
+    fprintf(stderr,
+            "send: credentials missing: --api-key/--app-id or AVATARKIT_API_KEY/"
+            "AVATARKIT_APP_ID\n");
     return 2;
   }
   char err[512], curl[512], wurl[512];
@@ -266,11 +287,11 @@ int cli_cmd_send(int argc, char **argv) {
   int exit_code = 0;
   int rc = ctx.reqs ? aks_session_new(&cfg, &cbs, &ctx, &s) : AKS_OUT_OF_MEMORY;
   if (rc != AKS_OK) {
-    fprintf(stderr, "send: %s\n", rc == AKS_INVALID_ARGUMENT
-                                      ? "invalid configuration (sample rate must be 8000, "
-                                        "16000, 22050, 24000, 32000, 44100 or 48000 Hz; URLs "
-                                        "must be valid)"
-                                      : aks_error_name(rc));
+    fprintf(stderr, "send: %s\n",
+            rc == AKS_INVALID_ARGUMENT ? "invalid configuration (sample rate must be 8000, "
+                                         "16000, 22050, 24000, 32000, 44100 or 48000 Hz; URLs "
+                                         "must be valid)"
+                                       : aks_error_name(rc));
     free(ctx.reqs);
     cli_audio_free(&au);
     return 1;
@@ -341,10 +362,11 @@ int cli_cmd_send(int argc, char **argv) {
     int fps = snap.fps ? snap.fps : 25;
     long expect = (long)ceil(duration * fps - 1e-9);
     double out_s = snap.audio_rate ? (double)snap.total_samples / snap.audio_rate : 0;
-    printf("request %ld/%ld %s: first frame %.1f ms after first chunk, end %.1f ms after last "
-           "chunk, %u frames (expected %ld at %d fps), audio out %.3f s (in %.3f s)\n",
-           r + 1, repeat, snap.id, snap.t_first_motion - snap.t_first_sent,
-           snap.t_end - snap.t_last_sent, snap.frames, expect, fps, out_s, duration);
+    printf(
+        "request %ld/%ld %s: first frame %.1f ms after first chunk, end %.1f ms after last "
+        "chunk, %u frames (expected %ld at %d fps), audio out %.3f s (in %.3f s)\n",
+        r + 1, repeat, snap.id, snap.t_first_motion - snap.t_first_sent,
+        snap.t_end - snap.t_last_sent, snap.frames, expect, fps, out_s, duration);
     if (labs((long)snap.frames - expect) > 1 || fabs(out_s - duration) > 0.021) {
       fprintf(stderr, "send: request %s: output does not match the input duration\n", snap.id);
       exit_code = 1;

@@ -13,7 +13,9 @@
 static uint32_t rd32(const uint8_t *p) {
   return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
-static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static uint16_t rd16(const uint8_t *p) {
+  return (uint16_t)(p[0] | (p[1] << 8));
+}
 
 static int read_file(const char *path, uint8_t **buf, size_t *len, char *err, size_t cap) {
   FILE *f = fopen(path, "rb");
@@ -58,7 +60,7 @@ static int parse_wav(const uint8_t *b, size_t len, int rate_flag, cli_audio *out
     uint32_t id = rd32(b + pos), sz = rd32(b + pos + 4);
     size_t body = pos + 8;
     if (sz > len - body) sz = (uint32_t)(len - body); /* tolerate a truncated last chunk */
-    if (id == 0x20746d66u) { /* "fmt " */
+    if (id == 0x20746d66u) {                          /* "fmt " */
       if (sz < 16) break;
       fmt = rd16(b + body);
       channels = rd16(b + body + 2);
@@ -209,8 +211,8 @@ void cli_sleep_ms(double ms) {
   nanosleep(&t, NULL);
 }
 
-int cli_server_urls(const char *server, const char *console, const char *ingress,
-                    char *console_out, char *ingress_out, size_t cap, char *err, size_t ecap) {
+int cli_server_urls(const char *server, const char *console, const char *ingress, char *console_out,
+                    char *ingress_out, size_t cap, char *err, size_t ecap) {
   if ((console && !ingress) || (!console && ingress)) {
     snprintf(err, ecap, "--console and --ingress go together");
     return -1;

@@ -60,7 +60,9 @@ void ak_ogg_decoder_free(ak_ogg_decoder *d) {
   ak__free(d);
 }
 
-int ak_ogg_decoder_done(const ak_ogg_decoder *d) { return d && d->state == ST_DONE; }
+int ak_ogg_decoder_done(const ak_ogg_decoder *d) {
+  return d && d->state == ST_DONE;
+}
 
 static int parse_head(ak_ogg_decoder *d, const ogg_packet *op) {
   const unsigned char *p = op->packet;

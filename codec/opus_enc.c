@@ -128,6 +128,12 @@ void ak_opus_encoder_reset(ak_opus_encoder *e) {
   e->samples_in = e->samples_encoded = 0;
 }
 
-int ak_opus_encoder_pre_skip(const ak_opus_encoder *e) { return e ? e->lookahead : 0; }
-int ak_opus_encoder_frame_samples(const ak_opus_encoder *e) { return e ? e->frame : 0; }
-uint64_t ak_opus_encoder_samples_in(const ak_opus_encoder *e) { return e ? e->samples_in : 0; }
+int ak_opus_encoder_pre_skip(const ak_opus_encoder *e) {
+  return e ? e->lookahead : 0;
+}
+int ak_opus_encoder_frame_samples(const ak_opus_encoder *e) {
+  return e ? e->frame : 0;
+}
+uint64_t ak_opus_encoder_samples_in(const ak_opus_encoder *e) {
+  return e ? e->samples_in : 0;
+}

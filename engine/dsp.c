@@ -39,10 +39,10 @@ void ak__feat_compute(const float *win, ak__feat *out) {
   ak__pitch_compute(win, &out->f0, &out->clarity);
 }
 
-#define PITCH_DEC 4                          /* 16 kHz -> 4 kHz */
-#define PITCH_N (AK__WIN / PITCH_DEC)        /* 100 samples */
-#define PITCH_LMIN 10                        /* 400 Hz */
-#define PITCH_LMAX 57                        /* ~70 Hz */
+#define PITCH_DEC 4                   /* 16 kHz -> 4 kHz */
+#define PITCH_N (AK__WIN / PITCH_DEC) /* 100 samples */
+#define PITCH_LMIN 10                 /* 400 Hz */
+#define PITCH_LMAX 57                 /* ~70 Hz */
 #define PITCH_REL 0.8f /* a shorter period wins when its peak is this close to the best */
 
 void ak__pitch_compute(const float *win, float *f0, float *clarity) {

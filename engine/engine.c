@@ -11,15 +11,15 @@
 
 struct ak_engine {
   ak_engine_config cfg;
-  int la;      /* lookahead in samples */
-  int ana;     /* analysis look-ahead: the hop window ends this many samples after the hop */
-  int dsm;     /* symmetric smoothing half-width in hops (uses future hops) */
+  int la;  /* lookahead in samples */
+  int ana; /* analysis look-ahead: the hop window ends this many samples after the hop */
+  int dsm; /* symmetric smoothing half-width in hops (uses future hops) */
   int finished;
-  uint64_t n;          /* samples of this utterance written into the ring (zeros after finish) */
-  uint64_t n_real;     /* real samples pushed in this utterance */
-  uint64_t n_raw;      /* hops analysed */
-  uint64_t n_out;      /* hops smoothed */
-  uint64_t next_frame; /* index of the next frame to assemble */
+  uint64_t n;           /* samples of this utterance written into the ring (zeros after finish) */
+  uint64_t n_real;      /* real samples pushed in this utterance */
+  uint64_t n_raw;       /* hops analysed */
+  uint64_t n_out;       /* hops smoothed */
+  uint64_t next_frame;  /* index of the next frame to assemble */
   uint64_t frame_limit; /* after finish: total frames of the utterance */
   ak__dsp dsp;
   ak__life life;
@@ -66,7 +66,9 @@ static void frame_hops(const ak_engine *e, uint64_t i, int64_t *k0, int64_t *k1)
   *k0 = lo < hi ? lo : hi;
 }
 
-static void mouth_zero(ak__mouth *m) { memset(m, 0, sizeof *m); }
+static void mouth_zero(ak__mouth *m) {
+  memset(m, 0, sizeof *m);
+}
 
 /* The mouth as a flat vector, for averaging. */
 #define MOUTH_N (sizeof(ak__mouth) / sizeof(float))
@@ -138,8 +140,8 @@ static void run_hop(ak_engine *e) {
 
 static uint8_t viseme_of(const ak__mouth *m) {
   if (m->voice < 0.5f) return 0;
-  if (m->press > 0.2f && m->jaw < 0.1f) return 3; /* closed lips */
-  if (m->pucker + m->funnel > 0.35f) return 2;     /* rounded */
+  if (m->press > 0.2f && m->jaw < 0.1f) return 3;     /* closed lips */
+  if (m->pucker + m->funnel > 0.35f) return 2;        /* rounded */
   if (m->stretch > 0.18f && m->jaw < 0.25f) return 4; /* spread / fricative */
   return 1;                                           /* open */
 }
@@ -368,7 +370,9 @@ int ak_engine_pop(ak_engine *e, ak_motion_frame *out) {
   return 1;
 }
 
-int ak_engine_lookahead_samples(const ak_engine *e) { return e ? e->la : 0; }
+int ak_engine_lookahead_samples(const ak_engine *e) {
+  return e ? e->la : 0;
+}
 
 size_t ak_engine_memory(const ak_engine *e) {
   if (!e) return 0;

@@ -16,7 +16,7 @@
 #define AK__RING 1024   /* sample ring, power of two >= AK__WIN + AK__HOP */
 #define AK__HOPRING 256 /* hop results kept; > hops in one frame at 1 fps (100) + lookahead */
 #define AK__MAX_PENDING_FRAMES 32768 /* unpopped frames an engine holds before AK_ETOOBIG */
-#define AK__SMOOTH_HOPS 2 /* max hops of symmetric smoothing look-ahead */
+#define AK__SMOOTH_HOPS 2            /* max hops of symmetric smoothing look-ahead */
 
 /* Selects the engine's kernel: 1 = best available, 0 = plain C reference (tests, bench). */
 void ak__engine_use_simd(ak_engine *e, int simd);

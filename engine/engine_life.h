@@ -1,5 +1,6 @@
 /* Engine internals, slow facial life (life.c): blinks, gaze, brows, head and breathing,
- * driven by a deterministic PRNG and the per-hop mouth parameters. Not installed; ak__ symbols only. */
+ * driven by a deterministic PRNG and the per-hop mouth parameters. Not installed; ak__ symbols
+ * only. */
 #ifndef AK_ENGINE_LIFE_H
 #define AK_ENGINE_LIFE_H
 

@@ -1,5 +1,6 @@
 /* Engine internals, learned side: the model's output channels, the streaming mouth network
- * and its kernels (nn.c), and the weights blob of named records (model.c). Not installed; ak__ symbols only. */
+ * and its kernels (nn.c), and the weights blob of named records (model.c). Not installed; ak__
+ * symbols only. */
 #ifndef AK_ENGINE_NN_H
 #define AK_ENGINE_NN_H
 
@@ -11,9 +12,21 @@
 
 /* Model output channels per hop (targets of the training data), 0..1 each. */
 enum {
-  AK__T_JAW, AK__T_CLOSE, AK__T_FUNNEL, AK__T_PUCKER, AK__T_STRETCH, AK__T_ROLL_LO,
-  AK__T_ROLL_UP, AK__T_PRESS, AK__T_LOWER, AK__T_UPPER, AK__T_SMILE, AK__T_SHRUG_LO,
-  AK__T_TONGUE, AK__T_VOICE, AK__NT
+  AK__T_JAW,
+  AK__T_CLOSE,
+  AK__T_FUNNEL,
+  AK__T_PUCKER,
+  AK__T_STRETCH,
+  AK__T_ROLL_LO,
+  AK__T_ROLL_UP,
+  AK__T_PRESS,
+  AK__T_LOWER,
+  AK__T_UPPER,
+  AK__T_SMILE,
+  AK__T_SHRUG_LO,
+  AK__T_TONGUE,
+  AK__T_VOICE,
+  AK__NT
 };
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */

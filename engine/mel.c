@@ -6,8 +6,12 @@
 
 #include "engine_dsp.h"
 
-static double hz_to_mel(double f) { return 2595.0 * log10(1.0 + f / 700.0); }
-static double mel_to_hz(double m) { return 700.0 * (pow(10.0, m / 2595.0) - 1.0); }
+static double hz_to_mel(double f) {
+  return 2595.0 * log10(1.0 + f / 700.0);
+}
+static double mel_to_hz(double m) {
+  return 700.0 * (pow(10.0, m / 2595.0) - 1.0);
+}
 
 void ak__mel_init(ak__mel *m) {
   const double pi = 3.14159265358979323846;
@@ -88,8 +92,8 @@ static void power_spectrum(const ak__mel *m, const float *xw, float *pw) {
   for (int k = 0; k <= N; k++) {
     int k1 = k & (N - 1), k2 = (N - k) & (N - 1);
     float ar = zr[k1], ai = zi[k1], br = zr[k2], bi = -zi[k2]; /* Z[k], conj(Z[N-k]) */
-    float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);     /* even-sample spectrum */
-    float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);   /* odd-sample spectrum */
+    float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);        /* even-sample spectrum */
+    float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);      /* odd-sample spectrum */
     float wr = k < N ? m->cs[k] : -1.0f, wi = k < N ? m->sn[k] : 0.0f;
     float xr = er + wr * orr - wi * oi, xi = ei + wr * oi + wi * orr;
     pw[k] = xr * xr + xi * xi;

@@ -14,12 +14,13 @@
 /* AVX2+FMA variant of ak__matvec_ref (8 columns per step); same contract. Sums in another
  * order, so results differ from the reference by rounding only (tested). */
 __attribute__((target("avx2,fma"))) static void matvec_avx2(const float *W, const float *x,
-                                                             int rows, int cols, float *y) {
+                                                            int rows, int cols, float *y) {
   for (int r = 0; r < rows; r++) {
     const float *w = W + (size_t)r * (size_t)cols;
     __m256 acc = _mm256_setzero_ps();
     int c = 0;
-    for (; c + 8 <= cols; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c), acc);
+    for (; c + 8 <= cols; c += 8)
+      acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + c), _mm256_loadu_ps(x + c), acc);
     __m128 lo = _mm256_castps256_ps128(acc), hi = _mm256_extractf128_ps(acc, 1);
     lo = _mm_add_ps(lo, hi);
     lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
@@ -76,7 +77,9 @@ static const float *rec(const ak_model *m, const char *prefix, const char *name,
   return r->data;
 }
 
-int ak__nn_has(const ak_model *m, const char *prefix) { return find(m, prefix, "meta") != NULL; }
+int ak__nn_has(const ak_model *m, const char *prefix) {
+  return find(m, prefix, "meta") != NULL;
+}
 
 int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   if (!m || !ak__nn_has(m, prefix)) return AK_EFORMAT;
@@ -117,7 +120,9 @@ void ak__nn_reset(const ak__nn *nn, ak__nn_state *s) {
   memset(s, 0, sizeof *s); /* normalised 0 = the mean feature, as the training padding */
 }
 
-static float sigm(float x) { return 1.0f / (1.0f + expf(-x)); }
+static float sigm(float x) {
+  return 1.0f / (1.0f + expf(-x));
+}
 
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out) {
   const int F = nn->nmel, H = nn->hidden;

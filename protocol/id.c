@@ -6,8 +6,7 @@
 
 #include "avatarkit/protocol.h"
 
-static const char alphabet[65] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alphabet[65] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 int ak_id_new(char *out, size_t cap, int64_t t) {
   if (!out || cap < AK_ID_LEN + 1) return AK_EINVAL;
@@ -45,9 +44,15 @@ int ak_id_valid(const char *s) {
 
 int ak_sample_rate_valid(int32_t rate) {
   switch (rate) {
-  case 8000: case 16000: case 22050: case 24000: case 32000: case 44100: case 48000:
-    return 1;
-  default:
-    return 0;
+    case 8000:
+    case 16000:
+    case 22050:
+    case 24000:
+    case 32000:
+    case 44100:
+    case 48000:
+      return 1;
+    default:
+      return 0;
   }
 }

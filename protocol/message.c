@@ -18,10 +18,13 @@ typedef struct holder {
   size_t *pkt_lens;
   ak_kv *kvs;
   uint8_t *audio_bytes, *motion_bytes; /* only when the payload spans are ambiguous */
-  const uint8_t *src; size_t src_len;  /* the parsed buffer (borrowed) */
+  const uint8_t *src;
+  size_t src_len; /* the parsed buffer (borrowed) */
 } holder;
 
-static const char *nz(const char *s) { return s ? s : ""; }
+static const char *nz(const char *s) {
+  return s ? s : "";
+}
 
 /* protobuf-c's decoded trees come from the allocator hook too. */
 static void *pb_alloc(void *data, size_t size) {
@@ -43,7 +46,9 @@ static void *pb_alloc_noting(void *data, size_t size) {
 }
 #define PB_UNPACK_ALLOC(oom_flag) \
   ((ProtobufCAllocator){.alloc = pb_alloc_noting, .free = pb_free, .allocator_data = &(oom_flag)})
-static char *wr(const char *s) { return (char *)nz(s); } /* protobuf-c wants char * */
+static char *wr(const char *s) {
+  return (char *)nz(s);
+} /* protobuf-c wants char * */
 
 /* ---- payload validation and view mapping ------------------------------------------- */
 
@@ -52,8 +57,14 @@ static int audio_view(const Message__AvatarAudio *a, holder *h, ak_audio_payload
   if (a->version > AK_PAYLOAD_VERSION_MAX) return AK_EVERSION;
   if (a->version == 0) return AK_EPROTO;
   switch (a->sample_rate) {
-  case 8000: case 12000: case 16000: case 24000: case 48000: break;
-  default: return AK_EPROTO;
+    case 8000:
+    case 12000:
+    case 16000:
+    case 24000:
+    case 48000:
+      break;
+    default:
+      return AK_EPROTO;
   }
   if (a->channels < 1 || a->channels > 2) return AK_EPROTO;
   if (a->frame_samples == 0 || a->frame_samples > a->sample_rate / 10 * 12) return AK_EPROTO;
@@ -68,12 +79,16 @@ static int audio_view(const Message__AvatarAudio *a, holder *h, ak_audio_payload
       h->pkt_lens[i] = a->packets[i].len;
     }
   }
-  *v = (ak_audio_payload){
-      .sample_rate = a->sample_rate, .channels = a->channels,
-      .frame_samples = a->frame_samples, .pre_skip = a->pre_skip,
-      .first_packet = a->first_packet, .total_samples = a->total_samples,
-      .n_packets = a->n_packets, .packets = h->pkts, .packet_lens = h->pkt_lens,
-      .end = a->end ? 1 : 0};
+  *v = (ak_audio_payload){.sample_rate = a->sample_rate,
+                          .channels = a->channels,
+                          .frame_samples = a->frame_samples,
+                          .pre_skip = a->pre_skip,
+                          .first_packet = a->first_packet,
+                          .total_samples = a->total_samples,
+                          .n_packets = a->n_packets,
+                          .packets = h->pkts,
+                          .packet_lens = h->pkt_lens,
+                          .end = a->end ? 1 : 0};
   return AK_OK;
 }
 
@@ -88,11 +103,17 @@ static int motion_view(const Message__AvatarMotion *m, ak_motion_payload *v) {
   if (m->weights.len != (size_t)m->frame_count * ch) return AK_EPROTO;
   if (m->head.len != (size_t)m->frame_count * 6) return AK_EPROTO;
   if (m->visemes.len != 0 && m->visemes.len != m->frame_count) return AK_EPROTO;
-  *v = (ak_motion_payload){
-      .fps = m->fps, .first_frame = m->first_frame, .frame_count = m->frame_count,
-      .channel_mask = m->channel_mask, .weights = m->weights.data,
-      .weights_len = m->weights.len, .head = m->head.data, .head_len = m->head.len,
-      .visemes = m->visemes.data, .visemes_len = m->visemes.len, .end = m->end ? 1 : 0};
+  *v = (ak_motion_payload){.fps = m->fps,
+                           .first_frame = m->first_frame,
+                           .frame_count = m->frame_count,
+                           .channel_mask = m->channel_mask,
+                           .weights = m->weights.data,
+                           .weights_len = m->weights.len,
+                           .head = m->head.data,
+                           .head_len = m->head.len,
+                           .visemes = m->visemes.data,
+                           .visemes_len = m->visemes.len,
+                           .end = m->end ? 1 : 0};
   return AK_OK;
 }
 
@@ -184,115 +205,115 @@ static int tree_build(const ak_message *m, pb_tree *t) {
   int rc = AK_OK;
 
   switch (m->data) {
-  case AK_DATA_NONE:
-    break;
-  case AK_DATA_CONFIGURE: {
-    const ak_configure *c = &m->u.configure;
-    Message__ClientConfigureSession *cfg = &t->cfg;
-    message__client_configure_session__init(cfg);
-    cfg->sample_rate = c->sample_rate;
-    cfg->bitrate = c->bitrate;
-    cfg->audio_format = (Message__AudioFormat)c->audio_format;
-    cfg->transport_compression = (Message__TransportCompression)c->transport_compression;
-    cfg->egress_type = (Message__EgressType)c->egress_type;
-    if (c->has_livekit) {
-      const ak_livekit_egress *l = &c->livekit;
-      Message__LiveKitEgressConfig *lk = &t->lk;
-      message__live_kit_egress_config__init(lk);
-      lk->url = wr(l->url);
-      lk->api_key = wr(l->api_key);
-      lk->api_secret = wr(l->api_secret);
-      lk->room_name = wr(l->room_name);
-      lk->publisher_id = wr(l->publisher_id);
-      lk->api_token = wr(l->api_token);
-      lk->idle_timeout = l->idle_timeout;
-      if (l->n_extra_attributes) {
-        if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
-        t->kv = ak__calloc(l->n_extra_attributes, sizeof *t->kv);
-        t->kvp = ak__calloc(l->n_extra_attributes, sizeof *t->kvp);
-        if (!t->kv || !t->kvp) {
+    case AK_DATA_NONE:
+      break;
+    case AK_DATA_CONFIGURE: {
+      const ak_configure *c = &m->u.configure;
+      Message__ClientConfigureSession *cfg = &t->cfg;
+      message__client_configure_session__init(cfg);
+      cfg->sample_rate = c->sample_rate;
+      cfg->bitrate = c->bitrate;
+      cfg->audio_format = (Message__AudioFormat)c->audio_format;
+      cfg->transport_compression = (Message__TransportCompression)c->transport_compression;
+      cfg->egress_type = (Message__EgressType)c->egress_type;
+      if (c->has_livekit) {
+        const ak_livekit_egress *l = &c->livekit;
+        Message__LiveKitEgressConfig *lk = &t->lk;
+        message__live_kit_egress_config__init(lk);
+        lk->url = wr(l->url);
+        lk->api_key = wr(l->api_key);
+        lk->api_secret = wr(l->api_secret);
+        lk->room_name = wr(l->room_name);
+        lk->publisher_id = wr(l->publisher_id);
+        lk->api_token = wr(l->api_token);
+        lk->idle_timeout = l->idle_timeout;
+        if (l->n_extra_attributes) {
+          if (l->n_extra_attributes > 256 || !l->extra_attributes) return AK_EINVAL;
+          t->kv = ak__calloc(l->n_extra_attributes, sizeof *t->kv);
+          t->kvp = ak__calloc(l->n_extra_attributes, sizeof *t->kvp);
+          if (!t->kv || !t->kvp) {
+            rc = AK_ENOMEM;
+            goto fail;
+          }
+          for (size_t i = 0; i < l->n_extra_attributes; i++) {
+            message__live_kit_egress_config__extra_attributes_entry__init(&t->kv[i]);
+            t->kv[i].key = wr(l->extra_attributes[i].key);
+            t->kv[i].value = wr(l->extra_attributes[i].value);
+            t->kvp[i] = &t->kv[i];
+          }
+          lk->n_extra_attributes = l->n_extra_attributes;
+          lk->extra_attributes = t->kvp;
+        }
+        cfg->livekit_egress = lk;
+      }
+      if (c->has_agora) {
+        message__agora_egress_config__init(&t->ag);
+        t->ag.channel_name = wr(c->agora.channel_name);
+        t->ag.token = wr(c->agora.token);
+        t->ag.publisher_id = wr(c->agora.publisher_id);
+        t->ag.uid = c->agora.uid;
+        cfg->agora_egress = &t->ag;
+      }
+      msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION;
+      msg->client_configure_session = cfg;
+      break;
+    }
+    case AK_DATA_CONFIRM:
+      message__server_confirm_session__init(&t->confirm);
+      t->confirm.connection_id = wr(m->u.confirm_connection_id);
+      msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION;
+      msg->server_confirm_session = &t->confirm;
+      break;
+    case AK_DATA_AUDIO_INPUT:
+      message__client_audio_input__init(&t->ain);
+      t->ain.req_id = wr(m->u.audio_input.req_id);
+      t->ain.end = m->u.audio_input.end ? 1 : 0;
+      if (m->u.audio_input.audio_len && !m->u.audio_input.audio) return AK_EINVAL;
+      t->ain.audio = (ProtobufCBinaryData){.len = m->u.audio_input.audio_len,
+                                           .data = (uint8_t *)m->u.audio_input.audio};
+      msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT;
+      msg->client_audio_input = &t->ain;
+      break;
+    case AK_DATA_ERROR:
+      message__server_error__init(&t->err);
+      t->err.connection_id = wr(m->u.error.connection_id);
+      t->err.req_id = wr(m->u.error.req_id);
+      t->err.code = m->u.error.code;
+      t->err.message = wr(m->u.error.message);
+      msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_ERROR;
+      msg->server_error = &t->err;
+      break;
+    case AK_DATA_ANIMATION: {
+      const ak_animation *a = &m->u.animation;
+      message__server_response_animation__init(&t->anim);
+      t->anim.connection_id = wr(a->connection_id);
+      t->anim.req_id = wr(a->req_id);
+      t->anim.end = a->end ? 1 : 0;
+      if (a->has_motion) {
+        if ((rc = fill_motion_pb(&a->motion, &t->mot)) != AK_OK) goto fail;
+        t->anim.motion = &t->mot;
+      }
+      if (a->has_audio) {
+        t->bins = ak__calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *t->bins);
+        if (!t->bins) {
           rc = AK_ENOMEM;
           goto fail;
         }
-        for (size_t i = 0; i < l->n_extra_attributes; i++) {
-          message__live_kit_egress_config__extra_attributes_entry__init(&t->kv[i]);
-          t->kv[i].key = wr(l->extra_attributes[i].key);
-          t->kv[i].value = wr(l->extra_attributes[i].value);
-          t->kvp[i] = &t->kv[i];
-        }
-        lk->n_extra_attributes = l->n_extra_attributes;
-        lk->extra_attributes = t->kvp;
+        if ((rc = fill_audio_pb(&a->audio, &t->aud, t->bins)) != AK_OK) goto fail;
+        t->anim.audio = &t->aud;
       }
-      cfg->livekit_egress = lk;
+      msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION;
+      msg->server_response_animation = &t->anim;
+      break;
     }
-    if (c->has_agora) {
-      message__agora_egress_config__init(&t->ag);
-      t->ag.channel_name = wr(c->agora.channel_name);
-      t->ag.token = wr(c->agora.token);
-      t->ag.publisher_id = wr(c->agora.publisher_id);
-      t->ag.uid = c->agora.uid;
-      cfg->agora_egress = &t->ag;
-    }
-    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION;
-    msg->client_configure_session = cfg;
-    break;
-  }
-  case AK_DATA_CONFIRM:
-    message__server_confirm_session__init(&t->confirm);
-    t->confirm.connection_id = wr(m->u.confirm_connection_id);
-    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION;
-    msg->server_confirm_session = &t->confirm;
-    break;
-  case AK_DATA_AUDIO_INPUT:
-    message__client_audio_input__init(&t->ain);
-    t->ain.req_id = wr(m->u.audio_input.req_id);
-    t->ain.end = m->u.audio_input.end ? 1 : 0;
-    if (m->u.audio_input.audio_len && !m->u.audio_input.audio) return AK_EINVAL;
-    t->ain.audio = (ProtobufCBinaryData){.len = m->u.audio_input.audio_len,
-                                         .data = (uint8_t *)m->u.audio_input.audio};
-    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT;
-    msg->client_audio_input = &t->ain;
-    break;
-  case AK_DATA_ERROR:
-    message__server_error__init(&t->err);
-    t->err.connection_id = wr(m->u.error.connection_id);
-    t->err.req_id = wr(m->u.error.req_id);
-    t->err.code = m->u.error.code;
-    t->err.message = wr(m->u.error.message);
-    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_ERROR;
-    msg->server_error = &t->err;
-    break;
-  case AK_DATA_ANIMATION: {
-    const ak_animation *a = &m->u.animation;
-    message__server_response_animation__init(&t->anim);
-    t->anim.connection_id = wr(a->connection_id);
-    t->anim.req_id = wr(a->req_id);
-    t->anim.end = a->end ? 1 : 0;
-    if (a->has_motion) {
-      if ((rc = fill_motion_pb(&a->motion, &t->mot)) != AK_OK) goto fail;
-      t->anim.motion = &t->mot;
-    }
-    if (a->has_audio) {
-      t->bins = ak__calloc(a->audio.n_packets ? a->audio.n_packets : 1, sizeof *t->bins);
-      if (!t->bins) {
-        rc = AK_ENOMEM;
-        goto fail;
-      }
-      if ((rc = fill_audio_pb(&a->audio, &t->aud, t->bins)) != AK_OK) goto fail;
-      t->anim.audio = &t->aud;
-    }
-    msg->data_case = MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION;
-    msg->server_response_animation = &t->anim;
-    break;
-  }
-  case AK_DATA_INTERRUPT:
-    message__client_interrupt__init(&t->intr);
-    t->intr.req_id = wr(m->u.interrupt_req_id);
-    msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT;
-    msg->client_interrupt = &t->intr;
-    break;
-  default:
-    return AK_EINVAL;
+    case AK_DATA_INTERRUPT:
+      message__client_interrupt__init(&t->intr);
+      t->intr.req_id = wr(m->u.interrupt_req_id);
+      msg->data_case = MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT;
+      msg->client_interrupt = &t->intr;
+      break;
+    default:
+      return AK_EINVAL;
   }
   return AK_OK;
 fail:
@@ -385,29 +406,29 @@ static int find_field(const uint8_t *p, size_t len, uint32_t field, size_t *off,
     uint64_t tag, v;
     if (read_varint(p, len, &pos, &tag) != 0 || (tag >> 3) == 0) return -1;
     switch (tag & 7) {
-    case 0:
-      if (read_varint(p, len, &pos, &v) != 0) return -1;
-      break;
-    case 1:
-      if (len - pos < 8) return -1;
-      pos += 8;
-      break;
-    case 5:
-      if (len - pos < 4) return -1;
-      pos += 4;
-      break;
-    case 2:
-      if (read_varint(p, len, &pos, &v) != 0 || v > len - pos) return -1;
-      if ((tag >> 3) == field) {
-        if (found) return -1;
-        found = 1;
-        *off = pos;
-        *flen = (size_t)v;
-      }
-      pos += (size_t)v;
-      break;
-    default:
-      return -1;
+      case 0:
+        if (read_varint(p, len, &pos, &v) != 0) return -1;
+        break;
+      case 1:
+        if (len - pos < 8) return -1;
+        pos += 8;
+        break;
+      case 5:
+        if (len - pos < 4) return -1;
+        pos += 4;
+        break;
+      case 2:
+        if (read_varint(p, len, &pos, &v) != 0 || v > len - pos) return -1;
+        if ((tag >> 3) == field) {
+          if (found) return -1;
+          found = 1;
+          *off = pos;
+          *flen = (size_t)v;
+        }
+        pos += (size_t)v;
+        break;
+      default:
+        return -1;
     }
   }
   return found;
@@ -454,101 +475,109 @@ static int map_message(holder *h) {
   m->type = (ak_msg_type)pb->type;
   m->data = (ak_msg_data)pb->data_case;
   switch (pb->data_case) {
-  case MESSAGE__MESSAGE__DATA__NOT_SET:
-    m->data = AK_DATA_NONE;
-    return AK_OK;
-  case MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION: {
-    const Message__ClientConfigureSession *c = pb->client_configure_session;
-    ak_configure *v = &m->u.configure;
-    v->sample_rate = c->sample_rate;
-    v->bitrate = c->bitrate;
-    v->audio_format = (int)c->audio_format;
-    v->transport_compression = (int)c->transport_compression;
-    v->egress_type = (int)c->egress_type;
-    if (c->livekit_egress) {
-      const Message__LiveKitEgressConfig *l = c->livekit_egress;
-      v->has_livekit = 1;
-      v->livekit = (ak_livekit_egress){
-          .url = nz(l->url), .api_key = nz(l->api_key), .api_secret = nz(l->api_secret),
-          .room_name = nz(l->room_name), .publisher_id = nz(l->publisher_id),
-          .api_token = nz(l->api_token), .idle_timeout = l->idle_timeout};
-      if (l->n_extra_attributes) {
-        h->kvs = ak__calloc(l->n_extra_attributes, sizeof *h->kvs);
-        if (!h->kvs) return AK_ENOMEM;
-        for (size_t i = 0; i < l->n_extra_attributes; i++)
-          h->kvs[i] = (ak_kv){nz(l->extra_attributes[i]->key), nz(l->extra_attributes[i]->value)};
-        v->livekit.extra_attributes = h->kvs;
-        v->livekit.n_extra_attributes = l->n_extra_attributes;
+    case MESSAGE__MESSAGE__DATA__NOT_SET:
+      m->data = AK_DATA_NONE;
+      return AK_OK;
+    case MESSAGE__MESSAGE__DATA_CLIENT_CONFIGURE_SESSION: {
+      const Message__ClientConfigureSession *c = pb->client_configure_session;
+      ak_configure *v = &m->u.configure;
+      v->sample_rate = c->sample_rate;
+      v->bitrate = c->bitrate;
+      v->audio_format = (int)c->audio_format;
+      v->transport_compression = (int)c->transport_compression;
+      v->egress_type = (int)c->egress_type;
+      if (c->livekit_egress) {
+        const Message__LiveKitEgressConfig *l = c->livekit_egress;
+        v->has_livekit = 1;
+        v->livekit = (ak_livekit_egress){.url = nz(l->url),
+                                         .api_key = nz(l->api_key),
+                                         .api_secret = nz(l->api_secret),
+                                         .room_name = nz(l->room_name),
+                                         .publisher_id = nz(l->publisher_id),
+                                         .api_token = nz(l->api_token),
+                                         .idle_timeout = l->idle_timeout};
+        if (l->n_extra_attributes) {
+          h->kvs = ak__calloc(l->n_extra_attributes, sizeof *h->kvs);
+          if (!h->kvs) return AK_ENOMEM;
+          for (size_t i = 0; i < l->n_extra_attributes; i++)
+            h->kvs[i] = (ak_kv){nz(l->extra_attributes[i]->key), nz(l->extra_attributes[i]->value)};
+          v->livekit.extra_attributes = h->kvs;
+          v->livekit.n_extra_attributes = l->n_extra_attributes;
+        }
       }
-    }
-    if (c->agora_egress) {
-      const Message__AgoraEgressConfig *a = c->agora_egress;
-      v->has_agora = 1;
-      v->agora = (ak_agora_egress){.channel_name = nz(a->channel_name), .token = nz(a->token),
-                                   .publisher_id = nz(a->publisher_id), .uid = a->uid};
-    }
-    return AK_OK;
-  }
-  case MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION:
-    m->u.confirm_connection_id = nz(pb->server_confirm_session->connection_id);
-    return AK_OK;
-  case MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT: {
-    const Message__ClientAudioInput *a = pb->client_audio_input;
-    m->u.audio_input = (ak_audio_input){.req_id = nz(a->req_id), .end = a->end ? 1 : 0,
-                                        .audio = a->audio.data, .audio_len = a->audio.len};
-    return AK_OK;
-  }
-  case MESSAGE__MESSAGE__DATA_SERVER_ERROR: {
-    const Message__ServerError *e = pb->server_error;
-    m->u.error = (ak_server_error){.connection_id = nz(e->connection_id),
-                                   .req_id = nz(e->req_id), .code = e->code,
-                                   .message = nz(e->message)};
-    return AK_OK;
-  }
-  case MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION: {
-    const Message__ServerResponseAnimation *a = pb->server_response_animation;
-    ak_animation *v = &m->u.animation;
-    v->connection_id = nz(a->connection_id);
-    v->req_id = nz(a->req_id);
-    v->end = a->end ? 1 : 0;
-    /* The relayable payload bytes are the received ones, not a re-serialization: spans into
-     * the parsed buffer. Only when protobuf merged repeated copies (no single span) are they
-     * packed again from the decoded tree. */
-    ak_span ms, as;
-    int spans = ak_animation_payload_spans(h->src, h->src_len, &ms, &as) == AK_OK &&
-                ms.present == (a->motion != NULL) && as.present == (a->audio != NULL);
-    int rc;
-    if (a->motion) {
-      if ((rc = motion_view(a->motion, &v->motion)) != AK_OK) return rc;
-      if (spans) {
-        v->motion_bytes = h->src + ms.off;
-        v->motion_bytes_len = ms.len;
-      } else {
-        if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
-          return rc;
-        v->motion_bytes = h->motion_bytes;
+      if (c->agora_egress) {
+        const Message__AgoraEgressConfig *a = c->agora_egress;
+        v->has_agora = 1;
+        v->agora = (ak_agora_egress){.channel_name = nz(a->channel_name),
+                                     .token = nz(a->token),
+                                     .publisher_id = nz(a->publisher_id),
+                                     .uid = a->uid};
       }
-      v->has_motion = 1;
+      return AK_OK;
     }
-    if (a->audio) {
-      if ((rc = audio_view(a->audio, h, &v->audio)) != AK_OK) return rc;
-      if (spans) {
-        v->audio_bytes = h->src + as.off;
-        v->audio_bytes_len = as.len;
-      } else {
-        if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
-          return rc;
-        v->audio_bytes = h->audio_bytes;
+    case MESSAGE__MESSAGE__DATA_SERVER_CONFIRM_SESSION:
+      m->u.confirm_connection_id = nz(pb->server_confirm_session->connection_id);
+      return AK_OK;
+    case MESSAGE__MESSAGE__DATA_CLIENT_AUDIO_INPUT: {
+      const Message__ClientAudioInput *a = pb->client_audio_input;
+      m->u.audio_input = (ak_audio_input){.req_id = nz(a->req_id),
+                                          .end = a->end ? 1 : 0,
+                                          .audio = a->audio.data,
+                                          .audio_len = a->audio.len};
+      return AK_OK;
+    }
+    case MESSAGE__MESSAGE__DATA_SERVER_ERROR: {
+      const Message__ServerError *e = pb->server_error;
+      m->u.error = (ak_server_error){.connection_id = nz(e->connection_id),
+                                     .req_id = nz(e->req_id),
+                                     .code = e->code,
+                                     .message = nz(e->message)};
+      return AK_OK;
+    }
+    case MESSAGE__MESSAGE__DATA_SERVER_RESPONSE_ANIMATION: {
+      const Message__ServerResponseAnimation *a = pb->server_response_animation;
+      ak_animation *v = &m->u.animation;
+      v->connection_id = nz(a->connection_id);
+      v->req_id = nz(a->req_id);
+      v->end = a->end ? 1 : 0;
+      /* The relayable payload bytes are the received ones, not a re-serialization: spans into
+       * the parsed buffer. Only when protobuf merged repeated copies (no single span) are they
+       * packed again from the decoded tree. */
+      ak_span ms, as;
+      int spans = ak_animation_payload_spans(h->src, h->src_len, &ms, &as) == AK_OK &&
+                  ms.present == (a->motion != NULL) && as.present == (a->audio != NULL);
+      int rc;
+      if (a->motion) {
+        if ((rc = motion_view(a->motion, &v->motion)) != AK_OK) return rc;
+        if (spans) {
+          v->motion_bytes = h->src + ms.off;
+          v->motion_bytes_len = ms.len;
+        } else {
+          if ((rc = pack_pb(&a->motion->base, &h->motion_bytes, &v->motion_bytes_len)) != AK_OK)
+            return rc;
+          v->motion_bytes = h->motion_bytes;
+        }
+        v->has_motion = 1;
       }
-      v->has_audio = 1;
+      if (a->audio) {
+        if ((rc = audio_view(a->audio, h, &v->audio)) != AK_OK) return rc;
+        if (spans) {
+          v->audio_bytes = h->src + as.off;
+          v->audio_bytes_len = as.len;
+        } else {
+          if ((rc = pack_pb(&a->audio->base, &h->audio_bytes, &v->audio_bytes_len)) != AK_OK)
+            return rc;
+          v->audio_bytes = h->audio_bytes;
+        }
+        v->has_audio = 1;
+      }
+      return AK_OK;
     }
-    return AK_OK;
-  }
-  case MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT:
-    m->u.interrupt_req_id = nz(pb->client_interrupt->req_id);
-    return AK_OK;
-  default:
-    return AK_EPROTO;
+    case MESSAGE__MESSAGE__DATA_CLIENT_INTERRUPT:
+      m->u.interrupt_req_id = nz(pb->client_interrupt->req_id);
+      return AK_OK;
+    default:
+      return AK_EPROTO;
   }
 }
 

@@ -20,9 +20,9 @@ static int16_t q16(float rad) {
   return (int16_t)lrintf(v);
 }
 
-int ak_motion_quantize(const float *weights, const float *head, const uint8_t *visemes,
-                       uint32_t n, uint32_t first_frame, uint32_t fps, int end,
-                       ak_motion_payload *out, uint8_t **owned) {
+int ak_motion_quantize(const float *weights, const float *head, const uint8_t *visemes, uint32_t n,
+                       uint32_t first_frame, uint32_t fps, int end, ak_motion_payload *out,
+                       uint8_t **owned) {
   if (!out || !owned || (n && (!weights || !head)) || n > AK_MAX_PAYLOAD_FRAMES || fps < 1 ||
       fps > 240)
     return AK_EINVAL;
@@ -45,10 +45,16 @@ int ak_motion_quantize(const float *weights, const float *head, const uint8_t *v
     }
   }
   if (vlen) memcpy(v, visemes, vlen);
-  *out = (ak_motion_payload){.fps = fps, .first_frame = first_frame, .frame_count = n,
-                             .channel_mask = mask, .weights = buf, .weights_len = wlen,
-                             .head = buf + wlen, .head_len = hlen,
-                             .visemes = vlen ? v : NULL, .visemes_len = vlen,
+  *out = (ak_motion_payload){.fps = fps,
+                             .first_frame = first_frame,
+                             .frame_count = n,
+                             .channel_mask = mask,
+                             .weights = buf,
+                             .weights_len = wlen,
+                             .head = buf + wlen,
+                             .head_len = hlen,
+                             .visemes = vlen ? v : NULL,
+                             .visemes_len = vlen,
                              .end = end ? 1 : 0};
   *owned = buf;
   return AK_OK;

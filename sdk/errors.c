@@ -60,19 +60,25 @@ const char *aks_error_name(int code) {
     return str;
     AKS_ERROR_MAP(AKS__NAME)
 #undef AKS__NAME
-  default:
-    return "unknown";
+    default:
+      return "unknown";
   }
 }
 
 const char *aks_phase_name(int phase) {
   switch (phase) {
-  case AKS_PHASE_SESSION_TOKEN: return "session_token";
-  case AKS_PHASE_WEBSOCKET_CONNECT: return "websocket_connect";
-  case AKS_PHASE_WEBSOCKET_HANDSHAKE: return "websocket_handshake";
-  case AKS_PHASE_WEBSOCKET_RUNTIME: return "websocket_runtime";
-  case AKS_PHASE_WEBSOCKET_SEND: return "websocket_send";
-  default: return "unknown";
+    case AKS_PHASE_SESSION_TOKEN:
+      return "session_token";
+    case AKS_PHASE_WEBSOCKET_CONNECT:
+      return "websocket_connect";
+    case AKS_PHASE_WEBSOCKET_HANDSHAKE:
+      return "websocket_handshake";
+    case AKS_PHASE_WEBSOCKET_RUNTIME:
+      return "websocket_runtime";
+    case AKS_PHASE_WEBSOCKET_SEND:
+      return "websocket_send";
+    default:
+      return "unknown";
   }
 }
 
@@ -111,9 +117,12 @@ aks_error_code aks__classify_server_error(int grpc_code, const char *message) {
   aks_error_code c = aks__classify_server_message(message);
   if (c != AKS_SERVER_ERROR) return c;
   switch (grpc_code) {
-  case 3: return AKS_INVALID_REQUEST;          /* invalid argument */
-  case 16: return AKS_SESSION_TOKEN_INVALID;   /* unauthenticated */
-  default: return AKS_SERVER_ERROR;
+    case 3:
+      return AKS_INVALID_REQUEST; /* invalid argument */
+    case 16:
+      return AKS_SESSION_TOKEN_INVALID; /* unauthenticated */
+    default:
+      return AKS_SERVER_ERROR;
   }
 }
 

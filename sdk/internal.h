@@ -33,11 +33,11 @@ aks_error_code aks__classify_close(int close_code);
 #define AKS_URL_MAX 2048
 
 typedef struct aks__url {
-  int tls;              /* https / wss */
+  int tls; /* https / wss */
   char host[256];
   int port;
-  char path[AKS_URL_MAX]; /* starts with '/', no query */
-  char query[AKS_URL_MAX];/* without '?', may be empty */
+  char path[AKS_URL_MAX];  /* starts with '/', no query */
+  char query[AKS_URL_MAX]; /* without '?', may be empty */
 } aks__url;
 
 /* Parses http(s):// or ws(s):// URLs with an optional port; the path may be empty ("/").
@@ -62,7 +62,7 @@ typedef struct aks__token_req aks__token_req;
 
 /* Result of a token call or an upgrade probe. */
 typedef struct aks__http_result {
-  aks_error_code code;   /* AKS_OK when token holds the session token */
+  aks_error_code code; /* AKS_OK when token holds the session token */
   int http_status;
   char token[AKS_TOKEN_MAX];
   char message[AKS_MSG_MAX];

@@ -16,16 +16,18 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
                        size_t len);
 
 static const struct lws_protocols k_protocols[] = {
-    {"avatarkit-sdk", ws_callback, 0, 64 * 1024, 0, NULL, 0},
-    {NULL, NULL, 0, 0, 0, NULL, 0}};
+    {"avatarkit-sdk", ws_callback, 0, 64 * 1024, 0, NULL, 0}, {NULL, NULL, 0, 0, 0, NULL, 0}};
 
 /* ---- errors and teardown --------------------------------------------------------------- */
 
 /* The public view of a recorded error (strings borrowed from e). */
 static aks_error public_error(const aks_error_info *e) {
-  return (aks_error){.code = e->code, .phase = e->phase, .message = e->message,
+  return (aks_error){.code = e->code,
+                     .phase = e->phase,
+                     .message = e->message,
                      .req_id = e->req_id[0] ? e->req_id : NULL,
-                     .http_status = e->http_status, .close_code = e->close_code};
+                     .http_status = e->http_status,
+                     .close_code = e->close_code};
 }
 
 /* An INTERNAL aks_session_start() is blocked waiting for this session: it was started (on_close
@@ -33,8 +35,7 @@ static aks_error public_error(const aks_error_info *e) {
 static int start_blocked_locked(const aks_session *s) {
   return s->cfg.threading == AKS_THREAD_INTERNAL && s->notify == AKS__NOTIFY_ALL &&
          !s->conn_id[0] &&
-         (s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING ||
-          s->state == AKS__CLOSING);
+         (s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING || s->state == AKS__CLOSING);
 }
 
 void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
@@ -109,8 +110,8 @@ static void do_connect(aks_session *s) {
   char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
   if (aks__ingress_path(&s->ingress, s->cfg.avatar_id, s->cfg.app_id, s->token,
                         s->cfg.auth_in_query, path, sizeof path) != AKS_OK) {
-    aks__session_fail(s, AKS_INVALID_ARGUMENT, AKS_PHASE_WEBSOCKET_CONNECT,
-                      "ingress URL too long", NULL, 0, 0);
+    aks__session_fail(s, AKS_INVALID_ARGUMENT, AKS_PHASE_WEBSOCKET_CONNECT, "ingress URL too long",
+                      NULL, 0, 0);
     return;
   }
   char host[300];
@@ -270,8 +271,8 @@ static void on_animation(aks_session *s, const ak_animation *a, const uint8_t *r
     aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "cannot allocate motion frames",
                       a->req_id, 0, 0);
   else if (rc != AKS_OK)
-    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "malformed motion payload", a->req_id,
-                      0, 0);
+    aks__session_fail(s, rc, AKS_PHASE_WEBSOCKET_RUNTIME, "malformed motion payload", a->req_id, 0,
+                      0);
 }
 
 static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
@@ -300,8 +301,8 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
       pthread_mutex_lock(&loop->mu);
       snprintf(s->conn_id, sizeof s->conn_id, "%s", id);
       /* Closed by the user while configuring: remember the id, stay CLOSING. */
-      int open = s->state == AKS__CONFIGURING &&
-                 aks__session_set_state_locked(s, AKS__OPEN) == AKS_OK;
+      int open =
+          s->state == AKS__CONFIGURING && aks__session_set_state_locked(s, AKS__OPEN) == AKS_OK;
       int pending = s->txq_head != NULL;
       pthread_cond_broadcast(&loop->cv);
       pthread_mutex_unlock(&loop->mu);
@@ -318,8 +319,7 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
       /* Reported now; the server decides whether the connection goes on (answers already
        * queued still go out and arrive). A close that follows is not reported again. */
       pthread_mutex_lock(&loop->mu);
-      aks__session_set_error_locked(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, e->message, rid, 0,
-                                    0);
+      aks__session_set_error_locked(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, e->message, rid, 0, 0);
       if (s->state == AKS__OPEN || s->state == AKS__CLOSING)
         aks__session_set_state_locked(s, AKS__FAILED);
       aks_error_info copy = s->err;
@@ -526,8 +526,8 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
     aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, status, 0);
   } else {
     aks__session_fail(s, AKS_CONNECTION_FAILED,
-                      status > 0 ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT,
-                      msg, NULL, status, 0);
+                      status > 0 ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT, msg,
+                      NULL, status, 0);
   }
   aks__session_detach_net(s);
 }
@@ -537,69 +537,68 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
   (void)user;
   aks_session *s = wsi ? lws_get_opaque_user_data(wsi) : NULL;
   switch (reason) {
-  case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
-    aks_loop *loop = lws_context_user(lws_get_context(wsi));
-    if (loop) aks__loop_run_pending(loop);
-    return 0;
-  }
-  case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-    if (!s || s->cfg.auth_in_query) return 0;
-    unsigned char **p = (unsigned char **)in, *end = *p + len;
-    if (lws_add_http_header_by_name(wsi, (const unsigned char *)"X-App-ID:",
-                                    (const unsigned char *)s->cfg.app_id,
-                                    (int)strlen(s->cfg.app_id), p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"X-Session-Key:",
-                                    (const unsigned char *)s->token, (int)strlen(s->token), p,
-                                    end))
-      return -1;
-    return 0;
-  }
-  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    if (s) on_connection_error(s, wsi, in ? (const char *)in : NULL);
-    return 0;
-  case LWS_CALLBACK_CLIENT_ESTABLISHED:
-    if (!s) return -1;
-    pthread_mutex_lock(&s->loop->mu);
-    if (s->state == AKS__CONNECTING) aks__session_set_state_locked(s, AKS__CONFIGURING);
-    pthread_mutex_unlock(&s->loop->mu);
-    lws_callback_on_writable(wsi);
-    return 0;
-  case LWS_CALLBACK_CLIENT_RECEIVE:
-    if (!s) return -1;
-    return on_receive(s, wsi, in, len);
-  case LWS_CALLBACK_CLIENT_WRITEABLE:
-    if (!s) return -1;
-    return on_writeable(s, wsi);
-  case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-    if (s && len >= 2) {
-      const unsigned char *b = in;
-      s->close_code = (b[0] << 8) | b[1];
-      size_t rl = len - 2 < sizeof s->close_reason - 1 ? len - 2 : sizeof s->close_reason - 1;
-      memcpy(s->close_reason, b + 2, rl);
-      s->close_reason[rl] = '\0';
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+      aks_loop *loop = lws_context_user(lws_get_context(wsi));
+      if (loop) aks__loop_run_pending(loop);
+      return 0;
     }
-    return 0;
-  case LWS_CALLBACK_CLIENT_CLOSED:
-  case LWS_CALLBACK_WSI_DESTROY:
-    if (s && s->wsi == wsi) {
-      lws_set_opaque_user_data(wsi, NULL);
-      s->wsi = NULL;
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+      if (!s || s->cfg.auth_in_query) return 0;
+      unsigned char **p = (unsigned char **)in, *end = *p + len;
+      if (lws_add_http_header_by_name(
+              wsi, (const unsigned char *)"X-App-ID:", (const unsigned char *)s->cfg.app_id,
+              (int)strlen(s->cfg.app_id), p, end) ||
+          lws_add_http_header_by_name(
+              wsi, (const unsigned char *)"X-Session-Key:", (const unsigned char *)s->token,
+              (int)strlen(s->token), p, end))
+        return -1;
+      return 0;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+      if (s) on_connection_error(s, wsi, in ? (const char *)in : NULL);
+      return 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+      if (!s) return -1;
       pthread_mutex_lock(&s->loop->mu);
-      int report = s->state != AKS__FAILED && s->state != AKS__CLOSING &&
-                   s->state != AKS__CLOSED;
+      if (s->state == AKS__CONNECTING) aks__session_set_state_locked(s, AKS__CONFIGURING);
       pthread_mutex_unlock(&s->loop->mu);
-      if (report) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "connection closed by the server (code %d%s%s)",
-                 s->close_code, s->close_reason[0] ? ": " : "", s->close_reason);
-        aks__session_fail(s, aks__classify_close(s->close_code), AKS_PHASE_WEBSOCKET_RUNTIME,
-                          msg, NULL, 0, s->close_code);
+      lws_callback_on_writable(wsi);
+      return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+      if (!s) return -1;
+      return on_receive(s, wsi, in, len);
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+      if (!s) return -1;
+      return on_writeable(s, wsi);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+      if (s && len >= 2) {
+        const unsigned char *b = in;
+        s->close_code = (b[0] << 8) | b[1];
+        size_t rl = len - 2 < sizeof s->close_reason - 1 ? len - 2 : sizeof s->close_reason - 1;
+        memcpy(s->close_reason, b + 2, rl);
+        s->close_reason[rl] = '\0';
       }
-      aks__session_detach_net(s);
-    }
-    return 0;
-  default:
-    return 0;
+      return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+      if (s && s->wsi == wsi) {
+        lws_set_opaque_user_data(wsi, NULL);
+        s->wsi = NULL;
+        pthread_mutex_lock(&s->loop->mu);
+        int report = s->state != AKS__FAILED && s->state != AKS__CLOSING && s->state != AKS__CLOSED;
+        pthread_mutex_unlock(&s->loop->mu);
+        if (report) {
+          char msg[256];
+          snprintf(msg, sizeof msg, "connection closed by the server (code %d%s%s)", s->close_code,
+                   s->close_reason[0] ? ": " : "", s->close_reason);
+          aks__session_fail(s, aks__classify_close(s->close_code), AKS_PHASE_WEBSOCKET_RUNTIME, msg,
+                            NULL, 0, s->close_code);
+        }
+        aks__session_detach_net(s);
+      }
+      return 0;
+    default:
+      return 0;
   }
 }
 
@@ -611,7 +610,9 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
   lws_sul_schedule(loop->ctx, 0, &loop->sul_tick, on_tick, TICK_US);
 }
 
-static void on_bound(lws_sorted_usec_list_t *sul) { (void)sul; }
+static void on_bound(lws_sorted_usec_list_t *sul) {
+  (void)sul;
+}
 
 static void *loop_thread(void *arg) {
   aks_loop *loop = arg;

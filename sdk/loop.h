@@ -86,17 +86,17 @@ typedef struct aks__txmsg {
  * thread (shared by every session of the loop) never blocks on it. Owned by the loop (listed
  * in loop->probes until joined); the session only points at it. */
 typedef struct aks__probe {
-  struct aks__probe *next;   /* [mu] loop->probes */
+  struct aks__probe *next; /* [mu] loop->probes */
   aks_loop *loop;
-  aks_session *s;            /* [mu] NULL once the session let go of it */
+  aks_session *s; /* [mu] NULL once the session let go of it */
   pthread_t thread;
-  int done;                  /* [mu] the worker finished; joining is immediate */
-  int status;                /* HTTP status of the refused upgrade */
+  int done;   /* [mu] the worker finished; joining is immediate */
+  int status; /* HTTP status of the refused upgrade */
   char url[AKS_URL_MAX + AKS_TOKEN_MAX + 900];
   char app_id[1024];
   char token[AKS_TOKEN_MAX];
   int auth_in_query;
-  aks__http_result res;      /* written by the worker before done */
+  aks__http_result res; /* written by the worker before done */
 } aks__probe;
 
 /* Dequantized motion frames, grown to the largest payload seen. */
@@ -108,42 +108,45 @@ typedef struct aks__scratch {
 struct aks_session {
   aks_loop *loop;
   int own_loop;
-  aks_session *prev, *next;  /* [mu] loop list */
-  aks_session *pnext;        /* [mu] pending-work list */
-  int in_pending;            /* [mu] */
+  aks_session *prev, *next; /* [mu] loop list */
+  aks_session *pnext;       /* [mu] pending-work list */
+  int in_pending;           /* [mu] */
 
-  aks_config cfg;            /* strings point at owned copies */
+  aks_config cfg; /* strings point at owned copies */
   char *owned[24];
   aks_callbacks cbs;
   void *user;
   aks__url ingress;
   char token[AKS_TOKEN_MAX];
-  aks__token_req *treq;      /* [mu] EXTERNAL token request (polled on the network side) */
+  aks__token_req *treq; /* [mu] EXTERNAL token request (polled on the network side) */
 
   /* Serializes send_audio / interrupt callers. Separate from loop->mu on purpose: Opus
    * encoding runs under it, and loop->mu is shared by every session of the loop. */
   pthread_mutex_t api_mu;
-  aks__oggenc *ogg;          /* [api_mu] encoder of the current request */
+  aks__oggenc *ogg;             /* [api_mu] encoder of the current request */
   char cur_req[AK_ID_LEN + 1];  /* [api_mu] request being streamed, "" if none */
   char last_req[AK_ID_LEN + 1]; /* [api_mu] most recent request */
 
   /* [mu] shared state: the state, the work mailbox, what is owed, the queue, the error */
   aks__state state;
-  unsigned work;             /* AKS__WORK_* bits for the network thread */
-  int detached;              /* the network thread let go (answer to AKS__WORK_DETACH) */
+  unsigned work; /* AKS__WORK_* bits for the network thread */
+  int detached;  /* the network thread let go (answer to AKS__WORK_DETACH) */
   aks__notify notify;
-  aks__probe *probe;         /* upgrade probe in flight, or NULL */
+  aks__probe *probe; /* upgrade probe in flight, or NULL */
   aks__txmsg *txq_head, *txq_tail;
   size_t txq_bytes, txq_count;
   char conn_id[AKS_CONN_ID_MAX]; /* set once, by the confirmation */
-  aks_error_info err;        /* last error; err.code == AKS_OK: none */
+  aks_error_info err;            /* last error; err.code == AKS_OK: none */
 
   /* [net] */
   struct lws *wsi;
-  uint8_t *cfg_msg; size_t cfg_len; int cfg_sent;
-  int closing;               /* close the wsi once the queue is flushed */
-  uint8_t *rx; size_t rx_len, rx_cap;
-  aks__scratch scratch;      /* dequantized motion of the message being delivered */
+  uint8_t *cfg_msg;
+  size_t cfg_len;
+  int cfg_sent;
+  int closing; /* close the wsi once the queue is flushed */
+  uint8_t *rx;
+  size_t rx_len, rx_cap;
+  aks__scratch scratch; /* dequantized motion of the message being delivered */
   int close_code;
   char close_reason[124];
   lws_sorted_usec_list_t sul_timeout;
@@ -152,17 +155,17 @@ struct aks_session {
 struct aks_loop {
   struct lws_context *ctx;
   aks_threading threading;
-  int max_sessions, n_sessions;   /* [mu] */
+  int max_sessions, n_sessions; /* [mu] */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   pthread_t thread;
   int thread_started;
-  int stop;                       /* [mu] */
-  aks_session *sessions;          /* [mu] */
-  aks_session *pending;           /* [mu] sessions with work for the network thread */
-  int n_token_reqs;               /* [mu] EXTERNAL token requests in flight */
-  aks__probe *probes;             /* [mu] upgrade probes not yet joined */
-  int n_probes;                   /* [mu] length of that list */
+  int stop;              /* [mu] */
+  aks_session *sessions; /* [mu] */
+  aks_session *pending;  /* [mu] sessions with work for the network thread */
+  int n_token_reqs;      /* [mu] EXTERNAL token requests in flight */
+  aks__probe *probes;    /* [mu] upgrade probes not yet joined */
+  int n_probes;          /* [mu] length of that list */
   lws_sorted_usec_list_t sul_tick;
   lws_sorted_usec_list_t sul_bound;
 };

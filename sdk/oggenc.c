@@ -54,8 +54,7 @@ int aks__oggenc_new(int rate, int bitrate, aks__oggenc **out) {
   if (!e) return AKS_OUT_OF_MEMORY;
   e->comments = ope_comments_create();
   int err = OPE_OK;
-  if (e->comments)
-    e->enc = ope_encoder_create_callbacks(&cbs, e, e->comments, rate, 1, 0, &err);
+  if (e->comments) e->enc = ope_encoder_create_callbacks(&cbs, e, e->comments, rate, 1, 0, &err);
   if (!e->enc) {
     aks__oggenc_free(e);
     return err == OPE_BAD_ARG ? AKS_INVALID_ARGUMENT : AKS_OUT_OF_MEMORY;

@@ -40,7 +40,9 @@ static int own_string(aks_session *s, size_t *n_owned, const char **field) {
   return AKS_OK;
 }
 
-static int nonempty(const char *s) { return s && s[0]; }
+static int nonempty(const char *s) {
+  return s && s[0];
+}
 
 /* Checks cfg, applies defaults for zero values, parses the ingress URL. */
 static int validate(aks_config *c, aks__url *ingress) {
@@ -108,12 +110,21 @@ static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callb
   s->notify = AKS__NOTIFY_ERRORS;
   int rc = validate(&s->cfg, &s->ingress);
   size_t n = 0;
-  const char **fields[] = {
-      &s->cfg.api_key, &s->cfg.app_id, &s->cfg.avatar_id, &s->cfg.console_url,
-      &s->cfg.ingress_url, &s->cfg.session_token, &s->cfg.livekit.url,
-      &s->cfg.livekit.api_token, &s->cfg.livekit.api_key, &s->cfg.livekit.api_secret,
-      &s->cfg.livekit.room_name, &s->cfg.livekit.publisher_id, &s->cfg.agora.channel_name,
-      &s->cfg.agora.token, &s->cfg.agora.publisher_id};
+  const char **fields[] = {&s->cfg.api_key,
+                           &s->cfg.app_id,
+                           &s->cfg.avatar_id,
+                           &s->cfg.console_url,
+                           &s->cfg.ingress_url,
+                           &s->cfg.session_token,
+                           &s->cfg.livekit.url,
+                           &s->cfg.livekit.api_token,
+                           &s->cfg.livekit.api_key,
+                           &s->cfg.livekit.api_secret,
+                           &s->cfg.livekit.room_name,
+                           &s->cfg.livekit.publisher_id,
+                           &s->cfg.agora.channel_name,
+                           &s->cfg.agora.token,
+                           &s->cfg.agora.publisher_id};
   for (size_t i = 0; rc == AKS_OK && i < sizeof fields / sizeof fields[0]; i++)
     rc = own_string(s, &n, fields[i]);
   if (rc == AKS_OK && nonempty(s->cfg.session_token)) {
@@ -247,8 +258,8 @@ static int build_configure(aks_session *s) {
   ak_configure *c = &m.u.configure;
   c->sample_rate = s->cfg.sample_rate;
   c->bitrate = s->cfg.bitrate;
-  c->audio_format = s->cfg.audio_format == AKS_AUDIO_OGG_OPUS ? AK_FORMAT_OGG_OPUS
-                                                               : AK_FORMAT_PCM_S16LE;
+  c->audio_format =
+      s->cfg.audio_format == AKS_AUDIO_OGG_OPUS ? AK_FORMAT_OGG_OPUS : AK_FORMAT_PCM_S16LE;
   c->egress_type = (int)s->cfg.egress_type;
   if (s->cfg.egress_type == AKS_EGRESS_LIVEKIT) {
     c->has_livekit = 1;
@@ -330,8 +341,7 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap) {
   struct timespec dl;
   deadline_in(&dl, s->cfg.connect_timeout_ms + 3000LL + AKS_PROBE_TIMEOUT_MS);
   int timed_out = 0;
-  while (s->state != AKS__OPEN && s->state != AKS__FAILED && s->state != AKS__CLOSED &&
-         !timed_out)
+  while (s->state != AKS__OPEN && s->state != AKS__FAILED && s->state != AKS__CLOSED && !timed_out)
     timed_out = pthread_cond_timedwait(&loop->cv, &loop->mu, &dl) != 0;
   if (s->state == AKS__OPEN) {
     if (conn_id && conn_id_cap) snprintf(conn_id, conn_id_cap, "%s", s->conn_id);
@@ -388,8 +398,7 @@ static int sendable_locked(const aks_session *s) {
 
 /* Packs audio slices [audio, audio+len) of request req (the last one carrying end) and
  * queues them all or none. */
-static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, size_t len,
-                       int end) {
+static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, size_t len, int end) {
   size_t n_slices = len ? (len + AKS_MAX_CHUNK_BYTES - 1) / AKS_MAX_CHUNK_BYTES : 1;
   aks_loop *loop = s->loop;
   uint8_t **bufs = ak__calloc(n_slices, sizeof *bufs);

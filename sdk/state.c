@@ -12,8 +12,8 @@
 /* k_next[from]: the states `from` may move to. */
 static const unsigned k_next[AKS__STATE_COUNT] = {
     [AKS__IDLE] = BIT(AKS__FETCHING_TOKEN) | BIT(AKS__HAS_TOKEN) | BIT(AKS__CLOSING),
-    [AKS__FETCHING_TOKEN] = BIT(AKS__HAS_TOKEN) | BIT(AKS__CONNECTING) | BIT(AKS__CLOSING) |
-                            BIT(AKS__FAILED),
+    [AKS__FETCHING_TOKEN] =
+        BIT(AKS__HAS_TOKEN) | BIT(AKS__CONNECTING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
     [AKS__HAS_TOKEN] = BIT(AKS__CONNECTING) | BIT(AKS__CLOSING),
     [AKS__CONNECTING] = BIT(AKS__CONFIGURING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
     [AKS__CONFIGURING] = BIT(AKS__OPEN) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
@@ -37,9 +37,9 @@ int aks__state_step(aks__state *st, aks__state to) {
 }
 
 const char *aks__state_name(aks__state st) {
-  static const char *const names[AKS__STATE_COUNT] = {
-      "IDLE", "FETCHING_TOKEN", "HAS_TOKEN", "CONNECTING", "CONFIGURING",
-      "OPEN", "CLOSING",        "FAILED",    "CLOSED"};
+  static const char *const names[AKS__STATE_COUNT] = {"IDLE",       "FETCHING_TOKEN", "HAS_TOKEN",
+                                                      "CONNECTING", "CONFIGURING",    "OPEN",
+                                                      "CLOSING",    "FAILED",         "CLOSED"};
   return (unsigned)st < AKS__STATE_COUNT ? names[st] : "?";
 }
 

@@ -58,8 +58,8 @@ int aks__parse_token_body(const char *body, aks__http_result *res) {
 }
 
 /* Sets up an easy handle for POST {console}/session-tokens. */
-static int setup_token(aks__token_req *r, const char *console_url, const char *api_key,
-                       int ttl_s, int timeout_ms) {
+static int setup_token(aks__token_req *r, const char *console_url, const char *api_key, int ttl_s,
+                       int timeout_ms) {
   char url[AKS_URL_MAX + 32];
   size_t cl = strlen(console_url);
   while (cl > 0 && console_url[cl - 1] == '/') cl--;
@@ -96,8 +96,7 @@ static void finish(aks__token_req *r, CURLcode cc, aks__http_result *res) {
   memset(res, 0, sizeof *res);
   if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->body.overflow)) {
     res->code = cc == CURLE_OPERATION_TIMEDOUT ? AKS_TIMEOUT : AKS_CONNECTION_FAILED;
-    snprintf(res->message, sizeof res->message, "token request failed: %s",
-             curl_easy_strerror(cc));
+    snprintf(res->message, sizeof res->message, "token request failed: %s", curl_easy_strerror(cc));
     return;
   }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -195,15 +194,24 @@ void aks__upgrade_probe(const char *http_url, const char *app_id, const char *to
   int ok = 1;
   for (size_t i = 0; i < 4 && ok; i++) {
     t = curl_slist_append(h, fixed[i]);
-    if (t) h = t; else ok = 0;
+    if (t)
+      h = t;
+    else
+      ok = 0;
   }
   if (ok && !auth_in_query) {
     snprintf(h1, sizeof h1, "X-App-ID: %.1000s", app_id);
     snprintf(h2, sizeof h2, "X-Session-Key: %s", token);
     t = curl_slist_append(h, h1);
-    if (t) h = t; else ok = 0;
+    if (t)
+      h = t;
+    else
+      ok = 0;
     t = ok ? curl_slist_append(h, h2) : NULL;
-    if (t) h = t; else ok = 0;
+    if (t)
+      h = t;
+    else
+      ok = 0;
   }
   if (ok) {
     curl_easy_setopt(r.easy, CURLOPT_URL, http_url);

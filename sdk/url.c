@@ -12,11 +12,22 @@ int aks__url_parse(const char *url, aks__url *out) {
   memset(&u, 0, sizeof u);
   if (!url || !out) return AKS_INVALID_ARGUMENT;
   const char *p;
-  if (strncasecmp(url, "ws://", 5) == 0) { p = url + 5; u.port = 80; }
-  else if (strncasecmp(url, "http://", 7) == 0) { p = url + 7; u.port = 80; }
-  else if (strncasecmp(url, "wss://", 6) == 0) { p = url + 6; u.port = 443; u.tls = 1; }
-  else if (strncasecmp(url, "https://", 8) == 0) { p = url + 8; u.port = 443; u.tls = 1; }
-  else return AKS_INVALID_ARGUMENT;
+  if (strncasecmp(url, "ws://", 5) == 0) {
+    p = url + 5;
+    u.port = 80;
+  } else if (strncasecmp(url, "http://", 7) == 0) {
+    p = url + 7;
+    u.port = 80;
+  } else if (strncasecmp(url, "wss://", 6) == 0) {
+    p = url + 6;
+    u.port = 443;
+    u.tls = 1;
+  } else if (strncasecmp(url, "https://", 8) == 0) {
+    p = url + 8;
+    u.port = 443;
+    u.tls = 1;
+  } else
+    return AKS_INVALID_ARGUMENT;
 
   const char *host_end;
   const char *h = p;
@@ -71,8 +82,8 @@ int aks__url_escape(char *buf, size_t cap, size_t *pos, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
   size_t at = *pos;
   for (const unsigned char *c = (const unsigned char *)(s ? s : ""); *c; c++) {
-    int plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-                (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' || *c == '~';
+    int plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                *c == '-' || *c == '_' || *c == '.' || *c == '~';
     size_t need = plain ? 1 : 3;
     if (at + need >= cap) return AKS_INVALID_ARGUMENT;
     if (plain) {

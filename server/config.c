@@ -1,5 +1,5 @@
 /* Settings of the motion server: the defaults, then environment, config file and flags on
- * top (flags > env > config file > defaults), with strict value checks. */
+ * top (flags > config file > env > defaults), with strict value checks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,6 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->token_single_use = 1;
   c->drain_timeout_s = 20;
 }
-
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -102,13 +101,13 @@ static int set_avatars(ak_server_config *c, const char *list) {
 }
 
 /* Applies one option; returns 0, or -1 with a message printed. */
-static int apply(ak_server_config *c, const char *key, const char *val, char *api_key,
-                 char *app_id, char *config_file) {
+static int apply(ak_server_config *c, const char *key, const char *val, char *api_key, char *app_id,
+                 char *config_file) {
   int bad = 0;
-#define NEEDVAL                                                     \
-  if (!val) {                                                       \
-    fprintf(stderr, "error: --%s needs a value\n", key);           \
-    return -1;                                                      \
+#define NEEDVAL                                          \
+  if (!val) {                                            \
+    fprintf(stderr, "error: --%s needs a value\n", key); \
+    return -1;                                           \
   }
   if (!strcmp(key, "listen")) {
     NEEDVAL;
@@ -132,7 +131,8 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
     char tmp[2 * AK_MAX_STR];
     snprintf(tmp, sizeof tmp, "%s", val);
     char *colon = strchr(tmp, ':');
-    if (!colon) bad = 1;
+    if (!colon)
+      bad = 1;
     else {
       *colon = '\0';
       bad = add_app(c, tmp, colon + 1) != 0;
@@ -177,8 +177,10 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
     if (strlen(val) != 64) bad = 1;
     for (int i = 0; !bad && i < 32; i++) {
       int hi = hexval(val[2 * i]), lo = hexval(val[2 * i + 1]);
-      if (hi < 0 || lo < 0) bad = 1;
-      else c->token_secret[i] = (uint8_t)(hi << 4 | lo);
+      if (hi < 0 || lo < 0)
+        bad = 1;
+      else
+        c->token_secret[i] = (uint8_t)(hi << 4 | lo);
     }
   } else if (!strcmp(key, "reusable-tokens")) {
     c->token_single_use = 0;
@@ -316,8 +318,9 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
   }
   if (api_key[0] || app_id[0]) {
     if (!api_key[0] || !app_id[0]) {
-      fprintf(stderr, "error: give both an API key and an app id "
-                      "(AVATARKIT_API_KEY/--api-key and AVATARKIT_APP_ID/--app-id)\n");
+      fprintf(stderr,
+              "error: give both an API key and an app id "
+              "(AVATARKIT_API_KEY/--api-key and AVATARKIT_APP_ID/--app-id)\n");
       return -1;
     }
     if (add_app(c, api_key, app_id)) return -1;

@@ -24,8 +24,8 @@ static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
   };
   for (size_t i = 0; i < sizeof cors / sizeof cors[0]; i++)
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)cors[i][0],
-                                    (const unsigned char *)cors[i][1], (int)strlen(cors[i][1]),
-                                    p, end))
+                                    (const unsigned char *)cors[i][1], (int)strlen(cors[i][1]), p,
+                                    end))
       return -1;
   return 0;
 }
@@ -33,7 +33,7 @@ static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
 /* Writes a complete HTTP response (headers + body) now. Returns the value the callback
  * should return. */
 static int http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
-                     size_t body_len) {
+                        size_t body_len) {
   size_t cap = LWS_PRE + 1024 + body_len;
   unsigned char *buf = malloc(cap);
   if (!buf) return -1;
@@ -57,7 +57,7 @@ static int http_respond(struct lws *wsi, int status, const char *ctype, const ch
 /* The one refusal writer, for the routes here and for refused upgrades alike:
  * {"errors":[{status, code, title, detail}]}. Returns what the callback should return. */
 static int http_error(struct lws *wsi, int status, const char *code, const char *title,
-                   const char *detail) {
+                      const char *detail) {
   cJSON *root = cJSON_CreateObject(), *errs = cJSON_AddArrayToObject(root, "errors");
   cJSON *e = cJSON_CreateObject();
   cJSON_AddNumberToObject(e, "status", status);
@@ -93,10 +93,10 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
       app = &s->cfg.apps[i];
   if (!app)
     return http_error(wsi, 401, "unauthorized", "Unauthorized",
-                          c->http.api_key[0] ? "invalid api key" : "missing X-Api-Key header");
+                      c->http.api_key[0] ? "invalid api key" : "missing X-Api-Key header");
   if (c->http.body_too_big)
     return http_error(wsi, 413, "payload_too_large", "Payload Too Large",
-                          "request body exceeds 4096 bytes");
+                      "request body exceeds 4096 bytes");
   c->http.body[c->http.body_len] = '\0';
   cJSON *root = cJSON_ParseWithLength(c->http.body, c->http.body_len);
   const cJSON *exp = root ? cJSON_GetObjectItemCaseSensitive(root, "expireAt") : NULL;
@@ -104,14 +104,13 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
   if (!root || !cJSON_IsObject(root) || !cJSON_IsNumber(exp)) {
     cJSON_Delete(root);
     return http_error(wsi, 400, "invalid_request", "Bad Request",
-                          "body must be a JSON object with a numeric expireAt (unix seconds)");
+                      "body must be a JSON object with a numeric expireAt (unix seconds)");
   }
   double v = exp->valuedouble;
   cJSON_Delete(root);
   if (!(v > (double)now) || v > (double)(now + s->cfg.max_token_ttl_s)) {
     char detail[160];
-    snprintf(detail, sizeof detail,
-             "expireAt must be in the future and at most %d seconds ahead",
+    snprintf(detail, sizeof detail, "expireAt must be in the future and at most %d seconds ahead",
              s->cfg.max_token_ttl_s);
     return http_error(wsi, 400, "invalid_request", "Bad Request", detail);
   }
@@ -119,8 +118,8 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
   if (ak__token_issue(s, app->app_id, (int64_t)v, token, sizeof token))
     return http_error(wsi, 500, "internal", "Internal Server Error", "token signing failed");
   s->m.http_tokens_issued++;
-  ak__log(s, AK_LOG_DEBUG, NULL, NULL, "session token issued for app %s, expires %lld",
-          app->app_id, (long long)v);
+  ak__log(s, AK_LOG_DEBUG, NULL, NULL, "session token issued for app %s, expires %lld", app->app_id,
+          (long long)v);
   char body[700];
   int n = snprintf(body, sizeof body, "{\"sessionToken\":\"%s\",\"expireAt\":%lld}", token,
                    (long long)v);
@@ -129,14 +128,22 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
 
 static const char *mime_of(const char *path) {
   static const char *const map[][2] = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript"},
-      {".mjs", "text/javascript"},           {".css", "text/css"},
-      {".json", "application/json"},         {".glb", "model/gltf-binary"},
-      {".gltf", "model/gltf+json"},          {".wasm", "application/wasm"},
-      {".png", "image/png"},                 {".jpg", "image/jpeg"},
-      {".svg", "image/svg+xml"},             {".ts", "text/plain"},
-      {".map", "application/json"},          {".wav", "audio/wav"},
-      {".txt", "text/plain"},                {".ico", "image/x-icon"},
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript"},
+      {".mjs", "text/javascript"},
+      {".css", "text/css"},
+      {".json", "application/json"},
+      {".glb", "model/gltf-binary"},
+      {".gltf", "model/gltf+json"},
+      {".wasm", "application/wasm"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".svg", "image/svg+xml"},
+      {".ts", "text/plain"},
+      {".map", "application/json"},
+      {".wav", "audio/wav"},
+      {".txt", "text/plain"},
+      {".ico", "image/x-icon"},
   };
   const char *dot = strrchr(path, '.');
   if (dot)
@@ -152,8 +159,9 @@ static int serve_static(ak_server *s, struct lws *wsi, const char *uri) {
   int n = snprintf(path, sizeof path, "%s%s%s", s->cfg.static_dir, uri,
                    uri[strlen(uri) - 1] == '/' ? "index.html" : "");
   struct stat st;
-  if (n < 0 || (size_t)n >= sizeof path || !realpath(path, real) || !realpath(s->cfg.static_dir, root) ||
-      strncmp(real, root, strlen(root)) != 0 || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
+  if (n < 0 || (size_t)n >= sizeof path || !realpath(path, real) ||
+      !realpath(s->cfg.static_dir, root) || strncmp(real, root, strlen(root)) != 0 ||
+      stat(real, &st) != 0 || !S_ISREG(st.st_mode))
     return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
   int rc = lws_serve_http_file(wsi, real, mime_of(real), NULL, 0);
   if (rc < 0) return -1;
@@ -182,7 +190,7 @@ static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
     int rc = refuse_upgrade(s, wsi);
     if (rc != 0) return rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : -1;
     return http_error(wsi, 426, "upgrade_required", "Upgrade Required",
-                          "this endpoint only accepts WebSocket upgrades");
+                      "this endpoint only accepts WebSocket upgrades");
   }
   return serve_static(s, wsi, uri);
 }
@@ -192,48 +200,47 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
   ak_server *s = ak__server_from_wsi(wsi);
   ak_conn *c = user;
   switch (reason) {
-  case LWS_CALLBACK_HTTP: {
-    const char *uri = in;
-    char method_uri[512];
-    int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-    int is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
-    (void)method_uri;
-    if (is_options) return http_respond(wsi, 204, "text/plain", "", 0);
-    if (is_post) {
-      if (strcmp(uri, "/v1/console/session-tokens") != 0)
-        return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
-      memset(&c->http, 0, sizeof c->http);
-      c->http.route = AK_ROUTE_TOKENS;
-      int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
-      if (kl > 0 && kl < (int)sizeof c->http.api_key)
-        lws_hdr_custom_copy(wsi, c->http.api_key, sizeof c->http.api_key, "x-api-key:", 10);
-      if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
-          lws_http_is_redirected_to_get(wsi))
-        return issue_token(s, wsi, c); /* no body: answered as a bad request */
-      return 0;                        /* wait for the body */
+    case LWS_CALLBACK_HTTP: {
+      const char *uri = in;
+      char method_uri[512];
+      int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+      int is_options = lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0;
+      (void)method_uri;
+      if (is_options) return http_respond(wsi, 204, "text/plain", "", 0);
+      if (is_post) {
+        if (strcmp(uri, "/v1/console/session-tokens") != 0)
+          return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
+        memset(&c->http, 0, sizeof c->http);
+        c->http.route = AK_ROUTE_TOKENS;
+        int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
+        if (kl > 0 && kl < (int)sizeof c->http.api_key)
+          lws_hdr_custom_copy(wsi, c->http.api_key, sizeof c->http.api_key, "x-api-key:", 10);
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0 ||
+            lws_http_is_redirected_to_get(wsi))
+          return issue_token(s, wsi, c); /* no body: answered as a bad request */
+        return 0;                        /* wait for the body */
+      }
+      if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+        return http_error(wsi, 405, "method_not_allowed", "Method Not Allowed", "use GET or POST");
+      return route_get(s, wsi, uri);
     }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
-      return http_error(wsi, 405, "method_not_allowed", "Method Not Allowed",
-                            "use GET or POST");
-    return route_get(s, wsi, uri);
-  }
-  case LWS_CALLBACK_HTTP_BODY:
-    if (c->http.route != AK_ROUTE_TOKENS) return 0;
-    if (c->http.body_len + len >= sizeof c->http.body)
-      c->http.body_too_big = 1;
-    else {
-      memcpy(c->http.body + c->http.body_len, in, len);
-      c->http.body_len += len;
-    }
-    return 0;
-  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    if (c->http.route != AK_ROUTE_TOKENS) return -1;
-    return issue_token(s, wsi, c);
-  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
-  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-    return refuse_upgrade(s, wsi);
-  default:
-    return lws_callback_http_dummy(wsi, reason, user, in, len);
+    case LWS_CALLBACK_HTTP_BODY:
+      if (c->http.route != AK_ROUTE_TOKENS) return 0;
+      if (c->http.body_len + len >= sizeof c->http.body)
+        c->http.body_too_big = 1;
+      else {
+        memcpy(c->http.body + c->http.body_len, in, len);
+        c->http.body_len += len;
+      }
+      return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+      if (c->http.route != AK_ROUTE_TOKENS) return -1;
+      return issue_token(s, wsi, c);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+      return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+      return refuse_upgrade(s, wsi);
+    default:
+      return lws_callback_http_dummy(wsi, reason, user, in, len);
   }
 }

@@ -110,9 +110,10 @@ static void send_error(ak_session *ss, int code, const char *req_id, int close_c
   va_end(ap);
   ak__log(ss->srv, close_code ? AK_LOG_WARN : AK_LOG_INFO, ss->conn_id, req_id,
           "server error %d: %s", code, msg);
-  ak_message m = {.type = AK_MSG_SERVER_ERROR, .data = AK_DATA_ERROR,
-                  .u.error = {.connection_id = ss->conn_id, .req_id = req_id, .code = code,
-                              .message = msg}};
+  ak_message m = {
+      .type = AK_MSG_SERVER_ERROR,
+      .data = AK_DATA_ERROR,
+      .u.error = {.connection_id = ss->conn_id, .req_id = req_id, .code = code, .message = msg}};
   if (close_code) {
     drop_queued(ss, NULL); /* the error goes out first: nothing else will follow */
     ss->state = ST_CLOSING;
@@ -160,8 +161,8 @@ static const struct pipeline_error {
      "invalid audio: Ogg Opus stream corrupt", DETAIL_NONE},
     {AK_STREAM_FAIL_EMIT, AK_ETOOBIG, AK_GRPC_RESOURCE_EXHAUSTED, AK_CLOSE_POLICY,
      "client is not reading: output queue over ", DETAIL_QUEUE},
-    {FAIL_SETUP, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: pipeline setup failed: ",
-     DETAIL_STRERROR},
+    {FAIL_SETUP, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL,
+     "internal error: pipeline setup failed: ", DETAIL_STRERROR},
     {FAIL_ANY, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: ", DETAIL_STRERROR},
 };
 
@@ -324,8 +325,8 @@ static void handle_configure(ak_session *ss, const ak_message *m) {
     return;
   }
   if (c->audio_format != AK_FORMAT_PCM_S16LE && c->audio_format != AK_FORMAT_OGG_OPUS) {
-    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY,
-               "unsupported audio format: %d", c->audio_format);
+    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY, "unsupported audio format: %d",
+               c->audio_format);
     return;
   }
   if (c->transport_compression != 0) {
@@ -355,7 +356,8 @@ static void handle_configure(ak_session *ss, const ak_message *m) {
     return;
   }
   ss->state = ST_ACTIVE;
-  ak_message r = {.type = AK_MSG_SERVER_CONFIRM_SESSION, .data = AK_DATA_CONFIRM,
+  ak_message r = {.type = AK_MSG_SERVER_CONFIRM_SESSION,
+                  .data = AK_DATA_CONFIRM,
                   .u.confirm_connection_id = ss->conn_id};
   enqueue(ss, &r, NULL);
   ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, NULL,
@@ -372,8 +374,8 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
       send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
                  "failed to unmarshal initial message: %s", ak_strerror(rc));
     else
-      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL, "failed to unmarshal message: %s",
-                 ak_strerror(rc));
+      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
+                 "failed to unmarshal message: %s", ak_strerror(rc));
     return;
   }
   if (ss->state == ST_AWAIT_CONFIG) {
@@ -394,8 +396,8 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
       handle_interrupt(ss, m->u.interrupt_req_id);
     } else {
       ss->srv->m.protocol_errors++;
-      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL, "unexpected message type: %d",
-                 (int)m->type);
+      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
+                 "unexpected message type: %d", (int)m->type);
     }
   }
   ak_message_free(m);
@@ -505,29 +507,29 @@ int ak__ingress_callback(struct lws *wsi, enum lws_callback_reasons reason, void
                          size_t len) {
   ak_conn *c = user;
   switch (reason) {
-  case LWS_CALLBACK_ESTABLISHED: {
-    ak_server *s = ak__server_from_wsi(wsi);
-    c->session = session_new(s, wsi);
-    if (!c->session) return -1;
-    ak__log(s, AK_LOG_INFO, c->session->conn_id, NULL, "session opened: app %s avatar %s",
-            c->session->app_id, c->session->avatar_id);
-    return 0;
-  }
-  case LWS_CALLBACK_RECEIVE:
-    return c->session ? on_receive(c->session, wsi, in, len) : -1;
-  case LWS_CALLBACK_SERVER_WRITEABLE:
-    return c->session ? on_writeable(c->session, wsi) : 0;
-  case LWS_CALLBACK_CLOSED:
-    if (c->session) {
-      ak_session *ss = c->session;
-      ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, ss->req_open ? ss->req_id : NULL,
-              "session closed%s", ss->req_open ? " with a request in flight" : "");
-      session_free(ss);
-      c->session = NULL;
+    case LWS_CALLBACK_ESTABLISHED: {
+      ak_server *s = ak__server_from_wsi(wsi);
+      c->session = session_new(s, wsi);
+      if (!c->session) return -1;
+      ak__log(s, AK_LOG_INFO, c->session->conn_id, NULL, "session opened: app %s avatar %s",
+              c->session->app_id, c->session->avatar_id);
+      return 0;
     }
-    return 0;
-  default:
-    return 0;
+    case LWS_CALLBACK_RECEIVE:
+      return c->session ? on_receive(c->session, wsi, in, len) : -1;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+      return c->session ? on_writeable(c->session, wsi) : 0;
+    case LWS_CALLBACK_CLOSED:
+      if (c->session) {
+        ak_session *ss = c->session;
+        ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, ss->req_open ? ss->req_id : NULL,
+                "session closed%s", ss->req_open ? " with a request in flight" : "");
+        session_free(ss);
+        c->session = NULL;
+      }
+      return 0;
+    default:
+      return 0;
   }
 }
 
@@ -537,7 +539,8 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
     if (ss->state == ST_CLOSING) continue;
     if (!ss->req_open && ss->token_exp <= now) {
       s->m.token_expiry_closes++;
-      send_error(ss, AK_GRPC_UNAUTHENTICATED, NULL, AK_CLOSE_TOKEN_EXPIRED, "session token expired");
+      send_error(ss, AK_GRPC_UNAUTHENTICATED, NULL, AK_CLOSE_TOKEN_EXPIRED,
+                 "session token expired");
       continue;
     }
     if (s->cfg.idle_timeout_s > 0 &&

@@ -48,8 +48,10 @@ void ak__log(const ak_server *s, int level, const char *conn, const char *req, c
   char when[32];
   strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
   flockfile(stderr);
-  fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when,
-          ts.tv_nsec / 1000000, level_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+  fprintf(stderr, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"msg\":\"", when, ts.tv_nsec / 1000000,
+          level_names[level < 0   ? 0
+                      : level > 3 ? 3
+                                  : level]);
   json_escape(stderr, msg);
   fputc('"', stderr);
   if (conn && *conn) {

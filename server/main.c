@@ -28,13 +28,13 @@ static void on_signal(int sig) {
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   switch (reason) {
-  case LWS_CALLBACK_ESTABLISHED:
-  case LWS_CALLBACK_RECEIVE:
-  case LWS_CALLBACK_SERVER_WRITEABLE:
-  case LWS_CALLBACK_CLOSED:
-    return ak__ingress_callback(wsi, reason, user, in, len);
-  default:
-    return ak__http_callback(wsi, reason, user, in, len);
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+      return ak__ingress_callback(wsi, reason, user, in, len);
+    default:
+      return ak__http_callback(wsi, reason, user, in, len);
   }
 }
 

@@ -16,36 +16,37 @@ void ak__metrics_observe(ak_metrics *m, double seconds) {
   m->hist_count++;
 }
 
-#define APPEND(...)                                                   \
-  do {                                                                \
-    int _n = snprintf(buf + o, cap - o, __VA_ARGS__);                 \
-    if (_n < 0 || (size_t)_n >= cap - o) return -1;                   \
-    o += (size_t)_n;                                                  \
+#define APPEND(...)                                   \
+  do {                                                \
+    int _n = snprintf(buf + o, cap - o, __VA_ARGS__); \
+    if (_n < 0 || (size_t)_n >= cap - o) return -1;   \
+    o += (size_t)_n;                                  \
   } while (0)
 
-#define COUNTER(name, help, value)                                               \
-  APPEND("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n",   \
+#define COUNTER(name, help, value)                                             \
+  APPEND("# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", \
          (unsigned long long)(value))
 
 int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
   const ak_metrics *m = &s->m;
   size_t o = 0;
-  APPEND("# HELP avatarkit_sessions_active Open ingress sessions.\n"
-         "# TYPE avatarkit_sessions_active gauge\navatarkit_sessions_active %d\n",
-         s->n_sessions);
+  APPEND(
+      "# HELP avatarkit_sessions_active Open ingress sessions.\n"
+      "# TYPE avatarkit_sessions_active gauge\navatarkit_sessions_active %d\n",
+      s->n_sessions);
   COUNTER("avatarkit_sessions_total", "Ingress sessions accepted.", m->sessions_total);
   COUNTER("avatarkit_requests_total", "Audio requests (req_id) started.", m->requests_total);
   COUNTER("avatarkit_requests_interrupted_total", "Requests stopped by CLIENT_INTERRUPT.",
           m->requests_interrupted);
   COUNTER("avatarkit_motion_frames_total", "Motion frames sent.", m->frames_total);
   COUNTER("avatarkit_opus_packets_total", "Opus packets sent.", m->packets_total);
-  APPEND("# HELP avatarkit_audio_seconds_total Input audio processed, seconds.\n"
-         "# TYPE avatarkit_audio_seconds_total counter\navatarkit_audio_seconds_total %.3f\n",
-         (double)m->audio_samples_16k / 16000.0);
+  APPEND(
+      "# HELP avatarkit_audio_seconds_total Input audio processed, seconds.\n"
+      "# TYPE avatarkit_audio_seconds_total counter\navatarkit_audio_seconds_total %.3f\n",
+      (double)m->audio_samples_16k / 16000.0);
   COUNTER("avatarkit_received_bytes_total", "WebSocket payload bytes received.", m->bytes_in);
   COUNTER("avatarkit_sent_bytes_total", "WebSocket payload bytes sent.", m->bytes_out);
-  COUNTER("avatarkit_session_tokens_issued_total", "Session tokens issued.",
-          m->http_tokens_issued);
+  COUNTER("avatarkit_session_tokens_issued_total", "Session tokens issued.", m->http_tokens_issued);
   APPEND("# HELP avatarkit_errors_total Errors by kind.\n# TYPE avatarkit_errors_total counter\n");
   APPEND("avatarkit_errors_total{kind=\"upgrade_refused\"} %llu\n",
          (unsigned long long)m->upgrades_refused);
@@ -57,8 +58,9 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
          (unsigned long long)m->token_expiry_closes);
   APPEND("avatarkit_errors_total{kind=\"slow_client\"} %llu\n",
          (unsigned long long)m->slow_client_drops);
-  APPEND("# HELP avatarkit_chunk_processing_seconds Time to turn one audio chunk into motion "
-         "and Opus.\n# TYPE avatarkit_chunk_processing_seconds histogram\n");
+  APPEND(
+      "# HELP avatarkit_chunk_processing_seconds Time to turn one audio chunk into motion "
+      "and Opus.\n# TYPE avatarkit_chunk_processing_seconds histogram\n");
   uint64_t cum = 0;
   for (int b = 0; b < AK_HIST_BUCKETS; b++) {
     cum += m->hist[b];
@@ -66,8 +68,7 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
            (unsigned long long)cum);
   }
   cum += m->hist[AK_HIST_BUCKETS];
-  APPEND("avatarkit_chunk_processing_seconds_bucket{le=\"+Inf\"} %llu\n",
-         (unsigned long long)cum);
+  APPEND("avatarkit_chunk_processing_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
   APPEND("avatarkit_chunk_processing_seconds_sum %.6f\n", m->hist_sum);
   APPEND("avatarkit_chunk_processing_seconds_count %llu\n", (unsigned long long)m->hist_count);
   return (int)o;

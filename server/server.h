@@ -86,8 +86,8 @@ typedef struct ak_server {
 } ak_server;
 
 /* log.c */
-void ak__log(const ak_server *s, int level, const char *conn, const char *req, const char *fmt,
-             ...) __attribute__((format(printf, 5, 6)));
+void ak__log(const ak_server *s, int level, const char *conn, const char *req, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* metrics.c */
 void ak__metrics_observe(ak_metrics *m, double seconds);
@@ -108,12 +108,12 @@ void ak__token_free_all(ak_server *s);
 
 /* auth.c: who may open an ingress WebSocket. */
 typedef struct ak__auth_verdict {
-  int status;          /* 0 = allowed; else the HTTP status to refuse with */
-  const char *code;    /* refusal: stable machine code, title and detail (static strings) */
+  int status;       /* 0 = allowed; else the HTTP status to refuse with */
+  const char *code; /* refusal: stable machine code, title and detail (static strings) */
   const char *title;
   const char *detail;
   char app_id[AK_MAX_STR], avatar_id[AK_MAX_STR]; /* as presented (also when refused) */
-  int64_t token_exp;   /* allowed: the token's expiry, unix seconds */
+  int64_t token_exp;                              /* allowed: the token's expiry, unix seconds */
 } ak__auth_verdict;
 /* Judges the upgrade request on wsi (endpoint, capacity, app, token, avatar). consume = 1
  * marks a single-use token used when allowed. Writes nothing to the connection. */

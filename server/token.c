@@ -59,8 +59,8 @@ static int b64u_decode(const char *in, size_t n, uint8_t *out, size_t cap) {
 static int sign(const ak_server *s, const char *msg, size_t n, char *out, size_t cap) {
   uint8_t mac[32];
   unsigned int mlen = 0;
-  if (!HMAC(EVP_sha256(), s->cfg.token_secret, sizeof s->cfg.token_secret, (const uint8_t *)msg,
-            n, mac, &mlen) ||
+  if (!HMAC(EVP_sha256(), s->cfg.token_secret, sizeof s->cfg.token_secret, (const uint8_t *)msg, n,
+            mac, &mlen) ||
       mlen != 32)
     return -1;
   return b64u_encode(mac, 32, out, cap) ? 0 : -1;

@@ -35,7 +35,7 @@ struct ak_stream {
   char req_id[AK_STREAM_MAX_REQ_ID + 1];
   int state;
   ak_stream_failure_kind failure;
-  int err; /* first callback failure inside a codec call, 0 when none */
+  int err;      /* first callback failure inside a codec call, 0 when none */
   size_t block; /* input samples resampled per step: the output fits out16 */
   int have_odd;
   uint8_t odd;
@@ -156,14 +156,20 @@ static int flush_out(ak_stream *s, int mode) {
   }
   if (s->opus && (n_pkts || final)) {
     a->has_audio = 1;
-    a->audio = (ak_audio_payload){
-        .sample_rate = AK_STREAM_OUTPUT_RATE, .channels = 1,
-        .frame_samples = (uint32_t)ak_opus_encoder_frame_samples(s->opus),
-        .pre_skip = (uint32_t)ak_opus_encoder_pre_skip(s->opus),
-        .first_packet = s->c.packets_sent, .total_samples = final ? s->c.samples_16k : 0,
-        .n_packets = n_pkts, .packets = s->pkts, .packet_lens = s->pkt_lens, .end = final};
+    a->audio = (ak_audio_payload){.sample_rate = AK_STREAM_OUTPUT_RATE,
+                                  .channels = 1,
+                                  .frame_samples = (uint32_t)ak_opus_encoder_frame_samples(s->opus),
+                                  .pre_skip = (uint32_t)ak_opus_encoder_pre_skip(s->opus),
+                                  .first_packet = s->c.packets_sent,
+                                  .total_samples = final ? s->c.samples_16k : 0,
+                                  .n_packets = n_pkts,
+                                  .packets = s->pkts,
+                                  .packet_lens = s->pkt_lens,
+                                  .end = final};
   }
-  ak_stream_output o = {.message = &m, .first_frame = s->c.frames_sent, .n_frames = s->n_frames,
+  ak_stream_output o = {.message = &m,
+                        .first_frame = s->c.frames_sent,
+                        .n_frames = s->n_frames,
                         .weights = s->n_frames ? s->fw : NULL,
                         .head = s->n_frames ? s->fh : NULL,
                         .visemes = s->n_frames ? s->fv : NULL};
@@ -388,7 +394,9 @@ void ak_stream_abort(ak_stream *s) {
   s->state = ST_IDLE;
 }
 
-int ak_stream_active(const ak_stream *s) { return s && s->state == ST_OPEN; }
+int ak_stream_active(const ak_stream *s) {
+  return s && s->state == ST_OPEN;
+}
 
 ak_stream_failure_kind ak_stream_failure(const ak_stream *s) {
   return s ? s->failure : AK_STREAM_FAIL_NONE;

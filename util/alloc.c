@@ -46,4 +46,6 @@ void ak__free(void *ptr) {
     free(ptr);
 }
 
-void ak_free(void *ptr) { ak__free(ptr); }
+void ak_free(void *ptr) {
+  ak__free(ptr);
+}

@@ -6,19 +6,24 @@
 #include "avatarkit/error.h"
 
 static const char *const names[AK_BLENDSHAPE_COUNT] = {
-    "eyeBlinkLeft",       "eyeLookDownLeft",     "eyeLookInLeft",      "eyeLookOutLeft",
-    "eyeLookUpLeft",      "eyeSquintLeft",       "eyeWideLeft",        "eyeBlinkRight",
-    "eyeLookDownRight",   "eyeLookInRight",      "eyeLookOutRight",    "eyeLookUpRight",
-    "eyeSquintRight",     "eyeWideRight",        "jawForward",         "jawLeft",
-    "jawRight",           "jawOpen",             "mouthClose",         "mouthFunnel",
-    "mouthPucker",        "mouthLeft",           "mouthRight",         "mouthSmileLeft",
-    "mouthSmileRight",    "mouthFrownLeft",      "mouthFrownRight",    "mouthDimpleLeft",
-    "mouthDimpleRight",   "mouthStretchLeft",    "mouthStretchRight",  "mouthRollLower",
-    "mouthRollUpper",     "mouthShrugLower",     "mouthShrugUpper",    "mouthPressLeft",
-    "mouthPressRight",    "mouthLowerDownLeft",  "mouthLowerDownRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight",  "browDownLeft",        "browDownRight",      "browInnerUp",
-    "browOuterUpLeft",    "browOuterUpRight",    "cheekPuff",          "cheekSquintLeft",
-    "cheekSquintRight",   "noseSneerLeft",       "noseSneerRight",     "tongueOut",
+    "eyeBlinkLeft",      "eyeLookDownLeft",    "eyeLookInLeft",
+    "eyeLookOutLeft",    "eyeLookUpLeft",      "eyeSquintLeft",
+    "eyeWideLeft",       "eyeBlinkRight",      "eyeLookDownRight",
+    "eyeLookInRight",    "eyeLookOutRight",    "eyeLookUpRight",
+    "eyeSquintRight",    "eyeWideRight",       "jawForward",
+    "jawLeft",           "jawRight",           "jawOpen",
+    "mouthClose",        "mouthFunnel",        "mouthPucker",
+    "mouthLeft",         "mouthRight",         "mouthSmileLeft",
+    "mouthSmileRight",   "mouthFrownLeft",     "mouthFrownRight",
+    "mouthDimpleLeft",   "mouthDimpleRight",   "mouthStretchLeft",
+    "mouthStretchRight", "mouthRollLower",     "mouthRollUpper",
+    "mouthShrugLower",   "mouthShrugUpper",    "mouthPressLeft",
+    "mouthPressRight",   "mouthLowerDownLeft", "mouthLowerDownRight",
+    "mouthUpperUpLeft",  "mouthUpperUpRight",  "browDownLeft",
+    "browDownRight",     "browInnerUp",        "browOuterUpLeft",
+    "browOuterUpRight",  "cheekPuff",          "cheekSquintLeft",
+    "cheekSquintRight",  "noseSneerLeft",      "noseSneerRight",
+    "tongueOut",
 };
 
 const char *ak_blendshape_name(int i) {

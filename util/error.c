@@ -8,8 +8,8 @@ const char *ak_strerror(int code) {
     return msg;
     AK_ERRNO_MAP(AK__ERR_MSG)
 #undef AK__ERR_MSG
-  default:
-    return "unknown error";
+    default:
+      return "unknown error";
   }
 }
 
@@ -20,7 +20,7 @@ const char *ak_err_name(int code) {
     return "AK_" #name;
     AK_ERRNO_MAP(AK__ERR_NAME)
 #undef AK__ERR_NAME
-  default:
-    return "AK_UNKNOWN";
+    default:
+      return "AK_UNKNOWN";
   }
 }

@@ -55,7 +55,7 @@ int ak_opus_encoder_push(ak_opus_encoder *e, const float *pcm, size_t n, ak_pack
 int ak_opus_encoder_finish(ak_opus_encoder *e, ak_packet_cb cb, void *user);
 /* New stream: fresh encoder state, counters at zero. */
 void ak_opus_encoder_reset(ak_opus_encoder *e);
-int ak_opus_encoder_pre_skip(const ak_opus_encoder *e);   /* samples at rate */
+int ak_opus_encoder_pre_skip(const ak_opus_encoder *e); /* samples at rate */
 int ak_opus_encoder_frame_samples(const ak_opus_encoder *e);
 uint64_t ak_opus_encoder_samples_in(const ak_opus_encoder *e); /* pushed since reset */
 

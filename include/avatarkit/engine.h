@@ -26,13 +26,13 @@ extern "C" {
 typedef struct ak_engine ak_engine;
 
 typedef struct ak_engine_config {
-  int fps;              /* frames per second, 1..AK_ENGINE_MAX_FPS; default 25 */
-  int lookahead_ms;     /* audio the engine may wait for past a frame's end before emitting
-                           it, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; default 80. 0 = lowest latency;
-                           under 58 ms the model's zero-lookahead network is used, if any */
-  float expressiveness; /* 0 = still face (mouth only), 1 = lively; default 0.7 */
-  uint64_t seed;        /* seeds blinks, gaze and head motion: same seed + same audio = same
-                           frames */
+  int fps;                      /* frames per second, 1..AK_ENGINE_MAX_FPS; default 25 */
+  int lookahead_ms;             /* audio the engine may wait for past a frame's end before emitting
+                                   it, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; default 80. 0 = lowest latency;
+                                   under 58 ms the model's zero-lookahead network is used, if any */
+  float expressiveness;         /* 0 = still face (mouth only), 1 = lively; default 0.7 */
+  uint64_t seed;                /* seeds blinks, gaze and head motion: same seed + same audio = same
+                                   frames */
   const struct ak_model *model; /* borrowed weights, shared by many engines; must outlive
                                    them. NULL = the built-in default model */
 } ak_engine_config;
@@ -54,11 +54,11 @@ void ak_model_free(ak_model *m);
 int ak_model_load_default(ak_model **out);
 
 typedef struct ak_motion_frame {
-  uint32_t index;                        /* frame index since the last reset */
-  float weights[AK_BLENDSHAPE_COUNT];    /* ARKit order, each 0..1 */
-  float head[3];                         /* pitch, yaw, roll in radians */
-  uint8_t viseme;                        /* 0 = silence; engine-defined ids otherwise */
-  uint8_t voice;                         /* 1 when the frame holds speech */
+  uint32_t index;                     /* frame index since the last reset */
+  float weights[AK_BLENDSHAPE_COUNT]; /* ARKit order, each 0..1 */
+  float head[3];                      /* pitch, yaw, roll in radians */
+  uint8_t viseme;                     /* 0 = silence; engine-defined ids otherwise */
+  uint8_t voice;                      /* 1 when the frame holds speech */
 } ak_motion_frame;
 
 /* Fills cfg with the defaults above. */

@@ -8,20 +8,20 @@
 extern "C" {
 #endif
 
-#define AK_ERRNO_MAP(X)                                                        \
-  X(OK, 0, "success")                                                          \
-  X(ENOMEM, -1, "out of memory")                                               \
-  X(EINVAL, -2, "invalid argument")                                            \
-  X(ERANGE, -3, "value out of range")                                          \
-  X(EPROTO, -4, "malformed message")                                           \
-  X(EVERSION, -5, "unsupported version")                                       \
-  X(ECORRUPT, -6, "corrupt data")                                              \
-  X(ETOOBIG, -7, "input exceeds a configured limit")                           \
-  X(ERATE, -8, "unsupported sample rate")                                      \
-  X(ECODEC, -9, "audio codec failure")                                         \
-  X(EIO, -10, "i/o error")                                                     \
-  X(ESTATE, -11, "call not valid in the current state")                        \
-  X(EFORMAT, -12, "unsupported format")                                        \
+#define AK_ERRNO_MAP(X)                                 \
+  X(OK, 0, "success")                                   \
+  X(ENOMEM, -1, "out of memory")                        \
+  X(EINVAL, -2, "invalid argument")                     \
+  X(ERANGE, -3, "value out of range")                   \
+  X(EPROTO, -4, "malformed message")                    \
+  X(EVERSION, -5, "unsupported version")                \
+  X(ECORRUPT, -6, "corrupt data")                       \
+  X(ETOOBIG, -7, "input exceeds a configured limit")    \
+  X(ERATE, -8, "unsupported sample rate")               \
+  X(ECODEC, -9, "audio codec failure")                  \
+  X(EIO, -10, "i/o error")                              \
+  X(ESTATE, -11, "call not valid in the current state") \
+  X(EFORMAT, -12, "unsupported format")                 \
   X(EAGAIN, -13, "no data available yet")
 
 typedef enum ak_err {

@@ -29,15 +29,15 @@ extern "C" {
  * each (RFC 6455 section 7.4.1; 4010 is the commercial service's "session token expired").
  * The one table: the server, the C SDK and the web SDK (web/src/errors.ts, checked by a test)
  * use these and no others. Append-only. */
-#define AK_CLOSE_MAP(X)                                                                   \
-  X(NORMAL, 1000, "normal close (idle timeout or client close)")                         \
-  X(GOING_AWAY, 1001, "server shutting down or draining")                                 \
-  X(PROTOCOL, 1002, "protocol error: malformed or unexpected message")                    \
-  X(UNSUPPORTED_DATA, 1003, "unsupported data: text frame")                              \
-  X(INVALID_PAYLOAD, 1007, "invalid audio payload")                                       \
-  X(POLICY, 1008, "policy: invalid configuration or client not reading")                 \
-  X(TOO_BIG, 1009, "message too large")                                                   \
-  X(INTERNAL, 1011, "internal server error")                                              \
+#define AK_CLOSE_MAP(X)                                                  \
+  X(NORMAL, 1000, "normal close (idle timeout or client close)")         \
+  X(GOING_AWAY, 1001, "server shutting down or draining")                \
+  X(PROTOCOL, 1002, "protocol error: malformed or unexpected message")   \
+  X(UNSUPPORTED_DATA, 1003, "unsupported data: text frame")              \
+  X(INVALID_PAYLOAD, 1007, "invalid audio payload")                      \
+  X(POLICY, 1008, "policy: invalid configuration or client not reading") \
+  X(TOO_BIG, 1009, "message too large")                                  \
+  X(INTERNAL, 1011, "internal server error")                             \
   X(TOKEN_EXPIRED, 4010, "session token expired")
 
 typedef enum ak_close_code {
@@ -81,11 +81,14 @@ enum {
 
 /* All strings and byte ranges in these views are borrowed: from the caller when packing,
  * from the ak_message when parsed. Strings are NUL-terminated; NULL reads as "". */
-typedef struct ak_kv { const char *key, *value; } ak_kv;
+typedef struct ak_kv {
+  const char *key, *value;
+} ak_kv;
 
 typedef struct ak_livekit_egress {
   const char *url, *api_key, *api_secret, *room_name, *publisher_id, *api_token;
-  const ak_kv *extra_attributes; size_t n_extra_attributes;
+  const ak_kv *extra_attributes;
+  size_t n_extra_attributes;
   int32_t idle_timeout;
 } ak_livekit_egress;
 
@@ -105,7 +108,8 @@ typedef struct ak_configure {
 typedef struct ak_audio_input {
   const char *req_id;
   int end;
-  const uint8_t *audio; size_t audio_len;
+  const uint8_t *audio;
+  size_t audio_len;
 } ak_audio_input;
 
 typedef struct ak_server_error {
@@ -119,7 +123,8 @@ typedef struct ak_audio_payload {
   uint32_t sample_rate, channels, frame_samples, pre_skip;
   uint64_t first_packet, total_samples;
   size_t n_packets;
-  const uint8_t *const *packets; const size_t *packet_lens;
+  const uint8_t *const *packets;
+  const size_t *packet_lens;
   int end;
 } ak_audio_payload;
 
@@ -127,9 +132,12 @@ typedef struct ak_audio_payload {
 typedef struct ak_motion_payload {
   uint32_t fps, first_frame, frame_count;
   uint64_t channel_mask;
-  const uint8_t *weights; size_t weights_len;   /* frame_count * popcount(mask) */
-  const uint8_t *head; size_t head_len;         /* frame_count * 6 */
-  const uint8_t *visemes; size_t visemes_len;   /* 0 or frame_count */
+  const uint8_t *weights;
+  size_t weights_len; /* frame_count * popcount(mask) */
+  const uint8_t *head;
+  size_t head_len; /* frame_count * 6 */
+  const uint8_t *visemes;
+  size_t visemes_len; /* 0 or frame_count */
   int end;
 } ak_motion_payload;
 
@@ -142,8 +150,10 @@ typedef struct ak_animation {
   /* When parsed: the serialized AvatarMotion / AvatarAudio exactly as received (what a
    * backend relays), pointing INTO the buffer given to ak_message_parse (valid while that
    * buffer is; never re-serialized). Else NULL/0. */
-  const uint8_t *motion_bytes; size_t motion_bytes_len;
-  const uint8_t *audio_bytes; size_t audio_bytes_len;
+  const uint8_t *motion_bytes;
+  size_t motion_bytes_len;
+  const uint8_t *audio_bytes;
+  size_t audio_bytes_len;
 } ak_animation;
 
 typedef struct ak_message {
@@ -170,13 +180,17 @@ int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *
 int ak_message_packed_size(const ak_message *m, size_t *out_len);
 
 /* Parses one serialized Message. On success *out owns all memory it points to (free with
- * ak_message_free), except animation.motion_bytes / audio_bytes, which borrow from buf. Returns AK_OK, AK_EPROTO (malformed or inconsistent, including payloads
- * with bad magic/sizes), AK_EVERSION (payload layout from a newer version), AK_ETOOBIG, AK_ENOMEM. */
+ * ak_message_free), except animation.motion_bytes / audio_bytes, which borrow from buf. Returns
+ * AK_OK, AK_EPROTO (malformed or inconsistent, including payloads with bad magic/sizes),
+ * AK_EVERSION (payload layout from a newer version), AK_ETOOBIG, AK_ENOMEM. */
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out);
 void ak_message_free(ak_message *m);
 
 /* Where a field sits in a serialized buffer: bytes [off, off + len), when present. */
-typedef struct ak_span { size_t off, len; int present; } ak_span;
+typedef struct ak_span {
+  size_t off, len;
+  int present;
+} ak_span;
 /* Finds the serialized AvatarMotion and AvatarAudio of a serialized ServerResponseAnimation
  * Message without decoding or copying them (absent ones: present = 0). Returns AK_OK, or
  * AK_EPROTO for broken framing or a payload that occurs twice; outputs untouched then. */
@@ -184,8 +198,10 @@ int ak_animation_payload_spans(const uint8_t *buf, size_t len, ak_span *motion, 
 
 /* Parses a bare serialized AvatarAudio / AvatarMotion (as relayed to clients). Views point
  * into *holder, freed with ak_message_free. */
-int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *view, ak_message **holder);
-int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *view, ak_message **holder);
+int ak_audio_payload_parse(const uint8_t *buf, size_t len, ak_audio_payload *view,
+                           ak_message **holder);
+int ak_motion_payload_parse(const uint8_t *buf, size_t len, ak_motion_payload *view,
+                            ak_message **holder);
 /* Serializes a bare payload (malloc'd). */
 int ak_audio_payload_pack(const ak_audio_payload *p, uint8_t **out, size_t *out_len);
 int ak_motion_payload_pack(const ak_motion_payload *p, uint8_t **out, size_t *out_len);
@@ -193,9 +209,9 @@ int ak_motion_payload_pack(const ak_motion_payload *p, uint8_t **out, size_t *ou
 /* Quantizes n frames (weights: n * AK_BLENDSHAPE_COUNT floats 0..1, head: n * 3 radians,
  * visemes: n bytes or NULL) into a motion payload whose buffers are malloc'd into *owned
  * (free() it). Channels that are 0 in every frame are left out of the mask. */
-int ak_motion_quantize(const float *weights, const float *head, const uint8_t *visemes,
-                       uint32_t n, uint32_t first_frame, uint32_t fps, int end,
-                       ak_motion_payload *out, uint8_t **owned);
+int ak_motion_quantize(const float *weights, const float *head, const uint8_t *visemes, uint32_t n,
+                       uint32_t first_frame, uint32_t fps, int end, ak_motion_payload *out,
+                       uint8_t **owned);
 /* Dequantizes into weights (frame_count * 52, absent channels 0) and head (frame_count * 3). */
 int ak_motion_dequantize(const ak_motion_payload *p, float *weights, float *head);
 

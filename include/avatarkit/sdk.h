@@ -25,27 +25,27 @@ extern "C" {
 #endif
 
 /* Error codes: stable numbers, and names equal to the commercial SDKs' codes. Append-only. */
-#define AKS_ERROR_MAP(X)                                                         \
-  X(OK, 0, "ok")                                                                 \
-  X(SESSION_TOKEN_EXPIRED, -1, "sessionTokenExpired")                            \
-  X(SESSION_TOKEN_INVALID, -2, "sessionTokenInvalid")                            \
-  X(APP_ID_UNRECOGNIZED, -3, "appIDUnrecognized")                                \
-  X(AVATAR_NOT_FOUND, -4, "avatarNotFound")                                      \
-  X(UNSUPPORTED_SAMPLE_RATE, -5, "unsupportedSampleRate")                        \
-  X(PROTOCOL_ERROR, -6, "protocolError")                                         \
-  X(CONNECTION_FAILED, -7, "connectionFailed")                                   \
-  X(CONNECTION_CLOSED, -8, "connectionClosed")                                   \
-  X(IDLE_TIMEOUT, -9, "idleTimeout")                                             \
-  X(SERVER_ERROR, -10, "serverError")                                            \
-  X(INVALID_REQUEST, -11, "invalidRequest")                                      \
-  X(BILLING_REQUIRED, -12, "billingRequired")                                    \
-  X(APP_ID_MISMATCH, -13, "appIDMismatch")                                       \
-  X(EGRESS_UNAVAILABLE, -14, "egressUnavailable")                                \
-  X(INVALID_ARGUMENT, -15, "invalidArgument")                                    \
-  X(INVALID_STATE, -16, "invalidState")                                          \
-  X(OUT_OF_MEMORY, -17, "outOfMemory")                                           \
-  X(TIMEOUT, -18, "timeout")                                                     \
-  X(UNKNOWN, -19, "unknown")                                                     \
+#define AKS_ERROR_MAP(X)                                  \
+  X(OK, 0, "ok")                                          \
+  X(SESSION_TOKEN_EXPIRED, -1, "sessionTokenExpired")     \
+  X(SESSION_TOKEN_INVALID, -2, "sessionTokenInvalid")     \
+  X(APP_ID_UNRECOGNIZED, -3, "appIDUnrecognized")         \
+  X(AVATAR_NOT_FOUND, -4, "avatarNotFound")               \
+  X(UNSUPPORTED_SAMPLE_RATE, -5, "unsupportedSampleRate") \
+  X(PROTOCOL_ERROR, -6, "protocolError")                  \
+  X(CONNECTION_FAILED, -7, "connectionFailed")            \
+  X(CONNECTION_CLOSED, -8, "connectionClosed")            \
+  X(IDLE_TIMEOUT, -9, "idleTimeout")                      \
+  X(SERVER_ERROR, -10, "serverError")                     \
+  X(INVALID_REQUEST, -11, "invalidRequest")               \
+  X(BILLING_REQUIRED, -12, "billingRequired")             \
+  X(APP_ID_MISMATCH, -13, "appIDMismatch")                \
+  X(EGRESS_UNAVAILABLE, -14, "egressUnavailable")         \
+  X(INVALID_ARGUMENT, -15, "invalidArgument")             \
+  X(INVALID_STATE, -16, "invalidState")                   \
+  X(OUT_OF_MEMORY, -17, "outOfMemory")                    \
+  X(TIMEOUT, -18, "timeout")                              \
+  X(UNKNOWN, -19, "unknown")                              \
   X(QUEUE_FULL, -20, "queueFull")
 
 typedef enum aks_error_code {
@@ -56,11 +56,11 @@ typedef enum aks_error_code {
 
 /* Where an error happened (commercial SDK phase names). */
 typedef enum aks_phase {
-  AKS_PHASE_SESSION_TOKEN = 0,       /* "session_token" */
-  AKS_PHASE_WEBSOCKET_CONNECT,       /* "websocket_connect" */
-  AKS_PHASE_WEBSOCKET_HANDSHAKE,     /* "websocket_handshake" */
-  AKS_PHASE_WEBSOCKET_RUNTIME,       /* "websocket_runtime" */
-  AKS_PHASE_WEBSOCKET_SEND           /* "websocket_send" */
+  AKS_PHASE_SESSION_TOKEN = 0,   /* "session_token" */
+  AKS_PHASE_WEBSOCKET_CONNECT,   /* "websocket_connect" */
+  AKS_PHASE_WEBSOCKET_HANDSHAKE, /* "websocket_handshake" */
+  AKS_PHASE_WEBSOCKET_RUNTIME,   /* "websocket_runtime" */
+  AKS_PHASE_WEBSOCKET_SEND       /* "websocket_send" */
 } aks_phase;
 
 /* "sessionTokenExpired" etc.; never NULL. */
@@ -69,35 +69,39 @@ const char *aks_error_name(int code);
 const char *aks_phase_name(int phase);
 
 typedef enum aks_audio_format { AKS_AUDIO_PCM_S16LE = 0, AKS_AUDIO_OGG_OPUS = 1 } aks_audio_format;
-typedef enum aks_egress_type { AKS_EGRESS_NONE = 0, AKS_EGRESS_LIVEKIT = 1, AKS_EGRESS_AGORA = 2 } aks_egress_type;
+typedef enum aks_egress_type {
+  AKS_EGRESS_NONE = 0,
+  AKS_EGRESS_LIVEKIT = 1,
+  AKS_EGRESS_AGORA = 2
+} aks_egress_type;
 typedef enum aks_threading { AKS_THREAD_INTERNAL = 0, AKS_THREAD_EXTERNAL = 1 } aks_threading;
 
 typedef struct aks_config {
-  const char *api_key;      /* X-Api-Key for the console API (not needed with session_token) */
-  const char *app_id;       /* required */
-  const char *avatar_id;    /* required */
-  const char *console_url;  /* e.g. "http://127.0.0.1:8080/v1/console" */
-  const char *ingress_url;  /* e.g. "ws://127.0.0.1:8080/v2/driveningress" (http(s) is
-                               turned into ws(s)) */
-  const char *session_token;/* optional: use this token, skip the console call in init */
-  int token_ttl_s;          /* lifetime asked for in init; default 3600 */
-  int auth_in_query;        /* 0: X-App-ID / X-Session-Key headers (default); 1: query */
-  int sample_rate;          /* 8000, 16000, 22050, 24000, 32000, 44100 or 48000; default 16000 */
+  const char *api_key;       /* X-Api-Key for the console API (not needed with session_token) */
+  const char *app_id;        /* required */
+  const char *avatar_id;     /* required */
+  const char *console_url;   /* e.g. "http://127.0.0.1:8080/v1/console" */
+  const char *ingress_url;   /* e.g. "ws://127.0.0.1:8080/v2/driveningress" (http(s) is
+                                turned into ws(s)) */
+  const char *session_token; /* optional: use this token, skip the console call in init */
+  int token_ttl_s;           /* lifetime asked for in init; default 3600 */
+  int auth_in_query;         /* 0: X-App-ID / X-Session-Key headers (default); 1: query */
+  int sample_rate;           /* 8000, 16000, 22050, 24000, 32000, 44100 or 48000; default 16000 */
   aks_audio_format audio_format; /* what goes on the wire; default PCM_S16LE */
-  int bitrate;              /* bits/s sent in ClientConfigureSession; 0 = server default */
-  int encode_ogg_opus;      /* 1: send_audio takes PCM s16le and the SDK encodes it to Ogg Opus
-                               on the wire (audio_format is then OGG_OPUS) */
+  int bitrate;                   /* bits/s sent in ClientConfigureSession; 0 = server default */
+  int encode_ogg_opus;           /* 1: send_audio takes PCM s16le and the SDK encodes it to Ogg Opus
+                                    on the wire (audio_format is then OGG_OPUS) */
   aks_egress_type egress_type;
-  struct {                  /* LIVEKIT egress */
+  struct { /* LIVEKIT egress */
     const char *url, *api_token, *api_key, *api_secret, *room_name, *publisher_id;
     int idle_timeout_s;
   } livekit;
-  struct {                  /* AGORA egress */
+  struct { /* AGORA egress */
     const char *channel_name, *token, *publisher_id;
     uint32_t uid;
   } agora;
-  int connect_timeout_ms;   /* init and start give up after this; default 10000 */
-  aks_threading threading;  /* default AKS_THREAD_INTERNAL */
+  int connect_timeout_ms;  /* init and start give up after this; default 10000 */
+  aks_threading threading; /* default AKS_THREAD_INTERNAL */
 } aks_config;
 
 /* Fills cfg with defaults (all strings NULL). */
@@ -106,35 +110,38 @@ void aks_config_default(aks_config *cfg);
 typedef struct aks_error {
   aks_error_code code;
   aks_phase phase;
-  const char *message;      /* server phrase or local explanation */
-  const char *req_id;       /* request concerned, or NULL */
-  int http_status;          /* status of a refused HTTP call/upgrade, else 0 */
-  int close_code;           /* WebSocket close code where one was received, else 0 */
+  const char *message; /* server phrase or local explanation */
+  const char *req_id;  /* request concerned, or NULL */
+  int http_status;     /* status of a refused HTTP call/upgrade, else 0 */
+  int close_code;      /* WebSocket close code where one was received, else 0 */
 } aks_error;
 
 /* Decoded AvatarAudio payload (protocol/avatarkit.proto): Opus packets of one request. */
 typedef struct aks_audio {
   const char *req_id;
-  const uint8_t *payload; size_t payload_len; /* the serialized AvatarAudio: what to relay */
-  int sample_rate;          /* Opus decode rate */
-  int frame_samples;        /* samples per packet */
+  const uint8_t *payload;
+  size_t payload_len; /* the serialized AvatarAudio: what to relay */
+  int sample_rate;    /* Opus decode rate */
+  int frame_samples;  /* samples per packet */
   int pre_skip;
   uint64_t first_packet;
   size_t packet_count;
-  const uint8_t *const *packets; const size_t *packet_lens;
-  uint64_t total_samples;   /* exact length, on the last payload only */
+  const uint8_t *const *packets;
+  const size_t *packet_lens;
+  uint64_t total_samples; /* exact length, on the last payload only */
   int end;
 } aks_audio;
 
 /* Decoded AvatarMotion payload: frames dequantized. */
 typedef struct aks_motion {
   const char *req_id;
-  const uint8_t *payload; size_t payload_len; /* the serialized AvatarMotion */
+  const uint8_t *payload;
+  size_t payload_len; /* the serialized AvatarMotion */
   int fps;
   uint32_t first_frame;
   uint32_t frame_count;
-  const float *weights;     /* frame_count * AK_BLENDSHAPE_COUNT, ARKit order */
-  const float *head;        /* frame_count * 3: pitch, yaw, roll, radians */
+  const float *weights; /* frame_count * AK_BLENDSHAPE_COUNT, ARKit order */
+  const float *head;    /* frame_count * 3: pitch, yaw, roll, radians */
   int end;
 } aks_motion;
 
@@ -157,8 +164,7 @@ typedef struct aks_session aks_session;
 
 /* Validates cfg (copied) and creates a session. cbs is copied; user is passed back. Returns
  * AKS_OK or AKS_INVALID_ARGUMENT / AKS_OUT_OF_MEMORY; on failure *out is untouched. */
-int aks_session_new(const aks_config *cfg, const aks_callbacks *cbs, void *user,
-                    aks_session **out);
+int aks_session_new(const aks_config *cfg, const aks_callbacks *cbs, void *user, aks_session **out);
 
 /* Fetches a session token from the console API (blocking in INTERNAL mode, up to
  * connect_timeout_ms). Returns AKS_OK or an error code (phase session_token); skip when
@@ -174,15 +180,16 @@ int aks_session_start(aks_session *s, char *conn_id, size_t conn_id_cap);
  * audio_format is OGG_OPUS without encode_ogg_opus). end = 1 closes the request; the next call
  * starts a new one. Copies the request id (27 chars + NUL) into req_id if not NULL. len may be
  * 0 with end = 1. Returns AKS_OK or an error. */
-int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int end,
-                           char *req_id, size_t req_id_cap);
+int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int end, char *req_id,
+                           size_t req_id_cap);
 
 /* Interrupts the most recent request (even after its end). Copies its id into req_id if not
  * NULL. Returns AKS_OK, or AKS_INVALID_STATE when nothing was sent yet. */
 int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap);
 
 /* EXTERNAL mode: runs the session's network work for at most timeout_ms. Returns >= 0 while
- * the session is alive, AKS_CONNECTION_CLOSED once it is closed. INTERNAL mode: AKS_INVALID_STATE. */
+ * the session is alive, AKS_CONNECTION_CLOSED once it is closed. INTERNAL mode: AKS_INVALID_STATE.
+ */
 int aks_session_service(aks_session *s, int timeout_ms);
 
 /* Closes the WebSocket gracefully, after the queued audio is sent (INTERNAL: waits up to

@@ -59,19 +59,19 @@ typedef int (*ak_stream_emit_fn)(void *user, const ak_stream_output *out);
 enum { AK_STREAM_PCM_S16LE = AK_FORMAT_PCM_S16LE, AK_STREAM_OGG_OPUS = AK_FORMAT_OGG_OPUS };
 
 typedef struct ak_stream_config {
-  int format;            /* AK_STREAM_PCM_S16LE (default) or AK_STREAM_OGG_OPUS */
-  int sample_rate;       /* PCM input rate, 1000..192000 Hz (default 16000); ignored for
-                            Ogg, whose decoder outputs 48 kHz */
-  int fps;               /* motion frames per second, 1..AK_ENGINE_MAX_FPS (default 25) */
-  int lookahead_ms;      /* engine lookahead, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; -1 = engine
-                            default */
-  float expressiveness;  /* 0..1 (default 0.7) */
-  uint64_t seed;         /* engine seed: same seed + same audio = same motion */
-  int opus_bitrate;      /* output Opus bits/s, 6000..128000 (default 24000); 0 = motion
-                            only (no Opus encoder; messages carry no audio) */
-  int opus_complexity;   /* 0..10 (default 5) */
-  size_t max_ogg_bytes;  /* bound of one request's Ogg input, > 0 (default
-                            AK_STREAM_DEFAULT_MAX_OGG_BYTES); beyond it push fails */
+  int format;                /* AK_STREAM_PCM_S16LE (default) or AK_STREAM_OGG_OPUS */
+  int sample_rate;           /* PCM input rate, 1000..192000 Hz (default 16000); ignored for
+                                Ogg, whose decoder outputs 48 kHz */
+  int fps;                   /* motion frames per second, 1..AK_ENGINE_MAX_FPS (default 25) */
+  int lookahead_ms;          /* engine lookahead, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; -1 = engine
+                                default */
+  float expressiveness;      /* 0..1 (default 0.7) */
+  uint64_t seed;             /* engine seed: same seed + same audio = same motion */
+  int opus_bitrate;          /* output Opus bits/s, 6000..128000 (default 24000); 0 = motion
+                                only (no Opus encoder; messages carry no audio) */
+  int opus_complexity;       /* 0..10 (default 5) */
+  size_t max_ogg_bytes;      /* bound of one request's Ogg input, > 0 (default
+                                AK_STREAM_DEFAULT_MAX_OGG_BYTES); beyond it push fails */
   const char *connection_id; /* copied (at most 63 bytes); NULL = "" */
   ak_stream_emit_fn emit;    /* required */
   void *user;                /* passed to emit */
@@ -81,10 +81,10 @@ typedef struct ak_stream_config {
  * its meaning: input too long is the client's input, a full send queue is the emit's. */
 typedef enum ak_stream_failure_kind {
   AK_STREAM_FAIL_NONE = 0,
-  AK_STREAM_FAIL_INPUT,    /* the input is bad: AK_EFORMAT (not Ogg Opus), AK_ECORRUPT
-                              (undecodable), AK_ETOOBIG (over max_ogg_bytes) */
-  AK_STREAM_FAIL_EMIT,     /* emit returned the code */
-  AK_STREAM_FAIL_INTERNAL  /* engine, encoder or memory failure */
+  AK_STREAM_FAIL_INPUT,   /* the input is bad: AK_EFORMAT (not Ogg Opus), AK_ECORRUPT
+                             (undecodable), AK_ETOOBIG (over max_ogg_bytes) */
+  AK_STREAM_FAIL_EMIT,    /* emit returned the code */
+  AK_STREAM_FAIL_INTERNAL /* engine, encoder or memory failure */
 } ak_stream_failure_kind;
 
 /* Counters of the current (or last) request, reset by ak_stream_begin(). */

@@ -127,7 +127,9 @@ static void on_message(void *user, const char *req_id, const uint8_t *msg, size_
   r->n_message += msg == r->raw && len == r->raw_len && last && strcmp(req_id, "req") == 0;
 }
 
-static int is_oom(int rc) { return rc == AK_ENOMEM || rc == AKS_OUT_OF_MEMORY; }
+static int is_oom(int rc) {
+  return rc == AK_ENOMEM || rc == AKS_OUT_OF_MEMORY;
+}
 
 /* Runs the request; returns AK_OK or the first error. Everything is released either way. */
 static int run_request(const uint8_t *ogg, size_t ogg_len, request *r) {
@@ -150,8 +152,10 @@ static int run_request(const uint8_t *ogg, size_t ogg_len, request *r) {
   if (rc == AK_OK) {
     int n = ak_resampler_process(rs, r->pcm48, r->n48, r->pcm16, MAX_16K);
     int m = n >= 0 ? ak_resampler_flush(rs, r->pcm16 + n, MAX_16K - (size_t)n) : n;
-    if (n < 0 || m < 0) rc = n < 0 ? n : m;
-    else r->n16 = (size_t)n + (size_t)m;
+    if (n < 0 || m < 0)
+      rc = n < 0 ? n : m;
+    else
+      r->n16 = (size_t)n + (size_t)m;
   }
   ak_engine_config ec;
   ak_engine_config_default(&ec);
@@ -175,20 +179,28 @@ static int run_request(const uint8_t *ogg, size_t ogg_len, request *r) {
     if (n < 0) rc = n;
   }
   ak_motion_payload mp;
-  if (rc == AK_OK)
-    rc = ak_motion_quantize(r->w, r->head, r->vis, r->frames, 0, 25, 1, &mp, &owned);
+  if (rc == AK_OK) rc = ak_motion_quantize(r->w, r->head, r->vis, r->frames, 0, 25, 1, &mp, &owned);
   if (rc == AK_OK) {
     const uint8_t *pk[MAX_PACKETS];
     for (size_t i = 0; i < r->packets; i++) pk[i] = r->pkt[i];
     ak_message m = {.type = AK_MSG_SERVER_RESPONSE_ANIMATION, .data = AK_DATA_ANIMATION};
-    m.u.animation = (ak_animation){
-        .connection_id = "conn", .req_id = "req", .end = 1, .has_motion = 1, .motion = mp,
-        .has_audio = 1,
-        .audio = {.sample_rate = 16000, .channels = 1,
-                  .frame_samples = (uint32_t)ak_opus_encoder_frame_samples(enc),
-                  .pre_skip = (uint32_t)ak_opus_encoder_pre_skip(enc), .first_packet = 0,
-                  .total_samples = r->n16, .n_packets = r->packets, .packets = pk,
-                  .packet_lens = r->pkt_len, .end = 1}};
+    m.u.animation =
+        (ak_animation){.connection_id = "conn",
+                       .req_id = "req",
+                       .end = 1,
+                       .has_motion = 1,
+                       .motion = mp,
+                       .has_audio = 1,
+                       .audio = {.sample_rate = 16000,
+                                 .channels = 1,
+                                 .frame_samples = (uint32_t)ak_opus_encoder_frame_samples(enc),
+                                 .pre_skip = (uint32_t)ak_opus_encoder_pre_skip(enc),
+                                 .first_packet = 0,
+                                 .total_samples = r->n16,
+                                 .n_packets = r->packets,
+                                 .packets = pk,
+                                 .packet_lens = r->pkt_len,
+                                 .end = 1}};
     rc = ak_message_pack(&m, &wire, &wire_len);
   }
   if (rc == AK_OK) rc = ak_message_parse(wire, wire_len, &parsed);
@@ -314,8 +326,7 @@ static int run_session(void) {
 int main(void) {
   lws_set_log_level(LLL_ERR, NULL);
   counter c = {0};
-  ak_allocator a = {.malloc_fn = c_malloc, .realloc_fn = c_realloc, .free_fn = c_free,
-                    .user = &c};
+  ak_allocator a = {.malloc_fn = c_malloc, .realloc_fn = c_realloc, .free_fn = c_free, .user = &c};
   ak_allocator bad = a;
   bad.free_fn = NULL;
   CHECK(ak_set_allocator(&bad) == AK_EINVAL);
@@ -337,9 +348,10 @@ int main(void) {
   CHECK(c.live == base_live);
   CHECK(r.n16 > 6000 && r.frames >= 9 && r.packets >= 20);
   CHECK(r.n_audio == 1 && r.n_motion == 1 && r.n_message == 1 && r.views_inside == 2);
-  printf("reference request: %zu samples at 16 kHz, %u frames, %zu Opus packets, %ld "
-         "allocations through the hook\n",
-         r.n16, r.frames, r.packets, total);
+  printf(
+      "reference request: %zu samples at 16 kHz, %u frames, %zu Opus packets, %ld "
+      "allocations through the hook\n",
+      r.n16, r.frames, r.packets, total);
   CHECK(total > 20);
 
   long clean = 0, ok_anyway = 0;
@@ -351,7 +363,7 @@ int main(void) {
     int good = is_oom(rc) || rc == AK_OK;
     if (!good) fprintf(stderr, "N=%ld: unexpected code %d\n", n, rc);
     CHECK(good);
-    CHECK(c.failed);  /* the request reached its Nth allocation */
+    CHECK(c.failed); /* the request reached its Nth allocation */
     if (c.failed && rc == AK_OK) {
       ok_anyway++; /* tolerated: the library had a fallback */
       fprintf(stderr, "N=%ld: allocation failed but the request succeeded\n", n);
@@ -386,8 +398,8 @@ int main(void) {
     CHECK(c.live == base_live);
     if (good && c.live == base_live) clean_st++;
   }
-  printf("stream library request: %d messages; N = 1..%ld exercised, %ld clean\n", msgs,
-         total_st, clean_st);
+  printf("stream library request: %d messages; N = 1..%ld exercised, %ld clean\n", msgs, total_st,
+         clean_st);
 #else
   printf("stream library not built: its request is not exercised here\n");
 #endif

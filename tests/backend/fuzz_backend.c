@@ -76,8 +76,12 @@ int main(int argc, char **argv) {
   unsigned seed = (unsigned)time(NULL);
   printf("replayed %d corpus files; random inputs with seed %u\n", files, seed);
   srand(seed);
-  static const char *frag[] = {"data: ", "{\"choices\":[{\"delta\":{\"content\":\"", "\"}}]}",
-                               "\n", "\r\n", "\n\n", "[DONE]", ": c", "==", "Zm9v", ". ", "!"};
+  static const char *frag[] = {"data: ", "{\"choices\":[{\"delta\":{\"content\":\"",
+                               "\"}}]}", "\n",
+                               "\r\n",   "\n\n",
+                               "[DONE]", ": c",
+                               "==",     "Zm9v",
+                               ". ",     "!"};
   uint8_t buf[2048];
   for (int r = 0; r < 3000; r++) {
     size_t n = 0;

@@ -13,18 +13,25 @@
 #include "registry.h"
 
 static int failures;
-#define CHECK(c)                                                                 \
-  do {                                                                           \
-    if (!(c)) {                                                                  \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c);      \
-      failures++;                                                                \
-    }                                                                            \
+#define CHECK(c)                                                            \
+  do {                                                                      \
+    if (!(c)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
+      failures++;                                                           \
+    }                                                                       \
   } while (0)
 
 static void test_base64(void) {
-  static const struct { const char *in, *out; } T[] = {
-    {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-    {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+  static const struct {
+    const char *in, *out;
+  } T[] = {
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"},
   };
   for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
     char *e = ak__b64_encode((const uint8_t *)T[i].in, strlen(T[i].in));
@@ -50,7 +57,8 @@ static void test_base64(void) {
     free(e);
     free(d);
   }
-  static const char *bad[] = {"Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zm9", "Zm=v", "Zh==", "Zm9=", "Zm+="};
+  static const char *bad[] = {
+      "Z", "Zg=", "Z===", "Zg==Zg==", "Zm9v!A==", "=Zm9", "Zm=v", "Zh==", "Zm9=", "Zm+="};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     size_t n = 0;
     uint8_t *d = ak__b64_decode(bad[i], strlen(bad[i]), &n);
@@ -61,22 +69,27 @@ static void test_base64(void) {
 }
 
 static void test_sentences(void) {
-  static const struct { const char *in; int final; size_t want; } T[] = {
-    {"Hello there! How", 0, 13},
-    {"Hello there!", 0, 12},         /* complete at once: speech can start */
-    {"It costs 3.", 0, 0},           /* not sure yet: may become 3.5 */
-    {"It costs 3.", 1, 11},
-    {"Hello there!", 1, 12},
-    {"It costs 3.50 dollars. Ok", 0, 23},
-    {"Wait... what", 0, 8},
-    {"no terminator yet", 0, 0},
-    {"no terminator yet", 1, 17},
-    {"Line one\nLine two", 0, 9},
-    {"He said \"hi.\" Then", 0, 14},
+  static const struct {
+    const char *in;
+    int final;
+    size_t want;
+  } T[] = {
+      {"Hello there! How", 0, 13},
+      {"Hello there!", 0, 12}, /* complete at once: speech can start */
+      {"It costs 3.", 0, 0},   /* not sure yet: may become 3.5 */
+      {"It costs 3.", 1, 11},
+      {"Hello there!", 1, 12},
+      {"It costs 3.50 dollars. Ok", 0, 23},
+      {"Wait... what", 0, 8},
+      {"no terminator yet", 0, 0},
+      {"no terminator yet", 1, 17},
+      {"Line one\nLine two", 0, 9},
+      {"He said \"hi.\" Then", 0, 14},
   };
   for (size_t i = 0; i < sizeof T / sizeof T[0]; i++) {
     size_t got = ak__sentence_len(T[i].in, strlen(T[i].in), T[i].final, 0);
-    if (got != T[i].want) fprintf(stderr, "sentence '%s': got %zu want %zu\n", T[i].in, got, T[i].want);
+    if (got != T[i].want)
+      fprintf(stderr, "sentence '%s': got %zu want %zu\n", T[i].in, got, T[i].want);
     CHECK(got == T[i].want);
   }
   /* overlong text without terminators is cut at a space after max_chars */
@@ -89,7 +102,10 @@ static void test_sentences(void) {
   CHECK(ak__has_words(" ok.", 4) == 1);
 }
 
-typedef struct collect { char text[512]; int calls, stop_after; } collect;
+typedef struct collect {
+  char text[512];
+  int calls, stop_after;
+} collect;
 static int collect_fn(void *user, const char *t, size_t n) {
   collect *c = user;
   size_t l = strlen(c->text);
@@ -102,18 +118,19 @@ static int collect_fn(void *user, const char *t, size_t n) {
 
 static void test_sse(void) {
   const char *stream =
-    ": keep-alive\r\n\r\n"
-    "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
-    "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
-    "event: message\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo, w\\u00f6rld\"}}]}\n\n"
-    "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-    "data: [DONE]\n\n";
+      ": keep-alive\r\n\r\n"
+      "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\r\n\r\n"
+      "event: message\ndata: {\"choices\":[{\"delta\":{\"content\":\"lo, w\\u00f6rld\"}}]}\n\n"
+      "data: {\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+      "data: [DONE]\n\n";
   for (int bytewise = 0; bytewise < 2; bytewise++) {
     ak__sse p = {0};
     collect c = {.calls = 0};
     int rc = 0;
     if (bytewise)
-      for (size_t i = 0; stream[i] && rc == 0; i++) rc = ak__sse_feed(&p, stream + i, 1, collect_fn, &c);
+      for (size_t i = 0; stream[i] && rc == 0; i++)
+        rc = ak__sse_feed(&p, stream + i, 1, collect_fn, &c);
     else
       rc = ak__sse_feed(&p, stream, strlen(stream), collect_fn, &c);
     CHECK(rc == 0);
@@ -146,7 +163,8 @@ static void test_sse(void) {
     char chunk[4096];
     memset(chunk, 'x', sizeof chunk);
     int rc = 0;
-    for (int i = 0; i < 200 && rc == 0; i++) rc = ak__sse_feed(&p, chunk, sizeof chunk, collect_fn, &c);
+    for (int i = 0; i < 200 && rc == 0; i++)
+      rc = ak__sse_feed(&p, chunk, sizeof chunk, collect_fn, &c);
     CHECK(rc == -1);
     ak__sse_free(&p);
   }
@@ -201,8 +219,9 @@ static void test_config(void) {
   ak__config c;
   char err[600];
   ak__config_default(&c);
-  char *a1[] = {"x", "--listen", "127.0.0.1:0", "--app-id", "demo", "--llm", "openai",
-                "--motion-url", "http://h:1/", "--vad-threshold-db=-35.5", NULL};
+  char *a1[] = {"x",     "--listen", "127.0.0.1:0",  "--app-id",    "demo",
+                "--llm", "openai",   "--motion-url", "http://h:1/", "--vad-threshold-db=-35.5",
+                NULL};
   CHECK(ak__config_load(&c, 10, a1, err, sizeof err) == 0);
   CHECK(c.listen_port == 0 && strcmp(c.listen_host, "127.0.0.1") == 0);
   CHECK(strcmp(c.motion_url, "http://h:1") == 0);

@@ -29,8 +29,8 @@ static size_t onset(const float *x, size_t n) {
   return n;
 }
 
-static float *resample_chunked(int in_rate, int out_rate, const float *x, size_t n,
-                               size_t chunk, size_t *out_n) {
+static float *resample_chunked(int in_rate, int out_rate, const float *x, size_t n, size_t chunk,
+                               size_t *out_n) {
   ak_resampler *r = NULL;
   CHECK_EQ_INT(ak_resampler_new(in_rate, out_rate, &r), AK_OK);
   size_t cap = (size_t)((uint64_t)n * out_rate / in_rate) + 4096;
@@ -154,7 +154,9 @@ static int mem_write(void *user, const unsigned char *ptr, opus_int32 len) {
   m->len += (size_t)len;
   return 0;
 }
-static int mem_close(void *user) { return 0; }
+static int mem_close(void *user) {
+  return 0;
+}
 
 static membuf make_ogg(int rate, const float *x, size_t n) {
   membuf m = {0};
@@ -211,7 +213,8 @@ static void test_ogg_decoder(void) {
   uint8_t junk[4096];
   for (size_t i = 0; i < sizeof junk; i++) junk[i] = (uint8_t)(i * 31 + 7);
   int rc = AK_OK;
-  for (int k = 0; k < 20 && rc == AK_OK; k++) rc = ak_ogg_decoder_push(d, junk, sizeof junk, on_pcm, NULL);
+  for (int k = 0; k < 20 && rc == AK_OK; k++)
+    rc = ak_ogg_decoder_push(d, junk, sizeof junk, on_pcm, NULL);
   CHECK(rc == AK_EFORMAT);
   CHECK_EQ_INT(ak_ogg_decoder_push(d, junk, 1, on_pcm, NULL), AK_ESTATE);
   ak_ogg_decoder_reset(d);

@@ -34,8 +34,8 @@ static ak_engine *mk(int fps, int la, float expr, uint64_t seed) {
 
 /* Pushes audio in chunks of `chunk` samples, popping after each push, then finishes. Returns
  * the number of frames written into out (at most cap). Checks readiness along the way. */
-static size_t run_chunks(ak_engine *e, const float *x, size_t n, size_t chunk,
-                         ak_motion_frame *out, size_t cap, int fps, int la, int *readiness_ok) {
+static size_t run_chunks(ak_engine *e, const float *x, size_t n, size_t chunk, ak_motion_frame *out,
+                         size_t cap, int fps, int la, int *readiness_ok) {
   size_t got = 0, pushed = 0;
   *readiness_ok = 1;
   ak_motion_frame f;
@@ -224,10 +224,12 @@ static void test_voiced_opens_jaw(void) {
     if (i >= 51 && j > tail) tail = j;
   }
   char msg[200];
-  snprintf(msg, sizeof msg, "vowel opens the jaw (%.3f), noise burst opens it less (%.3f), "
-           "silences rest (%.3f %.3f %.3f)", tone, noise, lead, gap, tail);
-  CHECK(got == 60 && tone > 0.3f && noise > 0.05f && noise < tone && lead < 0.02f &&
-            gap < 0.02f && tail < 0.02f,
+  snprintf(msg, sizeof msg,
+           "vowel opens the jaw (%.3f), noise burst opens it less (%.3f), "
+           "silences rest (%.3f %.3f %.3f)",
+           tone, noise, lead, gap, tail);
+  CHECK(got == 60 && tone > 0.3f && noise > 0.05f && noise < tone && lead < 0.02f && gap < 0.02f &&
+            tail < 0.02f,
         msg);
   CHECK(tone_voice >= 12, "frames of the vowel are marked voiced");
   free(x);
@@ -284,10 +286,12 @@ static void test_life(void) {
     if (g > gaze) gaze = g;
   }
   char msg[160];
-  snprintf(msg, sizeof msg, "30 s: %d blinks (natural 5..20), head yaw range %.3f rad, "
-           "brow max %.2f, gaze max %.2f", blinks, hmax - hmin, brow, gaze);
-  CHECK(blinks >= 5 && blinks <= 20 && hmax - hmin > 0.01f && hmax - hmin < 0.5f &&
-            brow > 0.05f && gaze > 0.02f,
+  snprintf(msg, sizeof msg,
+           "30 s: %d blinks (natural 5..20), head yaw range %.3f rad, "
+           "brow max %.2f, gaze max %.2f",
+           blinks, hmax - hmin, brow, gaze);
+  CHECK(blinks >= 5 && blinks <= 20 && hmax - hmin > 0.01f && hmax - hmin < 0.5f && brow > 0.05f &&
+            gaze > 0.02f,
         msg);
 
   e = mk(25, 80, 0.0f, 8);
@@ -296,9 +300,9 @@ static void test_life(void) {
   int still = 1;
   float jaw = 0;
   for (size_t i = 0; i < got; i++) {
-    static const int life[] = {AK_EYE_BLINK_LEFT, AK_EYE_BLINK_RIGHT, AK_EYE_LOOK_OUT_LEFT,
-                               AK_EYE_LOOK_IN_LEFT, AK_EYE_LOOK_UP_LEFT, AK_EYE_LOOK_DOWN_LEFT,
-                               AK_BROW_INNER_UP, AK_BROW_OUTER_UP_LEFT, AK_CHEEK_SQUINT_LEFT};
+    static const int life[] = {AK_EYE_BLINK_LEFT,   AK_EYE_BLINK_RIGHT,    AK_EYE_LOOK_OUT_LEFT,
+                               AK_EYE_LOOK_IN_LEFT, AK_EYE_LOOK_UP_LEFT,   AK_EYE_LOOK_DOWN_LEFT,
+                               AK_BROW_INNER_UP,    AK_BROW_OUTER_UP_LEFT, AK_CHEEK_SQUINT_LEFT};
     for (size_t k = 0; k < sizeof life / sizeof *life; k++)
       if (f[i].weights[life[k]] != 0.0f) still = 0;
     for (int k = 0; k < 3; k++)
@@ -335,8 +339,8 @@ static void test_config_and_state(void) {
   struct {
     int fps, la;
     float ex;
-  } bad[] = {{0, 80, 0.5f}, {-1, 80, 0.5f}, {121, 80, 0.5f}, {25, -1, 0.5f}, {25, 201, 0.5f},
-             {25, 80, -0.1f}, {25, 80, 1.5f}, {25, 80, NAN}};
+  } bad[] = {{0, 80, 0.5f},   {-1, 80, 0.5f},  {121, 80, 0.5f}, {25, -1, 0.5f},
+             {25, 201, 0.5f}, {25, 80, -0.1f}, {25, 80, 1.5f},  {25, 80, NAN}};
   int all = 1;
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     ak_engine_config_default(&c);

@@ -28,7 +28,9 @@ static void put(buf *b, const void *d, size_t n) {
   memcpy(b->p + b->n, d, n);
   b->n += n;
 }
-static void put32(buf *b, uint32_t v) { put(b, &v, 4); }
+static void put32(buf *b, uint32_t v) {
+  put(b, &v, 4);
+}
 
 static void add_rec(buf *b, const char *name, uint32_t dtype, uint32_t nd, const uint32_t dims[4],
                     const float *data, uint32_t nbytes) {
@@ -276,8 +278,10 @@ static void test_power_spectrum(uint64_t seed) {
     }
   }
   char msg[128];
-  snprintf(msg, sizeof msg, "power spectrum = direct DFT on 4 random windows (max err %.1e of "
-           "the mean bin power)", maxrel);
+  snprintf(msg, sizeof msg,
+           "power spectrum = direct DFT on 4 random windows (max err %.1e of "
+           "the mean bin power)",
+           maxrel);
   CHECK(maxrel < 1e-4, msg);
 }
 
@@ -302,10 +306,11 @@ static void test_kernels(uint64_t seed) {
     free(b);
   }
   char msg[160];
-  snprintf(msg, sizeof msg, "SIMD matvec (%s) matches the reference on 50 random shapes "
+  snprintf(msg, sizeof msg,
+           "SIMD matvec (%s) matches the reference on 50 random shapes "
            "(max rel err %.1e, seed %llu)",
-           ak__matvec_best() == ak__matvec_ref ? "not available: reference" : "AVX2+FMA",
-           maxrel, (unsigned long long)seed);
+           ak__matvec_best() == ak__matvec_ref ? "not available: reference" : "AVX2+FMA", maxrel,
+           (unsigned long long)seed);
   CHECK(maxrel < 1e-5f, msg);
 }
 
@@ -436,7 +441,8 @@ static void test_lowlat(void) {
     free(bb.p);
   }
   ak_model *main_only = NULL;
-  CHECK(ak_model_load_memory(b.p, b.n, &main_only) == AK_OK, "default blob minus ll. records loads");
+  CHECK(ak_model_load_memory(b.p, b.n, &main_only) == AK_OK,
+        "default blob minus ll. records loads");
   const size_t n = 16000 * 12;
   float *x = ak_test_speechlike(n, 31);
   size_t n80, n0, nm;
@@ -446,8 +452,10 @@ static void test_lowlat(void) {
   if (j80 && j0 && jm && n80 == n0 && n0 == nm) {
     int lag_ll = best_lag(j80, j0, n0), lag_main = best_lag(j80, jm, nm);
     char msg[200];
-    snprintf(msg, sizeof msg, "lookahead 0: zero-lookahead network %+d ms vs the 80 ms mouth, "
-             "main network alone %+d ms", lag_ll * 10, lag_main * 10);
+    snprintf(msg, sizeof msg,
+             "lookahead 0: zero-lookahead network %+d ms vs the 80 ms mouth, "
+             "main network alone %+d ms",
+             lag_ll * 10, lag_main * 10);
     CHECK(abs(lag_ll) <= 3 && lag_main >= 5 && lag_main - lag_ll >= 3, msg);
   }
   free(x);

@@ -11,9 +11,13 @@
 
 static float tg[NH * AK__NT];
 
-static size_t hop(float t) { return (size_t)lroundf(t * 100.0f); }
+static size_t hop(float t) {
+  return (size_t)lroundf(t * 100.0f);
+}
 
-static float at(float t, int ch) { return tg[hop(t) * AK__NT + (size_t)ch]; }
+static float at(float t, int ch) {
+  return tg[hop(t) * AK__NT + (size_t)ch];
+}
 
 static float rest_max(float t0, float t1) { /* largest mouth value in [t0, t1) */
   float m = 0.0f;
@@ -31,13 +35,14 @@ static void test_parse(void) {
   CHECK(ak_ph_parse("p", vis, cls, frac) == 1 && vis[0] == AK_VIS_PP && cls[0] == AK_CLS_BILABIAL,
         "/p/ is a bilabial closure");
   CHECK(ak_ph_parse("m", vis, cls, frac) == 1 && vis[0] == AK_VIS_PP, "/m/ closes the lips");
-  CHECK(ak_ph_parse("u\xcb\x90", vis, cls, frac) == 1 && vis[0] == AK_VIS_U && cls[0] == AK_CLS_ROUND,
-        "/u:/ (length mark dropped) is rounded");
+  CHECK(
+      ak_ph_parse("u\xcb\x90", vis, cls, frac) == 1 && vis[0] == AK_VIS_U && cls[0] == AK_CLS_ROUND,
+      "/u:/ (length mark dropped) is rounded");
   CHECK(ak_ph_parse("t\xca\x83", vis, cls, frac) == 1 && vis[0] == AK_VIS_CH,
         "affricate /tS/ is one CH gesture");
-  CHECK(ak_ph_parse("\xc9\xaf", vis, cls, frac) == 1 && vis[0] == AK_VIS_UC &&
-            cls[0] == AK_CLS_OTHER,
-        "Japanese /M/ (compressed, unrounded) has its own viseme, outside the rounded class");
+  CHECK(
+      ak_ph_parse("\xc9\xaf", vis, cls, frac) == 1 && vis[0] == AK_VIS_UC && cls[0] == AK_CLS_OTHER,
+      "Japanese /M/ (compressed, unrounded) has its own viseme, outside the rounded class");
   int n = ak_ph_parse("a\xc9\xaa", vis, cls, frac); /* aɪ */
   CHECK(n == 2 && vis[0] == AK_VIS_AA && vis[1] == AK_VIS_I && fabsf(frac[0] + frac[1] - 1) < 1e-6f,
         "diphthong /aI/ is two targets that share the duration");
@@ -62,7 +67,8 @@ static void test_rest_outside_speech(void) {
   CHECK(at(1.35f, AK__T_FUNNEL) + at(1.35f, AK__T_PUCKER) > 0.9f, "/u/ rounds");
   CHECK(at(1.20f, AK__T_PUCKER) > at(1.07f, AK__T_PUCKER) + 0.1f,
         "rounding is anticipated across the bilabial");
-  CHECK(at(0.5f, AK__T_VOICE) == 0.0f && at(1.1f, AK__T_VOICE) == 1.0f, "voice target follows phones");
+  CHECK(at(0.5f, AK__T_VOICE) == 0.0f && at(1.1f, AK__T_VOICE) == 1.0f,
+        "voice target follows phones");
   float jump = 0.0f;
   for (size_t k = 1; k < NH; k++) {
     float d = fabsf(tg[k * AK__NT + AK__T_JAW] - tg[(k - 1) * AK__NT + AK__T_JAW]);
@@ -72,7 +78,8 @@ static void test_rest_outside_speech(void) {
 }
 
 static void test_compressed_u(void) {
-  ak_phone u[] = {{0.5f, 0.7f, AK_VIS_U, AK_CLS_ROUND}}, m[] = {{0.5f, 0.7f, AK_VIS_UC, AK_CLS_OTHER}};
+  ak_phone u[] = {{0.5f, 0.7f, AK_VIS_U, AK_CLS_ROUND}},
+           m[] = {{0.5f, 0.7f, AK_VIS_UC, AK_CLS_OTHER}};
   ak_ph_targets(u, 1, NH, tg);
   float ru = at(0.6f, AK__T_FUNNEL) + at(0.6f, AK__T_PUCKER), ju = at(0.6f, AK__T_JAW);
   ak_ph_targets(m, 1, NH, tg);
@@ -83,7 +90,8 @@ static void test_compressed_u(void) {
 
 static void test_gap_rests(void) {
   /* Two words with 600 ms between them and no pause phone in the list. */
-  ak_phone ph[] = {{0.50f, 0.70f, AK_VIS_AA, AK_CLS_OTHER}, {1.30f, 1.50f, AK_VIS_AA, AK_CLS_OTHER}};
+  ak_phone ph[] = {{0.50f, 0.70f, AK_VIS_AA, AK_CLS_OTHER},
+                   {1.30f, 1.50f, AK_VIS_AA, AK_CLS_OTHER}};
   ak_ph_targets(ph, 2, NH, tg);
   CHECK(rest_max(0.85f, 1.15f) < 0.02f, "an unmarked gap between phones rests");
   CHECK(at(0.6f, AK__T_JAW) > 0.6f && at(1.4f, AK__T_JAW) > 0.6f, "both words open the jaw");

@@ -21,8 +21,10 @@ static void test_pitch_tracker(void) {
     if (cl < min_clarity) min_clarity = cl;
   }
   char msg[160];
-  snprintf(msg, sizeof msg, "pitch of harmonic vowels 75..380 Hz within 3%% (worst %.1f%%, "
-           "clarity >= %.2f)", 100.0f * worst, min_clarity);
+  snprintf(msg, sizeof msg,
+           "pitch of harmonic vowels 75..380 Hz within 3%% (worst %.1f%%, "
+           "clarity >= %.2f)",
+           100.0f * worst, min_clarity);
   CHECK(worst < 0.03f && min_clarity > 0.7f, msg);
 
   float noise[AK__WIN], zero[AK__WIN] = {0}, f0, cl;
@@ -92,12 +94,15 @@ static void test_accents(const ak_model *m) {
   brow_other /= no;
   droll /= na;
   char msg[200];
-  snprintf(msg, sizeof msg, "brows rise on +6 semitone accents at equal loudness (mean %.3f vs "
-           "%.3f on the same syllables at 120 Hz, %.3f elsewhere)", brow_acc, brow_flat,
-           brow_other);
+  snprintf(msg, sizeof msg,
+           "brows rise on +6 semitone accents at equal loudness (mean %.3f vs "
+           "%.3f on the same syllables at 120 Hz, %.3f elsewhere)",
+           brow_acc, brow_flat, brow_other);
   CHECK(brow_acc > brow_flat + 0.1 && brow_acc > brow_other + 0.05, msg);
-  snprintf(msg, sizeof msg, "the head tilts with the melody (roll +%.4f rad on accents, same "
-           "seed)", droll);
+  snprintf(msg, sizeof msg,
+           "the head tilts with the melody (roll +%.4f rad on accents, same "
+           "seed)",
+           droll);
   CHECK(droll > 0.005, msg);
   free(acc);
   free(flat);

@@ -36,8 +36,9 @@ int main(void) {
   }
   espeak_SetSynthCallback(on_synth);
   pcm sp = {0};
-  static const char text[] = "Maybe the blue boat will move when the wind comes back. "
-                             "Please bring me a cup of warm soup, and put it over there.";
+  static const char text[] =
+      "Maybe the blue boat will move when the wind comes back. "
+      "Please bring me a cup of warm soup, and put it over there.";
   espeak_SetVoiceByName("en");
   espeak_Synth(text, sizeof text, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, &sp);
   espeak_Synchronize();
@@ -55,7 +56,7 @@ int main(void) {
   static const int rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000}; /* accepted */
   for (size_t r = 0; r < sizeof rates / sizeof *rates; r++) {
     size_t nr = 0, nb = 0, nf = 0;
-    float *xr = ak_test_resample(ref16, n16, 16000, rates[r], 777, &nr); /* client rate */
+    float *xr = ak_test_resample(ref16, n16, 16000, rates[r], 777, &nr);           /* client rate */
     float *back = xr ? ak_test_resample(xr, nr, rates[r], 16000, 777, &nb) : NULL; /* server */
     ak_motion_frame *f = back ? ak_test_animate(model, back, nb, 320, &nf) : NULL;
     size_t expect = (nr * 25 + (size_t)rates[r] - 1) / (size_t)rates[r]; /* ceil(dur * fps) */
@@ -65,9 +66,10 @@ int main(void) {
     double cj = f ? ak_test_corr(fref, f, m, AK_JAW_OPEN) : 0, va = m ? (double)agree / m : 0;
     /* 8 kHz keeps nothing above 4 kHz: allow it a little less agreement. */
     double need = rates[r] == 8000 ? 0.85 : 0.95;
-    snprintf(msg, sizeof msg, "%5d Hz input: %zu frames (%zu for its duration, %zu at 16 kHz), "
-             "jaw r=%.3f, voice agreement %.3f (need >= %.2f)", rates[r], nf, expect, nref, cj,
-             va, need);
+    snprintf(msg, sizeof msg,
+             "%5d Hz input: %zu frames (%zu for its duration, %zu at 16 kHz), "
+             "jaw r=%.3f, voice agreement %.3f (need >= %.2f)",
+             rates[r], nf, expect, nref, cj, va, need);
     CHECK(f && (nf == expect || nf == expect - 1) && (nf + 1 >= nref && nf <= nref + 1) &&
               cj >= need && va >= need,
           msg);

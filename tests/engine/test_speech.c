@@ -88,8 +88,10 @@ int main(int argc, char **argv) {
     double va = m ? (double)agree / m : 0;
     /* 8 kHz input has no energy above 4 kHz: allow it a little less agreement. */
     double need = rates[r] == 8000 ? 0.85 : 0.95;
-    snprintf(msg, sizeof msg, "%5d Hz clip via resampler: %zu frames (16 kHz: %zu), jaw r=%.3f, "
-             "voice agreement %.3f (need >= %.2f)", rates[r], nfx, nfr, cj, va, need);
+    snprintf(msg, sizeof msg,
+             "%5d Hz clip via resampler: %zu frames (16 kHz: %zu), jaw r=%.3f, "
+             "voice agreement %.3f (need >= %.2f)",
+             rates[r], nfx, nfr, cj, va, need);
     CHECK(fx && (nfx + 1 >= nfr && nfx <= nfr + 1) && cj >= need && va >= need - 0.05, msg);
     free(fx);
     free(x16);

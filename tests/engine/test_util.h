@@ -10,15 +10,15 @@
 
 static int ak_test_pass, ak_test_fail;
 
-#define CHECK(cond, msg)                                                      \
-  do {                                                                        \
-    if (cond) {                                                               \
-      ak_test_pass++;                                                         \
-      printf("ok   %s\n", (msg));                                             \
-    } else {                                                                  \
-      ak_test_fail++;                                                         \
-      printf("FAIL %s  (%s:%d)\n", (msg), __FILE__, __LINE__);                \
-    }                                                                         \
+#define CHECK(cond, msg)                                       \
+  do {                                                         \
+    if (cond) {                                                \
+      ak_test_pass++;                                          \
+      printf("ok   %s\n", (msg));                              \
+    } else {                                                   \
+      ak_test_fail++;                                          \
+      printf("FAIL %s  (%s:%d)\n", (msg), __FILE__, __LINE__); \
+    }                                                          \
   } while (0)
 
 static inline int ak_test_summary(const char *name) {

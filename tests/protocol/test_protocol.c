@@ -21,11 +21,15 @@ static ak_message *roundtrip(const ak_message *in) {
 static void test_configure(void) {
   ak_kv attrs[2] = {{"k1", "v1"}, {"k2", "v2"}};
   ak_message m = {.type = AK_MSG_CLIENT_CONFIGURE_SESSION, .data = AK_DATA_CONFIGURE};
-  m.u.configure = (ak_configure){.sample_rate = 24000, .bitrate = 32000,
+  m.u.configure = (ak_configure){.sample_rate = 24000,
+                                 .bitrate = 32000,
                                  .audio_format = AK_FORMAT_OGG_OPUS,
-                                 .egress_type = AK_EGRESS_LIVEKIT, .has_livekit = 1,
-                                 .livekit = {.url = "wss://lk", .room_name = "room",
-                                             .api_token = "tok", .idle_timeout = 30,
+                                 .egress_type = AK_EGRESS_LIVEKIT,
+                                 .has_livekit = 1,
+                                 .livekit = {.url = "wss://lk",
+                                             .room_name = "room",
+                                             .api_token = "tok",
+                                             .idle_timeout = 30,
                                              .extra_attributes = attrs,
                                              .n_extra_attributes = 2},
                                  .has_agora = 1,
@@ -51,7 +55,8 @@ static void test_configure(void) {
 }
 
 static void test_simple_messages(void) {
-  ak_message m = {.type = AK_MSG_SERVER_CONFIRM_SESSION, .data = AK_DATA_CONFIRM,
+  ak_message m = {.type = AK_MSG_SERVER_CONFIRM_SESSION,
+                  .data = AK_DATA_CONFIRM,
                   .u.confirm_connection_id = "20261122040000_abcdefghijkl"};
   ak_message *p = roundtrip(&m);
   CHECK(p && strcmp(p->u.confirm_connection_id, "20261122040000_abcdefghijkl") == 0);
@@ -59,24 +64,28 @@ static void test_simple_messages(void) {
 
   uint8_t pcm[640];
   for (size_t i = 0; i < sizeof pcm; i++) pcm[i] = (uint8_t)(i * 7);
-  m = (ak_message){.type = AK_MSG_CLIENT_AUDIO_INPUT, .data = AK_DATA_AUDIO_INPUT,
-                   .u.audio_input = {.req_id = "r1", .end = 1, .audio = pcm,
-                                     .audio_len = sizeof pcm}};
+  m = (ak_message){
+      .type = AK_MSG_CLIENT_AUDIO_INPUT,
+      .data = AK_DATA_AUDIO_INPUT,
+      .u.audio_input = {.req_id = "r1", .end = 1, .audio = pcm, .audio_len = sizeof pcm}};
   p = roundtrip(&m);
   CHECK(p && p->u.audio_input.end == 1 && p->u.audio_input.audio_len == sizeof pcm &&
         memcmp(p->u.audio_input.audio, pcm, sizeof pcm) == 0 &&
         strcmp(p->u.audio_input.req_id, "r1") == 0);
   ak_message_free(p);
 
-  m = (ak_message){.type = AK_MSG_SERVER_ERROR, .data = AK_DATA_ERROR,
-                   .u.error = {.connection_id = "c", .req_id = "r", .code = 3,
+  m = (ak_message){.type = AK_MSG_SERVER_ERROR,
+                   .data = AK_DATA_ERROR,
+                   .u.error = {.connection_id = "c",
+                               .req_id = "r",
+                               .code = 3,
                                .message = "unsupported sample rate: 11025"}};
   p = roundtrip(&m);
   CHECK(p && p->u.error.code == 3 && strstr(p->u.error.message, "unsupported sample rate"));
   ak_message_free(p);
 
-  m = (ak_message){.type = AK_MSG_CLIENT_INTERRUPT, .data = AK_DATA_INTERRUPT,
-                   .u.interrupt_req_id = "rq"};
+  m = (ak_message){
+      .type = AK_MSG_CLIENT_INTERRUPT, .data = AK_DATA_INTERRUPT, .u.interrupt_req_id = "rq"};
   p = roundtrip(&m);
   CHECK(p && p->type == AK_MSG_CLIENT_INTERRUPT && strcmp(p->u.interrupt_req_id, "rq") == 0);
   ak_message_free(p);
@@ -129,13 +138,22 @@ static void test_animation_payloads(void) {
   const uint8_t *pkts[3] = {pk[0], pk[1], pk[2]};
   size_t lens[3] = {4, 4, 3};
   ak_message m = {.type = AK_MSG_SERVER_RESPONSE_ANIMATION, .data = AK_DATA_ANIMATION};
-  m.u.animation = (ak_animation){.connection_id = "c", .req_id = "r", .end = 1,
-                                 .has_motion = 1, .motion = mp, .has_audio = 1,
-                                 .audio = {.sample_rate = 16000, .channels = 1,
-                                           .frame_samples = 320, .pre_skip = 104,
-                                           .first_packet = 7, .total_samples = 960,
-                                           .n_packets = 3, .packets = pkts,
-                                           .packet_lens = lens, .end = 1}};
+  m.u.animation = (ak_animation){.connection_id = "c",
+                                 .req_id = "r",
+                                 .end = 1,
+                                 .has_motion = 1,
+                                 .motion = mp,
+                                 .has_audio = 1,
+                                 .audio = {.sample_rate = 16000,
+                                           .channels = 1,
+                                           .frame_samples = 320,
+                                           .pre_skip = 104,
+                                           .first_packet = 7,
+                                           .total_samples = 960,
+                                           .n_packets = 3,
+                                           .packets = pkts,
+                                           .packet_lens = lens,
+                                           .end = 1}};
   uint8_t *wire = NULL;
   size_t wire_len = 0;
   CHECK_EQ_INT(ak_message_pack(&m, &wire, &wire_len), AK_OK);
@@ -182,8 +200,14 @@ static void test_animation_payloads(void) {
   CHECK_EQ_INT(a->audio.first_packet, 7);
   CHECK_EQ_INT(a->audio.total_samples, 960);
   /* The relayable sub-message bytes parse on their own and start with the magic. */
-  CHECK(a->audio_bytes_len > 5 && memcmp(a->audio_bytes, "\x0d" "AKA1", 5) == 0);
-  CHECK(a->motion_bytes_len > 5 && memcmp(a->motion_bytes, "\x0d" "AKM1", 5) == 0);
+  CHECK(a->audio_bytes_len > 5 && memcmp(a->audio_bytes,
+                                         "\x0d"
+                                         "AKA1",
+                                         5) == 0);
+  CHECK(a->motion_bytes_len > 5 && memcmp(a->motion_bytes,
+                                          "\x0d"
+                                          "AKM1",
+                                          5) == 0);
   ak_audio_payload av;
   ak_message *hold = NULL;
   CHECK_EQ_INT(ak_audio_payload_parse(a->audio_bytes, a->audio_bytes_len, &av, &hold), AK_OK);
@@ -218,8 +242,13 @@ static void test_payload_spans(void) {
   CHECK_EQ_INT(ms.present, 7); /* untouched on failure */
   /* A real motion payload, then the animation with the motion field twice. */
   uint8_t w[2] = {10, 20}, hd[12] = {0};
-  ak_motion_payload mp = {.fps = 25, .frame_count = 2, .channel_mask = 1, .weights = w,
-                          .weights_len = 2, .head = hd, .head_len = 12};
+  ak_motion_payload mp = {.fps = 25,
+                          .frame_count = 2,
+                          .channel_mask = 1,
+                          .weights = w,
+                          .weights_len = 2,
+                          .head = hd,
+                          .head_len = 12};
   uint8_t *bare = NULL;
   size_t bare_len = 0;
   CHECK_EQ_INT(ak_motion_payload_pack(&mp, &bare, &bare_len), AK_OK);
@@ -253,8 +282,7 @@ static void test_payload_spans(void) {
     CHECK(a->motion_bytes && (a->motion_bytes < msg || a->motion_bytes >= msg + mn)); /* packed */
     ak_motion_payload mv;
     ak_message *hold = NULL;
-    CHECK_EQ_INT(ak_motion_payload_parse(a->motion_bytes, a->motion_bytes_len, &mv, &hold),
-                 AK_OK);
+    CHECK_EQ_INT(ak_motion_payload_parse(a->motion_bytes, a->motion_bytes_len, &mv, &hold), AK_OK);
     ak_message_free(hold);
     ak_message_free(p);
   }
@@ -269,8 +297,13 @@ static void test_payload_spans(void) {
 
 static void test_payload_validation(void) {
   uint8_t w[4] = {1, 2, 3, 4}, h[12] = {0};
-  ak_motion_payload mp = {.fps = 25, .frame_count = 2, .channel_mask = 3, .weights = w,
-                          .weights_len = 4, .head = h, .head_len = 12};
+  ak_motion_payload mp = {.fps = 25,
+                          .frame_count = 2,
+                          .channel_mask = 3,
+                          .weights = w,
+                          .weights_len = 4,
+                          .head = h,
+                          .head_len = 12};
   uint8_t *buf;
   size_t len;
   CHECK_EQ_INT(ak_motion_payload_pack(&mp, &buf, &len), AK_OK);

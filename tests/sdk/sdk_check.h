@@ -12,13 +12,13 @@ static _Atomic int g_fail, g_checks;
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
     }                                                                          \
   } while (0)
-#define CHECK_EQ(a, b)                                                                        \
-  do {                                                                                        \
-    long long va_ = (long long)(a), vb_ = (long long)(b);                                     \
-    g_checks++;                                                                               \
-    if (va_ != vb_) {                                                                         \
-      g_fail++;                                                                               \
+#define CHECK_EQ(a, b)                                                                         \
+  do {                                                                                         \
+    long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+    g_checks++;                                                                                \
+    if (va_ != vb_) {                                                                          \
+      g_fail++;                                                                                \
       fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, va_, vb_); \
-    }                                                                                         \
+    }                                                                                          \
   } while (0)
 #endif

@@ -162,8 +162,8 @@ static audio gen_audio(int rate, double seconds, unsigned seed) {
     phase += 2 * M_PI * f0 / rate;
     x = x * 1664525u + 1013904223u;
     double noise = ((double)(x >> 8) / (double)(1u << 24)) - 0.5;
-    double v = env * (0.5 * sin(phase) + 0.25 * sin(2 * phase) + 0.12 * sin(3 * phase)) +
-               0.02 * noise;
+    double v =
+        env * (0.5 * sin(phase) + 0.25 * sin(2 * phase) + 0.12 * sin(3 * phase)) + 0.02 * noise;
     a.pcm[i] = (int16_t)(v * 20000);
   }
   return a;
@@ -204,9 +204,9 @@ typedef struct req_stats {
   int audio_rate, frame_samples, pre_skip;
   uint64_t total_samples, next_packet;
   int packets_contiguous;
-  uint8_t *pk;      /* concatenated packets */
+  uint8_t *pk; /* concatenated packets */
   size_t pk_len, pk_cap;
-  size_t *pk_lens;  /* per packet */
+  size_t *pk_lens; /* per packet */
   size_t n_pk, pk_lens_cap;
   double first_motion_ms, end_ms;
   float max_jaw;
@@ -392,8 +392,8 @@ static void cb_close(void *user, int code, const char *reason) {
   pthread_mutex_unlock(&c->mu);
 }
 
-static const aks_callbacks k_cbs = {cb_connected, cb_message, cb_audio, cb_motion, cb_error,
-                                    cb_close};
+static const aks_callbacks k_cbs = {cb_connected, cb_message, cb_audio,
+                                    cb_motion,    cb_error,   cb_close};
 
 typedef int (*col_pred)(collector *c, const void *arg);
 
@@ -489,11 +489,11 @@ static void check_request(collector *c, const char *req_id, size_t n_samples, in
   long frames = (long)r->frames;
   long decoded = decode_opus(r);
   long expect_audio = r->audio_rate ? (long)((double)n_samples * r->audio_rate / rate) : -1;
-  printf("  %-22s %6.2f s in: %ld frames (expected %ld), %zu packets, opus %ld samples "
-         "(total_samples %llu, expected %ld), first motion to end %.0f ms\n",
-         label, dur, frames, expect_frames, r->n_pk, decoded,
-         (unsigned long long)r->total_samples, expect_audio,
-         r->first_motion_ms > 0 ? r->end_ms - r->first_motion_ms : -1.0);
+  printf(
+      "  %-22s %6.2f s in: %ld frames (expected %ld), %zu packets, opus %ld samples "
+      "(total_samples %llu, expected %ld), first motion to end %.0f ms\n",
+      label, dur, frames, expect_frames, r->n_pk, decoded, (unsigned long long)r->total_samples,
+      expect_audio, r->first_motion_ms > 0 ? r->end_ms - r->first_motion_ms : -1.0);
   CHECK(labs(frames - expect_frames) <= 1);
   CHECK(r->frames_contiguous);
   CHECK(r->packets_contiguous);
@@ -536,9 +536,10 @@ static aks_session *open_session(const aks_config *cfg, collector *c) {
   CHECK_EQ(rc, AKS_OK);
   if (rc != AKS_OK) {
     aks_error_info ei_;
-  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
-    if (e) fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
-                   aks_phase_name(e->phase), e->message);
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+    if (e)
+      fprintf(stderr, "  start failed: %s (%s) %s\n", aks_error_name(e->code),
+              aks_phase_name(e->phase), e->message);
     aks_session_free(s);
     return NULL;
   }
@@ -631,7 +632,10 @@ static int suite_clips(const server *srv, const char *dir) {
 }
 
 #ifdef AK_HAVE_ESPEAK
-typedef struct { int16_t *pcm; size_t n, cap; } espeak_buf;
+typedef struct {
+  int16_t *pcm;
+  size_t n, cap;
+} espeak_buf;
 static int espeak_cb(short *wav, int n, espeak_EVENT *ev) {
   espeak_buf *b = ev ? ev->user_data : NULL;
   if (!b || !wav || n <= 0) return 0;
@@ -866,7 +870,7 @@ static void test_errors(void) {
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_init(s);
     aks_error_info ei_;
-  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
            e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
     CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
@@ -963,7 +967,7 @@ static void test_errors(void) {
     CHECK_EQ(aks_session_new(&b, &k_cbs, &c, &s), AKS_OK);
     int rc = aks_session_start(s, NULL, 0);
     aks_error_info ei_;
-  const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
+    const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     CHECK_EQ(rc, AKS_CONNECTION_FAILED);
     CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_CONNECT);
     aks_session_free(s);
@@ -1373,8 +1377,7 @@ static void test_modes(const server *srv) {
   /* all audio queued before the confirm arrives: sent once confirmed */
   for (int i = 0; i < N; i++) {
     size_t half = au[i].n / 2;
-    CHECK_EQ(aks_session_send_audio(s[i], au[i].pcm, half * 2, 0, req[i], sizeof req[i]),
-             AKS_OK);
+    CHECK_EQ(aks_session_send_audio(s[i], au[i].pcm, half * 2, 0, req[i], sizeof req[i]), AKS_OK);
     CHECK_EQ(aks_session_send_audio(s[i], au[i].pcm + half, (au[i].n - half) * 2, 1, NULL, 0),
              AKS_OK);
   }
@@ -1453,8 +1456,7 @@ int main(int argc, char **argv) {
       suite_generated(&srv);
       printf("payload views checked against the relayed bytes: %ld\n", (long)g_views_checked);
       CHECK(g_views_checked > 0);
-    }
-    else if (strcmp(suite, "interrupt") == 0)
+    } else if (strcmp(suite, "interrupt") == 0)
       test_interrupt(&srv);
     else if (strcmp(suite, "modes") == 0)
       test_modes(&srv);

@@ -44,7 +44,10 @@ static void test_names(void) {
 }
 
 static void test_server_phrases(void) {
-  static const struct { const char *msg; int code; } t[] = {
+  static const struct {
+    const char *msg;
+    int code;
+  } t[] = {
       {"unsupported sample rate 11025", AKS_UNSUPPORTED_SAMPLE_RATE},
       {"invalid session token", AKS_SESSION_TOKEN_INVALID},
       {"Session token expired", AKS_SESSION_TOKEN_EXPIRED},
@@ -70,9 +73,9 @@ static void test_server_phrases(void) {
   CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
   CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);
   /* every code of the shared close table: only TOKEN_EXPIRED has its own meaning */
-#define CLOSE_CASE(name, code, meaning)                                                      \
-  CHECK_EQ(aks__classify_close(code), AK_CLOSE_##name == AK_CLOSE_TOKEN_EXPIRED            \
-                                          ? AKS_SESSION_TOKEN_EXPIRED                        \
+#define CLOSE_CASE(name, code, meaning)                                         \
+  CHECK_EQ(aks__classify_close(code), AK_CLOSE_##name == AK_CLOSE_TOKEN_EXPIRED \
+                                          ? AKS_SESSION_TOKEN_EXPIRED           \
                                           : AKS_CONNECTION_CLOSED);
   AK_CLOSE_MAP(CLOSE_CASE)
 #undef CLOSE_CASE
@@ -82,9 +85,16 @@ static void test_server_phrases(void) {
   "{\"errors\":[{\"status\":" #st ",\"code\":\"x\",\"title\":\"t\",\"detail\":\"" det "\"}]}"
 
 static void test_http_classes(void) {
-  static const struct { int status; const char *body; int code; const char *msg; } t[] = {
-      {401, ERRBODY(401, "session token expired"), AKS_SESSION_TOKEN_EXPIRED, "session token expired"},
-      {401, ERRBODY(401, "invalid session token"), AKS_SESSION_TOKEN_INVALID, "invalid session token"},
+  static const struct {
+    int status;
+    const char *body;
+    int code;
+    const char *msg;
+  } t[] = {
+      {401, ERRBODY(401, "session token expired"), AKS_SESSION_TOKEN_EXPIRED,
+       "session token expired"},
+      {401, ERRBODY(401, "invalid session token"), AKS_SESSION_TOKEN_INVALID,
+       "invalid session token"},
       {401, ERRBODY(401, "invalid api key"), AKS_SESSION_TOKEN_INVALID, "invalid api key"},
       {401, NULL, AKS_SESSION_TOKEN_INVALID, "HTTP status 401"},
       {402, ERRBODY(402, "pay up"), AKS_BILLING_REQUIRED, "pay up"},
@@ -121,9 +131,9 @@ static void test_urls(void) {
   CHECK(u.port == 1 && strcmp(u.path, "/a") == 0 && strcmp(u.query, "b=c") == 0);
   CHECK_EQ(aks__url_parse("wss://[::1]:9/x", &u), AKS_OK);
   CHECK(u.tls && strcmp(u.host, "::1") == 0 && u.port == 9);
-  const char *bad[] = {"", "ftp://x", "ws://", "ws://:80/", "ws://h:0", "ws://h:65536",
-                       "ws://h:12x/", "http://h:/", "ws://[::1/", "ws://a b/", "ws://u@h/",
-                       "localhost:8080"};
+  const char *bad[] = {"",           "ftp://x",      "ws://",       "ws://:80/",
+                       "ws://h:0",   "ws://h:65536", "ws://h:12x/", "http://h:/",
+                       "ws://[::1/", "ws://a b/",    "ws://u@h/",   "localhost:8080"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     int rc = aks__url_parse(bad[i], &u);
     if (rc != AKS_INVALID_ARGUMENT) fprintf(stderr, "accepted bad url '%s'\n", bad[i]);
@@ -184,13 +194,13 @@ static void test_config(void) {
 
   aks_session *s = (aks_session *)&c; /* sentinel: must stay untouched on failure */
   aks_session *const sentinel = s;
-#define BAD(stmt)                                                  \
-  do {                                                             \
-    aks_config b = good_config();                                  \
-    stmt;                                                          \
-    s = sentinel;                                                  \
+#define BAD(stmt)                                                        \
+  do {                                                                   \
+    aks_config b = good_config();                                        \
+    stmt;                                                                \
+    s = sentinel;                                                        \
     CHECK_EQ(aks_session_new(&b, NULL, NULL, &s), AKS_INVALID_ARGUMENT); \
-    CHECK(s == sentinel);                                          \
+    CHECK(s == sentinel);                                                \
   } while (0)
   BAD(b.app_id = NULL);
   BAD(b.app_id = "");
@@ -421,9 +431,10 @@ static void run_token_case(const char *response, int expect_code, const char *ex
 
 static void test_token_client(void) {
   for (int ext = 0; ext < 2; ext++) {
-    run_token_case("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n"
-                   "Connection: close\r\n\r\n{\"sessionToken\":\"tok-42\"}",
-                   AKS_OK, "tok-42", 200, ext);
+    run_token_case(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n"
+        "Connection: close\r\n\r\n{\"sessionToken\":\"tok-42\"}",
+        AKS_OK, "tok-42", 200, ext);
     const char *b402 = ERRBODY(402, "billing required");
     char resp[512];
     snprintf(resp, sizeof resp,
@@ -462,23 +473,34 @@ static void test_token_refused(void) {
   aks_session_free(s);
 }
 
-
 /* ---- connection state table ------------------------------------------------------------- */
 
 /* Every (from, to) pair: allowed exactly when listed here, and aks__state_step moves the
  * state only then. The list is written from the design (loop.h), not from state.c. */
 static void test_state_table(void) {
-  static const struct { aks__state from, to; } allowed[] = {
-      {AKS__IDLE, AKS__FETCHING_TOKEN},        {AKS__IDLE, AKS__HAS_TOKEN},
-      {AKS__IDLE, AKS__CLOSING},               {AKS__FETCHING_TOKEN, AKS__HAS_TOKEN},
-      {AKS__FETCHING_TOKEN, AKS__CONNECTING},  {AKS__FETCHING_TOKEN, AKS__CLOSING},
-      {AKS__FETCHING_TOKEN, AKS__FAILED},      {AKS__HAS_TOKEN, AKS__CONNECTING},
-      {AKS__HAS_TOKEN, AKS__CLOSING},          {AKS__CONNECTING, AKS__CONFIGURING},
-      {AKS__CONNECTING, AKS__CLOSING},         {AKS__CONNECTING, AKS__FAILED},
-      {AKS__CONFIGURING, AKS__OPEN},           {AKS__CONFIGURING, AKS__CLOSING},
-      {AKS__CONFIGURING, AKS__FAILED},         {AKS__OPEN, AKS__CLOSING},
-      {AKS__OPEN, AKS__FAILED},                {AKS__CLOSING, AKS__FAILED},
-      {AKS__CLOSING, AKS__CLOSED},             {AKS__FAILED, AKS__CLOSED},
+  static const struct {
+    aks__state from, to;
+  } allowed[] = {
+      {AKS__IDLE, AKS__FETCHING_TOKEN},
+      {AKS__IDLE, AKS__HAS_TOKEN},
+      {AKS__IDLE, AKS__CLOSING},
+      {AKS__FETCHING_TOKEN, AKS__HAS_TOKEN},
+      {AKS__FETCHING_TOKEN, AKS__CONNECTING},
+      {AKS__FETCHING_TOKEN, AKS__CLOSING},
+      {AKS__FETCHING_TOKEN, AKS__FAILED},
+      {AKS__HAS_TOKEN, AKS__CONNECTING},
+      {AKS__HAS_TOKEN, AKS__CLOSING},
+      {AKS__CONNECTING, AKS__CONFIGURING},
+      {AKS__CONNECTING, AKS__CLOSING},
+      {AKS__CONNECTING, AKS__FAILED},
+      {AKS__CONFIGURING, AKS__OPEN},
+      {AKS__CONFIGURING, AKS__CLOSING},
+      {AKS__CONFIGURING, AKS__FAILED},
+      {AKS__OPEN, AKS__CLOSING},
+      {AKS__OPEN, AKS__FAILED},
+      {AKS__CLOSING, AKS__FAILED},
+      {AKS__CLOSING, AKS__CLOSED},
+      {AKS__FAILED, AKS__CLOSED},
   };
   int n_allowed = 0, n_refused = 0;
   for (int f = 0; f < AKS__STATE_COUNT; f++) {
@@ -491,7 +513,10 @@ static void test_state_table(void) {
       int rc = aks__state_step(&st, (aks__state)t);
       CHECK_EQ(rc, expect ? AKS_OK : AKS_INVALID_STATE);
       CHECK_EQ(st, expect ? t : f);
-      if (expect) n_allowed++; else n_refused++;
+      if (expect)
+        n_allowed++;
+      else
+        n_refused++;
     }
   }
   CHECK_EQ(n_allowed, (int)(sizeof allowed / sizeof allowed[0]));
@@ -565,7 +590,11 @@ static void *slow_refuser_serve(void *arg) {
   return NULL;
 }
 
-typedef struct { aks_session *s; int rc; double t_done; } start_job;
+typedef struct {
+  aks_session *s;
+  int rc;
+  double t_done;
+} start_job;
 
 static void *start_in_thread(void *arg) {
   start_job *j = arg;
@@ -626,12 +655,13 @@ static void test_probe_off_thread(void) {
   pthread_join(srv, NULL);
   close(r.fd);
 
-  printf("  probe held %.0f ms; the other session's start took %.0f ms, ended %.0f ms before "
-         "the probe answer\n",
-         r.t_probe_out - r.t_probe_in, tb1 - tb0, r.t_probe_out - tb1);
+  printf(
+      "  probe held %.0f ms; the other session's start took %.0f ms, ended %.0f ms before "
+      "the probe answer\n",
+      r.t_probe_out - r.t_probe_in, tb1 - tb0, r.t_probe_out - tb1);
   CHECK_EQ(rc_b, AKS_CONNECTION_FAILED);
-  CHECK(tb1 - tb0 < 1000);         /* not stalled behind the 1.5 s probe */
-  CHECK(tb1 < r.t_probe_out);      /* finished while the probe still waited */
+  CHECK(tb1 - tb0 < 1000);                    /* not stalled behind the 1.5 s probe */
+  CHECK(tb1 < r.t_probe_out);                 /* finished while the probe still waited */
   CHECK_EQ(ja.rc, AKS_SESSION_TOKEN_EXPIRED); /* the probe's body decided A's code */
   CHECK(ja.t_done >= r.t_probe_out);
   aks_error_info e;
@@ -698,7 +728,10 @@ static void test_probe_external(void) {
 
 /* ---- Ogg Opus input encoder ------------------------------------------------------------ */
 
-typedef struct { size_t n; double energy; } pcm_count;
+typedef struct {
+  size_t n;
+  double energy;
+} pcm_count;
 
 static int count_pcm(void *user, const float *pcm, size_t n) {
   pcm_count *c = user;
@@ -741,7 +774,7 @@ static void test_oggenc(void) {
       fprintf(stderr, "rate %d: decoded %zu samples, expected %zu\n", rate, cnt.n, expect);
     CHECK(cnt.n + 2 >= expect && cnt.n <= expect + 2);
     double rms = sqrt(cnt.energy / (double)(cnt.n ? cnt.n : 1));
-    CHECK(rms > 0.1 && rms < 0.3); /* 8000/32768/sqrt(2) = 0.17 */
+    CHECK(rms > 0.1 && rms < 0.3);                                 /* 8000/32768/sqrt(2) = 0.17 */
     CHECK_EQ(aks__oggenc_write(e, pcm, 10, 0), AKS_INVALID_STATE); /* closed */
     ak_ogg_decoder_free(d);
     aks__oggenc_free(e);

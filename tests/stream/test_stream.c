@@ -56,7 +56,7 @@ typedef struct capture {
   int fps, messages, ended, bad;
   int full_msgs; /* messages sent because the packet store was full (FLUSH_ALL) */
   uint64_t total_samples;
-  int fail_at;      /* emit returns fail_code at this call (1-based), 0 = never */
+  int fail_at; /* emit returns fail_code at this call (1-based), 0 = never */
   int fail_code;
   int calls;
 } capture;
@@ -272,7 +272,9 @@ static int mem_write(void *user, const unsigned char *ptr, opus_int32 len) {
   m->len += (size_t)len;
   return 0;
 }
-static int mem_close(void *user) { return 0; }
+static int mem_close(void *user) {
+  return 0;
+}
 
 /* Ogg Opus of seconds of the test signal at rate (libopusenc). */
 static membuf make_ogg(int rate, double seconds) {
@@ -310,8 +312,8 @@ static membuf ogg_with_bad_packet(void) {
   membuf m = {0};
   ogg_stream_state os;
   ogg_stream_init(&os, 1234);
-  unsigned char head[19] = {'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1, 0x38, 0x01,
-                            0x80, 0xbb, 0, 0, 0, 0, 0};
+  unsigned char head[19] = {'O',  'p',  'u',  's',  'H', 'e', 'a', 'd', 1, 1,
+                            0x38, 0x01, 0x80, 0xbb, 0,   0,   0,   0,   0};
   unsigned char tags[16] = {'O', 'p', 'u', 's', 'T', 'a', 'g', 's', 0, 0, 0, 0, 0, 0, 0, 0};
   unsigned char bad[1] = {0x03};
   ogg_packet op = {.packet = head, .bytes = sizeof head, .b_o_s = 1, .granulepos = 0};
@@ -320,8 +322,8 @@ static membuf ogg_with_bad_packet(void) {
   op = (ogg_packet){.packet = tags, .bytes = sizeof tags, .granulepos = 0, .packetno = 1};
   ogg_stream_packetin(&os, &op);
   page_out(&os, &m, 1);
-  op = (ogg_packet){.packet = bad, .bytes = sizeof bad, .granulepos = 960, .packetno = 2,
-                    .e_o_s = 1};
+  op = (ogg_packet){
+      .packet = bad, .bytes = sizeof bad, .granulepos = 960, .packetno = 2, .e_o_s = 1};
   ogg_stream_packetin(&os, &op);
   page_out(&os, &m, 1);
   ogg_stream_clear(&os);
@@ -396,7 +398,7 @@ static void test_abort(void) {
   capture c = {0};
   ak_stream *s = new_stream(AK_STREAM_PCM_S16LE, rate, &c, -1);
   CHECK_EQ_INT(ak_stream_begin(s, "first"), AK_OK);
-  CHECK_EQ_INT(ak_stream_begin(s, "again"), AK_ESTATE); /* one request at a time */
+  CHECK_EQ_INT(ak_stream_begin(s, "again"), AK_ESTATE);            /* one request at a time */
   CHECK_EQ_INT(ak_stream_push(s, (const uint8_t *)pcm, n), AK_OK); /* half, odd-free */
   int before = c.messages;
   CHECK(before > 0);
@@ -502,7 +504,7 @@ static void test_config(void) {
   capture c = {0};
   ak_stream_config cfg;
   ak_stream_config_default(&cfg);
-  ak_stream *s = (ak_stream *)&c; /* must stay untouched on failure */
+  ak_stream *s = (ak_stream *)&c;                            /* must stay untouched on failure */
   CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_EINVAL); /* no emit */
   CHECK(s == (ak_stream *)&c);
   cfg.emit = on_emit;

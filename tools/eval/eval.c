@@ -23,8 +23,8 @@
 static const char *const lang_names[NLANG] = {"en", "es", "de", "fr", "it", "cmn", "ja", "yue"};
 /* Augmentation flags of ak_gen_data (bit 0 = audio present). */
 #define NCOND 6
-static const char *const cond_names[NCOND] = {"clean", "low-pass", "high-pass",
-                                              "reverb", "noise", "opus"};
+static const char *const cond_names[NCOND] = {"clean",  "low-pass", "high-pass",
+                                              "reverb", "noise",    "opus"};
 #define NGROUP (NLANG > NCOND ? NLANG : NCOND)
 
 typedef struct utt {
@@ -51,7 +51,9 @@ typedef struct track {
   size_t n;
 } track;
 
-static int read_u32(FILE *f, uint32_t *v) { return fread(v, 4, 1, f) == 1 ? 0 : -1; }
+static int read_u32(FILE *f, uint32_t *v) {
+  return fread(v, 4, 1, f) == 1 ? 0 : -1;
+}
 
 static utt *load(const char *path, size_t *count) {
   FILE *f = fopen(path, "rb");
@@ -279,9 +281,10 @@ static void report(const char *sys, const char *lang, const acc *a, int fps, int
     printf("| %s | %s | %.3f | %+d | %.3f | %+d | %.3f | %.3f | %.3f |\n", lang, sys, rc,
            lc * 1000 / fps, rs, ls * 1000 / fps, clos, sil, rnd);
   else
-    printf("%-4s %-24s r=%.3f lag=%+4d ms  r_step=%.3f lag=%+4d ms  closure=%.3f (n=%ld)  "
-           "silence=%.3f  rounding=%.3f\n",
-           lang, sys, rc, lc * 1000 / fps, rs, ls * 1000 / fps, clos, a->clos_n, sil, rnd);
+    printf(
+        "%-4s %-24s r=%.3f lag=%+4d ms  r_step=%.3f lag=%+4d ms  closure=%.3f (n=%ld)  "
+        "silence=%.3f  rounding=%.3f\n",
+        lang, sys, rc, lc * 1000 / fps, rs, ls * 1000 / fps, clos, a->clos_n, sil, rnd);
 }
 
 int main(int argc, char **argv) {
@@ -372,10 +375,11 @@ int main(int argc, char **argv) {
     }
   }
   if (md) {
-    printf("| %s | system | opening r | lag ms | r vs step curve | lag ms | /p b m/ closure "
-           "recall | silence precision | rounding contrast |\n"
-           "|---|---|---|---|---|---|---|---|---|\n",
-           by_cond ? "condition" : "lang");
+    printf(
+        "| %s | system | opening r | lag ms | r vs step curve | lag ms | /p b m/ closure "
+        "recall | silence precision | rounding contrast |\n"
+        "|---|---|---|---|---|---|---|---|---|\n",
+        by_cond ? "condition" : "lang");
   }
   for (int g = 0; g <= ng; g++) {
     int gi = g < ng ? g : NGROUP;

@@ -33,8 +33,12 @@ static uint64_t rnd_next(uint64_t *s) {
   x *= 0xBF58476D1CE4E5B9ull;
   return x ^ (x >> 32);
 }
-static double rnd_unit(uint64_t *s) { return (double)(rnd_next(s) >> 11) / 9007199254740992.0; }
-static int rnd_int(uint64_t *s, int n) { return (int)(rnd_unit(s) * n); }
+static double rnd_unit(uint64_t *s) {
+  return (double)(rnd_next(s) >> 11) / 9007199254740992.0;
+}
+static int rnd_int(uint64_t *s, int n) {
+  return (int)(rnd_unit(s) * n);
+}
 static float rnd_gauss(uint64_t *s) {
   double a = 0;
   for (int i = 0; i < 4; i++) a += rnd_unit(s);
@@ -53,26 +57,29 @@ typedef struct lang {
 } lang;
 
 #define L(x) x, (int)(sizeof x / sizeof *x)
-static const char *const en_on[] = {"", "b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s",
-                                    "t", "w", "y", "th", "sh", "ch", "br", "pl", "st", "bl", "fr", "wh"};
-static const char *const en_nu[] = {"a", "e", "i", "o", "u", "ee", "oo", "ay", "ow", "oy", "ai", "oa"};
-static const char *const en_co[] = {"", "", "n", "m", "t", "p", "b", "s", "k", "d", "l", "r", "ng", "st"};
-static const char *const es_on[] = {"", "b", "c", "d", "f", "g", "j", "l", "m", "n", "p", "r", "s",
-                                    "t", "v", "ch", "ll", "br", "pl", "tr", "qu"};
+static const char *const en_on[] = {"",   "b",  "d",  "f",  "g",  "h",  "k", "l",  "m",
+                                    "n",  "p",  "r",  "s",  "t",  "w",  "y", "th", "sh",
+                                    "ch", "br", "pl", "st", "bl", "fr", "wh"};
+static const char *const en_nu[] = {"a",  "e",  "i",  "o",  "u",  "ee",
+                                    "oo", "ay", "ow", "oy", "ai", "oa"};
+static const char *const en_co[] = {"",  "",  "n", "m", "t", "p",  "b",
+                                    "s", "k", "d", "l", "r", "ng", "st"};
+static const char *const es_on[] = {"",  "b", "c", "d", "f",  "g",  "j",  "l",  "m",  "n", "p",
+                                    "r", "s", "t", "v", "ch", "ll", "br", "pl", "tr", "qu"};
 static const char *const es_nu[] = {"a", "e", "i", "o", "u", "ue", "ie", "io", "ua"};
 static const char *const es_co[] = {"", "", "", "n", "s", "r", "l"};
-static const char *const de_on[] = {"", "b", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s",
-                                    "t", "w", "z", "sch", "st", "sp", "pf", "br", "kl"};
-static const char *const de_nu[] = {"a", "e", "i", "o", "u", "\xc3\xa4", "\xc3\xb6", "\xc3\xbc", "ei",
-                                    "au", "eu", "ie"};
+static const char *const de_on[] = {"",  "b", "d", "f", "g", "h",   "k",  "l",  "m",  "n",  "p",
+                                    "r", "s", "t", "w", "z", "sch", "st", "sp", "pf", "br", "kl"};
+static const char *const de_nu[] = {"a",        "e",        "i",  "o",  "u",  "\xc3\xa4",
+                                    "\xc3\xb6", "\xc3\xbc", "ei", "au", "eu", "ie"};
 static const char *const de_co[] = {"", "", "n", "m", "t", "s", "r", "l", "ch", "ng", "k"};
-static const char *const fr_on[] = {"", "b", "d", "f", "g", "j", "l", "m", "n", "p", "r", "s", "t",
-                                    "v", "ch", "br", "pl", "tr"};
-static const char *const fr_nu[] = {"a", "e", "i", "o", "u", "ou", "eu", "oi", "an", "on", "in",
-                                    "\xc3\xa9", "\xc3\xa8", "ai", "au"};
+static const char *const fr_on[] = {"",  "b", "d", "f", "g", "j",  "l",  "m",  "n",
+                                    "p", "r", "s", "t", "v", "ch", "br", "pl", "tr"};
+static const char *const fr_nu[] = {"a",  "e",  "i",  "o",        "u",        "ou", "eu", "oi",
+                                    "an", "on", "in", "\xc3\xa9", "\xc3\xa8", "ai", "au"};
 static const char *const fr_co[] = {"", "", "", "r", "l", "s", "t"};
-static const char *const it_on[] = {"", "b", "c", "d", "f", "g", "l", "m", "n", "p", "r", "s", "t",
-                                    "v", "z", "ch", "gl", "pr", "tr"};
+static const char *const it_on[] = {"",  "b", "c", "d", "f", "g",  "l",  "m",  "n", "p",
+                                    "r", "s", "t", "v", "z", "ch", "gl", "pr", "tr"};
 static const char *const it_nu[] = {"a", "e", "i", "o", "u", "ia", "io", "uo"};
 static const char *const it_co[] = {"", "", "", "n", "l", "r", "s"};
 /* Hiragana CV syllables (UTF-8). */
@@ -91,13 +98,13 @@ static const lang langs[] = {
     {"en", L(en_on), L(en_nu), L(en_co)}, {"es", L(es_on), L(es_nu), L(es_co)},
     {"de", L(de_on), L(de_nu), L(de_co)}, {"fr", L(fr_on), L(fr_nu), L(fr_co)},
     {"it", L(it_on), L(it_nu), L(it_co)}, {"cmn", NULL, 0, NULL, 0, NULL, 0},
-    {"ja", NULL, 0, NULL, 0, NULL, 0},
-    {"yue", NULL, 0, NULL, 0, NULL, 0},
+    {"ja", NULL, 0, NULL, 0, NULL, 0},    {"yue", NULL, 0, NULL, 0, NULL, 0},
 };
 #define NLANG (int)(sizeof langs / sizeof *langs)
 
-static const char *const train_variants[] = {"m1", "m2", "m3", "m4", "m5", "m6", "f1", "f2",
-                                             "f3", "klatt", "klatt3", "klatt4", "iven", "john"};
+static const char *const train_variants[] = {"m1",     "m2",     "m3",   "m4",  "m5",
+                                             "m6",     "f1",     "f2",   "f3",  "klatt",
+                                             "klatt3", "klatt4", "iven", "john"};
 static const char *const eval_variants[] = {"m7", "m8", "f4", "f5", "klatt2", "klatt6"};
 
 typedef struct hanzi {
@@ -317,7 +324,9 @@ static void opus_trip(float *x, size_t n, int bitrate) {
 
 static const int rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000};
 
-static void put32(FILE *f, uint32_t v) { fwrite(&v, 4, 1, f); }
+static void put32(FILE *f, uint32_t v) {
+  fwrite(&v, 4, 1, f);
+}
 
 int main(int argc, char **argv) {
   const char *outp = NULL;
@@ -338,7 +347,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--clean"))
       clean = 1;
     else {
-      fprintf(stderr, "usage: %s --out FILE --n N --seed S --split train|eval [--audio] [--clean]\n",
+      fprintf(stderr,
+              "usage: %s --out FILE --n N --seed S --split train|eval [--audio] [--clean]\n",
               argv[0]);
       return 2;
     }
@@ -347,9 +357,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "need --out and 0 < --n <= 1e6\n");
     return 2;
   }
-  int sr = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL,
-                             espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_PHONEME_IPA |
-                                 espeakINITIALIZE_DONT_EXIT);
+  int sr = espeak_Initialize(
+      AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL,
+      espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_PHONEME_IPA | espeakINITIALIZE_DONT_EXIT);
   if (sr != ESPEAK_RATE) {
     fprintf(stderr, "espeak_Initialize: rate %d\n", sr);
     return 1;

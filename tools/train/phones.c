@@ -9,10 +9,12 @@
 #include "../../engine/engine_internal.h"
 #include "phones.h"
 
-static const char *const vis_names[AK_VIS_COUNT] = {"sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS",
-                                                    "nn",  "RR", "aa", "E",  "I",  "O",  "U", "Uc"};
+static const char *const vis_names[AK_VIS_COUNT] = {
+    "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U", "Uc"};
 
-const char *ak_vis_name(int v) { return v >= 0 && v < AK_VIS_COUNT ? vis_names[v] : "?"; }
+const char *ak_vis_name(int v) {
+  return v >= 0 && v < AK_VIS_COUNT ? vis_names[v] : "?";
+}
 
 /* Poses: jaw, stretch, lowerDown, upperUp, smile, shrugLower, tongueOut | funnel, pucker |
  * closure (0..1), press, rollLower, rollUpper. */
@@ -24,7 +26,11 @@ typedef struct pose {
 
 static const pose poses[AK_VIS_COUNT] = {
     [AK_VIS_SIL] = {0},
-    [AK_VIS_PP] = {.jaw = 0.05f, .shrug = 0.15f, .closure = 1.0f, .press = 0.45f, .roll_lo = 0.25f,
+    [AK_VIS_PP] = {.jaw = 0.05f,
+                   .shrug = 0.15f,
+                   .closure = 1.0f,
+                   .press = 0.45f,
+                   .roll_lo = 0.25f,
                    .roll_up = 0.15f},
     [AK_VIS_FF] = {.jaw = 0.08f, .upper = 0.25f, .roll_lo = 0.55f},
     [AK_VIS_TH] = {.jaw = 0.14f, .upper = 0.1f, .tongue = 0.4f},
@@ -42,7 +48,9 @@ static const pose poses[AK_VIS_COUNT] = {
     [AK_VIS_UC] = {.jaw = 0.16f, .stretch = 0.05f, .funnel = 0.1f, .pucker = 0.3f},
 };
 
-float ak_ph_jaw(int v) { return v >= 0 && v < AK_VIS_COUNT ? poses[v].jaw : 0.0f; }
+float ak_ph_jaw(int v) {
+  return v >= 0 && v < AK_VIS_COUNT ? poses[v].jaw : 0.0f;
+}
 
 /* Dominance strength and spread (s) per group: jaw group, rounding group, closure group. */
 typedef struct dom {
@@ -51,18 +59,25 @@ typedef struct dom {
 
 static dom dominance(int v) {
   switch (v) {
-  case AK_VIS_SIL: return (dom){1.0f, 0.05f, 1.0f, 0.05f, 1.0f, 0.05f};
-  case AK_VIS_PP: return (dom){3.0f, 0.03f, 0.1f, 0.04f, 20.0f, 0.035f};
-  case AK_VIS_FF: return (dom){2.0f, 0.03f, 0.1f, 0.04f, 10.0f, 0.03f};
-  case AK_VIS_CH:
-  case AK_VIS_RR: return (dom){1.0f, 0.04f, 3.0f, 0.06f, 0.5f, 0.03f};
-  case AK_VIS_O:
-  case AK_VIS_U: return (dom){1.0f, 0.06f, 3.0f, 0.07f, 0.5f, 0.04f};
-  case AK_VIS_AA:
-  case AK_VIS_E:
-  case AK_VIS_I:
-  case AK_VIS_UC: return (dom){1.0f, 0.06f, 3.0f, 0.05f, 0.5f, 0.04f};
-  default: return (dom){0.6f, 0.04f, 0.1f, 0.04f, 0.5f, 0.03f};
+    case AK_VIS_SIL:
+      return (dom){1.0f, 0.05f, 1.0f, 0.05f, 1.0f, 0.05f};
+    case AK_VIS_PP:
+      return (dom){3.0f, 0.03f, 0.1f, 0.04f, 20.0f, 0.035f};
+    case AK_VIS_FF:
+      return (dom){2.0f, 0.03f, 0.1f, 0.04f, 10.0f, 0.03f};
+    case AK_VIS_CH:
+    case AK_VIS_RR:
+      return (dom){1.0f, 0.04f, 3.0f, 0.06f, 0.5f, 0.03f};
+    case AK_VIS_O:
+    case AK_VIS_U:
+      return (dom){1.0f, 0.06f, 3.0f, 0.07f, 0.5f, 0.04f};
+    case AK_VIS_AA:
+    case AK_VIS_E:
+    case AK_VIS_I:
+    case AK_VIS_UC:
+      return (dom){1.0f, 0.06f, 3.0f, 0.05f, 0.5f, 0.04f};
+    default:
+      return (dom){0.6f, 0.04f, 0.1f, 0.04f, 0.5f, 0.03f};
   }
 }
 
@@ -88,41 +103,162 @@ static int utf8(const unsigned char *s, uint32_t *cp) {
 static int base_vis(uint32_t c, int *vowel) {
   *vowel = 0;
   switch (c) {
-  case 'p': case 'b': case 'm': case 0x253: /* ɓ */ return AK_VIS_PP;
-  case 'f': case 'v': case 0x271: /* ɱ */ case 0x28B: /* ʋ */ case 0x278: /* ɸ */
-  case 0x3B2: /* β */ return AK_VIS_FF;
-  case 0x3B8: /* θ */ case 0xF0: /* ð */ return AK_VIS_TH;
-  case 't': case 'd': case 0x288: case 0x256: case 0x257: /* ʈ ɖ ɗ */ return AK_VIS_DD;
-  case 'n': case 'l': case 0x273: case 0x26D: case 0x27E: case 0x26B: case 0x28E: case 0x27A:
-    /* ɳ ɭ ɾ ɫ ʎ ɺ */ return AK_VIS_NN;
-  case 'k': case 'g': case 0x261: case 'q': case 'x': case 'h': case 'c': case 0x14B:
-  case 0x263: case 0x266: case 0x294: case 0x3C7: case 0x281: case 0x25F: case 0x272:
-  case 0xE7: case 0x29D: case 0x262: case 0x127:
-    /* ɡ ŋ ɣ ɦ ʔ χ ʁ ɟ ɲ ç ʝ ɢ ħ */ return AK_VIS_KK;
-  case 0x283: case 0x292: case 0x255: case 0x291: case 0x282: case 0x290:
-    /* ʃ ʒ ɕ ʑ ʂ ʐ */ return AK_VIS_CH;
-  case 's': case 'z': return AK_VIS_SS;
-  case 'r': case 0x279: case 0x27B: case 0x280: case 'R': /* ɹ ɻ ʀ */ return AK_VIS_RR;
-  case 'j': *vowel = 1; return AK_VIS_I;
-  case 'w': case 0x265: /* ɥ */ *vowel = 1; return AK_VIS_U;
-  case 0xE4: case 0xE0: case 0xE2: case 0xE3: *vowel = 1; return AK_VIS_AA;
-  case 0xE9: case 0xE8: case 0xEA: case 0xEB: case 0x1EBD: *vowel = 1; return AK_VIS_E;
-  case 0xEE: case 0xEF: case 0x129: case 0x2B2: *vowel = 1; return AK_VIS_I;
-  case 0xF6: case 0xF4: case 0xF5: *vowel = 1; return AK_VIS_O;
-  case 0xFC: case 0xF9: case 0xFB: case 0x169: *vowel = 1; return AK_VIS_U;
-  case 0x27D: return AK_VIS_NN;
-  case 'a': case 'A': case 0x251: case 0x250: case 0xE6: case 0x28C: case 0x252:
-    /* ɑ ɐ æ ʌ ɒ */ *vowel = 1; return c == 0x252 ? AK_VIS_O : AK_VIS_AA;
-  case 'e': case 'E': case '@': case 0x25B: case 0x259: case 0x25C: case 0x258: case 0x25A:
-  case 0x25D: case 0x1D7B: case 0x264: case 'V': /* ɛ ə ɜ ɘ ɚ ɝ ᵻ ɤ */
-    *vowel = 1; return AK_VIS_E;
-  case 'i': case 'I': case 0x26A: case 0x268: /* ɪ ɨ */ *vowel = 1; return AK_VIS_I;
-  case 'o': case 'O': case 0x254: case 0xF8: case 0x153: case 0x275: case 0x276:
-    /* ɔ ø œ ɵ ɶ */ *vowel = 1; return AK_VIS_O;
-  case 'u': case 'U': case 0x28A: case 'y': case 'Y': case 0x28F:
-    /* ʊ ʏ */ *vowel = 1; return AK_VIS_U;
-  case 0x26F: /* ɯ */ *vowel = 1; return AK_VIS_UC;
-  default: return -1;
+    case 'p':
+    case 'b':
+    case 'm':
+    case 0x253: /* ɓ */
+      return AK_VIS_PP;
+    case 'f':
+    case 'v':
+    case 0x271: /* ɱ */
+    case 0x28B: /* ʋ */
+    case 0x278: /* ɸ */
+    case 0x3B2: /* β */
+      return AK_VIS_FF;
+    case 0x3B8: /* θ */
+    case 0xF0:  /* ð */
+      return AK_VIS_TH;
+    case 't':
+    case 'd':
+    case 0x288:
+    case 0x256:
+    case 0x257: /* ʈ ɖ ɗ */
+      return AK_VIS_DD;
+    case 'n':
+    case 'l':
+    case 0x273:
+    case 0x26D:
+    case 0x27E:
+    case 0x26B:
+    case 0x28E:
+    case 0x27A:
+      /* ɳ ɭ ɾ ɫ ʎ ɺ */ return AK_VIS_NN;
+    case 'k':
+    case 'g':
+    case 0x261:
+    case 'q':
+    case 'x':
+    case 'h':
+    case 'c':
+    case 0x14B:
+    case 0x263:
+    case 0x266:
+    case 0x294:
+    case 0x3C7:
+    case 0x281:
+    case 0x25F:
+    case 0x272:
+    case 0xE7:
+    case 0x29D:
+    case 0x262:
+    case 0x127:
+      /* ɡ ŋ ɣ ɦ ʔ χ ʁ ɟ ɲ ç ʝ ɢ ħ */ return AK_VIS_KK;
+    case 0x283:
+    case 0x292:
+    case 0x255:
+    case 0x291:
+    case 0x282:
+    case 0x290:
+      /* ʃ ʒ ɕ ʑ ʂ ʐ */ return AK_VIS_CH;
+    case 's':
+    case 'z':
+      return AK_VIS_SS;
+    case 'r':
+    case 0x279:
+    case 0x27B:
+    case 0x280:
+    case 'R': /* ɹ ɻ ʀ */
+      return AK_VIS_RR;
+    case 'j':
+      *vowel = 1;
+      return AK_VIS_I;
+    case 'w':
+    case 0x265: /* ɥ */
+      *vowel = 1;
+      return AK_VIS_U;
+    case 0xE4:
+    case 0xE0:
+    case 0xE2:
+    case 0xE3:
+      *vowel = 1;
+      return AK_VIS_AA;
+    case 0xE9:
+    case 0xE8:
+    case 0xEA:
+    case 0xEB:
+    case 0x1EBD:
+      *vowel = 1;
+      return AK_VIS_E;
+    case 0xEE:
+    case 0xEF:
+    case 0x129:
+    case 0x2B2:
+      *vowel = 1;
+      return AK_VIS_I;
+    case 0xF6:
+    case 0xF4:
+    case 0xF5:
+      *vowel = 1;
+      return AK_VIS_O;
+    case 0xFC:
+    case 0xF9:
+    case 0xFB:
+    case 0x169:
+      *vowel = 1;
+      return AK_VIS_U;
+    case 0x27D:
+      return AK_VIS_NN;
+    case 'a':
+    case 'A':
+    case 0x251:
+    case 0x250:
+    case 0xE6:
+    case 0x28C:
+    case 0x252:
+      /* ɑ ɐ æ ʌ ɒ */ *vowel = 1;
+      return c == 0x252 ? AK_VIS_O : AK_VIS_AA;
+    case 'e':
+    case 'E':
+    case '@':
+    case 0x25B:
+    case 0x259:
+    case 0x25C:
+    case 0x258:
+    case 0x25A:
+    case 0x25D:
+    case 0x1D7B:
+    case 0x264:
+    case 'V': /* ɛ ə ɜ ɘ ɚ ɝ ᵻ ɤ */
+      *vowel = 1;
+      return AK_VIS_E;
+    case 'i':
+    case 'I':
+    case 0x26A:
+    case 0x268: /* ɪ ɨ */
+      *vowel = 1;
+      return AK_VIS_I;
+    case 'o':
+    case 'O':
+    case 0x254:
+    case 0xF8:
+    case 0x153:
+    case 0x275:
+    case 0x276:
+      /* ɔ ø œ ɵ ɶ */ *vowel = 1;
+      return AK_VIS_O;
+    case 'u':
+    case 'U':
+    case 0x28A:
+    case 'y':
+    case 'Y':
+    case 0x28F:
+      /* ʊ ʏ */ *vowel = 1;
+      return AK_VIS_U;
+    case 0x26F: /* ɯ */
+      *vowel = 1;
+      return AK_VIS_UC;
+    default:
+      return -1;
   }
 }
 

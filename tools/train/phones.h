@@ -9,8 +9,22 @@
  * (unrounded) close back vowel /ɯ/ of Japanese and others, which has no Oculus viseme: its
  * lips are drawn together without protrusion, not rounded like /u/. */
 enum {
-  AK_VIS_SIL, AK_VIS_PP, AK_VIS_FF, AK_VIS_TH, AK_VIS_DD, AK_VIS_KK, AK_VIS_CH, AK_VIS_SS,
-  AK_VIS_NN, AK_VIS_RR, AK_VIS_AA, AK_VIS_E, AK_VIS_I, AK_VIS_O, AK_VIS_U, AK_VIS_UC,
+  AK_VIS_SIL,
+  AK_VIS_PP,
+  AK_VIS_FF,
+  AK_VIS_TH,
+  AK_VIS_DD,
+  AK_VIS_KK,
+  AK_VIS_CH,
+  AK_VIS_SS,
+  AK_VIS_NN,
+  AK_VIS_RR,
+  AK_VIS_AA,
+  AK_VIS_E,
+  AK_VIS_I,
+  AK_VIS_O,
+  AK_VIS_U,
+  AK_VIS_UC,
   AK_VIS_COUNT
 };
 

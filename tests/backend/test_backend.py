@@ -394,17 +394,17 @@ def scenario_idle(args):
 
 
 def scenario_backpressure(args):
-    # 96 KiB: more than a whole short answer (~60 KiB of JSON for "hello"), so the normal
-    # browser never hits it; the slow reader asks for long answers (~430 KiB each) until the
-    # backend gives up on it (socket buffers absorb a few hundred KiB first).
-    st = Stack(args.bin, ["--out-queue-kb", "96"])
+    # 48 KiB: more than a whole short answer (~10 KiB of binary Messages for "hello"), so the
+    # normal browser never hits it; the slow reader asks for long answers (~190 KiB each)
+    # until the backend gives up on it (socket buffers absorb a few hundred KiB first).
+    st = Stack(args.bin, ["--out-queue-kb", "48"])
     try:
         good, _ = st.connect()
         slow = wsclient.WS("127.0.0.1", st.backend.port, rcvbuf=4096)
         check(slow.recv(10)["type"] == "ready", "slow reader connected")
         long_text = "echo " + " ".join(f"number{i}" for i in range(90))
         sent = 0
-        for _ in range(8):
+        for _ in range(16):
             try:
                 slow.send_json({"type": "text_query", "text": long_text})
                 sent += 1

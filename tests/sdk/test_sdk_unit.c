@@ -120,9 +120,10 @@ static void test_server_phrases(void) {
 #undef CLOSE_CASE
 }
 
-#define ERRBODY(st, code, det)                                                                     \
-  "{\"errors\":[{\"status\":" #st ",\"code\":\"" code "\",\"title\":\"t\",\"detail\":\"" det "\"}" \
-                                                                                             "]}"
+#define ERRBODY(st, code, det)                                                               \
+  "{\"errors\":[{\"status\":" #st ",\"code\":\"" code "\",\"title\":\"t\",\"detail\":\"" det \
+  "\"}"                                                                                      \
+  "]}"
 #define MSGBODY(m) "{\"message\":\"" m "\"}\n"
 
 static void test_http_classes(void) {

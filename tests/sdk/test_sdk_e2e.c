@@ -855,7 +855,7 @@ static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
 static void test_errors(void) {
   printf("errors\n");
   server srv;
-  const char *extra[] = {"--avatars", "alice,bob", NULL};
+  const char *extra[] = {"--avatars", "alice,bob", "--app", "other-key:other-app", NULL};
   if (server_start(&srv, extra) != 0) {
     CHECK(!"server did not start");
     return;
@@ -893,6 +893,15 @@ static void test_errors(void) {
     aks_config b = cfg;
     b.app_id = "someone-else";
     expect_start_fails(&b, AKS_APP_ID_UNRECOGNIZED, 404, "unknown app id");
+  }
+  /* a token issued for another (known) app */
+  if (want("mismatch")) {
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 600, tok, sizeof tok);
+    aks_config b = cfg;
+    b.session_token = tok;
+    b.app_id = "other-app";
+    expect_start_fails(&b, AKS_APP_ID_MISMATCH, 400, "app id mismatch");
   }
   /* expired token */
   if (want("expired")) {

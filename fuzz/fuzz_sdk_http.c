@@ -18,11 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   char msg[AKS_MSG_MAX];
   memset(msg, 'x', sizeof msg);
-  int code = aks__classify_http(status, text, msg, sizeof msg);
-  if (code > 0 || code < AKS_QUEUE_FULL || !memchr(msg, 0, sizeof msg)) abort();
+  int code = aks__classify_http(status, text, data[0] & 1, msg, sizeof msg);
+  if (code > 0 || code < AKS_UPSTREAM_ERROR || !memchr(msg, 0, sizeof msg)) abort();
 
   code = aks__classify_server_error(data[0], text);
-  if (code > 0 || code < AKS_QUEUE_FULL) abort();
+  if (code > 0 || code < AKS_UPSTREAM_ERROR) abort();
 
   aks__http_result *res = calloc(1, sizeof *res);
   if (res && aks__parse_token_body(text, res) == AKS_OK &&

@@ -11,18 +11,20 @@
 
 /* ---- errors.c ------------------------------------------------------------------------- */
 
-/* Maps a ServerError message to an error code by its phrases (PROTOCOL.md section 3).
- * Unknown text gives AKS_SERVER_ERROR. */
+/* The official SDKs' rules (PROTOCOL.md section 6; the order is in errors.c). A ServerError
+ * message alone (phrases only); unknown text gives AKS_SERVER_ERROR. */
 aks_error_code aks__classify_server_message(const char *message);
 
-/* ServerError with its gRPC-style code: phrases first, then code 3 -> invalidRequest,
- * 16 -> sessionTokenInvalid, anything else -> serverError. */
+/* ServerError with its gRPC-style code: codes 3/16/14/4001/4002 first, then the phrases;
+ * anything else -> serverError. */
 aks_error_code aks__classify_server_error(int grpc_code, const char *message);
 
-/* Maps a refused HTTP call (token API or WebSocket upgrade): status plus the JSON body
- * {"errors":[{status,code,title,detail}]} (may be NULL or not JSON). Writes the detail (or a
- * local explanation) into msg. status 0 means no HTTP answer at all. */
-aks_error_code aks__classify_http(int status, const char *body, char *msg, size_t msg_cap);
+/* Maps a refused HTTP call (token API, or WebSocket upgrade with at_connect = 1): status
+ * plus the JSON body {"errors":[{status,code,title,detail}]} or {"message":"..."} (may be
+ * NULL or not JSON). Writes the detail (or a local explanation) into msg. status 0 means no
+ * HTTP answer at all. */
+aks_error_code aks__classify_http(int status, const char *body, int at_connect, char *msg,
+                                  size_t msg_cap);
 
 /* WebSocket close code received without an earlier error: AK_CLOSE_TOKEN_EXPIRED (4010) ->
  * token expired, anything else -> connection closed (the table is in errors.c). */

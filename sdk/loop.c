@@ -480,12 +480,12 @@ static int start_probe(aks_session *s, int status) {
 /* The probe's verdict: trusted only when it saw the same status as the refused upgrade. */
 static void finish_probe(aks_session *s, aks__probe *p) {
   char msg[AKS_MSG_MAX];
-  aks_error_code code = aks__classify_http(p->status, NULL, msg, sizeof msg);
+  aks_error_code code = aks__classify_http(p->status, NULL, 1, msg, sizeof msg);
   if (p->res.http_status == p->status) {
     code = p->res.code;
     snprintf(msg, sizeof msg, "%s", p->res.message);
   }
-  aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, p->status, 0);
+  aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, p->status, 0);
   aks__session_detach_net(s);
 }
 
@@ -522,8 +522,8 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
   lws_set_opaque_user_data(wsi, NULL);
   if (status >= 400) {
     if (start_probe(s, status) == AKS_OK) return; /* the verdict comes back later */
-    aks_error_code code = aks__classify_http(status, NULL, msg, sizeof msg);
-    aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, msg, NULL, status, 0);
+    aks_error_code code = aks__classify_http(status, NULL, 1, msg, sizeof msg);
+    aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, status, 0);
   } else {
     aks__session_fail(s, AKS_CONNECTION_FAILED,
                       status > 0 ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT, msg,

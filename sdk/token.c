@@ -110,7 +110,7 @@ static void finish(aks__token_req *r, CURLcode cc, aks__http_result *res) {
     aks__parse_token_body(r->body.data, res);
     return;
   }
-  res->code = aks__classify_http((int)status, r->body.data, res->message, sizeof res->message);
+  res->code = aks__classify_http((int)status, r->body.data, 0, res->message, sizeof res->message);
 }
 
 void aks__token_req_free(aks__token_req *r) {
@@ -226,7 +226,8 @@ void aks__upgrade_probe(const char *http_url, const char *app_id, const char *to
     curl_easy_getinfo(r.easy, CURLINFO_RESPONSE_CODE, &status);
     res->http_status = (int)status;
     if (status >= 400 && (cc == CURLE_OK || r.body.len > 0))
-      res->code = aks__classify_http((int)status, r.body.data, res->message, sizeof res->message);
+      res->code =
+          aks__classify_http((int)status, r.body.data, 1, res->message, sizeof res->message);
     else
       snprintf(res->message, sizeof res->message, "upgrade refused (probe: %s, status %ld)",
                curl_easy_strerror(cc), status);

@@ -1,6 +1,6 @@
-/* Upgrade auth of the ingress WebSocket: endpoint, capacity, app id, session token (verified,
- * optionally consumed) and avatar id, judged into a verdict. It writes nothing: http.c turns
- * a refusal into the HTTP error response, ingress.c takes the identity of an allowed one. */
+/* Upgrade auth of the ingress WebSocket: endpoint, capacity, session token (verified,
+ * optionally consumed), then app id and avatar id, judged into a verdict. It writes nothing: http.c
+ * turns a refusal into the HTTP error response, ingress.c takes the identity of an allowed one. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -53,50 +53,55 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
   header_or_query(wsi, "x-app-id:", 9, "appId=", v->app_id, sizeof v->app_id);
   header_or_query(wsi, "x-session-key:", 14, "sessionKey=", token, sizeof token);
   query_arg(wsi, "id=", v->avatar_id, sizeof v->avatar_id);
-  if (!v->app_id[0]) {
-    refuse(v, 400, "invalid_request", "missing app id (X-App-ID header or appId query parameter)");
-    return;
-  }
-  int known = 0;
-  for (int i = 0; i < s->cfg.n_apps; i++) known |= strcmp(s->cfg.apps[i].app_id, v->app_id) == 0;
-  if (!known) {
-    refuse(v, 404, "app_not_found", "app id unrecognized");
-    return;
-  }
+  /* The token is judged before the app id, as the commercial ingress does: a bogus token
+   * with any app id is 400 "Invalid session token" (the SDKs' sessionTokenInvalid). */
   if (!token[0]) {
-    refuse(v, 401, "unauthorized",
-           "invalid session token: missing (X-Session-Key header or sessionKey query)");
+    refuse(v, 400, "invalid_session_token",
+           "Invalid session token: empty token (X-Session-Key header or sessionKey query)");
     return;
   }
   int64_t now = (int64_t)time(NULL), exp = 0;
   int t = ak__token_verify(s, token, now, token_app, sizeof token_app, &exp);
   if (t == AK_TOKEN_EXPIRED) {
-    refuse(v, 401, "token_expired", "session token expired");
+    refuse(v, 401, "session_token_expired", "Session token expired");
     return;
   }
   if (t != AK_TOKEN_OK) {
-    refuse(v, 401, "unauthorized", "invalid session token");
+    refuse(v, 400, "invalid_session_token", "Invalid session token");
+    return;
+  }
+  if (!v->app_id[0]) {
+    refuse(v, 400, "app_id_mismatch",
+           "App id mismatch: no app id given (X-App-ID header or appId query parameter)");
+    return;
+  }
+  int known = 0;
+  for (int i = 0; i < s->cfg.n_apps; i++) known |= strcmp(s->cfg.apps[i].app_id, v->app_id) == 0;
+  if (!known) {
+    refuse(v, 404, "app_id_unrecognized", "App id unrecognized");
     return;
   }
   if (strcmp(token_app, v->app_id) != 0) {
     refuse(v, 400, "app_id_mismatch",
-           "app id mismatch: the session token was issued for another app");
+           "App id mismatch: the session token was issued for another app");
     return;
   }
+  /* 404 and not 400: a 400 at connect reads as sessionTokenInvalid to the SDKs. */
   if (!v->avatar_id[0]) {
-    refuse(v, 400, "invalid_request", "missing avatar id (id query parameter)");
+    refuse(v, 404, "avatar_not_found", "Avatar not found: no avatar id (id query parameter)");
     return;
   }
   if (s->cfg.n_avatars) {
     int ok = 0;
     for (int i = 0; i < s->cfg.n_avatars; i++) ok |= strcmp(s->cfg.avatars[i], v->avatar_id) == 0;
     if (!ok) {
-      refuse(v, 404, "avatar_not_found", "avatar not found");
+      refuse(v, 404, "avatar_not_found", "Avatar not found");
       return;
     }
   }
   if (consume && ak__token_consume(s, token, exp, now) != AK_TOKEN_OK) {
-    refuse(v, 401, "unauthorized", "invalid session token: already used (tokens are single use)");
+    refuse(v, 400, "invalid_session_token",
+           "Invalid session token: already used (tokens are single use)");
     return;
   }
   v->token_exp = exp;

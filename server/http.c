@@ -1,6 +1,6 @@
 /* HTTP side of the server: the console token API, health, metrics, static files, and the
- * one refusal writer (status code + JSON error body) for those routes and for WebSocket
- * upgrades that auth.c refused. */
+ * refusal writers: {"errors":[...]} for those routes, {"message":"..."} for the ingress
+ * (WebSocket upgrades that auth.c refused), each a complete HTTP/1.1 response. */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -30,16 +30,48 @@ static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
   return 0;
 }
 
-/* Writes a complete HTTP response (headers + body) now. Returns the value the callback
- * should return. */
-static int http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
-                        size_t body_len) {
+static const char *reason_of(int status) {
+  static const struct {
+    int status;
+    const char *reason;
+  } k[] = {
+      {200, "OK"},
+      {204, "No Content"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {402, "Payment Required"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {413, "Payload Too Large"},
+      {426, "Upgrade Required"},
+      {500, "Internal Server Error"},
+      {503, "Service Unavailable"},
+  };
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+    if (k[i].status == status) return k[i].reason;
+  return status >= 500 ? "Server Error" : status >= 400 ? "Client Error" : "OK";
+}
+
+/* Writes a complete HTTP response (headers + body) now. The status line is ours: lws
+ * formats it from the request's HTTP version, which it has not parsed yet when an upgrade
+ * is refused (so it came out "HTTP/1.0", which the websockets library of the official
+ * Python SDK refuses to read), and it has no reason phrase for some codes (426). lws still
+ * adds the content length, which its keep-alive bookkeeping needs. close = 1 announces that
+ * the connection ends after this response (a refused upgrade). Returns the value the
+ * callback should return. */
+static int http_respond_ex(struct lws *wsi, int status, const char *ctype, const char *body,
+                           size_t body_len, int close) {
   size_t cap = LWS_PRE + 1024 + body_len;
   unsigned char *buf = malloc(cap);
   if (!buf) return -1;
   unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap;
-  if (lws_add_http_common_headers(wsi, (unsigned int)status, ctype, (lws_filepos_t)body_len, &p,
-                                  end) ||
+  int n = snprintf((char *)p, 64, "HTTP/1.1 %d %s\r\n", status, reason_of(status));
+  p += n;
+  if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char *)ctype,
+                                   (int)strlen(ctype), &p, end) ||
+      lws_add_http_header_content_length(wsi, (lws_filepos_t)body_len, &p, end) ||
+      (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                             (const unsigned char *)"close", 5, &p, end)) ||
       add_common(wsi, &p, end) || lws_finalize_http_header(wsi, &p, end)) {
     free(buf);
     return -1;
@@ -48,13 +80,19 @@ static int http_respond(struct lws *wsi, int status, const char *ctype, const ch
     memcpy(p, body, body_len);
     p += body_len;
   }
-  int n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
+  n = lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS);
   free(buf);
   if (n < 0) return -1;
+  if (close) return 1;
   return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-/* The one refusal writer, for the routes here and for refused upgrades alike:
+static int http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
+                        size_t body_len) {
+  return http_respond_ex(wsi, status, ctype, body, body_len, 0);
+}
+
+/* The console API's and the other HTTP routes' refusal:
  * {"errors":[{status, code, title, detail}]}. Returns what the callback should return. */
 static int http_error(struct lws *wsi, int status, const char *code, const char *title,
                       const char *detail) {
@@ -72,18 +110,40 @@ static int http_error(struct lws *wsi, int status, const char *code, const char 
   return rc;
 }
 
+/* The ingress's refusal, in the commercial ingress's shape: {"message":"..."} and a newline.
+ * close = 1 for a refused upgrade (the connection ends; returns 1), 0 for a plain GET. */
+static int ingress_error(struct lws *wsi, int status, const char *message, int close) {
+  cJSON *root = cJSON_CreateObject();
+  cJSON_AddStringToObject(root, "message", message);
+  char *json = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  if (!json) return -1;
+  size_t n = strlen(json);
+  char *body = malloc(n + 2);
+  int rc = -1;
+  if (body) {
+    memcpy(body, json, n);
+    body[n++] = '\n';
+    rc = http_respond_ex(wsi, status, "application/json", body, n, close);
+  }
+  free(body);
+  cJSON_free(json);
+  return rc;
+}
+
 /* Auth of an upgrade request (auth.c): 0 when allowed; otherwise the refusal has been
- * written and the return value is what the callback must return. */
-static int refuse_upgrade(ak_server *s, struct lws *wsi) {
+ * written and the return value is what the callback must return (1: close, -1: failed;
+ * for a plain GET, 2 when the connection may stay). */
+static int refuse_upgrade(ak_server *s, struct lws *wsi, int upgrade) {
   ak__auth_verdict v;
-  int consume = lws_hdr_total_length(wsi, WSI_TOKEN_UPGRADE) > 0;
-  ak__auth_upgrade(s, wsi, consume, &v);
+  ak__auth_upgrade(s, wsi, upgrade, &v);
   if (v.status == 0) return 0;
   s->m.upgrades_refused++;
   ak__log(s, AK_LOG_INFO, NULL, NULL, "upgrade refused %d: %s (app %s, avatar %s)", v.status,
           v.detail, v.app_id, v.avatar_id);
-  if (http_error(wsi, v.status, v.code, v.title, v.detail) < 0) return -1;
-  return 1;
+  int rc = ingress_error(wsi, v.status, v.detail, upgrade);
+  if (rc < 0) return -1;
+  return upgrade ? 1 : 2;
 }
 
 static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
@@ -91,8 +151,8 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
   for (int i = 0; i < s->cfg.n_apps; i++)
     if (c->http.api_key[0] && strcmp(s->cfg.apps[i].api_key, c->http.api_key) == 0)
       app = &s->cfg.apps[i];
-  if (!app)
-    return http_error(wsi, 401, "unauthorized", "Unauthorized",
+  if (!app) /* Never "unauthorized": the SDKs read that word as an egress (LiveKit) error. */
+    return http_error(wsi, 401, "invalid_api_key", "Invalid API key",
                       c->http.api_key[0] ? "invalid api key" : "missing X-Api-Key header");
   if (c->http.body_too_big)
     return http_error(wsi, 413, "payload_too_large", "Payload Too Large",
@@ -187,10 +247,10 @@ static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
   }
   if (strcmp(uri, "/v2/driveningress/websocket") == 0) {
     /* A plain GET (no upgrade): answer auth errors as for an upgrade, else 426. */
-    int rc = refuse_upgrade(s, wsi);
-    if (rc != 0) return rc > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : -1;
-    return http_error(wsi, 426, "upgrade_required", "Upgrade Required",
-                      "this endpoint only accepts WebSocket upgrades");
+    int rc = refuse_upgrade(s, wsi, 0);
+    if (rc != 0) return rc == 2 ? 0 : -1;
+    return ingress_error(wsi, 426,
+                         "Upgrade required: this endpoint only accepts WebSocket upgrades", 0);
   }
   return serve_static(s, wsi, uri);
 }
@@ -239,7 +299,7 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
       return lws_http_transaction_completed(wsi) ? -1 : 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-      return refuse_upgrade(s, wsi);
+      return refuse_upgrade(s, wsi, 1);
     default:
       return lws_callback_http_dummy(wsi, reason, user, in, len);
   }

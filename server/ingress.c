@@ -318,7 +318,7 @@ static int setup_pipeline(ak_session *ss, int opus_bitrate) {
 static void handle_configure(ak_session *ss, const ak_message *m) {
   const ak_configure *c = &m->u.configure;
   if (!ak_sample_rate_valid(c->sample_rate)) {
-    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY,
+    send_error(ss, AK_GRPC_UNIMPLEMENTED, NULL, AK_CLOSE_POLICY,
                "unsupported sample rate: %d (accepted: 8000, 16000, 22050, 24000, 32000, "
                "44100, 48000)",
                c->sample_rate);
@@ -371,7 +371,7 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
   if (rc != AK_OK) {
     ss->srv->m.protocol_errors++;
     if (ss->state == ST_AWAIT_CONFIG)
-      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
+      send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
                  "failed to unmarshal initial message: %s", ak_strerror(rc));
     else
       send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
@@ -382,7 +382,7 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
     if (m->data != AK_DATA_CONFIGURE ||
         (m->type != AK_MSG_CLIENT_CONFIGURE_SESSION && m->type != AK_MSG_UNSPECIFIED)) {
       ss->srv->m.protocol_errors++;
-      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
+      send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
                  "expected ClientConfigureSession message, got type %d", (int)m->type);
     } else {
       handle_configure(ss, m);
@@ -396,7 +396,7 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
       handle_interrupt(ss, m->u.interrupt_req_id);
     } else {
       ss->srv->m.protocol_errors++;
-      send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
+      send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
                  "unexpected message type: %d", (int)m->type);
     }
   }
@@ -449,7 +449,7 @@ static int on_receive(ak_session *ss, struct lws *wsi, const void *in, size_t le
   if (ss->state == ST_CLOSING) return 0;
   if (!lws_frame_is_binary(wsi)) {
     s->m.protocol_errors++;
-    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_UNSUPPORTED_DATA,
+    send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_UNSUPPORTED_DATA,
                "unexpected message type: text frame (messages are binary protobuf)");
     return 0;
   }
@@ -539,7 +539,7 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
     if (ss->state == ST_CLOSING) continue;
     if (!ss->req_open && ss->token_exp <= now) {
       s->m.token_expiry_closes++;
-      send_error(ss, AK_GRPC_UNAUTHENTICATED, NULL, AK_CLOSE_TOKEN_EXPIRED,
+      send_error(ss, AK_GRPC_PERMISSION_DENIED, NULL, AK_CLOSE_TOKEN_EXPIRED,
                  "session token expired");
       continue;
     }

@@ -69,11 +69,17 @@ typedef enum ak_msg_data {
 
 enum { AK_FORMAT_PCM_S16LE = 0, AK_FORMAT_OGG_OPUS = 1 };
 enum { AK_EGRESS_UNSPECIFIED = 0, AK_EGRESS_LIVEKIT = 1, AK_EGRESS_AGORA = 2 };
-/* gRPC-style codes used in ServerError.code. */
+/* gRPC-style codes used in ServerError.code. The official SDKs read 3, 14 and 16 (and 4001,
+ * 4002) before the message text (PROTOCOL.md section 6), so an error the SDKs know by its
+ * phrase carries another code: 4 (idle timeout), 7 (token expired), 9 (protocol errors),
+ * 12 (unsupported sample rate). */
 enum {
   AK_GRPC_INVALID_ARGUMENT = 3,
   AK_GRPC_DEADLINE_EXCEEDED = 4,
+  AK_GRPC_PERMISSION_DENIED = 7,
   AK_GRPC_RESOURCE_EXHAUSTED = 8,
+  AK_GRPC_FAILED_PRECONDITION = 9,
+  AK_GRPC_UNIMPLEMENTED = 12,
   AK_GRPC_INTERNAL = 13,
   AK_GRPC_UNAVAILABLE = 14,
   AK_GRPC_UNAUTHENTICATED = 16

@@ -25,28 +25,32 @@ extern "C" {
 #endif
 
 /* Error codes: stable numbers, and names equal to the commercial SDKs' codes. Append-only. */
-#define AKS_ERROR_MAP(X)                                  \
-  X(OK, 0, "ok")                                          \
-  X(SESSION_TOKEN_EXPIRED, -1, "sessionTokenExpired")     \
-  X(SESSION_TOKEN_INVALID, -2, "sessionTokenInvalid")     \
-  X(APP_ID_UNRECOGNIZED, -3, "appIDUnrecognized")         \
-  X(AVATAR_NOT_FOUND, -4, "avatarNotFound")               \
-  X(UNSUPPORTED_SAMPLE_RATE, -5, "unsupportedSampleRate") \
-  X(PROTOCOL_ERROR, -6, "protocolError")                  \
-  X(CONNECTION_FAILED, -7, "connectionFailed")            \
-  X(CONNECTION_CLOSED, -8, "connectionClosed")            \
-  X(IDLE_TIMEOUT, -9, "idleTimeout")                      \
-  X(SERVER_ERROR, -10, "serverError")                     \
-  X(INVALID_REQUEST, -11, "invalidRequest")               \
-  X(BILLING_REQUIRED, -12, "billingRequired")             \
-  X(APP_ID_MISMATCH, -13, "appIDMismatch")                \
-  X(EGRESS_UNAVAILABLE, -14, "egressUnavailable")         \
-  X(INVALID_ARGUMENT, -15, "invalidArgument")             \
-  X(INVALID_STATE, -16, "invalidState")                   \
-  X(OUT_OF_MEMORY, -17, "outOfMemory")                    \
-  X(TIMEOUT, -18, "timeout")                              \
-  X(UNKNOWN, -19, "unknown")                              \
-  X(QUEUE_FULL, -20, "queueFull")
+#define AKS_ERROR_MAP(X)                                       \
+  X(OK, 0, "ok")                                               \
+  X(SESSION_TOKEN_EXPIRED, -1, "sessionTokenExpired")          \
+  X(SESSION_TOKEN_INVALID, -2, "sessionTokenInvalid")          \
+  X(APP_ID_UNRECOGNIZED, -3, "appIDUnrecognized")              \
+  X(AVATAR_NOT_FOUND, -4, "avatarNotFound")                    \
+  X(UNSUPPORTED_SAMPLE_RATE, -5, "unsupportedSampleRate")      \
+  X(PROTOCOL_ERROR, -6, "protocolError")                       \
+  X(CONNECTION_FAILED, -7, "connectionFailed")                 \
+  X(CONNECTION_CLOSED, -8, "connectionClosed")                 \
+  X(IDLE_TIMEOUT, -9, "idleTimeout")                           \
+  X(SERVER_ERROR, -10, "serverError")                          \
+  X(INVALID_REQUEST, -11, "invalidRequest")                    \
+  X(BILLING_REQUIRED, -12, "billingRequired")                  \
+  X(APP_ID_MISMATCH, -13, "appIDMismatch")                     \
+  X(EGRESS_UNAVAILABLE, -14, "egressUnavailable")              \
+  X(INVALID_ARGUMENT, -15, "invalidArgument")                  \
+  X(INVALID_STATE, -16, "invalidState")                        \
+  X(OUT_OF_MEMORY, -17, "outOfMemory")                         \
+  X(TIMEOUT, -18, "timeout")                                   \
+  X(UNKNOWN, -19, "unknown")                                   \
+  X(QUEUE_FULL, -20, "queueFull")                              \
+  X(INVALID_EGRESS_CONFIG, -21, "invalidEgressConfig")         \
+  X(CREDITS_EXHAUSTED, -22, "creditsExhausted")                \
+  X(SESSION_DURATION_EXCEEDED, -23, "sessionDurationExceeded") \
+  X(UPSTREAM_ERROR, -24, "upstreamError")
 
 typedef enum aks_error_code {
 #define AKS__ENUM(name, code, str) AKS_##name = code,

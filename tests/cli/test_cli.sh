@@ -127,7 +127,9 @@ PYEOF
   fi
   out=$(timeout 60 "$CLI" send "$TMP/stereo22k.wav" --server "$URL" --fast --opus --query-auth --chunk-ms 100 2>&1); rc=$?
   if [ $rc -eq 0 ] && echo "$out" | grep -q "25 frames (expected 25"; then ok; else bad "send wav/opus/query: rc $rc: $out"; fi
-  expect_fail "sessionTokenInvalid" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$URL" --api-key wrong
+  # A wrong API key is 401 at the token API, which the official SDK rules (and ours) read as
+  # sessionTokenExpired (PROTOCOL.md section 6, rule 6).
+  expect_fail "sessionTokenExpired" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$URL" --api-key wrong
   expect_fail "appIDUnrecognized" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$URL" --app-id nobody
   expect_fail "sample rate must be" "$CLI" send "$TMP/noise16k.pcm" --rate 11025 --server "$URL"
   expect_fail "connectionFailed" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server http://127.0.0.1:1

@@ -818,7 +818,7 @@ static void test_idle_timeout(void) {
   server_stop(&srv);
 }
 
-/* Expects start() to fail with code in phase handshake. */
+/* Expects start() to fail with code (phase connect for an HTTP refusal, else handshake). */
 static void expect_start_fails(aks_config *cfg, int code, int http_status, const char *what) {
   collector c;
   col_init(&c);
@@ -832,7 +832,10 @@ static void expect_start_fails(aks_config *cfg, int code, int http_status, const
          e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
   CHECK_EQ(rc, code);
   CHECK(e && e->code == code);
-  CHECK(e && e->phase == AKS_PHASE_WEBSOCKET_HANDSHAKE);
+  /* A refused upgrade is websocket_connect (as in the official SDKs), a ServerError before
+   * the confirmation websocket_handshake. */
+  CHECK(e &&
+        e->phase == (http_status ? AKS_PHASE_WEBSOCKET_CONNECT : AKS_PHASE_WEBSOCKET_HANDSHAKE));
   if (http_status) CHECK(e && e->http_status == http_status);
   /* A failing call fires no callback. */
   CHECK_EQ(c.n_err, 0);
@@ -852,7 +855,7 @@ static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
 static void test_errors(void) {
   printf("errors\n");
   server srv;
-  const char *extra[] = {"--avatars", "alice,bob", NULL};
+  const char *extra[] = {"--avatars", "alice,bob", "--app", "other-key:other-app", NULL};
   if (server_start(&srv, extra) != 0) {
     CHECK(!"server did not start");
     return;
@@ -873,7 +876,7 @@ static void test_errors(void) {
     const aks_error_info *e = aks_session_last_error(s, &ei_) == 1 ? &ei_ : NULL;
     printf("  %-28s -> %s (%s, http %d): %s\n", "wrong api key", aks_error_name(rc),
            e ? aks_phase_name(e->phase) : "-", e ? e->http_status : 0, e ? e->message : "");
-    CHECK(rc == AKS_SESSION_TOKEN_INVALID || rc == AKS_SESSION_TOKEN_EXPIRED);
+    CHECK_EQ(rc, AKS_SESSION_TOKEN_EXPIRED); /* the official rules: 401 at the token API */
     CHECK(e && e->phase == AKS_PHASE_SESSION_TOKEN && e->http_status == 401);
     aks_session_free(s);
     CHECK_EQ(c.n_err + c.close_count, 0); /* failed call, never started: no callbacks */
@@ -890,6 +893,15 @@ static void test_errors(void) {
     aks_config b = cfg;
     b.app_id = "someone-else";
     expect_start_fails(&b, AKS_APP_ID_UNRECOGNIZED, 404, "unknown app id");
+  }
+  /* a token issued for another (known) app */
+  if (want("mismatch")) {
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 600, tok, sizeof tok);
+    aks_config b = cfg;
+    b.session_token = tok;
+    b.app_id = "other-app";
+    expect_start_fails(&b, AKS_APP_ID_MISMATCH, 400, "app id mismatch");
   }
   /* expired token */
   if (want("expired")) {
@@ -910,7 +922,7 @@ static void test_errors(void) {
     col_init(&c);
     aks_session *s = open_session(&b, &c);
     CHECK(s != NULL);
-    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "reused token");
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 400, "reused token");
     aks_session_free(s);
     col_free(&c);
   }
@@ -918,9 +930,9 @@ static void test_errors(void) {
   if (want("forged")) {
     aks_config b = cfg;
     b.session_token = "not-a-token";
-    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "forged token (headers)");
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 400, "forged token (headers)");
     b.auth_in_query = 1;
-    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 401, "forged token (query)");
+    expect_start_fails(&b, AKS_SESSION_TOKEN_INVALID, 400, "forged token (query)");
   }
   /* an open session whose token expires is closed with 4010 */
   if (want("expiring")) {
@@ -950,7 +962,7 @@ static void test_errors(void) {
     b.livekit.api_token = "t";
     expect_start_fails(&b, AKS_EGRESS_UNAVAILABLE, 0, "livekit egress unavailable");
     b.livekit.room_name = NULL;
-    expect_start_fails(&b, AKS_INVALID_REQUEST, 0, "livekit egress without room");
+    expect_start_fails(&b, AKS_INVALID_EGRESS_CONFIG, 0, "livekit egress without room");
     aks_config g = cfg;
     g.egress_type = AKS_EGRESS_AGORA;
     g.agora.channel_name = "ch";

@@ -33,7 +33,7 @@ static void test_names(void) {
   CHECK(strcmp(aks_error_name(AKS_QUEUE_FULL), "queueFull") == 0);
   CHECK(strcmp(aks_error_name(12345), "unknown") == 0);
   /* every code has a distinct name */
-  for (int a = AKS_QUEUE_FULL; a <= 0; a++)
+  for (int a = AKS_UPSTREAM_ERROR; a <= 0; a++)
     for (int b = a + 1; b <= 0; b++) CHECK(strcmp(aks_error_name(a), aks_error_name(b)) != 0);
   CHECK(strcmp(aks_phase_name(AKS_PHASE_SESSION_TOKEN), "session_token") == 0);
   CHECK(strcmp(aks_phase_name(AKS_PHASE_WEBSOCKET_CONNECT), "websocket_connect") == 0);
@@ -43,32 +43,71 @@ static void test_names(void) {
   CHECK(strcmp(aks_phase_name(99), "unknown") == 0);
 }
 
+/* The official SDKs' rules in their order (PROTOCOL.md section 6), one row per rule and
+ * per place where the order decides. */
 static void test_server_phrases(void) {
   static const struct {
+    int grpc;
     const char *msg;
     int code;
   } t[] = {
-      {"unsupported sample rate 11025", AKS_UNSUPPORTED_SAMPLE_RATE},
-      {"invalid session token", AKS_SESSION_TOKEN_INVALID},
-      {"Session token expired", AKS_SESSION_TOKEN_EXPIRED},
-      {"app id mismatch: token for other", AKS_APP_ID_MISMATCH},
-      {"avatar not found: bob", AKS_AVATAR_NOT_FOUND},
-      {"no audio input for 60s, closing", AKS_IDLE_TIMEOUT},
-      {"expected ClientConfigureSession message", AKS_PROTOCOL_ERROR},
-      {"unexpected message type 9", AKS_PROTOCOL_ERROR},
-      {"failed to unmarshal initial message", AKS_PROTOCOL_ERROR},
-      {"egress client is not configured on server", AKS_EGRESS_UNAVAILABLE},
-      {"something else broke", AKS_SERVER_ERROR},
-      {"", AKS_SERVER_ERROR},
-      {NULL, AKS_SERVER_ERROR},
+      /* 1: code 3, egress words decide */
+      {3, "invalid egress config: x", AKS_INVALID_EGRESS_CONFIG},
+      {3, "LiveKit room missing", AKS_INVALID_EGRESS_CONFIG},
+      {3, "agora channel", AKS_INVALID_EGRESS_CONFIG},
+      {3, "unsupported sample rate", AKS_INVALID_REQUEST}, /* the code wins over the phrase */
+      {3, "message too large", AKS_INVALID_REQUEST},
+      /* 2, 3, 4: codes before phrases */
+      {16, "who are you", AKS_INVALID_EGRESS_CONFIG},
+      {16, "session token expired", AKS_INVALID_EGRESS_CONFIG},
+      {14, "busy", AKS_EGRESS_UNAVAILABLE},
+      {4001, "x", AKS_CREDITS_EXHAUSTED},
+      {4002, "x", AKS_SESSION_DURATION_EXCEEDED},
+      /* 5: phrases, in order */
+      {0, "Credits exhausted", AKS_CREDITS_EXHAUSTED},
+      {0, "session time limit reached", AKS_SESSION_DURATION_EXCEEDED},
+      {0, "maximum session duration", AKS_SESSION_DURATION_EXCEEDED},
+      {0, "session denied", AKS_BILLING_REQUIRED},
+      {0, "Invalid session token", AKS_SESSION_TOKEN_INVALID},
+      {0, "empty token", AKS_SESSION_TOKEN_INVALID},
+      {0, "token is expired", AKS_SESSION_TOKEN_EXPIRED},
+      {7, "session token expired", AKS_SESSION_TOKEN_EXPIRED},
+      {0, "app id mismatch: token for other", AKS_APP_ID_MISMATCH},
+      {0, "AppIdUnrecognized", AKS_APP_ID_UNRECOGNIZED},
+      {0, "app id unrecognized", AKS_APP_ID_UNRECOGNIZED},
+      {0, "avatar not found: bob", AKS_AVATAR_NOT_FOUND},
+      {12, "unsupported sample rate: 11025", AKS_UNSUPPORTED_SAMPLE_RATE},
+      {0, "livekit silence timeout", AKS_IDLE_TIMEOUT},
+      {4, "no audio input for 60 seconds, closing", AKS_IDLE_TIMEOUT},
+      {0, "livekit_egress needs url", AKS_INVALID_EGRESS_CONFIG},
+      {0, "agora_egress needs channel_name", AKS_INVALID_EGRESS_CONFIG},
+      {0, "missing livekit credentials", AKS_INVALID_EGRESS_CONFIG},
+      {0, "Unauthorized", AKS_INVALID_EGRESS_CONFIG},
+      {0, "egress client is not configured on server", AKS_EGRESS_UNAVAILABLE},
+      {0, "failed to create egress connection", AKS_EGRESS_UNAVAILABLE},
+      {0, "driven server returned non-200 status code", AKS_UPSTREAM_ERROR},
+      {0, "driven server request failed", AKS_UPSTREAM_ERROR},
+      {9, "expected ClientConfigureSession message, got type 3", AKS_PROTOCOL_ERROR},
+      {9, "unexpected message type: 2", AKS_PROTOCOL_ERROR},
+      {9, "failed to unmarshal initial message: bad", AKS_PROTOCOL_ERROR},
+      /* order inside the phrases: the earlier phrase wins */
+      {0, "invalid session token; session token expired", AKS_SESSION_TOKEN_INVALID},
+      {0, "avatar not found, unsupported sample rate", AKS_AVATAR_NOT_FOUND},
+      /* nothing applies */
+      {0, "failed to unmarshal message", AKS_SERVER_ERROR},
+      {13, "something else broke", AKS_SERVER_ERROR},
+      {0, "", AKS_SERVER_ERROR},
+      {0, NULL, AKS_SERVER_ERROR},
   };
-  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
-    CHECK_EQ(aks__classify_server_message(t[i].msg), t[i].code);
-  CHECK_EQ(aks__classify_server_error(3, "invalid egress config: x"), AKS_INVALID_REQUEST);
-  CHECK_EQ(aks__classify_server_error(16, "who are you"), AKS_SESSION_TOKEN_INVALID);
-  CHECK_EQ(aks__classify_server_error(14, "busy"), AKS_SERVER_ERROR);
-  CHECK_EQ(aks__classify_server_error(3, "unsupported sample rate"), AKS_UNSUPPORTED_SAMPLE_RATE);
-  CHECK_EQ(aks__classify_server_error(0, "session token expired"), AKS_SESSION_TOKEN_EXPIRED);
+  for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+    int got = aks__classify_server_error(t[i].grpc, t[i].msg);
+    if (got != t[i].code)
+      printf("  row %zu (%d, %s): %s\n", i, t[i].grpc, t[i].msg ? t[i].msg : "NULL",
+             aks_error_name(got));
+    CHECK_EQ(got, t[i].code);
+  }
+  CHECK_EQ(aks__classify_server_message("unsupported sample rate"), AKS_UNSUPPORTED_SAMPLE_RATE);
+  CHECK_EQ(aks__classify_server_message("nothing known"), AKS_SERVER_ERROR);
   CHECK_EQ(aks__classify_close(4010), AKS_SESSION_TOKEN_EXPIRED);
   CHECK_EQ(aks__classify_close(1000), AKS_CONNECTION_CLOSED);
   CHECK_EQ(aks__classify_close(1006), AKS_CONNECTION_CLOSED);
@@ -81,43 +120,73 @@ static void test_server_phrases(void) {
 #undef CLOSE_CASE
 }
 
-#define ERRBODY(st, det) \
-  "{\"errors\":[{\"status\":" #st ",\"code\":\"x\",\"title\":\"t\",\"detail\":\"" det "\"}]}"
+#define ERRBODY(st, code, det)                                                               \
+  "{\"errors\":[{\"status\":" #st ",\"code\":\"" code "\",\"title\":\"t\",\"detail\":\"" det \
+  "\"}"                                                                                      \
+  "]}"
+#define MSGBODY(m) "{\"message\":\"" m "\"}\n"
 
 static void test_http_classes(void) {
   static const struct {
     int status;
     const char *body;
+    int at_connect;
     int code;
     const char *msg;
   } t[] = {
-      {401, ERRBODY(401, "session token expired"), AKS_SESSION_TOKEN_EXPIRED,
-       "session token expired"},
-      {401, ERRBODY(401, "invalid session token"), AKS_SESSION_TOKEN_INVALID,
+      /* the commercial ingress's answers */
+      {400, MSGBODY("Invalid session token"), 1, AKS_SESSION_TOKEN_INVALID,
+       "Invalid session token"},
+      {401, MSGBODY("Session token expired"), 1, AKS_SESSION_TOKEN_EXPIRED,
+       "Session token expired"},
+      {404, MSGBODY("Avatar not found"), 1, AKS_AVATAR_NOT_FOUND, "Avatar not found"},
+      {404, MSGBODY("App id unrecognized"), 1, AKS_APP_ID_UNRECOGNIZED, "App id unrecognized"},
+      {400, MSGBODY("App id mismatch: other app"), 1, AKS_APP_ID_MISMATCH,
+       "App id mismatch: other app"},
+      /* rule 6 by status alone */
+      {400, MSGBODY("who knows"), 1, AKS_SESSION_TOKEN_INVALID, "who knows"},
+      {400, MSGBODY("who knows"), 0, AKS_INVALID_REQUEST, "who knows"},
+      {401, ERRBODY(401, "invalid_api_key", "invalid api key"), 0, AKS_SESSION_TOKEN_EXPIRED,
+       "invalid api key"},
+      {401, NULL, 0, AKS_SESSION_TOKEN_EXPIRED, "HTTP status 401"},
+      {402, ERRBODY(402, "x", "pay up"), 0, AKS_BILLING_REQUIRED, "pay up"},
+      {404, ERRBODY(404, "not_found", "no such thing"), 0, AKS_APP_ID_UNRECOGNIZED,
+       "no such thing"},
+      {400, ERRBODY(400, "invalid_request", "expireAt out of range"), 0, AKS_INVALID_REQUEST,
+       "expireAt out of range"},
+      {403, "not json", 0, AKS_INVALID_REQUEST, "HTTP status 403"},
+      {429, "{}", 1, AKS_INVALID_REQUEST, "HTTP status 429"},
+      {500, ERRBODY(500, "internal", "boom"), 0, AKS_SERVER_ERROR, "boom"},
+      {503, NULL, 1, AKS_SERVER_ERROR, "HTTP status 503"},
+      /* codes and phrases before the status */
+      {401, ERRBODY(401, "unauthorized", "invalid api key"), 0, AKS_INVALID_EGRESS_CONFIG,
+       "invalid api key"},
+      {400, ERRBODY(400, "INVALID_ARGUMENT", "bad"), 0, AKS_INVALID_REQUEST, "bad"},
+      {400, ERRBODY(400, "INVALID_ARGUMENT", "bad egress"), 0, AKS_INVALID_EGRESS_CONFIG,
+       "bad egress"},
+      {503, ERRBODY(503, "UNAVAILABLE", "later"), 0, AKS_EGRESS_UNAVAILABLE, "later"},
+      {402, ERRBODY(402, "x", "credits exhausted"), 0, AKS_CREDITS_EXHAUSTED, "credits exhausted"},
+      {401, ERRBODY(401, "x", "invalid session token"), 1, AKS_SESSION_TOKEN_INVALID,
        "invalid session token"},
-      {401, ERRBODY(401, "invalid api key"), AKS_SESSION_TOKEN_INVALID, "invalid api key"},
-      {401, NULL, AKS_SESSION_TOKEN_INVALID, "HTTP status 401"},
-      {402, ERRBODY(402, "pay up"), AKS_BILLING_REQUIRED, "pay up"},
-      {404, ERRBODY(404, "app id unrecognized"), AKS_APP_ID_UNRECOGNIZED, "app id unrecognized"},
-      {404, ERRBODY(404, "avatar not found: x"), AKS_AVATAR_NOT_FOUND, "avatar not found: x"},
-      {400, ERRBODY(400, "app id mismatch"), AKS_APP_ID_MISMATCH, "app id mismatch"},
-      {400, ERRBODY(400, "expireAt out of range"), AKS_INVALID_REQUEST, "expireAt out of range"},
-      {403, "not json", AKS_INVALID_REQUEST, "HTTP status 403"},
-      {429, "{}", AKS_INVALID_REQUEST, "HTTP status 429"},
-      {500, ERRBODY(500, "boom"), AKS_SERVER_ERROR, "boom"},
-      {503, NULL, AKS_SERVER_ERROR, "HTTP status 503"},
-      {0, NULL, AKS_CONNECTION_FAILED, "no HTTP response"},
+      {404, ERRBODY(404, "x", "avatar not found: x"), 1, AKS_AVATAR_NOT_FOUND,
+       "avatar not found: x"},
+      /* ours */
+      {0, NULL, 1, AKS_CONNECTION_FAILED, "no HTTP response"},
+      {302, NULL, 0, AKS_PROTOCOL_ERROR, "HTTP status 302"},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     char msg[128] = "junk";
-    CHECK_EQ(aks__classify_http(t[i].status, t[i].body, msg, sizeof msg), t[i].code);
+    int got = aks__classify_http(t[i].status, t[i].body, t[i].at_connect, msg, sizeof msg);
+    if (got != t[i].code || strcmp(msg, t[i].msg) != 0)
+      printf("  row %zu (%d): %s, \"%s\"\n", i, t[i].status, aks_error_name(got), msg);
+    CHECK_EQ(got, t[i].code);
     CHECK(strcmp(msg, t[i].msg) == 0);
   }
   /* title is used when there is no detail */
   char msg[64];
-  aks__classify_http(401, "{\"errors\":[{\"status\":401,\"title\":\"Unauthorized\"}]}", msg,
+  aks__classify_http(401, "{\"errors\":[{\"status\":401,\"title\":\"Token Gone\"}]}", 0, msg,
                      sizeof msg);
-  CHECK(strcmp(msg, "Unauthorized") == 0);
+  CHECK(strcmp(msg, "Token Gone") == 0);
 }
 
 static void test_urls(void) {
@@ -435,13 +504,13 @@ static void test_token_client(void) {
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 25\r\n"
         "Connection: close\r\n\r\n{\"sessionToken\":\"tok-42\"}",
         AKS_OK, "tok-42", 200, ext);
-    const char *b402 = ERRBODY(402, "billing required");
+    const char *b402 = ERRBODY(402, "x", "billing required");
     char resp[512];
     snprintf(resp, sizeof resp,
              "HTTP/1.1 402 Payment Required\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
              strlen(b402), b402);
     run_token_case(resp, AKS_BILLING_REQUIRED, NULL, 402, ext);
-    const char *b404 = ERRBODY(404, "app id unrecognized");
+    const char *b404 = ERRBODY(404, "x", "app id unrecognized");
     snprintf(resp, sizeof resp,
              "HTTP/1.1 404 Not Found\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
              strlen(b404), b404);
@@ -568,7 +637,7 @@ static void read_request(int fd) {
 
 static void *slow_refuser_serve(void *arg) {
   slow_refuser *r = arg;
-  const char *body = ERRBODY(401, "session token expired");
+  const char *body = ERRBODY(401, "x", "session token expired");
   char resp[512];
   snprintf(resp, sizeof resp,
            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
@@ -667,7 +736,7 @@ static void test_probe_off_thread(void) {
   aks_error_info e;
   CHECK_EQ(aks_session_last_error(a, &e), 1);
   CHECK_EQ(e.http_status, 401);
-  CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_HANDSHAKE);
+  CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_CONNECT);
   CHECK(strcmp(e.message, "session token expired") == 0);
   aks_session_free(a);
   aks_session_free(b);

@@ -9,34 +9,15 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as w from './wire.mjs';
+import { classify, classifyHttp, strictRequest, upgradeRequest, postRequest } from './classify.mjs';
 import { startServer, token, connect, typeOf, errorOf, animationOf, makePcm, handshake, sendAudio, sleep } from './harness.mjs';
 
 const RATES = [8000, 16000, 22050, 24000, 32000, 44100, 48000];
 const SHARED = process.env.AK_SHARED_DATA || join(dirname(fileURLToPath(import.meta.url)), '../../../shared/data');
 const now = () => Math.floor(Date.now() / 1000);
 
-/* Raw HTTP upgrade, to see the status line and JSON body of a refusal. */
-function rawUpgrade(port, path, headers = {}) {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    let data = '';
-    s.on('data', (d) => {
-      data += d;
-      const head = data.split('\r\n\r\n')[0];
-      const m = /content-length: (\d+)/i.exec(head);
-      const status = Number(data.split(' ')[1]);
-      if (status === 101 || (m && data.length >= head.length + 4 + Number(m[1]))) {
-        s.destroy();
-        resolve({ status, body: m ? data.slice(head.length + 4) : '' });
-      }
-    });
-    s.on('error', reject);
-    const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    s.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`);
-    setTimeout(() => { s.destroy(); reject(new Error('no answer: ' + data)); }, 5000);
-  });
-}
+/* Raw HTTP upgrade read by the strict HTTP/1.1 parser (classify.mjs). */
+const rawUpgrade = (port, path, headers = {}) => strictRequest(port, upgradeRequest(path, headers));
 
 test('token API: issues tokens and refuses bad requests with JSON errors', async () => {
   const srv = await startServer();
@@ -47,6 +28,7 @@ test('token API: issues tokens and refuses bad requests with JSON errors', async
     const bad = await token(srv, { key: 'nope' });
     assert.equal(bad.status, 401);
     assert.equal(bad.body.errors[0].status, 401);
+    assert.equal(bad.body.errors[0].code, 'invalid_api_key');
     assert.match(bad.body.errors[0].detail, /api key/);
     for (const expireAt of [now() - 10, now() + 10 * 86400]) {
       const r = await token(srv, { expireAt });
@@ -73,31 +55,35 @@ test('upgrade auth: header and query styles, each refusal with status and phrase
     assert.equal((await rawUpgrade(srv.port, path('id=av1'), { 'X-App-ID': 'test-app', 'X-Session-Key': t1 })).status, 101);
     // Tokens are single use.
     let r = await rawUpgrade(srv.port, path('id=av1'), { 'X-App-ID': 'test-app', 'X-Session-Key': t1 });
-    assert.equal(r.status, 401);
-    assert.match(JSON.parse(r.body).errors[0].detail, /invalid session token/);
+    assert.equal(r.status, 400);
+    assert.match(r.json.message, /Invalid session token/);
     const t2 = (await token(srv)).body.sessionToken;
     assert.equal((await rawUpgrade(srv.port, path(`id=av2&appId=test-app&sessionKey=${encodeURIComponent(t2)}`))).status, 101);
     const cases = [
-      [path(`id=av1&appId=unknown&sessionKey=x`), 404, /app id unrecognized/],
-      [path(`id=av1&appId=test-app&sessionKey=v1.garbage.sig`), 401, /invalid session token/],
-      [path(`id=av1&appId=test-app`), 401, /invalid session token/],
-      [path(`id=zzz&appId=test-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 404, /avatar not found/],
-      [path(`id=av1&appId=other-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 400, /app id mismatch/],
+      [path(`id=av1&appId=unknown&sessionKey=x`), 400, /^Invalid session token$/],
+      [path(`id=av1&appId=test-app&sessionKey=v1.garbage.sig`), 400, /^Invalid session token$/],
+      [path(`id=av1&appId=test-app`), 400, /Invalid session token: empty token/],
+      [path(`id=av1&appId=unknown&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 404, /App id unrecognized/],
+      [path(`id=zzz&appId=test-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 404, /^Avatar not found$/],
+      [path(`appId=test-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 404, /Avatar not found/],
+      [path(`id=av1&appId=other-app&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 400, /App id mismatch/],
+      [path(`id=av1&sessionKey=${encodeURIComponent((await token(srv)).body.sessionToken)}`), 400, /App id mismatch/],
       [`/v2/other?id=av1&appId=test-app&sessionKey=x`, 404, /no such endpoint/],
     ];
     for (const [p, status, phrase] of cases) {
       r = await rawUpgrade(srv.port, p);
       assert.equal(r.status, status, p);
-      const e = JSON.parse(r.body).errors[0];
-      assert.equal(e.status, status);
-      assert.match(e.detail, phrase);
+      assert.deepEqual(Object.keys(r.json), ['message'], p);
+      assert.match(r.json.message, phrase, p);
+      assert.equal(r.text, JSON.stringify(r.json) + '\n', 'body is the JSON and a newline');
+      assert.equal(r.headers.connection, 'close');
     }
     // A token with a short life is refused once expired.
     const short = (await token(srv, { expireAt: now() + 1 })).body.sessionToken;
     await sleep(2100);
     r = await rawUpgrade(srv.port, path(`id=av1&appId=test-app&sessionKey=${encodeURIComponent(short)}`));
     assert.equal(r.status, 401);
-    assert.match(JSON.parse(r.body).errors[0].detail, /session token expired/);
+    assert.match(r.json.message, /Session token expired/);
   } finally {
     await srv.stop();
   }
@@ -180,9 +166,9 @@ test('handshake errors: rate, first message, garbage, text frame, egress', async
   const srv = await startServer();
   try {
     const cases = [
-      [w.configure(11025), 3, /unsupported sample rate/],
-      [w.audio('r', new Uint8Array(10), false), 3, /expected ClientConfigureSession message/],
-      [Uint8Array.from([0xff, 0xff, 0xff, 0x01, 0x02]), 3, /failed to unmarshal initial message/],
+      [w.configure(11025), 12, /unsupported sample rate/],
+      [w.audio('r', new Uint8Array(10), false), 9, /expected ClientConfigureSession message/],
+      [Uint8Array.from([0xff, 0xff, 0xff, 0x01, 0x02]), 9, /failed to unmarshal initial message/],
       // LiveKit egress, complete: refused as unavailable.
       [Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 1),
         ...w.fBytes(6, [...w.fString(1, 'wss://lk.example'), ...w.fString(4, 'room'), ...w.fString(8, 'tok')])])]),
@@ -214,6 +200,118 @@ test('handshake errors: rate, first message, garbage, text frame, egress', async
     assert.match(errorOf(c2.inbox.find((m) => typeOf(m) === 4)).message, /unexpected message type/);
   } finally {
     await srv.stop();
+  }
+});
+
+/* Every refusal and error our server can produce, read the way the official Server SDKs read
+ * it (classify.mjs, PROTOCOL.md section 6), must come out as the right AvatarSDKErrorCode. */
+test('the official SDK rules give the right error code for every refusal and error', async () => {
+  const srv = await startServer(['--app', 'other-key:other-app', '--avatars', 'av1,av2']);
+  const idle = await startServer(['--idle-timeout', '1']);
+  try {
+    const tok = async (s = srv) => encodeURIComponent((await token(s)).body.sessionToken);
+    const ws = (q) => `/v2/driveningress/websocket?${q}`;
+    // Refused upgrades: {"message"} bodies, phase websocket_connect.
+    const upgrades = [
+      ['bogus token, unknown app', ws('id=av1&appId=nope&sessionKey=v1.bogus.sig'), 400, 'sessionTokenInvalid'],
+      ['bogus token, known app', ws('id=av1&appId=test-app&sessionKey=bogus'), 400, 'sessionTokenInvalid'],
+      ['no token', ws('id=av1&appId=test-app'), 400, 'sessionTokenInvalid'],
+      ['app mismatch', ws(`id=av1&appId=other-app&sessionKey=${await tok()}`), 400, 'appIDMismatch'],
+      ['unknown app', ws(`id=av1&appId=nope&sessionKey=${await tok()}`), 404, 'appIDUnrecognized'],
+      ['unknown avatar', ws(`id=zzz&appId=test-app&sessionKey=${await tok()}`), 404, 'avatarNotFound'],
+    ];
+    const reused = await tok();
+    assert.equal((await strictRequest(srv.port, upgradeRequest(ws(`id=av1&appId=test-app&sessionKey=${reused}`)))).status, 101);
+    upgrades.push(['reused single-use token', ws(`id=av1&appId=test-app&sessionKey=${reused}`), 400, 'sessionTokenInvalid']);
+    const short = encodeURIComponent((await token(srv, { expireAt: now() + 1 })).body.sessionToken);
+    await sleep(2100);
+    upgrades.push(['expired token', ws(`id=av1&appId=test-app&sessionKey=${short}`), 401, 'sessionTokenExpired']);
+    for (const [what, p, status, code] of upgrades) {
+      const r = await strictRequest(srv.port, upgradeRequest(p));
+      assert.equal(r.status, status, what);
+      assert.equal(typeof r.json.message, 'string', what);
+      assert.equal(classifyHttp(r, 'websocket_connect'), code, `${what}: ${r.text}`);
+    }
+    // The commercial ingress's exact answer to a bogus token.
+    const bogus = await strictRequest(srv.port, upgradeRequest(ws('id=av1&appId=anything&sessionKey=bogus')));
+    assert.equal(bogus.text, '{"message":"Invalid session token"}\n');
+    assert.equal(bogus.reason, 'Bad Request');
+    // The same verdict in a header-auth upgrade (server SDK default).
+    const h = await strictRequest(srv.port, upgradeRequest(ws('id=av1'), { 'X-App-ID': 'test-app', 'X-Session-Key': 'bogus' }));
+    assert.equal(classifyHttp(h, 'websocket_connect'), 'sessionTokenInvalid');
+    // Token API: {"errors":[...]} bodies, phase session_token; never the word "unauthorized".
+    const tokenApi = [
+      ['wrong API key', { 'X-Api-Key': 'wrong' }, { expireAt: now() + 60 }, 401, 'sessionTokenExpired'],
+      ['missing API key', {}, { expireAt: now() + 60 }, 401, 'sessionTokenExpired'],
+      ['bad expireAt', { 'X-Api-Key': 'test-key' }, { expireAt: 1 }, 400, 'invalidRequest'],
+    ];
+    for (const [what, headers, body, status, code] of tokenApi) {
+      const r = await strictRequest(srv.port, postRequest('/v1/console/session-tokens', headers, JSON.stringify(body)));
+      assert.equal(r.status, status, what);
+      const e = r.json.errors[0];
+      assert.deepEqual(Object.keys(e).sort(), ['code', 'detail', 'status', 'title'], what);
+      assert.equal(e.status, status, what);
+      assert.doesNotMatch(r.text.toLowerCase(), /unauthorized|egress|livekit/, what);
+      assert.equal(classifyHttp(r, 'session_token'), code, what);
+    }
+    // In-session ServerErrors (before the confirmation: phase websocket_handshake).
+    const lk = (fields) => Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 1), ...w.fBytes(6, fields)])]);
+    const ag = (fields) => Uint8Array.from([...w.fVarint(1, 1), ...w.fBytes(2, [...w.fVarint(1, 16000), ...w.fVarint(5, 2), ...(fields ? w.fBytes(7, fields) : [])])]);
+    const firsts = [
+      ['unsupported rate', w.configure(11025), 'unsupportedSampleRate'],
+      ['wrong first message', w.audio('r', new Uint8Array(10), false), 'protocolError'],
+      ['malformed first message', Uint8Array.from([0xff, 0xff, 0xff, 0x01, 0x02]), 'protocolError'],
+      ['LiveKit egress not configured', lk([...w.fString(1, 'wss://lk.example'), ...w.fString(4, 'room'), ...w.fString(8, 'tok')]), 'egressUnavailable'],
+      ['Agora egress not configured', ag([...w.fString(1, 'channel'), ...w.fString(2, 'tok')]), 'egressUnavailable'],
+      ['invalid LiveKit egress config', lk([...w.fString(1, 'wss://lk.example')]), 'invalidEgressConfig'],
+      ['invalid Agora egress config', ag(null), 'invalidEgressConfig'],
+    ];
+    const serverError = async (c) => {
+      await c.waitClose();
+      const m = c.inbox.find((x) => typeOf(x) === 4);
+      assert.ok(m, 'a ServerError came');
+      return errorOf(m);
+    };
+    for (const [what, first, code] of firsts) {
+      const c = connect(srv, { tok: (await token(srv)).body.sessionToken });
+      await c.opened;
+      c.ws.send(first);
+      const e = await serverError(c);
+      assert.equal(classify({ serverCode: e.code, text: e.message }), code, `${what}: ${e.code} ${e.message}`);
+    }
+    const un = await handshake(srv);
+    un.ws.send(Uint8Array.from([0x08, 0x02, 0x1a, 0x00]));
+    let e = await serverError(un);
+    assert.equal(classify({ serverCode: e.code, text: e.message }), 'protocolError', `unexpected type: ${e.code} ${e.message}`);
+    const tx = await handshake(srv);
+    tx.ws.send('text');
+    e = await serverError(tx);
+    assert.equal(classify({ serverCode: e.code, text: e.message }), 'protocolError', `text frame: ${e.code} ${e.message}`);
+    const it = await handshake(idle);
+    e = await serverError(it);
+    assert.equal(classify({ serverCode: e.code, text: e.message }), 'idleTimeout', `idle: ${e.code} ${e.message}`);
+    const ex = connect(srv, { tok: (await token(srv, { expireAt: now() + 2 })).body.sessionToken });
+    await ex.opened;
+    ex.ws.send(w.configure(16000));
+    e = await serverError(ex);
+    assert.equal(classify({ serverCode: e.code, text: e.message }), 'sessionTokenExpired', `expiry: ${e.code} ${e.message}`);
+    // Other HTTP errors are well-formed HTTP/1.1 too.
+    const plain = await strictRequest(srv.port, `GET ${ws('id=av1')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(plain.status, 400);
+    assert.equal(classifyHttp(plain, 'websocket_connect'), 'sessionTokenInvalid');
+    const notFound = await strictRequest(srv.port, 'GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.equal(notFound.status, 404);
+    assert.equal(notFound.json.errors[0].status, 404);
+    const method = await strictRequest(srv.port, 'PUT /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    assert.equal(method.status, 405);
+    assert.equal(method.reason, 'Method Not Allowed');
+    assert.equal(method.json.errors[0].code, 'method_not_allowed');
+    // An HTTP/1.0 client still gets an HTTP/1.1 answer it can read.
+    const old = await strictRequest(srv.port, `GET ${ws('id=av1&appId=a&sessionKey=zz')} HTTP/1.0\r\n\r\n`);
+    assert.equal(old.text, '{"message":"Invalid session token"}\n');
+  } finally {
+    await srv.stop();
+    await idle.stop();
   }
 });
 

@@ -76,7 +76,11 @@ test('recorded session: idle -> playing -> idle, mouth moves with speech and res
       }, k));
     }
     saveJson('player-gaps', { lumRest, gaps });
-    const judged = gaps.filter((g) => g.lum?.length);
+    // Judge only pauses whose frozen frame really lies in a silence (tones sound 0.4 s of every
+    // 0.8 s from 0.4 s on, so silences are [0.8 + 0.8k, 1.2 + 0.8k); keep 50 ms from each edge):
+    // on a starved machine the pause can land after the clock ran into the next tone.
+    const inSilence = (g) => { const ph = (((g.media - 0.8) % 0.8) + 0.8) % 0.8; return g.media >= 0.8 && ph >= 0.05 && ph <= 0.35; };
+    const judged = gaps.filter((g) => g.lum?.length && Number.isFinite(g.media) && inSilence(g));
     assert.ok(judged.length >= 1, `no silence could be judged: ${JSON.stringify(gaps)}`);
     for (const g of judged) for (const l of g.lum) assert.ok(Math.abs(l - lumRest) < 4, `mouth in silence at media ${g.media}: ${l.toFixed(1)} vs at rest ${lumRest.toFixed(1)}`);
     await waitFor(page, () => window.__player.done, null, 90000);
@@ -84,7 +88,7 @@ test('recorded session: idle -> playing -> idle, mouth moves with speech and res
     const st = await states(page);
     assert.equal(st[0], 'playing:playbackStart');
     assert.equal(st.at(-1), 'idle:playbackEnd');
-    assert.deepEqual([...new Set(st.slice(1, -1))].sort(), judged.length ? ['paused:userAction', 'playing:userAction'] : []);
+    assert.deepEqual([...new Set(st.slice(1, -1))].sort(), gaps.some((g) => g.lum) ? ['paused:userAction', 'playing:userAction'] : []);
     const rec = await probe(page);
     saveJson('player-probe', rec);
     const lit = rec.filter((r) => Number.isFinite(r.lum) && r.state === 'playing');

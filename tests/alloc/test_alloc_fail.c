@@ -19,15 +19,7 @@
 #include "../../sdk/internal.h"
 #include "../../sdk/loop.h"
 
-static int g_fail, g_checks;
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    g_checks++;                                                                \
-    if (!(cond)) {                                                             \
-      g_fail++;                                                                \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
+#include "../sdk/sdk_check.h"
 
 /* ---- the counting allocator --------------------------------------------------------------- */
 

@@ -11,6 +11,7 @@
 
 #include "avatarkit/codec.h"
 #include "check.h"
+#include "ogg_mem.h"
 
 static const int rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000};
 
@@ -139,39 +140,6 @@ static void test_opus_encoder(void) {
   CHECK_EQ_INT(ak_opus_encoder_new(22050, 24000, 5, &e), AK_EINVAL);
 }
 
-typedef struct membuf {
-  uint8_t *data;
-  size_t len, cap;
-} membuf;
-
-static int mem_write(void *user, const unsigned char *ptr, opus_int32 len) {
-  membuf *m = user;
-  if (m->len + (size_t)len > m->cap) {
-    m->cap = (m->len + (size_t)len) * 2;
-    m->data = realloc(m->data, m->cap);
-  }
-  memcpy(m->data + m->len, ptr, (size_t)len);
-  m->len += (size_t)len;
-  return 0;
-}
-static int mem_close(void *user) {
-  return 0;
-}
-
-static membuf make_ogg(int rate, const float *x, size_t n) {
-  membuf m = {0};
-  OpusEncCallbacks cbs = {mem_write, mem_close};
-  OggOpusComments *c = ope_comments_create();
-  int err = 0;
-  OggOpusEnc *enc = ope_encoder_create_callbacks(&cbs, &m, c, rate, 1, 0, &err);
-  CHECK(enc != NULL);
-  ope_encoder_write_float(enc, x, (int)n);
-  ope_encoder_drain(enc);
-  ope_encoder_destroy(enc);
-  ope_comments_destroy(c);
-  return m;
-}
-
 typedef struct pcmsink {
   float *pcm;
   size_t n, cap;
@@ -188,7 +156,7 @@ static int on_pcm(void *user, const float *pcm, size_t n) {
 static void test_ogg_decoder(void) {
   size_t n;
   float *x = make_signal(16000, &n);
-  membuf ogg = make_ogg(16000, x, n);
+  membuf ogg = make_ogg_float(16000, x, n);
   CHECK(ogg.len > 100 && memcmp(ogg.data, "OggS", 4) == 0);
   const size_t slices[] = {1, 13, 200, 4096, 1 << 20};
   for (size_t si = 0; si < 5; si++) {

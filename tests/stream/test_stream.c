@@ -14,6 +14,7 @@
 #include "avatarkit/engine.h"
 #include "avatarkit/stream.h"
 #include "check.h"
+#include "ogg_mem.h"
 
 static const int k_rates[] = {8000, 16000, 22050, 24000, 32000, 44100, 48000};
 #define N_RATES (sizeof k_rates / sizeof k_rates[0])
@@ -260,22 +261,6 @@ static void test_every_split(void) {
   free(pcm);
 }
 
-typedef struct membuf {
-  uint8_t *data;
-  size_t len, cap;
-} membuf;
-
-static int mem_write(void *user, const unsigned char *ptr, opus_int32 len) {
-  membuf *m = user;
-  if (grow((void **)&m->data, &m->cap, m->len + (size_t)len, 1)) return 1;
-  memcpy(m->data + m->len, ptr, (size_t)len);
-  m->len += (size_t)len;
-  return 0;
-}
-static int mem_close(void *user) {
-  return 0;
-}
-
 /* Ogg Opus of seconds of the test signal at rate (libopusenc). */
 static membuf make_ogg(int rate, double seconds) {
   size_t n = (size_t)(rate * seconds);
@@ -283,16 +268,7 @@ static membuf make_ogg(int rate, double seconds) {
   float *x = malloc(n * sizeof *x);
   make_audio(rate, seconds, pcm, n);
   for (size_t i = 0; i < n; i++) x[i] = pcm[i] / 32768.0f;
-  membuf m = {0};
-  OpusEncCallbacks cbs = {mem_write, mem_close};
-  OggOpusComments *c = ope_comments_create();
-  int err = 0;
-  OggOpusEnc *enc = ope_encoder_create_callbacks(&cbs, &m, c, rate, 1, 0, &err);
-  CHECK(enc != NULL);
-  ope_encoder_write_float(enc, x, (int)n);
-  ope_encoder_drain(enc);
-  ope_encoder_destroy(enc);
-  ope_comments_destroy(c);
+  membuf m = make_ogg_float(rate, x, n);
   free(x);
   free(pcm);
   return m;

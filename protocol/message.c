@@ -357,6 +357,23 @@ int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *
   return rc;
 }
 
+int ak_message_pack_to(const ak_message *m, ak_pack_dest_fn dest, void *user, size_t *out_len) {
+  if (!m || !dest || !out_len) return AK_EINVAL;
+  pb_tree t;
+  int rc = tree_build(m, &t);
+  if (rc != AK_OK) return rc;
+  size_t n = protobuf_c_message_get_packed_size(&t.msg.base);
+  uint8_t *buf = NULL;
+  rc = dest(user, n, &buf);
+  if (rc == AK_OK && !buf && n) rc = AK_ENOMEM;
+  if (rc == AK_OK) {
+    protobuf_c_message_pack(&t.msg.base, buf);
+    *out_len = n;
+  }
+  tree_free(&t);
+  return rc;
+}
+
 int ak_audio_payload_pack(const ak_audio_payload *p, uint8_t **out, size_t *out_len) {
   if (!p || !out || !out_len) return AK_EINVAL;
   Message__AvatarAudio a;

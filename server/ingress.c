@@ -56,20 +56,35 @@ struct ak_session {
 
 /* Packs m straight into a new queue entry behind LWS_PRE headroom (one allocation, no copy).
  * AK_ETOOBIG when the client is not reading fast enough (queue over AK_MAX_TX_QUEUE). */
-static int enqueue(ak_session *ss, const ak_message *m, const char *req_id) {
-  size_t len = 0;
-  int rc = ak_message_packed_size(m, &len);
-  if (rc != AK_OK) return rc;
-  if (ss->q_bytes + len > AK_MAX_TX_QUEUE) {
-    ss->srv->m.slow_client_drops++;
+/* Sizes the queued message once the packed length is known: bound check, one allocation
+ * with LWS_PRE headroom; the message is packed straight into it. */
+typedef struct tx_dest {
+  ak_session *ss;
+  txmsg *t;
+} tx_dest;
+
+static int tx_alloc(void *user, size_t len, uint8_t **buf) {
+  tx_dest *d = user;
+  if (d->ss->q_bytes + len > AK_MAX_TX_QUEUE) {
+    d->ss->srv->m.slow_client_drops++;
     return AK_ETOOBIG;
   }
-  txmsg *t = malloc(sizeof *t + LWS_PRE + len);
-  if (!t) return AK_ENOMEM;
-  if ((rc = ak_message_pack_into(m, t->data + LWS_PRE, len, &t->len)) != AK_OK) {
-    free(t);
+  d->t = malloc(sizeof *d->t + LWS_PRE + len);
+  if (!d->t) return AK_ENOMEM;
+  *buf = d->t->data + LWS_PRE;
+  return AK_OK;
+}
+
+static int enqueue(ak_session *ss, const ak_message *m, const char *req_id) {
+  tx_dest d = {ss, NULL};
+  size_t len = 0;
+  int rc = ak_message_pack_to(m, tx_alloc, &d, &len);
+  if (rc != AK_OK) {
+    free(d.t);
     return rc;
   }
+  txmsg *t = d.t;
+  t->len = len;
   t->next = NULL;
   snprintf(t->req_id, sizeof t->req_id, "%s", req_id ? req_id : "");
   if (ss->q_tail)

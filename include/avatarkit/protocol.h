@@ -182,6 +182,13 @@ int ak_message_pack(const ak_message *m, uint8_t **out, size_t *out_len);
  * output and no copy. *out_len = bytes written. AK_ETOOBIG when cap is short (size it with
  * ak_message_packed_size), else as ak_message_pack. buf untouched on failure. */
 int ak_message_pack_into(const ak_message *m, uint8_t *buf, size_t cap, size_t *out_len);
+/* Where ak_message_pack_to() writes: called once with the exact serialized size; set *buf to
+ * at least len writable bytes and return AK_OK, or return a negative code (e.g. AK_ETOOBIG for
+ * a full queue) that pack_to then returns unchanged. */
+typedef int (*ak_pack_dest_fn)(void *user, size_t len, uint8_t **buf);
+/* Packs m into a buffer the caller provides once the size is known (size and bytes from one
+ * build of the message: the cheap way to pack behind transport headroom). */
+int ak_message_pack_to(const ak_message *m, ak_pack_dest_fn dest, void *user, size_t *out_len);
 /* Serialized size of m, in *out_len. Same errors as ak_message_pack. */
 int ak_message_packed_size(const ak_message *m, size_t *out_len);
 

@@ -70,6 +70,21 @@ static void cap_free(capture *c) {
   free(c->lens);
 }
 
+typedef struct pack_dest {
+  uint8_t *buf;
+  size_t cap, asked;
+  int refuse;
+} pack_dest;
+
+static int dest_fn(void *user, size_t len, uint8_t **buf) {
+  pack_dest *d = user;
+  d->asked = len;
+  if (d->refuse != AK_OK) return d->refuse;
+  if (len > d->cap) return AK_ETOOBIG;
+  *buf = d->buf;
+  return AK_OK;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap : 64;
@@ -115,6 +130,15 @@ static int on_emit(void *user, const ak_stream_output *o) {
       memcmp(buf, packed, plen) != 0)
     c->bad++;
   if (buf && plen && ak_message_pack_into(m, buf, plen - 1, &got) != AK_ETOOBIG) c->bad++;
+  /* and packing to a destination sized on demand (the server's path) does too; a refusing
+   * destination's code comes back unchanged */
+  pack_dest pd = {buf, plen + 1, 0, AK_OK};
+  if (buf && plen) memset(buf, 0, plen);
+  if (!buf || ak_message_pack_to(m, dest_fn, &pd, &got) != AK_OK || got != plen ||
+      pd.asked != plen || memcmp(buf, packed, plen) != 0)
+    c->bad++;
+  pd.refuse = AK_ETOOBIG;
+  if (ak_message_pack_to(m, dest_fn, &pd, &got) != AK_ETOOBIG) c->bad++;
   free(buf);
   free(packed);
   size_t nf = c->frames + o->n_frames, fc = c->frame_cap;

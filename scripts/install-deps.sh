@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang clang-format
+  build-essential cmake pkg-config clang clang-format python3 git
   libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
   libopus-dev libogg-dev libopusenc-dev libopusfile-dev libspeexdsp-dev
   libssl-dev libcjson-dev libcurl4-openssl-dev

@@ -40,7 +40,9 @@ struct ak_stream {
   int have_odd;
   uint8_t odd;
   ak_stream_counters c;
-  ak_resampler *rs; /* sample_rate (PCM) or 48 kHz (Ogg) -> 16 kHz */
+  uint64_t ogg_in;      /* Ogg bytes of this request fed to the decoder */
+  uint64_t decoded_48k; /* samples they decoded to */
+  ak_resampler *rs;     /* sample_rate (PCM) or 48 kHz (Ogg) -> 16 kHz */
   ak_ogg_decoder *ogg;
   ak_engine *eng;
   ak_opus_encoder *opus; /* NULL when opus_bitrate is 0 */
@@ -69,6 +71,8 @@ void ak_stream_config_default(ak_stream_config *cfg) {
   cfg->opus_bitrate = 24000;
   cfg->opus_complexity = 5;
   cfg->max_ogg_bytes = AK_STREAM_DEFAULT_MAX_OGG_BYTES;
+  cfg->max_decoded_per_byte = AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE;
+  cfg->decoded_grace = AK_STREAM_DEFAULT_DECODED_GRACE;
 }
 
 int ak_stream_new(const ak_stream_config *cfg, const ak_model *model, ak_stream **out) {
@@ -248,6 +252,10 @@ static int codec_status(ak_stream *s, int rc) {
 /* 16 kHz samples into the engine and the Opus encoder. */
 static int feed16(ak_stream *s, const float *x, size_t n) {
   if (!n) return AK_OK;
+  if (s->cfg.max_request_samples && s->c.samples_16k >= s->cfg.max_request_samples) {
+    s->failure = AK_STREAM_FAIL_DURATION;
+    return AK_ETOOBIG;
+  }
   int rc = ak_engine_push(s->eng, x, n);
   if (rc < 0) {
     s->failure = AK_STREAM_FAIL_INTERNAL;
@@ -278,6 +286,13 @@ static int feed_float(ak_stream *s, const float *x, size_t n) {
 
 static int on_ogg_pcm(void *user, const float *pcm, size_t n) {
   ak_stream *s = user;
+  s->decoded_48k += n;
+  if (s->cfg.max_decoded_per_byte &&
+      s->decoded_48k > (uint64_t)s->cfg.decoded_grace + s->cfg.max_decoded_per_byte * s->ogg_in) {
+    s->err = AK_ETOOBIG;
+    s->failure = AK_STREAM_FAIL_BUDGET;
+    return 1;
+  }
   int rc = feed_float(s, pcm, n);
   if (rc != AK_OK) {
     s->err = rc;
@@ -313,6 +328,7 @@ static int feed_pcm(ak_stream *s, const uint8_t *b, size_t len) {
 }
 
 static int feed_ogg(ak_stream *s, const uint8_t *b, size_t len) {
+  s->ogg_in += len;
   int rc = ak_ogg_decoder_push(s->ogg, b, len, on_ogg_pcm, s);
   if (s->err) return s->err;
   if (rc == AK_EFORMAT || rc == AK_ECORRUPT || rc == AK_ETOOBIG)
@@ -334,6 +350,8 @@ static void reset_pipeline(ak_stream *s) {
   s->n_pkts = 0;
   s->arena_len = 0;
   s->err = 0;
+  s->ogg_in = 0;
+  s->decoded_48k = 0;
 }
 
 int ak_stream_begin(ak_stream *s, const char *req_id) {

@@ -30,6 +30,12 @@ extern "C" {
 #define AK_STREAM_MAX_REQ_ID 63
 /* Default bound of one request's compressed Ogg Opus input (bytes). */
 #define AK_STREAM_DEFAULT_MAX_OGG_BYTES (64u * 1024u * 1024u)
+/* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per input byte of the
+ * request (an average of at least 400 bit/s; speech Opus needs 6000+), on top of a grace of
+ * AK_STREAM_DEFAULT_DECODED_GRACE samples. Zero-length Opus packets each decode to up to 120 ms
+ * of concealment, so without it a few hundred bytes become minutes of audio. */
+#define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 960u
+#define AK_STREAM_DEFAULT_DECODED_GRACE 48000u
 /* Output audio rate: the engine's rate, so one resampler serves both. */
 #define AK_STREAM_OUTPUT_RATE 16000
 
@@ -59,32 +65,43 @@ typedef int (*ak_stream_emit_fn)(void *user, const ak_stream_output *out);
 enum { AK_STREAM_PCM_S16LE = AK_FORMAT_PCM_S16LE, AK_STREAM_OGG_OPUS = AK_FORMAT_OGG_OPUS };
 
 typedef struct ak_stream_config {
-  int format;                /* AK_STREAM_PCM_S16LE (default) or AK_STREAM_OGG_OPUS */
-  int sample_rate;           /* PCM input rate, 1000..192000 Hz (default 16000); ignored for
-                                Ogg, whose decoder outputs 48 kHz */
-  int fps;                   /* motion frames per second, 1..AK_ENGINE_MAX_FPS (default 25) */
-  int lookahead_ms;          /* engine lookahead, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; -1 = engine
-                                default */
-  float expressiveness;      /* 0..1 (default 0.7) */
-  uint64_t seed;             /* engine seed: same seed + same audio = same motion */
-  int opus_bitrate;          /* output Opus bits/s, 6000..128000 (default 24000); 0 = motion
-                                only (no Opus encoder; messages carry no audio) */
-  int opus_complexity;       /* 0..10 (default 5) */
-  size_t max_ogg_bytes;      /* bound of one request's Ogg input, > 0 (default
-                                AK_STREAM_DEFAULT_MAX_OGG_BYTES); beyond it push fails */
-  const char *connection_id; /* copied (at most 63 bytes); NULL = "" */
-  ak_stream_emit_fn emit;    /* required */
-  void *user;                /* passed to emit */
+  int format;                    /* AK_STREAM_PCM_S16LE (default) or AK_STREAM_OGG_OPUS */
+  int sample_rate;               /* PCM input rate, 1000..192000 Hz (default 16000); ignored for
+                                    Ogg, whose decoder outputs 48 kHz */
+  int fps;                       /* motion frames per second, 1..AK_ENGINE_MAX_FPS (default 25) */
+  int lookahead_ms;              /* engine lookahead, 0..AK_ENGINE_MAX_LOOKAHEAD_MS; -1 = engine
+                                    default */
+  float expressiveness;          /* 0..1 (default 0.7) */
+  uint64_t seed;                 /* engine seed: same seed + same audio = same motion */
+  int opus_bitrate;              /* output Opus bits/s, 6000..128000 (default 24000); 0 = motion
+                                    only (no Opus encoder; messages carry no audio) */
+  int opus_complexity;           /* 0..10 (default 5) */
+  size_t max_ogg_bytes;          /* bound of one request's Ogg input, > 0 (default
+                                    AK_STREAM_DEFAULT_MAX_OGG_BYTES); beyond it push fails */
+  uint32_t max_decoded_per_byte; /* Ogg: decoded 48 kHz samples allowed per input byte of the
+                                    request, beyond decoded_grace (default
+                                    AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE); 0 = no cap. Over
+                                    it push/finish fail with AK_ETOOBIG, AK_STREAM_FAIL_BUDGET */
+  uint32_t decoded_grace;        /* Ogg: samples decoded before that cap applies (default
+                                   AK_STREAM_DEFAULT_DECODED_GRACE) */
+  uint64_t max_request_samples;  /* longest request in 16 kHz samples fed to the engine; 0 = no
+                                   cap (default). Past it push/finish fail with AK_ETOOBIG,
+                                   AK_STREAM_FAIL_DURATION */
+  const char *connection_id;     /* copied (at most 63 bytes); NULL = "" */
+  ak_stream_emit_fn emit;        /* required */
+  void *user;                    /* passed to emit */
 } ak_stream_config;
 
 /* Where the failure of the last push/finish came from, so that one status (AK_ETOOBIG) keeps
  * its meaning: input too long is the client's input, a full send queue is the emit's. */
 typedef enum ak_stream_failure_kind {
   AK_STREAM_FAIL_NONE = 0,
-  AK_STREAM_FAIL_INPUT,   /* the input is bad: AK_EFORMAT (not Ogg Opus), AK_ECORRUPT
-                             (undecodable), AK_ETOOBIG (over max_ogg_bytes) */
-  AK_STREAM_FAIL_EMIT,    /* emit returned the code */
-  AK_STREAM_FAIL_INTERNAL /* engine, encoder or memory failure */
+  AK_STREAM_FAIL_INPUT,    /* the input is bad: AK_EFORMAT (not Ogg Opus), AK_ECORRUPT
+                              (undecodable), AK_ETOOBIG (over max_ogg_bytes) */
+  AK_STREAM_FAIL_EMIT,     /* emit returned the code */
+  AK_STREAM_FAIL_INTERNAL, /* engine, encoder or memory failure */
+  AK_STREAM_FAIL_BUDGET,   /* Ogg input decodes to more audio than max_decoded_per_byte allows */
+  AK_STREAM_FAIL_DURATION  /* the request passed max_request_samples */
 } ak_stream_failure_kind;
 
 /* Counters of the current (or last) request, reset by ak_stream_begin(). */

@@ -390,6 +390,101 @@ static void test_ogg(void) {
   free(ogg.data);
 }
 
+/* OpusHead + OpusTags, then n_pages pages of 255 zero-length audio packets each: every empty
+ * packet decodes to concealment of the last frame size (up to 120 ms), so ~280 bytes a page
+ * would be 30 s of audio without a decoded-samples budget. */
+static membuf ogg_bomb(int n_pages) {
+  membuf m = {0};
+  ogg_stream_state os;
+  ogg_stream_init(&os, 99);
+  unsigned char head[19] = {'O', 'p', 'u',  's',  'H', 'e', 'a', 'd', 1, 1,
+                            0,   0,   0x80, 0xbb, 0,   0,   0,   0,   0};
+  unsigned char tags[16] = {'O', 'p', 'u', 's', 'T', 'a', 'g', 's', 0, 0, 0, 0, 0, 0, 0, 0};
+  ogg_packet op = {.packet = head, .bytes = sizeof head, .b_o_s = 1, .granulepos = 0};
+  ogg_stream_packetin(&os, &op);
+  page_out(&os, &m, 1);
+  op = (ogg_packet){.packet = tags, .bytes = sizeof tags, .granulepos = 0, .packetno = 1};
+  ogg_stream_packetin(&os, &op);
+  page_out(&os, &m, 1);
+  int64_t gp = 0, no = 2;
+  for (int p = 0; p < n_pages; p++) {
+    for (int k = 0; k < 255; k++) {
+      gp += 5760;
+      op = (ogg_packet){.packet = tags, .bytes = 0, .granulepos = gp, .packetno = no++};
+      ogg_stream_packetin(&os, &op);
+    }
+    page_out(&os, &m, 1);
+  }
+  ogg_stream_clear(&os);
+  return m;
+}
+
+static void test_budgets(void) {
+  /* an Ogg bomb fails on the decoded-samples budget, blamed on its own failure kind */
+  membuf bomb = ogg_bomb(8);
+  capture c = {0};
+  ak_stream *s = new_stream(AK_STREAM_OGG_OPUS, 0, &c, -1);
+  CHECK_EQ_INT(ak_stream_begin(s, "bomb"), AK_OK);
+  int rc = AK_OK;
+  for (size_t at = 0; rc == AK_OK && at < bomb.len; at += 64) {
+    size_t n = bomb.len - at < 64 ? bomb.len - at : 64;
+    rc = ak_stream_push(s, bomb.data + at, n);
+  }
+  CHECK_EQ_INT(rc, AK_ETOOBIG);
+  CHECK_EQ_INT(ak_stream_failure(s), AK_STREAM_FAIL_BUDGET);
+  ak_stream_counters k;
+  ak_stream_get_counters(s, &k);
+  /* what it got through is bounded by grace + per-byte budget, not the bomb's ~4 minutes */
+  CHECK(k.samples_16k <= (AK_STREAM_DEFAULT_DECODED_GRACE +
+                          (uint64_t)AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE * bomb.len) /
+                                 3 +
+                             16000);
+  ak_stream_free(s);
+  cap_free(&c);
+  /* with the budget off the same bytes decode to minutes of audio (what the cap prevents) */
+  ak_stream_config cfg;
+  ak_stream_config_default(&cfg);
+  capture c2 = {0};
+  cfg.format = AK_STREAM_OGG_OPUS;
+  cfg.opus_bitrate = 0;
+  cfg.max_decoded_per_byte = 0;
+  cfg.emit = on_emit;
+  cfg.user = &c2;
+  c2.fps = cfg.fps;
+  CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_OK);
+  CHECK_EQ_INT(ak_stream_begin(s, "bomb"), AK_OK);
+  rc = ak_stream_finish(s, bomb.data, bomb.len);
+  ak_stream_get_counters(s, &k);
+  CHECK(rc == AK_OK);
+  CHECK(k.samples_16k > 16000u * 60u);
+  ak_stream_free(s);
+  cap_free(&c2);
+  free(bomb.data);
+  /* honest Ogg passes the default budget (tested in test_ogg); max_request_samples ends a
+   * request that runs past it, blamed on the duration */
+  ak_stream_config_default(&cfg);
+  capture c3 = {0};
+  cfg.sample_rate = 16000;
+  cfg.max_request_samples = 16000;
+  cfg.emit = on_emit;
+  cfg.user = &c3;
+  c3.fps = cfg.fps;
+  CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_OK);
+  int16_t pcm[8000];
+  make_audio(16000, 0.5, pcm, 8000);
+  CHECK_EQ_INT(ak_stream_begin(s, "long"), AK_OK);
+  CHECK_EQ_INT(ak_stream_push(s, (const uint8_t *)pcm, sizeof pcm), AK_OK);
+  CHECK_EQ_INT(ak_stream_push(s, (const uint8_t *)pcm, sizeof pcm), AK_OK);
+  CHECK_EQ_INT(ak_stream_push(s, (const uint8_t *)pcm, sizeof pcm), AK_ETOOBIG);
+  CHECK_EQ_INT(ak_stream_failure(s), AK_STREAM_FAIL_DURATION);
+  CHECK(!ak_stream_active(s));
+  /* the next request starts afresh */
+  CHECK_EQ_INT(ak_stream_begin(s, "next"), AK_OK);
+  CHECK_EQ_INT(ak_stream_finish(s, (const uint8_t *)pcm, sizeof pcm), AK_OK);
+  ak_stream_free(s);
+  cap_free(&c3);
+}
+
 static void test_abort(void) {
   int rate = 16000;
   size_t n = 16000;
@@ -556,6 +651,7 @@ int main(int argc, char **argv) {
   test_config();
   test_rates();
   test_ogg();
+  test_budgets();
   test_abort();
   test_emit_errors();
   test_every_split();

@@ -600,7 +600,7 @@ static int map_message(holder *h) {
 
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out) {
   if (!out || (!buf && len)) return AK_EINVAL;
-  if (len > AK_MAX_MESSAGE_BYTES) return AK_ETOOBIG;
+  if (len > AK_MAX_PARSE_BYTES) return AK_ETOOBIG;
   holder *h = ak__calloc(1, sizeof *h);
   if (!h) return AK_ENOMEM;
   h->src = buf ? buf : (const uint8_t *)"";

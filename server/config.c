@@ -22,7 +22,12 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->opus_bitrate = 24000;
   c->opus_complexity = 5;
   c->log_level = AK_LOG_INFO;
-  c->max_message_bytes = AK_MAX_MESSAGE_BYTES;
+  c->max_message_bytes = AK_MAX_INGRESS_MESSAGE_BYTES;
+  c->workers = 0;
+  c->input_queue_bytes = 1024 * 1024;
+  c->max_request_s = 600;
+  c->write_timeout_s = 30;
+  c->closing_timeout_s = 10;
   c->max_sessions = 1000;
   c->max_token_ttl_s = 86400;
   c->token_single_use = 1;
@@ -45,7 +50,13 @@ static void usage(FILE *f) {
           "  --opus-bitrate BPS      output Opus bitrate (default 24000)\n"
           "  --opus-complexity N     0..10 (default 5)\n"
           "  --max-sessions N        refuse upgrades beyond N sessions (default 1000)\n"
-          "  --max-message-bytes N   largest client message (default 1048576)\n"
+          "  --max-message-bytes N   largest client message (default 8388608, at most 64 MiB)\n"
+          "  --workers N             media worker threads (default 0 = one per online core)\n"
+          "  --input-queue-bytes N   received audio queued per session before reading pauses\n"
+          "                          (default 1048576)\n"
+          "  --max-request-seconds S longest request, seconds of audio (default 600; 0 = none)\n"
+          "  --write-timeout S       cut a client that takes no output for S (default 30)\n"
+          "  --closing-timeout S     cut a session whose close does not complete (default 10)\n"
           "  --max-token-ttl S       longest token lifetime (default 86400)\n"
           "  --token-secret HEX      64 hex chars; share it between nodes (env "
           "AVATARKIT_TOKEN_SECRET)\n"
@@ -167,8 +178,25 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "max-message-bytes")) {
     NEEDVAL;
     int v = 0;
-    bad = parse_int(val, 1024, AK_MAX_MESSAGE_BYTES, &v) != 0;
+    bad = parse_int(val, 1024, AK_MAX_PARSE_BYTES, &v) != 0;
     c->max_message_bytes = (size_t)v;
+  } else if (!strcmp(key, "workers")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, AK_MAX_WORKERS, &c->workers) != 0;
+  } else if (!strcmp(key, "input-queue-bytes")) {
+    NEEDVAL;
+    int v = 0;
+    bad = parse_int(val, 4096, AK_MAX_PARSE_BYTES, &v) != 0;
+    c->input_queue_bytes = (size_t)v;
+  } else if (!strcmp(key, "max-request-seconds")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 86400, &c->max_request_s) != 0;
+  } else if (!strcmp(key, "write-timeout")) {
+    NEEDVAL;
+    bad = parse_int(val, 1, 3600, &c->write_timeout_s) != 0;
+  } else if (!strcmp(key, "closing-timeout")) {
+    NEEDVAL;
+    bad = parse_int(val, 1, 3600, &c->closing_timeout_s) != 0;
   } else if (!strcmp(key, "max-token-ttl")) {
     NEEDVAL;
     bad = parse_int(val, 1, 30 * 86400, &c->max_token_ttl_s) != 0;

@@ -1,7 +1,26 @@
-/* The driven-ingress WebSocket: sessions over lws (receive reassembly, the bounded output
- * queue, close), the configure/confirm handshake and each request's life cycle. The media
- * pipeline of a request is the stream library (include/avatarkit/stream.h); its messages are
- * packed straight into the send buffer. Upgrade auth is auth.c's. */
+/* The driven-ingress WebSocket: sessions over lws, with their media work on the worker pool.
+ *
+ * Threads. The lws service thread (the "network thread") does I/O only: it reassembles
+ * received messages, parses them (a copy, no media work), appends them to the session's
+ * input queue and schedules the session on its worker; it writes the session's output queue
+ * and closes the connection. The session's worker (worker.c; one per session for its whole
+ * life, so order is kept) runs the protocol state machine and the media pipeline (the stream
+ * library, include/avatarkit/stream.h), packing each message into the output queue, then asks
+ * the network thread to write it: lws_cancel_service() (the one thread-safe lws call), whose
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED runs ak__ingress_wake() on the network thread.
+ *
+ * Sharing. Fields are owned by one side (marked "net" and "worker" below) or shared under the
+ * session's mutex `mu`. A session is reference counted: the network thread holds one from
+ * ESTABLISHED to CLOSED, the pool one while queued or running, the wake list one while
+ * listed; whoever drops the last frees it, so a connection closed while its worker runs is
+ * simply marked detached and the worker lets go after its current slice.
+ *
+ * Budgets. The input queue of a session is bounded (--input-queue-bytes): over it the
+ * network thread stops reading that socket (lws_rx_flow_control) until the worker has drained
+ * it below half. Workers process a message in slices (0.5 s of PCM or 512 bytes of Ogg) and
+ * round robin between their sessions after each turn, so a big message or a flood delays
+ * others on that worker by at most a slice. Ogg input has a decoded-samples budget per input
+ * byte and every request a duration cap (the stream library enforces both). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +35,12 @@
 
 enum { ST_AWAIT_CONFIG = 0, ST_ACTIVE, ST_CLOSING };
 
+/* Slice sizes: the most input one step of a worker feeds to the pipeline. */
+#define SLICE_PCM_SECONDS_DIV 2 /* 0.5 s of PCM */
+#define SLICE_OGG_BYTES 512
+/* A worker's turn on one session: at most this long (then the next session's turn). */
+#define TURN_US 2000
+
 typedef struct txmsg {
   struct txmsg *next;
   char req_id[64];
@@ -23,49 +48,148 @@ typedef struct txmsg {
   unsigned char data[]; /* LWS_PRE headroom + payload, packed in place */
 } txmsg;
 
+typedef struct rxitem {
+  struct rxitem *next;
+  ak_message *m; /* parsed message; NULL when parsing failed (parse_rc) */
+  int parse_rc;
+  size_t bytes;  /* wire size: what it counts against the input queue bound */
+  int cancelled; /* an interrupt of its request arrived behind it: skip its media */
+  double proc_s; /* processing time so far (the chunk histogram) */
+} rxitem;
+
 struct ak_session {
-  ak_session *prev, *next;
   ak_server *srv;
-  struct lws *wsi;
+  ak_task task;
+  _Atomic int refs;
   char conn_id[AK_ID_LEN + 1];
   char app_id[AK_MAX_STR];
   char avatar_id[AK_MAX_STR];
   int64_t token_exp;
-  int state;
-  int64_t last_activity_us;
-  /* rx reassembly */
+  /* net */
+  ak_session *prev, *next;
+  struct lws *wsi; /* NULL once closed */
   uint8_t *rx;
   size_t rx_len, rx_cap;
-  /* configuration */
+  int rx_paused;
+  int expiry_sent;
+  char net_last_req[AK_STREAM_MAX_REQ_ID + 1]; /* req_id of the last audio message received */
+  int64_t closing_since_us, stall_since_us;
+  int killed, close_started;
+  /* shared, under mu */
+  pthread_mutex_t mu;
+  int state;
+  int close_code;
+  char close_reason[96];
+  rxitem *in_head, *in_tail;
+  size_t in_bytes; /* queued input, the message in progress included */
+  txmsg *q_head, *q_tail;
+  size_t q_bytes;
+  int detached;        /* the connection is gone: drop everything */
+  int expired;         /* the token expired: close after the message in progress */
+  unsigned cancel_seq; /* fast-path interrupts: the req_id and a count */
+  char cancel_req[AK_STREAM_MAX_REQ_ID + 1];
+  char open_req[AK_STREAM_MAX_REQ_ID + 1]; /* the request open in the pipeline, "" if none */
+  int64_t last_audio_us;                   /* last non-empty audio received (idle timer) */
+  /* under srv->wake_mu */
+  int wake_queued;
+  ak_session *wake_next;
+  /* worker */
+  rxitem *cur;
+  size_t cur_off;
+  int cur_started;
+  unsigned cancel_seen;
+  char cur_req[AK_STREAM_MAX_REQ_ID + 1];
   int in_rate, format;
-  ak_stream *stream; /* the media pipeline, created by the configure message */
-  /* current request */
+  ak_stream *stream;
   char req_id[AK_STREAM_MAX_REQ_ID + 1];
   int req_open;
   char last_req_id[AK_STREAM_MAX_REQ_ID + 1];
   int last_interrupted;
-  uint64_t samples_counted; /* 16 kHz samples of this request already in the metrics */
-  /* tx */
-  txmsg *q_head, *q_tail;
-  size_t q_bytes;
-  int close_code;
-  char close_reason[96];
+  uint64_t samples_counted;
 };
+
+static ak_session *from_task(ak_task *t) {
+  return (ak_session *)((char *)t - offsetof(ak_session, task));
+}
+
+/* ---- references ------------------------------------------------------------------------ */
+
+static void session_ref(ak_session *ss) {
+  atomic_fetch_add(&ss->refs, 1);
+}
+
+static void free_items(ak_session *ss) {
+  while (ss->in_head) {
+    rxitem *it = ss->in_head;
+    ss->in_head = it->next;
+    ak_message_free(it->m);
+    free(it);
+  }
+  ss->in_tail = NULL;
+}
+
+static void session_unref(ak_session *ss) {
+  if (atomic_fetch_sub(&ss->refs, 1) != 1) return;
+  ak_server *s = ss->srv;
+  free_items(ss);
+  if (ss->cur) {
+    ak_message_free(ss->cur->m);
+    free(ss->cur);
+  }
+  s->m.input_queued_bytes -= ss->in_bytes;
+  s->m.output_queued_bytes -= ss->q_bytes;
+  while (ss->q_head) {
+    txmsg *t = ss->q_head;
+    ss->q_head = t->next;
+    free(t);
+  }
+  if (s->pool) ak__pool_unassign(s->pool, &ss->task);
+  ak_stream_free(ss->stream);
+  free(ss->rx);
+  pthread_mutex_destroy(&ss->mu);
+  free(ss);
+}
+
+static void task_hold(ak_task *t) {
+  session_ref(from_task(t));
+}
+
+static void task_release(ak_task *t) {
+  session_unref(from_task(t));
+}
+
+/* From a worker: ask the network thread to look at the session (write, resume, close). */
+static void net_wake(ak_session *ss) {
+  ak_server *s = ss->srv;
+  int signal = 0;
+  pthread_mutex_lock(&s->wake_mu);
+  if (!ss->wake_queued) {
+    ss->wake_queued = 1;
+    session_ref(ss);
+    ss->wake_next = s->wake_head;
+    s->wake_head = ss;
+    signal = 1;
+  }
+  pthread_mutex_unlock(&s->wake_mu);
+  if (signal) lws_cancel_service(s->ctx);
+}
 
 /* ---- output queue ---------------------------------------------------------------------- */
 
-/* Packs m straight into a new queue entry behind LWS_PRE headroom (one allocation, no copy).
- * AK_ETOOBIG when the client is not reading fast enough (queue over AK_MAX_TX_QUEUE). */
 /* Sizes the queued message once the packed length is known: bound check, one allocation
  * with LWS_PRE headroom; the message is packed straight into it. */
 typedef struct tx_dest {
   ak_session *ss;
   txmsg *t;
+  int force; /* the closing error: not held to the bound (the queue is dropped for it) */
 } tx_dest;
 
 static int tx_alloc(void *user, size_t len, uint8_t **buf) {
   tx_dest *d = user;
-  if (d->ss->q_bytes + len > AK_MAX_TX_QUEUE) {
+  pthread_mutex_lock(&d->ss->mu);
+  size_t queued = d->ss->q_bytes;
+  pthread_mutex_unlock(&d->ss->mu);
+  if (!d->force && queued + len > AK_MAX_TX_QUEUE) {
     d->ss->srv->m.slow_client_drops++;
     return AK_ETOOBIG;
   }
@@ -75,35 +199,55 @@ static int tx_alloc(void *user, size_t len, uint8_t **buf) {
   return AK_OK;
 }
 
-static int enqueue(ak_session *ss, const ak_message *m, const char *req_id) {
-  tx_dest d = {ss, NULL};
-  size_t len = 0;
-  int rc = ak_message_pack_to(m, tx_alloc, &d, &len);
-  if (rc != AK_OK) {
-    free(d.t);
-    return rc;
-  }
-  txmsg *t = d.t;
-  t->len = len;
+/* Appends under mu. */
+static void tx_append_locked(ak_session *ss, txmsg *t) {
   t->next = NULL;
-  snprintf(t->req_id, sizeof t->req_id, "%s", req_id ? req_id : "");
   if (ss->q_tail)
     ss->q_tail->next = t;
   else
     ss->q_head = t;
   ss->q_tail = t;
   ss->q_bytes += t->len;
-  if (ss->wsi) lws_callback_on_writable(ss->wsi);
+  ss->srv->m.output_queued_bytes += t->len;
+}
+
+/* Packs m into a new queue entry (outside the lock). */
+static int pack_tx(ak_session *ss, const ak_message *m, const char *req_id, int force,
+                   txmsg **out) {
+  tx_dest d = {ss, NULL, force};
+  size_t len = 0;
+  int rc = ak_message_pack_to(m, tx_alloc, &d, &len);
+  if (rc != AK_OK) {
+    free(d.t);
+    return rc;
+  }
+  d.t->len = len;
+  snprintf(d.t->req_id, sizeof d.t->req_id, "%s", req_id ? req_id : "");
+  *out = d.t;
   return AK_OK;
 }
 
-static void drop_queued(ak_session *ss, const char *req_id) {
+/* Queues m; a closing or closed session takes nothing more (dropped, not an error). */
+static int enqueue(ak_session *ss, const ak_message *m, const char *req_id) {
+  txmsg *t = NULL;
+  int rc = pack_tx(ss, m, req_id, 0, &t);
+  if (rc != AK_OK) return rc;
+  pthread_mutex_lock(&ss->mu);
+  int take = ss->state != ST_CLOSING && !ss->detached;
+  if (take) tx_append_locked(ss, t);
+  pthread_mutex_unlock(&ss->mu);
+  if (!take) free(t);
+  return AK_OK;
+}
+
+static void drop_queued_locked(ak_session *ss, const char *req_id) {
   txmsg **pp = &ss->q_head, *last = NULL;
   while (*pp) {
     txmsg *t = *pp;
     if (!req_id || strcmp(t->req_id, req_id) == 0) {
       *pp = t->next;
       ss->q_bytes -= t->len;
+      ss->srv->m.output_queued_bytes -= t->len;
       free(t);
     } else {
       last = t;
@@ -113,7 +257,9 @@ static void drop_queued(ak_session *ss, const char *req_id) {
   ss->q_tail = last;
 }
 
-/* Queues SERVER_ERROR; with close_code != 0 the connection closes once the queue drains. */
+/* Queues SERVER_ERROR (either thread); with close_code != 0 the session is closing: queued
+ * output is dropped so the error goes out first, nothing else is queued after it, the worker
+ * stops, and the connection closes once the error is written (or the closing timeout). */
 static void send_error(ak_session *ss, int code, const char *req_id, int close_code,
                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void send_error(ak_session *ss, int code, const char *req_id, int close_code,
@@ -123,26 +269,34 @@ static void send_error(ak_session *ss, int code, const char *req_id, int close_c
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  ak__log(ss->srv, close_code ? AK_LOG_WARN : AK_LOG_INFO, ss->conn_id, req_id,
-          "server error %d: %s", code, msg);
   ak_message m = {
       .type = AK_MSG_SERVER_ERROR,
       .data = AK_DATA_ERROR,
       .u.error = {.connection_id = ss->conn_id, .req_id = req_id, .code = code, .message = msg}};
-  if (close_code) {
-    drop_queued(ss, NULL); /* the error goes out first: nothing else will follow */
+  if (!close_code) {
+    ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, req_id, "server error %d: %s", code, msg);
+    enqueue(ss, &m, req_id);
+    return;
+  }
+  /* Closing: the state change and the error's place in the queue happen under one lock, so
+   * the network thread never sees "closing" without the error queued. */
+  txmsg *t = NULL;
+  pack_tx(ss, &m, req_id, 1, &t);
+  pthread_mutex_lock(&ss->mu);
+  int first = ss->state != ST_CLOSING && !ss->detached;
+  if (first) {
+    drop_queued_locked(ss, NULL);
     ss->state = ST_CLOSING;
     ss->close_code = close_code;
     snprintf(ss->close_reason, sizeof ss->close_reason, "%.90s", msg);
+    if (t) tx_append_locked(ss, t);
   }
-  if (enqueue(ss, &m, req_id) != AK_OK && close_code && ss->wsi) lws_callback_on_writable(ss->wsi);
-}
-
-static void close_with(ak_session *ss, int close_code, const char *reason) {
-  ss->state = ST_CLOSING;
-  ss->close_code = close_code;
-  snprintf(ss->close_reason, sizeof ss->close_reason, "%s", reason);
-  if (ss->wsi) lws_callback_on_writable(ss->wsi);
+  pthread_mutex_unlock(&ss->mu);
+  if (!first) { /* one fatal error per session */
+    free(t);
+    return;
+  }
+  ak__log(ss->srv, AK_LOG_WARN, ss->conn_id, req_id, "server error %d: %s", code, msg);
 }
 
 /* ---- pipeline failures ----------------------------------------------------------------- */
@@ -153,17 +307,20 @@ static void close_with(ak_session *ss, int close_code, const char *reason) {
  * close code. The first matching row wins; status 0 matches any code, FAIL_ANY any kind.
  * Phrases and codes are the ones clients have always seen:
  *   bad Ogg input             -> INVALID_ARGUMENT,   "invalid audio: ...",          1007
+ *   Ogg decoding to far more audio than its size (zero-length packets): the same, 1007
+ *   request over --max-request-seconds -> RESOURCE_EXHAUSTED, "request too long: ...",
+ *                                the request ends, the session stays (close 0)
  *   emit refused (queue full) -> RESOURCE_EXHAUSTED, "client is not reading: ...",  1008
  *   anything else             -> INTERNAL,           "internal error: <strerror>",  1011
  * AK_ETOOBIG keeps its meaning: from the input it is "too long", from the emit callback (the
  * send queue) "client is not reading", wherever in the pipeline the emit ran. */
 enum { FAIL_SETUP = -1, FAIL_ANY = -2 };
-enum { DETAIL_NONE = 0, DETAIL_STRERROR, DETAIL_QUEUE };
+enum { DETAIL_NONE = 0, DETAIL_STRERROR, DETAIL_QUEUE, DETAIL_BUDGET, DETAIL_DURATION };
 static const struct pipeline_error {
   int kind;   /* ak_stream_failure_kind, FAIL_SETUP or FAIL_ANY */
   int status; /* ak_err, 0 = any */
   int grpc;   /* ServerError.code */
-  ak_close_code close;
+  int close;  /* ak_close_code, 0 = the session stays open */
   const char *phrase;
   int detail; /* what follows the phrase */
 } k_pipeline_errors[] = {
@@ -174,6 +331,11 @@ static const struct pipeline_error {
      "invalid audio: Ogg Opus stream too long", DETAIL_NONE},
     {AK_STREAM_FAIL_INPUT, 0, AK_GRPC_INVALID_ARGUMENT, AK_CLOSE_INVALID_PAYLOAD,
      "invalid audio: Ogg Opus stream corrupt", DETAIL_NONE},
+    {AK_STREAM_FAIL_BUDGET, 0, AK_GRPC_INVALID_ARGUMENT, AK_CLOSE_INVALID_PAYLOAD,
+     "invalid audio: Ogg Opus stream decodes to more audio than its size allows (over ",
+     DETAIL_BUDGET},
+    {AK_STREAM_FAIL_DURATION, 0, AK_GRPC_RESOURCE_EXHAUSTED, 0,
+     "request too long: over the server's limit of ", DETAIL_DURATION},
     {AK_STREAM_FAIL_EMIT, AK_ETOOBIG, AK_GRPC_RESOURCE_EXHAUSTED, AK_CLOSE_POLICY,
      "client is not reading: output queue over ", DETAIL_QUEUE},
     {FAIL_SETUP, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL,
@@ -181,7 +343,8 @@ static const struct pipeline_error {
     {FAIL_ANY, 0, AK_GRPC_INTERNAL, AK_CLOSE_INTERNAL, "internal error: ", DETAIL_STRERROR},
 };
 
-/* Sends the error for a pipeline failure (rc < 0) and closes the session. */
+/* Sends the error for a pipeline failure (rc < 0) and closes the session (or, for a row
+ * with no close code, ends the request). */
 static void pipeline_failed(ak_session *ss, int kind, int rc, const char *req_id) {
   const struct pipeline_error *e = k_pipeline_errors;
   while (!(e->kind == FAIL_ANY || (e->kind == kind && (e->status == 0 || e->status == rc)))) e++;
@@ -189,11 +352,19 @@ static void pipeline_failed(ak_session *ss, int kind, int rc, const char *req_id
     send_error(ss, e->grpc, req_id, e->close, "%s%u bytes", e->phrase, AK_MAX_TX_QUEUE);
   else if (e->detail == DETAIL_STRERROR)
     send_error(ss, e->grpc, req_id, e->close, "%s%s", e->phrase, ak_strerror(rc));
+  else if (e->detail == DETAIL_BUDGET)
+    send_error(ss, e->grpc, req_id, e->close, "%s%u samples per byte)", e->phrase,
+               AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE);
+  else if (e->detail == DETAIL_DURATION)
+    send_error(ss, e->grpc, req_id, e->close, "%s%d seconds of audio", e->phrase,
+               ss->srv->cfg.max_request_s);
   else
     send_error(ss, e->grpc, req_id, e->close, "%s", e->phrase);
+  if (kind == AK_STREAM_FAIL_BUDGET) ss->srv->m.audio_budget_errors++;
+  if (kind == AK_STREAM_FAIL_DURATION) ss->srv->m.request_too_long++;
 }
 
-/* ---- requests -------------------------------------------------------------------------- */
+/* ---- requests (worker) ----------------------------------------------------------------- */
 
 /* The stream's emit callback: each message goes into the send queue as it is made. */
 static int on_emit(void *user, const ak_stream_output *out) {
@@ -214,6 +385,12 @@ static void count_samples(ak_session *ss) {
   ss->samples_counted = c.samples_16k;
 }
 
+static void set_open(ak_session *ss, const char *req_id) {
+  pthread_mutex_lock(&ss->mu);
+  snprintf(ss->open_req, sizeof ss->open_req, "%s", req_id ? req_id : "");
+  pthread_mutex_unlock(&ss->mu);
+}
+
 static int start_request(ak_session *ss, const char *req_id) {
   int rc = ak_stream_begin(ss->stream, req_id);
   if (rc != AK_OK) return rc;
@@ -222,6 +399,7 @@ static int start_request(ak_session *ss, const char *req_id) {
   ss->last_interrupted = 0;
   ss->req_open = 1;
   ss->samples_counted = 0;
+  set_open(ss, req_id);
   ss->srv->m.requests_total++;
   ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, req_id, "request started");
   return AK_OK;
@@ -237,57 +415,162 @@ static int finish_request(ak_session *ss, const uint8_t *audio, size_t len) {
           "request done: %.3f s audio, %u frames, %llu packets", (double)c.samples_16k / 16000.0,
           c.frames_sent, (unsigned long long)c.packets_sent);
   ss->req_open = 0;
+  set_open(ss, NULL);
   return rc;
 }
 
-static void handle_audio(ak_session *ss, const ak_audio_input *in) {
-  const char *req_id = in->req_id;
-  char gen[AK_ID_LEN + 1];
-  if (!req_id[0]) { /* lenient: a client that sends no id continues or opens a request */
-    if (ss->req_open)
-      req_id = ss->req_id;
-    else if (ak_id_new(gen, sizeof gen, 0) == AK_OK)
-      req_id = gen;
+/* A failed push/finish: the error row, and the request is over either way. */
+static void request_failed(ak_session *ss, int rc, const char *req_id) {
+  int kind = (int)ak_stream_failure(ss->stream);
+  pipeline_failed(ss, kind, rc, req_id);
+  ak_stream_abort(ss->stream);
+  if (ss->req_open) {
+    ss->req_open = 0;
+    set_open(ss, NULL);
   }
-  if (strlen(req_id) >= sizeof ss->req_id) {
-    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY,
-               "invalid req_id: longer than %zu", sizeof ss->req_id - 1);
-    return;
-  }
-  /* Audio of an interrupted request is dropped until its end. */
-  if (!ss->req_open && ss->last_interrupted && strcmp(req_id, ss->last_req_id) == 0) return;
-  ss->last_activity_us = ak__now_us();
-  int rc = AK_OK;
-  if (ss->req_open && strcmp(req_id, ss->req_id) != 0)
-    rc = finish_request(ss, NULL, 0); /* implicit end */
-  if (rc == AK_OK && !ss->req_open) rc = start_request(ss, req_id);
-  if (rc == AK_OK) {
-    if (in->end) {
-      rc = finish_request(ss, in->audio, in->audio_len);
+  /* the rest of a request that ended in error is dropped, as after an interrupt */
+  ss->last_interrupted = 1;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF): req_ids are echoed
+ * into proto3 strings, which other clients refuse to parse otherwise. */
+static int utf8_valid(const char *p) {
+  const unsigned char *s = (const unsigned char *)p;
+  while (*s) {
+    unsigned c = *s;
+    int n;
+    unsigned min;
+    if (c < 0x80) {
+      s++;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      n = 1;
+      min = 0x80;
+      c &= 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      min = 0x800;
+      c &= 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      min = 0x10000;
+      c &= 0x07;
     } else {
-      rc = ak_stream_push(ss->stream, in->audio, in->audio_len);
-      count_samples(ss);
+      return 0;
+    }
+    s++;
+    for (int i = 0; i < n; i++, s++) {
+      if ((*s & 0xc0) != 0x80) return 0;
+      c = (c << 6) | (*s & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+  }
+  return 1;
+}
+
+/* A req_id the session cannot use: a fatal error naming the problem (never echoing it). */
+static int bad_req_id(ak_session *ss, const char *req_id) {
+  if (strlen(req_id) > AK_STREAM_MAX_REQ_ID) {
+    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY,
+               "invalid req_id: longer than %d bytes", AK_STREAM_MAX_REQ_ID);
+    return 1;
+  }
+  if (!utf8_valid(req_id)) {
+    send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_POLICY,
+               "invalid req_id: not valid UTF-8");
+    return 1;
+  }
+  return 0;
+}
+
+/* Bytes of input one step feeds: 0.5 s of PCM, or 512 bytes of Ogg. */
+static size_t slice_bytes(const ak_session *ss) {
+  if (ss->format == AK_FORMAT_OGG_OPUS) return SLICE_OGG_BYTES;
+  size_t n = (size_t)ss->in_rate * 2 / SLICE_PCM_SECONDS_DIV;
+  return n & ~(size_t)1;
+}
+
+/* One step of an audio message: the request bookkeeping first, then one slice of its audio.
+ * Returns 1 when the message is done. */
+static int audio_step(ak_session *ss, rxitem *it) {
+  const ak_audio_input *in = &it->m->u.audio_input;
+  if (!ss->cur_started) {
+    ss->cur_started = 1;
+    const char *req_id = in->req_id;
+    char gen[AK_ID_LEN + 1];
+    if (!req_id[0]) { /* lenient: a client that sends no id continues or opens a request */
+      if (ss->req_open)
+        req_id = ss->req_id;
+      else if (ak_id_new(gen, sizeof gen, 0) == AK_OK)
+        req_id = gen;
+    }
+    if (bad_req_id(ss, req_id)) return 1;
+    snprintf(ss->cur_req, sizeof ss->cur_req, "%s", req_id);
+    /* Audio of an interrupted (or failed) request is dropped until its end. */
+    if (!ss->req_open && ss->last_interrupted && strcmp(req_id, ss->last_req_id) == 0) return 1;
+    int rc = AK_OK;
+    if (ss->req_open && strcmp(req_id, ss->req_id) != 0) {
+      char prev[sizeof ss->req_id];
+      snprintf(prev, sizeof prev, "%s", ss->req_id);
+      rc = finish_request(ss, NULL, 0); /* implicit end */
+      if (rc != AK_OK) {
+        request_failed(ss, rc, prev);
+        return 1;
+      }
+    }
+    if (!ss->req_open && (rc = start_request(ss, req_id)) != AK_OK) {
+      pipeline_failed(ss, FAIL_ANY, rc, req_id);
+      return 1;
     }
   }
-  if (rc != AK_OK) pipeline_failed(ss, (int)ak_stream_failure(ss->stream), rc, req_id);
+  if (it->cancelled) return 1; /* the interrupt behind it ends the request */
+  size_t left = in->audio_len - ss->cur_off;
+  size_t n = slice_bytes(ss);
+  if (n == 0 || n > left) n = left;
+  int last = n == left;
+  const uint8_t *p = in->audio_len ? in->audio + ss->cur_off : NULL;
+  int rc;
+  if (last && in->end) {
+    rc = finish_request(ss, p, n);
+  } else {
+    rc = ak_stream_push(ss->stream, p, n);
+    count_samples(ss);
+  }
+  ss->cur_off += n;
+  if (rc != AK_OK) {
+    request_failed(ss, rc, ss->cur_req);
+    return 1;
+  }
+  return last;
 }
 
 static void handle_interrupt(ak_session *ss, const char *req_id) {
-  ss->last_activity_us = ak__now_us();
+  if (bad_req_id(ss, req_id)) return;
   if (!req_id[0] && ss->req_open) req_id = ss->req_id;
   if (!req_id[0] || strcmp(req_id, ss->last_req_id) != 0) {
-    ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, req_id, "interrupt for unknown request ignored");
+    ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, NULL, "interrupt for unknown request ignored");
     return;
   }
-  drop_queued(ss, req_id);
+  pthread_mutex_lock(&ss->mu);
+  drop_queued_locked(ss, req_id);
+  pthread_mutex_unlock(&ss->mu);
   ak_stream_abort(ss->stream);
-  ss->req_open = 0;
+  if (ss->req_open) {
+    ss->req_open = 0;
+    set_open(ss, NULL);
+  }
+  /* One INFO line and one count per request: repeats of the same interrupt (clients may send
+   * it many times) are DEBUG. */
+  if (!ss->last_interrupted) {
+    ss->srv->m.requests_interrupted++;
+    ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, req_id, "request interrupted");
+  } else {
+    ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, req_id, "repeated interrupt");
+  }
   ss->last_interrupted = 1;
-  ss->srv->m.requests_interrupted++;
-  ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, req_id, "request interrupted");
 }
 
-/* ---- handshake ------------------------------------------------------------------------- */
+/* ---- handshake (worker) ---------------------------------------------------------------- */
 
 static const char *egress_problem(const ak_configure *c) {
   if (c->egress_type == AK_EGRESS_UNSPECIFIED)
@@ -324,6 +607,7 @@ static int setup_pipeline(ak_session *ss, int opus_bitrate) {
   sc.seed = seed;
   sc.opus_bitrate = opus_bitrate;
   sc.opus_complexity = s->cfg.opus_complexity;
+  sc.max_request_samples = (uint64_t)s->cfg.max_request_s * AK_STREAM_OUTPUT_RATE;
   sc.connection_id = ss->conn_id;
   sc.emit = on_emit;
   sc.user = ss;
@@ -370,7 +654,9 @@ static void handle_configure(ak_session *ss, const ak_message *m) {
     pipeline_failed(ss, FAIL_SETUP, rc, NULL);
     return;
   }
-  ss->state = ST_ACTIVE;
+  pthread_mutex_lock(&ss->mu);
+  if (ss->state == ST_AWAIT_CONFIG) ss->state = ST_ACTIVE;
+  pthread_mutex_unlock(&ss->mu);
   ak_message r = {.type = AK_MSG_SERVER_CONFIRM_SESSION,
                   .data = AK_DATA_CONFIRM,
                   .u.confirm_connection_id = ss->conn_id};
@@ -380,20 +666,20 @@ static void handle_configure(ak_session *ss, const ak_message *m) {
           ss->in_rate, ss->format ? "ogg_opus" : "pcm_s16le");
 }
 
-static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
-  ak_message *m = NULL;
-  int rc = ak_message_parse(buf, len, &m);
-  if (rc != AK_OK) {
+/* One step of the message in progress; 1 when it is done. */
+static int message_step(ak_session *ss, rxitem *it, int state) {
+  if (!it->m) {
     ss->srv->m.protocol_errors++;
-    if (ss->state == ST_AWAIT_CONFIG)
+    if (state == ST_AWAIT_CONFIG)
       send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
-                 "failed to unmarshal initial message: %s", ak_strerror(rc));
+                 "failed to unmarshal initial message: %s", ak_strerror(it->parse_rc));
     else
       send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_PROTOCOL,
-                 "failed to unmarshal message: %s", ak_strerror(rc));
-    return;
+                 "failed to unmarshal message: %s", ak_strerror(it->parse_rc));
+    return 1;
   }
-  if (ss->state == ST_AWAIT_CONFIG) {
+  const ak_message *m = it->m;
+  if (state == ST_AWAIT_CONFIG) {
     if (m->data != AK_DATA_CONFIGURE ||
         (m->type != AK_MSG_CLIENT_CONFIGURE_SESSION && m->type != AK_MSG_UNSPECIFIED)) {
       ss->srv->m.protocol_errors++;
@@ -402,37 +688,104 @@ static void handle_message(ak_session *ss, const uint8_t *buf, size_t len) {
     } else {
       handle_configure(ss, m);
     }
-  } else if (ss->state == ST_ACTIVE) {
-    if (m->data == AK_DATA_AUDIO_INPUT &&
-        (m->type == AK_MSG_CLIENT_AUDIO_INPUT || m->type == AK_MSG_UNSPECIFIED)) {
-      handle_audio(ss, &m->u.audio_input);
-    } else if (m->data == AK_DATA_INTERRUPT &&
-               (m->type == AK_MSG_CLIENT_INTERRUPT || m->type == AK_MSG_UNSPECIFIED)) {
-      handle_interrupt(ss, m->u.interrupt_req_id);
-    } else {
-      ss->srv->m.protocol_errors++;
-      send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
-                 "unexpected message type: %d", (int)m->type);
+    return 1;
+  }
+  if (m->data == AK_DATA_AUDIO_INPUT &&
+      (m->type == AK_MSG_CLIENT_AUDIO_INPUT || m->type == AK_MSG_UNSPECIFIED))
+    return audio_step(ss, it);
+  if (m->data == AK_DATA_INTERRUPT &&
+      (m->type == AK_MSG_CLIENT_INTERRUPT || m->type == AK_MSG_UNSPECIFIED)) {
+    handle_interrupt(ss, m->u.interrupt_req_id);
+    return 1;
+  }
+  ss->srv->m.protocol_errors++;
+  send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_PROTOCOL,
+             "unexpected message type: %d", (int)m->type);
+  return 1;
+}
+
+/* Done with the message in progress: its bytes leave the input queue. */
+static void item_done(ak_session *ss) {
+  rxitem *it = ss->cur;
+  ss->cur = NULL;
+  ak__metrics_observe(&ss->srv->m, it->proc_s);
+  pthread_mutex_lock(&ss->mu);
+  ss->in_bytes -= it->bytes;
+  ss->srv->m.input_queued_bytes -= it->bytes;
+  pthread_mutex_unlock(&ss->mu);
+  ak_message_free(it->m);
+  free(it);
+}
+
+/* The worker's turn on one session (worker.c calls it): steps of its queued messages until
+ * the turn's time is up. Returns 1 when work is left. */
+static int session_run(ak_task *t) {
+  ak_session *ss = from_task(t);
+  ak_server *s = ss->srv;
+  int64_t t0 = ak__now_us();
+  int more = 0, steps = 0;
+  for (;;) {
+    pthread_mutex_lock(&ss->mu);
+    int state = ss->state, detached = ss->detached, expired = ss->expired;
+    if (detached || state == ST_CLOSING) {
+      /* closing or gone: the rest of the input is dropped */
+      free_items(ss);
+      if (ss->cur) {
+        ak_message_free(ss->cur->m);
+        free(ss->cur);
+        ss->cur = NULL;
+      }
+      s->m.input_queued_bytes -= ss->in_bytes;
+      ss->in_bytes = 0;
+      ss->open_req[0] = '\0';
+      pthread_mutex_unlock(&ss->mu);
+      if (ss->stream) ak_stream_abort(ss->stream);
+      ss->req_open = 0;
+      break;
+    }
+    if (ss->cancel_seq != ss->cancel_seen) {
+      ss->cancel_seen = ss->cancel_seq;
+      if (ss->cur && ss->cur_started && ss->cur->m && ss->cur->m->data == AK_DATA_AUDIO_INPUT &&
+          strcmp(ss->cur_req, ss->cancel_req) == 0)
+        ss->cur->cancelled = 1;
+    }
+    if (!ss->cur && expired) {
+      pthread_mutex_unlock(&ss->mu);
+      /* the token expired: close after the message in progress (PROTOCOL.md: 4010) */
+      s->m.token_expiry_closes++;
+      send_error(ss, AK_GRPC_PERMISSION_DENIED, ss->req_open ? ss->req_id : NULL,
+                 AK_CLOSE_TOKEN_EXPIRED, "session token expired");
+      steps++;
+      continue;
+    }
+    if (!ss->cur && ss->in_head) {
+      ss->cur = ss->in_head;
+      ss->in_head = ss->cur->next;
+      if (!ss->in_head) ss->in_tail = NULL;
+      ss->cur->next = NULL;
+      ss->cur_off = 0;
+      ss->cur_started = 0;
+    }
+    rxitem *it = ss->cur;
+    pthread_mutex_unlock(&ss->mu);
+    if (!it) break;
+    steps++;
+    int64_t a = ak__now_us();
+    int done = message_step(ss, it, state);
+    int64_t b = ak__now_us();
+    it->proc_s += (double)(b - a) / 1e6;
+    if (done) item_done(ss);
+    if (b - t0 >= TURN_US) {
+      more = 1;
+      break;
     }
   }
-  ak_message_free(m);
+  /* output queued, input room freed or closing: the network thread acts on it */
+  if (steps) net_wake(ss);
+  return more;
 }
 
-/* ---- session lifecycle ----------------------------------------------------------------- */
-
-static void session_free(ak_session *ss) {
-  ak_server *s = ss->srv;
-  if (ss->prev)
-    ss->prev->next = ss->next;
-  else
-    s->sessions = ss->next;
-  if (ss->next) ss->next->prev = ss->prev;
-  s->n_sessions--;
-  drop_queued(ss, NULL);
-  ak_stream_free(ss->stream);
-  free(ss->rx);
-  free(ss);
-}
+/* ---- session lifecycle (network thread) ------------------------------------------------ */
 
 static ak_session *session_new(ak_server *s, struct lws *wsi) {
   ak_session *ss = calloc(1, sizeof *ss);
@@ -446,10 +799,13 @@ static ak_session *session_new(ak_server *s, struct lws *wsi) {
     free(ss);
     return NULL;
   }
+  pthread_mutex_init(&ss->mu, NULL);
+  atomic_init(&ss->refs, 1); /* the network thread's, until CLOSED */
+  ak__pool_assign(s->pool, &ss->task);
   snprintf(ss->app_id, sizeof ss->app_id, "%s", v.app_id);
   snprintf(ss->avatar_id, sizeof ss->avatar_id, "%s", v.avatar_id);
   ss->token_exp = v.token_exp;
-  ss->last_activity_us = ak__now_us();
+  ss->last_audio_us = ak__now_us();
   ss->next = s->sessions;
   if (s->sessions) s->sessions->prev = ss;
   s->sessions = ss;
@@ -458,38 +814,116 @@ static ak_session *session_new(ak_server *s, struct lws *wsi) {
   return ss;
 }
 
+static void session_closed(ak_session *ss) {
+  ak_server *s = ss->srv;
+  if (ss->prev)
+    ss->prev->next = ss->next;
+  else
+    s->sessions = ss->next;
+  if (ss->next) ss->next->prev = ss->prev;
+  s->n_sessions--;
+  ss->wsi = NULL;
+  pthread_mutex_lock(&ss->mu);
+  ss->detached = 1;
+  drop_queued_locked(ss, NULL);
+  int work = ss->cur || ss->in_head;
+  pthread_mutex_unlock(&ss->mu);
+  if (work) ak__pool_schedule(s->pool, &ss->task); /* the worker drops it */
+  session_unref(ss);
+}
+
+/* Hands a complete message to the session's worker. */
+static void deliver(ak_session *ss, struct lws *wsi, const uint8_t *buf, size_t len) {
+  ak_server *s = ss->srv;
+  rxitem *it = calloc(1, sizeof *it);
+  if (!it) {
+    send_error(ss, AK_GRPC_INTERNAL, NULL, AK_CLOSE_INTERNAL, "internal error: %s",
+               ak_strerror(AK_ENOMEM));
+    return;
+  }
+  it->bytes = len;
+  it->parse_rc = ak_message_parse(buf, len, &it->m);
+  if (it->parse_rc != AK_OK) it->m = NULL;
+  const ak_message *m = it->m;
+  const char *fast_req = NULL; /* an interrupt of the latest request: cancel its queued audio */
+  if (m && m->data == AK_DATA_AUDIO_INPUT) {
+    if (m->u.audio_input.req_id[0] && strlen(m->u.audio_input.req_id) < sizeof ss->net_last_req)
+      snprintf(ss->net_last_req, sizeof ss->net_last_req, "%s", m->u.audio_input.req_id);
+  } else if (m && m->data == AK_DATA_INTERRUPT && m->u.interrupt_req_id[0] &&
+             strcmp(m->u.interrupt_req_id, ss->net_last_req) == 0) {
+    fast_req = m->u.interrupt_req_id;
+  }
+  int64_t now = ak__now_us();
+  pthread_mutex_lock(&ss->mu);
+  if (m && m->data == AK_DATA_AUDIO_INPUT && m->u.audio_input.audio_len > 0)
+    ss->last_audio_us = now; /* the idle timer: real audio only */
+  if (fast_req) {
+    for (rxitem *q = ss->in_head; q; q = q->next)
+      if (q->m && q->m->data == AK_DATA_AUDIO_INPUT &&
+          !strcmp(q->m->u.audio_input.req_id, fast_req))
+        q->cancelled = 1;
+    snprintf(ss->cancel_req, sizeof ss->cancel_req, "%s", fast_req);
+    ss->cancel_seq++;
+    drop_queued_locked(ss, fast_req);
+  }
+  if (ss->in_tail)
+    ss->in_tail->next = it;
+  else
+    ss->in_head = it;
+  ss->in_tail = it;
+  ss->in_bytes += len;
+  size_t held = ss->in_bytes;
+  pthread_mutex_unlock(&ss->mu);
+  s->m.input_queued_bytes += len;
+  uint64_t peak = s->m.input_queue_peak_bytes;
+  while (held > peak && !atomic_compare_exchange_weak(&s->m.input_queue_peak_bytes, &peak, held)) {
+  }
+  ak__pool_schedule(s->pool, &ss->task);
+  if (held > s->cfg.input_queue_bytes && !ss->rx_paused) {
+    /* back-pressure: read no more from this client until its worker caught up */
+    ss->rx_paused = 1;
+    s->m.rx_pauses++;
+    lws_rx_flow_control(wsi, 0);
+  }
+}
+
 static int on_receive(ak_session *ss, struct lws *wsi, const void *in, size_t len) {
   ak_server *s = ss->srv;
   s->m.bytes_in += len;
-  if (ss->state == ST_CLOSING) return 0;
+  pthread_mutex_lock(&ss->mu);
+  int closing = ss->state == ST_CLOSING;
+  pthread_mutex_unlock(&ss->mu);
+  if (closing) return 0;
   if (!lws_frame_is_binary(wsi)) {
     s->m.protocol_errors++;
     send_error(ss, AK_GRPC_FAILED_PRECONDITION, NULL, AK_CLOSE_UNSUPPORTED_DATA,
                "unexpected message type: text frame (messages are binary protobuf)");
+    lws_callback_on_writable(wsi);
     return 0;
   }
   if (ss->rx_len + len > s->cfg.max_message_bytes) {
     s->m.protocol_errors++;
     send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_TOO_BIG,
                "message too large: over %zu bytes", s->cfg.max_message_bytes);
+    lws_callback_on_writable(wsi);
     return 0;
   }
-  if (ss->rx_len + len > ss->rx_cap) {
-    size_t cap = ss->rx_cap ? ss->rx_cap : 16384;
-    while (cap < ss->rx_len + len) cap *= 2;
-    uint8_t *n = realloc(ss->rx, cap);
-    if (!n) return -1;
-    ss->rx = n;
-    ss->rx_cap = cap;
+  if (len) { /* an empty message or fragment has in == NULL: no copy */
+    if (ss->rx_len + len > ss->rx_cap) {
+      size_t cap = ss->rx_cap ? ss->rx_cap : 16384;
+      while (cap < ss->rx_len + len) cap *= 2;
+      uint8_t *n = realloc(ss->rx, cap);
+      if (!n) return -1;
+      ss->rx = n;
+      ss->rx_cap = cap;
+    }
+    memcpy(ss->rx + ss->rx_len, in, len);
+    ss->rx_len += len;
   }
-  memcpy(ss->rx + ss->rx_len, in, len);
-  ss->rx_len += len;
   if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
-  int64_t t0 = ak__now_us();
-  handle_message(ss, ss->rx, ss->rx_len);
-  ak__metrics_observe(&s->m, (double)(ak__now_us() - t0) / 1e6);
+  deliver(ss, wsi, ss->rx, ss->rx_len);
   ss->rx_len = 0;
-  if (ss->rx_cap > 262144) { /* give back memory after a huge message */
+  if (ss->rx_cap > 262144) { /* give back memory after a huge message (the parse copied it) */
     free(ss->rx);
     ss->rx = NULL;
     ss->rx_cap = 0;
@@ -498,21 +932,34 @@ static int on_receive(ak_session *ss, struct lws *wsi, const void *in, size_t le
 }
 
 static int on_writeable(ak_session *ss, struct lws *wsi) {
+  if (ss->close_started) return 0;
+  pthread_mutex_lock(&ss->mu);
   txmsg *t = ss->q_head;
   if (t) {
     ss->q_head = t->next;
     if (!ss->q_head) ss->q_tail = NULL;
     ss->q_bytes -= t->len;
+    ss->srv->m.output_queued_bytes -= t->len;
+  }
+  int more = ss->q_head != NULL, closing = ss->state == ST_CLOSING;
+  int code = ss->close_code;
+  char reason[sizeof ss->close_reason];
+  memcpy(reason, ss->close_reason, sizeof reason);
+  pthread_mutex_unlock(&ss->mu);
+  if (t) {
     int n = lws_write(wsi, t->data + LWS_PRE, t->len, LWS_WRITE_BINARY);
     ss->srv->m.bytes_out += t->len;
     free(t);
     if (n < 0) return -1;
-    if (ss->q_head || ss->state == ST_CLOSING) lws_callback_on_writable(wsi);
+    ss->stall_since_us = more ? ak__now_us() : 0;
+    if (more || closing) lws_callback_on_writable(wsi);
     return 0;
   }
-  if (ss->state == ST_CLOSING) {
-    lws_close_reason(wsi, (enum lws_close_status)ss->close_code, (unsigned char *)ss->close_reason,
-                     strlen(ss->close_reason));
+  if (closing) {
+    lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    /* lws now sends the close frame and waits for the client's (reading meanwhile);
+     * asking for more here would cut that short */
+    ss->close_started = 1;
     return -1;
   }
   return 0;
@@ -537,9 +984,13 @@ int ak__ingress_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLOSED:
       if (c->session) {
         ak_session *ss = c->session;
-        ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, ss->req_open ? ss->req_id : NULL,
-                "session closed%s", ss->req_open ? " with a request in flight" : "");
-        session_free(ss);
+        pthread_mutex_lock(&ss->mu);
+        char open[sizeof ss->open_req];
+        memcpy(open, ss->open_req, sizeof open);
+        pthread_mutex_unlock(&ss->mu);
+        ak__log(ss->srv, AK_LOG_INFO, ss->conn_id, open[0] ? open : NULL, "session closed%s",
+                open[0] ? " with a request in flight" : "");
+        session_closed(ss);
         c->session = NULL;
       }
       return 0;
@@ -548,32 +999,162 @@ int ak__ingress_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   }
 }
 
+/* What the network thread does for a session after a worker woke it, and on each tick. */
+static void net_service(ak_session *ss, int64_t now_us) {
+  ak_server *s = ss->srv;
+  if (!ss->wsi || ss->killed || ss->close_started) return;
+  pthread_mutex_lock(&ss->mu);
+  int closing = ss->state == ST_CLOSING, has_tx = ss->q_head != NULL;
+  size_t held = ss->in_bytes;
+  pthread_mutex_unlock(&ss->mu);
+  if (has_tx || closing) lws_callback_on_writable(ss->wsi);
+  /* Resume once the worker drained half the bound; and when closing, to discard what the
+   * client still sends: a socket closed with unread input is reset, and the reset would
+   * destroy the error and close frame still on their way to the client. */
+  if (ss->rx_paused && (closing || held <= s->cfg.input_queue_bytes / 2)) {
+    ss->rx_paused = 0;
+    lws_rx_flow_control(ss->wsi, 1);
+  }
+  if (closing && !ss->closing_since_us) ss->closing_since_us = now_us;
+  if (has_tx && !ss->stall_since_us) ss->stall_since_us = now_us;
+  if (!has_tx) ss->stall_since_us = 0;
+}
+
+void ak__ingress_wake(ak_server *s) {
+  pthread_mutex_lock(&s->wake_mu);
+  ak_session *list = s->wake_head;
+  s->wake_head = NULL;
+  for (ak_session *ss = list; ss; ss = ss->wake_next) ss->wake_queued = 0;
+  pthread_mutex_unlock(&s->wake_mu);
+  int64_t now = ak__now_us();
+  while (list) {
+    ak_session *ss = list;
+    list = ss->wake_next;
+    net_service(ss, now);
+    session_unref(ss);
+  }
+}
+
+/* Cuts a connection that will not finish by itself (lws closes it from its own loop). */
+static void kill_session(ak_session *ss, const char *why) {
+  ak__log(ss->srv, AK_LOG_WARN, ss->conn_id, NULL, "dropping connection: %s", why);
+  ss->killed = 1;
+  lws_set_timeout(ss->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
 void ak__ingress_tick(ak_server *s, int64_t now_us) {
   int64_t now = (int64_t)time(NULL);
   for (ak_session *ss = s->sessions; ss; ss = ss->next) {
-    if (ss->state == ST_CLOSING) continue;
-    if (!ss->req_open && ss->token_exp <= now) {
-      s->m.token_expiry_closes++;
-      send_error(ss, AK_GRPC_PERMISSION_DENIED, NULL, AK_CLOSE_TOKEN_EXPIRED,
-                 "session token expired");
+    if (ss->killed) continue;
+    net_service(ss, now_us);
+    pthread_mutex_lock(&ss->mu);
+    int closing = ss->state == ST_CLOSING;
+    int busy = ss->in_bytes > 0 || ss->open_req[0];
+    int64_t last_audio = ss->last_audio_us;
+    char open[sizeof ss->open_req];
+    memcpy(open, ss->open_req, sizeof open);
+    pthread_mutex_unlock(&ss->mu);
+    /* Slots are bounded in every state: output nobody takes, and a close nobody completes. */
+    if (ss->stall_since_us &&
+        now_us - ss->stall_since_us > (int64_t)s->cfg.write_timeout_s * 1000000) {
+      s->m.write_timeouts++;
+      kill_session(ss, "write timeout (the client takes no output)");
       continue;
     }
-    if (s->cfg.idle_timeout_s > 0 &&
-        now_us - ss->last_activity_us > (int64_t)s->cfg.idle_timeout_s * 1000000) {
+    if (closing) {
+      if (now_us - ss->closing_since_us > (int64_t)s->cfg.closing_timeout_s * 1000000) {
+        s->m.closing_timeouts++;
+        kill_session(ss, "closing timeout (the close did not complete)");
+      }
+      continue;
+    }
+    if (ss->token_exp <= now && !ss->expiry_sent) {
+      /* the worker closes it with 4010 after the message in progress */
+      ss->expiry_sent = 1;
+      pthread_mutex_lock(&ss->mu);
+      ss->expired = 1;
+      pthread_mutex_unlock(&ss->mu);
+      ak__pool_schedule(s->pool, &ss->task);
+      continue;
+    }
+    if (s->cfg.idle_timeout_s > 0 && !busy &&
+        now_us - last_audio > (int64_t)s->cfg.idle_timeout_s * 1000000) {
       s->m.idle_timeouts++;
-      send_error(ss, AK_GRPC_DEADLINE_EXCEEDED, ss->req_open ? ss->req_id : NULL, AK_CLOSE_NORMAL,
+      send_error(ss, AK_GRPC_DEADLINE_EXCEEDED, open[0] ? open : NULL, AK_CLOSE_NORMAL,
                  "no audio input for %d seconds, closing session", s->cfg.idle_timeout_s);
+      net_service(ss, now_us);
     }
   }
 }
 
 int ak__ingress_busy(const ak_server *s) {
   int n = 0;
-  for (const ak_session *ss = s->sessions; ss; ss = ss->next) n += ss->req_open || ss->q_head;
+  for (ak_session *ss = s->sessions; ss; ss = ss->next) {
+    pthread_mutex_lock(&ss->mu);
+    n += ss->open_req[0] || ss->in_bytes || ss->q_head;
+    pthread_mutex_unlock(&ss->mu);
+  }
   return n;
 }
 
 void ak__ingress_close_all(ak_server *s, int code, const char *reason) {
-  for (ak_session *ss = s->sessions; ss; ss = ss->next)
-    if (ss->state != ST_CLOSING) close_with(ss, code, reason);
+  int64_t now = ak__now_us();
+  for (ak_session *ss = s->sessions; ss; ss = ss->next) {
+    pthread_mutex_lock(&ss->mu);
+    if (ss->state != ST_CLOSING) {
+      ss->state = ST_CLOSING;
+      ss->close_code = code;
+      snprintf(ss->close_reason, sizeof ss->close_reason, "%s", reason);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    net_service(ss, now);
+  }
+}
+
+int ak__ingress_start(ak_server *s) {
+  pthread_mutex_init(&s->wake_mu, NULL);
+  int n = s->cfg.workers > 0 ? s->cfg.workers : ak__pool_default_size();
+  if (ak__pool_new(n, session_run, task_hold, task_release, &s->pool) != 0) {
+    pthread_mutex_destroy(&s->wake_mu);
+    return -1;
+  }
+  return 0;
+}
+
+void ak__ingress_stop(ak_server *s) {
+  if (!s->pool) return;
+  ak__pool_free(s->pool); /* no worker runs after this */
+  ak__ingress_wake(s);    /* drop the wake list's references */
+  /* Sessions still open are freed by their CLOSED callbacks during lws_context_destroy;
+   * with the pool gone, unassign must not touch it. */
+  s->pool = NULL;
+}
+
+int ak__ingress_metrics_render(const ak_server *s, char *buf, size_t cap) {
+  const ak_metrics *m = &s->m;
+  int n = snprintf(
+      buf, cap,
+      "# HELP avatarkit_media_workers Media worker threads.\n"
+      "# TYPE avatarkit_media_workers gauge\navatarkit_media_workers %d\n"
+      "# HELP avatarkit_input_queued_bytes Received audio waiting for the media workers, all "
+      "sessions.\n# TYPE avatarkit_input_queued_bytes gauge\navatarkit_input_queued_bytes %llu\n"
+      "# HELP avatarkit_input_queue_peak_bytes Most received input one session has held "
+      "queued.\n# TYPE avatarkit_input_queue_peak_bytes gauge\n"
+      "avatarkit_input_queue_peak_bytes %llu\n"
+      "# HELP avatarkit_output_queued_bytes Output waiting to be written, all sessions.\n"
+      "# TYPE avatarkit_output_queued_bytes gauge\navatarkit_output_queued_bytes %llu\n"
+      "# HELP avatarkit_rx_pauses_total Times a session's reading paused (input queue full).\n"
+      "# TYPE avatarkit_rx_pauses_total counter\navatarkit_rx_pauses_total %llu\n"
+      "# HELP avatarkit_session_limits_total Sessions or requests ended by a budget or "
+      "timeout.\n# TYPE avatarkit_session_limits_total counter\n"
+      "avatarkit_session_limits_total{kind=\"audio_budget\"} %llu\n"
+      "avatarkit_session_limits_total{kind=\"request_too_long\"} %llu\n"
+      "avatarkit_session_limits_total{kind=\"write_timeout\"} %llu\n"
+      "avatarkit_session_limits_total{kind=\"closing_timeout\"} %llu\n",
+      ak__pool_size(s->pool), (unsigned long long)m->input_queued_bytes,
+      (unsigned long long)m->input_queue_peak_bytes, (unsigned long long)m->output_queued_bytes,
+      (unsigned long long)m->rx_pauses, (unsigned long long)m->audio_budget_errors,
+      (unsigned long long)m->request_too_long, (unsigned long long)m->write_timeouts,
+      (unsigned long long)m->closing_timeouts);
+  return n < 0 || (size_t)n >= cap ? -1 : n;
 }

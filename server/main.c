@@ -33,6 +33,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_SERVER_WRITEABLE:
     case LWS_CALLBACK_CLOSED:
       return ak__ingress_callback(wsi, reason, user, in, len);
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: /* a media worker queued output (or a signal) */
+      ak__ingress_wake(ak__server_from_wsi(wsi));
+      return 0;
     default:
       return ak__http_callback(wsi, reason, user, in, len);
   }
@@ -143,6 +146,12 @@ int main(int argc, char **argv) {
     free(s);
     return 1;
   }
+  if (ak__ingress_start(s) != 0) {
+    fprintf(stderr, "error: cannot start the media workers\n");
+    lws_context_destroy(s->ctx);
+    free(s);
+    return 1;
+  }
   int port = lws_get_vhost_listen_port(s->vhost);
   if (s->cfg.port_file[0]) {
     char tmp[600];
@@ -150,6 +159,7 @@ int main(int argc, char **argv) {
     FILE *f = fopen(tmp, "w");
     if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, s->cfg.port_file)) {
       fprintf(stderr, "error: cannot write port file %s\n", s->cfg.port_file);
+      ak__ingress_stop(s);
       lws_context_destroy(s->ctx);
       free(s);
       return 1;
@@ -181,6 +191,7 @@ int main(int argc, char **argv) {
   ak__log(s, AK_LOG_INFO, NULL, NULL, "stopped: %llu sessions, %llu requests served",
           (unsigned long long)s->m.sessions_total, (unsigned long long)s->m.requests_total);
   g_ctx_for_signal = NULL;
+  ak__ingress_stop(s); /* workers first: they wake the loop through the context */
   lws_context_destroy(s->ctx);
   ak__token_free_all(s);
   ak_model_free(model);

@@ -1,5 +1,5 @@
 /* Prometheus text exposition of the server's counters and the per-chunk processing time
- * histogram. Counters live in the server object and are only touched by the service thread. */
+ * histogram. Counters live in the server object as atomics (media workers update them too). */
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +12,7 @@ void ak__metrics_observe(ak_metrics *m, double seconds) {
   int b = 0;
   while (b < AK_HIST_BUCKETS && seconds > bounds[b]) b++;
   m->hist[b]++;
-  m->hist_sum += seconds;
+  m->hist_sum_ns += (uint64_t)(seconds * 1e9);
   m->hist_count++;
 }
 
@@ -69,7 +69,10 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
   }
   cum += m->hist[AK_HIST_BUCKETS];
   APPEND("avatarkit_chunk_processing_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-  APPEND("avatarkit_chunk_processing_seconds_sum %.6f\n", m->hist_sum);
+  APPEND("avatarkit_chunk_processing_seconds_sum %.6f\n", (double)m->hist_sum_ns / 1e9);
   APPEND("avatarkit_chunk_processing_seconds_count %llu\n", (unsigned long long)m->hist_count);
+  int n = ak__ingress_metrics_render(s, buf + o, cap - o);
+  if (n < 0) return -1;
+  o += (size_t)n;
   return (int)o;
 }

@@ -1,11 +1,15 @@
 /* Motion server internals shared across its files: configuration, the server object, logs,
  * metrics, tokens, upgrade auth, HTTP routes and ingress sessions (whose media pipeline is
- * the stream library). One lws service thread owns everything here; nothing is touched from
- * other threads except the stop flag. */
+ * the stream library). One lws service thread does all network I/O and owns everything here,
+ * except: the media worker pool (worker.c) runs sessions' pipelines on its own threads (the
+ * session state they share is locked, see ingress.c), the metrics counters are atomics, and
+ * ak__log may be called from any thread. */
 #ifndef AK_SERVER_H
 #define AK_SERVER_H
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +49,12 @@ typedef struct ak_server_config {
   int opus_rate, opus_bitrate, opus_complexity;
   int log_level;
   size_t max_message_bytes;
+  /* media workers and per-session budgets (ingress.c, worker.c) */
+  int workers;              /* media worker threads; 0 = one per online core */
+  size_t input_queue_bytes; /* received audio queued per session before reading pauses */
+  int max_request_s;        /* longest request, seconds of audio; 0 = no limit */
+  int write_timeout_s;      /* output queued and not a byte taken for that long: cut */
+  int closing_timeout_s;    /* a session closing (error sent) for that long: cut */
   int max_sessions;
   int max_token_ttl_s;
   int token_single_use;
@@ -57,15 +67,43 @@ typedef struct ak_session ak_session;
 
 /* Histogram of per-chunk processing time. */
 #define AK_HIST_BUCKETS 12
+/* Counters are atomics: media workers update them too. */
+typedef _Atomic uint64_t ak_counter;
 typedef struct ak_metrics {
-  uint64_t sessions_total, sessions_active, requests_total, requests_interrupted;
-  uint64_t frames_total, packets_total, audio_samples_16k, bytes_in, bytes_out;
-  uint64_t http_tokens_issued, upgrades_refused, protocol_errors, idle_timeouts,
+  ak_counter sessions_total, sessions_active, requests_total, requests_interrupted;
+  ak_counter frames_total, packets_total, audio_samples_16k, bytes_in, bytes_out;
+  ak_counter http_tokens_issued, upgrades_refused, protocol_errors, idle_timeouts,
       token_expiry_closes, slow_client_drops;
-  uint64_t hist[AK_HIST_BUCKETS + 1]; /* last = +Inf */
-  double hist_sum;
-  uint64_t hist_count;
+  ak_counter hist[AK_HIST_BUCKETS + 1]; /* last = +Inf */
+  ak_counter hist_sum_ns;               /* sum of observations, nanoseconds */
+  ak_counter hist_count;
+  /* ingress.c: budgets, timeouts and queues */
+  ak_counter audio_budget_errors, request_too_long, write_timeouts, closing_timeouts, rx_pauses;
+  ak_counter input_queued_bytes, output_queued_bytes; /* gauges: now, all sessions */
+  ak_counter input_queue_peak_bytes;                  /* gauge: largest one session has held */
 } ak_metrics;
+
+/* worker.c: the media worker pool. A task is one session's unit of scheduling. */
+#define AK_MAX_WORKERS 256
+typedef struct ak_task {
+  struct ak_task *next;
+  int worker;                  /* the one worker it is pinned to */
+  int in_runq, running, rerun; /* under that worker's lock */
+} ak_task;
+typedef struct ak_pool ak_pool;
+typedef int (*ak_task_fn)(ak_task *t); /* one bounded turn of work; 1 = more is left */
+typedef void (*ak_task_ref_fn)(ak_task *t);
+int ak__pool_default_size(void);
+/* Starts n threads. hold/release: the pool takes/drops its reference on a queued task. */
+int ak__pool_new(int n, ak_task_fn run, ak_task_ref_fn hold, ak_task_ref_fn release, ak_pool **out);
+/* Stops and joins the threads (each finishes its current turn); releases queued tasks. */
+void ak__pool_free(ak_pool *p);
+int ak__pool_size(const ak_pool *p);
+/* Pins a new task to the least loaded worker; unassign when the task is gone. */
+void ak__pool_assign(ak_pool *p, ak_task *t);
+void ak__pool_unassign(ak_pool *p, ak_task *t);
+/* Makes the task runnable (any thread): queued once; if running, it runs again after. */
+void ak__pool_schedule(ak_pool *p, ak_task *t);
 
 typedef struct ak_token_seen ak_token_seen;
 
@@ -76,6 +114,9 @@ typedef struct ak_server {
   ak_metrics m;
   ak_session *sessions; /* doubly linked list of live sessions */
   int n_sessions;
+  ak_pool *pool;           /* media workers (ingress.c starts and stops it) */
+  pthread_mutex_t wake_mu; /* sessions the workers want the network thread to look at */
+  ak_session *wake_head;
   ak_token_seen *seen; /* single-use token nonces, until their expiry */
   const struct ak_model *model;
   lws_sorted_usec_list_t tick;
@@ -130,6 +171,14 @@ void ak__ingress_tick(ak_server *s, int64_t now_us);
 /* Number of sessions with a request in flight. */
 int ak__ingress_busy(const ak_server *s);
 void ak__ingress_close_all(ak_server *s, int code, const char *reason);
+/* Starts / stops the media worker pool (after the lws context exists / before it is
+ * destroyed). Start returns 0 or -1. */
+int ak__ingress_start(ak_server *s);
+void ak__ingress_stop(ak_server *s);
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: workers queued output or freed input room. */
+void ak__ingress_wake(ak_server *s);
+/* Appends the ingress gauges and counters to a /metrics body; length or -1. */
+int ak__ingress_metrics_render(const ak_server *s, char *buf, size_t cap);
 
 /* config.c: defaults of every setting, then env, config file and flags on top. Returns 0;
  * 1 when --help/--version was printed (exit 0); -1 after printing an error (exit 2). */

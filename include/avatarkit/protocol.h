@@ -15,8 +15,16 @@
 extern "C" {
 #endif
 
-/* Largest serialized Message accepted from a peer (a 1 s chunk of 48 kHz PCM is 96 KB). */
+/* Largest serialized Message a client SDK accepts from the Motion Server (the receive limit of
+ * the C and web SDKs). The server's messages stay far below it: the stream library bounds each
+ * to 250 frames and 64 KiB of Opus. */
 #define AK_MAX_MESSAGE_BYTES (1024 * 1024)
+/* Default largest Message the Motion Server accepts from a client (--max-message-bytes): a
+ * whole request in one message, e.g. 60 s of 48 kHz s16le PCM (5.76 MB), as the official
+ * Server SDKs send it. */
+#define AK_MAX_INGRESS_MESSAGE_BYTES (8 * 1024 * 1024)
+/* Ceiling of --max-message-bytes and the largest buffer ak_message_parse() accepts. */
+#define AK_MAX_PARSE_BYTES (64 * 1024 * 1024)
 /* Ids: "YYYYMMDDHHMMSS_" + 12 url-safe random characters. */
 #define AK_ID_LEN 27
 #define AK_AUDIO_MAGIC 0x31414B41u  /* "AKA1" */
@@ -195,7 +203,8 @@ int ak_message_packed_size(const ak_message *m, size_t *out_len);
 /* Parses one serialized Message. On success *out owns all memory it points to (free with
  * ak_message_free), except animation.motion_bytes / audio_bytes, which borrow from buf. Returns
  * AK_OK, AK_EPROTO (malformed or inconsistent, including payloads with bad magic/sizes),
- * AK_EVERSION (payload layout from a newer version), AK_ETOOBIG, AK_ENOMEM. */
+ * AK_EVERSION (payload layout from a newer version), AK_ETOOBIG (len over AK_MAX_PARSE_BYTES;
+ * receivers enforce their own, smaller limit first), AK_ENOMEM. */
 int ak_message_parse(const uint8_t *buf, size_t len, ak_message **out);
 void ak_message_free(ak_message *m);
 

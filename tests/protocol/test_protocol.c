@@ -394,7 +394,7 @@ static void test_robustness(unsigned seed) {
   free(mut);
   free(buf);
   ak_message *p = NULL;
-  CHECK_EQ_INT(ak_message_parse(buf, AK_MAX_MESSAGE_BYTES + 1, &p), AK_ETOOBIG);
+  CHECK_EQ_INT(ak_message_parse(buf, AK_MAX_PARSE_BYTES + 1, &p), AK_ETOOBIG);
 }
 
 int main(void) {

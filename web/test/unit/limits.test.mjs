@@ -40,6 +40,12 @@ function xmacro(src, map) {
 test('protocol limits equal the C ones (protocol.h)', () => {
   const h = header('protocol.h');
   assert.equal(limits.MAX_MESSAGE_BYTES, define(h, 'AK_MAX_MESSAGE_BYTES'));
+  assert.equal(limits.MAX_INGRESS_MESSAGE_BYTES, define(h, 'AK_MAX_INGRESS_MESSAGE_BYTES'));
+  // Two limits, one per direction: a client may send a whole request (60 s of 48 kHz s16le
+  // PCM, 5.76 MB) in one message, while server messages stay within the receive limit.
+  assert.ok(limits.MAX_INGRESS_MESSAGE_BYTES >= 60 * 48000 * 2 + 1024, 'a minute of 48 kHz PCM fits');
+  assert.ok(define(h, 'AK_MAX_PARSE_BYTES') >= limits.MAX_INGRESS_MESSAGE_BYTES, 'the parser takes what the server accepts');
+  assert.ok(limits.MAX_MESSAGE_BYTES <= limits.MAX_INGRESS_MESSAGE_BYTES);
   assert.equal(limits.MAX_PAYLOAD_FRAMES, define(h, 'AK_MAX_PAYLOAD_FRAMES'));
   assert.equal(limits.MAX_PAYLOAD_PACKETS, define(h, 'AK_MAX_PAYLOAD_PACKETS'));
 });

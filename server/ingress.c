@@ -1049,7 +1049,7 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
     net_service(ss, now_us);
     pthread_mutex_lock(&ss->mu);
     int closing = ss->state == ST_CLOSING;
-    int busy = ss->in_bytes > 0 || ss->open_req[0];
+    int queued = ss->in_bytes > 0; /* audio received, not yet through the worker */
     int64_t last_audio = ss->last_audio_us;
     char open[sizeof ss->open_req];
     memcpy(open, ss->open_req, sizeof open);
@@ -1077,7 +1077,7 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
       ak__pool_schedule(s->pool, &ss->task);
       continue;
     }
-    if (s->cfg.idle_timeout_s > 0 && !busy &&
+    if (s->cfg.idle_timeout_s > 0 && !queued &&
         now_us - last_audio > (int64_t)s->cfg.idle_timeout_s * 1000000) {
       s->m.idle_timeouts++;
       send_error(ss, AK_GRPC_DEADLINE_EXCEEDED, open[0] ? open : NULL, AK_CLOSE_NORMAL,

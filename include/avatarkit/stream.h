@@ -31,11 +31,12 @@ extern "C" {
 /* Default bound of one request's compressed Ogg Opus input (bytes). */
 #define AK_STREAM_DEFAULT_MAX_OGG_BYTES (64u * 1024u * 1024u)
 /* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per input byte of the
- * request (an average of at least 400 bit/s; speech Opus needs 6000+), on top of a grace of
- * AK_STREAM_DEFAULT_DECODED_GRACE samples. Zero-length Opus packets each decode to up to 120 ms
- * of concealment, so without it a few hundred bytes become minutes of audio. */
-#define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 960u
-#define AK_STREAM_DEFAULT_DECODED_GRACE 48000u
+ * request (an average of at least 1600 bit/s; Opus speech is 6000+, and even all-DTX 20 ms
+ * packets with their Ogg lacing stay at 480), on top of a grace of
+ * AK_STREAM_DEFAULT_DECODED_GRACE samples (0.5 s). Zero-length Opus packets each decode to up
+ * to 120 ms of concealment, so without it a few hundred bytes become minutes of audio. */
+#define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 240u
+#define AK_STREAM_DEFAULT_DECODED_GRACE 24000u
 /* Output audio rate: the engine's rate, so one resampler serves both. */
 #define AK_STREAM_OUTPUT_RATE 16000
 

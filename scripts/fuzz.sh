@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 secs=${AK_FUZZ_SECONDS:-20}
 CC=clang cmake -S . -B build-fuzz -DAK_FUZZ=ON -DAK_SANITIZE=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
-cmake --build build-fuzz -j2 --target fuzz_message fuzz_ogg fuzz_stream fuzz_sdk_http >> build-fuzz.log 2>&1 \
+cmake --build build-fuzz -j2 --target fuzz_message fuzz_ogg fuzz_stream fuzz_sdk_http fuzz_ws_reasm >> build-fuzz.log 2>&1 \
   || { tail -40 build-fuzz.log; exit 1; }
 pass=0 fail=0
-for t in fuzz_message fuzz_ogg fuzz_stream fuzz_sdk_http; do
+for t in fuzz_message fuzz_ogg fuzz_stream fuzz_sdk_http fuzz_ws_reasm; do
   work=$(mktemp -d)
   cp fuzz/corpus/$t/* "$work"/ 2>/dev/null || true
   mkdir -p fuzz/regressions/$t

@@ -31,6 +31,7 @@
 #include "avatarkit/protocol.h"
 #include "avatarkit/stream.h"
 #include "conn.h"
+#include "reasm.h"
 #include "server.h"
 
 enum { ST_AWAIT_CONFIG = 0, ST_ACTIVE, ST_CLOSING };
@@ -68,8 +69,7 @@ struct ak_session {
   /* net */
   ak_session *prev, *next;
   struct lws *wsi; /* NULL once closed */
-  uint8_t *rx;
-  size_t rx_len, rx_cap;
+  ak_reasm rx;
   int rx_paused;
   int expiry_sent;
   char net_last_req[AK_STREAM_MAX_REQ_ID + 1]; /* req_id of the last audio message received */
@@ -145,7 +145,7 @@ static void session_unref(ak_session *ss) {
   }
   if (s->pool) ak__pool_unassign(s->pool, &ss->task);
   ak_stream_free(ss->stream);
-  free(ss->rx);
+  ak__reasm_free(&ss->rx);
   pthread_mutex_destroy(&ss->mu);
   free(ss);
 }
@@ -901,32 +901,20 @@ static int on_receive(ak_session *ss, struct lws *wsi, const void *in, size_t le
     lws_callback_on_writable(wsi);
     return 0;
   }
-  if (ss->rx_len + len > s->cfg.max_message_bytes) {
+  int r = ak__reasm_add(&ss->rx, in, len,
+                        lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi),
+                        s->cfg.max_message_bytes);
+  if (r == AK_REASM_TOO_BIG) {
     s->m.protocol_errors++;
     send_error(ss, AK_GRPC_INVALID_ARGUMENT, NULL, AK_CLOSE_TOO_BIG,
                "message too large: over %zu bytes", s->cfg.max_message_bytes);
     lws_callback_on_writable(wsi);
     return 0;
   }
-  if (len) { /* an empty message or fragment has in == NULL: no copy */
-    if (ss->rx_len + len > ss->rx_cap) {
-      size_t cap = ss->rx_cap ? ss->rx_cap : 16384;
-      while (cap < ss->rx_len + len) cap *= 2;
-      uint8_t *n = realloc(ss->rx, cap);
-      if (!n) return -1;
-      ss->rx = n;
-      ss->rx_cap = cap;
-    }
-    memcpy(ss->rx + ss->rx_len, in, len);
-    ss->rx_len += len;
-  }
-  if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
-  deliver(ss, wsi, ss->rx, ss->rx_len);
-  ss->rx_len = 0;
-  if (ss->rx_cap > 262144) { /* give back memory after a huge message (the parse copied it) */
-    free(ss->rx);
-    ss->rx = NULL;
-    ss->rx_cap = 0;
+  if (r == AK_REASM_NOMEM) return -1;
+  if (r == AK_REASM_MESSAGE) {
+    deliver(ss, wsi, ss->rx.buf, ss->rx.len);
+    ak__reasm_next(&ss->rx); /* a huge message's buffer is given back: the parse copied it */
   }
   return 0;
 }

@@ -828,7 +828,7 @@ static void session_closed(ak_session *ss) {
   drop_queued_locked(ss, NULL);
   int work = ss->cur || ss->in_head;
   pthread_mutex_unlock(&ss->mu);
-  if (work) ak__pool_schedule(s->pool, &ss->task); /* the worker drops it */
+  if (work && s->pool) ak__pool_schedule(s->pool, &ss->task); /* the worker drops it */
   session_unref(ss);
 }
 

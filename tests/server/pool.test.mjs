@@ -345,3 +345,18 @@ test('sessions opening and closing in churn, mid-request and mid-interrupt, leav
     await srv.stop();
   }
 });
+
+test('SIGTERM with sessions mid-work and a client that reads nothing still exits cleanly', async () => {
+  const srv = await startServer(['--drain-timeout', '1', '--workers', '1']);
+  try {
+    const stuck = await floodNonReader(srv, 6); // its close can never complete
+    const busy = await handshake(srv, 48000);
+    busy.ws.send(audioMsg('long', makePcm(48000, 30), true));
+    assert.ok(await busy.until((ib) => animationOf(ib, 'long').messages > 0, 60000));
+    const r = await srv.stop();
+    assert.equal(r.code, 0, `exit code (${srv.log().split('\n').filter((l) => /Sanitizer|ERROR/.test(l)).join('\n')})`);
+    stuck.s.destroy();
+  } finally {
+    await srv.stop();
+  }
+});

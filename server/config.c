@@ -28,6 +28,8 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->max_request_s = 600;
   c->write_timeout_s = 30;
   c->closing_timeout_s = 10;
+  c->max_speed = 20;
+  c->max_speed_burst_s = 10;
   c->max_sessions = 1000;
   c->max_token_ttl_s = 86400;
   c->token_single_use = 1;
@@ -57,6 +59,8 @@ static void usage(FILE *f) {
           "  --max-request-seconds S longest request, seconds of audio (default 600; 0 = none)\n"
           "  --write-timeout S       cut a client that takes no output for S (default 30)\n"
           "  --closing-timeout S     cut a session whose close does not complete (default 10)\n"
+          "  --max-speed X           audio seconds one session may process per second, after\n"
+          "                          a 10 s burst (default 20; 0 = no limit)\n"
           "  --max-token-ttl S       longest token lifetime (default 86400)\n"
           "  --token-secret HEX      64 hex chars; share it between nodes (env "
           "AVATARKIT_TOKEN_SECRET)\n"
@@ -191,6 +195,9 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "max-request-seconds")) {
     NEEDVAL;
     bad = parse_int(val, 0, 86400, &c->max_request_s) != 0;
+  } else if (!strcmp(key, "max-speed")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 10000, &c->max_speed) != 0;
   } else if (!strcmp(key, "write-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 1, 3600, &c->write_timeout_s) != 0;

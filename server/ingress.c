@@ -90,6 +90,7 @@ struct ak_session {
   char cancel_req[AK_STREAM_MAX_REQ_ID + 1];
   char open_req[AK_STREAM_MAX_REQ_ID + 1]; /* the request open in the pipeline, "" if none */
   int64_t last_audio_us;                   /* last non-empty audio received (idle timer) */
+  int parked; /* out of processing credit: the tick schedules it again */
   /* under srv->wake_mu */
   int wake_queued;
   ak_session *wake_next;
@@ -105,6 +106,8 @@ struct ak_session {
   int req_open;
   char last_req_id[AK_STREAM_MAX_REQ_ID + 1];
   int last_interrupted;
+  double credit_s;     /* audio seconds it may still process now (--max-speed) */
+  int64_t credit_t_us; /* when credit_s was last topped up */
   uint64_t samples_counted;
 };
 
@@ -166,9 +169,10 @@ static void net_wake(ak_session *ss) {
   if (!ss->wake_queued) {
     ss->wake_queued = 1;
     session_ref(ss);
+    /* one wake-up per batch: a non-empty list already has one on its way */
+    signal = s->wake_head == NULL;
     ss->wake_next = s->wake_head;
     s->wake_head = ss;
-    signal = 1;
   }
   pthread_mutex_unlock(&s->wake_mu);
   if (signal) lws_cancel_service(s->ctx);
@@ -529,6 +533,8 @@ static int audio_step(ak_session *ss, rxitem *it) {
   if (n == 0 || n > left) n = left;
   int last = n == left;
   const uint8_t *p = in->audio_len ? in->audio + ss->cur_off : NULL;
+  ak_stream_counters before, after;
+  ak_stream_get_counters(ss->stream, &before);
   int rc;
   if (last && in->end) {
     rc = finish_request(ss, p, n);
@@ -536,6 +542,8 @@ static int audio_step(ak_session *ss, rxitem *it) {
     rc = ak_stream_push(ss->stream, p, n);
     count_samples(ss);
   }
+  ak_stream_get_counters(ss->stream, &after);
+  ss->credit_s -= (double)(after.samples_16k - before.samples_16k) / AK_STREAM_OUTPUT_RATE;
   ss->cur_off += n;
   if (rc != AK_OK) {
     request_failed(ss, rc, ss->cur_req);
@@ -758,6 +766,20 @@ static int session_run(ak_task *t) {
       steps++;
       continue;
     }
+    if ((ss->cur || ss->in_head) && s->cfg.max_speed > 0) {
+      /* processing credit: at most max_speed seconds of audio per second, after a burst */
+      int64_t now = ak__now_us();
+      double burst = (double)s->cfg.max_speed_burst_s;
+      ss->credit_s += (double)(now - ss->credit_t_us) / 1e6 * s->cfg.max_speed;
+      if (ss->credit_s > burst) ss->credit_s = burst;
+      ss->credit_t_us = now;
+      if (ss->credit_s <= 0) {
+        ss->parked = 1;
+        pthread_mutex_unlock(&ss->mu);
+        s->m.throttled++;
+        break;
+      }
+    }
     if (!ss->cur && ss->in_head) {
       ss->cur = ss->in_head;
       ss->in_head = ss->cur->next;
@@ -806,6 +828,8 @@ static ak_session *session_new(ak_server *s, struct lws *wsi) {
   snprintf(ss->avatar_id, sizeof ss->avatar_id, "%s", v.avatar_id);
   ss->token_exp = v.token_exp;
   ss->last_audio_us = ak__now_us();
+  ss->credit_s = (double)s->cfg.max_speed_burst_s;
+  ss->credit_t_us = ss->last_audio_us;
   ss->next = s->sessions;
   if (s->sessions) s->sessions->prev = ss;
   s->sessions = ss;
@@ -1038,10 +1062,13 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
     pthread_mutex_lock(&ss->mu);
     int closing = ss->state == ST_CLOSING;
     int queued = ss->in_bytes > 0; /* audio received, not yet through the worker */
+    int parked = ss->parked;
+    ss->parked = 0;
     int64_t last_audio = ss->last_audio_us;
     char open[sizeof ss->open_req];
     memcpy(open, ss->open_req, sizeof open);
     pthread_mutex_unlock(&ss->mu);
+    if (parked) ak__pool_schedule(s->pool, &ss->task); /* its credit has grown */
     /* Slots are bounded in every state: output nobody takes, and a close nobody completes. */
     if (ss->stall_since_us &&
         now_us - ss->stall_since_us > (int64_t)s->cfg.write_timeout_s * 1000000) {
@@ -1133,6 +1160,8 @@ int ak__ingress_metrics_render(const ak_server *s, char *buf, size_t cap) {
       "# TYPE avatarkit_output_queued_bytes gauge\navatarkit_output_queued_bytes %llu\n"
       "# HELP avatarkit_rx_pauses_total Times a session's reading paused (input queue full).\n"
       "# TYPE avatarkit_rx_pauses_total counter\navatarkit_rx_pauses_total %llu\n"
+      "# HELP avatarkit_throttled_total Times a session ran out of processing credit "
+      "(--max-speed).\n# TYPE avatarkit_throttled_total counter\navatarkit_throttled_total %llu\n"
       "# HELP avatarkit_session_limits_total Sessions or requests ended by a budget or "
       "timeout.\n# TYPE avatarkit_session_limits_total counter\n"
       "avatarkit_session_limits_total{kind=\"audio_budget\"} %llu\n"
@@ -1141,8 +1170,8 @@ int ak__ingress_metrics_render(const ak_server *s, char *buf, size_t cap) {
       "avatarkit_session_limits_total{kind=\"closing_timeout\"} %llu\n",
       ak__pool_size(s->pool), (unsigned long long)m->input_queued_bytes,
       (unsigned long long)m->input_queue_peak_bytes, (unsigned long long)m->output_queued_bytes,
-      (unsigned long long)m->rx_pauses, (unsigned long long)m->audio_budget_errors,
-      (unsigned long long)m->request_too_long, (unsigned long long)m->write_timeouts,
-      (unsigned long long)m->closing_timeouts);
+      (unsigned long long)m->rx_pauses, (unsigned long long)m->throttled,
+      (unsigned long long)m->audio_budget_errors, (unsigned long long)m->request_too_long,
+      (unsigned long long)m->write_timeouts, (unsigned long long)m->closing_timeouts);
   return n < 0 || (size_t)n >= cap ? -1 : n;
 }

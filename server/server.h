@@ -55,6 +55,8 @@ typedef struct ak_server_config {
   int max_request_s;        /* longest request, seconds of audio; 0 = no limit */
   int write_timeout_s;      /* output queued and not a byte taken for that long: cut */
   int closing_timeout_s;    /* a session closing (error sent) for that long: cut */
+  int max_speed;            /* audio seconds one session may process per second; 0 = any */
+  int max_speed_burst_s;    /* ... after a burst of this many seconds */
   int max_sessions;
   int max_token_ttl_s;
   int token_single_use;
@@ -78,7 +80,8 @@ typedef struct ak_metrics {
   ak_counter hist_sum_ns;               /* sum of observations, nanoseconds */
   ak_counter hist_count;
   /* ingress.c: budgets, timeouts and queues */
-  ak_counter audio_budget_errors, request_too_long, write_timeouts, closing_timeouts, rx_pauses;
+  ak_counter audio_budget_errors, request_too_long, write_timeouts, closing_timeouts, rx_pauses,
+      throttled;
   ak_counter input_queued_bytes, output_queued_bytes; /* gauges: now, all sessions */
   ak_counter input_queue_peak_bytes;                  /* gauge: largest one session has held */
 } ak_metrics;

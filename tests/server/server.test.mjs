@@ -384,7 +384,7 @@ function rawSession(port, query) {
 
 test('a client that stops reading is cut off with "client is not reading" (1008), also mid-encode', async () => {
   // one request of up to 30 minutes of audio: no request duration limit here
-  const srv = await startServer(['--max-request-seconds', '0', '--write-timeout', '3600']);
+  const srv = await startServer(['--max-request-seconds', '0', '--write-timeout', '3600', '--max-speed', '0']);
   try {
     const t = await token(srv);
     const c = rawSession(srv.port, `id=av1&appId=test-app&sessionKey=${encodeURIComponent(t.body.sessionToken)}`);

@@ -81,7 +81,9 @@ struct ak_session {
   int close_code;
   char close_reason[96];
   rxitem *in_head, *in_tail;
-  size_t in_bytes; /* queued input, the message in progress included */
+  size_t in_bytes;  /* queued input, the message in progress included */
+  size_t cur_bytes; /* of which the message in progress: not counted against the bound, so
+                       an interrupt behind one big message is still read */
   txmsg *q_head, *q_tail;
   size_t q_bytes;
   int detached;        /* the connection is gone: drop everything */
@@ -715,9 +717,10 @@ static int message_step(ak_session *ss, rxitem *it, int state) {
 /* Done with the message in progress: its bytes leave the input queue. */
 static void item_done(ak_session *ss) {
   rxitem *it = ss->cur;
-  ss->cur = NULL;
   ak__metrics_observe(&ss->srv->m, it->proc_s);
   pthread_mutex_lock(&ss->mu);
+  ss->cur = NULL;
+  ss->cur_bytes = 0;
   ss->in_bytes -= it->bytes;
   ss->srv->m.input_queued_bytes -= it->bytes;
   pthread_mutex_unlock(&ss->mu);
@@ -745,6 +748,7 @@ static int session_run(ak_task *t) {
       }
       s->m.input_queued_bytes -= ss->in_bytes;
       ss->in_bytes = 0;
+      ss->cur_bytes = 0;
       ss->open_req[0] = '\0';
       pthread_mutex_unlock(&ss->mu);
       if (ss->stream) ak_stream_abort(ss->stream);
@@ -782,6 +786,7 @@ static int session_run(ak_task *t) {
     }
     if (!ss->cur && ss->in_head) {
       ss->cur = ss->in_head;
+      ss->cur_bytes = ss->cur->bytes;
       ss->in_head = ss->cur->next;
       if (!ss->in_head) ss->in_tail = NULL;
       ss->cur->next = NULL;
@@ -896,14 +901,14 @@ static void deliver(ak_session *ss, struct lws *wsi, const uint8_t *buf, size_t 
     ss->in_head = it;
   ss->in_tail = it;
   ss->in_bytes += len;
-  size_t held = ss->in_bytes;
+  size_t held = ss->in_bytes, waiting = ss->in_bytes - ss->cur_bytes;
   pthread_mutex_unlock(&ss->mu);
   s->m.input_queued_bytes += len;
   uint64_t peak = s->m.input_queue_peak_bytes;
   while (held > peak && !atomic_compare_exchange_weak(&s->m.input_queue_peak_bytes, &peak, held)) {
   }
   ak__pool_schedule(s->pool, &ss->task);
-  if (held > s->cfg.input_queue_bytes && !ss->rx_paused) {
+  if (waiting > s->cfg.input_queue_bytes && !ss->rx_paused) {
     /* back-pressure: read no more from this client until its worker caught up */
     ss->rx_paused = 1;
     s->m.rx_pauses++;
@@ -1017,13 +1022,13 @@ static void net_service(ak_session *ss, int64_t now_us) {
   if (!ss->wsi || ss->killed || ss->close_started) return;
   pthread_mutex_lock(&ss->mu);
   int closing = ss->state == ST_CLOSING, has_tx = ss->q_head != NULL;
-  size_t held = ss->in_bytes;
+  size_t waiting = ss->in_bytes - ss->cur_bytes;
   pthread_mutex_unlock(&ss->mu);
   if (has_tx || closing) lws_callback_on_writable(ss->wsi);
   /* Resume once the worker drained half the bound; and when closing, to discard what the
    * client still sends: a socket closed with unread input is reset, and the reset would
    * destroy the error and close frame still on their way to the client. */
-  if (ss->rx_paused && (closing || held <= s->cfg.input_queue_bytes / 2)) {
+  if (ss->rx_paused && (closing || waiting <= s->cfg.input_queue_bytes / 2)) {
     ss->rx_paused = 0;
     lws_rx_flow_control(ss->wsi, 1);
   }

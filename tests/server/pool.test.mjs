@@ -107,6 +107,9 @@ test('a whole 60 s 48 kHz PCM request in one message streams completely; over th
     // Processed in slices: motion streams in many messages (the first long before the end).
     assert.ok(a.messages >= 60, `sliced into ${a.messages} messages`);
     assert.equal(a.spans[0].final, false);
+    // The input was held once: the queue never held more than that one message.
+    const peak = await metric(srv, /avatarkit_input_queue_peak_bytes (\d+)/);
+    assert.ok(peak >= pcm.length && peak < pcm.length + 1024, `input queue peak ${peak}`);
     // Over the (default 8 MiB) limit: the existing clear error, this session only.
     const big = await handshake(srv, 48000);
     big.ws.send(audioMsg('big', new Uint8Array(8 * 1024 * 1024), true));
@@ -365,6 +368,7 @@ test('sessions opening and closing in churn, mid-request and mid-interrupt, leav
     let n = -1;
     for (let i = 0; i < 100 && n !== 0; i++) { await sleep(100); n = await sessions(srv); }
     assert.equal(n, 0);
+    assert.equal(await metric(srv, /avatarkit_media_workers (\d+)/), 2);
     for (let i = 0; i < 50 && (await metric(srv, /avatarkit_input_queued_bytes (\d+)/)) !== 0; i++) await sleep(100);
     assert.equal(await metric(srv, /avatarkit_input_queued_bytes (\d+)/), 0);
     assert.equal(await metric(srv, /avatarkit_output_queued_bytes (\d+)/), 0);

@@ -1,6 +1,7 @@
 /* Upgrade auth of the ingress WebSocket: endpoint, capacity, session token (verified,
- * optionally consumed), then app id and avatar id, judged into a verdict. It writes nothing: http.c
- * turns a refusal into the HTTP error response, ingress.c takes the identity of an allowed one. */
+ * optionally consumed), then app id and avatar id (which must be in the registry), judged into a
+ * verdict. It writes nothing: http.c turns a refusal into the HTTP error response, ingress.c takes
+ * the identity of an allowed one. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -91,13 +92,10 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
     refuse(v, 404, "avatar_not_found", "Avatar not found: no avatar id (id query parameter)");
     return;
   }
-  if (s->cfg.n_avatars) {
-    int ok = 0;
-    for (int i = 0; i < s->cfg.n_avatars; i++) ok |= strcmp(s->cfg.avatars[i], v->avatar_id) == 0;
-    if (!ok) {
-      refuse(v, 404, "avatar_not_found", "Avatar not found");
-      return;
-    }
+  /* The registry (avatars.c), narrowed by the --avatars allowlist. */
+  if (!ak__avatars_find(s, v->avatar_id)) {
+    refuse(v, 404, "avatar_not_found", "Avatar not found");
+    return;
   }
   if (consume && ak__token_consume(s, token, exp, now) != AK_TOKEN_OK) {
     refuse(v, 400, "invalid_session_token",

@@ -11,6 +11,12 @@
 #include "avatarkit/version.h"
 #include "server.h"
 
+/* The project's avatars/ directory (CMake passes the source tree's); --builtin-avatars-dir
+ * replaces it. */
+#ifndef AK_BUILTIN_AVATARS_DIR
+#define AK_BUILTIN_AVATARS_DIR "avatars"
+#endif
+
 void ak__server_config_defaults(ak_server_config *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->host, sizeof c->host, "127.0.0.1");
@@ -27,6 +33,7 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->max_token_ttl_s = 86400;
   c->token_single_use = 1;
   c->drain_timeout_s = 20;
+  snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s", AK_BUILTIN_AVATARS_DIR);
 }
 
 static void usage(FILE *f) {
@@ -37,7 +44,12 @@ static void usage(FILE *f) {
           "  --api-key KEY           console API key   (env AVATARKIT_API_KEY)\n"
           "  --app-id APP            app id of that key (env AVATARKIT_APP_ID)\n"
           "  --app KEY:APP           one more key/app pair (repeatable)\n"
-          "  --avatars A,B,...       allowed avatar ids (default: any; env AVATARKIT_AVATARS)\n"
+          "  --avatars-dir DIR       one more avatar registry directory (repeatable; env\n"
+          "                          AVATARKIT_AVATARS_DIR, ':'-separated)\n"
+          "  --builtin-avatars-dir DIR  the project's avatars (default " AK_BUILTIN_AVATARS_DIR
+          "; 'none' = off)\n"
+          "  --avatars A,B,...       only these registered avatar ids (default: all; env "
+          "AVATARKIT_AVATARS)\n"
           "  --idle-timeout SECONDS  close sessions without audio that long (default 60)\n"
           "  --fps N                 motion frames per second (default 25)\n"
           "  --lookahead-ms N        engine lookahead (default: engine default)\n"
@@ -100,6 +112,14 @@ static int set_avatars(ak_server_config *c, const char *list) {
   return 0;
 }
 
+static int add_avatars_dir(ak_server_config *c, const char *dir, size_t n) {
+  if (c->n_avatars_dirs >= AK_MAX_AVATAR_DIRS || n == 0 || n >= sizeof c->avatars_dirs[0])
+    return -1;
+  memcpy(c->avatars_dirs[c->n_avatars_dirs], dir, n);
+  c->avatars_dirs[c->n_avatars_dirs++][n] = '\0';
+  return 0;
+}
+
 /* Applies one option; returns 0, or -1 with a message printed. */
 static int apply(ak_server_config *c, const char *key, const char *val, char *api_key, char *app_id,
                  char *config_file) {
@@ -140,6 +160,16 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "avatars")) {
     NEEDVAL;
     bad = set_avatars(c, val) != 0;
+  } else if (!strcmp(key, "avatars-dir")) {
+    NEEDVAL;
+    bad = add_avatars_dir(c, val, strlen(val)) != 0;
+  } else if (!strcmp(key, "builtin-avatars-dir")) {
+    NEEDVAL;
+    if (strlen(val) >= sizeof c->builtin_avatars_dir)
+      bad = 1;
+    else
+      snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s",
+               strcmp(val, "none") ? val : "");
   } else if (!strcmp(key, "idle-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 0, 86400, &c->idle_timeout_s) != 0;
@@ -269,6 +299,18 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
   if ((e = getenv("AVATARKIT_API_KEY")) && *e) snprintf(api_key, sizeof api_key, "%s", e);
   if ((e = getenv("AVATARKIT_APP_ID")) && *e) snprintf(app_id, sizeof app_id, "%s", e);
   if ((e = getenv("AVATARKIT_AVATARS")) && *e && set_avatars(c, e)) return -1;
+  if ((e = getenv("AVATARKIT_AVATARS_DIR")) && *e) {
+    for (const char *p = e; *p;) {
+      const char *colon = strchr(p, ':');
+      size_t n = colon ? (size_t)(colon - p) : strlen(p);
+      if (n && add_avatars_dir(c, p, n)) {
+        fprintf(stderr, "error: invalid AVATARKIT_AVATARS_DIR (at most %d directories)\n",
+                AK_MAX_AVATAR_DIRS);
+        return -1;
+      }
+      p += n + (colon ? 1 : 0);
+    }
+  }
   if ((e = getenv("AVATARKIT_TOKEN_SECRET")) && *e &&
       apply(c, "token-secret", e, api_key, app_id, NULL))
     return -1;

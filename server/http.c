@@ -229,6 +229,98 @@ static int serve_static(ak_server *s, struct lws *wsi, const char *uri) {
   return 0;
 }
 
+/* Avatar registry routes (avatars.c) --------------------------------------------------- */
+
+/* Adds an avatar's public fields (what GET /avatars/<id>/avatar.json and the console list
+ * show) to o; URLs are absolute paths on this server. */
+static void avatar_json_fields(cJSON *o, const ak_avatar *a) {
+  char url[64 + 2 * AK_AVATAR_FILENAME_MAX];
+  cJSON_AddStringToObject(o, "id", a->id);
+  cJSON_AddStringToObject(o, "name", a->name);
+  cJSON_AddStringToObject(o, "description", a->description);
+  cJSON_AddStringToObject(o, "model", a->model);
+  snprintf(url, sizeof url, "/avatars/%s/%s", a->id, a->model);
+  cJSON_AddStringToObject(o, "modelUrl", url);
+  cJSON_AddNumberToObject(o, "modelBytes", (double)a->model_bytes);
+  if (a->preview[0]) {
+    cJSON_AddStringToObject(o, "preview", a->preview);
+    snprintf(url, sizeof url, "/avatars/%s/%s", a->id, a->preview);
+    cJSON_AddStringToObject(o, "previewUrl", url);
+  }
+  if (a->license[0]) cJSON_AddStringToObject(o, "license", a->license);
+  cJSON_AddBoolToObject(o, "default", a->is_default);
+}
+
+static int respond_json(struct lws *wsi, cJSON *root) {
+  char *body = cJSON_PrintUnformatted(root);
+  cJSON_Delete(root);
+  int rc = body ? http_respond(wsi, 200, "application/json", body, strlen(body))
+                : http_error(wsi, 500, "internal", "Internal Server Error", "out of memory");
+  cJSON_free(body);
+  return rc;
+}
+
+/* GET /v1/console/avatars (X-Api-Key, as the token API): {"avatars":[...]} of every avatar a
+ * session may use (registry and --avatars allowlist). */
+static int console_avatars(ak_server *s, struct lws *wsi) {
+  char key[AK_MAX_STR] = "";
+  int kl = lws_hdr_custom_length(wsi, "x-api-key:", 10);
+  if (kl > 0 && kl < (int)sizeof key) lws_hdr_custom_copy(wsi, key, sizeof key, "x-api-key:", 10);
+  int ok = 0;
+  for (int i = 0; i < s->cfg.n_apps; i++) ok |= key[0] && !strcmp(s->cfg.apps[i].api_key, key);
+  if (!ok)
+    return http_error(wsi, 401, "invalid_api_key", "Invalid API key",
+                      key[0] ? "invalid api key" : "missing X-Api-Key header");
+  cJSON *root = cJSON_CreateObject(), *list = cJSON_AddArrayToObject(root, "avatars");
+  for (int i = 0; i < s->avatars.n; i++) {
+    const ak_avatar *a = &s->avatars.items[i];
+    if (!ak__avatars_find(s, a->id)) continue; /* not in the --avatars allowlist */
+    cJSON *o = cJSON_CreateObject();
+    avatar_json_fields(o, a);
+    cJSON_AddItemToArray(list, o);
+  }
+  return respond_json(wsi, root);
+}
+
+/* GET /avatars/<id>/<file>: a registered avatar's avatar.json (its public fields) or one of
+ * the files it names (model, preview), with CORS so pages of any origin can load them. Never
+ * any other file: no listing, no traversal, no dotfiles. Returns 1 (nothing written) when uri
+ * does not have that shape, so other routes can take it. */
+static int avatar_asset(ak_server *s, struct lws *wsi, const char *uri) {
+  if (strncmp(uri, "/avatars/", 9) != 0) return 1;
+  const char *id0 = uri + 9, *slash = strchr(id0, '/');
+  if (!slash || slash == id0 || strchr(slash + 1, '/') || !slash[1]) return 1;
+  char id[AK_AVATAR_ID_MAX + 1], file[AK_AVATAR_FILENAME_MAX + 1];
+  size_t idn = (size_t)(slash - id0), fn = strlen(slash + 1);
+  const ak_avatar *a = NULL;
+  if (idn < sizeof id && fn < sizeof file) {
+    memcpy(id, id0, idn);
+    id[idn] = '\0';
+    memcpy(file, slash + 1, fn + 1);
+    a = ak__avatars_find(s, id);
+  }
+  if (!a) return http_error(wsi, 404, "avatar_not_found", "Not Found", "Avatar not found");
+  if (!strcmp(file, "avatar.json")) {
+    cJSON *root = cJSON_CreateObject();
+    avatar_json_fields(root, a);
+    return respond_json(wsi, root);
+  }
+  if (strcmp(file, a->model) != 0 && (!a->preview[0] || strcmp(file, a->preview) != 0))
+    return http_error(wsi, 404, "not_found", "Not Found", "no such avatar file");
+  char path[1024];
+  struct stat st;
+  int n = snprintf(path, sizeof path, "%s/%s", a->dir, file);
+  if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    return http_error(wsi, 404, "not_found", "Not Found", "avatar file missing on the server");
+  static const char hdrs[] =
+      "access-control-allow-origin: *\x0d\x0a"
+      "cache-control: public, max-age=300\x0d\x0a";
+  int rc = lws_serve_http_file(wsi, path, mime_of(path), hdrs, (int)sizeof hdrs - 1);
+  if (rc < 0) return -1;
+  if (rc > 0 && lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
 static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
   if (strcmp(uri, "/healthz") == 0) {
     char body[128];
@@ -252,6 +344,9 @@ static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
     return ingress_error(wsi, 426,
                          "Upgrade required: this endpoint only accepts WebSocket upgrades", 0);
   }
+  if (strcmp(uri, "/v1/console/avatars") == 0) return console_avatars(s, wsi);
+  int arc = avatar_asset(s, wsi, uri);
+  if (arc != 1) return arc;
   return serve_static(s, wsi, uri);
 }
 

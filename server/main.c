@@ -155,6 +155,7 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  ak__avatars_load(s); /* after the last early exit; nothing is served before the loop */
   fprintf(stderr,
           "avatarkit-motion-server %s listening on http://%s:%d\n"
           "  console API: http://%s:%d/v1/console\n"
@@ -183,6 +184,7 @@ int main(int argc, char **argv) {
   g_ctx_for_signal = NULL;
   lws_context_destroy(s->ctx);
   ak__token_free_all(s);
+  ak__avatars_free(s);
   ak_model_free(model);
   free(s);
   return 0;

@@ -11,8 +11,12 @@
 
 #include <libwebsockets.h>
 
+#include "avatars.h"
+
 #define AK_MAX_APPS 16
 #define AK_MAX_AVATARS 256
+/* --avatars-dir given at most this often. */
+#define AK_MAX_AVATAR_DIRS 16
 #define AK_MAX_STR 128
 /* Output queued for one slow client before it is cut off (bytes). */
 #define AK_MAX_TX_QUEUE (8u * 1024u * 1024u)
@@ -37,7 +41,12 @@ typedef struct ak_server_config {
   int n_apps;
   int generated_credentials;
   char avatars[AK_MAX_AVATARS][AK_MAX_STR];
-  int n_avatars; /* 0 = any avatar id */
+  int n_avatars; /* allowlist over the registry: 0 = every registered avatar */
+  /* Avatar registry directories (avatars.c): --avatars-dir in order, then the built-in one
+   * ("" = none). */
+  char avatars_dirs[AK_MAX_AVATAR_DIRS][512];
+  int n_avatars_dirs;
+  char builtin_avatars_dir[512];
   int idle_timeout_s;
   int fps;
   int lookahead_ms;
@@ -78,6 +87,7 @@ typedef struct ak_server {
   int n_sessions;
   ak_token_seen *seen; /* single-use token nonces, until their expiry */
   const struct ak_model *model;
+  ak_avatar_registry avatars; /* loaded at startup, read-only after */
   lws_sorted_usec_list_t tick;
   int draining;
   int64_t drain_deadline_us;

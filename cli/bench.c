@@ -453,7 +453,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   int ramp = 0, spawn = 0;
   const char *clip = NULL, *server = NULL, *console = NULL, *ingress = NULL;
   const char *api_key = getenv("AVATARKIT_API_KEY"), *app_id = getenv("AVATARKIT_APP_ID");
-  const char *avatar = "bench";
+  const char *avatar = "default"; /* the avatar that ships in avatars/ */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;

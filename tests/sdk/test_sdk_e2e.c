@@ -514,7 +514,7 @@ static aks_config base_config(const server *srv, int rate) {
   aks_config_default(&cfg);
   cfg.api_key = API_KEY;
   cfg.app_id = APP_ID;
-  cfg.avatar_id = "e2e-avatar";
+  cfg.avatar_id = "default";
   cfg.console_url = srv->console;
   cfg.ingress_url = srv->ingress;
   cfg.sample_rate = rate;
@@ -855,13 +855,13 @@ static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
 static void test_errors(void) {
   printf("errors\n");
   server srv;
-  const char *extra[] = {"--avatars", "alice,bob", "--app", "other-key:other-app", NULL};
+  const char *extra[] = {"--avatars", "default", "--app", "other-key:other-app", NULL};
   if (server_start(&srv, extra) != 0) {
     CHECK(!"server did not start");
     return;
   }
   aks_config cfg = base_config(&srv, 16000);
-  cfg.avatar_id = "alice";
+  cfg.avatar_id = "default";
 
   /* wrong API key: the token call fails */
   if (want("apikey")) {

@@ -4,6 +4,7 @@
 export { AvatarSDK, AvatarSDK as AvatarKit, AvatarSDKImpl, VERSION, ACCEPTED_SAMPLE_RATES } from './sdk.js';
 export type { AvatarSDKConfiguration, AudioFormat } from './sdk.js';
 export { AvatarManager, Avatar, type LoadProgress } from './manager.js';
+export { fetchAvatarEntry, AVATAR_ID_PATTERN, type AvatarEntry, type RegistryAvatarRequest } from './registry.js';
 export { AvatarView, type ViewTransform, type AvatarViewOptions } from './view.js';
 export { AvatarController, type DrivingServiceMode, type ControllerStats, type RenderRecord } from './controller.js';
 export type { ConnectionState, ConversationState, ConversationReason } from './conversation.js';

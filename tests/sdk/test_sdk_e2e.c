@@ -1026,7 +1026,7 @@ static int raw_open(const server *srv) {
   if (fd < 0) return -1;
   char req[AKS_TOKEN_MAX + 512];
   int n = snprintf(req, sizeof req,
-                   "GET /v2/driveningress/websocket?id=raw HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   "GET /v2/driveningress/websocket?id=default HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                    "X-App-ID: " APP_ID "\r\nX-Session-Key: %s\r\n\r\n",

@@ -137,13 +137,11 @@ static int by_name(const void *x, const void *y) {
   return strcmp((const char *)x, (const char *)y);
 }
 
-/* The entry with that id, allowlist not applied (items are kept sorted by id). */
-static const ak_avatar *find_any(const ak_avatar_registry *reg, const char *id) {
-  if (!reg->items || !id) return NULL;
-  ak_avatar key;
-  snprintf(key.id, sizeof key.id, "%s", id);
-  if (strlen(id) > AK_AVATAR_ID_MAX) return NULL;
-  return bsearch(&key, reg->items, (size_t)reg->n, sizeof *reg->items, by_id);
+/* The entry with that id, allowlist not applied (at most AK_MAX_AVATARS: a linear search). */
+static ak_avatar *find_any(const ak_avatar_registry *reg, const char *id) {
+  for (int i = 0; id && reg->items && i < reg->n; i++)
+    if (strcmp(reg->items[i].id, id) == 0) return &reg->items[i];
+  return NULL;
 }
 
 /* One avatar directory dir/id: validated into a (model_bytes included); -1 with why. */
@@ -227,7 +225,12 @@ int ak__avatars_load_dir(ak_server *s, const char *dir) {
     memcpy(names[n_names++], e->d_name, strlen(e->d_name) + 1); /* valid: at most 64 bytes */
   }
   closedir(d);
-  if (!names) return -1;
+  ak_avatar *tmp = malloc(sizeof *tmp);
+  if (!names || !tmp) {
+    free(names);
+    free(tmp);
+    return -1;
+  }
   qsort(names, (size_t)n_names, sizeof *names, by_name);
   for (int i = 0; i < n_names; i++) {
     const char *id = names[i];
@@ -236,33 +239,35 @@ int ak__avatars_load_dir(ak_server *s, const char *dir) {
     int pn = snprintf(adir, sizeof adir, "%s/%s", dir, id);
     if (pn < 0 || (size_t)pn >= sizeof adir || stat(adir, &st) != 0 || !S_ISDIR(st.st_mode))
       continue; /* plain files (a README) are not avatars */
-    if (find_any(reg, id)) {
-      ak__log(s, AK_LOG_WARN, NULL, NULL, "avatar %s in %s skipped: id already loaded", id, dir);
-      continue;
-    }
-    if (reg->n >= AK_MAX_AVATARS) {
+    ak_avatar *old = find_any(reg, id);
+    if (!old && reg->n >= AK_MAX_AVATARS) {
       ak__log(s, AK_LOG_WARN, NULL, NULL, "avatar %s in %s skipped: registry full (%d avatars)", id,
               dir, AK_MAX_AVATARS);
       continue;
     }
     char why[256] = "";
-    ak_avatar *a = &reg->items[reg->n];
-    if (load_entry(dir, id, a, why, sizeof why) != 0) {
+    if (load_entry(dir, id, tmp, why, sizeof why) != 0) {
       ak__log(s, AK_LOG_WARN, NULL, NULL, "avatar %s in %s skipped: %s", id, dir, why);
-      memset(a, 0, sizeof *a);
       continue;
     }
-    reg->n++;
+    if (old) { /* a later directory replaces an avatar of an earlier one */
+      ak__log(s, AK_LOG_INFO, NULL, NULL, "avatar %s in %s replaces the one in %s", id, dir,
+              old->dir);
+      *old = *tmp;
+      continue;
+    }
+    reg->items[reg->n++] = *tmp;
     added++;
   }
   free(names);
+  free(tmp);
   qsort(reg->items, (size_t)reg->n, sizeof *reg->items, by_id);
   return added;
 }
 
 void ak__avatars_load(ak_server *s) {
-  for (int i = 0; i < s->cfg.n_avatars_dirs; i++) ak__avatars_load_dir(s, s->cfg.avatars_dirs[i]);
   if (s->cfg.builtin_avatars_dir[0]) ak__avatars_load_dir(s, s->cfg.builtin_avatars_dir);
+  for (int i = 0; i < s->cfg.n_avatars_dirs; i++) ak__avatars_load_dir(s, s->cfg.avatars_dirs[i]);
   const ak_avatar_registry *reg = &s->avatars;
   int defaults = 0;
   for (int i = 0; i < reg->n; i++) defaults += reg->items[i].is_default;

@@ -49,11 +49,13 @@ int ak__avatar_filename_valid(const char *name);
 int ak__avatar_parse(const char *json, size_t len, const char *dir_id, ak_avatar *a, char *why,
                      size_t why_cap);
 /* Adds the avatars of one directory (each subdirectory holding an avatar.json) to the
- * server's registry; invalid entries and ids already known are skipped with one log line each.
- * Returns the number added, or -1 when dir cannot be read (logged). */
+ * server's registry; an invalid entry is skipped with one log line, a valid one with an id
+ * already known replaces it (logged). Returns the number of new ids, or -1 when dir cannot be
+ * read (logged). */
 int ak__avatars_load_dir(struct ak_server *s, const char *dir);
-/* Loads the configured directories: every --avatars-dir in order, then the built-in one (so
- * an operator's avatar replaces a built-in one of the same id). Logs the outcome. */
+/* Loads the configured directories: the built-in one, then every --avatars-dir in order
+ * (environment, config file, flags), later ones replacing avatars of the same id. Logs the
+ * outcome. */
 void ak__avatars_load(struct ak_server *s);
 /* The avatar with that id when it is in the registry and passes the --avatars allowlist;
  * NULL otherwise. */

@@ -42,8 +42,8 @@ typedef struct ak_server_config {
   int generated_credentials;
   char avatars[AK_MAX_AVATARS][AK_MAX_STR];
   int n_avatars; /* allowlist over the registry: 0 = every registered avatar */
-  /* Avatar registry directories (avatars.c): --avatars-dir in order, then the built-in one
-   * ("" = none). */
+  /* Avatar registry directories (avatars.c): the built-in one ("" = none), then
+   * --avatars-dir in order, later ones replacing avatars of the same id. */
   char avatars_dirs[AK_MAX_AVATAR_DIRS][512];
   int n_avatars_dirs;
   char builtin_avatars_dir[512];

@@ -688,7 +688,7 @@ test('avatar registry: --avatars-dir adds avatars, invalid entries are skipped w
     assert.deepEqual(
       { name: extra.name, description: extra.description, model: extra.model, modelUrl: extra.modelUrl, modelBytes: extra.modelBytes, previewUrl: extra.previewUrl, default: extra.default },
       { name: 'Extra', description: 'an added avatar', model: 'face.glb', modelUrl: '/avatars/extra/face.glb', modelBytes: model.length, previewUrl: '/avatars/extra/face.png', default: false });
-    // An operator's directory comes before the built-in one: its `default` wins.
+    // An operator's directory comes after the built-in one: its `default` replaces it.
     assert.equal(avatars.find((a) => a.id === 'default').name, 'Operator default');
     assert.equal((await upgradeWith(srv, 'extra')).status, 101);
     const log = srv.log();
@@ -702,7 +702,7 @@ test('avatar registry: --avatars-dir adds avatars, invalid entries are skipped w
       if (id !== 'Upper') assert.equal((await upgradeWith(srv, id)).status, 404, id);
     }
     assert.doesNotMatch(log, /avatar README/);
-    assert.match(log, /avatar default in .*avatars skipped: id already loaded/);
+    assert.match(log, /avatar default in \/tmp\/akavatars-\w+ replaces the one in .*\/avatars\/default/);
   } finally {
     await srv.stop();
   }

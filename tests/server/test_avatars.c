@@ -1,5 +1,5 @@
 /* Unit test of the avatar registry (server/avatars.c): id and file-name rules, avatar.json
- * parsing, and loading directories (the ordering of directories, skipped entries, the
+ * parsing, and loading directories (later directories replacing avatars, skipped entries, the
  * --avatars filter, the count bound) without starting a server. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,7 +110,7 @@ static void test_load(void) {
   ak__avatars_load(s);
   CHECK_EQ_INT(s->avatars.n, 2);
   const ak_avatar *amy = ak__avatars_find(s, "amy"), *bob = ak__avatars_find(s, "bob");
-  CHECK(amy && !strcmp(amy->name, "Amy 1")); /* the first directory wins */
+  CHECK(amy && !strcmp(amy->name, "Amy 2")); /* a later directory replaces an avatar */
   CHECK(bob && bob->is_default && bob->model_bytes == 8);
   CHECK(ak__avatars_find(s, "broken") == NULL);
   CHECK(ak__avatars_find(s, "nomodel") == NULL);

@@ -453,7 +453,7 @@ static void run_token_case(const char *response, int expect_code, const char *ex
   time_t now = time(NULL);
   if (!external) {
     aks__http_result r;
-    aks__token_fetch(console, "secret-key", 120, 5000, &r);
+    aks__token_fetch(console, "secret-key", 120, 5000, NULL, &r);
     CHECK_EQ(r.code, expect_code);
     CHECK_EQ(r.http_status, expect_status);
     if (expect_token) CHECK(strcmp(r.token, expect_token) == 0);
@@ -570,6 +570,12 @@ static void test_state_table(void) {
       {AKS__CLOSING, AKS__FAILED},
       {AKS__CLOSING, AKS__CLOSED},
       {AKS__FAILED, AKS__CLOSED},
+      {AKS__OPEN, AKS__RECONNECTING},
+      {AKS__CONNECTING, AKS__RECONNECTING},
+      {AKS__CONFIGURING, AKS__RECONNECTING},
+      {AKS__RECONNECTING, AKS__CONNECTING},
+      {AKS__RECONNECTING, AKS__CLOSING},
+      {AKS__RECONNECTING, AKS__FAILED},
   };
   int n_allowed = 0, n_refused = 0;
   for (int f = 0; f < AKS__STATE_COUNT; f++) {
@@ -602,6 +608,7 @@ static void test_state_table(void) {
   CHECK_EQ(aks__state_step(NULL, AKS__CLOSED), AKS_INVALID_STATE);
   CHECK(!aks__state_allowed((aks__state)-1, AKS__CLOSED));
   CHECK(strcmp(aks__state_name(AKS__CONFIGURING), "CONFIGURING") == 0);
+  CHECK(strcmp(aks__state_name(AKS__RECONNECTING), "RECONNECTING") == 0);
   printf("  state table: %d allowed, %d refused transitions checked\n", n_allowed, n_refused);
 }
 

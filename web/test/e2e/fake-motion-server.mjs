@@ -24,7 +24,8 @@ export async function startFakeMotionServer({ roots, recording, apiKey = 'test-k
       }
       const t = `tok-${tokens.size + 1}`;
       tokens.add(t);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sessionToken: t }));
+      const body = JSON.stringify({ sessionToken: t });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
     if (!handle(req, res)) res.writeHead(404).end();

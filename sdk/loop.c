@@ -295,8 +295,8 @@ static lws_usec_t backoff_us(aks_session *s) {
 
 static void reconnect_now(aks_session *s) {
   pthread_mutex_lock(&s->loop->mu);
-  int go = s->state == AKS__RECONNECTING &&
-           aks__session_set_state_locked(s, AKS__CONNECTING) == AKS_OK;
+  int go =
+      s->state == AKS__RECONNECTING && aks__session_set_state_locked(s, AKS__CONNECTING) == AKS_OK;
   pthread_mutex_unlock(&s->loop->mu);
   if (go) do_connect(s);
 }
@@ -358,12 +358,12 @@ static void connection_lost(aks_session *s, aks_error_code code, const char *msg
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   aks__state st = s->state;
-  int live = st == AKS__CONNECTING || st == AKS__CONFIGURING || st == AKS__OPEN ||
-             st == AKS__RECONNECTING;
+  int live =
+      st == AKS__CONNECTING || st == AKS__CONFIGURING || st == AKS__OPEN || st == AKS__RECONNECTING;
   int first = !s->in_reconnect;
   int failed = first ? 0 : s->attempts + 1; /* failed attempts counting this one */
-  int retry = live && s->cfg.reconnect && s->conn_id[0] != '\0' &&
-              failed < s->cfg.reconnect_max_attempts;
+  int retry =
+      live && s->cfg.reconnect && s->conn_id[0] != '\0' && failed < s->cfg.reconnect_max_attempts;
   if (!retry) {
     pthread_mutex_unlock(&loop->mu);
     char gave_up[AKS_ERROR_MESSAGE_MAX];

@@ -97,7 +97,7 @@ typedef struct aks__txmsg {
  * only points at it. */
 enum { AKS__PROBE_UPGRADE = 0, AKS__PROBE_TOKEN = 1 };
 typedef struct aks__probe {
-  int kind; /* AKS__PROBE_* */
+  int kind;                /* AKS__PROBE_* */
   struct aks__probe *next; /* [mu] loop->probes */
   aks_loop *loop;
   aks_session *s; /* [mu] NULL once the session let go of it */

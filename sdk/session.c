@@ -86,7 +86,8 @@ static int validate(aks_config *c, aks__url *ingress) {
   if (c->threading != AKS_THREAD_INTERNAL && c->threading != AKS_THREAD_EXTERNAL)
     return AKS_INVALID_ARGUMENT;
   if (c->reconnect != 0 && c->reconnect != 1) return AKS_INVALID_ARGUMENT;
-  if (c->reconnect_max_attempts < 1 || c->reconnect_max_attempts > 1000) return AKS_INVALID_ARGUMENT;
+  if (c->reconnect_max_attempts < 1 || c->reconnect_max_attempts > 1000)
+    return AKS_INVALID_ARGUMENT;
   if (c->reconnect_initial_ms < 1 || c->reconnect_initial_ms > 60000) return AKS_INVALID_ARGUMENT;
   if (c->reconnect_max_ms < c->reconnect_initial_ms || c->reconnect_max_ms > 600000)
     return AKS_INVALID_ARGUMENT;

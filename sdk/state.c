@@ -40,10 +40,9 @@ int aks__state_step(aks__state *st, aks__state to) {
 }
 
 const char *aks__state_name(aks__state st) {
-  static const char *const names[AKS__STATE_COUNT] = {"IDLE",       "FETCHING_TOKEN", "HAS_TOKEN",
-                                                      "CONNECTING", "CONFIGURING",    "OPEN",
-                                                      "CLOSING",    "FAILED",         "CLOSED",
-                                                      "RECONNECTING"};
+  static const char *const names[AKS__STATE_COUNT] = {
+      "IDLE", "FETCHING_TOKEN", "HAS_TOKEN", "CONNECTING", "CONFIGURING",
+      "OPEN", "CLOSING",        "FAILED",    "CLOSED",     "RECONNECTING"};
   return (unsigned)st < AKS__STATE_COUNT ? names[st] : "?";
 }
 

@@ -97,7 +97,10 @@ static void finish(aks__token_req *r, CURLcode cc, aks__http_result *res) {
   memset(res, 0, sizeof *res);
   if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->body.overflow)) {
     res->code = cc == CURLE_OPERATION_TIMEDOUT ? AKS_TIMEOUT : AKS_CONNECTION_FAILED;
-    snprintf(res->message, sizeof res->message, "token request failed: %s", curl_easy_strerror(cc));
+    int tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
+              cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM;
+    snprintf(res->message, sizeof res->message, "token request failed: %s%s", tls ? "TLS: " : "",
+             curl_easy_strerror(cc));
     return;
   }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);

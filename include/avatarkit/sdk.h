@@ -50,7 +50,7 @@ extern "C" {
   X(INVALID_EGRESS_CONFIG, -21, "invalidEgressConfig")         \
   X(CREDITS_EXHAUSTED, -22, "creditsExhausted")                \
   X(SESSION_DURATION_EXCEEDED, -23, "sessionDurationExceeded") \
-  X(UPSTREAM_ERROR, -24, "upstreamError")                     \
+  X(UPSTREAM_ERROR, -24, "upstreamError")                      \
   X(REQUEST_ABORTED, -25, "requestAborted")
 
 typedef enum aks_error_code {
@@ -118,10 +118,11 @@ typedef struct aks_config {
    * the new connection id. Requests in flight at the drop are never replayed: each ends with
    * on_error AKS_REQUEST_ABORTED (req_id set). Default 0: the session fails and closes. */
   int reconnect;
-  int reconnect_max_attempts; /* consecutive failed attempts before giving up; default 5 (1..1000) */
-  int reconnect_initial_ms;   /* first backoff; doubles per failed attempt; default 200 (1..60000) */
-  int reconnect_max_ms;       /* backoff cap; default 5000 (>= initial, <= 600000); the wait is
-                                 drawn in [backoff/2, backoff] (jitter) */
+  int reconnect_max_attempts; /* consecutive failed attempts before giving up; default 5 (1..1000)
+                               */
+  int reconnect_initial_ms; /* first backoff; doubles per failed attempt; default 200 (1..60000) */
+  int reconnect_max_ms;     /* backoff cap; default 5000 (>= initial, <= 600000); the wait is
+                               drawn in [backoff/2, backoff] (jitter) */
   /* Yields a fresh session token for each reconnect: writes a NUL-terminated token (< cap bytes)
    * into buf and returns 0, or returns non-zero (the attempt fails). Runs on an SDK worker
    * thread, one call at a time per session; aks_session_free waits for a call in progress.

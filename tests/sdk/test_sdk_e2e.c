@@ -73,8 +73,8 @@ static int server_start(server *srv, const char *const *extra) {
   return server_start_on(srv, extra, 0, NULL, NULL);
 }
 
-static int server_start_on(server *srv, const char *const *extra, int want_port,
-                           const char *cert, const char *key) {
+static int server_start_on(server *srv, const char *const *extra, int want_port, const char *cert,
+                           const char *key) {
   char port_file[] = "/tmp/aks-e2e-port-XXXXXX";
   int pfd = mkstemp(port_file);
   if (pfd < 0) return -1;
@@ -123,8 +123,7 @@ static int server_start_on(server *srv, const char *const *extra, int want_port,
       srv->port = port;
       snprintf(srv->base, sizeof srv->base, "http%s://127.0.0.1:%d", sx, port);
       snprintf(srv->console, sizeof srv->console, "http%s://127.0.0.1:%d/v1/console", sx, port);
-      snprintf(srv->ingress, sizeof srv->ingress, "ws%s://127.0.0.1:%d/v2/driveningress", sx,
-               port);
+      snprintf(srv->ingress, sizeof srv->ingress, "ws%s://127.0.0.1:%d/v2/driveningress", sx, port);
       unlink(port_file);
       return 0;
     }
@@ -1502,8 +1501,7 @@ static void expect_tls_failure(const server *srv, const char *ca_file, const cha
     CHECK_EQ(aks_session_start(s, NULL, 0), AKS_CONNECTION_FAILED);
     aks_error_info e;
     CHECK_EQ(aks_session_last_error(s, &e), 1);
-    printf("  %s: %s (%s) %s\n", what, aks_error_name(e.code), aks_phase_name(e.phase),
-           e.message);
+    printf("  %s: %s (%s) %s\n", what, aks_error_name(e.code), aks_phase_name(e.phase), e.message);
     CHECK(strstr(e.message, "TLS") != NULL);
     CHECK(strstr(e.message, why) != NULL);
     CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_CONNECT);
@@ -1588,9 +1586,8 @@ static void test_tls(void) {
     CHECK(!"second TLS server did not start");
   }
   {
-    const char *secret[] = {"--token-secret",
-                            "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
-                            NULL};
+    const char *secret[] = {
+        "--token-secret", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL};
     server a, b;
     if (server_start_on(&a, secret, 0, good_pem, good_key) == 0) {
       a.ca_file = good_pem;
@@ -1611,8 +1608,8 @@ static void test_tls(void) {
           CHECK_EQ(aks_session_start(s, NULL, 0), AKS_CONNECTION_FAILED);
           aks_error_info e;
           CHECK_EQ(aks_session_last_error(s, &e), 1);
-          printf("  wrong host name: %s (%s) %s\n", aks_error_name(e.code),
-                 aks_phase_name(e.phase), e.message);
+          printf("  wrong host name: %s (%s) %s\n", aks_error_name(e.code), aks_phase_name(e.phase),
+                 e.message);
           CHECK(strstr(e.message, "TLS") != NULL);
           CHECK(strstr(e.message, "mismatch") != NULL);
           aks_session_free(s);

@@ -1552,6 +1552,41 @@ static void test_tls(void) {
     }
     col_free(&c);
   }
+  /* A shared loop: sessions with and without the CA file side by side (one TLS client
+   * context per ca_file); only the one that trusts the server gets in. */
+  {
+    aks_loop *loop = NULL;
+    CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 4, &loop), AKS_OK);
+    collector c1, c2;
+    col_init(&c1);
+    col_init(&c2);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.ca_file = good_pem;
+    aks_session *s1 = NULL, *s2 = NULL;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c1, &s1), AKS_OK);
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 60, tok, sizeof tok);
+    aks_config cfg2 = base_config(&srv, 16000);
+    cfg2.api_key = NULL;
+    cfg2.console_url = NULL;
+    cfg2.session_token = tok;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg2, &k_cbs, &c2, &s2), AKS_OK);
+    if (s1 && s2) {
+      CHECK_EQ(aks_session_init(s1), AKS_OK);
+      CHECK_EQ(aks_session_start(s1, NULL, 0), AKS_OK);
+      CHECK_EQ(aks_session_start(s2, NULL, 0), AKS_CONNECTION_FAILED);
+      audio a = gen_audio(16000, 0.5, 4);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s1, &c1, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c1, req, a.n, 16000, "wss shared loop");
+      free(a.pcm);
+    }
+    aks_session_free(s1);
+    aks_session_free(s2);
+    CHECK_EQ(aks_loop_free(loop), AKS_OK);
+    col_free(&c1);
+    col_free(&c2);
+  }
   /* No CA file: the system store does not trust a self-signed certificate. */
   expect_tls_failure(&srv, NULL, "no ca_file", "self-signed");
   /* A CA file that does not exist is refused at once. */
@@ -1804,6 +1839,31 @@ static void test_reconnect(void) {
 
 static void test_liveness(void) {
   printf("liveness\n");
+  {
+    /* a live but quiet server answers the pings: no false alarm over several bounds */
+    server srv;
+    if (server_start(&srv, NULL) != 0) {
+      CHECK(!"server did not start");
+      return;
+    }
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.liveness_timeout_ms = 600;
+    aks_session *s = open_session(&cfg, &c);
+    if (s) {
+      CHECK(!col_wait(&c, p_error, NULL, 2500)); /* > 4 bounds of silence from the app */
+      audio a = gen_audio(16000, 0.5, 5);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s, &c, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c, req, a.n, 16000, "quiet, then audio");
+      free(a.pcm);
+      CHECK_EQ(c.n_err, 0);
+    }
+    aks_session_free(s);
+    col_free(&c);
+    server_stop(&srv);
+  }
   for (int reconnect = 0; reconnect <= 1; reconnect++) {
     server srv;
     if (server_start(&srv, NULL) != 0) {

@@ -1781,6 +1781,7 @@ static void test_reconnect(void) {
       CHECK_EQ(c.close_count, 0);
       pthread_mutex_unlock(&c.mu);
       CHECK_EQ(aks_session_close(s), AKS_OK);
+      CHECK(col_wait(&c, p_closed, NULL, WAIT_MS)); /* on_close may run just after close() */
       CHECK_EQ(c.close_count, 1);
     }
     aks_session_free(s);

@@ -791,6 +791,7 @@ static int start_probe(aks_session *s, int status) {
 static int launch_probe(aks_session *s, aks__probe *p) {
   p->loop = s->loop;
   p->s = s;
+  p->owner = s;
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   int rc = AKS_QUEUE_FULL;
@@ -815,7 +816,8 @@ static void finish_probe(aks_session *s, aks__probe *p) {
     code = p->res.code;
     snprintf(msg, sizeof msg, "%s", p->res.message);
   }
-  aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, p->status, 0);
+  /* refused while reconnecting: final, and the requests queued meanwhile are cut */
+  session_fail_ex(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, p->status, 0, s->in_reconnect);
   aks__session_detach_net(s);
 }
 
@@ -866,6 +868,11 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
   snprintf(msg, sizeof msg, "%s", why ? why : "connection failed");
   s->wsi = NULL;
   lws_set_opaque_user_data(wsi, NULL);
+  if (status >= 500 && s->in_reconnect) { /* a server not ready yet: try again later */
+    snprintf(msg, sizeof msg, "upgrade refused with HTTP %d", status);
+    connection_lost(s, AKS_SERVER_ERROR, msg, 0);
+    return;
+  }
   if (status >= 400) {
     if (start_probe(s, status) == AKS_OK) return; /* the verdict comes back later */
     aks_error_code code = aks__classify_http(status, NULL, 1, msg, sizeof msg);

@@ -100,7 +100,8 @@ typedef struct aks__probe {
   int kind;                /* AKS__PROBE_* */
   struct aks__probe *next; /* [mu] loop->probes */
   aks_loop *loop;
-  aks_session *s; /* [mu] NULL once the session let go of it */
+  aks_session *s;           /* [mu] NULL once the session let go of it */
+  const aks_session *owner; /* the session that started it: compared, never dereferenced */
   pthread_t thread;
   int done;   /* [mu] the worker finished; joining is immediate */
   int status; /* HTTP status of the refused upgrade */

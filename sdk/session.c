@@ -662,9 +662,14 @@ void aks_session_free(aks_session *s) {
   int external = s->cfg.threading == AKS_THREAD_EXTERNAL;
   aks_session_close(s);
   /* A token provider call in progress finishes before free returns (its user pointer may go
-   * away right after); it is bounded by the provider itself. */
+   * away right after); it is bounded by the provider itself. Looked up by owner: closing has
+   * already let go of the probe. */
   pthread_mutex_lock(&loop->mu);
-  while (s->probe && s->probe->kind == AKS__PROBE_TOKEN && !s->probe->done) {
+  for (;;) {
+    int running = 0;
+    for (aks__probe *p = loop->probes; p; p = p->next)
+      running |= p->owner == s && p->kind == AKS__PROBE_TOKEN && !p->done;
+    if (!running) break;
     struct timespec dl;
     deadline_in(&dl, 200);
     pthread_cond_timedwait(&loop->cv, &loop->mu, &dl);

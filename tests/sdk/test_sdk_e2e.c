@@ -1725,6 +1725,21 @@ static void kill_server(server *srv, int sig) {
   }
 }
 
+/* A token provider that takes its time and then fails. */
+typedef struct slow_ctx {
+  _Atomic int entered, finished;
+} slow_ctx;
+
+static int slow_provider(void *user, char *buf, size_t cap) {
+  slow_ctx *p = user;
+  (void)buf;
+  (void)cap;
+  p->entered = 1;
+  sleep_ms(500);
+  p->finished = 1;
+  return -1;
+}
+
 static void test_reconnect(void) {
   printf("reconnect\n");
   server srv;
@@ -1834,6 +1849,36 @@ static void test_reconnect(void) {
     }
     aks_session_free(s);
     col_free(&c);
+  }
+  /* 4. free() while the token provider runs (shared loop): it waits for the call to end. */
+  if (server_start(&srv, NULL) == 0) {
+    slow_ctx sc = {0};
+    aks_loop *loop = NULL;
+    CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 2, &loop), AKS_OK);
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.reconnect = 1;
+    cfg.reconnect_initial_ms = 10;
+    cfg.reconnect_max_ms = 10;
+    cfg.token_provider = slow_provider;
+    cfg.token_provider_user = &sc;
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c, &s), AKS_OK);
+    if (s && aks_session_init(s) == AKS_OK && aks_session_start(s, NULL, 0) == AKS_OK) {
+      kill_server(&srv, SIGKILL);
+      for (int i = 0; i < 1500 && !sc.entered; i++) sleep_ms(20);
+      CHECK(sc.entered);
+      aks_session_free(s);
+      CHECK(sc.finished); /* the provider's user pointer may go away now */
+    } else {
+      CHECK(!"session on a shared loop did not start");
+      aks_session_free(s);
+    }
+    CHECK_EQ(aks_loop_free(loop), AKS_OK);
+    col_free(&c);
+  } else {
+    CHECK(!"server did not start");
   }
   server_stop(&srv);
 }

@@ -18,7 +18,8 @@ static void usage(FILE *f) {
       "                [--expressiveness X] [--seed S]\n"
       "  avatarkit bench [--sessions N] [--duration S] [--clip FILE --rate R]\n"
       "                [--server URL | --spawn] [--server-pid PID] [--ramp] [--max-sessions N]\n"
-      "                [--chunk-ms 40] [--api-key K] [--app-id A] [--avatar ID]\n"
+      "                [--chunk-ms 40] [--api-key K] [--app-id A] [--avatar ID] [--ca-file "
+      "CA.pem]\n"
       "  avatarkit --version | --help\n"
       "Credentials default to $AVATARKIT_API_KEY and $AVATARKIT_APP_ID.\n",
       AK_VERSION_STRING);

@@ -1525,6 +1525,20 @@ static void test_tls(void) {
   snprintf(other_pem, sizeof other_pem, "%s/other.pem", dir);
   snprintf(other_key, sizeof other_key, "%s/other.key", dir);
 
+  /* The server refuses half a TLS configuration (usage error, 2) and a key it cannot load. */
+  {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --listen 127.0.0.1:0 --tls-cert '%s' >/dev/null 2>&1",
+             g_server_bin, good_pem);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    snprintf(cmd, sizeof cmd,
+             "timeout 20 '%s' --listen 127.0.0.1:0 --tls-cert '%s' --tls-key '%s/none.key' "
+             ">/dev/null 2>&1",
+             g_server_bin, good_pem, dir);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  }
   server srv;
   if (server_start_on(&srv, NULL, 0, good_pem, good_key) != 0) {
     CHECK(!"TLS server did not start");

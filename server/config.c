@@ -65,6 +65,8 @@ static void usage(FILE *f) {
           "  --drain-timeout S       on SIGTERM, wait this long for requests (default 20)\n"
           "  --model PATH            engine weights blob (default: built in)\n"
           "  --static DIR            serve files from DIR for other GET paths\n"
+          "  --tls-cert FILE         PEM certificate (chain): serve https/wss only\n"
+          "  --tls-key FILE          PEM private key of --tls-cert\n"
           "  --config FILE           key = value lines with the long option names\n"
           "  --log-level LEVEL       error|warn|info|debug (default info)\n"
           "  --version, --help\n");
@@ -223,6 +225,11 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "static")) {
     NEEDVAL;
     snprintf(c->static_dir, sizeof c->static_dir, "%s", val);
+  } else if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+    NEEDVAL;
+    char *dst = key[4] == 'c' ? c->tls_cert : c->tls_key;
+    bad = !*val || strlen(val) >= sizeof c->tls_cert;
+    if (!bad) snprintf(dst, sizeof c->tls_cert, "%s", val);
   } else if (!strcmp(key, "config")) {
     NEEDVAL;
     if (!config_file) {
@@ -366,6 +373,10 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
       return -1;
     }
     if (add_app(c, api_key, app_id)) return -1;
+  }
+  if (!c->tls_cert[0] != !c->tls_key[0]) {
+    fprintf(stderr, "error: --tls-cert and --tls-key go together\n");
+    return -1;
   }
   int zero = 1;
   for (int i = 0; i < 32; i++) zero &= c->token_secret[i] == 0;

@@ -116,6 +116,8 @@ int main(int argc, char **argv) {
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  int tls = s->cfg.tls_cert[0] != '\0';
+  if (tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.user = s;
   info.pt_serv_buf_size = 32 * 1024;
   s->ctx = lws_create_context(&info);
@@ -134,11 +136,17 @@ int main(int argc, char **argv) {
   } else if (strcmp(s->cfg.host, "0.0.0.0") != 0 && strcmp(s->cfg.host, "::") != 0) {
     info.iface = s->cfg.host;
   }
+  if (tls) { /* --tls-cert/--tls-key: this vhost speaks only TLS (https, wss) */
+    info.ssl_cert_filepath = s->cfg.tls_cert;
+    info.ssl_private_key_filepath = s->cfg.tls_key;
+    info.alpn = "http/1.1"; /* lws would offer h2, which our HTTP layer does not speak */
+  }
   info.ka_time = 0;
   info.timeout_secs = 30;
   s->vhost = lws_create_vhost(s->ctx, &info);
   if (!s->vhost) {
-    fprintf(stderr, "error: cannot listen on %s:%d (in use?)\n", s->cfg.host, s->cfg.port);
+    fprintf(stderr, "error: cannot listen on %s:%d (in use?%s)\n", s->cfg.host, s->cfg.port,
+            tls ? " or --tls-cert/--tls-key unusable" : "");
     lws_context_destroy(s->ctx);
     free(s);
     return 1;
@@ -156,11 +164,12 @@ int main(int argc, char **argv) {
     }
   }
   ak__avatars_load(s); /* after the last early exit; nothing is served before the loop */
+  const char *sx = tls ? "s" : "";
   fprintf(stderr,
-          "avatarkit-motion-server %s listening on http://%s:%d\n"
-          "  console API: http://%s:%d/v1/console\n"
-          "  ingress:     ws://%s:%d/v2/driveningress\n",
-          AK_VERSION_STRING, s->cfg.host, port, s->cfg.host, port, s->cfg.host, port);
+          "avatarkit-motion-server %s listening on http%s://%s:%d\n"
+          "  console API: http%s://%s:%d/v1/console\n"
+          "  ingress:     ws%s://%s:%d/v2/driveningress\n",
+          AK_VERSION_STRING, sx, s->cfg.host, port, sx, s->cfg.host, port, sx, s->cfg.host, port);
   if (s->cfg.generated_credentials)
     fprintf(stderr,
             "  dev credentials (generated; set AVATARKIT_API_KEY/AVATARKIT_APP_ID to choose):\n"

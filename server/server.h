@@ -60,6 +60,8 @@ typedef struct ak_server_config {
   int drain_timeout_s;
   char model_path[512];
   uint8_t token_secret[32];
+  char tls_cert[512]; /* PEM certificate chain: serve https/wss only (empty: plain) */
+  char tls_key[512];  /* its PEM private key */
 } ak_server_config;
 
 typedef struct ak_session ak_session;

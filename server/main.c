@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,36 @@
 #include "server.h"
 
 #define TICK_US 100000
+/* File descriptors kept free below the fd limit for what is not a connection: stdio, the
+ * listen socket, lws's cancel pipe, static files being served, the model file, log output. */
+#define FD_MARGIN 64
+
+/* Raises the soft fd limit to the hard one and returns the connection cap: --max-connections
+ * if given (lowered to fit), else the limit minus FD_MARGIN. lws pauses accept on the
+ * listen socket when its fd table is full (fd_limit_per_thread), so with the table sized
+ * to the cap the accept loop never meets EMFILE and never spins. */
+static int connection_cap(const ak_server_config *c, rlim_t *limit_out) {
+  struct rlimit rl;
+  rlim_t lim = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rlim_t want =
+          rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+      if (want > rl.rlim_cur) {
+        struct rlimit nr = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nr) == 0) rl.rlim_cur = want;
+      }
+    }
+    lim = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+  }
+  *limit_out = lim;
+  long margin = (long)lim / 8 < FD_MARGIN ? (long)lim / 8 : FD_MARGIN;
+  long room = (long)lim - margin;
+  if (room < 8) room = 8;
+  long cap = c->max_connections > 0 ? c->max_connections : room;
+  if (cap > room) cap = room;
+  return (int)cap;
+}
 
 static volatile sig_atomic_t g_signalled; /* the only process-global: set by the signal handler */
 static struct lws_context *g_ctx_for_signal;
@@ -113,11 +144,33 @@ int main(int argc, char **argv) {
   }
   lws_set_log_level(s->cfg.log_level >= AK_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 
+  rlim_t fd_limit = 0;
+  s->max_connections = connection_cap(&s->cfg, &fd_limit);
+  if (s->cfg.max_connections > s->max_connections)
+    fprintf(stderr, "warning: --max-connections %d lowered to %d (fd limit %llu)\n",
+            s->cfg.max_connections, s->max_connections, (unsigned long long)fd_limit);
+  /* Dead-peer detection: lws sends a PING after ping_interval s without valid traffic and
+   * hangs up after twice that without any (the PONG counts). */
+  lws_retry_bo_t retry;
+  memset(&retry, 0, sizeof retry);
+  retry.secs_since_valid_ping = (uint16_t)s->cfg.ping_interval_s;
+  retry.secs_since_valid_hangup = (uint16_t)(2 * s->cfg.ping_interval_s);
+
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.user = s;
   info.pt_serv_buf_size = 32 * 1024;
+  /* lws's own fds (listen socket, cancel pipe) count in its table: a few more than the cap. */
+  info.fd_limit_per_thread = (unsigned int)s->max_connections + 4;
+  /* TCP keepalive on accepted sockets: a peer that vanished without FIN/RST is found. */
+  info.ka_time = 60;
+  info.ka_probes = 3;
+  info.ka_interval = 10;
+  info.timeout_secs = (unsigned int)s->cfg.http_timeout_s;
+  info.timeout_secs_ah_idle = (unsigned int)s->cfg.http_timeout_s;
+  info.keepalive_timeout = s->cfg.http_timeout_s;
+  if (s->cfg.ping_interval_s > 0) info.retry_and_idle_policy = &retry;
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
     fprintf(stderr, "error: cannot create the event loop context\n");
@@ -134,8 +187,6 @@ int main(int argc, char **argv) {
   } else if (strcmp(s->cfg.host, "0.0.0.0") != 0 && strcmp(s->cfg.host, "::") != 0) {
     info.iface = s->cfg.host;
   }
-  info.ka_time = 0;
-  info.timeout_secs = 30;
   s->vhost = lws_create_vhost(s->ctx, &info);
   if (!s->vhost) {
     fprintf(stderr, "error: cannot listen on %s:%d (in use?)\n", s->cfg.host, s->cfg.port);
@@ -166,7 +217,14 @@ int main(int argc, char **argv) {
             "    AVATARKIT_API_KEY=%s\n    AVATARKIT_APP_ID=%s\n",
             s->cfg.apps[0].api_key, s->cfg.apps[0].app_id);
   fflush(stderr);
+  /* From here on log lines go through the writer thread: never blocking the event loop. */
+  if (ak__log_start(s, 1u << 20))
+    fprintf(stderr, "warning: log writer thread not started; logging to stderr directly\n");
+  ak__log(s, AK_LOG_INFO, NULL, NULL, "connection cap %d (fd limit %llu), ping interval %d s",
+          s->max_connections, (unsigned long long)fd_limit, s->cfg.ping_interval_s);
 
+  if (s->cfg.token_rate_limit > 0 && !(s->rate = ak__rate_new()))
+    ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: token API rate limit off");
   g_ctx_for_signal = s->ctx;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -183,6 +241,8 @@ int main(int argc, char **argv) {
   g_ctx_for_signal = NULL;
   lws_context_destroy(s->ctx);
   ak__token_free_all(s);
+  ak__log_stop(s);
+  ak__rate_free(s->rate);
   ak_model_free(model);
   free(s);
   return 0;

@@ -37,10 +37,10 @@ const port = Number(readFileSync(portFile, 'utf8'));
 async function health(ms = 20000) {
   const t0 = performance.now();
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(ms) });
+    const r = await fetch(`http://127.0.0.1:${port}/healthz`, { signal: AbortSignal.timeout(Math.round(ms)) });
     await r.text();
     return performance.now() - t0;
-  } catch { return Infinity; }
+  } catch (e) { if (process.env.AK_DEBUG) console.log(String(e.cause ?? e)); return Infinity; }
 }
 
 const before = await health();

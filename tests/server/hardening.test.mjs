@@ -260,3 +260,23 @@ test('connection cap: beyond --max-connections accept pauses (no spin, no log fl
     clearTimeout(t);
   }
 });
+
+test('TCP keepalive is on for accepted sockets (ss -o shows the keepalive timer)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  try { execFileSync('ss', ['-V'], { stdio: 'ignore' }); } catch { t.skip('no ss (iproute2)'); return; }
+  const srv = await startServer();
+  const s = net.connect(srv.port, '127.0.0.1');
+  try {
+    await new Promise((r) => s.on('connect', r));
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    let out = '';
+    for (let i = 0; i < 40 && !/keepalive/.test(out); i++) {
+      await sleep(50);
+      out = execFileSync('ss', ['-tno', 'state', 'established', `( sport = :${srv.port} )`]).toString();
+    }
+    assert.match(out, /timer:\(keepalive/);
+  } finally {
+    s.destroy();
+    await srv.stop();
+  }
+});

@@ -3,7 +3,7 @@
 // header and then one byte every few seconds (slowloris). Reports the server's CPU use over
 // the run, its stderr lines (an accept loop that spins logs per failed accept), /healthz
 // latency samples, and whether it serves again after the flood. Measures; asserts nothing.
-//   node bench/accept_flood.mjs [BUILD_DIR] [--conns N] [--seconds S] [--ulimit N] [-- server args...]
+//   node bench/accept_flood.mjs [BUILD_DIR] [--conns N] [--seconds S] [--ulimit N] [--reconnect] [-- server args...]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -46,12 +46,17 @@ async function health(ms = 20000) {
 const before = await health();
 const linesBefore = lines;
 const socks = [];
-for (let i = 0; i < CONNS; i++) {
+const RECONNECT = args.includes('--reconnect');
+let stopping = false, reconnects = 0;
+function open(i) {
   const s = net.connect(port, '127.0.0.1');
   s.on('error', () => {});
   s.on('connect', () => s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'));
-  socks.push(s);
+  // --reconnect: an attacker that opens a new connection 50 ms after each one is closed
+  s.on('close', () => { if (RECONNECT && !stopping) { reconnects++; setTimeout(() => { if (!stopping) open(i); }, 50); } });
+  socks[i] = s;
 }
+for (let i = 0; i < CONNS; i++) open(i);
 const timer = setInterval(() => { for (const s of socks) if (s.writable) s.write('X'); }, 5000);
 const t0 = ticks(proc.pid), w0 = performance.now();
 const lat = [];
@@ -62,12 +67,14 @@ while (performance.now() - w0 < SECONDS * 1000) {
 }
 const cpu = (ticks(proc.pid) - t0) / 100 / ((performance.now() - w0) / 1000);
 clearInterval(timer);
+stopping = true;
 for (const s of socks) s.destroy();
 await sleep(500);
 const after = await health();
 lat.sort((a, b) => a - b);
 const fmt = (x) => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'no answer');
 console.log(`accept flood: ${CONNS} slow connections, ulimit -n ${ULIMIT}, ${SECONDS} s, server args [${serverArgs.join(' ')}]`);
+if (RECONNECT) console.log(`  reconnects by the client: ${reconnects}`);
 console.log(`  server CPU: ${(cpu * 100).toFixed(1)} % of a core`);
 console.log(`  server log lines during the flood: ${lines - linesBefore}`);
 console.log(`  /healthz before: ${fmt(before)}; during (${lat.length} samples) p50 ${fmt(lat[Math.floor(lat.length / 2)])}, max ${fmt(lat[lat.length - 1])}; after: ${fmt(after)}`);

@@ -1,8 +1,8 @@
 /* Fuzz target: the ingress upgrade verdict (auth.c) from the request's strings. Input:
  * byte 0 = flags (bit 0: replace the token by a freshly issued valid one, bit 1: consume,
- * bit 2: reusable tokens, bit 3: token for the other app, bit 4: expire the set), then NUL-separated "uri \0 app id \0 token \0 avatar id". Checks
- * that a verdict is one of the documented answers and that an allowed upgrade really had a
- * valid token for the app it names. */
+ * bit 2: reusable tokens, bit 3: token for the other app, bit 4: expire the set), then
+ * NUL-separated "uri \0 app id \0 token \0 avatar id". Checks that a verdict is one of the
+ * documented answers and that an allowed upgrade really had a valid token for the app it names. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

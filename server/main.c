@@ -21,9 +21,7 @@
 #define FD_MARGIN 64
 
 /* Raises the soft fd limit to the hard one and returns the connection cap: --max-connections
- * if given (lowered to fit), else the limit minus FD_MARGIN. lws pauses accept on the
- * listen socket when its fd table is full (fd_limit_per_thread), so with the table sized
- * to the cap the accept loop never meets EMFILE and never spins. */
+ * if given (lowered to fit), else the limit minus FD_MARGIN (connection_gate enforces it). */
 static int connection_cap(const ak_server_config *c, rlim_t *limit_out) {
   struct rlimit rl;
   rlim_t lim = 1024;
@@ -56,9 +54,36 @@ static void on_signal(int sig) {
   if (g_ctx_for_signal) lws_cancel_service(g_ctx_for_signal);
 }
 
+/* The connection cap: every connection is counted from lws's first to its last notice; one
+ * accepted beyond the cap is closed at once (before any read), with a rate-limited log line
+ * and a counter. The cap lies below the fd limit by a margin, so accept never meets EMFILE
+ * (which made lws's accept loop spin and log per attempt), and lws keeps its fd-indexed
+ * lookup (a smaller fd_limit_per_thread would pause accept but switch lws to a linear scan
+ * of all connections on every event). */
+static int connection_gate(struct lws *wsi, enum lws_callback_reasons reason) {
+  ak_server *s = ak__server_from_wsi(wsi);
+  if (!s) return 0;
+  if (reason == LWS_CALLBACK_WSI_CREATE) {
+    s->n_wsi++;
+  } else if (reason == LWS_CALLBACK_WSI_DESTROY) {
+    s->n_wsi--;
+  } else if (s->n_wsi - s->n_wsi_base >= s->max_connections) {
+    s->m.connections_refused++;
+    ak__log_limited(s, &s->conn_cap_log, ak__now_us(), 10 * 1000000ll, 5, AK_LOG_WARN, NULL, NULL,
+                    "connection refused: %d open connections (--max-connections)",
+                    s->n_wsi - s->n_wsi_base);
+    return 1; /* lws closes the new socket */
+  }
+  return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   switch (reason) {
+    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_WSI_DESTROY:
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      return connection_gate(wsi, reason);
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -161,8 +186,6 @@ int main(int argc, char **argv) {
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
   info.user = s;
   info.pt_serv_buf_size = 32 * 1024;
-  /* lws's own fds (listen socket, cancel pipe) count in its table: a few more than the cap. */
-  info.fd_limit_per_thread = (unsigned int)s->max_connections + 4;
   /* TCP keepalive on accepted sockets: a peer that vanished without FIN/RST is found. */
   info.ka_time = 60;
   info.ka_probes = 3;
@@ -194,6 +217,7 @@ int main(int argc, char **argv) {
     free(s);
     return 1;
   }
+  s->n_wsi_base = s->n_wsi; /* the listen socket and other lws-internal connections */
   int port = lws_get_vhost_listen_port(s->vhost);
   if (s->cfg.port_file[0]) {
     char tmp[600];

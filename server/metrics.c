@@ -74,6 +74,13 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
       "# HELP avatarkit_connection_limit Open connections allowed (--max-connections).\n"
       "# TYPE avatarkit_connection_limit gauge\navatarkit_connection_limit %d\n",
       s->max_connections);
+  APPEND(
+      "# HELP avatarkit_connections_open Open connections (HTTP and WebSocket).\n"
+      "# TYPE avatarkit_connections_open gauge\navatarkit_connections_open %d\n",
+      s->n_wsi - s->n_wsi_base);
+  COUNTER("avatarkit_connections_refused_total",
+          "Connections closed at accept because --max-connections were open.",
+          m->connections_refused);
   COUNTER("avatarkit_log_lines_dropped_total",
           "Log lines dropped because the log queue was full (stderr too slow).",
           ak__log_dropped(s));

@@ -76,7 +76,7 @@ typedef struct ak_metrics {
   uint64_t frames_total, packets_total, audio_samples_16k, bytes_in, bytes_out;
   uint64_t http_tokens_issued, upgrades_refused, protocol_errors, idle_timeouts,
       token_expiry_closes, slow_client_drops;
-  uint64_t api_key_failures, token_rate_limited, token_table_full;
+  uint64_t api_key_failures, token_rate_limited, token_table_full, connections_refused;
   uint64_t hist[AK_HIST_BUCKETS + 1]; /* last = +Inf */
   double hist_sum;
   uint64_t hist_count;
@@ -106,6 +106,9 @@ typedef struct ak_server {
   ak_log_queue *logq;  /* log lines waiting for the writer thread (log.c) */
   ak_log_limiter key_fail_log;
   int max_connections; /* effective connection cap (main.c) */
+  int n_wsi;           /* lws connection objects alive (WSI_CREATE - WSI_DESTROY) */
+  int n_wsi_base;      /* of those, lws's own (listen socket...) at startup */
+  ak_log_limiter conn_cap_log;
   const struct ak_model *model;
   lws_sorted_usec_list_t tick;
   int draining;

@@ -67,8 +67,8 @@ int main(int argc, char **argv) {
          checks);
   printf("  fresh checks:  %.2f M/s incl. expiry (%ld accepted, %zu live at end)\n",
          (double)checks / fresh / 1e6, ok, ak__token_set_count(t));
-  printf("  expiry passes: %.3f us per call (%ld calls)\n", expire_time / (double)(checks / 1000) * 1e6,
-         checks / 1000);
+  printf("  expiry passes: %.3f us per call (%ld calls)\n",
+         expire_time / (double)(checks / 1000) * 1e6, checks / 1000);
   ak__token_set_free(t);
   return 0;
 }

@@ -223,8 +223,8 @@ test('slowloris: a request whose headers never complete is closed after --http-t
   }
 });
 
-test('connection cap: beyond --max-connections accept pauses (no spin, no log flood) and resumes', async () => {
-  // A low fd limit (64) as well: the cap keeps accept below it, so EMFILE is never met.
+test('connection cap: beyond --max-connections a connection is closed at once (no spin, no log flood); serving resumes', async () => {
+  // A low fd limit (64) as well: the cap keeps lws below it, so accept never meets EMFILE.
   const dir = mkdtempSync(join(tmpdir(), 'akcap-'));
   const portFile = join(dir, 'port');
   const proc = spawn('/bin/sh', ['-c', 'ulimit -n 64 && exec "$0" "$@"', process.env.AK_SERVER_BIN,
@@ -240,18 +240,24 @@ test('connection cap: beyond --max-connections accept pauses (no spin, no log fl
     const port = Number(readFileSync(portFile, 'utf8'));
     const base = `http://127.0.0.1:${port}`;
     assert.equal(await metric({ base }, 'avatarkit_connection_limit'), 16);
+    let closedByServer = 0;
     for (let i = 0; i < 100; i++) {
       const s = net.connect(port, '127.0.0.1');
       s.on('error', () => {});
+      s.on('close', () => closedByServer++);
       socks.push(s);
+      if (i % 10 === 9) await sleep(20);
     }
-    await sleep(1500);
+    assert.ok(await until(() => closedByServer >= 84, 10000), `${closedByServer} of the 84 over the cap closed`);
     assert.equal(proc.exitCode, null, 'server alive');
-    const noisy = log.split('\n').filter((l) => /accept|Too many fds|errno 24/i.test(l));
-    assert.ok(noisy.length <= 3, `no accept log flood: ${noisy.length} lines`);
+    const refusedLines = log.split('\n').filter((l) => /connection refused/.test(l));
+    assert.ok(refusedLines.length >= 1 && refusedLines.length <= 5, `rate-limited: ${refusedLines.length} lines`);
+    assert.ok(!/accept|Too many fds|errno 24/i.test(log), 'no accept errors');
     for (const s of socks) s.destroy();
     assert.ok(await until(async () => (await fetch(`${base}/healthz`).catch(() => ({ status: 0 }))).status === 200, 20000, 200),
       'serving again once the connections are gone');
+    assert.ok((await metric({ base }, 'avatarkit_connections_refused_total')) >= 84);
+    assert.ok(await until(async () => (await metric({ base }, 'avatarkit_connections_open')) <= 2, 5000), 'open connections counted down');
   } finally {
     for (const s of socks) s.destroy();
     proc.kill('SIGTERM');

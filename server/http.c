@@ -356,7 +356,17 @@ static int serve_static(ak_server *s, struct lws *wsi, const char *uri) {
       !realpath(s->cfg.static_dir, root) || ak__http_path_inside(root, real) ||
       stat(real, &st) != 0 || !S_ISREG(st.st_mode))
     return http_error(wsi, 404, "not_found", "Not Found", "no such resource");
-  int rc = lws_serve_http_file(wsi, real, mime_of(real), NULL, 0);
+  /* --cors-origin covers static files too (the web SDK fetches avatars from serverUrl). */
+  char origin[AK_MAX_STR] = "", allow[AK_MAX_STR], extra[2 * AK_MAX_STR + 64];
+  int ol = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN), xl = 0;
+  if (ol > 0 && ol < (int)sizeof origin &&
+      lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+    origin[0] = '\0';
+  if (ak__http_cors_allowed(&s->cfg, origin, allow, sizeof allow))
+    xl = snprintf(extra, sizeof extra, "access-control-allow-origin: %s\r\n%s", allow,
+                  strcmp(allow, "*") ? "vary: Origin\r\n" : "");
+  if (xl < 0 || xl >= (int)sizeof extra) xl = 0;
+  int rc = lws_serve_http_file(wsi, real, mime_of(real), xl ? extra : NULL, xl);
   if (rc < 0) return -1;
   if (rc > 0 && lws_http_transaction_completed(wsi)) return -1;
   return 0;

@@ -73,7 +73,9 @@ test('API keys: a key of 128+ bytes is invalid (not missing); failures are count
 
 test('CORS is off by default (token API, metrics, preflight) and configurable with --cors-origin', async () => {
   const off = await startServer();
-  const on = await startServer(['--cors-origin', 'https://app.example, https://other.example']);
+  const site = mkdtempSync(join(tmpdir(), 'akcors-'));
+  writeFileSync(join(site, 'a.glb'), 'glb');
+  const on = await startServer(['--cors-origin', 'https://app.example, https://other.example', '--static', site]);
   const star = await startServer(['--cors-origin', '*']);
   try {
     const hdr = async (srv, path, init = {}) =>
@@ -90,6 +92,9 @@ test('CORS is off by default (token API, metrics, preflight) and configurable wi
     const evil = await hdr(on, TOKENS, { ...post, headers: { Origin: 'https://evil.example' } });
     assert.equal(evil.get('access-control-allow-origin'), null, 'an origin not listed gets no CORS headers');
     assert.equal((await hdr(star, '/metrics')).get('access-control-allow-origin'), '*');
+    // static files (the web SDK loads avatars from serverUrl) follow the same rule
+    assert.equal((await hdr(on, '/a.glb')).get('access-control-allow-origin'), 'https://app.example');
+    assert.equal((await hdr(on, '/a.glb', { headers: { Origin: 'https://evil.example' } })).get('access-control-allow-origin'), null);
   } finally {
     await off.stop();
     await on.stop();

@@ -199,6 +199,16 @@ void ak__log(const ak_server *s, int level, const char *conn, const char *req, c
   va_end(ap);
 }
 
+void ak__log_limiter_flush(const ak_server *s, ak_log_limiter *lim, int64_t now_us,
+                           int64_t window_us) {
+  if (!lim->suppressed || now_us - lim->window_start_us < window_us) return;
+  ak__log(s, AK_LOG_WARN, NULL, NULL, "suppressed %llu similar log line(s) in the last %lld s",
+          (unsigned long long)lim->suppressed, (long long)(window_us / 1000000));
+  lim->window_start_us = now_us;
+  lim->count = 0;
+  lim->suppressed = 0;
+}
+
 void ak__log_limited(const ak_server *s, ak_log_limiter *lim, int64_t now_us, int64_t window_us,
                      int max, int level, const char *conn, const char *req, const char *fmt, ...) {
   if (s && level > s->cfg.log_level) return;

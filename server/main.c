@@ -119,6 +119,8 @@ static void tick(lws_sorted_usec_list_t *sul) {
     ak__ingress_tick(s, now);
   }
   ak__token_gc(s, (int64_t)time(NULL));
+  ak__log_limiter_flush(s, &s->key_fail_log, now, 60 * 1000000ll);
+  ak__log_limiter_flush(s, &s->conn_cap_log, now, 10 * 1000000ll);
   lws_sul_schedule(s->ctx, 0, &s->tick, tick, TICK_US);
 }
 

@@ -126,6 +126,10 @@ void ak__log(const ak_server *s, int level, const char *conn, const char *req, c
 void ak__log_limited(const ak_server *s, ak_log_limiter *lim, int64_t now_us, int64_t window_us,
                      int max, int level, const char *conn, const char *req, const char *fmt, ...)
     __attribute__((format(printf, 9, 10)));
+/* Writes the "suppressed K" line of a window that has ended even when no further event
+ * came (called from the tick). A limiter belongs to one thread (or is guarded by its user). */
+void ak__log_limiter_flush(const ak_server *s, ak_log_limiter *lim, int64_t now_us,
+                           int64_t window_us);
 /* Starts the writer thread (log lines go through a bounded queue, never blocking the caller;
  * lines that do not fit are dropped and counted). Without it ak__log writes directly. */
 int ak__log_start(ak_server *s, size_t queue_bytes);

@@ -208,6 +208,13 @@ static void test_log_limiter(void) {
   ak__log_limited(s, &lim, 1000000 + 60000000, 60000000, 5, AK_LOG_WARN, NULL, NULL, "next");
   CHECK_EQ_INT(lim.suppressed, 0);
   CHECK_EQ_INT(lim.count, 1);
+  for (int i = 0; i < 10; i++)
+    ak__log_limited(s, &lim, 61000000 + i, 60000000, 5, AK_LOG_WARN, NULL, NULL, "again %d", i);
+  CHECK_EQ_INT(lim.suppressed, 6);
+  ak__log_limiter_flush(s, &lim, 61000000 + 30000000, 60000000); /* window still open */
+  CHECK_EQ_INT(lim.suppressed, 6);
+  ak__log_limiter_flush(s, &lim, 61000000 + 60000000, 60000000); /* ended: "suppressed 6" */
+  CHECK_EQ_INT(lim.suppressed, 0);
   /* stderr that nobody reads (a pipe): a flood larger than pipe + queue never blocks the
    * caller; the excess is dropped and counted */
   int p[2], saved = dup(2);

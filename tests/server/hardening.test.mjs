@@ -222,6 +222,16 @@ test('slowloris: a request whose headers never complete is closed after --http-t
     }
     assert.ok(closed, 'dribbling headers closed within 15 s');
     s.destroy();
+    // A token request whose body never arrives in full.
+    const b = net.connect(srv.port, '127.0.0.1');
+    let bodyClosed = false, answer = '';
+    b.on('close', () => (bodyClosed = true));
+    b.on('data', (d) => (answer += d));
+    b.on('error', () => {});
+    b.write(`POST /v1/console/session-tokens HTTP/1.1\r\nHost: x\r\nX-Api-Key: test-key\r\nContent-Length: 100\r\n\r\n{"expireAt":`);
+    assert.ok(await until(() => bodyClosed, 15000), 'an incomplete body is closed within 15 s');
+    assert.equal(answer, '', 'no token for half a body');
+    b.destroy();
     assert.equal((await fetch(`${srv.base}/healthz`)).status, 200);
   } finally {
     await srv.stop();

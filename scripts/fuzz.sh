@@ -9,7 +9,8 @@
 # Targets: fuzz_message (protocol), fuzz_ogg (codec), fuzz_stream (stream pipeline),
 # fuzz_sdk_http (C SDK parsers), fuzz_server_http (server HTTP routes: static path checks,
 # token body, CORS, rate table, API keys), fuzz_server_token (token verify + single-use set),
-# fuzz_server_auth (upgrade verdict). Pick some with AK_FUZZ_TARGETS="a b".
+# fuzz_server_auth (upgrade verdict); the list is fuzz/CMakeLists.txt's. Pick some with
+# AK_FUZZ_TARGETS="a b".
 #
 # Weekly-style long run (a spare machine, hours per target, corpus kept between runs):
 #   AK_FUZZ_SECONDS=3600 AK_FUZZ_JOBS=4 AK_FUZZ_KEEP=$HOME/ak-fuzz-corpus scripts/fuzz.sh
@@ -22,7 +23,9 @@ cd "$(dirname "$0")/.."
 secs=${AK_FUZZ_SECONDS:-20}
 per_input=${AK_FUZZ_TIMEOUT:-10}
 jobs=${AK_FUZZ_JOBS:-1}
-targets=${AK_FUZZ_TARGETS:-"fuzz_message fuzz_ogg fuzz_stream fuzz_sdk_http fuzz_server_http fuzz_server_token fuzz_server_auth"}
+# Every target fuzz/CMakeLists.txt lists (AK_FUZZ_TARGETS there), unless the env picks some.
+all=$(sed -n '/^set(AK_FUZZ_TARGETS/,/)/p' fuzz/CMakeLists.txt | sed 's/set(AK_FUZZ_TARGETS//; s/)//' | tr -s ' \n' ' ')
+targets=${AK_FUZZ_TARGETS:-$all}
 CC=clang cmake -S . -B build-fuzz -DAK_FUZZ=ON -DAK_SANITIZE=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz.log 2>&1 || { cat build-fuzz.log; exit 1; }
 # shellcheck disable=SC2086

@@ -115,7 +115,8 @@ typedef struct ts_entry {
 
 struct ak_token_set {
   ts_entry *e;
-  uint32_t cap, count, free_head; /* free_head: index + 1 of the first free entry */
+  uint32_t cap, count, free_head; /* free_head: index + 1 of the first freed entry */
+  uint32_t used_hw;               /* entries ever handed out: the rest are untouched pages */
   uint32_t nbuckets;              /* power of two */
   uint32_t *buckets;
   uint32_t wheel[WHEEL_SLOTS];
@@ -153,9 +154,7 @@ ak_token_set *ak__token_set_new(size_t capacity, int max_ttl_s) {
     ak__token_set_free(t);
     return NULL;
   }
-  /* Free list in index order; entries are touched only when first used. */
-  for (uint32_t i = 0; i < t->cap; i++) t->e[i].hnext = i + 2 <= t->cap ? i + 2 : 0;
-  t->free_head = 1;
+  /* Entries come from the high-water mark first, so pages are touched only as it fills. */
   int64_t ttl = max_ttl_s > 0 ? max_ttl_s : 1;
   t->gran = (ttl + WHEEL_SLOTS - 2) / (WHEEL_SLOTS - 1);
   if (t->gran < 1) t->gran = 1;
@@ -230,14 +229,18 @@ int ak__token_set_insert(ak_token_set *t, const uint8_t key[16], int64_t expire_
   for (uint32_t i1 = t->buckets[b]; i1; i1 = t->e[i1 - 1].hnext)
     if (memcmp(t->e[i1 - 1].key, key, 16) == 0)
       return AK_TOKEN_REUSED; /* expired ones never verify, so no replay */
-  if (!t->free_head) {
+  if (!t->free_head && t->used_hw >= t->cap) {
     ak__token_set_expire(t, now);
     if (!t->free_head) return AK_TOKEN_FULL;
-    b = ts_bucket(t, key);
   }
-  uint32_t i1 = t->free_head;
+  uint32_t i1;
+  if (t->free_head) {
+    i1 = t->free_head;
+    t->free_head = t->e[i1 - 1].hnext;
+  } else {
+    i1 = ++t->used_hw;
+  }
   ts_entry *e = &t->e[i1 - 1];
-  t->free_head = e->hnext;
   memcpy(e->key, key, 16);
   e->exp = expire_at;
   e->hnext = t->buckets[b];

@@ -159,6 +159,27 @@ test('--token-rate-limit: 429 in the console error shape with Retry-After, per a
   }
 });
 
+test('a full single-use token table refuses new upgrades with 503 (never lets a token through unrecorded)', async () => {
+  const srv = await startServer(['--token-table-size', '16']);
+  try {
+    const q = (t) => `/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=${encodeURIComponent(t)}`;
+    const toks = [];
+    for (let i = 0; i < 18; i++) toks.push((await token(srv)).body.sessionToken);
+    for (let i = 0; i < 16; i++) assert.equal((await strictRequest(srv.port, upgradeRequest(q(toks[i])))).status, 101, `token ${i}`);
+    const full = await strictRequest(srv.port, upgradeRequest(q(toks[16])));
+    assert.equal(full.status, 503);
+    assert.match(full.json.message, /token table is full/);
+    assert.equal(classifyHttp(full, 'websocket_connect'), 'serverError');
+    // still no replay of a recorded token
+    const again = await strictRequest(srv.port, upgradeRequest(q(toks[0])));
+    assert.equal(again.status, 400);
+    assert.equal(await metric(srv, 'avatarkit_token_table_full_total'), 1);
+    assert.equal(await metric(srv, 'avatarkit_token_table_entries'), 16);
+  } finally {
+    await srv.stop();
+  }
+});
+
 /* A raw WebSocket client that never answers: resolves with what the server did. */
 function silentWebSocket(port, tok, ms) {
   return new Promise((resolve) => {

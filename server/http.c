@@ -177,8 +177,10 @@ static int refuse_upgrade(ak_server *s, struct lws *wsi, int upgrade) {
   ak__auth_upgrade(s, wsi, upgrade, &v);
   if (v.status == 0) return 0;
   s->m.upgrades_refused++;
-  ak__log(s, AK_LOG_INFO, NULL, NULL, "upgrade refused %d: %s (app %s, avatar %s)", v.status,
-          v.detail, v.app_id, v.avatar_id);
+  /* A client can repeat this as fast as it connects: at most 20 lines per 10 s. */
+  ak__log_limited(s, &s->refused_log, ak__now_us(), 10 * 1000000ll, 20, AK_LOG_INFO, NULL, NULL,
+                  "upgrade refused %d: %s (app %s, avatar %s)", v.status, v.detail, v.app_id,
+                  v.avatar_id);
   int rc = ingress_error(wsi, v.status, v.detail, upgrade);
   if (rc < 0) return -1;
   return upgrade ? 1 : 2;

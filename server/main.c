@@ -121,6 +121,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
   ak__token_gc(s, (int64_t)time(NULL));
   ak__log_limiter_flush(s, &s->key_fail_log, now, 60 * 1000000ll);
   ak__log_limiter_flush(s, &s->conn_cap_log, now, 10 * 1000000ll);
+  ak__log_limiter_flush(s, &s->refused_log, now, 10 * 1000000ll);
   lws_sul_schedule(s->ctx, 0, &s->tick, tick, TICK_US);
 }
 

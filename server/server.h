@@ -109,6 +109,7 @@ typedef struct ak_server {
   int n_wsi;           /* lws connection objects alive (WSI_CREATE - WSI_DESTROY) */
   int n_wsi_base;      /* of those, lws's own (listen socket...) at startup */
   ak_log_limiter conn_cap_log;
+  ak_log_limiter refused_log; /* "upgrade refused" lines (http.c) */
   const struct ak_model *model;
   lws_sorted_usec_list_t tick;
   int draining;

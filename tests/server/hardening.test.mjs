@@ -180,6 +180,22 @@ test('a full single-use token table refuses new upgrades with 503 (never lets a 
   }
 });
 
+test('refused upgrades are counted, and their log lines rate limited (20 per 10 s, then a suppressed count)', async () => {
+  const srv = await startServer();
+  try {
+    for (let i = 0; i < 60; i++) {
+      const r = await strictRequest(srv.port, upgradeRequest(`/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=bogus${i}`));
+      assert.equal(r.status, 400);
+    }
+    const text = await (await fetch(`${srv.base}/metrics`)).text();
+    assert.match(text, /avatarkit_errors_total\{kind="upgrade_refused"\} 60\b/);
+    const lines = srv.log().split('\n').filter((l) => /upgrade refused/.test(l));
+    assert.ok(lines.length >= 1 && lines.length <= 20, `${lines.length} lines`);
+  } finally {
+    await srv.stop();
+  }
+});
+
 /* A raw WebSocket client that never answers: resolves with what the server did. */
 function silentWebSocket(port, tok, ms) {
   return new Promise((resolve) => {

@@ -34,6 +34,9 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->token_single_use = 1;
   c->drain_timeout_s = 20;
   snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s", AK_BUILTIN_AVATARS_DIR);
+  c->token_table_size = 1 << 20;
+  c->ping_interval_s = 20;
+  c->http_timeout_s = 15;
 }
 
 static void usage(FILE *f) {
@@ -61,7 +64,17 @@ static void usage(FILE *f) {
           "  --max-token-ttl S       longest token lifetime (default 86400)\n"
           "  --token-secret HEX      64 hex chars; share it between nodes (env "
           "AVATARKIT_TOKEN_SECRET)\n"
-          "  --reusable-tokens       accept a token for more than one connection\n"
+          "  --reusable-tokens       accept a token for more than one connection until it\n"
+          "                          expires (default: single use)\n"
+          "  --token-table-size N    single-use tokens remembered (default 1048576)\n"
+          "  --token-rate-limit N    token API requests per minute per IP (default 0 = off)\n"
+          "  --cors-origin ORIGIN    let this browser origin call the HTTP API (repeatable\n"
+          "                          or comma list; '*' = any; default: no CORS headers)\n"
+          "  --max-connections N     open connections at most (default: fd limit - 64)\n"
+          "  --ping-interval S       WebSocket ping after S s of silence, close after 2*S\n"
+          "                          without an answer (default 20; 0 = off)\n"
+          "  --http-timeout S        HTTP request headers, body and upgrade must complete\n"
+          "                          within S s (default 15)\n"
           "  --drain-timeout S       on SIGTERM, wait this long for requests (default 20)\n"
           "  --model PATH            engine weights blob (default: built in)\n"
           "  --static DIR            serve files from DIR for other GET paths\n"
@@ -95,6 +108,28 @@ static int add_app(ak_server_config *c, const char *key, const char *app) {
   snprintf(c->apps[c->n_apps].api_key, AK_MAX_STR, "%s", key);
   snprintf(c->apps[c->n_apps].app_id, AK_MAX_STR, "%s", app);
   c->n_apps++;
+  return 0;
+}
+
+static int add_cors(ak_server_config *c, const char *list) {
+  const char *p = list;
+  while (*p) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    while (n && *p == ' ') {
+      p++;
+      n--;
+    }
+    while (n && p[n - 1] == ' ') n--;
+    if (n) {
+      if (c->n_cors_origins >= AK_MAX_CORS_ORIGINS || n >= AK_MAX_STR) return -1;
+      memcpy(c->cors_origins[c->n_cors_origins], p, n);
+      c->cors_origins[c->n_cors_origins++][n] = '\0';
+    }
+    p += n;
+    while (*p == ' ') p++;
+    if (*p == ',') p++;
+  }
   return 0;
 }
 
@@ -216,6 +251,24 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
     }
   } else if (!strcmp(key, "reusable-tokens")) {
     c->token_single_use = 0;
+  } else if (!strcmp(key, "cors-origin")) {
+    NEEDVAL;
+    bad = add_cors(c, val) != 0;
+  } else if (!strcmp(key, "token-rate-limit")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 1000000, &c->token_rate_limit) != 0;
+  } else if (!strcmp(key, "token-table-size")) {
+    NEEDVAL;
+    bad = parse_int(val, 16, 1 << 26, &c->token_table_size) != 0;
+  } else if (!strcmp(key, "max-connections")) {
+    NEEDVAL;
+    bad = parse_int(val, 8, 1 << 22, &c->max_connections) != 0;
+  } else if (!strcmp(key, "ping-interval")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 3600, &c->ping_interval_s) != 0;
+  } else if (!strcmp(key, "http-timeout")) {
+    NEEDVAL;
+    bad = parse_int(val, 1, 3600, &c->http_timeout_s) != 0;
   } else if (!strcmp(key, "drain-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 0, 3600, &c->drain_timeout_s) != 0;

@@ -89,6 +89,39 @@ test('upgrade auth: header and query styles, each refusal with status and phrase
   }
 });
 
+test('single-use tokens (default) refuse a second upgrade; --reusable-tokens accepts it until expiry', async () => {
+  const single = await startServer();
+  const reusable = await startServer(['--reusable-tokens']);
+  try {
+    const q = (t) => `/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=${encodeURIComponent(t)}`;
+    const t1 = (await token(single)).body.sessionToken;
+    assert.equal((await rawUpgrade(single.port, q(t1))).status, 101);
+    const again = await rawUpgrade(single.port, q(t1));
+    assert.equal(again.status, 400);
+    assert.match(again.json.message, /^Invalid session token/);
+    assert.equal(classifyHttp(again, 'websocket_connect'), 'sessionTokenInvalid');
+    // Header auth is the same token: also refused.
+    const hdr = await rawUpgrade(single.port, '/v2/driveningress/websocket?id=av1', { 'X-App-ID': 'test-app', 'X-Session-Key': t1 });
+    assert.equal(classifyHttp(hdr, 'websocket_connect'), 'sessionTokenInvalid');
+
+    // A prefetched token, reused by several sessions (some at once) until it expires.
+    const t2 = (await token(reusable, { expireAt: now() + 3 })).body.sessionToken;
+    for (let i = 0; i < 3; i++) assert.equal((await rawUpgrade(reusable.port, q(t2))).status, 101, `use ${i + 1}`);
+    const c = connect(reusable, { tok: t2 });
+    await c.opened;
+    c.ws.send(w.configure(16000, 0));
+    assert.ok(await c.until((ib) => ib.some((m) => typeOf(m) === 2)), 'session confirmed on a reused token');
+    c.ws.close();
+    for (let i = 0; i < 40 && now() < Number(t2.split('.')[2]) + 1; i++) await sleep(250);
+    const late = await rawUpgrade(reusable.port, q(t2));
+    assert.equal(late.status, 401);
+    assert.equal(classifyHttp(late, 'websocket_connect'), 'sessionTokenExpired');
+  } finally {
+    await single.stop();
+    await reusable.stop();
+  }
+});
+
 for (const rate of RATES) {
   test(`streams motion and Opus for ${rate} Hz PCM, frames covering the audio`, async () => {
     const srv = await startServer();

@@ -7,7 +7,6 @@ import {
   ACESFilmicToneMapping, Box3, Color, DirectionalLight, Group, HemisphereLight, type Object3D,
   PerspectiveCamera, Scene, SRGBColorSpace, Vector3, WebGLRenderer,
 } from 'three';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { ARKIT_COUNT, arkitIndex } from './arkit.js';
 import { defaultDecoderFactory, wasmDecoderFactory } from './audio.js';
 import { AvatarController } from './controller.js';
@@ -16,6 +15,7 @@ import { type AvatarViewEventMap, FirstRenderEvent, typedEventTarget } from './e
 import type { Logger } from './log.js';
 import type { Avatar } from './manager.js';
 import { FRAME_STRIDE } from './motion.js';
+import { parseAvatarModel } from './loader.js';
 import { AvatarRig } from './rig.js';
 import type { AvatarSDKImpl } from './sdk.js';
 
@@ -45,6 +45,9 @@ export interface AvatarViewOptions {
   idle?: boolean;
   /** Opus decoder: 'auto' (WebCodecs, else wasm), or force 'wasm' (default 'auto'). */
   decoder?: 'auto' | 'wasm';
+  /** Folder (URL) of the Draco decoder files for Draco-compressed avatars; default draco/
+   *  beside the SDK module (web/dist/draco/). */
+  dracoDecoderPath?: string;
 }
 
 const CPU_SAMPLES = 600;
@@ -133,7 +136,7 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
     this.maxDpr = options.maxPixelRatio ?? 2;
     this.setupLights();
     this.scene.add(this.root);
-    this.ready = this.loadModel();
+    this.ready = this.loadModel(options.dracoDecoderPath);
     if (typeof ResizeObserver !== 'undefined') {
       this.ro = new ResizeObserver(() => this.resize());
       this.ro.observe(container);
@@ -179,16 +182,17 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
     this.scene.add(rim);
   }
 
-  private async loadModel(): Promise<void> {
-    const loader = new GLTFLoader();
+  private async loadModel(dracoDecoderPath?: string): Promise<void> {
     try {
-      const gltf = await loader.parseAsync(this.avatar.data, '');
+      const gltf = await parseAvatarModel(this.avatar.data, { dracoDecoderPath });
       if (this.disposed) return;
       const model = gltf.scene;
       this.root.add(model);
       this.rig = new AvatarRig(model);
       this.frameModel(model);
-      this.log.info(`avatar ${this.avatar.id}: ${this.rig.channels.size}/52 ARKit channels on ${this.rig.morphMeshCount} meshes`);
+      const line = `avatar ${this.avatar.id}: ${this.rig.describe()}`;
+      if (this.rig.missing.length) this.log.warn(line);
+      else this.log.info(line);
     } catch (e) {
       const message = `avatar ${this.avatar.id}: cannot parse glTF: ${(e as Error).message}`;
       this.controller.fail(ErrorCode.AVATAR_LOAD_FAILED, message);

@@ -38,6 +38,11 @@ writeFileSync(join(dist, 'avatarkit.standalone.d.ts'), "export * from './types/i
 // 4. default avatar
 execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
 
+// 4b. the Draco decoder (three.js's, from npm), fetched by the SDK from dist/draco/ only for
+// Draco-compressed avatars (src/loader.ts)
+mkdirSync(join(dist, 'draco'), { recursive: true });
+for (const f of ['draco_wasm_wrapper.js', 'draco_decoder.wasm']) copyFileSync(join(root, 'node_modules/three/examples/jsm/libs/draco', f), join(dist, 'draco', f));
+
 // 5. demo pages and recordings (the captured sample.json when present, else a generated one)
 for (const f of readdirSync(join(root, 'demo'))) {
   const p = join(root, 'demo', f);

@@ -38,6 +38,14 @@ writeFileSync(join(dist, 'avatarkit.standalone.d.ts'), "export * from './types/i
 // 4. default avatar
 execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
 
+// 4a. the other bundled avatars of the repository's avatars/<id>/ (made by tools/make-avatars.mjs),
+// as dist/avatars/<id>.glb so the demo pages can load them by id (?avatar=mira)
+const repoAvatars = join(root, '..', 'avatars');
+if (existsSync(repoAvatars)) for (const id of readdirSync(repoAvatars)) {
+  const glb = join(repoAvatars, id, 'avatar.glb');
+  if (id !== 'default' && /^[a-z0-9][a-z0-9_-]{0,63}$/.test(id) && existsSync(glb)) copyFileSync(glb, join(dist, 'avatars', `${id}.glb`));
+}
+
 // 4b. the Draco decoder (three.js's, from npm), fetched by the SDK from dist/draco/ only for
 // Draco-compressed avatars (src/loader.ts)
 mkdirSync(join(dist, 'draco'), { recursive: true });

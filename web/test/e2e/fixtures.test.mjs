@@ -4,18 +4,26 @@
 // lacks, and its mouth region visibly moves when driven by the speech recording.
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from '../../tools/browser.mjs';
 import { makeFixtures } from '../../tools/make-fixtures.mjs';
-import { fixtures, noBrowser, saveJson, startStatic, waitFor } from './helpers.mjs';
+import { fixtures, noBrowser, root, saveJson, startStatic, waitFor } from './helpers.mjs';
 
 let srv, browser, list;
+const repoDir = join(root, '..', 'avatars');
+const repoAvatars = existsSync(repoDir) ? readdirSync(repoDir).filter((id) => existsSync(join(repoDir, id, 'avatar.glb'))).sort() : [];
 const dir = 'avatar-fixtures';
 
 test.before(async () => {
   if (noBrowser) return;
   srv = await startStatic();
   list = await makeFixtures(join(fixtures, dir));
+  // the repository's bundled avatars (avatars/<id>/avatar.glb, meshopt-compressed) too
+  for (const id of repoAvatars) {
+    copyFileSync(join(repoDir, id, 'avatar.glb'), join(fixtures, dir, `repo-${id}.glb`));
+    list.push({ file: `repo-${id}.glb`, compression: 'meshopt', channels: 52, visemeMouth: false });
+  }
   browser = await launch();
 });
 test.after(async () => {
@@ -93,7 +101,7 @@ function drivenVsRest(rect) {
   return { meanDiff: sum / rest.length, changedFrac: changed / rest.length, pixels: rest.length };
 }
 
-for (const name of ['arkit-plain', 'arkit-draco', 'odd-names-plain', 'odd-names-meshopt', 'visemes-only-draco', 'visemes-only-meshopt', 'missing-channels-plain', 'default-draco', 'default-meshopt']) {
+for (const name of ['arkit-plain', 'arkit-draco', 'odd-names-plain', 'odd-names-meshopt', 'visemes-only-draco', 'visemes-only-meshopt', 'missing-channels-plain', 'default-draco', 'default-meshopt', ...repoAvatars.map((id) => `repo-${id}`)]) {
   test(`fixture ${name}: loads, binds, reports missing channels, mouth moves with speech`, { skip: noBrowser }, async () => {
     const f = list.find((x) => x.file === `${name}.glb`);
     const page = await browser.ctx.newPage();

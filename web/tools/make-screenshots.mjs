@@ -15,7 +15,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2] ?? join(here, '../../docs/images');
 mkdirSync(out, { recursive: true });
 
-const Z = 'zoom@1.25;y@-0.22';
+const Z = 'zoom@1.25;y@-0.22;background@studio';
 // Pose = ARKit weights the engine sends for that class (see docs/avatars.md).
 export const SHEETS = {
   avatars: AVATARS.map((a) => `${a.name} (${a.id})==${Z};avatar@${a.id}`),

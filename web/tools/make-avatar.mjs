@@ -79,8 +79,8 @@ const LIP_RINGS = [
   [0.22, 0.030, 0.030, 0.011, 0.000, 1.0],
   [0.255, 0.016, 0.016, 0.006, 0.000, 1.0],
   [0.28, 0.002, 0.002, 0.0005, 0.0015, 0.9],
-  [0.292, 0.028, 0.040, 0.000, 0.0032, 0.8],
-  [0.305, 0.058, 0.080, 0.000, 0.0026, 0.7],
+  [0.292, 0.034, 0.042, 0.000, 0.0036, 0.8],
+  [0.305, 0.068, 0.082, 0.000, 0.0028, 0.7],
   [0.325, 0.092, 0.115, 0.000, 0.0012, 0.25],
 ];
 const SEG = 72;
@@ -268,7 +268,7 @@ function lid(side, upper) {
   const e1 = upper ? 1.35 : -1.2;
   const rows = [];
   rows.push({ e: e0, r: EYE_R * 1.005, dark: true });
-  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 + 0.02 * (i / NE)), dark: i === 0 });
+  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 - 0.03 * (i / NE) ** 2), dark: i === 0 });
   for (const row of rows) {
     for (let a = 0; a <= NA; a++) {
       const al = lerp(-1.2, 1.2, a / NA);
@@ -277,7 +277,7 @@ function lid(side, upper) {
       const e = row.e + dip;
       const d = [Math.sin(al) * Math.cos(e), Math.sin(e), Math.cos(al) * Math.cos(e)];
       pos.push(c[0] + d[0] * row.r, c[1] + d[1] * row.r, c[2] + d[2] * row.r);
-      col.push(...(row.dark && upper ? COL.lash : row.dark ? mix(COL.skin, COL.lipIn, 0.35) : mix(COL.skin, COL.skinShade, 0.25)));
+      col.push(...(row.dark && upper ? COL.lash : row.dark ? mix(COL.skin, COL.lipIn, 0.35) : mix(COL.skin, COL.skinShade, 0.12)));
     }
   }
   const W = NA + 1;
@@ -287,13 +287,16 @@ function lid(side, upper) {
   }
   if (upper) {
     // eyelashes: a curled strip along the lid edge, longest at the outer corner, two-sided
-    const base = pos.length / 3, K = 3;
+    const K = 3;
+    // two copies with opposite winding and their own vertices, so each side gets a clean normal
+    for (const face of [1, -1]) {
+    const base = pos.length / 3;
     for (let a = 0; a <= NA; a++) {
       const al = lerp(-1.2, 1.2, a / NA);
       const e = e0 - 0.28 * al * al;
       const d = [Math.sin(al) * Math.cos(e), Math.sin(e), Math.cos(al) * Math.cos(e)];
       const outer = smooth(-1.2, 1.0, side * al);
-      const len = EYE_R * (0.12 + 0.2 * outer) * Math.sin(Math.PI * (0.06 + 0.88 * a / NA)) ** 0.5;
+      const len = EYE_R * (0.09 + 0.16 * outer) * Math.sin(Math.PI * (0.06 + 0.88 * a / NA)) ** 0.5;
       for (let k = 0; k <= K; k++) {
         const t = k / K;
         const r = EYE_R * 1.04 + len * t;
@@ -304,7 +307,8 @@ function lid(side, upper) {
     const KW = K + 1;
     for (let a = 0; a < NA; a++) for (let k = 0; k < K; k++) {
       const p0 = base + a * KW + k, p1 = p0 + KW, p2 = p0 + 1, p3 = p1 + 1;
-      idx.push(p0, p1, p2, p2, p1, p3, p0, p2, p1, p2, p3, p1);
+      if (face > 0) idx.push(p0, p1, p2, p2, p1, p3); else idx.push(p0, p2, p1, p2, p3, p1);
+    }
     }
   }
   return { pos, col, idx };

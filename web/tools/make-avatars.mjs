@@ -35,7 +35,7 @@ export async function buildAvatars() {
   return out;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const root = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '../../avatars');
   for (const [id, { json, glb }] of Object.entries(await buildAvatars())) {
     mkdirSync(join(root, id), { recursive: true });

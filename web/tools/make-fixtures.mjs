@@ -199,7 +199,7 @@ export async function makeFixtures(out) {
   return desc;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const out = process.argv[2] ?? 'fixtures';
   for (const f of await makeFixtures(out)) console.log(`${join(out, f.file)}: ${(f.bytes / 1024).toFixed(0)} KiB, ${f.compression ?? 'uncompressed'}`);
 }

@@ -96,7 +96,7 @@ test('targets do what their names say (side and direction)', () => {
   assert.ok(e.eyeLookUpLeft.frontDy > 0.002 && e.eyeLookDownRight.frontDy < -0.002, 'vertical gaze');
 });
 
-test('every style (the second avatar too) carries all 52 targets, each moving geometry', async () => {
+test('every style (the second avatar too) carries all 52 targets and two-sided brows', async () => {
   const { STYLES } = await import('../../tools/make-avatar.mjs');
   for (const style of Object.keys(STYLES)) {
     const g = readGlb(makeAvatar(style));

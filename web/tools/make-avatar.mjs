@@ -373,7 +373,7 @@ function hair() {
         line = lerp(-0.78, 0.6, smooth(0.3, 0.82, fr)) + 0.05 * smooth(0.1, 0.6, fz) * smooth(1.0, 0.6, fz);
       } else {
         // short cut: the hairline high enough to show the brows, a soft side-swept fringe
-        line = lerp(-0.55, 0.6, (fr + 1) / 2);
+        line = fr >= 0 ? lerp(0.17, 0.6, fr ** 0.8) : lerp(0.17, -0.85, smooth(0, 0.6, -fr)); // down to the nape
         line += 0.07 * smooth(0.1, 0.7, fz) * smooth(1.3, 0.8, fz) - 0.06 * smooth(0.25, -0.5, fz) * smooth(-1.4, -0.9, fz);
         // sideburns in front of the ears
         line -= 0.26 * Math.exp(-(((Math.abs(fz) - 1.22) / 0.14) ** 2));

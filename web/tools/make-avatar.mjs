@@ -265,13 +265,13 @@ function lid(side, upper) {
   const pos = [], col = [], idx = [];
   const NA = 28, NE = 10;
   const e0 = upper ? LID_UP_EDGE : LID_LO_EDGE;
-  const e1 = upper ? 1.35 : -1.2;
+  const e1 = upper ? 1.85 : -1.45;
   const rows = [];
   rows.push({ e: e0, r: EYE_R * 1.005, dark: true });
-  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 - 0.03 * (i / NE) ** 2), dark: i === 0 });
+  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 - 0.05 * (i / NE) ** 2), dark: i === 0 });
   for (const row of rows) {
     for (let a = 0; a <= NA; a++) {
-      const al = lerp(-1.2, 1.2, a / NA);
+      const al = lerp(-1.45, 1.45, a / NA);
       // lid edge dips toward the corners so the eye opening is almond shaped
       const dip = (upper ? -1 : 1) * 0.28 * al * al * (row === rows[0] || row === rows[1] ? 1 : 1 - (Math.abs(row.e - e0) / Math.abs(e1 - e0)));
       const e = row.e + dip;

@@ -15,6 +15,7 @@ export {
 export { ErrorCode, AvatarKitError, CloseCode, type AvatarError, type ErrorCodeValue } from './errors.js';
 export { MAX_MESSAGE_BYTES, MAX_PAYLOAD_FRAMES, MAX_PAYLOAD_PACKETS } from './limits.js';
 export { describeMessage, type MessageSummary } from './proto.js';
-export { ARKIT_NAMES, ARKIT, arkitIndex } from './arkit.js';
+export { ARKIT_NAMES, ARKIT, arkitIndex, missingChannels, VISEME_NAMES, visemeIndex, visemeWeights } from './arkit.js';
+export { parseAvatarModel, glbExtensions, type ModelLoadOptions } from './loader.js';
 export { AvatarRig } from './rig.js';
 export type { LogLevel } from './log.js';

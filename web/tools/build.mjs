@@ -53,12 +53,18 @@ if (existsSync(registry)) {
       throw new Error(`avatars/${id}/avatar.json: id or files invalid (see avatars/README.md)`);
     mkdirSync(join(dist, 'avatars', id), { recursive: true });
     for (const f of ['avatar.json', ...files]) copyFileSync(join(registry, id, f), join(dist, 'avatars', id, f));
-    if (id === 'default') copyFileSync(join(registry, id, j.model), join(dist, 'avatars/default.glb'));
+    // and dist/avatars/<id>.glb, the URL plain ids resolve to (`load('mira')`, `?avatar=mira`)
+    copyFileSync(join(registry, id, j.model), join(dist, 'avatars', `${id}.glb`));
     copied++;
   }
 }
 if (!existsSync(join(dist, 'avatars/default.glb')))
   execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
+
+// 4a. the Draco decoder (three.js's, from npm), fetched by the SDK from dist/draco/ only for
+// Draco-compressed avatars (src/loader.ts)
+mkdirSync(join(dist, 'draco'), { recursive: true });
+for (const f of ['draco_wasm_wrapper.js', 'draco_decoder.wasm']) copyFileSync(join(root, 'node_modules/three/examples/jsm/libs/draco', f), join(dist, 'draco', f));
 
 // 5. demo pages and recordings (the captured sample.json when present, else a generated one)
 for (const f of readdirSync(join(root, 'demo'))) {

@@ -37,9 +37,13 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                      (int)strlen(value), p, end);
 }
 
-static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end) {
+/* public = 1: a public, non-secret resource (the avatar registry's assets) that any origin may
+ * read, whatever --cors-origin says. */
+static int add_common(struct lws *wsi, unsigned char **p, unsigned char *end, int public) {
   ak_server *s = ak__server_from_wsi(wsi);
-  if (add_header(wsi, "cache-control:", "no-store", p, end)) return -1;
+  if (add_header(wsi, "cache-control:", public ? "public, max-age=300" : "no-store", p, end))
+    return -1;
+  if (public) return add_header(wsi, "access-control-allow-origin:", "*", p, end);
   if (!s || !s->cfg.n_cors_origins) return 0;
   char origin[AK_MAX_STR] = "", allow[AK_MAX_STR];
   int ol = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
@@ -87,7 +91,7 @@ static const char *reason_of(int status) {
  * the connection ends after this response (a refused upgrade). Returns the value the
  * callback should return. */
 static int http_respond_ex(struct lws *wsi, int status, const char *ctype, const char *body,
-                           size_t body_len, int close, int retry_after) {
+                           size_t body_len, int close, int retry_after, int public) {
   size_t cap = LWS_PRE + 1024 + body_len;
   unsigned char *buf = malloc(cap);
   if (!buf) return -1;
@@ -101,7 +105,7 @@ static int http_respond_ex(struct lws *wsi, int status, const char *ctype, const
       lws_add_http_header_content_length(wsi, (lws_filepos_t)body_len, &p, end) ||
       (close && lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
                                              (const unsigned char *)"close", 5, &p, end)) ||
-      add_common(wsi, &p, end) ||
+      add_common(wsi, &p, end, public) ||
       (retry_after > 0 && add_header(wsi, "retry-after:", retry_buf, &p, end)) ||
       lws_finalize_http_header(wsi, &p, end)) {
     free(buf);
@@ -120,13 +124,13 @@ static int http_respond_ex(struct lws *wsi, int status, const char *ctype, const
 
 static int http_respond(struct lws *wsi, int status, const char *ctype, const char *body,
                         size_t body_len) {
-  return http_respond_ex(wsi, status, ctype, body, body_len, 0, 0);
+  return http_respond_ex(wsi, status, ctype, body, body_len, 0, 0, 0);
 }
 
 /* The console API's and the other HTTP routes' refusal:
  * {"errors":[{status, code, title, detail}]}. Returns what the callback should return. */
-static int http_error_ex(struct lws *wsi, int status, const char *code, const char *title,
-                         const char *detail, int retry_after) {
+static int http_error_full(struct lws *wsi, int status, const char *code, const char *title,
+                           const char *detail, int retry_after, int public) {
   cJSON *root = cJSON_CreateObject(), *errs = cJSON_AddArrayToObject(root, "errors");
   cJSON *e = cJSON_CreateObject();
   cJSON_AddNumberToObject(e, "status", status);
@@ -136,11 +140,16 @@ static int http_error_ex(struct lws *wsi, int status, const char *code, const ch
   cJSON_AddItemToArray(errs, e);
   char *body = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
-  int rc =
-      body ? http_respond_ex(wsi, status, "application/json", body, strlen(body), 0, retry_after)
-           : -1;
+  int rc = body ? http_respond_ex(wsi, status, "application/json", body, strlen(body), 0,
+                                  retry_after, public)
+                : -1;
   cJSON_free(body);
   return rc;
+}
+
+static int http_error_ex(struct lws *wsi, int status, const char *code, const char *title,
+                         const char *detail, int retry_after) {
+  return http_error_full(wsi, status, code, title, detail, retry_after, 0);
 }
 
 static int http_error(struct lws *wsi, int status, const char *code, const char *title,
@@ -162,7 +171,7 @@ static int ingress_error(struct lws *wsi, int status, const char *message, int c
   if (body) {
     memcpy(body, json, n);
     body[n++] = '\n';
-    rc = http_respond_ex(wsi, status, "application/json", body, n, close, 0);
+    rc = http_respond_ex(wsi, status, "application/json", body, n, close, 0, 0);
   }
   free(body);
   cJSON_free(json);
@@ -396,10 +405,10 @@ static void avatar_json_fields(cJSON *o, const ak_avatar *a) {
   cJSON_AddBoolToObject(o, "default", a->is_default);
 }
 
-static int respond_json(struct lws *wsi, cJSON *root) {
+static int respond_json(struct lws *wsi, cJSON *root, int public) {
   char *body = cJSON_PrintUnformatted(root);
   cJSON_Delete(root);
-  int rc = body ? http_respond(wsi, 200, "application/json", body, strlen(body))
+  int rc = body ? http_respond_ex(wsi, 200, "application/json", body, strlen(body), 0, 0, public)
                 : http_error(wsi, 500, "internal", "Internal Server Error", "out of memory");
   cJSON_free(body);
   return rc;
@@ -426,7 +435,7 @@ static int console_avatars(ak_server *s, struct lws *wsi) {
     avatar_json_fields(o, a);
     cJSON_AddItemToArray(list, o);
   }
-  return respond_json(wsi, root);
+  return respond_json(wsi, root, 0);
 }
 
 /* GET /avatars/<id>/<file>: a registered avatar's avatar.json (its public fields) or one of
@@ -446,19 +455,21 @@ static int avatar_asset(ak_server *s, struct lws *wsi, const char *uri) {
     memcpy(file, slash + 1, fn + 1);
     a = ak__avatars_find(s, id);
   }
-  if (!a) return http_error(wsi, 404, "avatar_not_found", "Not Found", "Avatar not found");
+  if (!a)
+    return http_error_full(wsi, 404, "avatar_not_found", "Not Found", "Avatar not found", 0, 1);
   if (!strcmp(file, "avatar.json")) {
     cJSON *root = cJSON_CreateObject();
     avatar_json_fields(root, a);
-    return respond_json(wsi, root);
+    return respond_json(wsi, root, 1);
   }
   if (strcmp(file, a->model) != 0 && (!a->preview[0] || strcmp(file, a->preview) != 0))
-    return http_error(wsi, 404, "not_found", "Not Found", "no such avatar file");
+    return http_error_full(wsi, 404, "not_found", "Not Found", "no such avatar file", 0, 1);
   char path[1024];
   struct stat st;
   int n = snprintf(path, sizeof path, "%s/%s", a->dir, file);
   if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-    return http_error(wsi, 404, "not_found", "Not Found", "avatar file missing on the server");
+    return http_error_full(wsi, 404, "not_found", "Not Found", "avatar file missing on the server",
+                           0, 1);
   static const char hdrs[] =
       "access-control-allow-origin: *\x0d\x0a"
       "cache-control: public, max-age=300\x0d\x0a";

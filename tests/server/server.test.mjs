@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -716,7 +716,11 @@ test('avatar registry: --avatars-dir adds avatars, invalid entries are skipped w
     const list = await fetch(`${srv.base}/v1/console/avatars`, { headers: { 'X-Api-Key': 'test-key' } });
     assert.equal(list.status, 200);
     const { avatars } = await list.json();
-    assert.deepEqual(avatars.map((a) => a.id), ['av1', 'av2', 'default', 'extra', 'second-avatar']);
+    // the project's own avatars (avatars/<id>/avatar.json), the test registry and the valid added one
+    const builtin = join(dirname(fileURLToPath(import.meta.url)), '../../avatars');
+    const shipped = readdirSync(builtin).filter((id) => existsSync(join(builtin, id, 'avatar.json')));
+    assert.ok(shipped.includes('default'));
+    assert.deepEqual(avatars.map((a) => a.id), [...new Set([...shipped, 'av1', 'av2', 'extra', 'second-avatar'])].sort());
     const extra = avatars.find((a) => a.id === 'extra');
     assert.deepEqual(
       { name: extra.name, description: extra.description, model: extra.model, modelUrl: extra.modelUrl, modelBytes: extra.modelBytes, previewUrl: extra.previewUrl, default: extra.default },

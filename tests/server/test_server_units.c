@@ -86,6 +86,12 @@ static ak_server *new_server(void) {
   s->cfg.n_apps = 2;
   memset(s->cfg.token_secret, 0x42, sizeof s->cfg.token_secret);
   s->cfg.token_table_size = 64;
+  /* a registry with one avatar, av1: the upgrade verdict refuses ids it does not hold */
+  s->avatars.items = calloc(1, sizeof *s->avatars.items);
+  if (s->avatars.items) {
+    snprintf(s->avatars.items[0].id, sizeof s->avatars.items[0].id, "av1");
+    s->avatars.n = 1;
+  }
   return s;
 }
 
@@ -139,6 +145,7 @@ static void test_tokens_and_auth(void) {
   memset(big, 'k', sizeof big - 1);
   big[sizeof big - 1] = '\0';
   CHECK(ak__auth_api_key(s, big, strlen(big)) == NULL);
+  ak__avatars_free(s);
   free(s);
 }
 
@@ -228,6 +235,7 @@ static void test_log_limiter(void) {
   dup2(saved, 2);
   close(saved);
   close(p[1]);
+  ak__avatars_free(s);
   free(s);
 }
 

@@ -250,6 +250,7 @@ typedef struct run_result {
 typedef struct target {
   const char *console, *ingress, *api_key, *app_id, *avatar;
   pid_t server_pid;
+  const char *ca_file; /* --ca-file, or NULL: the system store */
 } target;
 
 /* One measured run of n sessions for duration_s. */
@@ -274,6 +275,7 @@ static int run_once(const target *t, bench *b, int n, double duration_s, run_res
   cfg.avatar_id = t->avatar;
   cfg.console_url = t->console;
   cfg.ingress_url = t->ingress;
+  cfg.ca_file = t->ca_file;
   cfg.sample_rate = b->rate;
   cfg.connect_timeout_ms = 20000;
   for (int i = 0; i < n; i++) {
@@ -453,7 +455,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   int ramp = 0, spawn = 0;
   const char *clip = NULL, *server = NULL, *console = NULL, *ingress = NULL;
   const char *api_key = getenv("AVATARKIT_API_KEY"), *app_id = getenv("AVATARKIT_APP_ID");
-  const char *avatar = "bench";
+  const char *avatar = "default", *ca_file = NULL; /* the avatar that ships in avatars/ */
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;
@@ -483,6 +485,8 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
       bad = !(app_id = v);
     else if (!strcmp(a, "--avatar"))
       bad = !(avatar = v);
+    else if (!strcmp(a, "--ca-file"))
+      bad = !(ca_file = v);
     else {
       takes = 0;
       if (!strcmp(a, "--ramp"))
@@ -541,7 +545,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
 
   char key[64], app[64], curl[512], wurl[512];
   pid_t spawned = -1;
-  target t = {NULL, NULL, api_key, app_id, avatar, (pid_t)server_pid};
+  target t = {NULL, NULL, api_key, app_id, avatar, (pid_t)server_pid, ca_file};
   if (spawn) {
     snprintf(key, sizeof key, "bench-key-%d", (int)getpid());
     snprintf(app, sizeof app, "bench-app");

@@ -13,11 +13,13 @@ static void usage(FILE *f) {
       "  avatarkit send FILE [--rate N] [--server URL | --console URL --ingress URL]\n"
       "                [--api-key K] [--app-id A] [--avatar ID] [--realtime|--fast]\n"
       "                [--chunk-ms 40] [--opus] [--query-auth] [--record OUT.json] [--repeat N]\n"
+      "                [--ca-file CA.pem]\n"
       "  avatarkit animate IN -o OUT.json [--rate N] [--fps 25] [--lookahead-ms N]\n"
       "                [--expressiveness X] [--seed S]\n"
       "  avatarkit bench [--sessions N] [--duration S] [--clip FILE --rate R]\n"
       "                [--server URL | --spawn] [--server-pid PID] [--ramp] [--max-sessions N]\n"
-      "                [--chunk-ms 40] [--api-key K] [--app-id A] [--avatar ID]\n"
+      "                [--chunk-ms 40] [--api-key K] [--app-id A] [--avatar ID] [--ca-file "
+      "CA.pem]\n"
       "  avatarkit --version | --help\n"
       "Credentials default to $AVATARKIT_API_KEY and $AVATARKIT_APP_ID.\n",
       AK_VERSION_STRING);

@@ -192,7 +192,7 @@ static int write_recording(const char *path, send_ctx *c, const char *app, const
 int cli_cmd_send(int argc, char **argv) {
   const char *file = NULL, *server = NULL, *console = NULL, *ingress = NULL, *record = NULL;
   const char *api_key = getenv("AVATARKIT_API_KEY"), *app_id = getenv("AVATARKIT_APP_ID");
-  const char *avatar = "default";
+  const char *avatar = "default", *ca_file = NULL;
   long rate = 0, chunk_ms = 40, repeat = 1;
   int realtime = 1, opus = 0, query = 0;
   for (int i = 1; i < argc; i++) {
@@ -216,6 +216,8 @@ int cli_cmd_send(int argc, char **argv) {
       bad = cli_parse_int(v, 10, 10000, &chunk_ms);
     else if (!strcmp(a, "--record"))
       bad = !(record = v);
+    else if (!strcmp(a, "--ca-file"))
+      bad = !(ca_file = v);
     else if (!strcmp(a, "--repeat"))
       bad = cli_parse_int(v, 1, MAX_REPEAT, &repeat);
     else {
@@ -282,6 +284,7 @@ int cli_cmd_send(int argc, char **argv) {
   cfg.sample_rate = au.rate;
   cfg.encode_ogg_opus = opus;
   cfg.auth_in_query = query;
+  cfg.ca_file = ca_file;
   aks_callbacks cbs = {NULL, on_message, on_audio, on_motion, on_error, on_close};
   aks_session *s = NULL;
   int exit_code = 0;
@@ -290,7 +293,7 @@ int cli_cmd_send(int argc, char **argv) {
     fprintf(stderr, "send: %s\n",
             rc == AKS_INVALID_ARGUMENT ? "invalid configuration (sample rate must be 8000, "
                                          "16000, 22050, 24000, 32000, 44100 or 48000 Hz; URLs "
-                                         "must be valid)"
+                                         "must be valid; --ca-file must be readable)"
                                        : aks_error_name(rc));
     free(ctx.reqs);
     cli_audio_free(&au);

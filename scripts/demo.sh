@@ -38,8 +38,8 @@ done
 
 # 3. The web SDK (the page shows "SDK not built" without it; text and voice still work).
 if [ -f "$ROOT/web/package.json" ] && [ "${AVATARKIT_SKIP_WEB:-0}" != 1 ]; then
-  if [ ! -f "$ROOT/web/dist/avatarkit.js" ] || \
-     [ -n "$(find "$ROOT/web/src" -newer "$ROOT/web/dist/avatarkit.js" -print -quit 2>/dev/null)" ]; then
+  if [ ! -f "$ROOT/web/dist/avatarkit.js" ] || [ ! -f "$ROOT/web/dist/avatars/default/avatar.json" ] || \
+     [ -n "$(find "$ROOT/web/src" "$ROOT/avatars" -newer "$ROOT/web/dist/avatarkit.js" -print -quit 2>/dev/null)" ]; then
     say "building the web SDK (web/dist)"
     if ( cd "$ROOT/web" && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build ); then
       :

@@ -70,13 +70,14 @@ typedef struct aks__http_result {
   char message[AKS_MSG_MAX];
 } aks__http_result;
 
-/* Blocking POST {console}/session-tokens. */
+/* Blocking POST {console}/session-tokens. ca_file: PEM CAs trusted for https instead of the
+ * system store (NULL: system store). */
 void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
-                      aks__http_result *res);
+                      const char *ca_file, aks__http_result *res);
 
 /* Non-blocking variant driven by aks__token_req_poll(); used by EXTERNAL sessions. */
 int aks__token_req_new(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
-                       aks__token_req **out);
+                       const char *ca_file, aks__token_req **out);
 /* Progresses the transfer, waiting at most wait_ms for network activity. Returns 0 while
  * running, 1 when done (res filled). */
 int aks__token_req_poll(aks__token_req *r, int wait_ms, aks__http_result *res);
@@ -85,7 +86,8 @@ void aks__token_req_free(aks__token_req *r);
 /* After a refused WebSocket upgrade: repeats the upgrade request over HTTP to read the 4xx
  * status and JSON body, and classifies them. url is http(s) form of the ws URL. */
 void aks__upgrade_probe(const char *http_url, const char *app_id, const char *token,
-                        int auth_in_query, int timeout_ms, aks__http_result *res);
+                        int auth_in_query, int timeout_ms, const char *ca_file,
+                        aks__http_result *res);
 
 /* Parses a token response body; returns AKS_OK and fills res->token, or an error code. */
 int aks__parse_token_body(const char *body, aks__http_result *res);

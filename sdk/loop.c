@@ -5,6 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "loop.h"
 #include "alloc_internal.h"
@@ -38,9 +42,39 @@ static int start_blocked_locked(const aks_session *s) {
          (s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING || s->state == AKS__CLOSING);
 }
 
-void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
-                       const char *req_id, int http_status, int close_code) {
+/* The requests a lost connection cut: taken out of the in-flight set (call with loop->mu
+ * held) and later reported with report_cut(). */
+typedef struct cut_list {
+  char ids[AKS_MAX_INFLIGHT][AK_ID_LEN + 1];
+  int n;
+} cut_list;
+
+static void take_inflight_locked(aks_session *s, cut_list *cut) {
+  cut->n = s->n_inflight;
+  memcpy(cut->ids, s->inflight, (size_t)cut->n * sizeof cut->ids[0]);
+  s->n_inflight = 0;
+}
+
+/* One on_error AKS_REQUEST_ABORTED per cut request (never replayed). */
+static void report_cut(aks_session *s, const cut_list *cut, const char *why) {
+  if (!s->cbs.on_error) return;
+  char msg[AKS_ERROR_MESSAGE_MAX];
+  snprintf(msg, sizeof msg, "request cut by a lost connection, not replayed (%s)", why);
+  for (int i = 0; i < cut->n; i++) {
+    aks_error pe = {.code = AKS_REQUEST_ABORTED,
+                    .phase = AKS_PHASE_WEBSOCKET_RUNTIME,
+                    .message = msg,
+                    .req_id = cut->ids[i]};
+    s->cbs.on_error(s->user, &pe);
+  }
+}
+
+/* Fails the session; with cut = 1 (the connection was lost) the requests in flight are
+ * reported cut after the session's error. */
+static void session_fail_ex(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
+                            const char *req_id, int http_status, int close_code, int cut) {
   aks_loop *loop = s->loop;
+  cut_list *cl = NULL;
   pthread_mutex_lock(&loop->mu);
   if (s->state == AKS__FAILED || s->state == AKS__CLOSED) {
     pthread_mutex_unlock(&loop->mu);
@@ -51,12 +85,16 @@ void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, con
   aks__session_set_error_locked(s, code, phase, msg, req_id, http_status, close_code);
   int notify = s->notify != AKS__NOTIFY_NONE;
   aks_error_info e = s->err;
+  if (cut && notify && s->n_inflight && (cl = ak__malloc(sizeof *cl)) != NULL)
+    take_inflight_locked(s, cl);
   pthread_cond_broadcast(&loop->cv);
   pthread_mutex_unlock(&loop->mu);
   if (notify && s->cbs.on_error) {
     aks_error pe = public_error(&e);
     s->cbs.on_error(s->user, &pe);
   }
+  if (cl) report_cut(s, cl, e.message);
+  ak__free(cl);
   if (s->wsi) {
     s->closing = 1;
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -65,9 +103,16 @@ void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, con
   }
 }
 
+void aks__session_fail(aks_session *s, aks_error_code code, aks_phase phase, const char *msg,
+                       const char *req_id, int http_status, int close_code) {
+  session_fail_ex(s, code, phase, msg, req_id, http_status, close_code, 0);
+}
+
 void aks__session_detach_net(aks_session *s) {
   aks_loop *loop = s->loop;
   lws_sul_cancel(&s->sul_timeout);
+  lws_sul_cancel(&s->sul_reconnect);
+  lws_sul_cancel(&s->sul_live);
   if (s->wsi) {
     lws_set_opaque_user_data(s->wsi, NULL);
     lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
@@ -94,8 +139,17 @@ void aks__session_detach_net(aks_session *s) {
     s->cbs.on_close(s->user, s->close_code, s->close_reason[0] ? s->close_reason : NULL);
 }
 
+static void connection_lost(aks_session *s, aks_error_code code, const char *msg, int close_code);
+static int launch_probe(aks_session *s, aks__probe *p);
+static void on_live(lws_sorted_usec_list_t *sul);
+static int64_t live_interval_us(const aks_session *s);
+
 static void on_timeout(lws_sorted_usec_list_t *sul) {
   aks_session *s = lws_container_of(sul, aks_session, sul_timeout);
+  if (s->in_reconnect) {
+    connection_lost(s, AKS_TIMEOUT, "no session confirmation within connect_timeout_ms", 0);
+    return;
+  }
   pthread_mutex_lock(&s->loop->mu);
   int configuring = s->state == AKS__CONFIGURING;
   pthread_mutex_unlock(&s->loop->mu);
@@ -105,6 +159,38 @@ static void on_timeout(lws_sorted_usec_list_t *sul) {
 }
 
 /* ---- connect ----------------------------------------------------------------------------- */
+
+/* The client vhost whose TLS context trusts ca_file (created on first use; the context's
+ * default vhost trusts the system store). NULL when none can be made. */
+static struct lws_vhost *ca_vhost(aks_loop *loop, const char *ca_file) {
+  for (int i = 0; i < loop->n_ca_vhosts; i++)
+    if (strcmp(loop->ca_vhosts[i].ca_file, ca_file) == 0) return loop->ca_vhosts[i].vh;
+  if (loop->n_ca_vhosts >= AKS_MAX_CA_VHOSTS) return NULL;
+  size_t n = strlen(ca_file) + 1;
+  char *copy = ak__malloc(n);
+  if (!copy) return NULL;
+  memcpy(copy, ca_file, n);
+  char name[32];
+  snprintf(name, sizeof name, "aks-ca-%d", loop->n_ca_vhosts);
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof info);
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = k_protocols;
+  info.vhost_name = name;
+  info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
+  info.client_ssl_ca_filepath = copy;
+  info.gid = -1;
+  info.uid = -1;
+  struct lws_vhost *vh = lws_create_vhost(loop->ctx, &info);
+  if (!vh) {
+    ak__free(copy);
+    return NULL;
+  }
+  loop->ca_vhosts[loop->n_ca_vhosts].ca_file = copy;
+  loop->ca_vhosts[loop->n_ca_vhosts].vh = vh;
+  loop->n_ca_vhosts++;
+  return vh;
+}
 
 static void do_connect(aks_session *s) {
   char path[AKS_URL_MAX + AKS_TOKEN_MAX + 512];
@@ -130,7 +216,25 @@ static void do_connect(aks_session *s) {
   ci.path = path;
   ci.host = host;
   ci.origin = host;
+  /* TLS: chain and host name verified (no ALLOW_SELFSIGNED / SKIP_..._HOSTNAME_CHECK). */
   ci.ssl_connection = s->ingress.tls ? LCCSCF_USE_SSL : 0;
+  if (s->ingress.tls && s->cfg.ca_file) {
+    ci.vhost = ca_vhost(s->loop, s->cfg.ca_file);
+    if (!ci.vhost) {
+      aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_CONNECT,
+                        "TLS: cannot load ca_file", NULL, 0, 0);
+      return;
+    }
+  }
+  s->cfg_sent = 0;
+  s->rx_len = 0;
+  s->close_code = 0;
+  s->close_reason[0] = '\0';
+  s->ping_due = 0;
+  s->tls_error[0] = '\0';
+  pthread_mutex_lock(&s->loop->mu);
+  s->confirmed = 0;
+  pthread_mutex_unlock(&s->loop->mu);
   ci.local_protocol_name = k_protocols[0].name;
   ci.ietf_version_or_minus_one = -1;
   ci.opaque_user_data = s;
@@ -139,9 +243,178 @@ static void do_connect(aks_session *s) {
                    (lws_usec_t)s->cfg.connect_timeout_ms * LWS_US_PER_MS);
   if (!lws_client_connect_via_info(&ci)) {
     s->wsi = NULL;
-    aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_CONNECT,
-                      "cannot start the WebSocket connection", NULL, 0, 0);
+    pthread_mutex_lock(&s->loop->mu);
+    int handled = s->state != AKS__CONNECTING; /* the error callback already ran */
+    pthread_mutex_unlock(&s->loop->mu);
+    if (handled) return;
+    if (s->in_reconnect)
+      connection_lost(s, AKS_CONNECTION_FAILED, "cannot start the WebSocket connection", 0);
+    else
+      aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_CONNECT,
+                        "cannot start the WebSocket connection", NULL, 0, 0);
   }
+}
+
+/* ---- liveness and reconnect ----------------------------------------------------------- */
+
+static int64_t live_interval_us(const aks_session *s) {
+  return (int64_t)s->cfg.liveness_timeout_ms * LWS_US_PER_MS / 3;
+}
+
+/* Every third of liveness_timeout_ms: a ping, or the verdict that the server went silent. */
+static void on_live(lws_sorted_usec_list_t *sul) {
+  aks_session *s = lws_container_of(sul, aks_session, sul_live);
+  if (!s->wsi) return;
+  int64_t silent = lws_now_usecs() - s->last_rx_us;
+  if (silent >= (int64_t)s->cfg.liveness_timeout_ms * LWS_US_PER_MS) {
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "server silent for %lld ms: no message and no pong (liveness_timeout_ms %d)",
+             (long long)(silent / LWS_US_PER_MS), s->cfg.liveness_timeout_ms);
+    connection_lost(s, AKS_TIMEOUT, msg, 0);
+    return;
+  }
+  s->ping_due = 1;
+  lws_callback_on_writable(s->wsi);
+  lws_sul_schedule(s->loop->ctx, 0, &s->sul_live, on_live, live_interval_us(s));
+}
+
+/* Backoff before the next attempt: initial * 2^attempts capped at max, drawn in
+ * [half, whole] so that clients dropped together do not come back together. */
+static lws_usec_t backoff_us(aks_session *s) {
+  long long d = s->cfg.reconnect_initial_ms;
+  for (int i = 0; i < s->attempts && d < s->cfg.reconnect_max_ms; i++) d *= 2;
+  if (d > s->cfg.reconnect_max_ms) d = s->cfg.reconnect_max_ms;
+  s->rng ^= s->rng << 13; /* xorshift64 */
+  s->rng ^= s->rng >> 7;
+  s->rng ^= s->rng << 17;
+  long long half = d / 2;
+  long long wait = half + (long long)(s->rng % (uint64_t)(d - half + 1));
+  return (lws_usec_t)wait * LWS_US_PER_MS;
+}
+
+static void reconnect_now(aks_session *s) {
+  pthread_mutex_lock(&s->loop->mu);
+  int go =
+      s->state == AKS__RECONNECTING && aks__session_set_state_locked(s, AKS__CONNECTING) == AKS_OK;
+  pthread_mutex_unlock(&s->loop->mu);
+  if (go) do_connect(s);
+}
+
+/* The backoff is over: get a fresh token on a worker thread (token_provider, or the console
+ * API), or reuse the configured session_token when there is no other source. */
+static void on_reconnect_due(lws_sorted_usec_list_t *sul) {
+  aks_session *s = lws_container_of(sul, aks_session, sul_reconnect);
+  pthread_mutex_lock(&s->loop->mu);
+  int waiting = s->state == AKS__RECONNECTING;
+  pthread_mutex_unlock(&s->loop->mu);
+  if (!waiting) return;
+  int console = s->cfg.console_url && s->cfg.console_url[0] && s->cfg.api_key && s->cfg.api_key[0];
+  if (!s->cfg.token_provider && !console) {
+    reconnect_now(s);
+    return;
+  }
+  aks__probe *p = ak__calloc(1, sizeof *p);
+  if (!p) {
+    connection_lost(s, AKS_OUT_OF_MEMORY, "cannot start the token worker", 0);
+    return;
+  }
+  p->kind = AKS__PROBE_TOKEN;
+  p->provider = s->cfg.token_provider;
+  p->provider_user = s->cfg.token_provider_user;
+  if (console) {
+    snprintf(p->console_url, sizeof p->console_url, "%s", s->cfg.console_url);
+    snprintf(p->api_key, sizeof p->api_key, "%s", s->cfg.api_key);
+  }
+  p->ttl_s = s->cfg.token_ttl_s;
+  p->timeout_ms = s->cfg.connect_timeout_ms;
+  if (s->cfg.ca_file) snprintf(p->ca_file, sizeof p->ca_file, "%s", s->cfg.ca_file);
+  int rc = launch_probe(s, p);
+  if (rc != AKS_OK) connection_lost(s, (aks_error_code)rc, "cannot start the token worker", 0);
+}
+
+/* The fresh token of a reconnect arrived (or did not: that attempt failed). */
+static void finish_token(aks_session *s, aks__probe *p) {
+  pthread_mutex_lock(&s->loop->mu);
+  int waiting = s->state == AKS__RECONNECTING;
+  pthread_mutex_unlock(&s->loop->mu);
+  if (!waiting) return;
+  if (p->res.code != AKS_OK) {
+    char msg[AKS_MSG_MAX + 32];
+    snprintf(msg, sizeof msg, "fresh session token: %s", p->res.message);
+    connection_lost(s, p->res.code, msg, 0);
+    return;
+  }
+  snprintf(s->token, sizeof s->token, "%s", p->res.token);
+  reconnect_now(s);
+}
+
+/* The connection is gone without the user asking (no close frame, close 1001, a failed
+ * write, the liveness bound, or a failed reconnect attempt). With cfg.reconnect, after a
+ * confirmation and attempts left: report the loss (first time only) and the cut requests,
+ * drop the queue (never replayed) and schedule the next attempt. Otherwise fail the session
+ * (the cut requests are reported too). Network thread only. */
+static void connection_lost(aks_session *s, aks_error_code code, const char *msg, int close_code) {
+  aks_loop *loop = s->loop;
+  pthread_mutex_lock(&loop->mu);
+  aks__state st = s->state;
+  int live =
+      st == AKS__CONNECTING || st == AKS__CONFIGURING || st == AKS__OPEN || st == AKS__RECONNECTING;
+  int first = !s->in_reconnect;
+  int failed = first ? 0 : s->attempts + 1; /* failed attempts counting this one */
+  int retry =
+      live && s->cfg.reconnect && s->conn_id[0] != '\0' && failed < s->cfg.reconnect_max_attempts;
+  if (!retry) {
+    pthread_mutex_unlock(&loop->mu);
+    char gave_up[AKS_ERROR_MESSAGE_MAX];
+    if (!first)
+      snprintf(gave_up, sizeof gave_up, "reconnect gave up after %d attempts: %s", failed, msg);
+    else
+      snprintf(gave_up, sizeof gave_up, "%s", msg);
+    s->in_reconnect = 0;
+    session_fail_ex(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, gave_up, NULL, 0, close_code, 1);
+    return;
+  }
+  if (st != AKS__RECONNECTING) aks__session_set_state_locked(s, AKS__RECONNECTING);
+  s->attempts = failed;
+  s->in_reconnect = 1;
+  s->confirmed = 0;
+  s->epoch++; /* a request begun before this is never continued */
+  int notify = s->notify != AKS__NOTIFY_NONE;
+  cut_list *cl = NULL;
+  if (notify && s->n_inflight && (cl = ak__malloc(sizeof *cl)) != NULL) take_inflight_locked(s, cl);
+  s->n_inflight = 0;
+  aks__txmsg *q = s->txq_head; /* never replayed */
+  s->txq_head = s->txq_tail = NULL;
+  s->txq_bytes = s->txq_count = 0;
+  aks_error_info e;
+  if (first) {
+    char m2[AKS_ERROR_MESSAGE_MAX];
+    snprintf(m2, sizeof m2, "connection lost, reconnecting: %s", msg);
+    aks__session_set_error_locked(s, code, AKS_PHASE_WEBSOCKET_RUNTIME, m2, NULL, 0, close_code);
+    e = s->err;
+  }
+  pthread_cond_broadcast(&loop->cv);
+  pthread_mutex_unlock(&loop->mu);
+  while (q) {
+    aks__txmsg *n = q->next;
+    ak__free(q);
+    q = n;
+  }
+  if (first && notify && s->cbs.on_error) {
+    aks_error pe = public_error(&e);
+    s->cbs.on_error(s->user, &pe);
+  }
+  if (cl) report_cut(s, cl, msg);
+  ak__free(cl);
+  if (s->wsi) {
+    lws_set_opaque_user_data(s->wsi, NULL);
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    s->wsi = NULL;
+  }
+  lws_sul_cancel(&s->sul_timeout);
+  lws_sul_cancel(&s->sul_live);
+  lws_sul_schedule(loop->ctx, 0, &s->sul_reconnect, on_reconnect_due, backoff_us(s));
 }
 
 /* ---- pending work -------------------------------------------------------------------- */
@@ -156,6 +429,7 @@ void aks__loop_kick_locked(aks_session *s) {
 }
 
 static void finish_probe(aks_session *s, aks__probe *p);
+static void finish_token(aks_session *s, aks__probe *p);
 
 void aks__loop_run_pending(aks_loop *loop) {
   pthread_mutex_lock(&loop->mu);
@@ -181,7 +455,10 @@ void aks__loop_run_pending(aks_loop *loop) {
 
     if ((work & AKS__WORK_CONNECT) && state == AKS__CONNECTING && token_known && !s->wsi)
       do_connect(s);
-    if (probe) finish_probe(s, probe);
+    if (probe && probe->kind == AKS__PROBE_TOKEN)
+      finish_token(s, probe);
+    else if (probe)
+      finish_probe(s, probe);
     if (work & AKS__WORK_CLOSE) {
       if (s->wsi) {
         s->closing = 1;
@@ -287,7 +564,7 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   aks__state state = s->state;
-  int confirmed = s->conn_id[0] != '\0';
+  int confirmed = s->confirmed;
   pthread_mutex_unlock(&loop->mu);
 
   if (m->type == AK_MSG_SERVER_CONFIRM_SESSION && m->data == AK_DATA_CONFIRM) {
@@ -300,9 +577,14 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
       lws_sul_cancel(&s->sul_timeout);
       pthread_mutex_lock(&loop->mu);
       snprintf(s->conn_id, sizeof s->conn_id, "%s", id);
+      s->confirmed = 1;
       /* Closed by the user while configuring: remember the id, stay CLOSING. */
       int open =
           s->state == AKS__CONFIGURING && aks__session_set_state_locked(s, AKS__OPEN) == AKS_OK;
+      if (open) { /* (re)connected: the backoff starts over at the next loss */
+        s->in_reconnect = 0;
+        s->attempts = 0;
+      }
       int pending = s->txq_head != NULL;
       pthread_cond_broadcast(&loop->cv);
       pthread_mutex_unlock(&loop->mu);
@@ -313,6 +595,9 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
     const ak_server_error *e = &m->u.error;
     aks_error_code code = aks__classify_server_error(e->code, e->message);
     const char *rid = e->req_id && e->req_id[0] ? e->req_id : NULL;
+    pthread_mutex_lock(&loop->mu);
+    aks__inflight_remove_locked(s, rid); /* ended by this error: not cut later */
+    pthread_mutex_unlock(&loop->mu);
     if (!confirmed) {
       aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_HANDSHAKE, e->message, rid, 0, 0);
     } else {
@@ -332,6 +617,11 @@ static void on_message(aks_session *s, const uint8_t *buf, size_t len) {
       }
     }
   } else if (m->type == AK_MSG_SERVER_RESPONSE_ANIMATION && m->data == AK_DATA_ANIMATION) {
+    if (confirmed && m->u.animation.end) { /* answered to the end: no longer in flight */
+      pthread_mutex_lock(&loop->mu);
+      aks__inflight_remove_locked(s, m->u.animation.req_id);
+      pthread_mutex_unlock(&loop->mu);
+    }
     if (confirmed) on_animation(s, &m->u.animation, buf, len);
   } else {
     aks__session_fail(s, AKS_PROTOCOL_ERROR,
@@ -378,8 +668,25 @@ static int on_receive(aks_session *s, struct lws *wsi, const void *in, size_t le
 
 static int on_writeable(aks_session *s, struct lws *wsi) {
   aks_loop *loop = s->loop;
+  if (s->ping_due) { /* liveness: the server's pong (or anything else) proves it alive */
+    unsigned char ping[LWS_PRE + 1];
+    s->ping_due = 0;
+    if (lws_write(wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+      connection_lost(s, AKS_CONNECTION_CLOSED, "WebSocket ping write failed", 0);
+      return -1;
+    }
+    lws_callback_on_writable(wsi);
+    return 0;
+  }
   if (!s->cfg_sent) {
-    int n = lws_write(wsi, s->cfg_msg + LWS_PRE, s->cfg_len, LWS_WRITE_BINARY);
+    /* lws masks client frames in place: send a copy, the original serves every reconnect */
+    uint8_t *copy = ak__malloc(LWS_PRE + s->cfg_len);
+    int n = -1;
+    if (copy) {
+      memcpy(copy + LWS_PRE, s->cfg_msg + LWS_PRE, s->cfg_len);
+      n = lws_write(wsi, copy + LWS_PRE, s->cfg_len, LWS_WRITE_BINARY);
+      ak__free(copy);
+    }
     if (n < (int)s->cfg_len) {
       aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
                         "cannot send ClientConfigureSession", NULL, 0, 0);
@@ -392,7 +699,7 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
   pthread_mutex_lock(&loop->mu);
   /* The queue goes out once the session is confirmed (also while closing or after a
    * runtime ServerError, as long as the connection lasts). */
-  int confirmed = s->conn_id[0] != '\0';
+  int confirmed = s->confirmed;
   aks__txmsg *m = confirmed ? s->txq_head : NULL;
   if (m) {
     s->txq_head = m->next;
@@ -407,8 +714,7 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
     size_t want = m->len;
     ak__free(m);
     if (n < (int)want) {
-      aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
-                        "WebSocket write failed", NULL, 0, 0);
+      connection_lost(s, AKS_CONNECTION_FAILED, "WebSocket write failed", 0);
       return -1;
     }
   }
@@ -427,10 +733,28 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
  * network thread (which fails the session with the probe's verdict). */
 static void *probe_main(void *arg) {
   aks__probe *p = arg;
-  aks__upgrade_probe(p->url, p->app_id, p->token, p->auth_in_query, PROBE_TIMEOUT_MS, &p->res);
+  if (p->kind == AKS__PROBE_TOKEN) {
+    memset(&p->res, 0, sizeof p->res);
+    if (p->provider) {
+      char *buf = p->res.token;
+      buf[0] = '\0';
+      int rc = p->provider(p->provider_user, buf, sizeof p->res.token);
+      buf[sizeof p->res.token - 1] = '\0';
+      p->res.code = rc == 0 && buf[0] ? AKS_OK : AKS_SESSION_TOKEN_INVALID;
+      if (p->res.code != AKS_OK)
+        snprintf(p->res.message, sizeof p->res.message, "token_provider gave no token (%d)", rc);
+    } else {
+      aks__token_fetch(p->console_url, p->api_key, p->ttl_s, p->timeout_ms,
+                       p->ca_file[0] ? p->ca_file : NULL, &p->res);
+    }
+  } else {
+    aks__upgrade_probe(p->url, p->app_id, p->token, p->auth_in_query, PROBE_TIMEOUT_MS,
+                       p->ca_file[0] ? p->ca_file : NULL, &p->res);
+  }
   aks_loop *loop = p->loop;
   pthread_mutex_lock(&loop->mu);
   p->done = 1;
+  pthread_cond_broadcast(&loop->cv); /* aks_session_free may wait for a token call */
   if (p->s) {
     p->s->work |= AKS__WORK_PROBE;
     aks__loop_kick_locked(p->s);
@@ -457,10 +781,17 @@ static int start_probe(aks_session *s, int status) {
   snprintf(p->token, sizeof p->token, "%s", s->token);
   p->auth_in_query = s->cfg.auth_in_query;
   p->status = status;
-  p->loop = s->loop;
-  p->s = s;
+  if (s->cfg.ca_file) snprintf(p->ca_file, sizeof p->ca_file, "%s", s->cfg.ca_file);
   /* The probe is bounded by PROBE_TIMEOUT_MS itself; connect_timeout_ms does not cut it. */
   lws_sul_cancel(&s->sul_timeout);
+  return launch_probe(s, p);
+}
+
+/* Starts p's worker thread (takes p). AKS_OK, or an error and p freed. */
+static int launch_probe(aks_session *s, aks__probe *p) {
+  p->loop = s->loop;
+  p->s = s;
+  p->owner = s;
   aks_loop *loop = s->loop;
   pthread_mutex_lock(&loop->mu);
   int rc = AKS_QUEUE_FULL;
@@ -485,7 +816,8 @@ static void finish_probe(aks_session *s, aks__probe *p) {
     code = p->res.code;
     snprintf(msg, sizeof msg, "%s", p->res.message);
   }
-  aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, p->status, 0);
+  /* refused while reconnecting: final, and the requests queued meanwhile are cut */
+  session_fail_ex(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, p->status, 0, s->in_reconnect);
   aks__session_detach_net(s);
 }
 
@@ -514,17 +846,50 @@ void aks__loop_reap_probes(aks_loop *loop, int all) {
   }
 }
 
+/* lws's connection error text names a TLS problem (its wording varies: "ssl", "tls",
+ * "certificate", "verify"). */
+static int tls_failure(const char *why) {
+  static const char *const words[] = {"ssl", "tls", "certificate", "verif", "x509"};
+  if (!why) return 0;
+  for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+    for (const char *p = why; *p; p++)
+      if (strncasecmp(p, words[i], strlen(words[i])) == 0) return 1;
+  return 0;
+}
+
 static void on_connection_error(aks_session *s, struct lws *wsi, const char *why) {
+  /* Why OpenSSL refused the server certificate (lws only says "SSL err 1"). */
+  SSL *ssl = s->ingress.tls ? lws_get_ssl(wsi) : NULL;
+  long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  if (verify != X509_V_OK)
+    snprintf(s->tls_error, sizeof s->tls_error, "%s", X509_verify_cert_error_string(verify));
   int status = (int)lws_http_client_http_response(wsi);
   char msg[AKS_MSG_MAX];
   snprintf(msg, sizeof msg, "%s", why ? why : "connection failed");
   s->wsi = NULL;
   lws_set_opaque_user_data(wsi, NULL);
+  if (status >= 500 && s->in_reconnect) { /* a server not ready yet: try again later */
+    snprintf(msg, sizeof msg, "upgrade refused with HTTP %d", status);
+    connection_lost(s, AKS_SERVER_ERROR, msg, 0);
+    return;
+  }
   if (status >= 400) {
     if (start_probe(s, status) == AKS_OK) return; /* the verdict comes back later */
     aks_error_code code = aks__classify_http(status, NULL, 1, msg, sizeof msg);
     aks__session_fail(s, code, AKS_PHASE_WEBSOCKET_CONNECT, msg, NULL, status, 0);
   } else {
+    if (s->ingress.tls && status <= 0 && (s->tls_error[0] || tls_failure(why))) {
+      char tmsg[AKS_MSG_MAX];
+      if (s->tls_error[0])
+        snprintf(tmsg, sizeof tmsg, "TLS: server certificate not trusted: %s", s->tls_error);
+      else
+        snprintf(tmsg, sizeof tmsg, "TLS handshake failed: %.400s", msg);
+      snprintf(msg, sizeof msg, "%s", tmsg);
+    }
+    if (s->in_reconnect) { /* one failed attempt: the next one is scheduled */
+      connection_lost(s, AKS_CONNECTION_FAILED, msg, 0);
+      return;
+    }
     aks__session_fail(s, AKS_CONNECTION_FAILED,
                       status > 0 ? AKS_PHASE_WEBSOCKET_HANDSHAKE : AKS_PHASE_WEBSOCKET_CONNECT, msg,
                       NULL, status, 0);
@@ -562,10 +927,17 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
       pthread_mutex_lock(&s->loop->mu);
       if (s->state == AKS__CONNECTING) aks__session_set_state_locked(s, AKS__CONFIGURING);
       pthread_mutex_unlock(&s->loop->mu);
+      s->last_rx_us = lws_now_usecs();
+      if (s->cfg.liveness_timeout_ms > 0)
+        lws_sul_schedule(s->loop->ctx, 0, &s->sul_live, on_live, live_interval_us(s));
       lws_callback_on_writable(wsi);
+      return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+      if (s) s->last_rx_us = lws_now_usecs();
       return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
       if (!s) return -1;
+      s->last_rx_us = lws_now_usecs();
       return on_receive(s, wsi, in, len);
     case LWS_CALLBACK_CLIENT_WRITEABLE:
       if (!s) return -1;
@@ -589,8 +961,16 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         pthread_mutex_unlock(&s->loop->mu);
         if (report) {
           char msg[256];
-          snprintf(msg, sizeof msg, "connection closed by the server (code %d%s%s)", s->close_code,
-                   s->close_reason[0] ? ": " : "", s->close_reason);
+          if (s->close_code == 0)
+            snprintf(msg, sizeof msg, "connection lost without a close frame");
+          else
+            snprintf(msg, sizeof msg, "connection closed by the server (code %d%s%s)",
+                     s->close_code, s->close_reason[0] ? ": " : "", s->close_reason);
+          /* Lost by the network (no close frame) or a server going away: may reconnect. */
+          if (s->close_code == 0 || s->close_code == 1006 || s->close_code == AK_CLOSE_GOING_AWAY) {
+            connection_lost(s, aks__classify_close(s->close_code), msg, s->close_code);
+            return 0;
+          }
           aks__session_fail(s, aks__classify_close(s->close_code), AKS_PHASE_WEBSOCKET_RUNTIME, msg,
                             NULL, 0, s->close_code);
         }
@@ -731,6 +1111,7 @@ void aks__loop_destroy(aks_loop *loop) {
   }
   if (loop->ctx) aks__loop_reap_probes(loop, 1);
   if (loop->ctx) lws_context_destroy(loop->ctx);
+  for (int i = 0; i < loop->n_ca_vhosts; i++) ak__free(loop->ca_vhosts[i].ca_file);
   pthread_cond_destroy(&loop->cv);
   pthread_mutex_destroy(&loop->mu);
   ak__free(loop);

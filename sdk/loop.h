@@ -23,6 +23,11 @@
  * threads) one loop runs at once; beyond it a refusal is classified by its status alone. */
 #define AKS_PROBE_TIMEOUT_MS 2000
 #define AKS_MAX_PROBES 16
+/* Requests of one session sent and not yet answered to the end (the ones a lost connection
+ * cuts and reports); a new request beyond it is refused with AKS_QUEUE_FULL. */
+#define AKS_MAX_INFLIGHT 64
+/* Distinct ca_file values one loop serves (one client vhost each). */
+#define AKS_MAX_CA_VHOSTS 8
 
 /* The one connection state of a session. Every change goes through aks__session_set_state
  * (or the pure aks__state_step), which accepts only the edges of the table in state.c:
@@ -32,14 +37,17 @@
  *   HAS_TOKEN -> CONNECTING | CLOSING
  *   CONNECTING -> CONFIGURING | CLOSING | FAILED
  *   CONFIGURING -> OPEN | CLOSING | FAILED
- *   OPEN -> CLOSING | FAILED
+ *   OPEN -> CLOSING | FAILED | RECONNECTING
  *   CLOSING -> FAILED | CLOSED
  *   FAILED -> CLOSED
+ *   CONNECTING | CONFIGURING -> RECONNECTING (a reconnect attempt failed)
+ *   RECONNECTING -> CONNECTING | CLOSING | FAILED
  *
  * FAILED: an error was recorded and reported; nothing more is sent and no later close is
  * reported as a second error. CLOSING: the user asked to close (queued audio is flushed when
  * the session was confirmed). CLOSED is terminal: the wsi is gone and on_close has fired
- * (when owed). */
+ * (when owed). RECONNECTING (cfg.reconnect only): the connection was lost after a confirmation;
+ * waiting for the backoff or a fresh token, then CONNECTING again. */
 typedef enum aks__state {
   AKS__IDLE = 0,
   AKS__FETCHING_TOKEN, /* EXTERNAL: token request in flight */
@@ -50,6 +58,7 @@ typedef enum aks__state {
   AKS__CLOSING,
   AKS__FAILED,
   AKS__CLOSED,
+  AKS__RECONNECTING, /* lost after a confirmation: backoff, fresh token, connect again */
   AKS__STATE_COUNT
 } aks__state;
 
@@ -82,13 +91,17 @@ typedef struct aks__txmsg {
   unsigned char buf[]; /* LWS_PRE headroom + len bytes */
 } aks__txmsg;
 
-/* A refused upgrade's HTTP probe, run on a short-lived worker thread so that the network
- * thread (shared by every session of the loop) never blocks on it. Owned by the loop (listed
- * in loop->probes until joined); the session only points at it. */
+/* A blocking job on a short-lived worker thread, so that the network thread (shared by every
+ * session of the loop) never blocks on it: the HTTP probe of a refused upgrade, or the fresh
+ * token of a reconnect. Owned by the loop (listed in loop->probes until joined); the session
+ * only points at it. */
+enum { AKS__PROBE_UPGRADE = 0, AKS__PROBE_TOKEN = 1 };
 typedef struct aks__probe {
+  int kind;                /* AKS__PROBE_* */
   struct aks__probe *next; /* [mu] loop->probes */
   aks_loop *loop;
-  aks_session *s; /* [mu] NULL once the session let go of it */
+  aks_session *s;           /* [mu] NULL once the session let go of it */
+  const aks_session *owner; /* the session that started it: compared, never dereferenced */
   pthread_t thread;
   int done;   /* [mu] the worker finished; joining is immediate */
   int status; /* HTTP status of the refused upgrade */
@@ -96,6 +109,13 @@ typedef struct aks__probe {
   char app_id[1024];
   char token[AKS_TOKEN_MAX];
   int auth_in_query;
+  char ca_file[1024];
+  /* AKS__PROBE_TOKEN: provider, or console fetch (console_url + api_key) */
+  int (*provider)(void *user, char *buf, size_t cap);
+  void *provider_user;
+  char console_url[AKS_URL_MAX];
+  char api_key[1100];
+  int ttl_s, timeout_ms;
   aks__http_result res; /* written by the worker before done */
 } aks__probe;
 
@@ -126,6 +146,7 @@ struct aks_session {
   aks__oggenc *ogg;             /* [api_mu] encoder of the current request */
   char cur_req[AK_ID_LEN + 1];  /* [api_mu] request being streamed, "" if none */
   char last_req[AK_ID_LEN + 1]; /* [api_mu] most recent request */
+  unsigned cur_epoch;           /* [api_mu] epoch in which cur_req started */
 
   /* [mu] shared state: the state, the work mailbox, what is owed, the queue, the error */
   aks__state state;
@@ -135,8 +156,12 @@ struct aks_session {
   aks__probe *probe; /* upgrade probe in flight, or NULL */
   aks__txmsg *txq_head, *txq_tail;
   size_t txq_bytes, txq_count;
-  char conn_id[AKS_CONN_ID_MAX]; /* set once, by the confirmation */
+  char conn_id[AKS_CONN_ID_MAX]; /* set by each confirmation (again after a reconnect) */
   aks_error_info err;            /* last error; err.code == AKS_OK: none */
+  int confirmed;                 /* the current connection is confirmed */
+  unsigned epoch;                /* connections lost so far: a request of an older epoch was cut */
+  char inflight[AKS_MAX_INFLIGHT][AK_ID_LEN + 1]; /* requests sent, not answered to the end */
+  int n_inflight;
 
   /* [net] */
   struct lws *wsi;
@@ -150,6 +175,14 @@ struct aks_session {
   int close_code;
   char close_reason[124];
   lws_sorted_usec_list_t sul_timeout;
+  /* [net] reconnect and liveness */
+  int in_reconnect; /* lost after a confirmation, not confirmed again yet */
+  int attempts;     /* failed reconnect attempts in a row */
+  uint64_t rng;     /* backoff jitter */
+  int64_t last_rx_us;
+  int ping_due;
+  char tls_error[128]; /* why OpenSSL refused the server certificate, or "" */
+  lws_sorted_usec_list_t sul_reconnect, sul_live;
 };
 
 struct aks_loop {
@@ -168,6 +201,11 @@ struct aks_loop {
   int n_probes;          /* [mu] length of that list */
   lws_sorted_usec_list_t sul_tick;
   lws_sorted_usec_list_t sul_bound;
+  struct { /* [net] client vhosts trusting one ca_file each (created on first use) */
+    char *ca_file;
+    struct lws_vhost *vh;
+  } ca_vhosts[AKS_MAX_CA_VHOSTS];
+  int n_ca_vhosts; /* [net] */
 };
 
 /* state.c */
@@ -179,6 +217,11 @@ int aks__session_set_state_locked(aks_session *s, aks__state to);
 void aks__session_set_error_locked(aks_session *s, aks_error_code code, aks_phase phase,
                                    const char *msg, const char *req_id, int http_status,
                                    int close_code);
+/* Adds req to the in-flight set unless there (call with loop->mu held). AKS_OK or
+ * AKS_QUEUE_FULL. */
+int aks__inflight_add_locked(aks_session *s, const char *req);
+/* Removes req from the in-flight set (call with loop->mu held). */
+void aks__inflight_remove_locked(aks_session *s, const char *req);
 /* Lets go of a probe in flight (call with loop->mu held); the loop joins it later. */
 void aks__session_drop_probe_locked(aks_session *s);
 

@@ -13,6 +13,10 @@
 #define MAX_TTL_S 86400
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_STRING 4096
+#define DEFAULT_RECONNECT_ATTEMPTS 5
+#define DEFAULT_RECONNECT_INITIAL_MS 200
+#define DEFAULT_RECONNECT_MAX_MS 5000
+#define DEFAULT_LIVENESS_MS 5000
 
 void aks_config_default(aks_config *cfg) {
   if (!cfg) return;
@@ -23,6 +27,10 @@ void aks_config_default(aks_config *cfg) {
   cfg->egress_type = AKS_EGRESS_NONE;
   cfg->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
   cfg->threading = AKS_THREAD_INTERNAL;
+  cfg->reconnect_max_attempts = DEFAULT_RECONNECT_ATTEMPTS;
+  cfg->reconnect_initial_ms = DEFAULT_RECONNECT_INITIAL_MS;
+  cfg->reconnect_max_ms = DEFAULT_RECONNECT_MAX_MS;
+  cfg->liveness_timeout_ms = DEFAULT_LIVENESS_MS;
 }
 
 /* ---- config ------------------------------------------------------------------------------ */
@@ -50,6 +58,13 @@ static int validate(aks_config *c, aks__url *ingress) {
   if (c->sample_rate == 0) c->sample_rate = 16000;
   if (c->connect_timeout_ms == 0) c->connect_timeout_ms = DEFAULT_TIMEOUT_MS;
   if (c->encode_ogg_opus) c->audio_format = AKS_AUDIO_OGG_OPUS;
+  if (c->reconnect_max_attempts == 0) c->reconnect_max_attempts = DEFAULT_RECONNECT_ATTEMPTS;
+  if (c->reconnect_initial_ms == 0) c->reconnect_initial_ms = DEFAULT_RECONNECT_INITIAL_MS;
+  if (c->reconnect_max_ms == 0)
+    c->reconnect_max_ms = c->reconnect_initial_ms > DEFAULT_RECONNECT_MAX_MS
+                              ? c->reconnect_initial_ms
+                              : DEFAULT_RECONNECT_MAX_MS;
+  if (c->liveness_timeout_ms == 0) c->liveness_timeout_ms = DEFAULT_LIVENESS_MS;
   if (!nonempty(c->app_id) || !nonempty(c->avatar_id) || !nonempty(c->ingress_url))
     return AKS_INVALID_ARGUMENT;
   if (!nonempty(c->session_token) && (!nonempty(c->console_url) || !nonempty(c->api_key)))
@@ -70,6 +85,20 @@ static int validate(aks_config *c, aks__url *ingress) {
   if (c->connect_timeout_ms < 1 || c->connect_timeout_ms > 600000) return AKS_INVALID_ARGUMENT;
   if (c->threading != AKS_THREAD_INTERNAL && c->threading != AKS_THREAD_EXTERNAL)
     return AKS_INVALID_ARGUMENT;
+  if (c->reconnect != 0 && c->reconnect != 1) return AKS_INVALID_ARGUMENT;
+  if (c->reconnect_max_attempts < 1 || c->reconnect_max_attempts > 1000)
+    return AKS_INVALID_ARGUMENT;
+  if (c->reconnect_initial_ms < 1 || c->reconnect_initial_ms > 60000) return AKS_INVALID_ARGUMENT;
+  if (c->reconnect_max_ms < c->reconnect_initial_ms || c->reconnect_max_ms > 600000)
+    return AKS_INVALID_ARGUMENT;
+  if (c->liveness_timeout_ms != -1 &&
+      (c->liveness_timeout_ms < 500 || c->liveness_timeout_ms > 600000))
+    return AKS_INVALID_ARGUMENT;
+  if (c->ca_file) { /* checked now: a typo would otherwise surface as a TLS failure */
+    FILE *f = c->ca_file[0] ? fopen(c->ca_file, "r") : NULL;
+    if (!f) return AKS_INVALID_ARGUMENT;
+    fclose(f);
+  }
   return AKS_OK;
 }
 
@@ -108,6 +137,7 @@ static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callb
   s->user = user;
   s->state = AKS__IDLE;
   s->notify = AKS__NOTIFY_ERRORS;
+  s->rng = (uint64_t)(uintptr_t)s ^ ((uint64_t)time(NULL) << 20) ^ 0x9e3779b97f4a7c15ull;
   int rc = validate(&s->cfg, &s->ingress);
   size_t n = 0;
   const char **fields[] = {&s->cfg.api_key,
@@ -124,7 +154,8 @@ static int session_create(aks_loop *loop, const aks_config *cfg, const aks_callb
                            &s->cfg.livekit.publisher_id,
                            &s->cfg.agora.channel_name,
                            &s->cfg.agora.token,
-                           &s->cfg.agora.publisher_id};
+                           &s->cfg.agora.publisher_id,
+                           &s->cfg.ca_file};
   for (size_t i = 0; rc == AKS_OK && i < sizeof fields / sizeof fields[0]; i++)
     rc = own_string(s, &n, fields[i]);
   if (rc == AKS_OK && nonempty(s->cfg.session_token)) {
@@ -217,7 +248,7 @@ int aks_session_init(aks_session *s) {
     aks__http_result *res = ak__malloc(sizeof *res);
     if (!res) return AKS_OUT_OF_MEMORY;
     aks__token_fetch(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
-                     s->cfg.connect_timeout_ms, res);
+                     s->cfg.connect_timeout_ms, s->cfg.ca_file, res);
     int rc = res->code;
     if (rc == AKS_OK) {
       snprintf(s->token, sizeof s->token, "%s", res->token);
@@ -235,7 +266,7 @@ int aks_session_init(aks_session *s) {
   }
   aks__token_req *r = NULL;
   int rc = aks__token_req_new(s->cfg.console_url, s->cfg.api_key, s->cfg.token_ttl_s,
-                              s->cfg.connect_timeout_ms, &r);
+                              s->cfg.connect_timeout_ms, s->cfg.ca_file, &r);
   if (rc != AKS_OK) return call_error(s, rc, AKS_PHASE_SESSION_TOKEN, NULL, 0);
   pthread_mutex_lock(&loop->mu);
   if (s->state != AKS__IDLE) { /* another thread got here first, or closed */
@@ -391,14 +422,18 @@ static int enqueue_locked(aks_session *s, uint8_t *buf, size_t len) {
   return AKS_OK;
 }
 
-/* Usable for sending: started and not over. */
+/* Usable for sending: started and not over (while reconnecting, audio waits in the queue for
+ * the next connection). */
 static int sendable_locked(const aks_session *s) {
-  return s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING || s->state == AKS__OPEN;
+  return s->state == AKS__CONNECTING || s->state == AKS__CONFIGURING || s->state == AKS__OPEN ||
+         s->state == AKS__RECONNECTING;
 }
 
 /* Packs audio slices [audio, audio+len) of request req (the last one carrying end) and
- * queues them all or none. */
-static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, size_t len, int end) {
+ * queues them all or none. epoch: the connection epoch the request belongs to (a request
+ * cut by a lost connection is refused with AKS_REQUEST_ABORTED, never continued). */
+static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, size_t len, int end,
+                       unsigned epoch) {
   size_t n_slices = len ? (len + AKS_MAX_CHUNK_BYTES - 1) / AKS_MAX_CHUNK_BYTES : 1;
   aks_loop *loop = s->loop;
   uint8_t **bufs = ak__calloc(n_slices, sizeof *bufs);
@@ -424,9 +459,13 @@ static int queue_audio(aks_session *s, const char *req, const uint8_t *audio, si
     for (size_t i = 0; i < n_slices; i++) total += lens[i];
     if (!sendable_locked(s)) {
       rc = AKS_INVALID_STATE;
+    } else if (epoch != s->epoch) {
+      rc = AKS_REQUEST_ABORTED;
     } else if (s->txq_bytes + total > AKS_TXQ_MAX_BYTES ||
                s->txq_count + n_slices > AKS_TXQ_MAX_MSGS) {
       rc = AKS_QUEUE_FULL;
+    } else if (aks__inflight_add_locked(s, req) != AKS_OK) {
+      rc = AKS_QUEUE_FULL; /* AKS_MAX_INFLIGHT requests unanswered */
     } else {
       for (size_t i = 0; i < n_slices; i++) {
         int qrc = enqueue_locked(s, bufs[i], lens[i]);
@@ -454,11 +493,22 @@ int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int en
   if (len > 64u * 1024u * 1024u) return AKS_INVALID_ARGUMENT;
   pthread_mutex_lock(&s->loop->mu);
   int ok = sendable_locked(s);
+  unsigned epoch = s->epoch;
   pthread_mutex_unlock(&s->loop->mu);
   if (!ok) return AKS_INVALID_STATE;
 
   pthread_mutex_lock(&s->api_mu);
+  if (s->cur_req[0] && s->cur_epoch != epoch) {
+    /* The connection that carried this request was lost: it was reported cut (on_error
+     * AKS_REQUEST_ABORTED) and is never continued; the next call starts a new one. */
+    s->cur_req[0] = '\0';
+    aks__oggenc_free(s->ogg);
+    s->ogg = NULL;
+    pthread_mutex_unlock(&s->api_mu);
+    return AKS_REQUEST_ABORTED;
+  }
   int fresh = !s->cur_req[0];
+  if (fresh) s->cur_epoch = epoch;
   char req[AK_ID_LEN + 1];
   int rc = AKS_OK;
   if (fresh) {
@@ -482,7 +532,7 @@ int aks_session_send_audio(aks_session *s, const void *audio, size_t len, int en
       return AKS_OK;
     }
   }
-  if (rc == AKS_OK) rc = queue_audio(s, req, wire, wire_len, end);
+  if (rc == AKS_OK) rc = queue_audio(s, req, wire, wire_len, end, s->cur_epoch);
   ak__free(ogg);
   if (rc == AKS_OK) {
     if (end) {
@@ -532,6 +582,7 @@ int aks_session_interrupt(aks_session *s, char *req_id, size_t req_id_cap) {
   } else {
     rc = enqueue_locked(s, buf, len);
     if (rc == AKS_OK) {
+      aks__inflight_remove_locked(s, req); /* interrupted: no answer and no error owed */
       s->work |= AKS__WORK_WRITE;
       aks__loop_kick_locked(s);
     }
@@ -610,6 +661,20 @@ void aks_session_free(aks_session *s) {
   aks_loop *loop = s->loop;
   int external = s->cfg.threading == AKS_THREAD_EXTERNAL;
   aks_session_close(s);
+  /* A token provider call in progress finishes before free returns (its user pointer may go
+   * away right after); it is bounded by the provider itself. Looked up by owner: closing has
+   * already let go of the probe. */
+  pthread_mutex_lock(&loop->mu);
+  for (;;) {
+    int running = 0;
+    for (aks__probe *p = loop->probes; p; p = p->next)
+      running |= p->owner == s && p->kind == AKS__PROBE_TOKEN && !p->done;
+    if (!running) break;
+    struct timespec dl;
+    deadline_in(&dl, 200);
+    pthread_cond_timedwait(&loop->cv, &loop->mu, &dl);
+  }
+  pthread_mutex_unlock(&loop->mu);
   if (external) {
     /* Pump until the close completes, bounded by connect_timeout_ms. */
     struct timespec t0, t;

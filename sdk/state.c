@@ -15,12 +15,15 @@ static const unsigned k_next[AKS__STATE_COUNT] = {
     [AKS__FETCHING_TOKEN] =
         BIT(AKS__HAS_TOKEN) | BIT(AKS__CONNECTING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
     [AKS__HAS_TOKEN] = BIT(AKS__CONNECTING) | BIT(AKS__CLOSING),
-    [AKS__CONNECTING] = BIT(AKS__CONFIGURING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
-    [AKS__CONFIGURING] = BIT(AKS__OPEN) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
-    [AKS__OPEN] = BIT(AKS__CLOSING) | BIT(AKS__FAILED),
+    [AKS__CONNECTING] =
+        BIT(AKS__CONFIGURING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED) | BIT(AKS__RECONNECTING),
+    [AKS__CONFIGURING] =
+        BIT(AKS__OPEN) | BIT(AKS__CLOSING) | BIT(AKS__FAILED) | BIT(AKS__RECONNECTING),
+    [AKS__OPEN] = BIT(AKS__CLOSING) | BIT(AKS__FAILED) | BIT(AKS__RECONNECTING),
     [AKS__CLOSING] = BIT(AKS__FAILED) | BIT(AKS__CLOSED),
     [AKS__FAILED] = BIT(AKS__CLOSED),
     [AKS__CLOSED] = 0,
+    [AKS__RECONNECTING] = BIT(AKS__CONNECTING) | BIT(AKS__CLOSING) | BIT(AKS__FAILED),
 };
 
 _Static_assert(AKS__STATE_COUNT <= 32, "state bits fit an unsigned");
@@ -37,9 +40,9 @@ int aks__state_step(aks__state *st, aks__state to) {
 }
 
 const char *aks__state_name(aks__state st) {
-  static const char *const names[AKS__STATE_COUNT] = {"IDLE",       "FETCHING_TOKEN", "HAS_TOKEN",
-                                                      "CONNECTING", "CONFIGURING",    "OPEN",
-                                                      "CLOSING",    "FAILED",         "CLOSED"};
+  static const char *const names[AKS__STATE_COUNT] = {
+      "IDLE", "FETCHING_TOKEN", "HAS_TOKEN", "CONNECTING", "CONFIGURING",
+      "OPEN", "CLOSING",        "FAILED",    "CLOSED",     "RECONNECTING"};
   return (unsigned)st < AKS__STATE_COUNT ? names[st] : "?";
 }
 
@@ -72,4 +75,23 @@ void aks__session_drop_probe_locked(aks_session *s) {
   if (!s->probe) return;
   s->probe->s = NULL;
   s->probe = NULL;
+}
+
+int aks__inflight_add_locked(aks_session *s, const char *req) {
+  for (int i = 0; i < s->n_inflight; i++)
+    if (strcmp(s->inflight[i], req) == 0) return AKS_OK;
+  if (s->n_inflight >= AKS_MAX_INFLIGHT) return AKS_QUEUE_FULL;
+  snprintf(s->inflight[s->n_inflight++], sizeof s->inflight[0], "%s", req);
+  return AKS_OK;
+}
+
+void aks__inflight_remove_locked(aks_session *s, const char *req) {
+  if (!req) return;
+  for (int i = 0; i < s->n_inflight; i++)
+    if (strcmp(s->inflight[i], req) == 0) {
+      memmove(s->inflight[i], s->inflight[i + 1],
+              (size_t)(s->n_inflight - i - 1) * sizeof s->inflight[0]);
+      s->n_inflight--;
+      return;
+    }
 }

@@ -59,7 +59,7 @@ int aks__parse_token_body(const char *body, aks__http_result *res) {
 
 /* Sets up an easy handle for POST {console}/session-tokens. */
 static int setup_token(aks__token_req *r, const char *console_url, const char *api_key, int ttl_s,
-                       int timeout_ms) {
+                       int timeout_ms, const char *ca_file) {
   char url[AKS_URL_MAX + 32];
   size_t cl = strlen(console_url);
   while (cl > 0 && console_url[cl - 1] == '/') cl--;
@@ -87,6 +87,7 @@ static int setup_token(aks__token_req *r, const char *console_url, const char *a
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
   curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (ca_file && ca_file[0]) curl_easy_setopt(r->easy, CURLOPT_CAINFO, ca_file);
   return AKS_OK;
 }
 
@@ -96,7 +97,10 @@ static void finish(aks__token_req *r, CURLcode cc, aks__http_result *res) {
   memset(res, 0, sizeof *res);
   if (cc != CURLE_OK && !(cc == CURLE_WRITE_ERROR && r->body.overflow)) {
     res->code = cc == CURLE_OPERATION_TIMEDOUT ? AKS_TIMEOUT : AKS_CONNECTION_FAILED;
-    snprintf(res->message, sizeof res->message, "token request failed: %s", curl_easy_strerror(cc));
+    int tls = cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CONNECT_ERROR ||
+              cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_CERTPROBLEM;
+    snprintf(res->message, sizeof res->message, "token request failed: %s%s", tls ? "TLS: " : "",
+             curl_easy_strerror(cc));
     return;
   }
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -125,7 +129,7 @@ void aks__token_req_free(aks__token_req *r) {
 }
 
 void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
-                      aks__http_result *res) {
+                      const char *ca_file, aks__http_result *res) {
   aks__token_req *r = ak__calloc(1, sizeof *r);
   memset(res, 0, sizeof *res);
   if (!r) {
@@ -133,7 +137,7 @@ void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, i
     snprintf(res->message, sizeof res->message, "out of memory");
     return;
   }
-  int rc = setup_token(r, console_url, api_key, ttl_s, timeout_ms);
+  int rc = setup_token(r, console_url, api_key, ttl_s, timeout_ms, ca_file);
   if (rc != AKS_OK) {
     res->code = rc;
     snprintf(res->message, sizeof res->message, "cannot prepare the token request");
@@ -144,10 +148,10 @@ void aks__token_fetch(const char *console_url, const char *api_key, int ttl_s, i
 }
 
 int aks__token_req_new(const char *console_url, const char *api_key, int ttl_s, int timeout_ms,
-                       aks__token_req **out) {
+                       const char *ca_file, aks__token_req **out) {
   aks__token_req *r = ak__calloc(1, sizeof *r);
   if (!r) return AKS_OUT_OF_MEMORY;
-  int rc = setup_token(r, console_url, api_key, ttl_s, timeout_ms);
+  int rc = setup_token(r, console_url, api_key, ttl_s, timeout_ms, ca_file);
   if (rc == AKS_OK) {
     r->multi = curl_multi_init();
     if (!r->multi || curl_multi_add_handle(r->multi, r->easy) != CURLM_OK) rc = AKS_OUT_OF_MEMORY;
@@ -180,7 +184,8 @@ int aks__token_req_poll(aks__token_req *r, int wait_ms, aks__http_result *res) {
 }
 
 void aks__upgrade_probe(const char *http_url, const char *app_id, const char *token,
-                        int auth_in_query, int timeout_ms, aks__http_result *res) {
+                        int auth_in_query, int timeout_ms, const char *ca_file,
+                        aks__http_result *res) {
   aks__token_req r;
   memset(&r, 0, sizeof r);
   memset(res, 0, sizeof *res);
@@ -221,6 +226,7 @@ void aks__upgrade_probe(const char *http_url, const char *app_id, const char *to
     curl_easy_setopt(r.easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(r.easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r.easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (ca_file && ca_file[0]) curl_easy_setopt(r.easy, CURLOPT_CAINFO, ca_file);
     CURLcode cc = curl_easy_perform(r.easy);
     long status = 0;
     curl_easy_getinfo(r.easy, CURLINFO_RESPONSE_CODE, &status);

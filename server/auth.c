@@ -1,9 +1,13 @@
 /* Upgrade auth of the ingress WebSocket: endpoint, capacity, session token (verified,
- * optionally consumed), then app id and avatar id, judged into a verdict. It writes nothing: http.c
- * turns a refusal into the HTTP error response, ingress.c takes the identity of an allowed one. */
+ * optionally consumed), then app id and avatar id (which must be in the registry), judged into a
+ * verdict. It writes nothing: http.c turns a refusal into the HTTP error response, ingress.c takes
+ * the identity of an allowed one. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "server.h"
 
@@ -34,11 +38,43 @@ static void refuse(ak__auth_verdict *v, int status, const char *code, const char
   v->detail = detail;
 }
 
+static int digest(const char *key, size_t n, uint8_t out[32]) {
+  unsigned int len = 0;
+  return EVP_Digest(key, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32 ? 0 : -1;
+}
+
+/* SHA-256 of both sides, compared with CRYPTO_memcmp: the time taken does not depend on
+ * where the keys differ or on their lengths; every app is compared (no early exit). */
+const ak_app *ak__auth_api_key(const ak_server *s, const char *key, size_t key_len) {
+  uint8_t want[32], have[32];
+  if (!key || key_len == 0 || key_len >= AK_MAX_STR || digest(key, key_len, have)) return NULL;
+  const ak_app *found = NULL;
+  for (int i = 0; i < s->cfg.n_apps; i++) {
+    const char *k = s->cfg.apps[i].api_key;
+    if (digest(k, strlen(k), want)) continue;
+    int eq = CRYPTO_memcmp(want, have, sizeof want) == 0;
+    if (eq && !found) found = &s->cfg.apps[i];
+  }
+  return found;
+}
+
 void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdict *v) {
-  char token[600] = "", token_app[AK_MAX_STR] = "", uri[256] = "";
+  char token[600] = "", uri[256] = "", app_id[AK_MAX_STR], avatar_id[AK_MAX_STR];
+  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) uri[0] = '\0';
+  header_or_query(wsi, "x-app-id:", 9, "appId=", app_id, sizeof app_id);
+  header_or_query(wsi, "x-session-key:", 14, "sessionKey=", token, sizeof token);
+  query_arg(wsi, "id=", avatar_id, sizeof avatar_id);
+  ak__auth_input in = {uri, app_id, token, avatar_id};
+  ak__auth_judge(s, &in, consume, v);
+}
+
+void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__auth_verdict *v) {
+  const char *token = in->token;
+  char token_app[AK_MAX_STR] = "";
   memset(v, 0, sizeof *v);
-  if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
-      strcmp(uri, "/v2/driveningress/websocket") != 0) {
+  snprintf(v->app_id, sizeof v->app_id, "%s", in->app_id);
+  snprintf(v->avatar_id, sizeof v->avatar_id, "%s", in->avatar_id);
+  if (strcmp(in->uri, "/v2/driveningress/websocket") != 0) {
     refuse(v, 404, "not_found", "no such endpoint: use /v2/driveningress/websocket");
     return;
   }
@@ -50,9 +86,6 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
     refuse(v, 503, "unavailable", "server at its session limit");
     return;
   }
-  header_or_query(wsi, "x-app-id:", 9, "appId=", v->app_id, sizeof v->app_id);
-  header_or_query(wsi, "x-session-key:", 14, "sessionKey=", token, sizeof token);
-  query_arg(wsi, "id=", v->avatar_id, sizeof v->avatar_id);
   /* The token is judged before the app id, as the commercial ingress does: a bogus token
    * with any app id is 400 "Invalid session token" (the SDKs' sessionTokenInvalid). */
   if (!token[0]) {
@@ -91,15 +124,19 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
     refuse(v, 404, "avatar_not_found", "Avatar not found: no avatar id (id query parameter)");
     return;
   }
-  if (s->cfg.n_avatars) {
-    int ok = 0;
-    for (int i = 0; i < s->cfg.n_avatars; i++) ok |= strcmp(s->cfg.avatars[i], v->avatar_id) == 0;
-    if (!ok) {
-      refuse(v, 404, "avatar_not_found", "Avatar not found");
-      return;
-    }
+  /* The registry (avatars.c), narrowed by the --avatars allowlist. */
+  if (!ak__avatars_find(s, v->avatar_id)) {
+    refuse(v, 404, "avatar_not_found", "Avatar not found");
+    return;
   }
-  if (consume && ak__token_consume(s, token, exp, now) != AK_TOKEN_OK) {
+  int used = consume ? ak__token_consume(s, token, exp, now) : AK_TOKEN_OK;
+  if (used == AK_TOKEN_FULL) {
+    /* Never let a token through unrecorded: that would allow replay. */
+    refuse(v, 503, "unavailable",
+           "server busy: the single-use token table is full (see --token-table-size)");
+    return;
+  }
+  if (used != AK_TOKEN_OK) {
     refuse(v, 400, "invalid_session_token",
            "Invalid session token: already used (tokens are single use)");
     return;

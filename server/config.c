@@ -11,6 +11,12 @@
 #include "avatarkit/version.h"
 #include "server.h"
 
+/* The project's avatars/ directory (CMake passes the source tree's); --builtin-avatars-dir
+ * replaces it. */
+#ifndef AK_BUILTIN_AVATARS_DIR
+#define AK_BUILTIN_AVATARS_DIR "avatars"
+#endif
+
 void ak__server_config_defaults(ak_server_config *c) {
   memset(c, 0, sizeof *c);
   snprintf(c->host, sizeof c->host, "127.0.0.1");
@@ -34,6 +40,10 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->max_token_ttl_s = 86400;
   c->token_single_use = 1;
   c->drain_timeout_s = 20;
+  snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s", AK_BUILTIN_AVATARS_DIR);
+  c->token_table_size = 1 << 20;
+  c->ping_interval_s = 20;
+  c->http_timeout_s = 15;
 }
 
 static void usage(FILE *f) {
@@ -44,7 +54,12 @@ static void usage(FILE *f) {
           "  --api-key KEY           console API key   (env AVATARKIT_API_KEY)\n"
           "  --app-id APP            app id of that key (env AVATARKIT_APP_ID)\n"
           "  --app KEY:APP           one more key/app pair (repeatable)\n"
-          "  --avatars A,B,...       allowed avatar ids (default: any; env AVATARKIT_AVATARS)\n"
+          "  --avatars-dir DIR       one more avatar registry directory (repeatable; env\n"
+          "                          AVATARKIT_AVATARS_DIR, ':'-separated)\n"
+          "  --builtin-avatars-dir DIR  the project's avatars (default " AK_BUILTIN_AVATARS_DIR
+          "; 'none' = off)\n"
+          "  --avatars A,B,...       only these registered avatar ids (default: all; env "
+          "AVATARKIT_AVATARS)\n"
           "  --idle-timeout SECONDS  close sessions without audio that long (default 60)\n"
           "  --fps N                 motion frames per second (default 25)\n"
           "  --lookahead-ms N        engine lookahead (default: engine default)\n"
@@ -64,10 +79,22 @@ static void usage(FILE *f) {
           "  --max-token-ttl S       longest token lifetime (default 86400)\n"
           "  --token-secret HEX      64 hex chars; share it between nodes (env "
           "AVATARKIT_TOKEN_SECRET)\n"
-          "  --reusable-tokens       accept a token for more than one connection\n"
+          "  --reusable-tokens       accept a token for more than one connection until it\n"
+          "                          expires (default: single use)\n"
+          "  --token-table-size N    single-use tokens remembered (default 1048576)\n"
+          "  --token-rate-limit N    token API requests per minute per IP (default 0 = off)\n"
+          "  --cors-origin ORIGIN    let this browser origin call the HTTP API (repeatable\n"
+          "                          or comma list; '*' = any; default: no CORS headers)\n"
+          "  --max-connections N     open connections at most (default: fd limit - 64)\n"
+          "  --ping-interval S       WebSocket ping after S s of silence, close after 2*S\n"
+          "                          without an answer (default 20; 0 = off)\n"
+          "  --http-timeout S        HTTP request headers, body and upgrade must complete\n"
+          "                          within S s (default 15)\n"
           "  --drain-timeout S       on SIGTERM, wait this long for requests (default 20)\n"
           "  --model PATH            engine weights blob (default: built in)\n"
           "  --static DIR            serve files from DIR for other GET paths\n"
+          "  --tls-cert FILE         PEM certificate (chain): serve https/wss only\n"
+          "  --tls-key FILE          PEM private key of --tls-cert\n"
           "  --config FILE           key = value lines with the long option names\n"
           "  --log-level LEVEL       error|warn|info|debug (default info)\n"
           "  --version, --help\n");
@@ -99,6 +126,28 @@ static int add_app(ak_server_config *c, const char *key, const char *app) {
   return 0;
 }
 
+static int add_cors(ak_server_config *c, const char *list) {
+  const char *p = list;
+  while (*p) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    while (n && *p == ' ') {
+      p++;
+      n--;
+    }
+    while (n && p[n - 1] == ' ') n--;
+    if (n) {
+      if (c->n_cors_origins >= AK_MAX_CORS_ORIGINS || n >= AK_MAX_STR) return -1;
+      memcpy(c->cors_origins[c->n_cors_origins], p, n);
+      c->cors_origins[c->n_cors_origins++][n] = '\0';
+    }
+    p += n;
+    while (*p == ' ') p++;
+    if (*p == ',') p++;
+  }
+  return 0;
+}
+
 static int set_avatars(ak_server_config *c, const char *list) {
   c->n_avatars = 0;
   const char *p = list;
@@ -112,6 +161,14 @@ static int set_avatars(ak_server_config *c, const char *list) {
     }
     p += n + (e ? 1 : 0);
   }
+  return 0;
+}
+
+static int add_avatars_dir(ak_server_config *c, const char *dir, size_t n) {
+  if (c->n_avatars_dirs >= AK_MAX_AVATAR_DIRS || n == 0 || n >= sizeof c->avatars_dirs[0])
+    return -1;
+  memcpy(c->avatars_dirs[c->n_avatars_dirs], dir, n);
+  c->avatars_dirs[c->n_avatars_dirs++][n] = '\0';
   return 0;
 }
 
@@ -155,6 +212,16 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "avatars")) {
     NEEDVAL;
     bad = set_avatars(c, val) != 0;
+  } else if (!strcmp(key, "avatars-dir")) {
+    NEEDVAL;
+    bad = add_avatars_dir(c, val, strlen(val)) != 0;
+  } else if (!strcmp(key, "builtin-avatars-dir")) {
+    NEEDVAL;
+    if (strlen(val) >= sizeof c->builtin_avatars_dir)
+      bad = 1;
+    else
+      snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s",
+               strcmp(val, "none") ? val : "");
   } else if (!strcmp(key, "idle-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 0, 86400, &c->idle_timeout_s) != 0;
@@ -219,6 +286,24 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
     }
   } else if (!strcmp(key, "reusable-tokens")) {
     c->token_single_use = 0;
+  } else if (!strcmp(key, "cors-origin")) {
+    NEEDVAL;
+    bad = add_cors(c, val) != 0;
+  } else if (!strcmp(key, "token-rate-limit")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 1000000, &c->token_rate_limit) != 0;
+  } else if (!strcmp(key, "token-table-size")) {
+    NEEDVAL;
+    bad = parse_int(val, 16, 1 << 26, &c->token_table_size) != 0;
+  } else if (!strcmp(key, "max-connections")) {
+    NEEDVAL;
+    bad = parse_int(val, 8, 1 << 22, &c->max_connections) != 0;
+  } else if (!strcmp(key, "ping-interval")) {
+    NEEDVAL;
+    bad = parse_int(val, 0, 3600, &c->ping_interval_s) != 0;
+  } else if (!strcmp(key, "http-timeout")) {
+    NEEDVAL;
+    bad = parse_int(val, 1, 3600, &c->http_timeout_s) != 0;
   } else if (!strcmp(key, "drain-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 0, 3600, &c->drain_timeout_s) != 0;
@@ -228,6 +313,11 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "static")) {
     NEEDVAL;
     snprintf(c->static_dir, sizeof c->static_dir, "%s", val);
+  } else if (!strcmp(key, "tls-cert") || !strcmp(key, "tls-key")) {
+    NEEDVAL;
+    char *dst = key[4] == 'c' ? c->tls_cert : c->tls_key;
+    bad = !*val || strlen(val) >= sizeof c->tls_cert;
+    if (!bad) snprintf(dst, sizeof c->tls_cert, "%s", val);
   } else if (!strcmp(key, "config")) {
     NEEDVAL;
     if (!config_file) {
@@ -304,6 +394,18 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
   if ((e = getenv("AVATARKIT_API_KEY")) && *e) snprintf(api_key, sizeof api_key, "%s", e);
   if ((e = getenv("AVATARKIT_APP_ID")) && *e) snprintf(app_id, sizeof app_id, "%s", e);
   if ((e = getenv("AVATARKIT_AVATARS")) && *e && set_avatars(c, e)) return -1;
+  if ((e = getenv("AVATARKIT_AVATARS_DIR")) && *e) {
+    for (const char *p = e; *p;) {
+      const char *colon = strchr(p, ':');
+      size_t n = colon ? (size_t)(colon - p) : strlen(p);
+      if (n && add_avatars_dir(c, p, n)) {
+        fprintf(stderr, "error: invalid AVATARKIT_AVATARS_DIR (at most %d directories)\n",
+                AK_MAX_AVATAR_DIRS);
+        return -1;
+      }
+      p += n + (colon ? 1 : 0);
+    }
+  }
   if ((e = getenv("AVATARKIT_TOKEN_SECRET")) && *e &&
       apply(c, "token-secret", e, api_key, app_id, NULL))
     return -1;
@@ -359,6 +461,10 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
       return -1;
     }
     if (add_app(c, api_key, app_id)) return -1;
+  }
+  if (!c->tls_cert[0] != !c->tls_key[0]) {
+    fprintf(stderr, "error: --tls-cert and --tls-key go together\n");
+    return -1;
   }
   int zero = 1;
   for (int i = 0; i < 32; i++) zero &= c->token_secret[i] == 0;

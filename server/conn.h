@@ -13,6 +13,8 @@ typedef struct ak_conn {
   struct {
     int route;
     char api_key[AK_MAX_STR];
+    int api_key_state; /* 0 missing, 1 present, 2 present but too long (invalid) */
+    int rate_wait;     /* > 0: over the per-IP token rate limit, retry after that many s */
     char body[AK_MAX_HTTP_BODY];
     size_t body_len;
     int body_too_big;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,34 @@
 #include "server.h"
 
 #define TICK_US 100000
+/* File descriptors kept free below the fd limit for what is not a connection: stdio, the
+ * listen socket, lws's cancel pipe, static files being served, the model file, log output. */
+#define FD_MARGIN 64
+
+/* Raises the soft fd limit to the hard one and returns the connection cap: --max-connections
+ * if given (lowered to fit), else the limit minus FD_MARGIN (connection_gate enforces it). */
+static int connection_cap(const ak_server_config *c, rlim_t *limit_out) {
+  struct rlimit rl;
+  rlim_t lim = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    if (rl.rlim_cur < rl.rlim_max) {
+      rlim_t want =
+          rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (1u << 20) ? (1u << 20) : rl.rlim_max;
+      if (want > rl.rlim_cur) {
+        struct rlimit nr = {want, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nr) == 0) rl.rlim_cur = want;
+      }
+    }
+    lim = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur;
+  }
+  *limit_out = lim;
+  long margin = (long)lim / 8 < FD_MARGIN ? (long)lim / 8 : FD_MARGIN;
+  long room = (long)lim - margin;
+  if (room < 8) room = 8;
+  long cap = c->max_connections > 0 ? c->max_connections : room;
+  if (cap > room) cap = room;
+  return (int)cap;
+}
 
 static volatile sig_atomic_t g_signalled; /* the only process-global: set by the signal handler */
 static struct lws_context *g_ctx_for_signal;
@@ -25,9 +54,36 @@ static void on_signal(int sig) {
   if (g_ctx_for_signal) lws_cancel_service(g_ctx_for_signal);
 }
 
+/* The connection cap: every connection is counted from lws's first to its last notice; one
+ * accepted beyond the cap is closed at once (before any read), with a rate-limited log line
+ * and a counter. The cap lies below the fd limit by a margin, so accept never meets EMFILE
+ * (which made lws's accept loop spin and log per attempt), and lws keeps its fd-indexed
+ * lookup (a smaller fd_limit_per_thread would pause accept but switch lws to a linear scan
+ * of all connections on every event). */
+static int connection_gate(struct lws *wsi, enum lws_callback_reasons reason) {
+  ak_server *s = ak__server_from_wsi(wsi);
+  if (!s) return 0;
+  if (reason == LWS_CALLBACK_WSI_CREATE) {
+    s->n_wsi++;
+  } else if (reason == LWS_CALLBACK_WSI_DESTROY) {
+    s->n_wsi--;
+  } else if (s->n_wsi - s->n_wsi_base >= s->max_connections) {
+    s->m.connections_refused++;
+    ak__log_limited(s, &s->conn_cap_log, ak__now_us(), 10 * 1000000ll, 5, AK_LOG_WARN, NULL, NULL,
+                    "connection refused: %d open connections (--max-connections)",
+                    s->n_wsi - s->n_wsi_base);
+    return 1; /* lws closes the new socket */
+  }
+  return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   switch (reason) {
+    case LWS_CALLBACK_WSI_CREATE:
+    case LWS_CALLBACK_WSI_DESTROY:
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+      return connection_gate(wsi, reason);
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
@@ -66,6 +122,9 @@ static void tick(lws_sorted_usec_list_t *sul) {
     ak__ingress_tick(s, now);
   }
   ak__token_gc(s, (int64_t)time(NULL));
+  ak__log_limiter_flush(s, &s->key_fail_log, now, 60 * 1000000ll);
+  ak__log_limiter_flush(s, &s->conn_cap_log, now, 10 * 1000000ll);
+  ak__log_limiter_flush(s, &s->refused_log, now, 10 * 1000000ll);
   lws_sul_schedule(s->ctx, 0, &s->tick, tick, TICK_US);
 }
 
@@ -116,11 +175,33 @@ int main(int argc, char **argv) {
   }
   lws_set_log_level(s->cfg.log_level >= AK_LOG_DEBUG ? LLL_ERR | LLL_WARN : LLL_ERR, NULL);
 
+  rlim_t fd_limit = 0;
+  s->max_connections = connection_cap(&s->cfg, &fd_limit);
+  if (s->cfg.max_connections > s->max_connections)
+    fprintf(stderr, "warning: --max-connections %d lowered to %d (fd limit %llu)\n",
+            s->cfg.max_connections, s->max_connections, (unsigned long long)fd_limit);
+  /* Dead-peer detection: lws sends a PING after ping_interval s without valid traffic and
+   * hangs up after twice that without any (the PONG counts). */
+  lws_retry_bo_t retry;
+  memset(&retry, 0, sizeof retry);
+  retry.secs_since_valid_ping = (uint16_t)s->cfg.ping_interval_s;
+  retry.secs_since_valid_hangup = (uint16_t)(2 * s->cfg.ping_interval_s);
+
   struct lws_context_creation_info info;
   memset(&info, 0, sizeof info);
   info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+  int tls = s->cfg.tls_cert[0] != '\0';
+  if (tls) info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
   info.user = s;
   info.pt_serv_buf_size = 32 * 1024;
+  /* TCP keepalive on accepted sockets: a peer that vanished without FIN/RST is found. */
+  info.ka_time = 60;
+  info.ka_probes = 3;
+  info.ka_interval = 10;
+  info.timeout_secs = (unsigned int)s->cfg.http_timeout_s;
+  info.timeout_secs_ah_idle = (unsigned int)s->cfg.http_timeout_s;
+  info.keepalive_timeout = s->cfg.http_timeout_s;
+  if (s->cfg.ping_interval_s > 0) info.retry_and_idle_policy = &retry;
   s->ctx = lws_create_context(&info);
   if (!s->ctx) {
     fprintf(stderr, "error: cannot create the event loop context\n");
@@ -137,15 +218,20 @@ int main(int argc, char **argv) {
   } else if (strcmp(s->cfg.host, "0.0.0.0") != 0 && strcmp(s->cfg.host, "::") != 0) {
     info.iface = s->cfg.host;
   }
-  info.ka_time = 0;
-  info.timeout_secs = 30;
+  if (tls) { /* --tls-cert/--tls-key: this vhost speaks only TLS (https, wss) */
+    info.ssl_cert_filepath = s->cfg.tls_cert;
+    info.ssl_private_key_filepath = s->cfg.tls_key;
+    info.alpn = "http/1.1"; /* lws would offer h2, which our HTTP layer does not speak */
+  }
   s->vhost = lws_create_vhost(s->ctx, &info);
   if (!s->vhost) {
-    fprintf(stderr, "error: cannot listen on %s:%d (in use?)\n", s->cfg.host, s->cfg.port);
+    fprintf(stderr, "error: cannot listen on %s:%d (in use?%s)\n", s->cfg.host, s->cfg.port,
+            tls ? " or --tls-cert/--tls-key unusable" : "");
     lws_context_destroy(s->ctx);
     free(s);
     return 1;
   }
+  s->n_wsi_base = s->n_wsi; /* the listen socket and other lws-internal connections */
   if (ak__ingress_start(s) != 0) {
     fprintf(stderr, "error: cannot start the media workers\n");
     lws_context_destroy(s->ctx);
@@ -165,18 +251,27 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
+  ak__avatars_load(s); /* after the last early exit; nothing is served before the loop */
+  const char *sx = tls ? "s" : "";
   fprintf(stderr,
-          "avatarkit-motion-server %s listening on http://%s:%d\n"
-          "  console API: http://%s:%d/v1/console\n"
-          "  ingress:     ws://%s:%d/v2/driveningress\n",
-          AK_VERSION_STRING, s->cfg.host, port, s->cfg.host, port, s->cfg.host, port);
+          "avatarkit-motion-server %s listening on http%s://%s:%d\n"
+          "  console API: http%s://%s:%d/v1/console\n"
+          "  ingress:     ws%s://%s:%d/v2/driveningress\n",
+          AK_VERSION_STRING, sx, s->cfg.host, port, sx, s->cfg.host, port, sx, s->cfg.host, port);
   if (s->cfg.generated_credentials)
     fprintf(stderr,
             "  dev credentials (generated; set AVATARKIT_API_KEY/AVATARKIT_APP_ID to choose):\n"
             "    AVATARKIT_API_KEY=%s\n    AVATARKIT_APP_ID=%s\n",
             s->cfg.apps[0].api_key, s->cfg.apps[0].app_id);
   fflush(stderr);
+  /* From here on log lines go through the writer thread: never blocking the event loop. */
+  if (ak__log_start(s, 1u << 20))
+    fprintf(stderr, "warning: log writer thread not started; logging to stderr directly\n");
+  ak__log(s, AK_LOG_INFO, NULL, NULL, "connection cap %d (fd limit %llu), ping interval %d s",
+          s->max_connections, (unsigned long long)fd_limit, s->cfg.ping_interval_s);
 
+  if (s->cfg.token_rate_limit > 0 && !(s->rate = ak__rate_new()))
+    ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: token API rate limit off");
   g_ctx_for_signal = s->ctx;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -194,6 +289,9 @@ int main(int argc, char **argv) {
   ak__ingress_stop(s); /* workers first: they wake the loop through the context */
   lws_context_destroy(s->ctx);
   ak__token_free_all(s);
+  ak__avatars_free(s);
+  ak__log_stop(s);
+  ak__rate_free(s->rate);
   ak_model_free(model);
   free(s);
   return 0;

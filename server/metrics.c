@@ -58,6 +58,32 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
          (unsigned long long)m->token_expiry_closes);
   APPEND("avatarkit_errors_total{kind=\"slow_client\"} %llu\n",
          (unsigned long long)m->slow_client_drops);
+  COUNTER("avatarkit_api_key_failures_total",
+          "Token API requests refused for a missing, wrong or oversized API key.",
+          m->api_key_failures);
+  COUNTER("avatarkit_token_rate_limited_total",
+          "Token API requests refused by --token-rate-limit (429).", m->token_rate_limited);
+  COUNTER("avatarkit_token_table_full_total",
+          "Upgrades refused because the single-use token table was full (503).",
+          m->token_table_full);
+  APPEND(
+      "# HELP avatarkit_token_table_entries Single-use tokens remembered until expiry.\n"
+      "# TYPE avatarkit_token_table_entries gauge\navatarkit_token_table_entries %zu\n",
+      ak__token_set_count(s->seen));
+  APPEND(
+      "# HELP avatarkit_connection_limit Open connections allowed (--max-connections).\n"
+      "# TYPE avatarkit_connection_limit gauge\navatarkit_connection_limit %d\n",
+      s->max_connections);
+  APPEND(
+      "# HELP avatarkit_connections_open Open connections (HTTP and WebSocket).\n"
+      "# TYPE avatarkit_connections_open gauge\navatarkit_connections_open %d\n",
+      s->n_wsi - s->n_wsi_base);
+  COUNTER("avatarkit_connections_refused_total",
+          "Connections closed at accept because --max-connections were open.",
+          m->connections_refused);
+  COUNTER("avatarkit_log_lines_dropped_total",
+          "Log lines dropped because the log queue was full (stderr too slow).",
+          ak__log_dropped(s));
   APPEND(
       "# HELP avatarkit_chunk_processing_seconds Time to turn one audio chunk into motion "
       "and Opus.\n# TYPE avatarkit_chunk_processing_seconds histogram\n");

@@ -15,13 +15,23 @@
 
 #include <libwebsockets.h>
 
+#include "avatars.h"
+
 #define AK_MAX_APPS 16
 #define AK_MAX_AVATARS 256
+/* --avatars-dir given at most this often. */
+#define AK_MAX_AVATAR_DIRS 16
 #define AK_MAX_STR 128
 /* Output queued for one slow client before it is cut off (bytes). */
 #define AK_MAX_TX_QUEUE (8u * 1024u * 1024u)
 /* Token API request body limit (PROTOCOL.md: a tiny JSON object). */
 #define AK_MAX_HTTP_BODY 4096
+/* Browser origins allowed by --cors-origin (CORS is off when none is given). */
+#define AK_MAX_CORS_ORIGINS 16
+/* Addresses the token API's per-IP rate limit remembers (least recently used evicted). */
+#define AK_RATE_TABLE_SIZE 4096
+/* Failed API key log lines per minute; the rest are counted in one "suppressed" line. */
+#define AK_KEY_FAIL_LOG_PER_MIN 10
 /* Frames / packets per SERVER_RESPONSE_ANIMATION: the stream library's bounds
  * (AK_STREAM_MAX_FRAMES / AK_STREAM_MAX_PACKETS, ~10 s of output). */
 
@@ -41,7 +51,12 @@ typedef struct ak_server_config {
   int n_apps;
   int generated_credentials;
   char avatars[AK_MAX_AVATARS][AK_MAX_STR];
-  int n_avatars; /* 0 = any avatar id */
+  int n_avatars; /* allowlist over the registry: 0 = every registered avatar */
+  /* Avatar registry directories (avatars.c): the built-in one ("" = none), then
+   * --avatars-dir in order, later ones replacing avatars of the same id. */
+  char avatars_dirs[AK_MAX_AVATAR_DIRS][512];
+  int n_avatars_dirs;
+  char builtin_avatars_dir[512];
   int idle_timeout_s;
   int fps;
   int lookahead_ms;
@@ -61,8 +76,18 @@ typedef struct ak_server_config {
   int max_token_ttl_s;
   int token_single_use;
   int drain_timeout_s;
+  /* Hardening (docs/server.md "Limits and timeouts"). */
+  char cors_origins[AK_MAX_CORS_ORIGINS][AK_MAX_STR];
+  int n_cors_origins;
+  int token_rate_limit; /* token API requests per minute per IP; 0 = off */
+  int token_table_size; /* single-use token set capacity */
+  int max_connections;  /* 0 = derived from the fd limit at start */
+  int ping_interval_s;  /* WebSocket ping after this much silence; 0 = off */
+  int http_timeout_s;   /* HTTP headers / upgrade / body must complete within this */
   char model_path[512];
   uint8_t token_secret[32];
+  char tls_cert[512]; /* PEM certificate chain: serve https/wss only (empty: plain) */
+  char tls_key[512];  /* its PEM private key */
 } ak_server_config;
 
 typedef struct ak_session ak_session;
@@ -76,6 +101,7 @@ typedef struct ak_metrics {
   ak_counter frames_total, packets_total, audio_samples_16k, bytes_in, bytes_out;
   ak_counter http_tokens_issued, upgrades_refused, protocol_errors, idle_timeouts,
       token_expiry_closes, slow_client_drops;
+  ak_counter api_key_failures, token_rate_limited, token_table_full, connections_refused;
   ak_counter hist[AK_HIST_BUCKETS + 1]; /* last = +Inf */
   ak_counter hist_sum_ns;               /* sum of observations, nanoseconds */
   ak_counter hist_count;
@@ -108,7 +134,17 @@ void ak__pool_unassign(ak_pool *p, ak_task *t);
 /* Makes the task runnable (any thread): queued once; if running, it runs again after. */
 void ak__pool_schedule(ak_pool *p, ak_task *t);
 
-typedef struct ak_token_seen ak_token_seen;
+typedef struct ak_token_set ak_token_set;
+typedef struct ak_rate_table ak_rate_table;
+typedef struct ak_log_queue ak_log_queue;
+
+/* At most max lines per window_us, then one "suppressed K similar lines" line when the next
+ * window opens (log.c: ak__log_limited). */
+typedef struct ak_log_limiter {
+  int64_t window_start_us;
+  int count;
+  uint64_t suppressed;
+} ak_log_limiter;
 
 typedef struct ak_server {
   ak_server_config cfg;
@@ -120,8 +156,17 @@ typedef struct ak_server {
   ak_pool *pool;           /* media workers (ingress.c starts and stops it) */
   pthread_mutex_t wake_mu; /* sessions the workers want the network thread to look at */
   ak_session *wake_head;
-  ak_token_seen *seen; /* single-use token nonces, until their expiry */
+  ak_token_set *seen;  /* single-use tokens, until their expiry (token.c) */
+  ak_rate_table *rate; /* token API per-IP rate limit (http.c), NULL when off */
+  ak_log_queue *logq;  /* log lines waiting for the writer thread (log.c) */
+  ak_log_limiter key_fail_log;
+  int max_connections; /* effective connection cap (main.c) */
+  int n_wsi;           /* lws connection objects alive (WSI_CREATE - WSI_DESTROY) */
+  int n_wsi_base;      /* of those, lws's own (listen socket...) at startup */
+  ak_log_limiter conn_cap_log;
+  ak_log_limiter refused_log; /* "upgrade refused" lines (http.c) */
   const struct ak_model *model;
+  ak_avatar_registry avatars; /* loaded at startup, read-only after */
   lws_sorted_usec_list_t tick;
   int draining;
   int64_t drain_deadline_us;
@@ -133,22 +178,55 @@ typedef struct ak_server {
 void ak__log(const ak_server *s, int level, const char *conn, const char *req, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Rate-limited log line for events a client can trigger repeatedly: logs at most max lines
+ * per window_us through lim, then says how many it suppressed. */
+void ak__log_limited(const ak_server *s, ak_log_limiter *lim, int64_t now_us, int64_t window_us,
+                     int max, int level, const char *conn, const char *req, const char *fmt, ...)
+    __attribute__((format(printf, 9, 10)));
+/* Writes the "suppressed K" line of a window that has ended even when no further event
+ * came (called from the tick). A limiter belongs to one thread (or is guarded by its user). */
+void ak__log_limiter_flush(const ak_server *s, ak_log_limiter *lim, int64_t now_us,
+                           int64_t window_us);
+/* Starts the writer thread (log lines go through a bounded queue, never blocking the caller;
+ * lines that do not fit are dropped and counted). Without it ak__log writes directly. */
+int ak__log_start(ak_server *s, size_t queue_bytes);
+/* Flushes what is queued and stops the writer thread. */
+void ak__log_stop(ak_server *s);
+uint64_t ak__log_dropped(const ak_server *s);
+
 /* metrics.c */
 void ak__metrics_observe(ak_metrics *m, double seconds);
 /* Writes the Prometheus text exposition into buf; returns length or -1 if it did not fit. */
 int ak__metrics_render(const ak_server *s, char *buf, size_t cap);
 
 /* token.c */
-enum { AK_TOKEN_OK = 0, AK_TOKEN_INVALID = -1, AK_TOKEN_EXPIRED = -2, AK_TOKEN_REUSED = -3 };
+enum {
+  AK_TOKEN_OK = 0,
+  AK_TOKEN_INVALID = -1,
+  AK_TOKEN_EXPIRED = -2,
+  AK_TOKEN_REUSED = -3,
+  AK_TOKEN_FULL = -4
+};
 int ak__token_issue(const ak_server *s, const char *app_id, int64_t expire_at, char *out,
                     size_t cap);
 /* Verifies signature and expiry; fills app_id and expire_at. Does not consume it. */
 int ak__token_verify(const ak_server *s, const char *token, int64_t now, char *app_id,
                      size_t app_cap, int64_t *expire_at);
-/* Marks a verified token used (single use); AK_TOKEN_REUSED when it already was. */
+/* Marks a verified token used (single use); AK_TOKEN_REUSED when it already was,
+ * AK_TOKEN_FULL when the set is full (the upgrade is refused, never let through). */
 int ak__token_consume(ak_server *s, const char *token, int64_t expire_at, int64_t now);
 void ak__token_gc(ak_server *s, int64_t now);
 void ak__token_free_all(ak_server *s);
+
+/* The single-use set: a hash table of 16-byte keys with an expiry wheel; O(1) per check,
+ * expiry work proportional to what expires. Bounded: at most capacity live entries. */
+ak_token_set *ak__token_set_new(size_t capacity, int max_ttl_s);
+void ak__token_set_free(ak_token_set *t);
+/* AK_TOKEN_OK (inserted), AK_TOKEN_REUSED (present and not expired), AK_TOKEN_FULL. */
+int ak__token_set_insert(ak_token_set *t, const uint8_t key[16], int64_t expire_at, int64_t now);
+/* Drops entries whose expiry has passed (in whole wheel slots). */
+void ak__token_set_expire(ak_token_set *t, int64_t now);
+size_t ak__token_set_count(const ak_token_set *t);
 
 /* auth.c: who may open an ingress WebSocket. */
 typedef struct ak__auth_verdict {
@@ -162,6 +240,31 @@ typedef struct ak__auth_verdict {
 /* Judges the upgrade request on wsi (endpoint, capacity, app, token, avatar). consume = 1
  * marks a single-use token used when allowed. Writes nothing to the connection. */
 void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdict *v);
+
+/* auth.c, without lws: the judgement from the request's strings (fuzzed directly). */
+typedef struct ak__auth_input {
+  const char *uri, *app_id, *token, *avatar_id;
+} ak__auth_input;
+void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__auth_verdict *v);
+/* Finds the app of an API key in constant time (no early exit, no length leak). Returns the
+ * app or NULL; key_len >= AK_MAX_STR never matches. */
+const ak_app *ak__auth_api_key(const ak_server *s, const char *key, size_t key_len);
+
+/* http.c pure helpers (fuzzed directly). */
+/* 0 when uri is a path whose components are all servable (no empty-dot, dot or dotdot
+ * component, no dotfile); -1 otherwise. */
+int ak__http_static_uri_ok(const char *uri);
+/* 0 when real (a realpath) lies inside root (a realpath) by path components. */
+int ak__http_path_inside(const char *root, const char *real);
+/* Parses the token API body: fills *expire_at, or returns -1 with a detail in err. */
+int ak__http_parse_token_body(const char *body, size_t len, int64_t now, int max_ttl_s,
+                              int64_t *expire_at, char *err, size_t err_cap);
+/* 1 when origin may read responses (--cors-origin), writing the allow-origin value. */
+int ak__http_cors_allowed(const ak_server_config *c, const char *origin, char *out, size_t cap);
+/* Per-IP fixed-window rate limit: 0 = allowed, else seconds until the next window. */
+ak_rate_table *ak__rate_new(void);
+void ak__rate_free(ak_rate_table *r);
+int ak__rate_check(ak_rate_table *r, const char *ip, int64_t now_s, int per_minute);
 
 /* http.c */
 int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

@@ -1,6 +1,6 @@
 /* Session tokens: "v1.<app_id b64url>.<expireAt>.<nonce>.<HMAC-SHA256 b64url>", signed with the
  * server secret so any node sharing the secret can verify them; single use is tracked per
- * node in a bounded table until each token's expiry. */
+ * node in a bounded expiring set (below) until each token's expiry. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +11,6 @@
 #include <openssl/hmac.h>
 
 #include "server.h"
-
-#define MAX_SEEN 65536 /* tokens remembered for single use; oldest expiring dropped first */
-
-struct ak_token_seen {
-  char nonce[24];
-  int64_t exp;
-  ak_token_seen *next;
-};
 
 static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -105,50 +97,186 @@ int ak__token_verify(const ak_server *s, const char *token, int64_t now, char *a
   return exp <= now ? AK_TOKEN_EXPIRED : AK_TOKEN_OK;
 }
 
-static void nonce_of(const char *token, char *out, size_t cap) {
+/* ---- The single-use set ------------------------------------------------------------------
+ * Entries live in one array allocated at start (calloc: pages are only touched as the set
+ * fills). A hash table of chains (bucket heads and next links are indices, 0 = none) finds a
+ * key in O(1); an expiry wheel of WHEEL_SLOTS lists, each covering `gran` seconds, drops
+ * entries as their slot passes, so expiry costs what expires and never scans live entries.
+ * An entry whose expiry lies beyond one turn of the wheel (a token from a node with a longer
+ * --max-token-ttl) is parked in the last slot of the turn and re-filed when it comes round. */
+#define WHEEL_SLOTS 4096u
+
+typedef struct ts_entry {
+  uint8_t key[16];
+  int64_t exp;
+  uint32_t hnext; /* next in hash chain (index + 1), or next free */
+  uint32_t wnext; /* next in wheel slot (index + 1) */
+} ts_entry;
+
+struct ak_token_set {
+  ts_entry *e;
+  uint32_t cap, count, free_head; /* free_head: index + 1 of the first freed entry */
+  uint32_t used_hw;               /* entries ever handed out: the rest are untouched pages */
+  uint32_t nbuckets;              /* power of two */
+  uint32_t *buckets;
+  uint32_t wheel[WHEEL_SLOTS];
+  int64_t gran;     /* seconds per wheel slot */
+  int64_t cursor;   /* first absolute slot (exp / gran) not yet expired */
+  uint64_t seed[2]; /* hash key: random per set, so chains cannot be steered */
+};
+
+static uint64_t mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdull;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ull;
+  x ^= x >> 33;
+  return x;
+}
+
+static uint32_t ts_bucket(const ak_token_set *t, const uint8_t key[16]) {
+  uint64_t a, b;
+  memcpy(&a, key, 8);
+  memcpy(&b, key + 8, 8);
+  return (uint32_t)(mix64(mix64(a ^ t->seed[0]) ^ b ^ t->seed[1]) & (t->nbuckets - 1));
+}
+
+ak_token_set *ak__token_set_new(size_t capacity, int max_ttl_s) {
+  if (capacity < 1 || capacity > (1u << 26)) return NULL;
+  ak_token_set *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->cap = (uint32_t)capacity;
+  t->nbuckets = 1;
+  while (t->nbuckets < t->cap) t->nbuckets <<= 1;
+  t->e = calloc(capacity, sizeof *t->e);
+  t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
+  if (!t->e || !t->buckets || getrandom(t->seed, sizeof t->seed, 0) != (ssize_t)sizeof t->seed) {
+    ak__token_set_free(t);
+    return NULL;
+  }
+  /* Entries come from the high-water mark first, so pages are touched only as it fills. */
+  int64_t ttl = max_ttl_s > 0 ? max_ttl_s : 1;
+  t->gran = (ttl + WHEEL_SLOTS - 2) / (WHEEL_SLOTS - 1);
+  if (t->gran < 1) t->gran = 1;
+  t->cursor = -1; /* set by the first insert or expire */
+  return t;
+}
+
+void ak__token_set_free(ak_token_set *t) {
+  if (!t) return;
+  free(t->e);
+  free(t->buckets);
+  free(t);
+}
+
+size_t ak__token_set_count(const ak_token_set *t) {
+  return t ? t->count : 0;
+}
+
+static void ts_file(ak_token_set *t, uint32_t idx1) {
+  int64_t slot = t->e[idx1 - 1].exp / t->gran;
+  if (slot < t->cursor) slot = t->cursor;
+  if (slot > t->cursor + (int64_t)WHEEL_SLOTS - 1) slot = t->cursor + WHEEL_SLOTS - 1;
+  uint32_t w = (uint32_t)(slot % WHEEL_SLOTS);
+  t->e[idx1 - 1].wnext = t->wheel[w];
+  t->wheel[w] = idx1;
+}
+
+static void ts_unhash(ak_token_set *t, uint32_t idx1) {
+  uint32_t *pp = &t->buckets[ts_bucket(t, t->e[idx1 - 1].key)];
+  while (*pp && *pp != idx1) pp = &t->e[*pp - 1].hnext;
+  if (*pp) *pp = t->e[idx1 - 1].hnext;
+}
+
+void ak__token_set_expire(ak_token_set *t, int64_t now) {
+  if (!t || now < 0) return;
+  int64_t cur = now / t->gran; /* slots before cur hold only entries with exp < cur*gran <= now */
+  if (t->cursor < 0) {
+    t->cursor = cur;
+    return;
+  }
+  /* A jump of more than one turn visits each slot once (entries re-filed ahead of cursor). */
+  int64_t steps = cur - t->cursor;
+  if (steps > (int64_t)WHEEL_SLOTS) steps = WHEEL_SLOTS;
+  for (int64_t k = 0; k < steps; k++) {
+    uint32_t w = (uint32_t)((t->cursor + k) % WHEEL_SLOTS);
+    uint32_t i1 = t->wheel[w];
+    t->wheel[w] = 0;
+    while (i1) {
+      ts_entry *e = &t->e[i1 - 1];
+      uint32_t next = e->wnext;
+      if (e->exp <= now) {
+        ts_unhash(t, i1);
+        e->hnext = t->free_head;
+        t->free_head = i1;
+        t->count--;
+      } else {
+        /* parked (beyond a turn): file again from the new cursor */
+        int64_t save = t->cursor;
+        t->cursor = cur;
+        ts_file(t, i1);
+        t->cursor = save;
+      }
+      i1 = next;
+    }
+  }
+  if (cur > t->cursor) t->cursor = cur;
+}
+
+int ak__token_set_insert(ak_token_set *t, const uint8_t key[16], int64_t expire_at, int64_t now) {
+  if (t->cursor < 0) t->cursor = now / t->gran;
+  uint32_t b = ts_bucket(t, key);
+  for (uint32_t i1 = t->buckets[b]; i1; i1 = t->e[i1 - 1].hnext)
+    if (memcmp(t->e[i1 - 1].key, key, 16) == 0)
+      return AK_TOKEN_REUSED; /* expired ones never verify, so no replay */
+  if (!t->free_head && t->used_hw >= t->cap) {
+    ak__token_set_expire(t, now);
+    if (!t->free_head) return AK_TOKEN_FULL;
+  }
+  uint32_t i1;
+  if (t->free_head) {
+    i1 = t->free_head;
+    t->free_head = t->e[i1 - 1].hnext;
+  } else {
+    i1 = ++t->used_hw;
+  }
+  ts_entry *e = &t->e[i1 - 1];
+  memcpy(e->key, key, 16);
+  e->exp = expire_at;
+  e->hnext = t->buckets[b];
+  t->buckets[b] = i1;
+  ts_file(t, i1);
+  t->count++;
+  return AK_TOKEN_OK;
+}
+
+/* The key of a verified token: the first 16 bytes of its (unique, canonical) signature. */
+static int key_of(const char *token, uint8_t key[16]) {
   const char *sig = strrchr(token, '.');
-  const char *p = sig;
-  while (p > token && p[-1] != '.') p--;
-  size_t n = (size_t)(sig - p);
-  if (n >= cap) n = cap - 1;
-  memcpy(out, p, n);
-  out[n] = '\0';
+  uint8_t mac[33];
+  if (!sig || b64u_decode(sig + 1, strlen(sig + 1), mac, sizeof mac) < 16) return -1;
+  memcpy(key, mac, 16);
+  return 0;
 }
 
 void ak__token_gc(ak_server *s, int64_t now) {
-  ak_token_seen **pp = &s->seen;
-  while (*pp) {
-    if ((*pp)->exp <= now) {
-      ak_token_seen *dead = *pp;
-      *pp = dead->next;
-      free(dead);
-    } else {
-      pp = &(*pp)->next;
-    }
-  }
+  ak__token_set_expire(s->seen, now);
 }
 
 int ak__token_consume(ak_server *s, const char *token, int64_t expire_at, int64_t now) {
   if (!s->cfg.token_single_use) return AK_TOKEN_OK;
-  char nonce[24];
-  nonce_of(token, nonce, sizeof nonce);
-  size_t count = 0;
-  for (ak_token_seen *t = s->seen; t; t = t->next, count++)
-    if (strcmp(t->nonce, nonce) == 0) return AK_TOKEN_REUSED;
-  if (count >= MAX_SEEN) ak__token_gc(s, now);
-  ak_token_seen *t = calloc(1, sizeof *t);
-  if (!t) return AK_TOKEN_INVALID;
-  snprintf(t->nonce, sizeof t->nonce, "%s", nonce);
-  t->exp = expire_at;
-  t->next = s->seen;
-  s->seen = t;
-  return AK_TOKEN_OK;
+  uint8_t key[16];
+  if (key_of(token, key)) return AK_TOKEN_INVALID;
+  if (!s->seen) {
+    s->seen = ak__token_set_new((size_t)s->cfg.token_table_size, s->cfg.max_token_ttl_s);
+    if (!s->seen) return AK_TOKEN_FULL;
+  }
+  int rc = ak__token_set_insert(s->seen, key, expire_at, now);
+  if (rc == AK_TOKEN_FULL) s->m.token_table_full++;
+  return rc;
 }
 
 void ak__token_free_all(ak_server *s) {
-  while (s->seen) {
-    ak_token_seen *t = s->seen;
-    s->seen = t->next;
-    free(t);
-  }
+  ak__token_set_free(s->seen);
+  s->seen = NULL;
 }

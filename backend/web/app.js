@@ -84,7 +84,9 @@ async function setupAvatar(r) {
         audioFormat: { channelCount: 1, sampleRate: r.avatar.outputSampleRate },
       });
     }
-    const avatar = await AvatarManager.shared.load(r.avatar.avatarId);
+    // By id from the avatar registry: the build's copy of avatars/ that this backend serves
+    // with the SDK (/sdk/avatars/<id>/avatar.json), the same ids the Motion Server accepts.
+    const avatar = await AvatarManager.shared.load({ avatarId: r.avatar.avatarId, registryUrl: '/sdk/' });
     if (controller) { try { controller.interrupt(); } catch (e) { /* old view */ } }
     box.querySelectorAll('canvas').forEach((c) => c.remove());
     const view = new AvatarView(avatar, box, { sdk: AvatarSDK });

@@ -50,7 +50,8 @@ extern "C" {
   X(INVALID_EGRESS_CONFIG, -21, "invalidEgressConfig")         \
   X(CREDITS_EXHAUSTED, -22, "creditsExhausted")                \
   X(SESSION_DURATION_EXCEEDED, -23, "sessionDurationExceeded") \
-  X(UPSTREAM_ERROR, -24, "upstreamError")
+  X(UPSTREAM_ERROR, -24, "upstreamError")                      \
+  X(REQUEST_ABORTED, -25, "requestAborted")
 
 typedef enum aks_error_code {
 #define AKS__ENUM(name, code, str) AKS_##name = code,
@@ -106,6 +107,32 @@ typedef struct aks_config {
   } agora;
   int connect_timeout_ms;  /* init and start give up after this; default 10000 */
   aks_threading threading; /* default AKS_THREAD_INTERNAL */
+
+  /* ---- avatarkit 0.2: TLS trust, reconnect, liveness (0 / NULL = default) ---------------- */
+  /* PEM file of CA certificates trusted for https:// and wss:// instead of the system store
+   * (NULL: the system store). Certificate chain and host name are always verified; a failure
+   * is AKS_CONNECTION_FAILED with a message naming TLS. Must be readable at aks_session_new. */
+  const char *ca_file;
+  /* 1: a session dropped by the network (no close frame, close 1001, a failed write, or the
+   * liveness bound) reconnects with backoff and a fresh token; on_connected fires again with
+   * the new connection id. Requests in flight at the drop are never replayed: each ends with
+   * on_error AKS_REQUEST_ABORTED (req_id set). Default 0: the session fails and closes. */
+  int reconnect;
+  int reconnect_max_attempts; /* consecutive failed attempts before giving up; default 5 (1..1000)
+                               */
+  int reconnect_initial_ms; /* first backoff; doubles per failed attempt; default 200 (1..60000) */
+  int reconnect_max_ms;     /* backoff cap; default 5000 (>= initial, <= 600000); the wait is
+                               drawn in [backoff/2, backoff] (jitter) */
+  /* Yields a fresh session token for each reconnect: writes a NUL-terminated token (< cap bytes)
+   * into buf and returns 0, or returns non-zero (the attempt fails). Runs on an SDK worker
+   * thread, one call at a time per session; aks_session_free waits for a call in progress.
+   * NULL: fetch one from console_url with api_key, or reuse session_token without api_key. */
+  int (*token_provider)(void *user, char *buf, size_t cap);
+  void *token_provider_user;
+  /* A connection that receives nothing (no message, no pong) for this long is dead: reported
+   * as AKS_TIMEOUT (phase websocket_runtime), then reconnected when configured. A ping goes
+   * out every third of it. Default 5000 ms; 500..600000; -1 turns it off. */
+  int liveness_timeout_ms;
 } aks_config;
 
 /* Fills cfg with defaults (all strings NULL). */

@@ -90,7 +90,10 @@ class Stack:
                 del self.env[k]
         self.env.update(env_extra or {})
         self.motion = Proc([os.path.join(bindir, "avatarkit-motion-server"),
-                            "--listen", "127.0.0.1:0", "--log-level", "warn"] + list(motion_args),
+                            "--listen", "127.0.0.1:0", "--log-level", "warn",
+                            # test avatars (second-avatar) besides the built-in default
+                            "--avatars-dir", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                          "..", "avatars")] + list(motion_args),
                            self.env, "motion", self.tmp)
         self.backend = Proc([os.path.join(bindir, "avatarkit-backend"), "--listen", "127.0.0.1:0",
                              "--motion-url", f"http://127.0.0.1:{self.motion.port}"]

@@ -9,8 +9,10 @@ SERVER="$BIN/avatarkit-motion-server"
 PY=/usr/bin/python3
 TMP=$(mktemp -d /tmp/avatarkit-cli-test.XXXXXX)
 SRV_PID=""
+TLS_PID=""
 cleanup() {
   [ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+  [ -n "$TLS_PID" ] && kill "$TLS_PID" 2>/dev/null && wait "$TLS_PID" 2>/dev/null
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -133,6 +135,22 @@ PYEOF
   expect_fail "appIDUnrecognized" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$URL" --app-id nobody
   expect_fail "sample rate must be" "$CLI" send "$TMP/noise16k.pcm" --rate 11025 --server "$URL"
   expect_fail "connectionFailed" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server http://127.0.0.1:1
+  # TLS: a self-signed server is trusted through --ca-file only (certificate made now)
+  if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=cli-test \
+      -addext "subjectAltName=IP:127.0.0.1" -keyout "$TMP/tls.key" -out "$TMP/tls.pem" >/dev/null 2>&1; then
+    "$SERVER" --listen 127.0.0.1:0 --port-file "$TMP/tlsport" --api-key clikey --app-id cliapp \
+      --tls-cert "$TMP/tls.pem" --tls-key "$TMP/tls.key" --log-level error > /dev/null 2>&1 &
+    TLS_PID=$!
+    for _ in $(seq 100); do [ -s "$TMP/tlsport" ] && break; sleep 0.1; done
+    TLS_URL="https://127.0.0.1:$(cat "$TMP/tlsport" 2>/dev/null)"
+    out=$(timeout 60 "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$TLS_URL" --fast --ca-file "$TMP/tls.pem" 2>&1); rc=$?
+    if [ $rc -eq 0 ] && echo "$out" | grep -q "25 frames (expected 25"; then ok; else bad "send over TLS: rc $rc: $out"; fi
+    expect_fail "connectionFailed" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$TLS_URL" --fast
+    expect_fail "ca-file must be readable" "$CLI" send "$TMP/noise16k.pcm" --rate 16000 --server "$TLS_URL" --ca-file "$TMP/none.pem"
+    kill "$TLS_PID" 2>/dev/null; wait "$TLS_PID" 2>/dev/null
+  else
+    bad "openssl could not make a test certificate"
+  fi
   # bench: bounded, against the running server and with its own spawned server
   out=$(timeout 120 "$CLI" bench --sessions 3 --duration 2 --server "$URL" --server-pid "$SRV_PID" 2>&1); rc=$?
   if [ $rc -eq 0 ] && echo "$out" | grep -q "first-frame latency p50" && echo "$out" | grep -q "server CPU"; then ok; else bad "bench: rc $rc: $out"; fi

@@ -62,19 +62,37 @@ typedef struct server {
   pid_t pid;
   int port;
   char base[64], console[96], ingress[96];
+  const char *ca_file; /* TLS servers: the CA file that trusts them, else NULL */
 } server;
 
+/* Starts the server on port (0: any free one), with TLS when cert/key are given. */
+static int server_start_on(server *srv, const char *const *extra, int port, const char *cert,
+                           const char *key);
+
 static int server_start(server *srv, const char *const *extra) {
+  return server_start_on(srv, extra, 0, NULL, NULL);
+}
+
+static int server_start_on(server *srv, const char *const *extra, int want_port, const char *cert,
+                           const char *key) {
   char port_file[] = "/tmp/aks-e2e-port-XXXXXX";
   int pfd = mkstemp(port_file);
   if (pfd < 0) return -1;
   close(pfd);
   unlink(port_file);
-  const char *argv[32];
+  const char *argv[40];
   int n = 0;
+  char listen[64];
+  snprintf(listen, sizeof listen, "127.0.0.1:%d", want_port);
   argv[n++] = g_server_bin;
   argv[n++] = "--listen";
-  argv[n++] = "127.0.0.1:0";
+  argv[n++] = listen;
+  if (cert) {
+    argv[n++] = "--tls-cert";
+    argv[n++] = cert;
+    argv[n++] = "--tls-key";
+    argv[n++] = key;
+  }
   argv[n++] = "--port-file";
   argv[n++] = port_file;
   argv[n++] = "--api-key";
@@ -83,7 +101,7 @@ static int server_start(server *srv, const char *const *extra) {
   argv[n++] = APP_ID;
   argv[n++] = "--log-level";
   argv[n++] = "error";
-  for (int i = 0; extra && extra[i] && n < 30; i++) argv[n++] = extra[i];
+  for (int i = 0; extra && extra[i] && n < 38; i++) argv[n++] = extra[i];
   argv[n] = NULL;
   memset(srv, 0, sizeof *srv);
   srv->pid = fork();
@@ -101,10 +119,11 @@ static int server_start(server *srv, const char *const *extra) {
       fclose(f);
     }
     if (port > 0) {
+      const char *sx = cert ? "s" : "";
       srv->port = port;
-      snprintf(srv->base, sizeof srv->base, "http://127.0.0.1:%d", port);
-      snprintf(srv->console, sizeof srv->console, "http://127.0.0.1:%d/v1/console", port);
-      snprintf(srv->ingress, sizeof srv->ingress, "ws://127.0.0.1:%d/v2/driveningress", port);
+      snprintf(srv->base, sizeof srv->base, "http%s://127.0.0.1:%d", sx, port);
+      snprintf(srv->console, sizeof srv->console, "http%s://127.0.0.1:%d/v1/console", sx, port);
+      snprintf(srv->ingress, sizeof srv->ingress, "ws%s://127.0.0.1:%d/v2/driveningress", sx, port);
       unlink(port_file);
       return 0;
     }
@@ -222,6 +241,7 @@ typedef struct collector {
   int n_req;
   aks_error errs[MAX_ERR];
   char err_msgs[MAX_ERR][256];
+  char err_reqs[MAX_ERR][AK_ID_LEN + 1]; /* req_id of each error, "" if none */
   int n_err;
   int closed, close_count, close_code;
   int external; /* EXTERNAL: waits pump this session */
@@ -376,6 +396,10 @@ static void cb_error(void *user, const aks_error *e) {
     snprintf(c->err_msgs[c->n_err], sizeof c->err_msgs[0], "%s", e->message ? e->message : "");
     c->errs[c->n_err].message = c->err_msgs[c->n_err];
     c->errs[c->n_err].req_id = NULL;
+    snprintf(c->err_reqs[c->n_err], sizeof c->err_reqs[0], "%s", e->req_id ? e->req_id : "");
+    if (getenv("AKS_E2E_DEBUG"))
+      fprintf(stderr, "on_error %s (%s) req %s: %s\n", aks_error_name(e->code),
+              aks_phase_name(e->phase), c->err_reqs[c->n_err], c->err_msgs[c->n_err]);
     c->n_err++;
   }
   pthread_cond_broadcast(&c->cv);
@@ -514,7 +538,7 @@ static aks_config base_config(const server *srv, int rate) {
   aks_config_default(&cfg);
   cfg.api_key = API_KEY;
   cfg.app_id = APP_ID;
-  cfg.avatar_id = "e2e-avatar";
+  cfg.avatar_id = "default";
   cfg.console_url = srv->console;
   cfg.ingress_url = srv->ingress;
   cfg.sample_rate = rate;
@@ -847,7 +871,7 @@ static void expect_start_fails(aks_config *cfg, int code, int http_status, const
 
 static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
   aks__http_result r;
-  aks__token_fetch(srv->console, API_KEY, ttl, 5000, &r);
+  aks__token_fetch(srv->console, API_KEY, ttl, 5000, srv->ca_file, &r);
   CHECK_EQ(r.code, AKS_OK);
   snprintf(tok, cap, "%s", r.token);
 }
@@ -855,13 +879,13 @@ static void fetch_token(const server *srv, int ttl, char *tok, size_t cap) {
 static void test_errors(void) {
   printf("errors\n");
   server srv;
-  const char *extra[] = {"--avatars", "alice,bob", "--app", "other-key:other-app", NULL};
+  const char *extra[] = {"--avatars", "default", "--app", "other-key:other-app", NULL};
   if (server_start(&srv, extra) != 0) {
     CHECK(!"server did not start");
     return;
   }
   aks_config cfg = base_config(&srv, 16000);
-  cfg.avatar_id = "alice";
+  cfg.avatar_id = "default";
 
   /* wrong API key: the token call fails */
   if (want("apikey")) {
@@ -1026,7 +1050,7 @@ static int raw_open(const server *srv) {
   if (fd < 0) return -1;
   char req[AKS_TOKEN_MAX + 512];
   int n = snprintf(req, sizeof req,
-                   "GET /v2/driveningress/websocket?id=raw HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   "GET /v2/driveningress/websocket?id=default HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
                    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                    "X-App-ID: " APP_ID "\r\nX-Session-Key: %s\r\n\r\n",
@@ -1439,6 +1463,519 @@ static void test_modes(const server *srv) {
   CHECK_EQ(aks_loop_free(loop), AKS_OK);
 }
 
+/* ---- TLS, reconnect, liveness -------------------------------------------------------------- */
+
+/* A self-signed certificate made now (never committed): cert.pem names `names` (an
+ * openssl subjectAltName list), key.pem is its key. Returns 0 when made. */
+static int make_cert(const char *dir, const char *stem, const char *names) {
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=avatarkit-test "
+           "-addext 'subjectAltName=%s' -keyout '%s/%s.key' -out '%s/%s.pem' >/dev/null 2>&1",
+           names, dir, stem, dir, stem);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void rm_dir(const char *dir) {
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* start() must fail with a TLS error. */
+static void expect_tls_failure(const server *srv, const char *ca_file, const char *what,
+                               const char *why) {
+  char tok[AKS_TOKEN_MAX];
+  server trusted = *srv;
+  fetch_token(&trusted, 60, tok, sizeof tok); /* over https with the right CA */
+  collector c;
+  col_init(&c);
+  aks_config cfg = base_config(srv, 16000);
+  cfg.api_key = NULL;
+  cfg.console_url = NULL;
+  cfg.session_token = tok;
+  cfg.ca_file = ca_file;
+  aks_session *s = NULL;
+  CHECK_EQ(aks_session_new(&cfg, &k_cbs, &c, &s), AKS_OK);
+  if (s) {
+    CHECK_EQ(aks_session_start(s, NULL, 0), AKS_CONNECTION_FAILED);
+    aks_error_info e;
+    CHECK_EQ(aks_session_last_error(s, &e), 1);
+    printf("  %s: %s (%s) %s\n", what, aks_error_name(e.code), aks_phase_name(e.phase), e.message);
+    CHECK(strstr(e.message, "TLS") != NULL);
+    CHECK(strstr(e.message, why) != NULL);
+    CHECK_EQ(e.phase, AKS_PHASE_WEBSOCKET_CONNECT);
+    aks_session_free(s);
+  }
+  col_free(&c);
+}
+
+static void test_tls(void) {
+  printf("tls\n");
+  char dir[] = "/tmp/aks-tls-XXXXXX";
+  if (!mkdtemp(dir)) {
+    CHECK(!"mkdtemp");
+    return;
+  }
+  CHECK_EQ(make_cert(dir, "good", "DNS:localhost,IP:127.0.0.1"), 0);
+  CHECK_EQ(make_cert(dir, "other", "DNS:other.example"), 0);
+  char good_pem[300], good_key[300], other_pem[300], other_key[300];
+  snprintf(good_pem, sizeof good_pem, "%s/good.pem", dir);
+  snprintf(good_key, sizeof good_key, "%s/good.key", dir);
+  snprintf(other_pem, sizeof other_pem, "%s/other.pem", dir);
+  snprintf(other_key, sizeof other_key, "%s/other.key", dir);
+
+  /* The server refuses half a TLS configuration (usage error, 2) and a key it cannot load. */
+  {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' --listen 127.0.0.1:0 --tls-cert '%s' >/dev/null 2>&1",
+             g_server_bin, good_pem);
+    int st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+    snprintf(cmd, sizeof cmd,
+             "timeout 20 '%s' --listen 127.0.0.1:0 --tls-cert '%s' --tls-key '%s/none.key' "
+             ">/dev/null 2>&1",
+             g_server_bin, good_pem, dir);
+    st = system(cmd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+  }
+  server srv;
+  if (server_start_on(&srv, NULL, 0, good_pem, good_key) != 0) {
+    CHECK(!"TLS server did not start");
+    rm_dir(dir);
+    return;
+  }
+  srv.ca_file = good_pem;
+  /* Right CA file: token over https, stream over wss (INTERNAL and EXTERNAL). */
+  for (int external = 0; external <= 1; external++) {
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.ca_file = good_pem;
+    cfg.threading = external ? AKS_THREAD_EXTERNAL : AKS_THREAD_INTERNAL;
+    aks_session *s = open_session(&cfg, &c);
+    if (s) {
+      CHECK(col_wait(&c, p_connected, NULL, WAIT_MS));
+      audio a = gen_audio(16000, 1.0, 3);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s, &c, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c, req, a.n, 16000, external ? "wss external" : "wss internal");
+      free(a.pcm);
+      CHECK_EQ(c.n_err, 0);
+      aks_session_free(s);
+    }
+    col_free(&c);
+  }
+  /* A shared loop: sessions with and without the CA file side by side (one TLS client
+   * context per ca_file); only the one that trusts the server gets in. */
+  {
+    aks_loop *loop = NULL;
+    CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 4, &loop), AKS_OK);
+    collector c1, c2;
+    col_init(&c1);
+    col_init(&c2);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.ca_file = good_pem;
+    aks_session *s1 = NULL, *s2 = NULL;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c1, &s1), AKS_OK);
+    char tok[AKS_TOKEN_MAX];
+    fetch_token(&srv, 60, tok, sizeof tok);
+    aks_config cfg2 = base_config(&srv, 16000);
+    cfg2.api_key = NULL;
+    cfg2.console_url = NULL;
+    cfg2.session_token = tok;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg2, &k_cbs, &c2, &s2), AKS_OK);
+    if (s1 && s2) {
+      CHECK_EQ(aks_session_init(s1), AKS_OK);
+      CHECK_EQ(aks_session_start(s1, NULL, 0), AKS_OK);
+      CHECK_EQ(aks_session_start(s2, NULL, 0), AKS_CONNECTION_FAILED);
+      audio a = gen_audio(16000, 0.5, 4);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s1, &c1, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c1, req, a.n, 16000, "wss shared loop");
+      free(a.pcm);
+    }
+    aks_session_free(s1);
+    aks_session_free(s2);
+    CHECK_EQ(aks_loop_free(loop), AKS_OK);
+    col_free(&c1);
+    col_free(&c2);
+  }
+  /* No CA file: the system store does not trust a self-signed certificate. */
+  expect_tls_failure(&srv, NULL, "no ca_file", "self-signed");
+  /* A CA file that does not exist is refused at once. */
+  {
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.ca_file = "/nonexistent/ca.pem";
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&cfg, NULL, NULL, &s), AKS_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+  }
+  CHECK(server_alive(&srv));
+  server_stop(&srv);
+
+  /* Trusted chain, wrong host name: the certificate names other.example, not 127.0.0.1. */
+  server other;
+  if (server_start_on(&other, NULL, 0, other_pem, other_key) == 0) {
+    other.ca_file = other_pem;
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&other, 16000);
+    cfg.ca_file = other_pem;
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new(&cfg, &k_cbs, &c, &s), AKS_OK);
+    /* the token call (curl) checks the host name as well */
+    CHECK_EQ(aks_session_init(s), AKS_CONNECTION_FAILED);
+    aks_session_free(s);
+    col_free(&c);
+    /* the WebSocket: token fetched without host check is not possible here, so use a
+     * token from a second server sharing the secret */
+    server_stop(&other);
+  } else {
+    CHECK(!"second TLS server did not start");
+  }
+  {
+    const char *secret[] = {
+        "--token-secret", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", NULL};
+    server a, b;
+    if (server_start_on(&a, secret, 0, good_pem, good_key) == 0) {
+      a.ca_file = good_pem;
+      if (server_start_on(&b, secret, 0, other_pem, other_key) == 0) {
+        /* a token from server a (trusted) is valid at b: only b's host name is wrong */
+        char tok[AKS_TOKEN_MAX];
+        fetch_token(&a, 60, tok, sizeof tok);
+        collector c;
+        col_init(&c);
+        aks_config cfg = base_config(&b, 16000);
+        cfg.api_key = NULL;
+        cfg.console_url = NULL;
+        cfg.session_token = tok;
+        cfg.ca_file = other_pem;
+        aks_session *s = NULL;
+        CHECK_EQ(aks_session_new(&cfg, &k_cbs, &c, &s), AKS_OK);
+        if (s) {
+          CHECK_EQ(aks_session_start(s, NULL, 0), AKS_CONNECTION_FAILED);
+          aks_error_info e;
+          CHECK_EQ(aks_session_last_error(s, &e), 1);
+          printf("  wrong host name: %s (%s) %s\n", aks_error_name(e.code), aks_phase_name(e.phase),
+                 e.message);
+          CHECK(strstr(e.message, "TLS") != NULL);
+          CHECK(strstr(e.message, "mismatch") != NULL);
+          aks_session_free(s);
+        }
+        col_free(&c);
+        server_stop(&b);
+      } else {
+        CHECK(!"TLS server b did not start");
+      }
+      server_stop(&a);
+    } else {
+      CHECK(!"TLS server a did not start");
+    }
+  }
+  rm_dir(dir);
+}
+
+/* Token provider of the reconnect tests: a fresh token from the console API for each call. */
+typedef struct provider_ctx {
+  const server *srv;
+  _Atomic int calls, ok;
+  char last[AKS_TOKEN_MAX];
+} provider_ctx;
+
+static int provide_token(void *user, char *buf, size_t cap) {
+  provider_ctx *p = user;
+  p->calls++;
+  aks__http_result *r = malloc(sizeof *r);
+  if (!r) return -1;
+  aks__token_fetch(p->srv->console, API_KEY, 60, 2000, p->srv->ca_file, r);
+  int rc = -1;
+  if (r->code == AKS_OK && strlen(r->token) < cap) {
+    snprintf(buf, cap, "%s", r->token);
+    snprintf(p->last, sizeof p->last, "%s", r->token);
+    p->ok++;
+    rc = 0;
+  }
+  free(r);
+  return rc;
+}
+
+static int p_connected2(collector *c, const void *arg) {
+  (void)arg;
+  return c->connected >= 2;
+}
+static int p_err_code(collector *c, const void *arg) {
+  for (int i = 0; i < c->n_err; i++)
+    if ((int)c->errs[i].code == *(const int *)arg) return 1;
+  return 0;
+}
+static int find_err(collector *c, int code, const char *req) {
+  pthread_mutex_lock(&c->mu);
+  int at = -1;
+  for (int i = 0; i < c->n_err && at < 0; i++)
+    if ((int)c->errs[i].code == code && (!req || strcmp(c->err_reqs[i], req) == 0)) at = i;
+  pthread_mutex_unlock(&c->mu);
+  return at;
+}
+
+/* Sends the first second of a request without its end and waits for its first motion: the
+ * request is in flight. */
+static int start_inflight(aks_session *s, collector *c, char *req) {
+  audio a = gen_audio(16000, 1.0, 7);
+  int rc = aks_session_send_audio(s, a.pcm, a.n * 2, 0, req, AK_ID_LEN + 1);
+  free(a.pcm);
+  CHECK_EQ(rc, AKS_OK);
+  if (rc != AKS_OK) return -1;
+  int ok = col_wait(c, p_first_motion, req, WAIT_MS);
+  CHECK(ok);
+  return ok ? 0 : -1;
+}
+
+static void kill_server(server *srv, int sig) {
+  kill(srv->pid, sig);
+  if (sig == SIGKILL) {
+    waitpid(srv->pid, NULL, 0);
+    srv->pid = 0;
+  }
+}
+
+/* A token provider that takes its time and then fails. */
+typedef struct slow_ctx {
+  _Atomic int entered, finished;
+} slow_ctx;
+
+static int slow_provider(void *user, char *buf, size_t cap) {
+  slow_ctx *p = user;
+  (void)buf;
+  (void)cap;
+  p->entered = 1;
+  sleep_ms(500);
+  p->finished = 1;
+  return -1;
+}
+
+static void test_reconnect(void) {
+  printf("reconnect\n");
+  server srv;
+  if (server_start(&srv, NULL) != 0) {
+    CHECK(!"server did not start");
+    return;
+  }
+  int port = srv.port;
+  /* 1. reconnect on: kill -9 mid-request, restart on the same port. */
+  {
+    provider_ctx pc = {.srv = &srv};
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.reconnect = 1;
+    cfg.reconnect_initial_ms = 50;
+    cfg.reconnect_max_ms = 400;
+    cfg.reconnect_max_attempts = 200; /* bounded: ~80 s at most, the restart takes < 10 s */
+    cfg.token_provider = provide_token;
+    cfg.token_provider_user = &pc;
+    aks_session *s = open_session(&cfg, &c);
+    char first_token[AKS_TOKEN_MAX] = "";
+    char cut[AK_ID_LEN + 1] = "";
+    if (s && start_inflight(s, &c, cut) == 0) {
+      snprintf(first_token, sizeof first_token, "%s", c.conn_id);
+      kill_server(&srv, SIGKILL);
+      int code = AKS_REQUEST_ABORTED;
+      CHECK(col_wait(&c, p_err_code, &code, WAIT_MS));
+      int at = find_err(&c, AKS_REQUEST_ABORTED, cut);
+      CHECK(at >= 0); /* the cut request ends with an error carrying its id */
+      if (at >= 0) printf("  cut %s: %s\n", cut, c.err_msgs[at]);
+      CHECK(find_err(&c, AKS_CONNECTION_CLOSED, NULL) >= 0); /* the loss itself */
+      /* continuing the cut request is refused, never replayed */
+      int16_t pcm[320] = {0};
+      CHECK_EQ(aks_session_send_audio(s, pcm, sizeof pcm, 1, NULL, 0), AKS_REQUEST_ABORTED);
+      /* the server comes back on the same port with a new token secret: only a fresh token
+       * gets in */
+      CHECK_EQ(server_start_on(&srv, NULL, port, NULL, NULL), 0);
+      CHECK(col_wait(&c, p_connected2, NULL, WAIT_MS));
+      CHECK(pc.ok >= 1);
+      printf("  reconnected after %d token call(s) (%d ok), connection %s\n", (int)pc.calls,
+             (int)pc.ok, c.conn_id);
+      CHECK(strcmp(first_token, c.conn_id) != 0);
+      /* a request started after the reconnect streams */
+      audio a = gen_audio(16000, 1.0, 9);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s, &c, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c, req, a.n, 16000, "after reconnect");
+      free(a.pcm);
+      CHECK(strcmp(req, cut) != 0);
+      pthread_mutex_lock(&c.mu);
+      req_stats *r = find_req(&c, cut);
+      CHECK(r && !r->msg_last); /* the cut request never finished anywhere */
+      CHECK_EQ(c.close_count, 0);
+      pthread_mutex_unlock(&c.mu);
+      CHECK_EQ(aks_session_close(s), AKS_OK);
+      CHECK(col_wait(&c, p_closed, NULL, WAIT_MS)); /* on_close may run just after close() */
+      CHECK_EQ(c.close_count, 1);
+    }
+    aks_session_free(s);
+    col_free(&c);
+  }
+  /* 2. reconnect off: the session reports the loss, closes and stays closed. */
+  {
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    aks_session *s = open_session(&cfg, &c);
+    char cut[AK_ID_LEN + 1] = "";
+    if (s && start_inflight(s, &c, cut) == 0) {
+      kill_server(&srv, SIGKILL);
+      CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
+      CHECK(find_err(&c, AKS_CONNECTION_CLOSED, NULL) >= 0);
+      CHECK(find_err(&c, AKS_REQUEST_ABORTED, cut) >= 0);
+      CHECK_EQ(server_start_on(&srv, NULL, port, NULL, NULL), 0);
+      CHECK(!col_wait(&c, p_connected2, NULL, 1500)); /* nothing comes back */
+      int16_t pcm[320] = {0};
+      CHECK_EQ(aks_session_send_audio(s, pcm, sizeof pcm, 1, NULL, 0), AKS_INVALID_STATE);
+      CHECK_EQ(c.connected, 1);
+      CHECK_EQ(c.close_count, 1);
+    }
+    aks_session_free(s);
+    col_free(&c);
+  }
+  /* 3. reconnect on, server gone for good: gives up after the attempts, then closes. */
+  {
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000); /* console fetch for the fresh token */
+    cfg.reconnect = 1;
+    cfg.reconnect_initial_ms = 20;
+    cfg.reconnect_max_ms = 80;
+    cfg.reconnect_max_attempts = 3;
+    cfg.threading = AKS_THREAD_EXTERNAL;
+    aks_session *s = open_session(&cfg, &c);
+    if (s) {
+      CHECK(col_wait(&c, p_connected, NULL, WAIT_MS));
+      kill_server(&srv, SIGKILL);
+      CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
+      pthread_mutex_lock(&c.mu);
+      CHECK(c.n_err >= 2);
+      if (c.n_err >= 2) printf("  gave up: %s\n", c.err_msgs[c.n_err - 1]);
+      CHECK(c.n_err >= 2 && strstr(c.err_msgs[c.n_err - 1], "gave up after 3") != NULL);
+      pthread_mutex_unlock(&c.mu);
+      CHECK_EQ(c.close_count, 1);
+      CHECK_EQ(c.connected, 1);
+    }
+    aks_session_free(s);
+    col_free(&c);
+  }
+  /* 4. free() while the token provider runs (shared loop): it waits for the call to end. */
+  if (server_start(&srv, NULL) == 0) {
+    slow_ctx sc = {0};
+    aks_loop *loop = NULL;
+    CHECK_EQ(aks_loop_new(AKS_THREAD_INTERNAL, 2, &loop), AKS_OK);
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.reconnect = 1;
+    cfg.reconnect_initial_ms = 10;
+    cfg.reconnect_max_ms = 10;
+    cfg.token_provider = slow_provider;
+    cfg.token_provider_user = &sc;
+    aks_session *s = NULL;
+    CHECK_EQ(aks_session_new_on_loop(loop, &cfg, &k_cbs, &c, &s), AKS_OK);
+    if (s && aks_session_init(s) == AKS_OK && aks_session_start(s, NULL, 0) == AKS_OK) {
+      kill_server(&srv, SIGKILL);
+      for (int i = 0; i < 1500 && !sc.entered; i++) sleep_ms(20);
+      CHECK(sc.entered);
+      aks_session_free(s);
+      CHECK(sc.finished); /* the provider's user pointer may go away now */
+    } else {
+      CHECK(!"session on a shared loop did not start");
+      aks_session_free(s);
+    }
+    CHECK_EQ(aks_loop_free(loop), AKS_OK);
+    col_free(&c);
+  } else {
+    CHECK(!"server did not start");
+  }
+  server_stop(&srv);
+}
+
+static void test_liveness(void) {
+  printf("liveness\n");
+  {
+    /* a live but quiet server answers the pings: no false alarm over several bounds */
+    server srv;
+    if (server_start(&srv, NULL) != 0) {
+      CHECK(!"server did not start");
+      return;
+    }
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.liveness_timeout_ms = 2000; /* margin for a loaded machine */
+    aks_session *s = open_session(&cfg, &c);
+    if (s) {
+      CHECK(!col_wait(&c, p_error, NULL, 5000)); /* 2.5 bounds of silence from the app */
+      audio a = gen_audio(16000, 0.5, 5);
+      char req[AK_ID_LEN + 1];
+      if (stream_request(s, &c, a.pcm, a.n, 16000, 40, req) == 0)
+        check_request(&c, req, a.n, 16000, "quiet, then audio");
+      free(a.pcm);
+      CHECK_EQ(c.n_err, 0);
+    }
+    aks_session_free(s);
+    col_free(&c);
+    server_stop(&srv);
+  }
+  for (int reconnect = 0; reconnect <= 1; reconnect++) {
+    server srv;
+    if (server_start(&srv, NULL) != 0) {
+      CHECK(!"server did not start");
+      return;
+    }
+    collector c;
+    col_init(&c);
+    aks_config cfg = base_config(&srv, 16000);
+    cfg.liveness_timeout_ms = 2000;
+    cfg.reconnect = reconnect;
+    cfg.reconnect_initial_ms = 50;
+    cfg.reconnect_max_ms = 200;
+    cfg.reconnect_max_attempts = 100;
+    cfg.connect_timeout_ms = 2000;
+    aks_session *s = open_session(&cfg, &c);
+    char cut[AK_ID_LEN + 1] = "";
+    if (s && start_inflight(s, &c, cut) == 0) {
+      kill(srv.pid, SIGSTOP); /* the TCP peer stays up and answers nothing */
+      int code = AKS_TIMEOUT;
+      CHECK(col_wait(&c, p_err_code, &code, WAIT_MS));
+      int at = find_err(&c, AKS_TIMEOUT, NULL);
+      CHECK(at >= 0);
+      if (at >= 0) {
+        printf("  silent server (reconnect %d): %s\n", reconnect, c.err_msgs[at]);
+        CHECK(strstr(c.err_msgs[at], "silent") != NULL);
+        CHECK_EQ(c.errs[at].phase, AKS_PHASE_WEBSOCKET_RUNTIME);
+      }
+      CHECK(find_err(&c, AKS_REQUEST_ABORTED, cut) >= 0);
+      if (!reconnect) CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
+      kill(srv.pid, SIGCONT);
+      if (reconnect) {
+        CHECK(col_wait(&c, p_connected2, NULL, WAIT_MS));
+        int16_t pcm[320] = {0}; /* the cut request is not continued... */
+        CHECK_EQ(aks_session_send_audio(s, pcm, sizeof pcm, 0, NULL, 0), AKS_REQUEST_ABORTED);
+        audio a = gen_audio(16000, 0.5, 11); /* ...a new one streams */
+        char req[AK_ID_LEN + 1];
+        if (stream_request(s, &c, a.pcm, a.n, 16000, 40, req) == 0)
+          check_request(&c, req, a.n, 16000, "after silence");
+        free(a.pcm);
+      }
+    } else {
+      kill(srv.pid, SIGCONT);
+    }
+    aks_session_free(s);
+    CHECK_EQ(c.close_count, 1);
+    col_free(&c);
+    CHECK(server_alive(&srv));
+    server_stop(&srv);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: %s SERVER_BINARY clips DIR|generated|errors|abuse|modes\n", argv[0]);
@@ -1456,6 +1993,12 @@ int main(int argc, char **argv) {
     test_abuse();
   } else if (strcmp(suite, "idle") == 0) {
     test_idle_timeout();
+  } else if (strcmp(suite, "tls") == 0) {
+    test_tls();
+  } else if (strcmp(suite, "reconnect") == 0) {
+    test_reconnect();
+  } else if (strcmp(suite, "liveness") == 0) {
+    test_liveness();
   } else {
     server srv;
     if (server_start(&srv, NULL) != 0) {

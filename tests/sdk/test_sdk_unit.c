@@ -260,6 +260,12 @@ static void test_config(void) {
   CHECK_EQ(c.connect_timeout_ms, 10000);
   CHECK_EQ(c.threading, AKS_THREAD_INTERNAL);
   CHECK(c.api_key == NULL && c.session_token == NULL);
+  CHECK(c.ca_file == NULL && c.token_provider == NULL);
+  CHECK_EQ(c.reconnect, 0); /* off by default */
+  CHECK_EQ(c.reconnect_max_attempts, 5);
+  CHECK_EQ(c.reconnect_initial_ms, 200);
+  CHECK_EQ(c.reconnect_max_ms, 5000);
+  CHECK_EQ(c.liveness_timeout_ms, 5000);
 
   aks_session *s = (aks_session *)&c; /* sentinel: must stay untouched on failure */
   aks_session *const sentinel = s;
@@ -288,7 +294,36 @@ static void test_config(void) {
   BAD(b.threading = 5);
   BAD(b.connect_timeout_ms = -1);
   BAD(b.bitrate = -1);
+  BAD(b.ca_file = "/nonexistent/ca.pem");
+  BAD(b.ca_file = "");
+  BAD(b.reconnect = 2);
+  BAD(b.reconnect_max_attempts = -1);
+  BAD(b.reconnect_max_attempts = 1001);
+  BAD(b.reconnect_initial_ms = -3);
+  BAD((b.reconnect_initial_ms = 1000, b.reconnect_max_ms = 999));
+  BAD(b.reconnect_max_ms = 600001);
+  BAD(b.liveness_timeout_ms = 499);
+  BAD(b.liveness_timeout_ms = -2);
+  BAD(b.liveness_timeout_ms = 600001);
 #undef BAD
+  {
+    /* the edges that are accepted: liveness off, reconnect on, a readable ca_file */
+    aks_config g = good_config();
+    g.liveness_timeout_ms = -1;
+    g.reconnect = 1;
+    g.reconnect_initial_ms = 10000; /* max defaults to at least initial */
+    g.reconnect_max_ms = 0;
+    char ca[] = "/tmp/aks-unit-ca-XXXXXX"; /* readable is all aks_session_new checks */
+    int fd = mkstemp(ca);
+    CHECK(fd >= 0);
+    if (fd >= 0) close(fd);
+    g.ca_file = ca;
+    g.threading = AKS_THREAD_EXTERNAL;
+    aks_session *ok = NULL;
+    CHECK_EQ(aks_session_new(&g, NULL, NULL, &ok), AKS_OK);
+    aks_session_free(ok);
+    unlink(ca);
+  }
   CHECK_EQ(aks_session_new(NULL, NULL, NULL, &s), AKS_INVALID_ARGUMENT);
 
   /* every accepted rate */
@@ -453,7 +488,7 @@ static void run_token_case(const char *response, int expect_code, const char *ex
   time_t now = time(NULL);
   if (!external) {
     aks__http_result r;
-    aks__token_fetch(console, "secret-key", 120, 5000, &r);
+    aks__token_fetch(console, "secret-key", 120, 5000, NULL, &r);
     CHECK_EQ(r.code, expect_code);
     CHECK_EQ(r.http_status, expect_status);
     if (expect_token) CHECK(strcmp(r.token, expect_token) == 0);
@@ -570,6 +605,12 @@ static void test_state_table(void) {
       {AKS__CLOSING, AKS__FAILED},
       {AKS__CLOSING, AKS__CLOSED},
       {AKS__FAILED, AKS__CLOSED},
+      {AKS__OPEN, AKS__RECONNECTING},
+      {AKS__CONNECTING, AKS__RECONNECTING},
+      {AKS__CONFIGURING, AKS__RECONNECTING},
+      {AKS__RECONNECTING, AKS__CONNECTING},
+      {AKS__RECONNECTING, AKS__CLOSING},
+      {AKS__RECONNECTING, AKS__FAILED},
   };
   int n_allowed = 0, n_refused = 0;
   for (int f = 0; f < AKS__STATE_COUNT; f++) {
@@ -602,6 +643,7 @@ static void test_state_table(void) {
   CHECK_EQ(aks__state_step(NULL, AKS__CLOSED), AKS_INVALID_STATE);
   CHECK(!aks__state_allowed((aks__state)-1, AKS__CLOSED));
   CHECK(strcmp(aks__state_name(AKS__CONFIGURING), "CONFIGURING") == 0);
+  CHECK(strcmp(aks__state_name(AKS__RECONNECTING), "RECONNECTING") == 0);
   printf("  state table: %d allowed, %d refused transitions checked\n", n_allowed, n_refused);
 }
 

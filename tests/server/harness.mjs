@@ -3,15 +3,19 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as w from './wire.mjs';
 
 export const BIN = process.env.AK_SERVER_BIN;
+/* Test avatar registry (av1, av2, ...) that every server started here loads besides the
+ * built-in avatars/ (which holds `default`). */
+export const TEST_AVATARS = join(dirname(fileURLToPath(import.meta.url)), '../avatars');
 
 export async function startServer(args = [], env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'aksrv-'));
   const portFile = join(dir, 'port');
-  const proc = spawn(BIN, ['--listen', '127.0.0.1:0', '--port-file', portFile, ...args], {
+  const proc = spawn(BIN, ['--listen', '127.0.0.1:0', '--port-file', portFile, '--avatars-dir', TEST_AVATARS, ...args], {
     env: { ...process.env, AVATARKIT_API_KEY: 'test-key', AVATARKIT_APP_ID: 'test-app', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

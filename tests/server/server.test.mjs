@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -86,6 +86,39 @@ test('upgrade auth: header and query styles, each refusal with status and phrase
     assert.match(r.json.message, /Session token expired/);
   } finally {
     await srv.stop();
+  }
+});
+
+test('single-use tokens (default) refuse a second upgrade; --reusable-tokens accepts it until expiry', async () => {
+  const single = await startServer();
+  const reusable = await startServer(['--reusable-tokens']);
+  try {
+    const q = (t) => `/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=${encodeURIComponent(t)}`;
+    const t1 = (await token(single)).body.sessionToken;
+    assert.equal((await rawUpgrade(single.port, q(t1))).status, 101);
+    const again = await rawUpgrade(single.port, q(t1));
+    assert.equal(again.status, 400);
+    assert.match(again.json.message, /^Invalid session token/);
+    assert.equal(classifyHttp(again, 'websocket_connect'), 'sessionTokenInvalid');
+    // Header auth is the same token: also refused.
+    const hdr = await rawUpgrade(single.port, '/v2/driveningress/websocket?id=av1', { 'X-App-ID': 'test-app', 'X-Session-Key': t1 });
+    assert.equal(classifyHttp(hdr, 'websocket_connect'), 'sessionTokenInvalid');
+
+    // A prefetched token, reused by several sessions (some at once) until it expires.
+    const t2 = (await token(reusable, { expireAt: now() + 3 })).body.sessionToken;
+    for (let i = 0; i < 3; i++) assert.equal((await rawUpgrade(reusable.port, q(t2))).status, 101, `use ${i + 1}`);
+    const c = connect(reusable, { tok: t2 });
+    await c.opened;
+    c.ws.send(w.configure(16000, 0));
+    assert.ok(await c.until((ib) => ib.some((m) => typeOf(m) === 2)), 'session confirmed on a reused token');
+    c.ws.close();
+    for (let i = 0; i < 40 && now() < Number(t2.split('.')[2]) + 1; i++) await sleep(250);
+    const late = await rawUpgrade(reusable.port, q(t2));
+    assert.equal(late.status, 401);
+    assert.equal(classifyHttp(late, 'websocket_connect'), 'sessionTokenExpired');
+  } finally {
+    await single.stop();
+    await reusable.stop();
   }
 });
 
@@ -482,7 +515,7 @@ test('abrupt disconnect mid-request leaves the server serving others', async () 
     // A child process opens a session, sends half a request and dies without a close frame.
     const script = `
       import * as w from ${JSON.stringify(new URL('./wire.mjs', import.meta.url).href)};
-      const ws = new WebSocket('ws://127.0.0.1:${srv.port}/v2/driveningress/websocket?id=a&appId=test-app&sessionKey=${encodeURIComponent(t)}');
+      const ws = new WebSocket('ws://127.0.0.1:${srv.port}/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=${encodeURIComponent(t)}');
       ws.binaryType = 'arraybuffer';
       ws.onopen = () => ws.send(w.configure(16000));
       ws.onmessage = () => { ws.send(w.audio('x', new Uint8Array(16000), false)); setTimeout(() => process.kill(process.pid, 'SIGKILL'), 50); };`;
@@ -584,5 +617,194 @@ test('bad flags are refused with a message and exit code 2', async () => {
     const code = await new Promise((r) => p.on('exit', r));
     assert.equal(code, 2, args.join(' '));
     assert.match(err, /error:/);
+  }
+});
+
+/* --- Avatar registry (issue 10 item 2): avatars/ + --avatars-dir, 404 for unknown ids, console
+ * list, public asset routes. -------------------------------------------------------------- */
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const rawGet = (port, path, headers = {}) => strictRequest(port,
+  `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n` +
+  Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('') + '\r\n');
+const glbBytes = () => {
+  const j = Buffer.from('{"asset":{"version":"2.0"}}  ');
+  const h = Buffer.alloc(20);
+  h.write('glTF', 0); h.writeUInt32LE(2, 4); h.writeUInt32LE(20 + j.length, 8);
+  h.writeUInt32LE(j.length, 12); h.writeUInt32LE(0x4e4f534a, 16);
+  return Buffer.concat([h, j]);
+};
+/* A registry directory: entries maps a directory name to avatar.json text (string) or an
+ * object (serialised), plus files to write next to it. */
+function makeRegistry(entries) {
+  const dir = mkdtempSync(join(tmpdir(), 'akavatars-'));
+  for (const [name, { json, files = {} }] of Object.entries(entries)) {
+    mkdirSync(join(dir, name));
+    if (json !== undefined) writeFileSync(join(dir, name, 'avatar.json'), typeof json === 'string' ? json : JSON.stringify(json));
+    for (const [f, data] of Object.entries(files)) writeFileSync(join(dir, name, f), data);
+  }
+  return dir;
+}
+const upgradeWith = async (srv, id) => {
+  const tok = encodeURIComponent((await token(srv)).body.sessionToken);
+  return rawUpgrade(srv.port, `/v2/driveningress/websocket?id=${encodeURIComponent(id)}&appId=test-app&sessionKey=${tok}`);
+};
+
+test('avatar registry: the default avatar ships in avatars/ and an unknown id is 404 "Avatar not found"', async () => {
+  const meta = JSON.parse(readFileSync(join(REPO, 'avatars/default/avatar.json'), 'utf8'));
+  assert.equal(meta.id, 'default');
+  assert.equal(meta.default, true);
+  assert.ok(existsSync(join(REPO, 'avatars/default', meta.model)), 'the default model file is committed');
+  const srv = await startServer();
+  try {
+    assert.equal((await upgradeWith(srv, 'default')).status, 101);
+    assert.equal((await upgradeWith(srv, 'av1')).status, 101, 'a --avatars-dir avatar');
+    for (const id of ['zzz', 'Default', '../default', 'default/', 'x'.repeat(65)]) {
+      const r = await upgradeWith(srv, id);
+      assert.equal(r.status, 404, id);
+      assert.equal(r.reason, 'Not Found');
+      assert.equal(r.text, '{"message":"Avatar not found"}\n', id);
+      assert.equal(classifyHttp(r, 'websocket_connect'), 'avatarNotFound', id);
+    }
+  } finally {
+    await srv.stop();
+  }
+  // --avatars narrows the registry: registered but not listed is refused; listed but not
+  // registered stays refused (with a warning at startup).
+  const narrow = await startServer(['--avatars', 'av2,ghost']);
+  try {
+    assert.equal((await upgradeWith(narrow, 'av2')).status, 101);
+    for (const id of ['default', 'av1', 'ghost']) {
+      const r = await upgradeWith(narrow, id);
+      assert.equal(r.status, 404, id);
+      assert.equal(classifyHttp(r, 'websocket_connect'), 'avatarNotFound', id);
+    }
+    assert.match(narrow.log(), /--avatars names ghost, which is not in the avatar registry/);
+    const list = await (await fetch(`${narrow.base}/v1/console/avatars`, { headers: { 'X-Api-Key': 'test-key' } })).json();
+    assert.deepEqual(list.avatars.map((a) => a.id), ['av2']);
+    assert.equal((await rawGet(narrow.port, '/avatars/default/avatar.json')).status, 404);
+  } finally {
+    await narrow.stop();
+  }
+  // Without the built-in directory, `default` is unknown.
+  const bare = await startServer(['--builtin-avatars-dir', 'none']);
+  try {
+    assert.equal((await upgradeWith(bare, 'default')).status, 404);
+    assert.equal((await upgradeWith(bare, 'av1')).status, 101);
+  } finally {
+    await bare.stop();
+  }
+});
+
+test('avatar registry: --avatars-dir adds avatars, invalid entries are skipped with one log line each', async () => {
+  const model = glbBytes();
+  const dir = makeRegistry({
+    extra: { json: { id: 'extra', name: 'Extra', description: 'an added avatar', model: 'face.glb', preview: 'face.png', unknownField: [1, 2] }, files: { 'face.glb': model, 'face.png': 'png', 'secret.txt': 'no', '.hidden': 'no' } },
+    broken: { json: '{"id": "broken", "model": ', files: { 'avatar.glb': model } },
+    nomodel: { json: { id: 'nomodel', model: 'avatar.glb' } },
+    mismatch: { json: { id: 'other', model: 'avatar.glb' }, files: { 'avatar.glb': model } },
+    escape: { json: { id: 'escape', model: '../extra/face.glb' } },
+    dotmodel: { json: { id: 'dotmodel', model: '.avatar.glb' }, files: { '.avatar.glb': model } },
+    notstring: { json: { id: 'notstring', name: 7, model: 'avatar.glb' }, files: { 'avatar.glb': model } },
+    longname: { json: { id: 'longname', name: 'n'.repeat(200), model: 'avatar.glb' }, files: { 'avatar.glb': model } },
+    Upper: { json: { id: 'Upper', model: 'avatar.glb' }, files: { 'avatar.glb': model } },
+    nojson: { files: { 'avatar.glb': model } },
+    huge: { json: JSON.stringify({ id: 'huge', model: 'avatar.glb', pad: 'x'.repeat(70000) }), files: { 'avatar.glb': model } },
+    default: { json: { id: 'default', name: 'Operator default', model: 'avatar.glb' }, files: { 'avatar.glb': model } },
+  });
+  writeFileSync(join(dir, 'README.md'), 'not an avatar');
+  const srv = await startServer(['--avatars-dir', dir]);
+  try {
+    const list = await fetch(`${srv.base}/v1/console/avatars`, { headers: { 'X-Api-Key': 'test-key' } });
+    assert.equal(list.status, 200);
+    const { avatars } = await list.json();
+    // the project's own avatars (avatars/<id>/avatar.json), the test registry and the valid added one
+    const builtin = join(dirname(fileURLToPath(import.meta.url)), '../../avatars');
+    const shipped = readdirSync(builtin).filter((id) => existsSync(join(builtin, id, 'avatar.json')));
+    assert.ok(shipped.includes('default'));
+    assert.deepEqual(avatars.map((a) => a.id), [...new Set([...shipped, 'av1', 'av2', 'extra', 'second-avatar'])].sort());
+    const extra = avatars.find((a) => a.id === 'extra');
+    assert.deepEqual(
+      { name: extra.name, description: extra.description, model: extra.model, modelUrl: extra.modelUrl, modelBytes: extra.modelBytes, previewUrl: extra.previewUrl, default: extra.default },
+      { name: 'Extra', description: 'an added avatar', model: 'face.glb', modelUrl: '/avatars/extra/face.glb', modelBytes: model.length, previewUrl: '/avatars/extra/face.png', default: false });
+    // An operator's directory comes after the built-in one: its `default` replaces it.
+    assert.equal(avatars.find((a) => a.id === 'default').name, 'Operator default');
+    assert.equal((await upgradeWith(srv, 'extra')).status, 101);
+    const log = srv.log();
+    const skipped = { broken: /not a JSON object/, nomodel: /model file avatar\.glb is missing/, mismatch: /id.{0,3} must equal the directory name/,
+      escape: /model.{0,3} must be a plain file name/, dotmodel: /model.{0,3} must be a plain file name/, notstring: /name.{0,3} is not a string/,
+      longname: /name.{0,3} is longer than 127 bytes/, Upper: /id must match/, nojson: /no readable avatar\.json/, huge: /larger than 65536 bytes/ };
+    for (const [id, why] of Object.entries(skipped)) {
+      const lines = log.split('\n').filter((l) => l.includes(`avatar ${id} in `) && l.includes('skipped'));
+      assert.equal(lines.length, 1, `one log line for ${id}: ${log}`);
+      assert.match(lines[0], why, id);
+      if (id !== 'Upper') assert.equal((await upgradeWith(srv, id)).status, 404, id);
+    }
+    assert.doesNotMatch(log, /avatar README/);
+    assert.match(log, /avatar default in \/tmp\/akavatars-\w+ replaces the one in .*\/avatars\/default/);
+  } finally {
+    await srv.stop();
+  }
+  // The same directory from the environment and from a config file.
+  for (const [args, env] of [[[], { AVATARKIT_AVATARS_DIR: `/nonexistent-dir:${dir}` }], [['--config', join(dir, 'server.conf')], {}]]) {
+    writeFileSync(join(dir, 'server.conf'), `avatars-dir = ${dir}\n`);
+    const s2 = await startServer(args, env);
+    try {
+      assert.equal((await upgradeWith(s2, 'extra')).status, 101, JSON.stringify(args));
+    } finally {
+      await s2.stop();
+    }
+  }
+});
+
+test('avatar registry: the console list needs the API key, answered in the {"errors"} shape', async () => {
+  const srv = await startServer();
+  try {
+    for (const headers of [{}, { 'X-Api-Key': 'wrong' }]) {
+      const r = await rawGet(srv.port, '/v1/console/avatars', headers);
+      assert.equal(r.status, 401);
+      assert.deepEqual(Object.keys(r.json), ['errors']);
+      assert.equal(r.json.errors[0].code, 'invalid_api_key');
+      assert.doesNotMatch(r.text.toLowerCase(), /unauthorized|egress|livekit/);
+    }
+    const ok = await rawGet(srv.port, '/v1/console/avatars', { 'X-Api-Key': 'test-key' });
+    assert.equal(ok.status, 200);
+    const def = ok.json.avatars.find((a) => a.id === 'default');
+    assert.equal(def.default, true);
+    assert.equal(def.modelUrl, '/avatars/default/avatar.glb');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('avatar registry: public asset routes serve only the files avatar.json names', async () => {
+  const dir = makeRegistry({ extra: { json: { id: 'extra', name: 'Extra', model: 'face.glb' }, files: { 'face.glb': glbBytes(), 'secret.txt': 'no', '.hidden': 'no' } } });
+  const srv = await startServer(['--avatars-dir', dir]);
+  try {
+    const meta = await rawGet(srv.port, '/avatars/default/avatar.json');
+    assert.equal(meta.status, 200);
+    assert.equal(meta.headers['access-control-allow-origin'], '*');
+    assert.equal(meta.json.id, 'default');
+    assert.equal(meta.json.modelUrl, '/avatars/default/avatar.glb');
+    const res = await fetch(`${srv.base}${meta.json.modelUrl}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'model/gltf-binary');
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    assert.ok(bytes.equals(readFileSync(join(REPO, 'avatars/default/avatar.glb'))), 'the model bytes as on disk');
+    assert.equal(bytes.subarray(0, 4).toString(), 'glTF');
+    const extra = await fetch(`${srv.base}/avatars/extra/face.glb`);
+    assert.equal(extra.status, 200);
+    assert.ok(Buffer.from(await extra.arrayBuffer()).equals(glbBytes()));
+    for (const p of ['/avatars/extra/secret.txt', '/avatars/extra/.hidden', '/avatars/extra/face.glb.bak',
+      '/avatars/nope/avatar.json', '/avatars/nope/avatar.glb', '/avatars/default/../../CMakeLists.txt',
+      '/avatars/default/..%2f..%2fCMakeLists.txt', '/avatars/%2e%2e/%2e%2e/CMakeLists.txt',
+      '/avatars/extra/../extra/secret.txt', '/avatars/default/', '/avatars/']) {
+      const r = await rawGet(srv.port, p);
+      assert.equal(r.status, 404, p);
+      assert.ok(Array.isArray(r.json?.errors), p);
+      assert.doesNotMatch(r.text, /glTF|"no"/, p);
+    }
+  } finally {
+    await srv.stop();
   }
 });

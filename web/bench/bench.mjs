@@ -73,5 +73,44 @@ console.log(`rendered: ${frames} frames, ${(frames / seconds).toFixed(1)} fps`);
 console.log(`SDK CPU per frame (pose + morph targets + WebGL submit, JS main thread): mean ${r.cpu.meanMs.toFixed(2)} ms, p95 ${r.cpu.p95Ms.toFixed(2)} ms`);
 console.log(`main-thread task time per frame (all page work, CDP TaskDuration): ${(((m1.TaskDuration - m0.TaskDuration) * 1000) / Math.max(1, frames)).toFixed(2)} ms`);
 console.log(`script time per frame (CDP ScriptDuration): ${(((m1.ScriptDuration - m0.ScriptDuration) * 1000) / Math.max(1, frames)).toFixed(2)} ms`);
+
+// Full frame time per lighting mode: pose + scene + WebGL draw *and* its completion (a 1-pixel
+// readPixels waits for the GPU; here SwiftShader renders on the CPU), one view alone on the
+// page, the default avatar speaking its idle life, same canvas size as above.
+const frameTime = async (lighting, background) => {
+  await page.goto(`${srv.url}/player.html?recording=${recording}&idle=0`);
+  await page.waitForFunction(() => window.__player?.ready, null, { timeout: 120000 });
+  return page.evaluate(async ({ lighting, background, w, h }) => {
+    const p = window.__player;
+    const avatar = p.view.avatar;
+    p.view.dispose();
+    const box = document.createElement('div');
+    box.style.cssText = `width:${w}px;height:${h}px`;
+    document.body.prepend(box);
+    const t0 = performance.now();
+    const v = new p.sdk.AvatarView(avatar, box, { sdk: p.sdk.AvatarSDK, idle: true, lighting, background, maxPixelRatio: 1 });
+    await v.ready;
+    v.renderOnce();
+    const setupMs = performance.now() - t0;
+    const gl = v.renderer.getContext();
+    const px = new Uint8Array(4);
+    const times = [];
+    for (let i = 0; i < 150; i++) {
+      await new Promise((r) => requestAnimationFrame(r));
+      const a = performance.now();
+      v.renderOnce();
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, px);
+      times.push(performance.now() - a);
+    }
+    times.sort((x, y) => x - y);
+    v.dispose();
+    return { setupMs, mean: times.reduce((s, x) => s + x, 0) / times.length, p50: times[75], p95: times[142] };
+  }, { lighting, background, w: r.size[0], h: r.size[1] });
+};
+console.log(`## frame time per frame, rendered and finished (canvas ${r.size.join('x')}, 150 frames each)`);
+for (const [lighting, background] of [['basic', undefined], ['soft', undefined], ['soft', 'studio'], ['studio', undefined]]) {
+  const t = await frameTime(lighting, background);
+  console.log(`lighting ${lighting}${background ? ', background ' + background : ''}: mean ${t.mean.toFixed(2)} ms, p50 ${t.p50.toFixed(2)} ms, p95 ${t.p95.toFixed(2)} ms (view setup incl. environment prefilter ${t.setupMs.toFixed(0)} ms)`);
+}
 await close();
 await srv.close();

@@ -19,7 +19,7 @@ function parsePose(s) {
 
 async function mount(avatar) {
   view?.dispose();
-  view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, idle: params.get('idle') === '1' });
+  view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, idle: params.get('idle') === '1', background: params.get('background') ?? undefined, lighting: params.get('lighting') ?? undefined });
   hook.view = view;
   await view.ready;
   const z = Number(params.get('zoom') ?? 1);

@@ -35,7 +35,8 @@ async function connect() {
   AvatarSDK.setSessionToken($('token').value);
   if (!view || view.avatar.id !== $('avatar').value) {
     view?.dispose();
-    const avatar = await AvatarManager.shared.load($('avatar').value);
+    // By id from the Motion Server's avatar registry (/avatars/<id>/avatar.json): the ids it accepts.
+    const avatar = await AvatarManager.shared.load({ avatarId: $('avatar').value, registryUrl: server });
     view = hook.view = new AvatarView(avatar, $('stage'), { sdk: AvatarSDK, recordRenders: true });
     const c = view.controller;
     c.addEventListener('connectionstate', ({ state: s }) => { hook.conn.push(s); $('s-conn').textContent = s; $('badge').textContent = s; log(`connection ${s}`); syncButtons(); });

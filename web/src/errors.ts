@@ -47,6 +47,27 @@ export const ErrorCode = {
   AUDIO_CONTEXT_FAILED: 'AK_EAUDIO',
   /** The SDK was used before initialize() (browser only). */
   NOT_INITIALIZED: 'AK_EINIT',
+  /** ServerError code 16 or 3 with egress words, or an egress phrase (AKS_INVALID_EGRESS_CONFIG). */
+  INVALID_EGRESS_CONFIG: 'AKS_INVALID_EGRESS_CONFIG',
+  /** ServerError code 14, or egress not configured / not reachable (AKS_EGRESS_UNAVAILABLE). */
+  EGRESS_UNAVAILABLE: 'AKS_EGRESS_UNAVAILABLE',
+  /** ServerError code 4001 or "credits exhausted" (AKS_CREDITS_EXHAUSTED). */
+  CREDITS_EXHAUSTED: 'AKS_CREDITS_EXHAUSTED',
+  /** ServerError code 4002 or a session time limit phrase (AKS_SESSION_DURATION_EXCEEDED). */
+  SESSION_DURATION_EXCEEDED: 'AKS_SESSION_DURATION_EXCEEDED',
+  /** "session denied" (AKS_BILLING_REQUIRED). */
+  BILLING_REQUIRED: 'AKS_BILLING_REQUIRED',
+  /** "app id mismatch" (AKS_APP_ID_MISMATCH). */
+  APP_ID_MISMATCH: 'AKS_APP_ID_MISMATCH',
+  /** "app id unrecognized" (AKS_APP_ID_UNRECOGNIZED). */
+  APP_ID_UNRECOGNIZED: 'AKS_APP_ID_UNRECOGNIZED',
+  /** "no audio input for" / "livekit silence timeout" (AKS_IDLE_TIMEOUT). */
+  IDLE_TIMEOUT: 'AKS_IDLE_TIMEOUT',
+  /** "driven server ..." upstream failures (AKS_UPSTREAM_ERROR). */
+  UPSTREAM_ERROR: 'AKS_UPSTREAM_ERROR',
+  /** The server could not use our handshake: "expected ClientConfigureSession message",
+   *  "unexpected message type", "failed to unmarshal initial message" (AKS_PROTOCOL_ERROR). */
+  PROTOCOL_ERROR: 'AKS_PROTOCOL_ERROR',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -116,17 +137,46 @@ export function classifyClose(code: number, confirmed: boolean): ErrorCodeValue 
 }
 
 /**
- * Maps a ServerError (gRPC-style code + message) to a stable code, using the phrases
- * PROTOCOL.md fixes: unsupported sample rate -> UNSUPPORTED_SAMPLE_RATE; session token or app
- * id problems and gRPC 16 (UNAUTHENTICATED) -> UNAUTHORIZED, or SESSION_TOKEN_EXPIRED when the
- * token expired; avatar not found -> AVATAR_NOT_FOUND; anything else -> SERVER_ERROR.
+ * Rule 5 of PROTOCOL.md section 6: phrases in the message, in this order (the first that
+ * appears wins, case-insensitive). The C SDK's table (sdk/errors.c, k_phrases) is the same.
+ */
+const SERVER_PHRASES: ReadonlyArray<readonly [readonly string[], ErrorCodeValue]> = [
+  [['credits exhausted'], ErrorCode.CREDITS_EXHAUSTED],
+  [['session time limit reached', 'maximum session duration'], ErrorCode.SESSION_DURATION_EXCEEDED],
+  [['session denied'], ErrorCode.BILLING_REQUIRED],
+  [['invalid session token', 'empty token'], ErrorCode.UNAUTHORIZED],
+  [['token is expired', 'session token expired'], ErrorCode.SESSION_TOKEN_EXPIRED],
+  [['app id mismatch'], ErrorCode.APP_ID_MISMATCH],
+  [['appidunrecognized', 'app id unrecognized'], ErrorCode.APP_ID_UNRECOGNIZED],
+  [['avatar not found'], ErrorCode.AVATAR_NOT_FOUND],
+  [['unsupported sample rate'], ErrorCode.UNSUPPORTED_SAMPLE_RATE],
+  [['livekit silence timeout', 'no audio input for'], ErrorCode.IDLE_TIMEOUT],
+  [['livekit_egress', 'agora_egress', 'missing livekit credentials', 'unauthorized'], ErrorCode.INVALID_EGRESS_CONFIG],
+  [['egress client is not configured on server', 'failed to create egress connection'], ErrorCode.EGRESS_UNAVAILABLE],
+  [['driven server returned non-200 status code', 'driven server request failed'], ErrorCode.UPSTREAM_ERROR],
+  [['expected clientconfiguresession message', 'unexpected message type', 'failed to unmarshal initial message'], ErrorCode.PROTOCOL_ERROR],
+];
+
+/**
+ * Maps a ServerError (gRPC-style code + message) to a stable code by the official Server SDKs'
+ * rules, in their order (PROTOCOL.md section 6; the C SDK's sdk/errors.c does the same):
+ *   1. code 3: INVALID_EGRESS_CONFIG if the message mentions livekit, agora or egress, else
+ *      INVALID_REQUEST (the code wins over any phrase: "unsupported sample rate" with code 3
+ *      is INVALID_REQUEST);
+ *   2. code 16: INVALID_EGRESS_CONFIG (always);  3. code 14: EGRESS_UNAVAILABLE;
+ *   4. code 4001: CREDITS_EXHAUSTED, 4002: SESSION_DURATION_EXCEEDED;
+ *   5. the phrases of SERVER_PHRASES, in order;
+ * and SERVER_ERROR when no rule applies. (Rule 6, HTTP statuses, needs the refused upgrade's
+ * status, which browsers never show: a refused WebSocket is CONNECTION_FAILED.)
  */
 export function classifyServerError(code: number, message: string): ErrorCodeValue {
-  const m = message.toLowerCase();
-  if (m.includes('unsupported sample rate')) return ErrorCode.UNSUPPORTED_SAMPLE_RATE;
-  if (m.includes('session token expired')) return ErrorCode.SESSION_TOKEN_EXPIRED;
-  if (m.includes('session token') || m.includes('app id mismatch') || code === 16)
-    return ErrorCode.UNAUTHORIZED;
-  if (m.includes('avatar not found')) return ErrorCode.AVATAR_NOT_FOUND;
+  const text = (message ?? '').toLowerCase();
+  if (code === 3)
+    return /livekit|agora|egress/.test(text) ? ErrorCode.INVALID_EGRESS_CONFIG : ErrorCode.INVALID_REQUEST;
+  if (code === 16) return ErrorCode.INVALID_EGRESS_CONFIG;
+  if (code === 14) return ErrorCode.EGRESS_UNAVAILABLE;
+  if (code === 4001) return ErrorCode.CREDITS_EXHAUSTED;
+  if (code === 4002) return ErrorCode.SESSION_DURATION_EXCEEDED;
+  for (const [phrases, c] of SERVER_PHRASES) if (phrases.some((p) => text.includes(p))) return c;
   return ErrorCode.SERVER_ERROR;
 }

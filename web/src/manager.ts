@@ -3,6 +3,7 @@
 
 import { AvatarKitError, ErrorCode } from './errors.js';
 import { AvatarSDK, type AvatarSDKImpl } from './sdk.js';
+import { fetchAvatarEntry, isRegistryRequest, type AvatarEntry, type RegistryAvatarRequest } from './registry.js';
 
 export type LoadProgress =
   | { type: 'downloading'; progress: number }
@@ -15,9 +16,11 @@ export class Avatar {
     readonly id: string,
     readonly url: string,
     readonly data: ArrayBuffer,
+    /** The registry entry, for avatars loaded with `{ avatarId, registryUrl }`. */
+    readonly entry?: AvatarEntry,
   ) {}
   get name(): string {
-    return this.id;
+    return this.entry?.name ?? this.id;
   }
 }
 
@@ -52,7 +55,8 @@ export class AvatarManager {
    * Loads an avatar by id (or URL). Progress: downloading (0..100) as bytes arrive, then
    * completed or failed. Concurrent and repeated loads of one id share one download.
    */
-  load(avatarId: string, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+  load(avatarId: string | RegistryAvatarRequest, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+    if (isRegistryRequest(avatarId)) return this.loadFromRegistry(avatarId, onProgress);
     if (typeof avatarId !== 'string' || !avatarId) {
       const err = new AvatarKitError(ErrorCode.INVALID_ARGUMENT, 'avatarId must be a non-empty string');
       onProgress?.({ type: 'failed', error: err });
@@ -64,6 +68,39 @@ export class AvatarManager {
       p = this.fetchAvatar(avatarId, url, onProgress);
       this.cache.set(url, p);
       p.catch(() => this.cache.delete(url));
+      return p;
+    }
+    return p.then(
+      (a) => {
+        onProgress?.({ type: 'completed', progress: 100 });
+        return a;
+      },
+      (e: AvatarKitError) => {
+        onProgress?.({ type: 'failed', error: e });
+        throw e;
+      },
+    );
+  }
+
+  /**
+   * Loads an avatar by id from a registry (the Motion Server's `/avatars/<id>/avatar.json`, or
+   * a static copy with that layout): reads its metadata, then downloads the model it names.
+   * Fails with AVATAR_LOAD_FAILED when the registry does not have the id.
+   */
+  private async loadFromRegistry(req: RegistryAvatarRequest, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+    let entry: AvatarEntry;
+    try {
+      entry = await fetchAvatarEntry(req.registryUrl, req.avatarId);
+    } catch (e) {
+      onProgress?.({ type: 'failed', error: e as AvatarKitError });
+      throw e;
+    }
+    const key = `registry:${entry.modelUrl}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      p = this.fetchAvatar(entry.id, entry.modelUrl, onProgress).then((a) => new Avatar(entry.id, a.url, a.data, entry));
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
       return p;
     }
     return p.then(

@@ -4,10 +4,9 @@
  * SDK instance or a ready controller); it reads no page-wide state. */
 
 import {
-  ACESFilmicToneMapping, Box3, Color, DirectionalLight, Group, HemisphereLight, type Object3D,
+  ACESFilmicToneMapping, Box3, Group, type Object3D,
   PerspectiveCamera, Scene, SRGBColorSpace, Vector3, WebGLRenderer,
 } from 'three';
-import { GLTFLoader } from 'three/examples/jsm/loaders/GLTFLoader.js';
 import { ARKIT_COUNT, arkitIndex } from './arkit.js';
 import { defaultDecoderFactory, wasmDecoderFactory } from './audio.js';
 import { AvatarController } from './controller.js';
@@ -16,6 +15,8 @@ import { type AvatarViewEventMap, FirstRenderEvent, typedEventTarget } from './e
 import type { Logger } from './log.js';
 import type { Avatar } from './manager.js';
 import { FRAME_STRIDE } from './motion.js';
+import { type LightingMode, setupBackground, setupLighting } from './lighting.js';
+import { parseAvatarModel } from './loader.js';
 import { AvatarRig } from './rig.js';
 import type { AvatarSDKImpl } from './sdk.js';
 
@@ -35,8 +36,13 @@ export interface AvatarViewOptions {
   /** A controller built by the app (the view renders its pose and disposes it with itself);
    *  recordRenders, idle and decoder are then the controller's business. */
   controller?: AvatarController;
-  /** Background colour (CSS string); default transparent. */
+  /** Background: a CSS colour, or 'studio' (a soft radial gradient that sets off the face);
+   *  default transparent (the page shows through). */
   background?: string;
+  /** Lighting: 'soft' (default: hemisphere + key, fill and rim, low contrast), 'studio'
+   *  (adds image-based environment light; softest, costlier per pixel) or 'basic' (the
+   *  earlier, higher-contrast setup). See docs/avatars.md. */
+  lighting?: LightingMode;
   /** Cap on devicePixelRatio (default 2). */
   maxPixelRatio?: number;
   /** Keep a per-frame render log in controller.renders (tests, benchmarks). */
@@ -45,6 +51,9 @@ export interface AvatarViewOptions {
   idle?: boolean;
   /** Opus decoder: 'auto' (WebCodecs, else wasm), or force 'wasm' (default 'auto'). */
   decoder?: 'auto' | 'wasm';
+  /** Folder (URL) of the Draco decoder files for Draco-compressed avatars; default draco/
+   *  beside the SDK module (web/dist/draco/). */
+  dracoDecoderPath?: string;
 }
 
 const CPU_SAMPLES = 600;
@@ -125,15 +134,15 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
       this.renderer.outputColorSpace = SRGBColorSpace;
       this.renderer.toneMapping = ACESFilmicToneMapping;
       this.renderer.toneMappingExposure = 1.05;
-      if (options.background) this.scene.background = new Color(options.background);
+      this.bgTexture = setupBackground(this.scene, options.background);
     } catch (e) {
       this.renderer = null;
       queueMicrotask(() => this.controller.fail(ErrorCode.RENDER_FAILED, `WebGL: ${(e as Error).message}`));
     }
     this.maxDpr = options.maxPixelRatio ?? 2;
-    this.setupLights();
+    this.disposeLights = setupLighting(this.scene, this.renderer, options.lighting ?? 'soft');
     this.scene.add(this.root);
-    this.ready = this.loadModel();
+    this.ready = this.loadModel(options.dracoDecoderPath);
     if (typeof ResizeObserver !== 'undefined') {
       this.ro = new ResizeObserver(() => this.resize());
       this.ro.observe(container);
@@ -142,6 +151,8 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
     this.raf = requestAnimationFrame(this.loop);
   }
   private maxDpr: number;
+  private disposeLights: () => void = () => undefined;
+  private bgTexture: { dispose(): void } | null = null;
 
   /** Deprecated alias used by the commercial SDK's examples. */
   get avatarController(): AvatarController {
@@ -166,29 +177,17 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
     return { frames: this.cpuN, meanMs: a.reduce((s, x) => s + x, 0) / n, p95Ms: a[Math.floor(0.95 * (n - 1))] };
   }
 
-  private setupLights(): void {
-    this.scene.add(new HemisphereLight(0xfff4ea, 0x8a7c78, 1.3));
-    const key = new DirectionalLight(0xffffff, 2.0);
-    key.position.set(1.2, 2.2, 2.5);
-    this.scene.add(key);
-    const fill = new DirectionalLight(0xcfe0ff, 0.7);
-    fill.position.set(-2, 0.8, 1.5);
-    this.scene.add(fill);
-    const rim = new DirectionalLight(0xffffff, 1.1);
-    rim.position.set(-0.5, 2, -2.5);
-    this.scene.add(rim);
-  }
-
-  private async loadModel(): Promise<void> {
-    const loader = new GLTFLoader();
+  private async loadModel(dracoDecoderPath?: string): Promise<void> {
     try {
-      const gltf = await loader.parseAsync(this.avatar.data, '');
+      const gltf = await parseAvatarModel(this.avatar.data, { dracoDecoderPath });
       if (this.disposed) return;
       const model = gltf.scene;
       this.root.add(model);
       this.rig = new AvatarRig(model);
       this.frameModel(model);
-      this.log.info(`avatar ${this.avatar.id}: ${this.rig.channels.size}/52 ARKit channels on ${this.rig.morphMeshCount} meshes`);
+      const line = `avatar ${this.avatar.id}: ${this.rig.describe()}`;
+      if (this.rig.missing.length) this.log.warn(line);
+      else this.log.info(line);
     } catch (e) {
       const message = `avatar ${this.avatar.id}: cannot parse glTF: ${(e as Error).message}`;
       this.controller.fail(ErrorCode.AVATAR_LOAD_FAILED, message);
@@ -290,6 +289,8 @@ export class AvatarView extends typedEventTarget<AvatarViewEventMap>() {
         mat.dispose();
       }
     });
+    this.disposeLights();
+    this.bgTexture?.dispose();
     this.renderer?.dispose();
     this.renderer?.forceContextLoss();
     this.canvas.remove();

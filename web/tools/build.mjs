@@ -1,6 +1,6 @@
 // Builds web/dist: the ES module (three.js and opus-decoder left to the consumer's bundler),
 // a standalone bundle for plain <script type="module"> pages and the demos, type
-// declarations, the default avatar, demo pages and recordings.
+// declarations, the avatars (a copy of ../avatars), demo pages and recordings.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -35,8 +35,36 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
 writeFileSync(join(dist, 'avatarkit.d.ts'), "export * from './types/index.js';\n");
 writeFileSync(join(dist, 'avatarkit.standalone.d.ts'), "export * from './types/index.js';\n");
 
-// 4. default avatar
-execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
+// 4. avatars: a static copy of the project's avatar registry (../avatars/<id>/avatar.json and
+// the files it names) in dist/avatars/<id>/, so any static host of dist is a registry for
+// `AvatarManager.load({ avatarId, registryUrl })`; and dist/avatars/default.glb, the default
+// avatar's model at the URL that plain `load('default')` uses. Without ../avatars (the package
+// built on its own), the default avatar is generated as before.
+const registry = join(root, '..', 'avatars');
+const ID = /^[a-z0-9][a-z0-9_-]{0,63}$/, FILE = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,126}$/;
+let copied = 0;
+if (existsSync(registry)) {
+  for (const id of readdirSync(registry).sort()) {
+    const meta = join(registry, id, 'avatar.json');
+    if (!ID.test(id) || !existsSync(meta)) continue;
+    const j = JSON.parse(readFileSync(meta, 'utf8'));
+    const files = [j.model, j.preview].filter((f) => typeof f === 'string');
+    if (j.id !== id || !files.every((f) => FILE.test(f) && existsSync(join(registry, id, f))))
+      throw new Error(`avatars/${id}/avatar.json: id or files invalid (see avatars/README.md)`);
+    mkdirSync(join(dist, 'avatars', id), { recursive: true });
+    for (const f of ['avatar.json', ...files]) copyFileSync(join(registry, id, f), join(dist, 'avatars', id, f));
+    // and dist/avatars/<id>.glb, the URL plain ids resolve to (`load('mira')`, `?avatar=mira`)
+    copyFileSync(join(registry, id, j.model), join(dist, 'avatars', `${id}.glb`));
+    copied++;
+  }
+}
+if (!existsSync(join(dist, 'avatars/default.glb')))
+  execFileSync(process.execPath, [join(root, 'tools/make-avatar.mjs'), join(dist, 'avatars/default.glb')], { stdio: quiet ? 'ignore' : 'inherit' });
+
+// 4a. the Draco decoder (three.js's, from npm), fetched by the SDK from dist/draco/ only for
+// Draco-compressed avatars (src/loader.ts)
+mkdirSync(join(dist, 'draco'), { recursive: true });
+for (const f of ['draco_wasm_wrapper.js', 'draco_decoder.wasm']) copyFileSync(join(root, 'node_modules/three/examples/jsm/libs/draco', f), join(dist, 'draco', f));
 
 // 5. demo pages and recordings (the captured sample.json when present, else a generated one)
 for (const f of readdirSync(join(root, 'demo'))) {
@@ -55,4 +83,4 @@ const size = (f) => {
 };
 log(`dist/avatarkit.js (SDK without three.js): ${size('avatarkit.js')}`);
 log(`dist/avatarkit.standalone.js (with three.js): ${size('avatarkit.standalone.js')}`);
-log(`dist/avatars/default.glb: ${(statSync(join(dist, 'avatars/default.glb')).size / 1024).toFixed(0)} KiB`);
+log(`dist/avatars/default.glb: ${(statSync(join(dist, 'avatars/default.glb')).size / 1024).toFixed(0)} KiB; registry copy: ${copied} avatar(s) in dist/avatars/<id>/`);

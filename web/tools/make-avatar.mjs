@@ -32,7 +32,7 @@ function rotX(p, c, a) { const y = p[1] - c[1], z = p[2] - c[2]; const s = Math.
 function rotY(p, c, a) { const x = p[0] - c[0], z = p[2] - c[2]; const s = Math.sin(a), k = Math.cos(a); return [c[0] + x * k + z * s, p[1], c[2] - x * s + z * k]; }
 
 // ---- layout (metres, y up, avatar faces +z; avatar's left is +x) ----------------------------
-const HEAD_NODE = [0, 1.482, 0];
+const HEAD_NODE = [0, 1.47, 0];
 /** Stylized proportions: the head is drawn 15% larger than the body would suggest. */
 const HEAD_SCALE = 1.15;
 const C = [0, 0.112, 0.004]; // head centre in head-node space
@@ -41,17 +41,37 @@ const mDir = norm([0, -0.40, 1]);
 const right = [1, 0, 0];
 const up = norm([0, mDir[2], -mDir[1]]);
 const EYE_Y = C[1] + 0.006;
-const EYE_X = 0.033;
-const EYE_R = 0.0158;
+const EYE_X = 0.034;
+const EYE_R = 0.0172;
 
-const COL = {
-  skin: srgb(0.95, 0.76, 0.64), skinShade: srgb(0.88, 0.64, 0.54), blush: srgb(0.96, 0.64, 0.58),
-  lip: srgb(0.84, 0.50, 0.49), lipIn: srgb(0.60, 0.26, 0.28), hair: srgb(0.23, 0.14, 0.09),
-  hairHi: srgb(0.34, 0.22, 0.14), brow: srgb(0.20, 0.12, 0.08), sclera: srgb(0.96, 0.95, 0.93),
-  iris: srgb(0.30, 0.47, 0.56), irisOut: srgb(0.14, 0.24, 0.32), pupil: srgb(0.03, 0.03, 0.04),
-  lash: srgb(0.10, 0.07, 0.06), teeth: srgb(0.97, 0.96, 0.92), tongue: srgb(0.82, 0.42, 0.44),
-  mouth: srgb(0.30, 0.08, 0.10), shirt: srgb(0.18, 0.40, 0.55), collar: srgb(0.93, 0.93, 0.90),
+/** Looks: colours, hair cut and face width. 'default' and a second avatar, 'mira'. */
+export const STYLES = {
+  default: {
+    skin: [0.95, 0.76, 0.64], skinShade: [0.88, 0.64, 0.54], blush: [0.96, 0.64, 0.58],
+    lip: [0.84, 0.50, 0.49], lipIn: [0.60, 0.26, 0.28], hair: [0.23, 0.14, 0.09], hairHi: [0.36, 0.23, 0.15],
+    brow: [0.20, 0.12, 0.08], iris: [0.30, 0.47, 0.56], irisOut: [0.14, 0.24, 0.32],
+    shirt: [0.18, 0.40, 0.55], collar: [0.93, 0.93, 0.90], hairCut: 'short', faceWidth: 1, browThick: 1,
+  },
+  mira: {
+    skin: [0.72, 0.50, 0.38], skinShade: [0.60, 0.40, 0.30], blush: [0.78, 0.46, 0.40],
+    lip: [0.66, 0.34, 0.34], lipIn: [0.45, 0.18, 0.20], hair: [0.07, 0.05, 0.05], hairHi: [0.16, 0.11, 0.09],
+    brow: [0.08, 0.06, 0.05], iris: [0.36, 0.24, 0.12], irisOut: [0.16, 0.10, 0.05],
+    shirt: [0.62, 0.22, 0.30], collar: [0.62, 0.22, 0.30], hairCut: 'bob', faceWidth: 0.95, browThick: 0.8,
+  },
 };
+let COL = null;
+let STYLE = null;
+function useStyle(st) {
+  STYLE = st;
+  const c = (k) => srgb(...st[k]);
+  COL = {
+    skin: c('skin'), skinShade: c('skinShade'), blush: c('blush'), lip: c('lip'), lipIn: c('lipIn'),
+    hair: c('hair'), hairHi: c('hairHi'), brow: c('brow'), sclera: srgb(0.96, 0.95, 0.93),
+    iris: c('iris'), irisOut: c('irisOut'), pupil: srgb(0.02, 0.02, 0.03), lash: srgb(0.06, 0.04, 0.04),
+    teeth: srgb(0.97, 0.96, 0.92), tongue: srgb(0.82, 0.42, 0.44), mouth: srgb(0.30, 0.08, 0.10),
+    shirt: c('shirt'), collar: c('collar'),
+  };
+}
 
 // ---- head skin: a sphere whose pole sits in the mouth so the rings become lip contours -----
 // Lip rings: [horizontal half-angle, upper half-angle, lower half-angle, inward depth, bulge, colour t]
@@ -59,8 +79,8 @@ const LIP_RINGS = [
   [0.22, 0.030, 0.030, 0.011, 0.000, 1.0],
   [0.255, 0.016, 0.016, 0.006, 0.000, 1.0],
   [0.28, 0.002, 0.002, 0.0005, 0.0015, 0.9],
-  [0.292, 0.028, 0.040, 0.000, 0.0032, 0.8],
-  [0.305, 0.058, 0.080, 0.000, 0.0026, 0.7],
+  [0.292, 0.034, 0.042, 0.000, 0.0036, 0.8],
+  [0.305, 0.068, 0.082, 0.000, 0.0028, 0.7],
   [0.325, 0.092, 0.115, 0.000, 0.0012, 0.25],
 ];
 const SEG = 72;
@@ -98,15 +118,17 @@ function features(p) {
   const ax = Math.abs(x);
   let h = 0;
   const my = MOUTH[1];
-  h += 0.0145 * gauss(x, y - (my + 0.036), 0.0095, 0.0105); // nose tip
-  h += 0.0075 * gauss(x, y - (my + 0.058), 0.007, 0.02); // bridge
-  h += 0.0045 * gauss(ax - 0.0105, y - (my + 0.029), 0.006, 0.0055); // nostril wings
-  h -= 0.0015 * gauss(ax - 0.0085, y - (my + 0.0235), 0.0025, 0.002); // nostrils
+  h += 0.0175 * gauss(x, y - (my + 0.034), 0.0085, 0.0095); // nose tip
+  h += 0.0045 * gauss(x, y - (my + 0.028), 0.006, 0.004); // columella under the tip
+  h += 0.0095 * gauss(x, y - (my + 0.056), 0.0062, 0.019); // bridge
+  h += 0.0058 * gauss(ax - 0.0112, y - (my + 0.028), 0.0055, 0.005); // nostril wings
+  h -= 0.0022 * gauss(ax - 0.0072, y - (my + 0.0225), 0.0024, 0.0018); // nostrils
   h -= 0.0062 * gauss(ax - EYE_X, y - EYE_Y, 0.0135, 0.0095); // eye sockets
   h += 0.0045 * gauss(ax - 0.03, y - (EYE_Y + 0.024), 0.02, 0.008); // brow ridge
   h += 0.0055 * gauss(ax - 0.047, y - (EYE_Y - 0.026), 0.016, 0.014); // cheekbones
   h += 0.006 * gauss(x, y - (my - 0.04), 0.017, 0.013); // chin
-  h += 0.0015 * gauss(x, y - (my + 0.013), 0.006, 0.005); // philtrum
+  h += 0.0016 * gauss(ax - 0.0046, y - (my + 0.0135), 0.0018, 0.0055); // philtral columns
+  h -= 0.0006 * gauss(x, y - (my + 0.0135), 0.0022, 0.005); // philtrum groove
   return h * front;
 }
 
@@ -202,19 +224,40 @@ function merge(parts) {
 let EYE_Z = 0.08; // set from the sculpted skin in makeAvatar()
 const eyeCentre = (side) => [side * EYE_X, EYE_Y, EYE_Z];
 function eyeball(side) {
+  // a sphere whose pole looks out of the eye, so pupil and iris are drawn by concentric rings
+  // (round at any resolution), the rings densest around the iris
   const c = eyeCentre(side);
   const out = side * 0.05; // slight outward rest gaze
-  return ellipsoid(c, [EYE_R, EYE_R, EYE_R], 36, 24, (d) => {
-    const dd = [d[0] * Math.cos(out) - d[2] * Math.sin(out), d[1], d[0] * Math.sin(out) + d[2] * Math.cos(out)];
-    const ang = Math.acos(clamp(dd[2], -1, 1));
-    // catchlight: a small bright spot up and to the side of the pupil
-    const hl = Math.hypot(dd[0] - 0.16, dd[1] - 0.2);
-    if (hl < 0.07) return srgb(1, 1, 1);
-    if (ang < 0.21) return COL.pupil;
-    if (ang < 0.54) return mix(mix(COL.iris, srgb(0.55, 0.7, 0.75), smooth(0.35, 0.21, ang) * 0.5), COL.irisOut, smooth(0.36, 0.54, ang));
-    if (ang < 0.59) return mix(COL.irisOut, COL.sclera, smooth(0.54, 0.59, ang));
-    return mix(COL.sclera, srgb(0.85, 0.78, 0.76), smooth(1.2, 1.6, ang));
-  });
+  const ax = [Math.sin(out), 0, Math.cos(out)], ux = [Math.cos(out), 0, -Math.sin(out)], uy = [0, 1, 0];
+  const pos = [], col = [], idx = [];
+  const SEGS = 40, RINGS = 26;
+  const color = (ang, dd) => {
+    const hl = Math.hypot(dd[0] - 0.17, dd[1] - 0.2); // catchlight up and to the side
+    if (hl < 0.065) return srgb(1, 1, 1);
+    if (ang < 0.2) return COL.pupil;
+    if (ang < 0.55) return mix(mix(COL.iris, srgb(0.62, 0.72, 0.72), smooth(0.38, 0.2, ang) * 0.35), COL.irisOut, smooth(0.36, 0.55, ang));
+    if (ang < 0.6) return mix(COL.irisOut, COL.sclera, smooth(0.55, 0.6, ang));
+    return mix(COL.sclera, srgb(0.86, 0.78, 0.76), smooth(1.2, 1.7, ang));
+  };
+  pos.push(c[0] + ax[0] * EYE_R, c[1] + ax[1] * EYE_R, c[2] + ax[2] * EYE_R);
+  col.push(...COL.pupil);
+  for (let i = 1; i <= RINGS; i++) {
+    const t = i / RINGS;
+    const ang = t < 0.5 ? 0.7 * (t / 0.5) ** 1.2 : lerp(0.7, Math.PI, (t - 0.5) / 0.5);
+    for (let j = 0; j < SEGS; j++) {
+      const ph = (j / SEGS) * Math.PI * 2;
+      const lx = Math.sin(ang) * Math.cos(ph), ly = Math.sin(ang) * Math.sin(ph), lz = Math.cos(ang);
+      const d = [ux[0] * lx + uy[0] * ly + ax[0] * lz, ux[1] * lx + uy[1] * ly + ax[1] * lz, ux[2] * lx + uy[2] * ly + ax[2] * lz];
+      pos.push(c[0] + d[0] * EYE_R, c[1] + d[1] * EYE_R, c[2] + d[2] * EYE_R);
+      col.push(...color(ang, [lx, ly]));
+    }
+  }
+  for (let j = 0; j < SEGS; j++) idx.push(0, 1 + j, 1 + ((j + 1) % SEGS));
+  for (let i = 0; i < RINGS - 1; i++) for (let j = 0; j < SEGS; j++) {
+    const a = 1 + i * SEGS + j, b = 1 + i * SEGS + ((j + 1) % SEGS), c2 = a + SEGS, d2 = b + SEGS;
+    idx.push(a, c2, b, b, c2, d2);
+  }
+  return { pos, col, idx };
 }
 const LID_UP_EDGE = 0.36, LID_LO_EDGE = -0.47;
 function lid(side, upper) {
@@ -222,25 +265,51 @@ function lid(side, upper) {
   const pos = [], col = [], idx = [];
   const NA = 28, NE = 10;
   const e0 = upper ? LID_UP_EDGE : LID_LO_EDGE;
-  const e1 = upper ? 1.35 : -1.2;
+  const e1 = upper ? 1.85 : -1.45;
   const rows = [];
   rows.push({ e: e0, r: EYE_R * 1.005, dark: true });
-  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 + 0.02 * (i / NE)), dark: i === 0 });
+  for (let i = 0; i <= NE; i++) rows.push({ e: lerp(e0, e1, (i / NE) ** 1.3), r: EYE_R * (1.06 - 0.05 * (i / NE) ** 2), dark: i === 0 });
   for (const row of rows) {
     for (let a = 0; a <= NA; a++) {
-      const al = lerp(-1.2, 1.2, a / NA);
+      const al = lerp(-1.45, 1.45, a / NA);
       // lid edge dips toward the corners so the eye opening is almond shaped
       const dip = (upper ? -1 : 1) * 0.28 * al * al * (row === rows[0] || row === rows[1] ? 1 : 1 - (Math.abs(row.e - e0) / Math.abs(e1 - e0)));
       const e = row.e + dip;
       const d = [Math.sin(al) * Math.cos(e), Math.sin(e), Math.cos(al) * Math.cos(e)];
       pos.push(c[0] + d[0] * row.r, c[1] + d[1] * row.r, c[2] + d[2] * row.r);
-      col.push(...(row.dark && upper ? COL.lash : row.dark ? mix(COL.skin, COL.lipIn, 0.35) : mix(COL.skin, COL.skinShade, 0.25)));
+      col.push(...(row.dark && upper ? COL.lash : row.dark ? mix(COL.skin, COL.lipIn, 0.35) : mix(COL.skin, COL.skinShade, 0.12)));
     }
   }
   const W = NA + 1;
   for (let i = 0; i < rows.length - 1; i++) for (let a = 0; a < NA; a++) {
     const p0 = i * W + a, p1 = p0 + 1, p2 = p0 + W, p3 = p2 + 1;
     if (upper) idx.push(p0, p1, p2, p1, p3, p2); else idx.push(p0, p2, p1, p1, p2, p3);
+  }
+  if (upper) {
+    // eyelashes: a curled strip along the lid edge, longest at the outer corner, two-sided
+    const K = 3;
+    // two copies with opposite winding and their own vertices, so each side gets a clean normal
+    for (const face of [1, -1]) {
+    const base = pos.length / 3;
+    for (let a = 0; a <= NA; a++) {
+      const al = lerp(-1.2, 1.2, a / NA);
+      const e = e0 - 0.28 * al * al;
+      const d = [Math.sin(al) * Math.cos(e), Math.sin(e), Math.cos(al) * Math.cos(e)];
+      const outer = smooth(-1.2, 1.0, side * al);
+      const len = EYE_R * (0.09 + 0.16 * outer) * Math.sin(Math.PI * (0.06 + 0.88 * a / NA)) ** 0.5;
+      for (let k = 0; k <= K; k++) {
+        const t = k / K;
+        const r = EYE_R * 1.04 + len * t;
+        pos.push(c[0] + d[0] * r + side * 0.15 * len * t * outer, c[1] + d[1] * r + len * 0.9 * t * t, c[2] + d[2] * r);
+        col.push(...COL.lash);
+      }
+    }
+    const KW = K + 1;
+    for (let a = 0; a < NA; a++) for (let k = 0; k < K; k++) {
+      const p0 = base + a * KW + k, p1 = p0 + KW, p2 = p0 + 1, p3 = p1 + 1;
+      if (face > 0) idx.push(p0, p1, p2, p2, p1, p3); else idx.push(p0, p2, p1, p2, p3, p1);
+    }
+    }
   }
   return { pos, col, idx };
 }
@@ -269,7 +338,7 @@ function brow(side, skin) {
     const t = i / N;
     const x = side * lerp(0.011, 0.05, t);
     const y = EYE_Y + 0.021 + 0.007 * Math.sin(Math.PI * (0.2 + 0.75 * t)) - 0.004 * t;
-    const thick = lerp(0.0048, 0.0016, t ** 1.2);
+    const thick = lerp(0.0055, 0.0019, t ** 1.2) * STYLE.browThick;
     for (let j = 0; j <= M; j++) {
       const a = (j / M) * Math.PI;
       const yy = y + Math.cos(a) * thick;
@@ -289,25 +358,33 @@ function brow(side, skin) {
 // ---- hair ----------------------------------------------------------------------------------
 function hair() {
   const pos = [], col = [], idx = [];
-  const NA = 72, NT = 22;
+  const NA = 180, NT = 28;
+  const bob = STYLE.hairCut === 'bob';
   for (let t = 0; t <= NT; t++) {
     const v = t / NT;
     for (let a = 0; a < NA; a++) {
       const az = (a / NA) * Math.PI * 2; // 0 = front
       const fr = Math.cos(az);
       // hairline elevation: high on the forehead with a side-swept fringe, low at the nape
-      let line = lerp(-0.55, 0.40, (fr + 1) / 2);
-      // a fringe swept to the avatar's right, higher on its left where the part is
       const fz = Math.atan2(Math.sin(az), Math.cos(az)); // -pi..pi, 0 = front, + = avatar's left
-      line += 0.12 * smooth(0.1, 0.7, fz) * smooth(1.3, 0.8, fz) - 0.12 * smooth(0.25, -0.5, fz) * smooth(-1.4, -0.9, fz);
-      // sideburns in front of the ears
-      line -= 0.28 * Math.exp(-(((Math.abs(fz) - 1.22) / 0.12) ** 2));
+      let line;
+      if (bob) {
+        // chin-length bob framing the face, parted on the avatar's left
+        line = lerp(-0.78, 0.6, smooth(0.3, 0.82, fr)) + 0.05 * smooth(0.1, 0.6, fz) * smooth(1.0, 0.6, fz);
+      } else {
+        // short cut: the hairline high enough to show the brows, a soft side-swept fringe
+        line = fr >= 0 ? lerp(0.17, 0.6, fr ** 0.8) : lerp(0.17, -0.85, smooth(0, 0.6, -fr)); // down to the nape
+        line += 0.07 * smooth(0.1, 0.7, fz) * smooth(1.3, 0.8, fz) - 0.06 * smooth(0.25, -0.5, fz) * smooth(-1.4, -0.9, fz);
+        // sideburns in front of the ears
+        line -= 0.26 * Math.exp(-(((Math.abs(fz) - 1.22) / 0.14) ** 2));
+      }
       const el = lerp(line, Math.PI / 2 - 0.05, v);
       const d = [Math.sin(az) * Math.cos(el), Math.sin(el), Math.cos(az) * Math.cos(el)];
       const base = baseShape(d);
       const fz2 = Math.atan2(Math.sin(az), Math.cos(az));
       const part = 0.006 * Math.exp(-((fz2 - 0.55) ** 2) / 0.15) * smooth(0.3, 0.7, v); // volume beside the part
-      const puff = lerp(0.0, 1, smooth(0, 0.25, v)) * (0.008 + 0.016 * Math.max(0, d[1]) + 0.006 * Math.max(0, -d[2]) + 0.004 * Math.abs(d[0])) + part;
+      let puff = lerp(0.0, 1, smooth(0, 0.25, v)) * (0.008 + 0.016 * Math.max(0, d[1]) + 0.006 * Math.max(0, -d[2]) + 0.004 * Math.abs(d[0])) + part;
+      if (bob) puff += (0.014 + 0.006 * Math.max(0, -d[2])) * smooth(0.1, -0.5, d[1]) * smooth(0.75, 0.4, fr) + 0.003 * smooth(0.8, 0.3, fr);
       const nrm = norm([(base[0] - C[0]) / R[0] ** 2, (base[1] - C[1]) / R[1] ** 2, (base[2] - C[2]) / R[2] ** 2]);
       const chunk = 0.0012 * Math.sin(az * 14 + v * 5) * smooth(0.05, 0.4, v) * smooth(1, 0.75, v);
       const off = puff + chunk - 0.0015 * (1 - smooth(0, 0.08, v));
@@ -355,10 +432,10 @@ function torso() {
   const prof = [];
   // [y, half width, half depth, colour]: neck base into shoulders and chest (body-node space)
   const rows = [
-    [1.47, 0.045, 0.045, 'skin'], [1.458, 0.052, 0.05, 'collar'], [1.45, 0.072, 0.06, 'collar'],
-    [1.443, 0.095, 0.068, 'shirt'], [1.43, 0.13, 0.08, 'shirt'], [1.412, 0.155, 0.09, 'shirt'],
-    [1.388, 0.17, 0.097, 'shirt'], [1.355, 0.176, 0.1, 'shirt'], [1.3, 0.174, 0.104, 'shirt'],
-    [1.2, 0.164, 0.102, 'shirt'], [1.08, 0.155, 0.097, 'shirt'], [0.98, 0.152, 0.095, 'shirt'],
+    [1.47, 0.053, 0.05, 'skin'], [1.458, 0.06, 0.055, 'collar'], [1.448, 0.08, 0.064, 'collar'],
+    [1.44, 0.105, 0.07, 'shirt'], [1.427, 0.14, 0.08, 'shirt'], [1.41, 0.165, 0.088, 'shirt'],
+    [1.388, 0.18, 0.094, 'shirt'], [1.355, 0.186, 0.097, 'shirt'], [1.3, 0.178, 0.1, 'shirt'],
+    [1.2, 0.162, 0.1, 'shirt'], [1.08, 0.152, 0.095, 'shirt'], [0.98, 0.15, 0.093, 'shirt'],
   ];
   for (const r of rows) prof.push(r);
   prof.forEach(([y, w, d, c], i) => {
@@ -380,6 +457,51 @@ function torso() {
   return { pos, col, idx };
 }
 
+/** Arms at rest: sleeved upper arms hanging from the shoulders, slightly out and back. */
+function arms() {
+  const parts = [];
+  for (const s of [1, -1]) {
+    const pos = [], col = [], idx = [];
+    const NA = 28, NL = 14;
+    const top = [s * 0.163, 1.372, -0.004], bot = [s * 0.2, 0.98, -0.018];
+    for (let i = 0; i <= NL; i++) {
+      const t = i / NL;
+      const c = [lerp(top[0], bot[0], t), lerp(top[1], bot[1], t), lerp(top[2], bot[2], t)];
+      const r = lerp(0.05, 0.037, t) * (1 + 0.1 * Math.sin(Math.PI * Math.min(1, t * 2.5)));
+      for (let a = 0; a < NA; a++) {
+        const az = (a / NA) * Math.PI * 2;
+        pos.push(c[0] + Math.sin(az) * r * 0.92, c[1], c[2] + Math.cos(az) * r);
+        col.push(...mix(COL.shirt, srgb(0, 0, 0), 0.12 * smooth(0.3, 1, Math.abs(Math.sin(az)) * (s * Math.sin(az) < 0 ? 1 : 0))));
+      }
+    }
+    for (let i = 0; i < NL; i++) for (let a = 0; a < NA; a++) {
+      const p0 = i * NA + a, p1 = i * NA + ((a + 1) % NA), p2 = p0 + NA, p3 = p1 + NA;
+      idx.push(p0, p2, p1, p1, p2, p3);
+    }
+    // a rounded shoulder (deltoid) dome closing the top
+    const r0 = 0.05, DOME = 5, domeBase = pos.length / 3;
+    for (let k = 1; k <= DOME; k++) {
+      const an = (k / (DOME + 1)) * Math.PI / 2;
+      for (let a = 0; a < NA; a++) {
+        const az = (a / NA) * Math.PI * 2;
+        pos.push(top[0] + Math.sin(az) * r0 * 0.92 * Math.cos(an), top[1] + r0 * 0.85 * Math.sin(an), top[2] + Math.cos(az) * r0 * Math.cos(an));
+        col.push(...COL.shirt);
+      }
+    }
+    const apex = pos.length / 3;
+    pos.push(top[0], top[1] + r0 * 0.85, top[2]);
+    col.push(...COL.shirt);
+    const ring = (k, a) => (k === 0 ? a % NA : domeBase + (k - 1) * NA + (a % NA));
+    for (let k = 0; k < DOME; k++) for (let a = 0; a < NA; a++) {
+      const p0 = ring(k, a), p1 = ring(k, a + 1), p2 = ring(k + 1, a), p3 = ring(k + 1, a + 1);
+      idx.push(p0, p1, p2, p1, p3, p2);
+    }
+    for (let a = 0; a < NA; a++) idx.push(ring(DOME, a), ring(DOME, a + 1), apex);
+    parts.push([s, { pos, col, idx }]);
+  }
+  return merge(parts);
+}
+
 function neck() {
   const pos = [], col = [], idx = [];
   const NA = 40, NY = 8;
@@ -387,7 +509,7 @@ function neck() {
     const y = lerp(1.44, 1.58, i / NY);
     for (let a = 0; a < NA; a++) {
       const az = (a / NA) * Math.PI * 2;
-      const r = 0.046 + 0.006 * smooth(1.47, 1.44, y);
+      const r = 0.052 + 0.007 * smooth(1.47, 1.44, y);
       pos.push(Math.sin(az) * r, y, Math.cos(az) * r * 1.05 - 0.006);
       col.push(...mix(COL.skin, COL.skinShade, 0.35 * smooth(1.54, 1.5, y)));
     }
@@ -571,11 +693,13 @@ function scaleMesh(m, k) {
   for (const t of m.targets) for (let i = 0; i < t.positions.length; i++) t.positions[i] *= k;
 }
 
-export function makeAvatar() {
+/** The avatar GLB for a style name (STYLES) or a style object. */
+export function makeAvatar(style = 'default') {
+  useStyle(typeof style === 'string' ? STYLES[style] : style);
   const materials = [
     { name: 'Skin', roughness: 0.62 }, { name: 'Eyes', roughness: 0.12 }, { name: 'Hair', roughness: 0.75 },
     { name: 'Cloth', roughness: 0.88 }, { name: 'Teeth', roughness: 0.35 }, { name: 'MouthInside', roughness: 0.9 },
-    { name: 'Brows', roughness: 0.95 },
+    { name: 'Brows', roughness: 0.95, doubleSided: true },
   ];
   const skin = buildHeadSkin();
   // seat the eyeballs in the sculpted sockets: about 40% of the ball in front of the skin
@@ -585,7 +709,7 @@ export function makeAvatar() {
       const d = Math.hypot(skin.pos[3 * i] - EYE_X, skin.pos[3 * i + 1] - EYE_Y);
       if (skin.pos[3 * i + 2] > C[2] && d < best) { best = d; z = skin.pos[3 * i + 2]; }
     }
-    EYE_Z = z - EYE_R * 0.42;
+    EYE_Z = z - EYE_R * 0.30;
   }
   const meshes = [];
   meshes.push(meshOut('Head_Skin', skin, 0, (name, i, p, n) => skinDelta(name, p, n, skin.info[i])));
@@ -639,15 +763,20 @@ export function makeAvatar() {
   const cavity = ellipsoid([0, MY - 0.006, MOUTH[2] - 0.036], [0.021, 0.017, 0.021], 24, 16, () => COL.mouth);
   meshes.push(meshOut('Mouth_Inside', cavity, 5, jawFollow((p) => smooth(MY, MY - 0.02, p[1]))));
   for (const m of meshes) scaleMesh(m, HEAD_SCALE);
+  if (STYLE.faceWidth !== 1) for (const m of meshes) {
+    for (let i = 0; i < m.positions.length; i += 3) m.positions[i] *= STYLE.faceWidth;
+    for (const t of m.targets) for (let i = 0; i < t.positions.length; i += 3) t.positions[i] *= STYLE.faceWidth;
+  }
   meshes.push(meshOut('Neck', neck(), 0, null));
   meshes.push(meshOut('Torso', torso(), 3, null));
+  meshes.push(meshOut('Arms', arms(), 3, null));
 
   const nodes = [];
   const headChildren = [];
   const bodyChildren = [];
   meshes.forEach((m, i) => {
     nodes.push({ name: m.name, mesh: i });
-    (m.name === 'Neck' || m.name === 'Torso' ? bodyChildren : headChildren).push(nodes.length - 1);
+    (m.name === 'Neck' || m.name === 'Torso' || m.name === 'Arms' ? bodyChildren : headChildren).push(nodes.length - 1);
   });
   nodes.push({ name: 'Head', translation: HEAD_NODE, children: headChildren });
   const headIdx = nodes.length - 1;

@@ -26,9 +26,10 @@ for (const spec of poses) {
 // contact sheet: 3 columns, labelled
 await page.setViewportSize({ width: 1200, height: 1200 });
 await page.setContent('<canvas id=c></canvas>');
+if (process.env.AK_GRID_W) await page.evaluate((w) => { window.__gridW = w; }, Number(process.env.AK_GRID_W));
 const grid = await page.evaluate(async (shots) => {
   const imgs = await Promise.all(shots.map((s) => new Promise((ok) => { const i = new Image(); i.onload = () => ok(i); i.src = 'data:image/png;base64,' + s.data; })));
-  const cols = Math.min(3, imgs.length), W = 380, H = Math.round(W * imgs[0].height / imgs[0].width);
+  const cols = Math.min(3, imgs.length), W = Number(window.__gridW ?? 380), H = Math.round(W * imgs[0].height / imgs[0].width);
   const c = document.getElementById('c');
   c.width = cols * W; c.height = Math.ceil(imgs.length / cols) * H;
   const g = c.getContext('2d');

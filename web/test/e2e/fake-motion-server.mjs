@@ -1,7 +1,10 @@
 // A scripted stand-in for the Motion Server on loopback: console token API, driven-ingress
 // WebSocket with query-parameter auth and the configure/confirm handshake; when a request's
 // audio ends it streams a recording's messages for that req_id in real time, and it stops on
-// ClientInterrupt. It records what the client sent for the tests to check.
+// ClientInterrupt. It records what the client sent for the tests to check. Refusals are shaped
+// like the real Motion Server's (server/http.c, server/auth.c): well-formed HTTP/1.1 with a
+// Content-Length, {"errors":[...]} at the console API, {"message":"..."} + newline at the
+// ingress, the token judged before the app id.
 import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 import { load } from '../../tools/transpile.mjs';
@@ -15,12 +18,14 @@ export async function startFakeMotionServer({ roots, recording, apiKey = 'test-k
   const http = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/v1/console/session-tokens') {
       if (req.headers['x-api-key'] !== apiKey) {
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ status: 401, code: 'unauthorized', title: 'Unauthorized', detail: 'invalid api key' }] }));
+        const body = JSON.stringify({ errors: [{ status: 401, code: 'invalid_api_key', title: 'Invalid API key', detail: req.headers['x-api-key'] ? 'invalid api key' : 'missing X-Api-Key header' }] });
+        res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
         return;
       }
       const t = `tok-${tokens.size + 1}`;
       tokens.add(t);
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sessionToken: t }));
+      const body = JSON.stringify({ sessionToken: t });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
       return;
     }
     if (!handle(req, res)) res.writeHead(404).end();
@@ -28,10 +33,16 @@ export async function startFakeMotionServer({ roots, recording, apiKey = 'test-k
   const wss = new WebSocketServer({ noServer: true });
   http.on('upgrade', (req, socket, head) => {
     const u = new URL(req.url, 'http://x');
-    const ok = u.pathname === '/v2/driveningress/websocket' && u.searchParams.get('appId') === appId && tokens.has(u.searchParams.get('sessionKey') ?? '');
-    if (!ok) {
+    const refusal =
+      u.pathname !== '/v2/driveningress/websocket' ? [404, 'Not Found', 'Not found']
+        : !tokens.has(u.searchParams.get('sessionKey') ?? '') ? [400, 'Bad Request', 'Invalid session token']
+          : u.searchParams.get('appId') !== appId ? [404, 'Not Found', 'App id unrecognized']
+            : null;
+    if (refusal) {
       seen.refused++;
-      socket.end('HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\n\r\n{"errors":[{"status":401,"code":"unauthorized","title":"Unauthorized","detail":"invalid session token"}]}');
+      const [status, reason, message] = refusal;
+      const body = JSON.stringify({ message }) + '\n';
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => session(ws));
@@ -45,7 +56,7 @@ export async function startFakeMotionServer({ roots, recording, apiKey = 'test-k
       const m = proto.decodeMessage(new Uint8Array(data));
       if (!configured) {
         if (m.type !== 1) {
-          ws.send(proto.encodeServerError({ connectionId: 'c', reqId: '', code: 3, message: 'expected ClientConfigureSession message' }));
+          ws.send(proto.encodeServerError({ connectionId: 'c', reqId: '', code: 9, message: `expected ClientConfigureSession message, got type ${m.type}` }));
           ws.close();
           return;
         }

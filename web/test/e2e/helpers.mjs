@@ -14,7 +14,8 @@ export const artifacts = join(root, 'test-artifacts');
 export const noBrowser = hasChromium() ? false : 'no Chromium at /usr/bin/chromium (set CHROMIUM_PATH)';
 
 export function ensureDist() {
-  if (!existsSync(join(dist, 'avatarkit.standalone.js')) || !existsSync(join(dist, 'avatars/default.glb')))
+  if (!existsSync(join(dist, 'avatarkit.standalone.js')) || !existsSync(join(dist, 'avatars/default.glb')) ||
+      !existsSync(join(dist, 'avatars/default/avatar.json')))
     execFileSync(process.execPath, [join(root, 'tools/build.mjs'), '--quiet'], { stdio: 'inherit' });
   mkdirSync(fixtures, { recursive: true });
   mkdirSync(artifacts, { recursive: true });

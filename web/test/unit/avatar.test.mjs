@@ -61,7 +61,7 @@ test('default avatar: valid GLB, 52 named targets, head and eye structure', () =
   const names = new Set(glb.json.meshes.flatMap((m) => m.extras?.targetNames ?? []));
   for (const n of arkit.ARKIT_NAMES) assert.ok(names.has(n), `missing target ${n}`);
   const meshNames = glb.json.meshes.map((m) => m.name);
-  for (const part of ['Head_Skin', 'Eyes', 'Eyelids', 'Brows', 'Hair', 'Teeth_Upper', 'Teeth_Lower', 'Tongue', 'Torso'])
+  for (const part of ['Head_Skin', 'Eyes', 'Eyelids', 'Brows', 'Hair', 'Teeth_Upper', 'Teeth_Lower', 'Tongue', 'Torso', 'Arms'])
     assert.ok(meshNames.includes(part), `missing part ${part}`);
   assert.ok(glb.json.nodes.some((n) => n.name === 'Head'), 'Head node for head rotation');
 });
@@ -94,4 +94,16 @@ test('targets do what their names say (side and direction)', () => {
   assert.ok(e.eyeLookOutLeft.frontDx > 0.002 && e.eyeLookInLeft.frontDx < -0.002, 'left eye gaze');
   assert.ok(e.eyeLookOutRight.frontDx < -0.002 && e.eyeLookInRight.frontDx > 0.002, 'right eye gaze');
   assert.ok(e.eyeLookUpLeft.frontDy > 0.002 && e.eyeLookDownRight.frontDy < -0.002, 'vertical gaze');
+});
+
+test('every style (the second avatar too) carries all 52 targets and two-sided brows', async () => {
+  const { STYLES } = await import('../../tools/make-avatar.mjs');
+  for (const style of Object.keys(STYLES)) {
+    const g = readGlb(makeAvatar(style));
+    const names = new Set(g.json.meshes.flatMap((m) => m.extras?.targetNames ?? []));
+    for (const n of arkit.ARKIT_NAMES) assert.ok(names.has(n), `${style}: missing target ${n}`);
+    // the brows face the camera (a single-sided sheet wound backwards is invisible)
+    const brows = g.json.materials[g.json.meshes.find((m) => m.name === 'Brows').primitives[0].material];
+    assert.equal(brows.doubleSided, true, `${style}: brows drawn from both sides`);
+  }
 });

@@ -281,7 +281,7 @@ test('yieldMessage: relayed Messages play once by req_id, interrupted requests s
 
   // bytes that are not a Message, and a server error: stable codes through events and onError
   assert.equal(c.yieldMessage(new Uint8Array([0x0a, 0xff])), null);
-  assert.equal(c.yieldMessage(proto.encodeServerError({ connectionId: 'c', reqId: 'req-3', code: 3, message: 'avatar not found' })), 'req-3');
+  assert.equal(c.yieldMessage(proto.encodeServerError({ connectionId: 'c', reqId: 'req-3', code: 5, message: 'avatar not found' })), 'req-3');
   assert.deepEqual(errEvents, ['AK_EPROTO', 'AKS_AVATAR_NOT_FOUND']);
   assert.deepEqual(errs.map((e) => e.code), errEvents, 'the onError shorthand sees the same errors');
   c.dispose();

@@ -109,7 +109,7 @@ async function startServer() {
 async function open(srv, rate, format = 0) {
   const r = await fetch(`${srv.base}/v1/console/session-tokens`, { method: 'POST', headers: { 'X-Api-Key': 'k', 'Content-Type': 'application/json' }, body: JSON.stringify({ expireAt: Math.floor(Date.now() / 1000) + 3600 }) });
   const tok = (await r.json()).sessionToken;
-  const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/v2/driveningress/websocket?id=av&appId=a&sessionKey=${encodeURIComponent(tok)}`);
+  const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/v2/driveningress/websocket?id=default&appId=a&sessionKey=${encodeURIComponent(tok)}`);
   ws.binaryType = 'arraybuffer';
   await new Promise((res, rej) => { ws.onopen = res; ws.onerror = rej; });
   const confirmed = new Promise((res) => { ws.onmessage = (ev) => { if (Number(get(fields(new Uint8Array(ev.data)), 1) ?? 0n) === 2) res(); }; });

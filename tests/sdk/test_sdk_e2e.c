@@ -1827,6 +1827,8 @@ static void test_reconnect(void) {
       kill_server(&srv, SIGKILL);
       CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
       CHECK(find_err(&c, AKS_CONNECTION_CLOSED, NULL) >= 0);
+      int aborted = AKS_REQUEST_ABORTED;
+      CHECK(col_wait(&c, p_err_code, &aborted, WAIT_MS));
       CHECK(find_err(&c, AKS_REQUEST_ABORTED, cut) >= 0);
       CHECK_EQ(server_start_on(&srv, NULL, port, NULL, NULL), 0);
       CHECK(!col_wait(&c, p_connected2, NULL, 1500)); /* nothing comes back */
@@ -1952,6 +1954,9 @@ static void test_liveness(void) {
         CHECK(strstr(c.err_msgs[at], "silent") != NULL);
         CHECK_EQ(c.errs[at].phase, AKS_PHASE_WEBSOCKET_RUNTIME);
       }
+      /* the cut request is reported after the session's error: wait for it too */
+      int aborted = AKS_REQUEST_ABORTED;
+      CHECK(col_wait(&c, p_err_code, &aborted, WAIT_MS));
       CHECK(find_err(&c, AKS_REQUEST_ABORTED, cut) >= 0);
       if (!reconnect) CHECK(col_wait(&c, p_closed, NULL, WAIT_MS));
       kill(srv.pid, SIGCONT);

@@ -338,6 +338,15 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
   mc.ingress_url = ingress;
   mc.sample_rate = ak__tts_sample_rate(s->tts);
   mc.connect_timeout_ms = c->connect_timeout_ms;
+  /* A Motion Server that dies or restarts (demo.sh supervises it) is reconnected by the SDK
+   * with backoff and a fresh token from the console API (the SDK's default token source with
+   * api_key); the request in flight ends with requestAborted (relayed to the browser), the
+   * next turn is queued for the new connection. A silent connection (a hung server, a dead
+   * peer without FIN) is found by the liveness bound. When the SDK gives up, on_close marks
+   * the session dead and the next turn connects afresh. */
+  mc.reconnect = c->motion_reconnect_attempts > 0;
+  if (mc.reconnect) mc.reconnect_max_attempts = c->motion_reconnect_attempts;
+  mc.liveness_timeout_ms = c->motion_liveness_ms;
   aks_callbacks cbs = {.on_message = on_message, .on_error = on_error, .on_close = on_close};
   aks_session *m = NULL;
   int rc = aks_session_new(&mc, &cbs, s, &m);

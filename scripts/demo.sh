@@ -87,7 +87,10 @@ cleanup() {
   fi
   say "stopped"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C / TERM stop both and exit (the supervision loop below must not see them as crashes).
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
 fail() { KEEP_RUN=1; die "$@"; }
 
 alive() { # pid: running (an exited child stays a zombie until waited for)
@@ -209,3 +212,5 @@ while :; do
   if ! kill -0 "$MOTION_PID" 2>/dev/null; then restart motion || break; fi
   if ! kill -0 "$BACKEND_PID" 2>/dev/null; then restart backend || break; fi
 done
+# Only a server that keeps crashing gets here: the trap stops the other one and keeps the logs.
+exit 1

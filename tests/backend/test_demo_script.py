@@ -175,6 +175,9 @@ finally:
     out.append(rest)
 text = "".join(out)
 check("stopped" in text, "demo.sh reports that it stopped")
+after = text[text.rfind("stopping"):] if "stopping" in text else ""
+check("restart" not in after and "is back" not in after, "Ctrl-C is not taken for a crash (no restart after it)")
+check(p.returncode in (0, 130), f"demo.sh exits after Ctrl-C (status {p.returncode})")
 for name, port in (("backend", url and int(url.rsplit(":", 1)[1])), ("motion server", motion)):
     if port:
         s = socket.socket()

@@ -231,7 +231,8 @@ function turnEnd(error) {
   demo.turnEnds.push({ error: error || null, t: performance.now(), state: sdkState });
   if (!error) return;
   convError = true;
-  if (controller && sdkState !== 'idle') { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
+  // also drops what is buffered and not started yet, so a cut turn cannot start playing later
+  if (controller) { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
   if (agentBubble) { agentBubble.textContent += ' …'; agentBubble = null; }
   setPill('conv', 'error', 'error');
   addMsg('err', 'answer cut: ' + error);
@@ -248,8 +249,12 @@ setInterval(() => {
   const now = performance.now();
   if (active.failed && (sdkState !== 'playing' || audioDry())) { turnEnd(active.failed); return; }
   const quiet = now - Math.max(active.lastTraffic, lastTraffic);
-  if (quiet > STALL_MS && (sdkState !== 'playing' || audioDry()))
+  if (quiet > STALL_MS && active.textDone && !active.messages && sdkState !== 'playing') {
+    turnEnd(null); // a reply with nothing to say aloud
+    if (!convError) setPill('conv', 'idle', 'idle');
+  } else if (quiet > STALL_MS && (sdkState !== 'playing' || audioDry())) {
     turnEnd('nothing arrived for ' + Math.round(quiet / 1000) + ' s');
+  }
 }, 250);
 
 // One relayed Message: audio and motion of one request, in one binary frame. The SDK reads
@@ -328,10 +333,10 @@ function connect() {
         } else if (m.event === 'llm_done') {
           if (!agentBubble && m.text) addMsg('agent', m.text);
           agentBubble = null;
-          // nothing to play (no SDK, or an answer without audio): the turn is over
-          if (active && (!controller || (sdkState !== 'playing' && !active.messages))) {
-            if (!active.failed) { turnEnd(null); if (sdkState !== 'playing') setPill('conv', 'idle', 'idle'); }
-          }
+          // without the SDK nothing plays: the turn is over; with it, the audio usually comes
+          // after the text (the watchdog ends a turn whose audio never comes)
+          if (active) active.textDone = true;
+          if (active && !controller && !active.failed) { turnEnd(null); setPill('conv', 'idle', 'idle'); }
         }
         break;
       case 'interrupt': interruptLocally(m.reason === 'new_turn' ? '' : m.reason); break;

@@ -252,9 +252,11 @@ try {
   // (5) the Motion Server killed mid-answer and restarted on its port
   const motion = procs.find((x) => x.name === 'avatarkit-motion-server');
   const ends1 = await page.evaluate(() => window.__avatarkitDemo.turnEnds.length);
+  const bin1 = await page.evaluate(() => window.__avatarkitDemo.wire.binaryMessages);
   await page.fill('#text', 'Who are you?');
   await page.press('#text', 'Enter');
-  await page.waitForFunction(() => window.__avatarkitDemo.wire.binaryMessages > 0 && window.__avatarkitDemo.turns.length >= 2, null, { timeout: 20000, polling: 10 })
+  // SIGKILL as soon as the answer's first Message is in (the rest is still on its way)
+  await page.waitForFunction((n) => window.__avatarkitDemo.wire.binaryMessages > n, bin1, { timeout: 20000, polling: 10 })
     .catch(() => undefined);
   motion.p.kill('SIGKILL');
   const t4 = Date.now();

@@ -303,6 +303,9 @@ try {
 } finally {
   if (ctx) await ctx.close().catch(() => undefined);
   await stopAll();
+  // sanitizer builds: a report from any server (the killed one included) fails the test
+  for (const { name, log } of procs)
+    if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(log())) { failures.push(`${name}: sanitizer report`); console.log(`  FAIL ${name}: sanitizer report`); }
   if (failures.length) for (const { name, log } of procs) console.log(`--- ${name} log ---\n${log().slice(-2000)}`);
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -34,6 +34,7 @@ p = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "demo.sh")], env=env
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                      start_new_session=True)
 fails = []
+statuses = []  # "status" messages the backend sent the browser
 
 
 def check(c, what):
@@ -94,6 +95,8 @@ def turn(ws, text, seconds=30):
         if m["type"] == "avatar_message":
             _, end, mo, au = wsclient.animation_of(m["bytes"])
             got |= {k for k, v in (("audio", au), ("motion", mo), ("end", end)) if v}
+        elif m["type"] == "status":
+            statuses.append(m.get("message", ""))
         elif m["type"] == "error":
             errors.append(m.get("code"))
             if "audio" in got:  # the cut: the answer's stream ended with an error
@@ -148,6 +151,8 @@ try:
                     break
                 if m["type"] == "error":
                     cut = m
+                elif m["type"] == "status":
+                    statuses.append(m.get("message", ""))
             check(cut is not None, f"the cut answer ends with an error relayed to the browser ({cut and cut.get('code')})")
             back = read_until(lambda line: "Motion Server is back" in line or "giving up" in line, 40)
             check(back is not None and "is back" in back, f"demo.sh restarts the Motion Server ({back and back.strip()})")
@@ -160,6 +165,8 @@ try:
                 if {"audio", "motion", "end"} <= got:
                     break
             check({"audio", "motion", "end"} <= got, f"the next turn after the restart gets avatar speech ({sorted(got)})")
+            check(any("reconnected" in x for x in statuses),
+                  f"the backend's Motion Server session reconnected by itself and said so ({statuses})")
         ws.close()
 finally:
     os.killpg(p.pid, signal.SIGINT)  # Ctrl-C

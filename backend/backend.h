@@ -35,7 +35,9 @@ typedef struct ak__config {
   int max_recognizers; /* ASR decoders alive at once (pocketsphinx: ~95 MB each) */
   int out_queue_kb;    /* hard limit of a browser's outbound queue */
   int connect_timeout_ms;
-  int log_level; /* 0 errors, 1 info, 2 debug */
+  int motion_reconnect_attempts; /* SDK reconnects after a lost Motion Server; 0 = off */
+  int motion_liveness_ms;        /* a silent Motion Server connection is dead after this */
+  int log_level;                 /* 0 errors, 1 info, 2 debug */
 
   char llm_provider[16]; /* "local" or "openai" */
   char llm_url[512];     /* base URL, e.g. https://api.openai.com/v1 */

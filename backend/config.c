@@ -51,6 +51,11 @@ static const opt OPTS[] = {
      "outbound queue limit per browser"},
     {"connect-timeout-ms", "AVATARKIT_CONNECT_TIMEOUT_MS", I(connect_timeout_ms), 0, 100, 120000,
      "network connect timeout"},
+    {"motion-reconnect-attempts", "AVATARKIT_MOTION_RECONNECT_ATTEMPTS",
+     I(motion_reconnect_attempts), 0, 0, 1000,
+     "reconnects in a row after a lost Motion Server (0 = off)"},
+    {"motion-liveness-ms", "AVATARKIT_MOTION_LIVENESS_MS", I(motion_liveness_ms), 0, 500, 600000,
+     "silence after which the Motion Server connection is dead"},
     {"log-level", "AVATARKIT_LOG_LEVEL", I(log_level), 0, 0, 2, "0 errors, 1 info, 2 debug"},
     {"llm", "AVATARKIT_LLM", S(llm_provider), 0, 0, 0, "local | openai"},
     {"llm-url", "AVATARKIT_LLM_URL", S(llm_url), 0, 0, 0, "OpenAI-compatible base URL"},
@@ -93,6 +98,8 @@ void ak__config_default(ak__config *c) {
   c->out_queue_kb = 8192;
   c->max_recognizers = 4;
   c->connect_timeout_ms = 5000;
+  c->motion_reconnect_attempts = 8;
+  c->motion_liveness_ms = 5000;
   c->log_level = 1;
   snprintf(c->llm_provider, sizeof c->llm_provider, "local");
   snprintf(c->llm_url, sizeof c->llm_url, "https://api.openai.com/v1");

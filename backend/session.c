@@ -73,6 +73,7 @@ struct ak__session {
   /* speaker thread only */
   aks_session *motion;
   atomic_int motion_dead;
+  atomic_int motion_connects; /* on_connected of the current aks_session: > 1 = reconnected */
   ak__chat_msg hist[AK__MAX_HISTORY];
   size_t n_hist;
   int turn_seq;
@@ -303,6 +304,16 @@ static void on_error(void *user, const aks_error *e) {
   if (e->code != AKS_IDLE_TIMEOUT) ak__session_send_error(s, aks_error_name(e->code), msg);
 }
 
+/* Fires once per connection of the current aks_session: the SDK reconnected when it is not
+ * the first, and the browser is told the avatar can speak again. */
+static void on_connected(void *user, const char *connection_id) {
+  ak__session *s = user;
+  if (atomic_fetch_add(&s->motion_connects, 1) == 0) return;
+  ak__log(1, "session %s: motion connection %s (reconnected)", s->id,
+          connection_id ? connection_id : "");
+  send_status(s, "Motion Server reconnected; the avatar speaks again");
+}
+
 static void on_close(void *user, int code, const char *reason) {
   ak__session *s = user;
   atomic_store(&s->motion_dead, 1);
@@ -324,6 +335,7 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
   aks_session_free(s->motion);
   s->motion = NULL;
   atomic_store(&s->motion_dead, 0);
+  atomic_store(&s->motion_connects, 0);
 
   const ak__config *c = s->cfg;
   char console[560], ingress[560];
@@ -338,7 +350,19 @@ static int ensure_motion(ak__session *s, char *err, size_t errcap) {
   mc.ingress_url = ingress;
   mc.sample_rate = ak__tts_sample_rate(s->tts);
   mc.connect_timeout_ms = c->connect_timeout_ms;
-  aks_callbacks cbs = {.on_message = on_message, .on_error = on_error, .on_close = on_close};
+  /* A Motion Server that dies or restarts (demo.sh supervises it) is reconnected by the SDK
+   * with backoff and a fresh token from the console API (the SDK's default token source with
+   * api_key); the request in flight ends with requestAborted (relayed to the browser), the
+   * next turn is queued for the new connection. A silent connection (a hung server, a dead
+   * peer without FIN) is found by the liveness bound. When the SDK gives up, on_close marks
+   * the session dead and the next turn connects afresh. */
+  mc.reconnect = c->motion_reconnect_attempts > 0;
+  if (mc.reconnect) mc.reconnect_max_attempts = c->motion_reconnect_attempts;
+  mc.liveness_timeout_ms = c->motion_liveness_ms;
+  aks_callbacks cbs = {.on_connected = on_connected,
+                       .on_message = on_message,
+                       .on_error = on_error,
+                       .on_close = on_close};
   aks_session *m = NULL;
   int rc = aks_session_new(&mc, &cbs, s, &m);
   if (rc == AKS_OK) rc = aks_session_init(m);

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The one-command demo: installs dependencies (Debian 12), builds the C stack and the web SDK,
 # starts the Motion Server and the reference backend on loopback with generated dev
-# credentials, and prints the URL to open. Ctrl-C stops both.
+# credentials, prints the URL to open, the dev credentials and the log files, and restarts a
+# server that crashes (bounded, with backoff). Ctrl-C stops both.
 #
 #   bash scripts/demo.sh
 #
 # Environment: AVATARKIT_BUILD_DIR (default build), AVATARKIT_SKIP_DEPS=1 (skip apt),
 # AVATARKIT_SKIP_WEB=1 (do not (re)build web/dist),
 # AVATARKIT_DEMO_PORT / AVATARKIT_MOTION_PORT (defaults 8080 / 8081, free ports if taken),
-# AVATARKIT_API_KEY / AVATARKIT_APP_ID (generated if unset), plus every backend variable
+# AVATARKIT_API_KEY / AVATARKIT_APP_ID (generated if unset), AVATARKIT_DEMO_MAX_RESTARTS
+# (restarts in a row of a crashed server, default 5), plus every backend variable
 # listed in docs/backend.md (AVATARKIT_LLM_API_KEY, AVATARKIT_TTS, ...).
 set -euo pipefail
 
@@ -62,8 +64,12 @@ export AVATARKIT_API_KEY
 export AVATARKIT_APP_ID=${AVATARKIT_APP_ID:-demo-app}
 
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/avatarkit-demo.XXXXXX")
+MOTION_LOG="$RUN/motion-server.log"
+BACKEND_LOG="$RUN/backend.log"
+MAX_RESTARTS=${AVATARKIT_DEMO_MAX_RESTARTS:-5}
 MOTION_PID=""
 BACKEND_PID=""
+KEEP_RUN=0
 cleanup() {
   trap - INT TERM EXIT
   echo
@@ -74,33 +80,67 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
-  rm -rf "$RUN"
+  if [ "$KEEP_RUN" = 1 ]; then
+    say "logs kept in $RUN"
+  else
+    rm -rf "$RUN"
+  fi
   say "stopped"
 }
-trap cleanup INT TERM EXIT
+# Ctrl-C / TERM stop both and exit (the supervision loop below must not see them as crashes).
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap cleanup EXIT
+fail() { KEEP_RUN=1; die "$@"; }
 
-wait_port() { # file pid name
+alive() { # pid: running (an exited child stays a zombie until waited for)
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case $st in Z*) return 1 ;; esac
+}
+wait_port() { # file pid: prints the port; 1 when the process is gone, 2 after 15 s
   for _ in $(seq 1 150); do
     [ -s "$1" ] && { cat "$1"; return 0; }
-    kill -0 "$2" 2>/dev/null || die "$3 exited during start-up (log: $RUN/$3.log)"
+    alive "$2" || return 1
     sleep 0.1
   done
-  die "$3 did not start within 15 s"
+  return 2
 }
 
-# 6. Start both, on loopback only.
-# Log prefixes through sed that ignores Ctrl-C, so the servers can log their shutdown.
-"$BUILD/bin/avatarkit-motion-server" --listen "127.0.0.1:$MOTION_PORT" \
-  --port-file "$RUN/motion.port" > >(trap '' INT; exec sed -u 's/^/[motion]  /') 2>&1 &
-MOTION_PID=$!
-MOTION_PORT=$(wait_port "$RUN/motion.port" "$MOTION_PID" motion-server)
+# 6. Start both, on loopback only. Each child's output goes to its log file (named on every
+# failure) and to the terminal with a prefix, through tee and sed that ignore Ctrl-C, so the
+# servers can log their shutdown.
+start_motion() { # port: 0 the first time, then the same port again
+  rm -f "$RUN/motion.port"
+  echo "---- $(date '+%F %T') start (port $1)" >>"$MOTION_LOG"
+  "$BUILD/bin/avatarkit-motion-server" --listen "127.0.0.1:$1" --port-file "$RUN/motion.port" \
+    > >(trap '' INT; tee -a "$MOTION_LOG" | sed -u 's/^/[motion]  /') 2>&1 &
+  MOTION_PID=$!
+  MOTION_STARTED=$SECONDS
+}
+start_backend() {
+  rm -f "$RUN/backend.port"
+  echo "---- $(date '+%F %T') start (port $1)" >>"$BACKEND_LOG"
+  "$BUILD/bin/avatarkit-backend" --listen "127.0.0.1:$1" --port-file "$RUN/backend.port" \
+    --motion-url "http://127.0.0.1:$MOTION_PORT" \
+    --web-root "$ROOT/backend/web" --sdk-dir "$ROOT/web/dist" \
+    > >(trap '' INT; tee -a "$BACKEND_LOG" | sed -u 's/^/[backend] /') 2>&1 &
+  BACKEND_PID=$!
+  BACKEND_STARTED=$SECONDS
+}
 
-"$BUILD/bin/avatarkit-backend" --listen "127.0.0.1:$WEB_PORT" --port-file "$RUN/backend.port" \
-  --motion-url "http://127.0.0.1:$MOTION_PORT" \
-  --web-root "$ROOT/backend/web" --sdk-dir "$ROOT/web/dist" \
-  > >(trap '' INT; exec sed -u 's/^/[backend] /') 2>&1 &
-BACKEND_PID=$!
-WEB_PORT=$(wait_port "$RUN/backend.port" "$BACKEND_PID" backend)
+start_motion "$MOTION_PORT"
+MOTION_PORT=$(wait_port "$RUN/motion.port" "$MOTION_PID") ||
+  fail "the Motion Server did not start (log: $MOTION_LOG)"
+start_backend "$WEB_PORT"
+WEB_PORT=$(wait_port "$RUN/backend.port" "$BACKEND_PID") ||
+  fail "the backend did not start (log: $BACKEND_LOG)"
+
+# Dev credentials for the other pages and the CLI (removed with the run directory on exit).
+CREDS="$RUN/credentials.env"
+printf 'export AVATARKIT_API_KEY=%s AVATARKIT_APP_ID=%s AVATARKIT_SERVER=http://127.0.0.1:%s\n' \
+  "$AVATARKIT_API_KEY" "$AVATARKIT_APP_ID" "$MOTION_PORT" >"$CREDS"
+chmod 600 "$CREDS"
 
 cat <<MSG
 
@@ -108,12 +148,69 @@ cat <<MSG
 
       open  http://127.0.0.1:$WEB_PORT
 
-  Motion Server  http://127.0.0.1:$MOTION_PORT  (app id $AVATARKIT_APP_ID, dev key generated)
+  Motion Server  http://127.0.0.1:$MOTION_PORT  (pid $MOTION_PID; backend pid $BACKEND_PID)
+  dev app id     $AVATARKIT_APP_ID
+  dev API key    $AVATARKIT_API_KEY
+                 (also in $CREDS: source it for the CLI, e.g.
+                  avatarkit send hello.wav --server http://127.0.0.1:$MOTION_PORT)
+  other pages    http://127.0.0.1:$WEB_PORT/sdk/player.html  http://127.0.0.1:$WEB_PORT/sdk/inspector.html
+                 http://127.0.0.1:$WEB_PORT/sdk/live.html?server=http://127.0.0.1:$MOTION_PORT&app=$AVATARKIT_APP_ID
+  logs           $MOTION_LOG  $BACKEND_LOG
   Type a message or hold the mic button to talk. Ctrl-C stops both.
 
 MSG
-# Returns when either process ends (or on Ctrl-C, through the trap).
-wait -n "$MOTION_PID" "$BACKEND_PID" || true
-if kill -0 "$MOTION_PID" 2>/dev/null || kill -0 "$BACKEND_PID" 2>/dev/null; then
-  say "a server exited on its own (see the log above)"
-fi
+
+# 7. Supervise: a server that exits on its own is restarted on the same port with backoff
+# (0.5, 1, 2, 4, 8 s), at most MAX_RESTARTS times in a row; a server that then ran for 60 s
+# has its count reset. The backend's Motion Server sessions reconnect by themselves.
+MOTION_RESTARTS=0
+BACKEND_RESTARTS=0
+backoff() { # n -> seconds
+  local d=0.5 i
+  for ((i = 1; i < $1 && i < 5; i++)); do d=$(awk "BEGIN{print $d*2}"); done
+  echo "$d"
+}
+restart() { # name
+  local name=$1 n rc=0 up delay
+  if [ "$name" = motion ]; then
+    wait "$MOTION_PID" || rc=$?
+    up=$((SECONDS - MOTION_STARTED)); [ "$up" -ge 60 ] && MOTION_RESTARTS=0
+    n=$((MOTION_RESTARTS += 1))
+  else
+    wait "$BACKEND_PID" || rc=$?
+    up=$((SECONDS - BACKEND_STARTED)); [ "$up" -ge 60 ] && BACKEND_RESTARTS=0
+    n=$((BACKEND_RESTARTS += 1))
+  fi
+  if [ "$n" -gt "$MAX_RESTARTS" ]; then
+    KEEP_RUN=1
+    say "the $name server exited (status $rc) after $MAX_RESTARTS restarts in a row; giving up (log: $RUN/$name*.log)"
+    return 1
+  fi
+  delay=$(backoff "$n")
+  say "the $name server exited (status $rc, up ${up} s); restart $n of $MAX_RESTARTS in $delay s"
+  sleep "$delay"
+  if [ "$name" = motion ]; then
+    start_motion "$MOTION_PORT"
+    if wait_port "$RUN/motion.port" "$MOTION_PID" >/dev/null; then
+      say "the Motion Server is back on port $MOTION_PORT (pid $MOTION_PID)"
+    else
+      say "the Motion Server did not come back (log: $MOTION_LOG)"
+    fi
+  else
+    start_backend "$WEB_PORT"
+    if wait_port "$RUN/backend.port" "$BACKEND_PID" >/dev/null; then
+      say "the backend is back on port $WEB_PORT (pid $BACKEND_PID)"
+    else
+      say "the backend did not come back (log: $BACKEND_LOG)"
+    fi
+  fi
+  return 0
+}
+# wait -n returns when either server ends (or on Ctrl-C, through the trap).
+while :; do
+  wait -n "$MOTION_PID" "$BACKEND_PID" 2>/dev/null || true
+  if ! kill -0 "$MOTION_PID" 2>/dev/null; then restart motion || break; fi
+  if ! kill -0 "$BACKEND_PID" 2>/dev/null; then restart backend || break; fi
+done
+# Only a server that keeps crashing gets here: the trap stops the other one and keeps the logs.
+exit 1

@@ -2,13 +2,17 @@
 // client SDK (served at /sdk/) in host mode, and hands it each relayed Motion Server Message
 // (one binary WebSocket frame each; text frames are JSON control messages).
 // Text box, push-to-talk microphone (16 kHz PCM to the backend), interrupt, live transcript,
-// connection and conversation state, and per-turn latency readouts.
+// connection and conversation state, and per-turn latency readouts (first sound: when the first
+// sample of the answer reaches the speaker, on the AudioContext's clock; first payload: when
+// its first Message arrived). A turn whose stream is cut (an error relayed by the backend, the
+// socket dropping, or nothing arriving while the audio has run dry) ends within a bound with
+// a visible error state instead of staying "playing" / "answering".
 const $ = (id) => document.getElementById(id);
 
 // Test and debugging hook: everything the page observed, in order.
 const demo = (window.__avatarkitDemo = {
   sdk: 'loading', connection: 'connecting', ready: null, states: [], turns: [],
-  latencies: [], errors: [], transcript: [],
+  latencies: [], errors: [], transcript: [], turnEnds: [],
   wire: { text: 0, textMessages: 0, binary: 0, binaryMessages: 0 }, // bytes from the backend
 });
 
@@ -19,6 +23,14 @@ let sdk = null;            // the imported SDK module, or null
 let controller = null;     // AvatarController of the view
 let audioUnlocked = false;
 let reconnectDelay = 500;
+// A turn in progress: nothing from the backend for this long while its audio has run dry (or
+// before it started) ends it with an error. ?stall_ms= overrides it (tests).
+const STALL_MS = Math.max(1000, Number(new URLSearchParams(location.search).get('stall_ms')) || 10000);
+let active = null;         // { since, lastTraffic, failed } while a turn is answering or playing
+let convError = false;     // the conversation pill shows a cut turn until the next one
+let sdkState = 'idle';     // the SDK's conversation state
+let lastTraffic = performance.now(); // last frame of any kind from the backend
+const sound = { awaiting: null, scheduledUntil: 0, ctx: null }; // see hookSound()
 
 // Per-turn bookkeeping by the request id the SDK reads from each Message: latency marks.
 const turns = new Map();
@@ -49,9 +61,14 @@ function addMsg(kind, text, voice) {
   }
   el.appendChild(document.createTextNode(text));
   $('transcript').appendChild(el);
-  $('transcript').scrollTop = $('transcript').scrollHeight;
+  scrollChat(true);
   demo.transcript.push({ kind, text, voice: !!voice });
   return el;
+}
+// Keeps the newest message in view as it grows (unless the user scrolled up to read).
+function scrollChat(force) {
+  const t = $('transcript');
+  if (force || t.scrollHeight - t.scrollTop - t.clientHeight < 80) t.scrollTop = t.scrollHeight;
 }
 function ms(v) { return v == null ? '–' : Math.round(v) + ' ms'; }
 function median(a) { const s = [...a].sort((x, y) => x - y); return s.length ? s[Math.floor((s.length - 1) / 2)] : null; }
@@ -94,8 +111,16 @@ async function setupAvatar(r) {
     demo.view = view;
     controller.addEventListener('conversationstate', (e) => {
       const name = convStateName(e.state);
-      demo.states.push({ state: name, t: performance.now() });
-      setPill('conv', /play|speak/i.test(name) ? 'playing' : 'idle', name);
+      const was = sdkState;
+      sdkState = /play|speak/i.test(name) ? 'playing' : name;
+      demo.states.push({ state: name, t: performance.now(), reason: e.reason });
+      if (active && active.failed && was === 'playing' && sdkState !== 'playing') { turnEnd(active.failed); return; }
+      if (!(convError && sdkState !== 'playing')) setPill('conv', sdkState === 'playing' ? 'playing' : 'idle', name);
+      // a user interrupt (the Stop button, or a new turn replacing this one) is handled there
+      if (was === 'playing' && sdkState !== 'playing' && active && e.reason !== 'userAction') {
+        if (e.reason === 'networkError' || e.reason === 'serverError') turnEnd(String(e.reason));
+        else turnEnd(null);
+      }
     });
     controller.addEventListener('error', (e) => {
       demo.errors.push(String(e.code || e.message));
@@ -126,8 +151,9 @@ document.addEventListener('keydown', unlockAudio);
 function turnOf(id) {
   let t = turns.get(id);
   if (!t) {
-    t = { id, audioAt: null, framesAt: null, start: pendingStart };
+    t = { id, audioAt: null, framesAt: null, soundAt: null, start: pendingStart };
     pendingStart = null;
+    sound.awaiting = t;
     turns.set(id, t);
     demo.turns.push(t);
     if (turns.size > 50) turns.delete(turns.keys().next().value);
@@ -143,20 +169,99 @@ function noteLatency(t, kind) {
   }
   if (kind === 'frames' && t.framesAt == null) {
     t.framesAt = now;
-    if (t.start != null) $('lat-frames').textContent = ms(now - t.start);
   }
-  if (t.start != null && t.audioAt != null && t.framesAt != null && !t.recorded) {
+  if (kind === 'sound' && t.soundAt == null) {
+    t.soundAt = t.soundAtPending;
+    if (t.start != null) $('lat-sound').textContent = ms(t.soundAt - t.start);
+  }
+  // recorded once the first sound is known; without the SDK (no sound) on the first payload
+  if (t.start != null && t.audioAt != null && t.framesAt != null && !t.recorded && (t.soundAt != null || !controller)) {
     t.recorded = true;
-    demo.latencies.push({ turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start });
-    const a = demo.latencies.map((l) => l.audio);
-    $('lat-median').textContent = ms(median(a)) + ' (' + a.length + ')';
+    demo.latencies.push({ turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start,
+      sound: t.soundAt != null ? t.soundAt - t.start : null });
+    const a = demo.latencies.filter((l) => l.sound != null).map((l) => l.sound);
+    if (a.length) $('lat-median').textContent = ms(median(a)) + ' (' + a.length + ')';
   }
 }
+
+// First sound of a turn: the SDK schedules decoded audio on its AudioContext with
+// AudioBufferSourceNode.start(when). The first start() after a turn's first Message is the
+// turn's first sample; getOutputTimestamp() maps context time to performance.now() at the
+// speaker (it includes the output latency; where it is not available, currentTime plus
+// outputLatency is used). The end of what was scheduled tells the stall watchdog whether
+// the audio ran dry.
+function hookSound() {
+  const proto = window.AudioBufferSourceNode && AudioBufferSourceNode.prototype;
+  if (!proto || proto.__akHooked) return;
+  const orig = proto.start;
+  proto.__akHooked = true;
+  proto.start = function (when, ...rest) {
+    try {
+      const ctx = this.context;
+      if (controller && ctx === controller.audioContext) {
+        const at = Math.max(when || 0, ctx.currentTime);
+        const dur = this.buffer ? this.buffer.duration : 0;
+        sound.ctx = ctx;
+        sound.scheduledUntil = Math.max(sound.scheduledUntil, at + dur);
+        const t = sound.awaiting;
+        if (t) {
+          sound.awaiting = null;
+          const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+          let wall;
+          if (ts && ts.performanceTime > 0 && ts.contextTime > 0) wall = ts.performanceTime + (at - ts.contextTime) * 1000;
+          else wall = performance.now() + (at - ctx.currentTime + (ctx.outputLatency || 0) + (ctx.baseLatency || 0)) * 1000;
+          t.soundAtPending = wall;
+          t.outputLatency = (ctx.outputLatency || 0) * 1000;
+          noteLatency(t, 'sound');
+        }
+      }
+    } catch (e) { /* measuring must never break playback */ }
+    return orig.call(this, when, ...rest);
+  };
+}
+hookSound();
+function audioDry() { return !sound.ctx || sound.ctx.currentTime >= sound.scheduledUntil; }
+
+// ---- turn supervision ------------------------------------------------------------------------
+function turnBegin() { convError = false; active = { since: performance.now(), lastTraffic: performance.now(), failed: null }; }
+// The turn ended: normally (played out, or answered without the SDK), or with an error.
+function turnEnd(error) {
+  if (!active) return;
+  active = null;
+  demo.turnEnds.push({ error: error || null, t: performance.now(), state: sdkState });
+  if (!error) return;
+  convError = true;
+  // also drops what is buffered and not started yet, so a cut turn cannot start playing later
+  if (controller) { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
+  if (agentBubble) { agentBubble.textContent += ' …'; agentBubble = null; }
+  setPill('conv', 'error', 'error');
+  addMsg('err', 'answer cut: ' + error);
+}
+// A relayed error or a dropped socket during a turn: what was received still plays out, then
+// the turn ends with the error (at once when nothing is playing).
+function turnFail(why) {
+  if (!active) return;
+  if (!active.failed) active.failed = why;
+  if (sdkState !== 'playing' || audioDry()) turnEnd(active.failed);
+}
+setInterval(() => {
+  if (!active) return;
+  const now = performance.now();
+  if (active.failed && (sdkState !== 'playing' || audioDry())) { turnEnd(active.failed); return; }
+  const quiet = now - Math.max(active.lastTraffic, lastTraffic);
+  if (quiet > STALL_MS && active.textDone && !active.messages && sdkState !== 'playing') {
+    turnEnd(null); // a reply with nothing to say aloud
+    if (!convError) setPill('conv', 'idle', 'idle');
+  } else if (quiet > STALL_MS && (sdkState !== 'playing' || audioDry())) {
+    turnEnd('nothing arrived for ' + Math.round(quiet / 1000) + ' s');
+  }
+}, 250);
 
 // One relayed Message: audio and motion of one request, in one binary frame. The SDK reads
 // it (yieldMessage) and says which request (conversation) it belongs to.
 let anonTurns = 0;
 function onAvatarMessage(buf) {
+  if (active) active.messages = (active.messages || 0) + 1;
   const id = controller ? controller.yieldMessage(buf) : null;
   // without the SDK nobody reads the request id: a submitted question starts the next turn
   const t = turnOf(id ?? 'no-sdk-' + (pendingStart != null ? ++anonTurns : anonTurns));
@@ -182,6 +287,7 @@ function connect() {
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => { reconnectDelay = 500; setPill('conn', 'open', 'connected'); demo.connection = 'open'; };
   ws.onclose = () => {
+    turnFail('the connection to the backend dropped');
     setPill('conn', 'closed', 'disconnected');
     demo.connection = 'closed';
     ready = null;
@@ -189,6 +295,7 @@ function connect() {
     reconnectDelay = Math.min(reconnectDelay * 2, 8000);
   };
   ws.onmessage = (ev) => {
+    lastTraffic = performance.now();
     if (ev.data instanceof ArrayBuffer) {
       demo.wire.binary += ev.data.byteLength;
       demo.wire.binaryMessages++;
@@ -217,13 +324,19 @@ function connect() {
           $('partial').textContent = '';
           if (m.text) addMsg('user', m.text, true);
           if (pendingStart == null) pendingStart = performance.now();
+          if (m.text) { turnBegin(); setPill('conv', 'thinking', 'answering'); }
         } else if (m.event === 'llm_text') {
-          if (!agentBubble) { agentBubble = addMsg('agent', ''); setPill('conv', 'thinking', 'answering'); }
+          if (!agentBubble) { agentBubble = addMsg('agent', ''); if (sdkState !== 'playing') setPill('conv', 'thinking', 'answering'); }
           agentBubble.textContent += m.text;
           demo.transcript[demo.transcript.length - 1].text = agentBubble.textContent;
+          scrollChat();
         } else if (m.event === 'llm_done') {
           if (!agentBubble && m.text) addMsg('agent', m.text);
           agentBubble = null;
+          // without the SDK nothing plays: the turn is over; with it, the audio usually comes
+          // after the text (the watchdog ends a turn whose audio never comes)
+          if (active) active.textDone = true;
+          if (active && !controller && !active.failed) { turnEnd(null); setPill('conv', 'idle', 'idle'); }
         }
         break;
       case 'interrupt': interruptLocally(m.reason === 'new_turn' ? '' : m.reason); break;
@@ -231,6 +344,7 @@ function connect() {
       case 'error':
         demo.errors.push(m.code);
         addMsg('err', m.code + ': ' + m.message);
+        turnFail(m.code);
         break;
       default: break;
     }
@@ -247,11 +361,14 @@ $('ask').addEventListener('submit', (e) => {
   pendingStart = performance.now();
   agentBubble = null;
   addMsg('user', text);
+  turnBegin();
+  setPill('conv', 'thinking', 'answering');
   $('text').value = '';
 });
 
 $('stop').addEventListener('click', () => {
   send({ type: 'interrupt' });
+  turnEnd(null);
   interruptLocally('');
 });
 

@@ -3,6 +3,12 @@
 // binary frames that the SDK reads (bytes per second of speech are printed), the avatar goes
 // idle -> playing -> idle and its jawOpen morph target moves while playing. (2) Chromium's fake microphone plays
 // a question synthesized by espeak-ng into push-to-talk: a transcript and an answer appear.
+// (3) Without web/dist the page says so. (4) A stream cut mid-answer (through a WebSocket
+// proxy in the test: an error relayed, the socket dropped, or nothing more arriving) ends the
+// turn with a visible error state within a bound. (5) The Motion Server killed with SIGKILL
+// mid-answer and restarted on its port (what scripts/demo.sh does): the cut turn ends with an
+// error and the next question is spoken. (6) The last chat reply is not clipped (geometry;
+// AK_SCREENSHOT=file.png saves a screenshot).
 // Exit 0 pass, 1 fail, 77 skip (Chromium, playwright-core, web/dist or binaries missing).
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -130,9 +136,14 @@ try {
   check(idleJaw != null && idleJaw < 0.15, `the mouth rests when idle (jawOpen ${idleJaw})`);
   const lat = await page.evaluate(() => window.__avatarkitDemo.latencies);
   check(lat.length === 1 && lat[0].audio > 0 && lat[0].frames > 0,
-    `latency readout recorded (audio ${lat[0] && lat[0].audio.toFixed(0)} ms, frames ${lat[0] && lat[0].frames.toFixed(0)} ms)`);
+    `latency readout recorded (payload ${lat[0] && lat[0].audio.toFixed(0)} ms, frames ${lat[0] && lat[0].frames.toFixed(0)} ms)`);
+  // first sound is the scheduled start at the speaker: after the first payload arrived
+  check(lat.length === 1 && lat[0].sound != null && lat[0].sound > lat[0].audio,
+    `first sound measured on the AudioContext clock, after the payload (sound ${lat[0] && lat[0].sound != null && lat[0].sound.toFixed(0)} ms)`);
   const shown = await page.textContent('#lat-audio');
-  check(/\d+ ms/.test(shown), `latency shown on the page (${shown})`);
+  check(/\d+ ms/.test(shown), `payload latency shown on the page (${shown})`);
+  const shownSound = await page.textContent('#lat-sound');
+  check(/\d+ ms/.test(shownSound), `first sound shown on the page (${shownSound})`);
   const relay = await page.evaluate(() => {
     const d = window.__avatarkitDemo;
     const st = d.states;
@@ -180,12 +191,122 @@ try {
   await page2.press('#text', 'Enter');
   await page2.waitForFunction(() => window.__avatarkitDemo.transcript.some((m) => m.kind === 'agent' && /Hello/.test(m.text)), null, { timeout: 30000 })
     .then(() => check(true, 'text conversation works without the SDK'), () => check(false, 'text conversation works without the SDK'));
+
+  // (4) a stream cut mid-answer, through a proxy between the page and the backend
+  const proxy = { mode: null, armed: false, passed: 0, held: [], ws: null };
+  const page3 = await ctx.newPage();
+  page3.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page3.routeWebSocket(/\/ws\/agent/, (ws) => {
+    const server = ws.connectToServer();
+    proxy.ws = ws;
+    ws.onMessage((m) => server.send(m));
+    server.onMessage((m) => {
+      if (!proxy.armed) { ws.send(m); return; }
+      if (proxy.mode === 'cut') return; // cut: nothing more arrives
+      if (typeof m !== 'string' && proxy.passed >= 6) { proxy.held.push(m); return; }
+      if (typeof m !== 'string') proxy.passed++;
+      ws.send(m);
+    });
+  });
+  await page3.goto(`http://127.0.0.1:${bport}/?stall_ms=3000`, { timeout: 30000 });
+  await page3.waitForFunction(() => window.__avatarkitDemo.sdk !== 'loading' && window.__avatarkitDemo.ready, null, { timeout: 30000 });
+  for (const how of ['error', 'close', 'silent']) {
+    proxy.armed = true; proxy.mode = 'hold'; proxy.passed = 0; proxy.held = [];
+    const ends0 = await page3.evaluate(() => window.__avatarkitDemo.turnEnds.length);
+    await page3.fill('#text', 'Who are you?');
+    await page3.press('#text', 'Enter');
+    // the first Messages of the answer pass (the avatar may start playing them), the rest is held
+    const t2 = Date.now();
+    let st = '';
+    while (Date.now() - t2 < 15000) {
+      st = await page3.evaluate(() => { const s = window.__avatarkitDemo.states; return s.length ? s[s.length - 1].state : ''; });
+      if (proxy.passed >= 6 && (st === 'playing' || Date.now() - t2 > 4000)) break;
+      await sleep(40);
+    }
+    const before = await page3.evaluate(() => document.getElementById('conv').textContent);
+    proxy.mode = 'cut';
+    if (how === 'error') proxy.ws.send(JSON.stringify({ type: 'error', code: 'connectionClosed', message: 'motion server (websocket_runtime): cut by the test' }));
+    if (how === 'close') proxy.ws.close({ code: 1001, reason: 'test cut' });
+    const t3 = Date.now();
+    let ended = null;
+    while (Date.now() - t3 < 20000 && !ended) {
+      ended = await page3.evaluate((n) => window.__avatarkitDemo.turnEnds[n] || null, ends0);
+      if (!ended) await sleep(100);
+    }
+    const ui = await page3.evaluate(() => ({ pill: document.getElementById('conv').dataset.state, text: document.getElementById('conv').textContent,
+      state: window.__avatarkitDemo.view.controller.conversationState,
+      err: [...document.querySelectorAll('.msg.err')].map((e) => e.textContent).pop() || '' }));
+    check(!!(ended && ended.error), `cut by ${how} (was "${before}"): the turn ends with an error (${ended && ended.error})`);
+    check(ui.pill === 'error' && ui.state !== 'playing' && /answer cut/.test(ui.err),
+      `cut by ${how}: the page leaves playing/answering and shows the error (pill ${ui.pill}, SDK ${ui.state}, "${ui.err}")`);
+    proxy.armed = false; proxy.mode = null;
+    if (how === 'close') { // the page reconnects by itself
+      await page3.waitForFunction(() => window.__avatarkitDemo.connection === 'open' && window.__avatarkitDemo.ready, null, { timeout: 20000 })
+        .then(() => check(true, 'the page reconnects after the drop'), () => check(false, 'the page reconnects after the drop'));
+    }
+    await page3.click('#stop');
+    await sleep(300);
+  }
+  await page3.close();
+
+  // (5) the Motion Server killed mid-answer and restarted on its port
+  const motion = procs.find((x) => x.name === 'avatarkit-motion-server');
+  const ends1 = await page.evaluate(() => window.__avatarkitDemo.turnEnds.length);
+  const bin1 = await page.evaluate(() => window.__avatarkitDemo.wire.binaryMessages);
+  await page.fill('#text', 'Who are you?');
+  await page.press('#text', 'Enter');
+  // SIGKILL as soon as the answer's first Message is in (the rest is still on its way)
+  await page.waitForFunction((n) => window.__avatarkitDemo.wire.binaryMessages > n, bin1, { timeout: 20000, polling: 10 })
+    .catch(() => undefined);
+  motion.p.kill('SIGKILL');
+  const t4 = Date.now();
+  let end5 = null;
+  while (Date.now() - t4 < 30000 && !end5) {
+    end5 = await page.evaluate((n) => window.__avatarkitDemo.turnEnds[n] || null, ends1);
+    if (!end5) await sleep(100);
+  }
+  const st5 = await page.evaluate(() => window.__avatarkitDemo.view.controller.conversationState);
+  check(!!end5 && st5 !== 'playing', `Motion Server killed mid-answer: the turn ends (${end5 && (end5.error || 'played out what had arrived')}, SDK ${st5})`);
+  await start('avatarkit-motion-server', ['--listen', `127.0.0.1:${mport}`, '--log-level', 'warn'], env, 'motion-restarted');
+  const n5 = await page.evaluate(() => window.__avatarkitDemo.states.length);
+  let spoke = false;
+  for (let attempt = 0; attempt < 3 && !spoke; attempt++) {
+    await page.fill('#text', 'hello');
+    await page.press('#text', 'Enter');
+    spoke = await page.waitForFunction((n) => {
+      const s = window.__avatarkitDemo.states.slice(n).map((x) => x.state);
+      const i = s.indexOf('playing');
+      return i >= 0 && s.slice(i + 1).includes('idle');
+    }, n5, { timeout: 20000 }).then(() => true, () => false);
+  }
+  check(spoke, 'after the Motion Server is back, the next question is spoken (idle -> playing -> idle)');
+
+  // (6) the last chat reply is fully visible
+  await page.fill('#text', 'What can you do?');
+  await page.press('#text', 'Enter');
+  await page.waitForFunction(() => { const d = window.__avatarkitDemo; const t = d.transcript; return t.length && t[t.length - 1].kind === 'agent' && /motion/i.test(t[t.length - 1].text); }, null, { timeout: 30000 })
+    .catch(() => undefined);
+  await sleep(300);
+  const geo = await page.evaluate(() => {
+    const tr = document.getElementById('transcript'), msgs = tr.querySelectorAll('.msg');
+    const last = msgs[msgs.length - 1], chat = tr.closest('.chat');
+    const r = (e) => e.getBoundingClientRect();
+    return { last: r(last).bottom, list: r(tr).bottom, chat: r(chat).bottom, n: msgs.length, over: tr.scrollHeight > tr.clientHeight,
+      page: document.documentElement.clientHeight, inner: window.innerHeight };
+  });
+  if (process.env.AK_SCREENSHOT) await page.screenshot({ path: process.env.AK_SCREENSHOT, fullPage: true });
+  // inside the list with room to spare (the bubble's border and descenders are not cut)
+  check(geo.last <= geo.list - 4 && geo.list <= geo.chat + 0.5,
+    `the last chat reply is not clipped (${geo.n} messages, last bottom ${geo.last.toFixed(0)} <= list ${geo.list.toFixed(0)} <= panel ${geo.chat.toFixed(0)}, scrolling ${geo.over})`);
 } catch (e) {
   failures.push(String(e));
   console.log('  FAIL ' + (e && e.stack || e));
 } finally {
   if (ctx) await ctx.close().catch(() => undefined);
   await stopAll();
+  // sanitizer builds: a report from any server (the killed one included) fails the test
+  for (const { name, log } of procs)
+    if (/AddressSanitizer|LeakSanitizer|runtime error:/.test(log())) { failures.push(`${name}: sanitizer report`); console.log(`  FAIL ${name}: sanitizer report`); }
   if (failures.length) for (const { name, log } of procs) console.log(`--- ${name} log ---\n${log().slice(-2000)}`);
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -481,9 +481,12 @@ static int avatar_asset(ak_server *s, struct lws *wsi, const char *uri) {
 
 static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
   if (strcmp(uri, "/healthz") == 0) {
-    char body[128];
-    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d}",
-                     s->draining ? "draining" : "ok", s->n_sessions);
+    /* With --redis the store's state is reported but does not fail the check: every node
+     * shares it, so taking nodes out helps nobody (docs/server.md, "Several nodes"). */
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d%s%s}",
+                     s->draining ? "draining" : "ok", s->n_sessions, s->redis ? ",\"redis\":" : "",
+                     s->redis ? (ak__redis_up(s->redis) ? "\"up\"" : "\"down\"") : "");
     return http_respond(wsi, s->draining ? 503 : 200, "application/json", body, (size_t)n);
   }
   if (strcmp(uri, "/metrics") == 0) {

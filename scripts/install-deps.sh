@@ -11,6 +11,7 @@ PKGS=(
   libespeak-ng-dev espeak-ng-data espeak-ng
   libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev
   libcmocka-dev libclang-rt-14-dev
+  libhiredis-dev redis-server haproxy python3-yaml
   chromium
 )
 # Node.js 18+ and npm for the web SDK: use the one on PATH if present, else Debian's.

@@ -83,6 +83,8 @@ static void usage(FILE *f) {
           "  --reusable-tokens       accept a token for more than one connection until it\n"
           "                          expires (default: single use)\n"
           "  --token-table-size N    single-use tokens remembered (default 1048576)\n"
+          "  --trusted-proxy CIDR    believe X-Forwarded-For from this proxy address or\n"
+          "                          range (repeatable or comma list, up to 16; default none)\n"
           "  --redis URL             share single-use tokens between nodes through Redis:\n"
           "                          redis://[[user]:pass@]host[:port][/db] or host:port\n"
           "                          (env AVATARKIT_REDIS; default: in memory, this node)\n"
@@ -309,6 +311,20 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "http-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 1, 3600, &c->http_timeout_s) != 0;
+  } else if (!strcmp(key, "trusted-proxy")) {
+    NEEDVAL;
+    char one[64];
+    for (const char *p = val; !bad && *p;) {
+      size_t n = strcspn(p, ",");
+      bad = n == 0 || n >= sizeof one;
+      if (!bad) {
+        memcpy(one, p, n);
+        one[n] = '\0';
+        bad = ak__proxy_add(c, one) != 0;
+      }
+      p += n + (p[n] == ',');
+    }
+    bad = bad || !*val;
   } else if (!strcmp(key, "redis")) {
     NEEDVAL;
     char h[256], u[AK_MAX_STR], pw[AK_MAX_STR];

@@ -28,6 +28,8 @@
 #define AK_MAX_HTTP_BODY 4096
 /* Browser origins allowed by --cors-origin (CORS is off when none is given). */
 #define AK_MAX_CORS_ORIGINS 16
+/* --trusted-proxy addresses / CIDR ranges whose X-Forwarded-For is believed. */
+#define AK_MAX_TRUSTED_PROXIES 16
 /* Addresses the token API's per-IP rate limit remembers (least recently used evicted). */
 #define AK_RATE_TABLE_SIZE 4096
 /* Failed API key log lines per minute; the rest are counted in one "suppressed" line. */
@@ -86,8 +88,13 @@ typedef struct ak_server_config {
   int http_timeout_s;   /* HTTP headers / upgrade / body must complete within this */
   char model_path[512];
   uint8_t token_secret[32];
-  char tls_cert[512];   /* PEM certificate chain: serve https/wss only (empty: plain) */
-  char tls_key[512];    /* its PEM private key */
+  char tls_cert[512]; /* PEM certificate chain: serve https/wss only (empty: plain) */
+  char tls_key[512];  /* its PEM private key */
+  struct {
+    uint8_t net[16]; /* IPv4 as ::ffff:a.b.c.d */
+    int bits;
+  } trusted_proxies[AK_MAX_TRUSTED_PROXIES]; /* --trusted-proxy (proxy.c) */
+  int n_trusted_proxies;
   char redis_url[512];  /* shared single-use token store (tokenstore_redis.c); "" = in memory */
   int redis_timeout_ms; /* Redis connect and command timeout */
 } ak_server_config;
@@ -247,6 +254,14 @@ int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int
 void ak__redis_tick(ak_redis *r, int64_t now_us);
 int ak__redis_up(const ak_redis *r);
 int ak__redis_available(void); /* 0 when built without hiredis */
+
+/* proxy.c: --trusted-proxy. Adds "IP" or "IP/BITS"; 0 or -1. */
+int ak__proxy_add(ak_server_config *c, const char *spec);
+/* The client's address: peer, or from a trusted peer the rightmost X-Forwarded-For entry that
+ * is not a trusted proxy (the peer when the header is absent or malformed). */
+void ak__proxy_client_ip(const ak_server_config *c, const char *peer, const char *xff, char *out,
+                         size_t cap);
+void ak__client_ip(const ak_server *s, struct lws *wsi, char *out, size_t cap);
 
 /* auth.c: who may open an ingress WebSocket. */
 typedef struct ak__auth_verdict {

@@ -36,6 +36,7 @@ test('from a trusted proxy, X-Forwarded-For picks the rate-limit bucket (rightmo
     assert.equal(await tokenFrom(srv, '192.0.2.55', 'wrong'), 401);
     for (let i = 0; i < 100 && !srv.log().includes('from 192.0.2.55'); i++) await new Promise((r) => setTimeout(r, 20));
     assert.match(srv.log(), /wrong API key from 192\.0\.2\.55/);
+    assert.deepEqual(await srv.stop(), { code: 0, sig: null }, srv.log());
   } finally {
     await srv.stop();
   }

@@ -129,6 +129,10 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     const t4 = (await token(b)).body.sessionToken;
     assert.equal((await strictRequest(a.port, upgradeRequest(q(t4)))).status, 101);
     assert.equal((await strictRequest(b.port, upgradeRequest(q(t4)))).status, 400);
+    live.ws.close();
+    // Clean exits (the ASan build reports leaks and errors through the exit status).
+    assert.deepEqual(await a.stop(), { code: 0, sig: null }, a.log());
+    assert.deepEqual(await b.stop(), { code: 0, sig: null }, b.log());
   } finally {
     live?.ws.close();
     await a.stop();
@@ -145,6 +149,7 @@ test('without --redis a node keeps its own single-use set; a bad --redis value i
     const t = (await token(srv)).body.sessionToken;
     assert.equal((await strictRequest(srv.port, upgradeRequest(q(t)))).status, 101);
     assert.equal((await strictRequest(srv.port, upgradeRequest(q(t)))).status, 400);
+    assert.deepEqual(await srv.stop(), { code: 0, sig: null }, srv.log());
   } finally {
     await srv.stop();
   }

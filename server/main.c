@@ -272,14 +272,12 @@ int main(int argc, char **argv) {
           s->max_connections, (unsigned long long)fd_limit, s->cfg.ping_interval_s);
 
   if (s->cfg.redis_url[0]) {
-    s->redis = ak__redis_new(s->cfg.redis_url, s->cfg.redis_timeout_ms, &s->m.redis_failures);
+    s->redis = ak__redis_new(s, s->cfg.redis_url, s->cfg.redis_timeout_ms, &s->m.redis_failures);
     if (!s->redis) {
       ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: --redis");
       s->stop = 1;
     } else {
-      ak__redis_tick(s->redis, ak__now_us());
-      ak__log(s, AK_LOG_INFO, NULL, NULL, "single-use tokens shared through Redis (%s)",
-              ak__redis_up(s->redis) ? "reachable" : "UNREACHABLE: new sessions refused");
+      ak__redis_tick(s->redis, ak__now_us()); /* logs reachable or unreachable */
     }
   }
   if (s->cfg.token_rate_limit > 0 && !(s->rate = ak__rate_new()))

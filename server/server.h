@@ -246,7 +246,8 @@ size_t ak__token_set_count(const ak_token_set *t);
 /* "redis://[[user]:pass@]host[:port][/db]" or "host:port"; 0 or -1. */
 int ak__redis_parse_url(const char *url, char *host, size_t host_cap, int *port, int *db,
                         char *user, char *pass, size_t cred_cap);
-ak_redis *ak__redis_new(const char *url, int timeout_ms, ak_counter *failures);
+ak_redis *ak__redis_new(const ak_server *srv, const char *url, int timeout_ms,
+                        ak_counter *failures);
 void ak__redis_free(ak_redis *r);
 /* AK_TOKEN_OK (first use anywhere), AK_TOKEN_REUSED, AK_TOKEN_STORE_DOWN. */
 int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int64_t now_us);

@@ -38,6 +38,8 @@ struct ak_redis {
   int backoff_ms;       /* next backoff */
   int64_t last_used_us; /* last command sent */
   ak_counter *failures; /* the server's metric */
+  const ak_server *srv; /* for the up/down log lines */
+  int reported;         /* state last logged: -1 none, 0 down, 1 up */
 #ifdef AK_HAVE_HIREDIS
   redisContext *c;
 #endif
@@ -87,7 +89,8 @@ int ak__redis_parse_url(const char *url, char *host, size_t host_cap, int *port,
   return *p ? -1 : 0;
 }
 
-ak_redis *ak__redis_new(const char *url, int timeout_ms, ak_counter *failures) {
+ak_redis *ak__redis_new(const ak_server *srv, const char *url, int timeout_ms,
+                        ak_counter *failures) {
   ak_redis *r = calloc(1, sizeof *r);
   if (!r) return NULL;
   if (ak__redis_parse_url(url, r->host, sizeof r->host, &r->port, &r->db, r->user, r->pass,
@@ -98,6 +101,8 @@ ak_redis *ak__redis_new(const char *url, int timeout_ms, ak_counter *failures) {
   r->timeout_ms = timeout_ms > 0 ? timeout_ms : 200;
   r->backoff_ms = AK_REDIS_BACKOFF_MIN_MS;
   r->failures = failures;
+  r->srv = srv;
+  r->reported = -1;
   return r;
 }
 
@@ -114,12 +119,29 @@ int ak__redis_up(const ak_redis *r) {
 }
 
 #ifdef AK_HAVE_HIREDIS
-static void failed(ak_redis *r, int64_t now_us) {
+/* One log line per change of state (not per failed call). */
+static void report(ak_redis *r, const char *why) {
+  if (r->reported == r->up) return;
+  r->reported = r->up;
+  if (r->up)
+    ak__log(r->srv, AK_LOG_INFO, NULL, NULL, "redis %s:%d reachable: single-use tokens shared",
+            r->host, r->port);
+  else
+    ak__log(r->srv, AK_LOG_ERROR, NULL, NULL,
+            "redis %s:%d unreachable (%s): new sessions refused with 503 until it answers", r->host,
+            r->port, why);
+}
+
+/* why: a Redis error reply, or NULL for the connection's own error. */
+static void failed(ak_redis *r, int64_t now_us, const char *why) {
+  char buf[128];
+  snprintf(buf, sizeof buf, "%s", why ? why : r->c && r->c->err ? r->c->errstr : "cannot connect");
   if (r->c) redisFree(r->c);
   r->c = NULL;
   r->up = 0;
   if (r->failures) (*r->failures)++;
   r->retry_at_us = now_us + (int64_t)r->backoff_ms * 1000;
+  report(r, buf);
   r->backoff_ms =
       r->backoff_ms * 2 > AK_REDIS_BACKOFF_MAX_MS ? AK_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
@@ -128,8 +150,11 @@ static void failed(ak_redis *r, int64_t now_us) {
 static redisReply *ok_reply(ak_redis *r, void *rep, int64_t now_us) {
   redisReply *x = rep;
   if (!x || x->type == REDIS_REPLY_ERROR) {
+    char why[128];
+    snprintf(why, sizeof why, "%s", x && x->str ? x->str : "no reply");
+    int replied = x != NULL;
     if (x) freeReplyObject(x);
-    failed(r, now_us);
+    failed(r, now_us, replied ? why : NULL);
     return NULL;
   }
   return x;
@@ -142,7 +167,7 @@ static int ensure(ak_redis *r, int64_t now_us) {
   struct timeval tv = {r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000};
   r->c = redisConnectWithTimeout(r->host, r->port, tv);
   if (!r->c || r->c->err || redisSetTimeout(r->c, tv) != REDIS_OK) {
-    failed(r, now_us);
+    failed(r, now_us, NULL);
     return -1;
   }
   redisEnableKeepAlive(r->c);
@@ -162,6 +187,7 @@ static int ensure(ak_redis *r, int64_t now_us) {
 
 static void succeeded(ak_redis *r, int64_t now_us) {
   r->up = 1;
+  report(r, "");
   r->backoff_ms = AK_REDIS_BACKOFF_MIN_MS;
   r->last_used_us = now_us;
 }
@@ -183,7 +209,7 @@ int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int
                                                                     : AK_TOKEN_STORE_DOWN;
   freeReplyObject(x);
   if (rc == AK_TOKEN_STORE_DOWN) {
-    failed(r, now_us);
+    failed(r, now_us, "unexpected reply to SET");
     return rc;
   }
   succeeded(r, now_us);

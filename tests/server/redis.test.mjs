@@ -116,6 +116,8 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     assert.equal(h.body.redis, 'down');
     assert.ok((await metric(b, 'avatarkit_redis_failures_total')) >= 1);
     assert.equal(await metric(a, 'avatarkit_redis_up'), 0);
+    // One line per change of state, saying what it means.
+    assert.match(a.log(), /redis 127\.0\.0\.1:\d+ unreachable \([^)]+\): new sessions refused with 503/);
 
     // The session opened before the outage keeps streaming.
     sendAudio(live, 'during', makePcm(16000, 0.5, 2), 3200);
@@ -125,6 +127,7 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     // The refused token was not burned: once Redis is back it opens a session.
     redis = await startRedis(rport);
     assert.equal((await waitRedis(b, 'up')).body.redis, 'up');
+    assert.equal(b.log().match(/redis 127\.0\.0\.1:\d+ reachable/g)?.length, 2, b.log()); // at start, after
     assert.equal((await strictRequest(b.port, upgradeRequest(q(t3)))).status, 101);
     const t4 = (await token(b)).body.sessionToken;
     assert.equal((await strictRequest(a.port, upgradeRequest(q(t4)))).status, 101);

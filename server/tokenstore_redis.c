@@ -200,9 +200,18 @@ int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int
     k[8 + 2 * i] = hx[key[i] & 15];
   }
   k[39] = '\0';
+  /* A connection kept from before a Redis restart fails at its first command: then connect
+   * once more at once (no backoff), so a restarted Redis does not cost a refused upgrade. */
+  int reused = r->c != NULL;
   if (ensure(r, now_us)) return AK_TOKEN_STORE_DOWN;
-  redisReply *x =
-      ok_reply(r, redisCommand(r->c, "SET %s 1 NX EXAT %lld", k, (long long)expire_at), now_us);
+  void *raw = redisCommand(r->c, "SET %s 1 NX EXAT %lld", k, (long long)expire_at);
+  if (!raw && reused) {
+    redisFree(r->c);
+    r->c = NULL;
+    if (ensure(r, now_us)) return AK_TOKEN_STORE_DOWN;
+    raw = redisCommand(r->c, "SET %s 1 NX EXAT %lld", k, (long long)expire_at);
+  }
+  redisReply *x = ok_reply(r, raw, now_us);
   if (!x) return AK_TOKEN_STORE_DOWN;
   int rc = x->type == REDIS_REPLY_NIL                               ? AK_TOKEN_REUSED
            : x->type == REDIS_REPLY_STATUS && !strcmp(x->str, "OK") ? AK_TOKEN_OK

@@ -12,5 +12,6 @@ for t in node redis-server haproxy; do
   command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || { echo "SKIP: $t not installed"; exit 77; }
 done
 [ -x "$bin" ] || { echo "SKIP: no $bin (build first)"; exit 77; }
+"$bin" --redis 127.0.0.1:1 --version >/dev/null 2>&1 || { echo "SKIP: $bin built without hiredis (no --redis)"; exit 77; }
 hp=$(command -v haproxy || echo /usr/sbin/haproxy)
 AK_SERVER_BIN=$(realpath "$bin") AK_HAPROXY=$hp exec node --experimental-websocket --no-warnings scripts/fleet-test.mjs

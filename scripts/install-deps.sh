@@ -11,10 +11,22 @@ PKGS=(
   libespeak-ng-dev espeak-ng-data espeak-ng
   libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev
   libcmocka-dev libclang-rt-14-dev
+  libhiredis-dev redis-server haproxy python3-yaml
   chromium
 )
+# AVATARKIT_DEPS=server: only what building the Motion Server needs (the container image,
+# deploy/Dockerfile): no test, browser or training tools.
+if [ "${AVATARKIT_DEPS:-all}" = server ]; then
+  PKGS=(
+    build-essential cmake pkg-config python3
+    libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
+    libopus-dev libogg-dev libopusenc-dev libopusfile-dev libspeexdsp-dev libssl-dev
+    libcjson-dev libcurl4-openssl-dev
+    libhiredis-dev
+  )
+fi
 # Node.js 18+ and npm for the web SDK: use the one on PATH if present, else Debian's.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if [ "${AVATARKIT_DEPS:-all}" != server ] && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   PKGS+=(nodejs npm)
 fi
 # Optional extras for the offline training tools (not needed by build or tests).

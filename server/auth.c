@@ -136,6 +136,13 @@ void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__aut
            "server busy: the single-use token table is full (see --token-table-size)");
     return;
   }
+  if (used == AK_TOKEN_STORE_DOWN) {
+    /* --redis: without the shared store a replay on another node could not be ruled out. */
+    refuse(v, 503, "unavailable",
+           "Service unavailable: the shared session token store (Redis) is unreachable, "
+           "try again later");
+    return;
+  }
   if (used != AK_TOKEN_OK) {
     refuse(v, 400, "invalid_session_token",
            "Invalid session token: already used (tokens are single use)");

@@ -42,6 +42,7 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->drain_timeout_s = 20;
   snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s", AK_BUILTIN_AVATARS_DIR);
   c->token_table_size = 1 << 20;
+  c->redis_timeout_ms = 200;
   c->ping_interval_s = 20;
   c->http_timeout_s = 15;
 }
@@ -82,6 +83,12 @@ static void usage(FILE *f) {
           "  --reusable-tokens       accept a token for more than one connection until it\n"
           "                          expires (default: single use)\n"
           "  --token-table-size N    single-use tokens remembered (default 1048576)\n"
+          "  --trusted-proxy CIDR    believe X-Forwarded-For from this proxy address or\n"
+          "                          range (repeatable or comma list, up to 16; default none)\n"
+          "  --redis URL             share single-use tokens between nodes through Redis:\n"
+          "                          redis://[[user]:pass@]host[:port][/db] or host:port\n"
+          "                          (env AVATARKIT_REDIS; default: in memory, this node)\n"
+          "  --redis-timeout MS      Redis connect/command timeout (default 200)\n"
           "  --token-rate-limit N    token API requests per minute per IP (default 0 = off)\n"
           "  --cors-origin ORIGIN    let this browser origin call the HTTP API (repeatable\n"
           "                          or comma list; '*' = any; default: no CORS headers)\n"
@@ -304,6 +311,34 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "http-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 1, 3600, &c->http_timeout_s) != 0;
+  } else if (!strcmp(key, "trusted-proxy")) {
+    NEEDVAL;
+    char one[64];
+    for (const char *p = val; !bad && *p;) {
+      size_t n = strcspn(p, ",");
+      bad = n == 0 || n >= sizeof one;
+      if (!bad) {
+        memcpy(one, p, n);
+        one[n] = '\0';
+        bad = ak__proxy_add(c, one) != 0;
+      }
+      p += n + (p[n] == ',');
+    }
+    bad = bad || !*val;
+  } else if (!strcmp(key, "redis")) {
+    NEEDVAL;
+    char h[256], u[AK_MAX_STR], pw[AK_MAX_STR];
+    int port, db;
+    bad = strlen(val) >= sizeof c->redis_url ||
+          (*val && ak__redis_parse_url(val, h, sizeof h, &port, &db, u, pw, sizeof u) != 0);
+    if (!bad && *val && !ak__redis_available()) {
+      fprintf(stderr, "error: --redis: this build has no Redis support (install libhiredis-dev)\n");
+      return -1;
+    }
+    if (!bad) snprintf(c->redis_url, sizeof c->redis_url, "%s", val);
+  } else if (!strcmp(key, "redis-timeout")) {
+    NEEDVAL;
+    bad = parse_int(val, 10, 10000, &c->redis_timeout_ms) != 0;
   } else if (!strcmp(key, "drain-timeout")) {
     NEEDVAL;
     bad = parse_int(val, 0, 3600, &c->drain_timeout_s) != 0;
@@ -408,6 +443,8 @@ int ak__server_configure(ak_server_config *c, int argc, char **argv) {
   }
   if ((e = getenv("AVATARKIT_TOKEN_SECRET")) && *e &&
       apply(c, "token-secret", e, api_key, app_id, NULL))
+    return -1;
+  if ((e = getenv("AVATARKIT_REDIS")) && *e && apply(c, "redis", e, api_key, app_id, NULL))
     return -1;
   /* First pass: find --config so flags override the file. */
   for (int i = 1; i < argc; i++)

@@ -275,7 +275,7 @@ static int issue_token(ak_server *s, struct lws *wsi, ak_conn *c) {
   if (!app) { /* Never "unauthorized": the SDKs read that word as an egress (LiveKit) error. */
     s->m.api_key_failures++;
     char ip[64] = "";
-    lws_get_peer_simple(wsi, ip, sizeof ip);
+    ak__client_ip(s, wsi, ip, sizeof ip);
     ak__log_limited(s, &s->key_fail_log, ak__now_us(), 60 * 1000000ll, AK_KEY_FAIL_LOG_PER_MIN,
                     AK_LOG_WARN, NULL, NULL, "token API: %s API key from %s",
                     c->http.api_key_state == 0   ? "missing"
@@ -481,9 +481,12 @@ static int avatar_asset(ak_server *s, struct lws *wsi, const char *uri) {
 
 static int route_get(ak_server *s, struct lws *wsi, const char *uri) {
   if (strcmp(uri, "/healthz") == 0) {
-    char body[128];
-    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d}",
-                     s->draining ? "draining" : "ok", s->n_sessions);
+    /* With --redis the store's state is reported but does not fail the check: every node
+     * shares it, so taking nodes out helps nobody (docs/server.md, "Several nodes"). */
+    char body[160];
+    int n = snprintf(body, sizeof body, "{\"status\":\"%s\",\"sessions\":%d%s%s}",
+                     s->draining ? "draining" : "ok", s->n_sessions, s->redis ? ",\"redis\":" : "",
+                     s->redis ? (ak__redis_up(s->redis) ? "\"up\"" : "\"down\"") : "");
     return http_respond(wsi, s->draining ? 503 : 200, "application/json", body, (size_t)n);
   }
   if (strcmp(uri, "/metrics") == 0) {
@@ -527,7 +530,7 @@ int ak__http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         c->http.route = AK_ROUTE_TOKENS;
         if (s->rate) {
           char ip[64] = "";
-          lws_get_peer_simple(wsi, ip, sizeof ip);
+          ak__client_ip(s, wsi, ip, sizeof ip);
           int wait = ak__rate_check(s->rate, ip, (int64_t)time(NULL), s->cfg.token_rate_limit);
           c->http.rate_wait = wait; /* answered 429 once the body is read */
         }

@@ -122,6 +122,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
     ak__ingress_tick(s, now);
   }
   ak__token_gc(s, (int64_t)time(NULL));
+  ak__redis_tick(s->redis, now);
   ak__log_limiter_flush(s, &s->key_fail_log, now, 60 * 1000000ll);
   ak__log_limiter_flush(s, &s->conn_cap_log, now, 10 * 1000000ll);
   ak__log_limiter_flush(s, &s->refused_log, now, 10 * 1000000ll);
@@ -270,6 +271,15 @@ int main(int argc, char **argv) {
   ak__log(s, AK_LOG_INFO, NULL, NULL, "connection cap %d (fd limit %llu), ping interval %d s",
           s->max_connections, (unsigned long long)fd_limit, s->cfg.ping_interval_s);
 
+  if (s->cfg.redis_url[0]) {
+    s->redis = ak__redis_new(s, s->cfg.redis_url, s->cfg.redis_timeout_ms, &s->m.redis_failures);
+    if (!s->redis) {
+      ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: --redis");
+      s->stop = 1;
+    } else {
+      ak__redis_tick(s->redis, ak__now_us()); /* logs reachable or unreachable */
+    }
+  }
   if (s->cfg.token_rate_limit > 0 && !(s->rate = ak__rate_new()))
     ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: token API rate limit off");
   g_ctx_for_signal = s->ctx;

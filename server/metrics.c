@@ -70,6 +70,16 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
       "# HELP avatarkit_token_table_entries Single-use tokens remembered until expiry.\n"
       "# TYPE avatarkit_token_table_entries gauge\navatarkit_token_table_entries %zu\n",
       ak__token_set_count(s->seen));
+  if (s->redis) {
+    COUNTER("avatarkit_redis_failures_total",
+            "Redis connects and commands that failed (--redis); each refuses an upgrade or "
+            "is a failed probe.",
+            m->redis_failures);
+    APPEND(
+        "# HELP avatarkit_redis_up Whether the shared token store answered last time.\n"
+        "# TYPE avatarkit_redis_up gauge\navatarkit_redis_up %d\n",
+        ak__redis_up(s->redis));
+  }
   APPEND(
       "# HELP avatarkit_connection_limit Open connections allowed (--max-connections).\n"
       "# TYPE avatarkit_connection_limit gauge\navatarkit_connection_limit %d\n",

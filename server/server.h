@@ -28,6 +28,8 @@
 #define AK_MAX_HTTP_BODY 4096
 /* Browser origins allowed by --cors-origin (CORS is off when none is given). */
 #define AK_MAX_CORS_ORIGINS 16
+/* --trusted-proxy addresses / CIDR ranges whose X-Forwarded-For is believed. */
+#define AK_MAX_TRUSTED_PROXIES 16
 /* Addresses the token API's per-IP rate limit remembers (least recently used evicted). */
 #define AK_RATE_TABLE_SIZE 4096
 /* Failed API key log lines per minute; the rest are counted in one "suppressed" line. */
@@ -88,6 +90,13 @@ typedef struct ak_server_config {
   uint8_t token_secret[32];
   char tls_cert[512]; /* PEM certificate chain: serve https/wss only (empty: plain) */
   char tls_key[512];  /* its PEM private key */
+  struct {
+    uint8_t net[16]; /* IPv4 as ::ffff:a.b.c.d */
+    int bits;
+  } trusted_proxies[AK_MAX_TRUSTED_PROXIES]; /* --trusted-proxy (proxy.c) */
+  int n_trusted_proxies;
+  char redis_url[512];  /* shared single-use token store (tokenstore_redis.c); "" = in memory */
+  int redis_timeout_ms; /* Redis connect and command timeout */
 } ak_server_config;
 
 typedef struct ak_session ak_session;
@@ -110,6 +119,7 @@ typedef struct ak_metrics {
       throttled;
   ak_counter input_queued_bytes, output_queued_bytes; /* gauges: now, all sessions */
   ak_counter input_queue_peak_bytes;                  /* gauge: largest one session has held */
+  ak_counter redis_failures; /* Redis connects/commands that failed (tokenstore_redis.c) */
 } ak_metrics;
 
 /* worker.c: the media worker pool. A task is one session's unit of scheduling. */
@@ -135,6 +145,7 @@ void ak__pool_unassign(ak_pool *p, ak_task *t);
 void ak__pool_schedule(ak_pool *p, ak_task *t);
 
 typedef struct ak_token_set ak_token_set;
+typedef struct ak_redis ak_redis;
 typedef struct ak_rate_table ak_rate_table;
 typedef struct ak_log_queue ak_log_queue;
 
@@ -157,6 +168,7 @@ typedef struct ak_server {
   pthread_mutex_t wake_mu; /* sessions the workers want the network thread to look at */
   ak_session *wake_head;
   ak_token_set *seen;  /* single-use tokens, until their expiry (token.c) */
+  ak_redis *redis;     /* shared single-use store (--redis), NULL when not configured */
   ak_rate_table *rate; /* token API per-IP rate limit (http.c), NULL when off */
   ak_log_queue *logq;  /* log lines waiting for the writer thread (log.c) */
   ak_log_limiter key_fail_log;
@@ -205,7 +217,8 @@ enum {
   AK_TOKEN_INVALID = -1,
   AK_TOKEN_EXPIRED = -2,
   AK_TOKEN_REUSED = -3,
-  AK_TOKEN_FULL = -4
+  AK_TOKEN_FULL = -4,
+  AK_TOKEN_STORE_DOWN = -5 /* the shared store (--redis) did not answer: refuse, 503 */
 };
 int ak__token_issue(const ak_server *s, const char *app_id, int64_t expire_at, char *out,
                     size_t cap);
@@ -227,6 +240,29 @@ int ak__token_set_insert(ak_token_set *t, const uint8_t key[16], int64_t expire_
 /* Drops entries whose expiry has passed (in whole wheel slots). */
 void ak__token_set_expire(ak_token_set *t, int64_t now);
 size_t ak__token_set_count(const ak_token_set *t);
+
+/* tokenstore_redis.c: the shared single-use store. All calls on the service thread; each
+ * blocks at most the timeout, and not at all during the reconnect backoff. */
+/* "redis://[[user]:pass@]host[:port][/db]" or "host:port"; 0 or -1. */
+int ak__redis_parse_url(const char *url, char *host, size_t host_cap, int *port, int *db,
+                        char *user, char *pass, size_t cred_cap);
+ak_redis *ak__redis_new(const ak_server *srv, const char *url, int timeout_ms,
+                        ak_counter *failures);
+void ak__redis_free(ak_redis *r);
+/* AK_TOKEN_OK (first use anywhere), AK_TOKEN_REUSED, AK_TOKEN_STORE_DOWN. */
+int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int64_t now_us);
+/* Probes an idle or down store (PING) so its state stays current for /healthz. */
+void ak__redis_tick(ak_redis *r, int64_t now_us);
+int ak__redis_up(const ak_redis *r);
+int ak__redis_available(void); /* 0 when built without hiredis */
+
+/* proxy.c: --trusted-proxy. Adds "IP" or "IP/BITS"; 0 or -1. */
+int ak__proxy_add(ak_server_config *c, const char *spec);
+/* The client's address: peer, or from a trusted peer the rightmost X-Forwarded-For entry that
+ * is not a trusted proxy (the peer when the header is absent or malformed). */
+void ak__proxy_client_ip(const ak_server_config *c, const char *peer, const char *xff, char *out,
+                         size_t cap);
+void ak__client_ip(const ak_server *s, struct lws *wsi, char *out, size_t cap);
 
 /* auth.c: who may open an ingress WebSocket. */
 typedef struct ak__auth_verdict {

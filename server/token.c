@@ -267,6 +267,12 @@ int ak__token_consume(ak_server *s, const char *token, int64_t expire_at, int64_
   if (!s->cfg.token_single_use) return AK_TOKEN_OK;
   uint8_t key[16];
   if (key_of(token, key)) return AK_TOKEN_INVALID;
+  /* Shared store first (--redis): single use across nodes. A refusal there burns nothing
+   * here; the local set below still holds per node should Redis lose its data. */
+  if (s->redis) {
+    int r = ak__redis_consume(s->redis, key, expire_at, ak__now_us());
+    if (r != AK_TOKEN_OK) return r;
+  }
   if (!s->seen) {
     s->seen = ak__token_set_new((size_t)s->cfg.token_table_size, s->cfg.max_token_ttl_s);
     if (!s->seen) return AK_TOKEN_FULL;
@@ -279,4 +285,6 @@ int ak__token_consume(ak_server *s, const char *token, int64_t expire_at, int64_
 void ak__token_free_all(ak_server *s) {
   ak__token_set_free(s->seen);
   s->seen = NULL;
+  ak__redis_free(s->redis);
+  s->redis = NULL;
 }

@@ -1,0 +1,248 @@
+// Fleet test (scripts/fleet-test.sh runs it): Redis + 3 Motion Server nodes + HAProxy with
+// the shipped deploy/haproxy.cfg, all on loopback, real processes.
+//  1. N sessions stream requests through the balancer; one node is killed with SIGKILL:
+//     sessions on the other nodes see no error and keep completing requests, sessions on
+//     the killed node see their close and reconnect (fresh token) through the balancer.
+//  2. A token used on node A is refused on node B (and replayed through the balancer).
+//  3. Rolling restart with drain (SIGTERM each node in turn, start it again) while clients
+//     keep opening sessions and sending requests: no request is lost.
+// Prints the figures and exits 1 on any failed check. Env: AK_SERVER_BIN, FLEET_SESSIONS.
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, token, connect, handshake, sendAudio, animationOf, makePcm, typeOf, sleep } from '../tests/server/harness.mjs';
+import { strictRequest, upgradeRequest } from '../tests/server/classify.mjs';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const N = Number(process.env.FLEET_SESSIONS || 12);
+const SECRET = 'f1ee7'.repeat(12) + 'f1ee';
+const HAPROXY = process.env.AK_HAPROXY || 'haproxy';
+const REDIS = process.env.AK_REDIS_SERVER || 'redis-server';
+const checks = [];
+const check = (ok, what) => { checks.push({ ok: !!ok, what }); console.log(`${ok ? 'PASS' : 'FAIL'}: ${what}`); };
+const tmp = mkdtempSync(join(tmpdir(), 'akfleet-'));
+const procs = [];
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => res(port)); });
+  });
+}
+
+function spawnLogged(bin, args) {
+  const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  p.stdout.on('data', (d) => (log += d));
+  p.stderr.on('data', (d) => (log += d));
+  p.exited = new Promise((r) => p.on('exit', r));
+  p.log = () => log;
+  procs.push(p);
+  return p;
+}
+
+async function waitFor(pred, ms, step = 50) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) { if (await pred()) return true; await sleep(step); }
+  return false;
+}
+
+const redisPort = await freePort();
+spawnLogged(REDIS, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmp]);
+await waitFor(() => new Promise((r) => {
+  const s = net.connect(redisPort, '127.0.0.1');
+  s.on('connect', () => s.write('PING\r\n'));
+  s.on('data', (d) => { s.destroy(); r(d.toString().startsWith('+PONG')); });
+  s.on('error', () => r(false));
+}), 10000);
+
+const nodePorts = [await freePort(), await freePort(), await freePort()];
+const nodeArgs = (port) => ['--listen', `127.0.0.1:${port}`, '--token-secret', SECRET, '--redis', `127.0.0.1:${redisPort}`,
+  '--trusted-proxy', '127.0.0.1', '--drain-timeout', '10'];
+const nodes = [];
+for (const port of nodePorts) nodes.push(await startServer(nodeArgs(port)));
+
+// The shipped config with loopback addresses.
+const hport = await freePort(), sport = await freePort();
+let cfg = readFileSync(join(ROOT, 'deploy/haproxy.cfg'), 'utf8')
+  .replace(/^\s*bind :8080$/m, `    bind 127.0.0.1:${hport}`)
+  .replace(/^\s*bind 127\.0\.0\.1:8404$/m, `    bind 127.0.0.1:${sport}`)
+  .replace(/^\s*maxconn 50000$/m, '    maxconn 4000') // fd limit of a test machine
+  .replace(/^\s*server node\d .*\n/gm, '');
+cfg = cfg.replace(/(default-server .*\n)/, (m) => m + nodePorts.map((p, i) => `    server node${i + 1} 127.0.0.1:${p}\n`).join(''));
+writeFileSync(join(tmp, 'haproxy.cfg'), cfg);
+const hap = spawnLogged(HAPROXY, ['-db', '-f', join(tmp, 'haproxy.cfg')]);
+const bal = { port: hport, base: `http://127.0.0.1:${hport}` };
+
+/* Status and body of an upgrade through the balancer (which keeps the client connection
+ * open after a refusal, so the answer ends at Content-Length, not at the close). */
+function upgradeStatus(port, req, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => { s.destroy(); reject(new Error('no answer: ' + buf)); }, ms);
+    const done = (v) => { clearTimeout(timer); s.destroy(); resolve(v); };
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const i = buf.indexOf('\r\n\r\n');
+      if (i < 0) return;
+      const head = buf.subarray(0, i).toString('latin1');
+      const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1]);
+      if (status === 101) return done({ status });
+      const len = Number(/content-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length >= i + 4 + len) done({ status, body: buf.subarray(i + 4, i + 4 + len).toString() });
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.write(req);
+  });
+}
+
+async function upCount() {
+  try {
+    const csv = await (await fetch(`http://127.0.0.1:${sport}/stats;csv`)).text();
+    return csv.split('\n').filter((l) => l.startsWith('motion,node') && l.split(',')[17] === 'UP').length;
+  } catch { return 0; }
+}
+async function sessionsOn(node) {
+  try {
+    const t = await (await fetch(`${node.base}/metrics`)).text();
+    return Number(/^avatarkit_sessions_active (\d+)$/m.exec(t)[1]);
+  } catch { return -1; }
+}
+
+let failed = false;
+try {
+  check(await waitFor(async () => (await upCount()) === 3, 15000), 'HAProxy sees 3 nodes UP');
+
+  // ---- 1. kill -9 one node mid-stream --------------------------------------------------
+  const pcm = makePcm(16000, 0.4, 3);
+  const clients = [];
+  for (let i = 0; i < N; i++) {
+    const c = await handshake(bal);
+    clients.push({ c, done: 0, errors: 0, reqLatency: [], n: 0, stopped: false });
+  }
+  const perNode = await Promise.all(nodes.map(sessionsOn));
+  console.log(`sessions per node: ${perNode.join(' ')}`);
+  check(perNode.reduce((a, b) => a + b, 0) === N, `${N} sessions held across the nodes`);
+  let stop = false;
+  const loop = async (cl) => {
+    while (!stop && !cl.c.closed) {
+      const id = `r${cl.n++}`;
+      const t0 = Date.now();
+      sendAudio(cl.c, id, pcm, 3200);
+      const ok = await cl.c.until((ib) => animationOf(ib, id).end, 15000);
+      if (ok) { cl.done++; cl.reqLatency.push(Date.now() - t0); }
+      if (cl.c.inbox.some((m) => typeOf(m) === 4)) cl.errors++;
+      await sleep(50);
+    }
+  };
+  const loops = clients.map(loop);
+  await sleep(1500);
+  const victim = perNode.indexOf(Math.max(...perNode));
+  const before = clients.map((cl) => cl.done);
+  const tKill = Date.now();
+  nodes[victim].proc.kill('SIGKILL');
+  await nodes[victim].exited;
+  await waitFor(() => clients.filter((cl) => cl.c.closed).length >= perNode[victim], 10000);
+  const tClosed = Date.now() - tKill;
+  await sleep(500); // a moment for any unexpected close elsewhere to show
+  const closed = clients.filter((cl) => cl.c.closed);
+  const alive = clients.filter((cl) => !cl.c.closed);
+  check(closed.length === perNode[victim], `the killed node's ${perNode[victim]} session(s) closed (saw ${closed.length})`);
+  check(alive.every((cl) => cl.errors === 0), 'sessions on the other nodes saw no error');
+  // Bounded wait (a loaded machine is slow), then every surviving session must have
+  // completed a request after the kill, with no error.
+  await waitFor(() => alive.every((cl) => cl.done > before[clients.indexOf(cl)]), 20000);
+  check(alive.every((cl) => cl.done > before[clients.indexOf(cl)]), 'sessions on the other nodes kept completing requests');
+  check(alive.every((cl) => !cl.c.closed && cl.errors === 0), 'and stayed open without error');
+  // Reconnect the closed ones through the balancer with fresh tokens.
+  let reconnected = 0;
+  const tRe = Date.now();
+  for (const cl of closed) {
+    try {
+      const c = await handshake(bal);
+      const id = 'again';
+      sendAudio(c, id, pcm, 3200);
+      if (await c.until((ib) => animationOf(ib, id).end, 15000)) reconnected++;
+      c.ws.close();
+    } catch (e) { console.log('reconnect failed: ' + e.message); }
+  }
+  const reconnectMs = Date.now() - tRe;
+  check(reconnected === closed.length, `${reconnected}/${closed.length} closed session(s) reconnected through the balancer and completed a request`);
+  stop = true;
+  await Promise.all(loops);
+  const lat = alive.flatMap((cl) => cl.reqLatency).sort((a, b) => a - b);
+  console.log(`measured: ${N} sessions, killed node held ${perNode[victim]}, its sessions saw the close ${tClosed} ms after the kill, ` +
+    `reconnecting them one after another (token + upgrade + one request each) took ${reconnectMs} ms, requests completed on surviving sessions: ${alive.reduce((a, cl) => a + cl.done, 0)}, ` +
+    `request time p50 ${lat[lat.length >> 1]} ms max ${lat[lat.length - 1]} ms (0.4 s of audio each)`);
+  for (const cl of clients) cl.c.ws.close();
+  nodes[victim] = await startServer(nodeArgs(nodePorts[victim]));
+  check(await waitFor(async () => (await upCount()) === 3, 15000), 'the killed node is back UP after a restart');
+
+  // ---- 2. token replay across nodes ----------------------------------------------------
+  const q = (t) => `/v2/driveningress/websocket?id=av1&appId=test-app&sessionKey=${encodeURIComponent(t)}`;
+  const t1 = (await token(bal)).body.sessionToken;
+  const a = await strictRequest(nodes[0].port, upgradeRequest(q(t1)));
+  const b = await strictRequest(nodes[1].port, upgradeRequest(q(t1)));
+  check(a.status === 101 && b.status === 400 && /already used/.test(b.json?.message), `token used on node A is refused on node B (${a.status}, ${b.status})`);
+  const t2 = (await token(bal)).body.sessionToken;
+  const r1 = await upgradeStatus(hport, upgradeRequest(q(t2)));
+  const r2 = await upgradeStatus(hport, upgradeRequest(q(t2)));
+  const r3 = await upgradeStatus(hport, upgradeRequest(q(t2)));
+  check(r1.status === 101 && r2.status === 400 && r3.status === 400 && /already used/.test(r3.body), `token replayed through the balancer refused (${r1.status}, ${r2.status}, ${r3.status})`);
+
+  // ---- 3. rolling restart with drain ----------------------------------------------------
+  let rstop = false;
+  const stats = { ok: 0, lost: 0, retried: 0, detail: [] };
+  const worker = async () => {
+    while (!rstop) {
+      let done = false;
+      for (let attempt = 0; attempt < 5 && !done; attempt++) {
+        let c;
+        try {
+          c = await handshake(bal);
+        } catch (e) { stats.retried++; await sleep(100); continue; }
+        const id = 'roll';
+        sendAudio(c, id, pcm, 3200);
+        const ok = await c.until((ib) => animationOf(ib, id).end, 15000);
+        const err = c.inbox.some((m) => typeOf(m) === 4);
+        c.ws.close();
+        if (ok && !err) done = true;
+        else if (c.closed?.code === 1001 && !err) stats.retried++; // drained before the request: reconnect
+        else { stats.detail.push(`close ${c.closed?.code} err ${err}`); break; }
+      }
+      if (done) stats.ok++; else stats.lost++;
+    }
+  };
+  const workers = Array.from({ length: 6 }, worker);
+  await sleep(1000);
+  for (let i = 0; i < 3; i++) {
+    nodes[i].proc.kill('SIGTERM');
+    const r = await nodes[i].exited;
+    check(r.code === 0, `node ${i + 1} drained and exited 0 (${JSON.stringify(r)})`);
+    nodes[i] = await startServer(nodeArgs(nodePorts[i]));
+    check(await waitFor(async () => (await upCount()) === 3, 15000), `node ${i + 1} back UP`);
+  }
+  await sleep(1000);
+  rstop = true;
+  await Promise.all(workers);
+  console.log(`measured: rolling restart of 3 nodes, ${stats.ok} requests completed, ${stats.lost} lost, ` +
+    `${stats.retried} session(s) reconnected (closed 1001 before their request, or upgrade failed) ${stats.detail.join('; ')}`);
+  check(stats.lost === 0 && stats.ok > 0, 'rolling restart with drain lost no request');
+} catch (e) {
+  console.log('FAIL: ' + (e.stack || e));
+  failed = true;
+} finally {
+  for (const n of nodes) await n.stop().catch(() => {});
+  for (const p of procs) if (p.exitCode === null) { p.kill('SIGKILL'); await p.exited; }
+}
+const bad = checks.filter((c) => !c.ok).length;
+console.log(`fleet-test: ${checks.length - bad} passed, ${bad + (failed ? 1 : 0)} failed`);
+if (bad || failed) {
+  console.log('--- haproxy log tail ---\n' + hap.log().slice(-2000));
+  process.exit(1);
+}

@@ -63,11 +63,17 @@ export class AvatarManager {
       return Promise.reject(err);
     }
     const url = this.resolveUrl(avatarId);
-    let p = this.cache.get(url);
+    return this.cached(url, () => this.fetchAvatar(avatarId, url, onProgress), onProgress);
+  }
+
+  /** One download per key: a cached (or in-flight) load reports completion or failure to this
+   * caller's progress callback too; a failed load leaves the cache. */
+  private cached(key: string, start: () => Promise<Avatar>, onProgress?: (p: LoadProgress) => void): Promise<Avatar> {
+    let p = this.cache.get(key);
     if (!p) {
-      p = this.fetchAvatar(avatarId, url, onProgress);
-      this.cache.set(url, p);
-      p.catch(() => this.cache.delete(url));
+      p = start();
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
       return p;
     }
     return p.then(
@@ -95,23 +101,10 @@ export class AvatarManager {
       onProgress?.({ type: 'failed', error: e as AvatarKitError });
       throw e;
     }
-    const key = `registry:${entry.modelUrl}`;
-    let p = this.cache.get(key);
-    if (!p) {
-      p = this.fetchAvatar(entry.id, entry.modelUrl, onProgress).then((a) => new Avatar(entry.id, a.url, a.data, entry));
-      this.cache.set(key, p);
-      p.catch(() => this.cache.delete(key));
-      return p;
-    }
-    return p.then(
-      (a) => {
-        onProgress?.({ type: 'completed', progress: 100 });
-        return a;
-      },
-      (e: AvatarKitError) => {
-        onProgress?.({ type: 'failed', error: e });
-        throw e;
-      },
+    return this.cached(
+      `registry:${entry.modelUrl}`,
+      () => this.fetchAvatar(entry.id, entry.modelUrl, onProgress).then((a) => new Avatar(entry.id, a.url, a.data, entry)),
+      onProgress,
     );
   }
 

@@ -21,52 +21,51 @@ import { RoomEnvironment } from 'three/examples/jsm/environments/RoomEnvironment
 
 export type LightingMode = 'soft' | 'studio' | 'basic';
 
+type Dir = [color: number, intensity: number, x: number, y: number, z: number];
+/** A rig: hemisphere light (sky, ground, intensity), then key, fill and rim directional lights. */
+interface Rig { sky: [number, number, number]; lights: [key: Dir, fill: Dir, rim: Dir] }
+
+const RIGS: Record<LightingMode, Rig> = {
+  studio: {
+    sky: [0xfff1e6, 0x6f625e, 0.35],
+    lights: [[0xfff0e0, 1.7, 1.4, 2.0, 2.6], [0xd8e6ff, 0.45, -2.2, 0.6, 1.6], [0xffffff, 1.3, -0.8, 2.2, -2.6]],
+  },
+  // the same four lights as 'basic' (same cost), arranged for a flattering low-contrast face:
+  // bright warm sky with a light bounce from below, a gentle key, a strong opposite fill
+  soft: {
+    sky: [0xfff3ea, 0xc4b2a8, 1.9],
+    lights: [[0xfff0e2, 1.35, 1.3, 1.9, 2.8], [0xe2ecff, 0.75, -2.2, 0.7, 2.0], [0xffffff, 1.2, -0.8, 2.2, -2.6]],
+  },
+  basic: {
+    sky: [0xfff4ea, 0x8a7c78, 1.3],
+    lights: [[0xffffff, 2.0, 1.2, 2.2, 2.5], [0xcfe0ff, 0.7, -2, 0.8, 1.5], [0xffffff, 1.1, -0.5, 2, -2.5]],
+  },
+};
+
 /** Adds lights (and for 'studio' an environment) to `scene`; returns what to dispose. */
 export function setupLighting(scene: Scene, renderer: WebGLRenderer | null, mode: LightingMode = 'soft'): () => void {
   const owned: { dispose(): void }[] = [];
-  if (mode === 'studio' && renderer) {
-    const pmrem = new PMREMGenerator(renderer);
-    const room = new RoomEnvironment();
-    const env = pmrem.fromScene(room, 0.04).texture;
-    room.dispose();
-    pmrem.dispose();
-    scene.environment = env;
-    scene.environmentIntensity = 0.32;
-    owned.push(env);
-    scene.add(new HemisphereLight(0xfff1e6, 0x6f625e, 0.35));
-    const key = new DirectionalLight(0xfff0e0, 1.7);
-    key.position.set(1.4, 2.0, 2.6);
-    scene.add(key);
-    const fill = new DirectionalLight(0xd8e6ff, 0.45);
-    fill.position.set(-2.2, 0.6, 1.6);
-    scene.add(fill);
-    const rim = new DirectionalLight(0xffffff, 1.3);
-    rim.position.set(-0.8, 2.2, -2.6);
-    scene.add(rim);
-  } else if (mode === 'soft') {
-    // the same four lights as 'basic' (same cost), arranged for a flattering low-contrast face:
-    // bright warm sky with a light bounce from below, a gentle key, a strong opposite fill
-    scene.add(new HemisphereLight(0xfff3ea, 0xc4b2a8, 1.9));
-    const key = new DirectionalLight(0xfff0e2, 1.35);
-    key.position.set(1.3, 1.9, 2.8);
-    scene.add(key);
-    const fill = new DirectionalLight(0xe2ecff, 0.75);
-    fill.position.set(-2.2, 0.7, 2.0);
-    scene.add(fill);
-    const rim = new DirectionalLight(0xffffff, 1.2);
-    rim.position.set(-0.8, 2.2, -2.6);
-    scene.add(rim);
-  } else {
-    scene.add(new HemisphereLight(0xfff4ea, 0x8a7c78, 1.3));
-    const key = new DirectionalLight(0xffffff, 2.0);
-    key.position.set(1.2, 2.2, 2.5);
-    scene.add(key);
-    const fill = new DirectionalLight(0xcfe0ff, 0.7);
-    fill.position.set(-2, 0.8, 1.5);
-    scene.add(fill);
-    const rim = new DirectionalLight(0xffffff, 1.1);
-    rim.position.set(-0.5, 2, -2.5);
-    scene.add(rim);
+  let rig = RIGS[mode] ?? RIGS.basic;
+  if (mode === 'studio') {
+    if (renderer) {
+      const pmrem = new PMREMGenerator(renderer);
+      const room = new RoomEnvironment();
+      const env = pmrem.fromScene(room, 0.04).texture;
+      room.dispose();
+      pmrem.dispose();
+      scene.environment = env;
+      scene.environmentIntensity = 0.32;
+      owned.push(env);
+    } else {
+      rig = RIGS.basic; // no renderer to prefilter the environment with: the plain rig
+    }
+  }
+  const [sky, ground, hemi] = rig.sky;
+  scene.add(new HemisphereLight(sky, ground, hemi));
+  for (const [color, intensity, x, y, z] of rig.lights) {
+    const light = new DirectionalLight(color, intensity);
+    light.position.set(x, y, z);
+    scene.add(light);
   }
   return () => owned.forEach((o) => o.dispose());
 }

@@ -1,13 +1,13 @@
 /* Fleet test client (scripts/fleet-test.mjs spawns a few): one C Server SDK session with
  * reconnect on, opened through the balancer, streaming real-time requests in a loop.
  *
- *   fleet_client CONSOLE_URL INGRESS_URL API_KEY APP_ID AVATAR_ID SECONDS
+ *   fleet_client CONSOLE_URL INGRESS_URL API_KEY APP_ID AVATAR_ID SECONDS [PAUSE_MS]
  *
  * Each request is 1 s of 16 kHz PCM sent in 100 ms chunks at real time, then end; the next
- * starts when the previous one completed (last message) or was aborted. Prints one JSON line
- * per event on stdout: connected (connection id), done (request completed: time from end to
- * last message, largest gap between two of its messages), error (code name, phase, req_id,
- * message), close, and a final summary. Reconnect tokens come from the console API (no
+ * starts PAUSE_MS (default 0) after the previous one completed (last message) or was aborted.
+ * Prints one JSON line per event on stdout: connected (connection id), done (request completed:
+ * time from end to last message, largest gap between two of its messages), error (code name, phase,
+ * req_id, message), close, and a final summary. Reconnect tokens come from the console API (no
  * token_provider: the SDK's own fetch with api_key). Stops after SECONDS or on SIGTERM /
  * SIGINT, closes the session and exits 0 (1 on a setup failure). */
 #define _POSIX_C_SOURCE 200809L
@@ -163,8 +163,9 @@ static int wait_request(client *c, int64_t deadline) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: %s CONSOLE_URL INGRESS_URL API_KEY APP_ID AVATAR_ID SECONDS\n",
+  if (argc != 7 && argc != 8) {
+    fprintf(stderr,
+            "usage: %s CONSOLE_URL INGRESS_URL API_KEY APP_ID AVATAR_ID SECONDS [PAUSE_MS]\n",
             argv[0]);
     return 2;
   }
@@ -173,6 +174,14 @@ int main(int argc, char **argv) {
   if (!endp || *endp || seconds < 1 || seconds > 3600) {
     fprintf(stderr, "SECONDS: 1..3600\n");
     return 2;
+  }
+  long pause_ms = 0;
+  if (argc == 8) {
+    pause_ms = strtol(argv[7], &endp, 10);
+    if (!endp || *endp || pause_ms < 0 || pause_ms > 60000) {
+      fprintf(stderr, "PAUSE_MS: 0..60000\n");
+      return 2;
+    }
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -274,6 +283,7 @@ int main(int argc, char **argv) {
              (long long)c.cur_max_gap);
       fflush(stdout);
       pthread_mutex_unlock(&c.mu);
+      for (long w = 0; w < pause_ms && !stop_flag; w += 50) sleep_ms(50);
     } else {
       pthread_mutex_lock(&c.mu);
       int timed_out = !c.cur_done && !c.cur_aborted && !c.closed && !stop_flag;

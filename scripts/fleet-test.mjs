@@ -12,7 +12,7 @@
 //  3. Rolling restart with drain (SIGTERM each node in turn, start it again) while clients
 //     keep opening sessions and sending requests: no request is lost.
 // Prints the figures and exits 1 on any failed check. Env: AK_SERVER_BIN, AK_FLEET_CLIENT,
-// FLEET_SESSIONS, FLEET_SDK_SESSIONS.
+// FLEET_SESSIONS, FLEET_SDK_SESSIONS, FLEET_SDK_PAUSE_MS.
 import net from 'node:net';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const N = Number(process.env.FLEET_SESSIONS || 12);
 const K = Number(process.env.FLEET_SDK_SESSIONS || 6);
 const FLEET_CLIENT = process.env.AK_FLEET_CLIENT;
+// Pause between two requests of an SDK session during the rolling restart (0: back to back).
+const ROLL_PAUSE_MS = Number(process.env.FLEET_SDK_PAUSE_MS ?? 500);
 const SECRET = 'f1ee7'.repeat(12) + 'f1ee';
 const HAPROXY = process.env.AK_HAPROXY || 'haproxy';
 const REDIS = process.env.AK_REDIS_SERVER || 'redis-server';
@@ -312,7 +314,7 @@ try {
     }
   };
   // C SDK sessions (reconnect on) stay open through the whole rolling restart.
-  const rsdk = Array.from({ length: K }, () => sdkClient(120, 500));
+  const rsdk = Array.from({ length: K }, () => sdkClient(120, ROLL_PAUSE_MS));
   sdkLog = () => rsdk.map((s, i) => `client ${i}: ${JSON.stringify(s.ev.slice(-12))} ${s.err.slice(-800)}`).join('\n');
   check(await waitFor(() => rsdk.every((s) => s.ev.some((e) => e.ev === 'connected')), 20000), `${K} C SDK session(s) connected for the rolling restart`);
   const drainMs = [];

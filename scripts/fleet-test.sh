@@ -3,7 +3,7 @@
 # Kills one node mid-stream, replays a token across nodes, rolls a restart with drain; prints
 # the figures (docs/deploy.md "Fleet test"). Needs a build (build/bin), node >= 20.10,
 # redis-server and haproxy. Exits 77 (skip) when one is missing.
-#   bash scripts/fleet-test.sh [BUILD_DIR]       env FLEET_SESSIONS (default 12), FLEET_SDK_SESSIONS (3)
+#   bash scripts/fleet-test.sh [BUILD_DIR]       env FLEET_SESSIONS (default 12), FLEET_SDK_SESSIONS (6), FLEET_SDK_PAUSE_MS (500)
 set -u
 cd "$(dirname "$0")/.."
 build=${1:-build}

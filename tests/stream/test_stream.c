@@ -496,7 +496,7 @@ static void test_budgets(void) {
 
 /* The budget pays for what the decoder has used (page headers, packets with their lacing),
  * not for bytes pushed: a whole bomb in one push (17 KB, which once bought 85 s of audio at
- * 240 samples a byte) stops within the grace and a packet or two. */
+ * 240 samples a byte) stops within the grace plus what its few header bytes buy (about 1.1 s). */
 static void test_budget_per_packet(void) {
   /* zero-length packets earn nothing; 2-byte packets of two empty 60 ms SILK frames (code 3,
    * valid Opus, 120 ms of concealment each) earn their 3 bytes */

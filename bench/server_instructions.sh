@@ -5,6 +5,7 @@
 # it executed are printed. Compare builds: run it for each and diff the counts (the engine's
 # per-session seed comes from the random connection id, so runs differ by ~0.01 %).
 # Usage: bench/server_instructions.sh BUILD_DIR [CLIP.s16le] [RATE]
+# AK_CALLGRIND_OUT=FILE keeps the callgrind profile (callgrind_annotate --inclusive=yes FILE).
 set -eu
 BUILD=${1:?usage: bench/server_instructions.sh BUILD_DIR [CLIP.s16le] [RATE]}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,8 @@ RATE=${3:-16000}
 command -v valgrind >/dev/null || { echo "valgrind is needed"; exit 2; }
 [ -r "$CLIP" ] || { echo "no clip $CLIP (give one: raw s16le mono)"; exit 2; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+KEEP=${AK_CALLGRIND_OUT:-}
+trap 'if [ -n "$KEEP" ]; then cp "$tmp/cg.out" "$KEEP"; fi; rm -rf "$tmp"' EXIT
 export AVATARKIT_API_KEY=bench-key AVATARKIT_APP_ID=bench-app
 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$BUILD/bin/avatarkit-motion-server" \
   --listen 127.0.0.1:0 --port-file "$tmp/port" --log-level error 2> "$tmp/vg.log" &

@@ -23,6 +23,7 @@ struct ak_ogg_decoder {
   uint32_t pre_skip;
   uint64_t decoded; /* samples output (after pre-skip) */
   size_t bytes, max_bytes;
+  uint64_t used; /* ak_ogg_decoder_bytes_used() */
   OpusDecoder *dec;
   float pcm[MAX_FRAME_48K * 2];
   float mono[MAX_FRAME_48K];
@@ -51,6 +52,7 @@ void ak_ogg_decoder_reset(ak_ogg_decoder *d) {
   d->pre_skip_left = 0;
   d->decoded = 0;
   d->bytes = 0;
+  d->used = 0;
 }
 
 void ak_ogg_decoder_free(ak_ogg_decoder *d) {
@@ -62,6 +64,10 @@ void ak_ogg_decoder_free(ak_ogg_decoder *d) {
 
 int ak_ogg_decoder_done(const ak_ogg_decoder *d) {
   return d && d->state == ST_DONE;
+}
+
+uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d) {
+  return d ? d->used : 0;
 }
 
 static int parse_head(ak_ogg_decoder *d, const ogg_packet *op) {
@@ -157,10 +163,12 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
       rc = AK_ECORRUPT;
       goto fail;
     }
+    d->used += 27; /* the fixed page header; lacing values go with their packets */
     ogg_packet op;
     int r;
     while ((r = ogg_stream_packetout(&d->stream, &op)) != 0) {
       if (r < 0) continue; /* a hole in the data: skip, as RFC 7845 decoders do */
+      if (op.bytes > 0) d->used += (uint64_t)op.bytes + (uint64_t)op.bytes / 255 + 1;
       if (d->state == ST_HEAD) {
         if ((rc = parse_head(d, &op)) != AK_OK) goto fail;
         d->state = ST_TAGS;

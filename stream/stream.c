@@ -40,7 +40,6 @@ struct ak_stream {
   int have_odd;
   uint8_t odd;
   ak_stream_counters c;
-  uint64_t ogg_in;      /* Ogg bytes of this request fed to the decoder */
   uint64_t decoded_48k; /* samples they decoded to */
   ak_resampler *rs;     /* sample_rate (PCM) or 48 kHz (Ogg) -> 16 kHz */
   ak_ogg_decoder *ogg;
@@ -288,7 +287,8 @@ static int on_ogg_pcm(void *user, const float *pcm, size_t n) {
   ak_stream *s = user;
   s->decoded_48k += n;
   if (s->cfg.max_decoded_per_byte &&
-      s->decoded_48k > (uint64_t)s->cfg.decoded_grace + s->cfg.max_decoded_per_byte * s->ogg_in) {
+      s->decoded_48k > (uint64_t)s->cfg.decoded_grace +
+                           s->cfg.max_decoded_per_byte * ak_ogg_decoder_bytes_used(s->ogg)) {
     s->err = AK_ETOOBIG;
     s->failure = AK_STREAM_FAIL_BUDGET;
     return 1;
@@ -328,7 +328,6 @@ static int feed_pcm(ak_stream *s, const uint8_t *b, size_t len) {
 }
 
 static int feed_ogg(ak_stream *s, const uint8_t *b, size_t len) {
-  s->ogg_in += len;
   int rc = ak_ogg_decoder_push(s->ogg, b, len, on_ogg_pcm, s);
   if (s->err) return s->err;
   if (rc == AK_EFORMAT || rc == AK_ECORRUPT || rc == AK_ETOOBIG)
@@ -350,7 +349,6 @@ static void reset_pipeline(ak_stream *s) {
   s->n_pkts = 0;
   s->arena_len = 0;
   s->err = 0;
-  s->ogg_in = 0;
   s->decoded_48k = 0;
 }
 

@@ -77,6 +77,14 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
                         void *user);
 /* 1 once the end-of-stream page was seen. */
 int ak_ogg_decoder_done(const ak_ogg_decoder *d);
+/* Input bytes the decoder has used so far: the fixed header of each page taken in, and each
+ * packet taken out with its lacing values, counted just before that packet is decoded (so
+ * inside the PCM callback they include the packet being delivered). Zero-length packets
+ * (invalid Opus, RFC 6716 3.1 R1; each conceals up to 120 ms) count nothing, not even their
+ * lacing. A decoded-audio budget per input byte uses this: bytes of a page whose packets are
+ * not decoded yet earn nothing, so one push of a big slice cannot pay for a page of empty
+ * packets. */
+uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d);
 void ak_ogg_decoder_reset(ak_ogg_decoder *d);
 
 #ifdef __cplusplus

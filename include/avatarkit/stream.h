@@ -30,11 +30,13 @@ extern "C" {
 #define AK_STREAM_MAX_REQ_ID 63
 /* Default bound of one request's compressed Ogg Opus input (bytes). */
 #define AK_STREAM_DEFAULT_MAX_OGG_BYTES (64u * 1024u * 1024u)
-/* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per input byte of the
- * request (an average of at least 1600 bit/s; Opus speech is 6000+, and even all-DTX 20 ms
- * packets with their Ogg lacing stay at 480), on top of a grace of
- * AK_STREAM_DEFAULT_DECODED_GRACE samples (0.5 s). Zero-length Opus packets each decode to up
- * to 120 ms of concealment, so without it a few hundred bytes become minutes of audio. */
+/* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per input byte that the
+ * decoder has used so far, on top of a grace of AK_STREAM_DEFAULT_DECODED_GRACE samples (0.5 s).
+ * The bytes are ak_ogg_decoder_bytes_used(): page headers, and each packet with its lacing as it
+ * is decoded; zero-length packets count nothing. 240 a byte is an average of at least 1600
+ * bit/s; Opus speech is 6000+, and even all-DTX 20 ms packets with their Ogg lacing stay at 480.
+ * Zero-length Opus packets each decode to up to 120 ms of concealment, so without the budget a
+ * few hundred bytes become minutes of audio; with it a page of them stops after about 1.1 s. */
 #define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 240u
 #define AK_STREAM_DEFAULT_DECODED_GRACE 24000u
 /* Output audio rate: the engine's rate, so one resampler serves both. */
@@ -80,7 +82,7 @@ typedef struct ak_stream_config {
   size_t max_ogg_bytes;          /* bound of one request's Ogg input, > 0 (default
                                     AK_STREAM_DEFAULT_MAX_OGG_BYTES); beyond it push fails */
   uint32_t max_decoded_per_byte; /* Ogg: decoded 48 kHz samples allowed per input byte of the
-                                    request, beyond decoded_grace (default
+                                    request used so far, beyond decoded_grace (default
                                     AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE); 0 = no cap. Over
                                     it push/finish fail with AK_ETOOBIG, AK_STREAM_FAIL_BUDGET */
   uint32_t decoded_grace;        /* Ogg: samples decoded before that cap applies (default

@@ -393,7 +393,13 @@ static void test_ogg(void) {
 /* OpusHead + OpusTags, then n_pages pages of 255 zero-length audio packets each: every empty
  * packet decodes to concealment of the last frame size (up to 120 ms), so ~280 bytes a page
  * would be 30 s of audio without a decoded-samples budget. */
+static membuf ogg_bomb_of(int n_pages, const unsigned char *pkt, long pkt_len);
 static membuf ogg_bomb(int n_pages) {
+  return ogg_bomb_of(n_pages, NULL, 0);
+}
+
+/* The same with each audio packet pkt_len bytes of pkt. */
+static membuf ogg_bomb_of(int n_pages, const unsigned char *pkt, long pkt_len) {
   membuf m = {0};
   ogg_stream_state os;
   ogg_stream_init(&os, 99);
@@ -410,7 +416,10 @@ static membuf ogg_bomb(int n_pages) {
   for (int p = 0; p < n_pages; p++) {
     for (int k = 0; k < 255; k++) {
       gp += 5760;
-      op = (ogg_packet){.packet = tags, .bytes = 0, .granulepos = gp, .packetno = no++};
+      op = (ogg_packet){.packet = pkt_len ? (unsigned char *)pkt : tags,
+                        .bytes = pkt_len,
+                        .granulepos = gp,
+                        .packetno = no++};
       ogg_stream_packetin(&os, &op);
     }
     page_out(&os, &m, 1);
@@ -483,6 +492,32 @@ static void test_budgets(void) {
   CHECK_EQ_INT(ak_stream_finish(s, (const uint8_t *)pcm, sizeof pcm), AK_OK);
   ak_stream_free(s);
   cap_free(&c3);
+}
+
+/* The budget pays for what the decoder has used (page headers, packets with their lacing),
+ * not for bytes pushed: a whole bomb in one push (17 KB, which once bought 85 s of audio at
+ * 240 samples a byte) stops within the grace plus what its few header bytes buy (about 1.1 s). */
+static void test_budget_per_packet(void) {
+  /* zero-length packets earn nothing; 2-byte packets of two empty 60 ms SILK frames (code 3,
+   * valid Opus, 120 ms of concealment each) earn their 3 bytes */
+  static const unsigned char two[2] = {(3 << 3) | 3, 2};
+  for (int kind = 0; kind < 2; kind++) {
+    membuf bomb = kind == 0 ? ogg_bomb(60) : ogg_bomb_of(20, two, 2);
+    CHECK(bomb.len > 10000);
+    capture c = {0};
+    ak_stream *s = new_stream(AK_STREAM_OGG_OPUS, 0, &c, -1);
+    CHECK_EQ_INT(ak_stream_begin(s, "bomb"), AK_OK);
+    CHECK_EQ_INT(ak_stream_push(s, bomb.data, bomb.len), AK_ETOOBIG);
+    CHECK_EQ_INT(ak_stream_failure(s), AK_STREAM_FAIL_BUDGET);
+    ak_stream_counters k;
+    ak_stream_get_counters(s, &k);
+    /* grace 0.5 s + 240 samples for each of the few hundred bytes used + one 120 ms packet */
+    CHECK(k.samples_16k <= 16000u * 6 / 5);
+    CHECK(k.samples_16k >= 16000u / 2 - 16000u / 8);
+    ak_stream_free(s);
+    cap_free(&c);
+    free(bomb.data);
+  }
 }
 
 static void test_abort(void) {
@@ -652,6 +687,7 @@ int main(int argc, char **argv) {
   test_rates();
   test_ogg();
   test_budgets();
+  test_budget_per_packet();
   test_abort();
   test_emit_errors();
   test_every_split();

@@ -453,13 +453,15 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
   long sessions = 10, rate = 0, chunk_ms = 40, max_sessions = 400, server_pid = 0;
   double duration = 10;
   int ramp = 0, spawn = 0;
-  const char *clip = NULL, *server = NULL, *console = NULL, *ingress = NULL;
-  const char *api_key = getenv("AVATARKIT_API_KEY"), *app_id = getenv("AVATARKIT_APP_ID");
-  const char *avatar = "default", *ca_file = NULL; /* the avatar that ships in avatars/ */
+  const char *clip = NULL;
+  cli_target_opts o;
+  cli_target_opts_init(&o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;
-    if (!strcmp(a, "--sessions"))
+    if (cli_parse_target_opt(&o, a, v, &bad)) {
+      /* server, credentials, avatar, CA file: stored in o */
+    } else if (!strcmp(a, "--sessions"))
       bad = cli_parse_int(v, 1, MAX_SESSIONS, &sessions);
     else if (!strcmp(a, "--duration"))
       bad = cli_parse_double(v, 1, 3600, &duration);
@@ -467,26 +469,12 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
       bad = !(clip = v);
     else if (!strcmp(a, "--rate"))
       bad = cli_parse_int(v, 1000, 192000, &rate);
-    else if (!strcmp(a, "--server"))
-      bad = !(server = v);
-    else if (!strcmp(a, "--console"))
-      bad = !(console = v);
-    else if (!strcmp(a, "--ingress"))
-      bad = !(ingress = v);
     else if (!strcmp(a, "--server-pid"))
       bad = cli_parse_int(v, 1, 0x7fffffffL, &server_pid);
     else if (!strcmp(a, "--max-sessions"))
       bad = cli_parse_int(v, 1, MAX_SESSIONS, &max_sessions);
     else if (!strcmp(a, "--chunk-ms"))
       bad = cli_parse_int(v, 10, 1000, &chunk_ms);
-    else if (!strcmp(a, "--api-key"))
-      bad = !(api_key = v);
-    else if (!strcmp(a, "--app-id"))
-      bad = !(app_id = v);
-    else if (!strcmp(a, "--avatar"))
-      bad = !(avatar = v);
-    else if (!strcmp(a, "--ca-file"))
-      bad = !(ca_file = v);
     else {
       takes = 0;
       if (!strcmp(a, "--ramp"))
@@ -504,7 +492,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
     }
     i += takes;
   }
-  if (spawn && (server || console || server_pid)) {
+  if (spawn && (o.server || o.console || server_pid)) {
     fprintf(stderr, "bench: --spawn starts its own server: no --server/--console/--server-pid\n");
     return 2;
   }
@@ -545,7 +533,7 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
 
   char key[64], app[64], curl[512], wurl[512];
   pid_t spawned = -1;
-  target t = {NULL, NULL, api_key, app_id, avatar, (pid_t)server_pid, ca_file};
+  target t = {NULL, NULL, o.api_key, o.app_id, o.avatar, (pid_t)server_pid, o.ca_file};
   if (spawn) {
     snprintf(key, sizeof key, "bench-key-%d", (int)getpid());
     snprintf(app, sizeof app, "bench-app");
@@ -562,8 +550,8 @@ int cli_cmd_bench(int argc, char **argv, const char *argv0) {
     t.api_key = key;
     t.app_id = app;
     t.server_pid = spawned;
-  } else if (cli_server_urls(server, console, ingress, curl, wurl, sizeof curl, err, sizeof err) !=
-             0) {
+  } else if (cli_server_urls(o.server, o.console, o.ingress, curl, wurl, sizeof curl, err,
+                             sizeof err) != 0) {
     fprintf(stderr, "bench: %s\n", err);
     cli_audio_free(&au);
     return 2;

@@ -37,6 +37,16 @@ void cli_sleep_ms(double ms);
 int cli_server_urls(const char *server, const char *console, const char *ingress, char *console_out,
                     char *ingress_out, size_t cap, char *err, size_t ecap);
 
+/* The options that name a Motion Server and a session, shared by send and bench:
+ * --server, --console, --ingress, --api-key, --app-id, --avatar, --ca-file. */
+typedef struct cli_target_opts {
+  const char *server, *console, *ingress, *api_key, *app_id, *avatar, *ca_file;
+} cli_target_opts;
+/* Credentials from AVATARKIT_API_KEY / AVATARKIT_APP_ID, the avatar that ships in avatars/. */
+void cli_target_opts_init(cli_target_opts *o);
+/* 1 when flag is one of those options (its value v stored; *bad = 1 when v is missing), else 0. */
+int cli_parse_target_opt(cli_target_opts *o, const char *flag, const char *v, int *bad);
+
 int cli_cmd_send(int argc, char **argv);
 int cli_cmd_animate(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv, const char *argv0);

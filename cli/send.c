@@ -190,34 +190,22 @@ static int write_recording(const char *path, send_ctx *c, const char *app, const
 }
 
 int cli_cmd_send(int argc, char **argv) {
-  const char *file = NULL, *server = NULL, *console = NULL, *ingress = NULL, *record = NULL;
-  const char *api_key = getenv("AVATARKIT_API_KEY"), *app_id = getenv("AVATARKIT_APP_ID");
-  const char *avatar = "default", *ca_file = NULL;
+  const char *file = NULL, *record = NULL;
+  cli_target_opts o;
+  cli_target_opts_init(&o);
   long rate = 0, chunk_ms = 40, repeat = 1;
   int realtime = 1, opus = 0, query = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int bad = 0, takes = 1;
-    if (!strcmp(a, "--rate"))
+    if (cli_parse_target_opt(&o, a, v, &bad)) {
+      /* server, credentials, avatar, CA file: stored in o */
+    } else if (!strcmp(a, "--rate"))
       bad = cli_parse_int(v, 1000, 192000, &rate);
-    else if (!strcmp(a, "--server"))
-      bad = !(server = v);
-    else if (!strcmp(a, "--console"))
-      bad = !(console = v);
-    else if (!strcmp(a, "--ingress"))
-      bad = !(ingress = v);
-    else if (!strcmp(a, "--api-key"))
-      bad = !(api_key = v);
-    else if (!strcmp(a, "--app-id"))
-      bad = !(app_id = v);
-    else if (!strcmp(a, "--avatar"))
-      bad = !(avatar = v);
     else if (!strcmp(a, "--chunk-ms"))
       bad = cli_parse_int(v, 10, 10000, &chunk_ms);
     else if (!strcmp(a, "--record"))
       bad = !(record = v);
-    else if (!strcmp(a, "--ca-file"))
-      bad = !(ca_file = v);
     else if (!strcmp(a, "--repeat"))
       bad = cli_parse_int(v, 1, MAX_REPEAT, &repeat);
     else {
@@ -250,14 +238,15 @@ int cli_cmd_send(int argc, char **argv) {
     fprintf(stderr, "send: no input file (usage: avatarkit send FILE [--rate N] ...)\n");
     return 2;
   }
-  if (!api_key || !*api_key || !app_id || !*app_id) {
+  if (!o.api_key || !*o.api_key || !o.app_id || !*o.app_id) {
     fprintf(stderr,
             "send: credentials missing: --api-key/--app-id or AVATARKIT_API_KEY/"
             "AVATARKIT_APP_ID\n");
     return 2;
   }
   char err[512], curl[512], wurl[512];
-  if (cli_server_urls(server, console, ingress, curl, wurl, sizeof curl, err, sizeof err) != 0) {
+  if (cli_server_urls(o.server, o.console, o.ingress, curl, wurl, sizeof curl, err, sizeof err) !=
+      0) {
     fprintf(stderr, "send: %s\n", err);
     return 2;
   }
@@ -276,15 +265,15 @@ int cli_cmd_send(int argc, char **argv) {
   ctx.recording = record != NULL;
   aks_config cfg;
   aks_config_default(&cfg);
-  cfg.api_key = api_key;
-  cfg.app_id = app_id;
-  cfg.avatar_id = avatar;
+  cfg.api_key = o.api_key;
+  cfg.app_id = o.app_id;
+  cfg.avatar_id = o.avatar;
   cfg.console_url = curl;
   cfg.ingress_url = wurl;
   cfg.sample_rate = au.rate;
   cfg.encode_ogg_opus = opus;
   cfg.auth_in_query = query;
-  cfg.ca_file = ca_file;
+  cfg.ca_file = o.ca_file;
   aks_callbacks cbs = {NULL, on_message, on_audio, on_motion, on_error, on_close};
   aks_session *s = NULL;
   int exit_code = 0;
@@ -387,7 +376,7 @@ int cli_cmd_send(int argc, char **argv) {
   if (record && ctx.n_reqs) {
     if (ctx.rec_overflow)
       fprintf(stderr, "send: recording truncated at %u bytes\n", RECORD_MAX_BYTES);
-    if (write_recording(record, &ctx, app_id, avatar, au.rate) != 0)
+    if (write_recording(record, &ctx, o.app_id, o.avatar, au.rate) != 0)
       exit_code = 1;
     else
       printf("recording: %s (%d requests)\n", record, ctx.n_reqs);

@@ -2,6 +2,7 @@
  * clocks and server URL resolution. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -236,5 +237,34 @@ int cli_server_urls(const char *server, const char *console, const char *ingress
   int hl = (int)(l - (size_t)(rest - base));
   snprintf(console_out, cap, "%s://%.*s/v1/console", tls ? "https" : "http", hl, rest);
   snprintf(ingress_out, cap, "%s://%.*s/v2/driveningress", tls ? "wss" : "ws", hl, rest);
+  return 0;
+}
+
+void cli_target_opts_init(cli_target_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->api_key = getenv("AVATARKIT_API_KEY");
+  o->app_id = getenv("AVATARKIT_APP_ID");
+  o->avatar = "default";
+}
+
+int cli_parse_target_opt(cli_target_opts *o, const char *flag, const char *v, int *bad) {
+  static const struct {
+    const char *flag;
+    size_t field;
+  } k[] = {
+      {"--server", offsetof(cli_target_opts, server)},
+      {"--console", offsetof(cli_target_opts, console)},
+      {"--ingress", offsetof(cli_target_opts, ingress)},
+      {"--api-key", offsetof(cli_target_opts, api_key)},
+      {"--app-id", offsetof(cli_target_opts, app_id)},
+      {"--avatar", offsetof(cli_target_opts, avatar)},
+      {"--ca-file", offsetof(cli_target_opts, ca_file)},
+  };
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+    if (strcmp(flag, k[i].flag) != 0) continue;
+    if (v) *(const char **)(void *)((char *)o + k[i].field) = v;
+    *bad = v == NULL;
+    return 1;
+  }
   return 0;
 }

@@ -125,16 +125,10 @@ void aks__session_detach_net(aks_session *s) {
     aks__session_set_state_locked(s, AKS__CLOSED);
     fire = s->notify == AKS__NOTIFY_ALL;
   }
-  aks__txmsg *q = s->txq_head;
-  s->txq_head = s->txq_tail = NULL;
-  s->txq_bytes = s->txq_count = 0;
+  aks__txmsg *q = aks__txq_take_locked(s);
   pthread_cond_broadcast(&loop->cv);
   pthread_mutex_unlock(&loop->mu);
-  while (q) {
-    aks__txmsg *n = q->next;
-    ak__free(q);
-    q = n;
-  }
+  aks__txq_free(q);
   if (fire && s->cbs.on_close)
     s->cbs.on_close(s->user, s->close_code, s->close_reason[0] ? s->close_reason : NULL);
 }
@@ -384,9 +378,7 @@ static void connection_lost(aks_session *s, aks_error_code code, const char *msg
   cut_list *cl = NULL;
   if (notify && s->n_inflight && (cl = ak__malloc(sizeof *cl)) != NULL) take_inflight_locked(s, cl);
   s->n_inflight = 0;
-  aks__txmsg *q = s->txq_head; /* never replayed */
-  s->txq_head = s->txq_tail = NULL;
-  s->txq_bytes = s->txq_count = 0;
+  aks__txmsg *q = aks__txq_take_locked(s); /* never replayed */
   aks_error_info e;
   if (first) {
     char m2[AKS_ERROR_MESSAGE_MAX];
@@ -396,11 +388,7 @@ static void connection_lost(aks_session *s, aks_error_code code, const char *msg
   }
   pthread_cond_broadcast(&loop->cv);
   pthread_mutex_unlock(&loop->mu);
-  while (q) {
-    aks__txmsg *n = q->next;
-    ak__free(q);
-    q = n;
-  }
+  aks__txq_free(q);
   if (first && notify && s->cbs.on_error) {
     aks_error pe = public_error(&e);
     s->cbs.on_error(s->user, &pe);

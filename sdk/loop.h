@@ -91,6 +91,12 @@ typedef struct aks__txmsg {
   unsigned char buf[]; /* LWS_PRE headroom + len bytes */
 } aks__txmsg;
 
+/* Takes the session's send queue (caller holds the loop lock) and returns its head, to be freed
+ * with aks__txq_free once the lock is released. */
+aks__txmsg *aks__txq_take_locked(aks_session *s);
+/* Frees a taken send queue. */
+void aks__txq_free(aks__txmsg *q);
+
 /* A blocking job on a short-lived worker thread, so that the network thread (shared by every
  * session of the loop) never blocks on it: the HTTP probe of a refused upgrade, or the fresh
  * token of a reconnect. Owned by the loop (listed in loop->probes until joined); the session

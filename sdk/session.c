@@ -107,12 +107,7 @@ static void session_release(aks_session *s) {
   for (size_t i = 0; i < sizeof s->owned / sizeof s->owned[0]; i++) ak__free(s->owned[i]);
   aks__token_req_free(s->treq);
   aks__oggenc_free(s->ogg);
-  aks__txmsg *q = s->txq_head;
-  while (q) {
-    aks__txmsg *n = q->next;
-    ak__free(q);
-    q = n;
-  }
+  aks__txq_free(s->txq_head);
   ak__free(s->cfg_msg);
   ak__free(s->rx);
   aks__scratch_free(&s->scratch);
@@ -756,4 +751,19 @@ int aks_loop_free(aks_loop *loop) {
   if (n) return AKS_INVALID_STATE;
   aks__loop_destroy(loop);
   return AKS_OK;
+}
+
+aks__txmsg *aks__txq_take_locked(aks_session *s) {
+  aks__txmsg *q = s->txq_head;
+  s->txq_head = s->txq_tail = NULL;
+  s->txq_bytes = s->txq_count = 0;
+  return q;
+}
+
+void aks__txq_free(aks__txmsg *q) {
+  while (q) {
+    aks__txmsg *n = q->next;
+    ak__free(q);
+    q = n;
+  }
 }

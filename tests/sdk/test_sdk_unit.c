@@ -714,20 +714,27 @@ static void *start_in_thread(void *arg) {
   return NULL;
 }
 
+/* Listens on a loopback port for a slow refuser that answers after delay_ms; 0, or -1 (a
+ * failed check) when no port could be had. */
+static int slow_refuser_listen(slow_refuser *r, int delay_ms) {
+  memset(r, 0, sizeof *r);
+  r->delay_ms = delay_ms;
+  canned tmp;
+  if (canned_listen(&tmp, "") != 0) {
+    CHECK(!"cannot listen on loopback");
+    return -1;
+  }
+  r->fd = tmp.fd;
+  r->port = tmp.port;
+  return 0;
+}
+
 /* Two sessions share one INTERNAL loop. A's upgrade is refused and its probe is held for
  * 1.5 s by the server; meanwhile B (connecting to a closed port) must fail promptly: the
  * shared network thread is not blocked by A's probe. A still gets the probe's verdict. */
 static void test_probe_off_thread(void) {
   slow_refuser r;
-  memset(&r, 0, sizeof r);
-  r.delay_ms = 1500;
-  canned tmp;
-  if (canned_listen(&tmp, "") != 0) {
-    CHECK(!"cannot listen on loopback");
-    return;
-  }
-  r.fd = tmp.fd;
-  r.port = tmp.port;
+  if (slow_refuser_listen(&r, 1500) != 0) return;
   canned closed;
   if (canned_listen(&closed, "") != 0) {
     CHECK(!"cannot listen on loopback");
@@ -795,15 +802,7 @@ static void count_error(void *user, const aks_error *e) {
  * calls; the verdict arrives through a later service call and on_error. */
 static void test_probe_external(void) {
   slow_refuser r;
-  memset(&r, 0, sizeof r);
-  r.delay_ms = 600;
-  canned tmp;
-  if (canned_listen(&tmp, "") != 0) {
-    CHECK(!"cannot listen on loopback");
-    return;
-  }
-  r.fd = tmp.fd;
-  r.port = tmp.port;
+  if (slow_refuser_listen(&r, 600) != 0) return;
   pthread_t srv;
   pthread_create(&srv, NULL, slow_refuser_serve, &r);
   char url[128];

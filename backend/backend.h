@@ -46,9 +46,12 @@ typedef struct ak__config {
   char system_prompt[2048];
   int llm_timeout_s;
 
-  char tts_provider[16]; /* "espeak" or "http" */
-  char tts_voice[64];    /* espeak voice name or HTTP voice */
-  int tts_rate_wpm;      /* espeak speaking rate */
+  char tts_provider[16];  /* "local" (default), "rhvoice", "pico", "espeak" or "http" */
+  char tts_voice[64];     /* voice name ("slt", "pico:de-DE", "mb-us1", ...) or HTTP voice */
+  char tts_lang[16];      /* language whose default voice local TTS uses ("en", "de", ...) */
+  char tts_data_dir[512]; /* RHVoice data / Pico lingware directory ("" = Debian's) */
+  int tts_engines;        /* local TTS engine instances at once (shared by all browsers) */
+  int tts_rate_wpm;       /* espeak speaking rate */
   char tts_url[512];
   char tts_api_key[256];
   char tts_model[128];
@@ -127,11 +130,26 @@ void ak__sse_free(ak__sse *p);
 /* ---- TTS ----------------------------------------------------------------------------------- */
 typedef int (*ak__pcm_fn)(void *user, const int16_t *pcm, size_t samples);
 typedef struct ak__tts ak__tts;
-/* One TTS engine shared by all sessions; espeak-ng's process-global state is serialized
- * inside. Returns NULL with err on failure. */
+/* The TTS stage shared by all sessions: the voice chosen by --tts/--tts-lang/--tts-voice
+ * (a natural local voice, espeak-ng when that one is unavailable, or HTTP), loaded and tried
+ * once here. Local engines live in a pool of up to --tts-engines instances, one per speaking
+ * thread (espeak-ng: one, its state is process-global). NULL with err on a configuration
+ * error (unknown provider, family or voice; no usable voice). */
 ak__tts *ak__tts_new(const ak__config *c, char *err, size_t errcap);
 void ak__tts_free(ak__tts *t);
+/* Rate of the PCM ak__tts_speak() produces: 16000 for local voices (resampled from the
+ * voice's own rate), --tts-sample-rate for HTTP. */
 int ak__tts_sample_rate(const ak__tts *t);
+/* The voice that answers, "family:name" ("rhvoice:slt", "espeak:en-us", "http:alloy"). */
+const char *ak__tts_voice_id(const ak__tts *t);
+/* "rhvoice", "pico", "espeak" or "http". */
+const char *ak__tts_family(const ak__tts *t);
+/* Why the configured natural voice was replaced by espeak-ng ("" when it was not). */
+const char *ak__tts_fallback(const ak__tts *t);
+/* Picks family, voice and espeak-ng fallback voice ("" = none) from the configuration without
+ * loading anything. Returns 0, or -1 with err (unknown provider, family or Pico voice). */
+int ak__tts_choose(const ak__config *c, char *family, size_t fcap, char *voice, size_t vcap,
+                   char *fallback, size_t fbcap, char *err, size_t errcap);
 /* Synthesizes text, calling fn with PCM s16le mono as it is produced. Returns 0, 1 when fn
  * or cancel stopped it, -1 with err. Thread-safe. */
 int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn cancel, void *user,

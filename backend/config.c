@@ -64,8 +64,15 @@ static const opt OPTS[] = {
     {"system-prompt", "AVATARKIT_SYSTEM_PROMPT", S(system_prompt), 0, 0, 0, "system prompt"},
     {"llm-timeout-s", "AVATARKIT_LLM_TIMEOUT_S", I(llm_timeout_s), 0, 1, 600,
      "whole-reply timeout"},
-    {"tts", "AVATARKIT_TTS", S(tts_provider), 0, 0, 0, "espeak | http"},
-    {"tts-voice", "AVATARKIT_TTS_VOICE", S(tts_voice), 0, 0, 0, "espeak voice or HTTP voice"},
+    {"tts", "AVATARKIT_TTS", S(tts_provider), 0, 0, 0, "local | rhvoice | pico | espeak | http"},
+    {"tts-voice", "AVATARKIT_TTS_VOICE", S(tts_voice), 0, 0, 0,
+     "voice (slt, pico:de-DE, mb-us1, ...) or HTTP voice"},
+    {"tts-lang", "AVATARKIT_TTS_LANG", S(tts_lang), 0, 0, 0,
+     "language of the default local voice (en, en-gb, de, es, fr, it, ...)"},
+    {"tts-data-dir", "AVATARKIT_TTS_DATA_DIR", S(tts_data_dir), 0, 0, 0,
+     "RHVoice data or Pico lingware directory"},
+    {"tts-engines", "AVATARKIT_TTS_ENGINES", I(tts_engines), 0, 1, 64,
+     "local TTS engines at once (shared by all browsers)"},
     {"tts-rate-wpm", "AVATARKIT_TTS_RATE_WPM", I(tts_rate_wpm), 0, 80, 450,
      "espeak words per minute"},
     {"tts-url", "AVATARKIT_TTS_URL", S(tts_url), 0, 0, 0, "OpenAI-compatible base URL"},
@@ -108,8 +115,10 @@ void ak__config_default(ak__config *c) {
            "You are a friendly talking avatar. Answer in one to three short spoken sentences, "
            "without lists, markdown or emoji.");
   c->llm_timeout_s = 60;
-  snprintf(c->tts_provider, sizeof c->tts_provider, "espeak");
-  c->tts_voice[0] = 0; /* espeak: en-us; http: alloy */
+  snprintf(c->tts_provider, sizeof c->tts_provider, "local");
+  c->tts_voice[0] = 0; /* local: the --tts-lang default (rhvoice:slt for en); http: alloy */
+  snprintf(c->tts_lang, sizeof c->tts_lang, "en");
+  c->tts_engines = 4;
   c->tts_rate_wpm = 165;
   snprintf(c->tts_model, sizeof c->tts_model, "tts-1");
   c->tts_sample_rate = 24000;
@@ -315,6 +324,11 @@ int ak__config_load(ak__config *c, int argc, char **argv, char *err, size_t errc
   if (!strcmp(c->asr_provider, "http") && !c->asr_url[0]) {
     snprintf(err, errcap, "asr provider http needs --asr-url");
     return -1;
+  }
+  if (strcmp(c->tts_provider, "http")) { /* provider, family and Pico names: before loading */
+    char fam[16], voice[64], fb[64];
+    if (ak__tts_choose(c, fam, sizeof fam, voice, sizeof voice, fb, sizeof fb, err, errcap))
+      return -1;
   }
   if (!c->app_id[0]) {
     snprintf(err, errcap, "no app id: set AVATARKIT_APP_ID (or --app-id)");

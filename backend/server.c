@@ -327,7 +327,7 @@ int main(int argc, char **argv) {
 
   ak__log(1,
           "listening on http://%s:%d (ws /ws/agent); motion server %s; llm=%s tts=%s(%d Hz) asr=%s",
-          cfg.listen_host, port, cfg.motion_url, cfg.llm_provider, cfg.tts_provider,
+          cfg.listen_host, port, cfg.motion_url, cfg.llm_provider, ak__tts_voice_id(tts),
           ak__tts_sample_rate(tts), cfg.asr_provider);
   while (!srv.stop) {
     if (lws_service(ctx, 0) < 0) break;

@@ -197,7 +197,8 @@ static void send_ready(ak__session *s) {
   cJSON_AddStringToObject(ag, "llm", s->cfg->llm_provider);
   cJSON_AddStringToObject(ag, "label",
                           local ? "Built-in local agent (rule based, no LLM)" : s->cfg->llm_model);
-  cJSON_AddStringToObject(ag, "tts", s->cfg->tts_provider);
+  cJSON_AddStringToObject(ag, "tts", ak__tts_family(s->tts));
+  cJSON_AddStringToObject(ag, "ttsVoice", ak__tts_voice_id(s->tts));
   cJSON_AddStringToObject(ag, "asr", s->cfg->asr_provider);
   cJSON_AddNumberToObject(ag, "micSampleRate", AK__MIC_RATE);
   ak__session_send(s, o, 0);

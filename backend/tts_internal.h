@@ -1,0 +1,63 @@
+/* Inside the TTS stage: the sink every local engine writes its native PCM into (cancel
+ * checks, resampling to the output rate, fixed-size chunks to the caller), and the function
+ * table each local engine family (RHVoice, SVOX Pico, espeak-ng) implements in its own file. */
+#ifndef AK_BACKEND_TTS_INTERNAL_H
+#define AK_BACKEND_TTS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+
+struct ak_resampler;
+
+/* Output rate of the local engines: the Motion Server's engine runs at 16 kHz, so voices at
+ * other rates are resampled here once (ak_resampler) instead of there. */
+#define AK__TTS_OUT_RATE 16000
+/* Samples handed to the caller at once (100 ms at 16 kHz); the last chunk may be shorter. */
+#define AK__TTS_CHUNK 1600
+
+/* One synthesis call's destination. Engines call ak__tts_sink_rate() before their first
+ * samples (again if the rate changes) and ak__tts_sink_push() as samples appear; both return
+ * non-zero when synthesis must stop (cancelled, caller said stop, or an error). */
+typedef struct ak__tts_sink {
+  ak__pcm_fn fn;
+  ak__cancel_fn cancel;
+  void *user;
+  int in_rate; /* the engine's current rate; 0 until told */
+  struct ak_resampler *rs;
+  int stopped;    /* fn or cancel asked to stop */
+  int failed;     /* resampler error */
+  size_t in, out; /* samples received from the engine / handed to fn */
+  size_t n;       /* samples in buf */
+  int16_t buf[AK__TTS_CHUNK];
+} ak__tts_sink;
+
+int ak__tts_sink_rate(ak__tts_sink *s, int rate);
+int ak__tts_sink_push(ak__tts_sink *s, const int16_t *pcm, size_t n);
+
+/* A local engine family. An instance serves one call at a time; the pool in tts.c gives each
+ * thread its own. open: NULL with err when the voice or its data is missing. synth: returns 0
+ * done, 1 stopped by the sink, -1 with err (the instance is then closed, not reused). */
+typedef struct ak__tts_engine_ops {
+  const char *family; /* "rhvoice", "pico", "espeak" */
+  const char *label;  /* "RHVoice", "SVOX Pico", "espeak-ng" */
+  void *(*open)(const char *voice, const ak__config *c, char *err, size_t errcap);
+  void (*close)(void *inst);
+  int (*synth)(void *inst, const char *text, ak__tts_sink *sink, char *err, size_t errcap);
+  int max_instances; /* 0 = no limit of the library's own (espeak-ng: 1, global state) */
+} ak__tts_engine_ops;
+
+#ifdef AK_HAVE_RHVOICE
+extern const ak__tts_engine_ops ak__tts_rhvoice;
+#endif
+#ifdef AK_HAVE_PICO
+extern const ak__tts_engine_ops ak__tts_pico;
+/* 1 when name is one of the Pico languages (en-US, en-GB, de-DE, es-ES, fr-FR, it-IT). */
+int ak__tts_pico_known(const char *name);
+#endif
+#ifdef AK_HAVE_ESPEAK
+extern const ak__tts_engine_ops ak__tts_espeak;
+#endif
+
+#endif

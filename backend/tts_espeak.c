@@ -2,9 +2,10 @@
  * the MBROLA voices (mb-us1, mb-de6, ...) where mbrola and its voices are installed.
  * espeak-ng keeps process-global state (one current voice, one callback, one synthesis at a
  * time), so this file holds the only global mutable state of the TTS stage: a mutex that
- * serializes every espeak-ng call, a reference count of open instances (initialized with the
- * first, terminated with the last), and the voice and rate last set. The engine table says
- * one instance at a time, so the pool in tts.c serializes speakers rather than this mutex. */
+ * serializes every espeak-ng call, whether the library is initialized, and the voice and rate
+ * last set. espeak-ng is initialized once per process and never terminated (after
+ * espeak_Terminate a second espeak_Initialize leaves its synchronizer waiting forever). The
+ * engine table says one instance at a time, so the pool in tts.c serializes speakers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 #include "tts_internal.h"
 
 static pthread_mutex_t g_espeak_mu = PTHREAD_MUTEX_INITIALIZER;
-static int g_espeak_refs;       /* open instances; guarded by g_espeak_mu */
+static int g_espeak_ready; /* espeak_Initialize done; guarded by g_espeak_mu */
 static char g_espeak_voice[64]; /* voice last set; guarded by g_espeak_mu */
 static int g_espeak_wpm;        /* rate last set; guarded by g_espeak_mu */
 
@@ -52,14 +53,6 @@ static int es_select(const es_inst *e) {
 }
 
 static void es_close(void *inst) {
-  if (!inst) return;
-  pthread_mutex_lock(&g_espeak_mu);
-  if (--g_espeak_refs == 0) {
-    espeak_Terminate();
-    g_espeak_voice[0] = 0;
-    g_espeak_wpm = 0;
-  }
-  pthread_mutex_unlock(&g_espeak_mu);
   free(inst);
 }
 
@@ -72,7 +65,7 @@ static void *es_open(const char *voice, const ak__config *c, char *err, size_t e
   snprintf(e->voice, sizeof e->voice, "%s", voice);
   e->wpm = c->tts_rate_wpm;
   pthread_mutex_lock(&g_espeak_mu);
-  if (g_espeak_refs == 0) {
+  if (!g_espeak_ready) {
     /* 60 ms buffers: the callback (and so a cancel check) comes every 60 ms of audio */
     if (espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 60, NULL, 0) <= 0) {
       pthread_mutex_unlock(&g_espeak_mu);
@@ -82,8 +75,8 @@ static void *es_open(const char *voice, const ak__config *c, char *err, size_t e
     }
     espeak_SetSynthCallback(es_cb);
     g_espeak_voice[0] = 0;
+    g_espeak_ready = 1;
   }
-  g_espeak_refs++;
   int bad = es_select(e);
   pthread_mutex_unlock(&g_espeak_mu);
   if (bad) {

@@ -81,7 +81,7 @@ static void *pico_open(const char *voice, const ak__config *c, char *err, size_t
     fclose(f);
   }
   pico_inst *p = calloc(1, sizeof *p);
-  if (!p || !(p->mem = malloc(PICO_MEM_BYTES))) {
+  if (!p || !(p->mem = calloc(1, PICO_MEM_BYTES))) { /* Pico reads parts it never wrote */
     free(p);
     snprintf(err, errcap, "out of memory");
     return NULL;

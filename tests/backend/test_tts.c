@@ -82,8 +82,8 @@ static void check_speech(const capture *c, int rate, double min_s, double max_s,
   printf("  %s: %.2f s, rms %.0f, %.0f%% voiced frames, %d chunks (max %zu samples)\n", what, dur,
          rms, vf * 100, c->calls, c->max_chunk);
   CHECK(dur >= min_s && dur <= max_s);
-  CHECK(rms > 300);                                      /* about -40 dBFS */
-  CHECK(vf > 0.5);                                       /* mostly sound */
+  CHECK(rms > 300); /* about -40 dBFS */
+  CHECK(vf > 0.4);  /* mostly sound (Pico pauses half a second at sentence ends) */
   CHECK(c->calls >= 3 && c->max_chunk <= AK__TTS_CHUNK); /* streamed in chunks */
 }
 

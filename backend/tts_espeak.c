@@ -17,7 +17,7 @@
 #include "tts_internal.h"
 
 static pthread_mutex_t g_espeak_mu = PTHREAD_MUTEX_INITIALIZER;
-static int g_espeak_ready; /* espeak_Initialize done; guarded by g_espeak_mu */
+static int g_espeak_ready;      /* espeak_Initialize done; guarded by g_espeak_mu */
 static char g_espeak_voice[64]; /* voice last set; guarded by g_espeak_mu */
 static int g_espeak_wpm;        /* rate last set; guarded by g_espeak_mu */
 

@@ -38,7 +38,8 @@ enum { SINK_PIECE = 512, SINK_OUT_CAP = 4096 };
 
 static int sink_emit(ak__tts_sink *s) {
   if (!s->n) return 0;
-  if (s->fn(s->user, s->buf, s->n)) {
+  /* checked per chunk too: held silence can make one engine callback emit several */
+  if ((s->cancel && s->cancel(s->user)) || s->fn(s->user, s->buf, s->n)) {
     s->stopped = 1;
     s->n = 0;
     return 1;
@@ -48,8 +49,8 @@ static int sink_emit(ak__tts_sink *s) {
   return 0;
 }
 
-/* Appends output-rate samples, emitting each full chunk. */
-static int sink_put(ak__tts_sink *s, const int16_t *p, size_t n) {
+/* Appends output-rate samples to the chunk, emitting each full one. */
+static int sink_out(ak__tts_sink *s, const int16_t *p, size_t n) {
   while (n) {
     size_t k = AK__TTS_CHUNK - s->n;
     if (k > n) k = n;
@@ -58,6 +59,43 @@ static int sink_put(ak__tts_sink *s, const int16_t *p, size_t n) {
     p += k;
     n -= k;
     if (s->n == AK__TTS_CHUNK && sink_emit(s)) return 1;
+  }
+  return 0;
+}
+
+static int sink_release_held(ak__tts_sink *s, size_t n) {
+  int rc = sink_out(s, s->held, n);
+  s->nheld = 0;
+  return rc;
+}
+
+/* One 20 ms frame (or the last, shorter one): quiet ones wait in held until sound follows. */
+static int sink_frame(ak__tts_sink *s, const int16_t *f, size_t n) {
+  int peak = 0;
+  for (size_t i = 0; i < n; i++) {
+    int a = f[i] < 0 ? -f[i] : f[i];
+    if (a > peak) peak = a;
+  }
+  if (peak >= AK__TTS_QUIET_PEAK) return sink_release_held(s, s->nheld) || sink_out(s, f, n);
+  if (s->nheld + n > AK__TTS_MAX_HELD && sink_release_held(s, s->nheld)) return 1;
+  memcpy(s->held + s->nheld, f, n * sizeof *f);
+  s->nheld += n;
+  return 0;
+}
+
+/* Appends output-rate samples, frame by frame. */
+static int sink_put(ak__tts_sink *s, const int16_t *p, size_t n) {
+  while (n) {
+    size_t k = AK__TTS_FRAME - s->nf;
+    if (k > n) k = n;
+    memcpy(s->frame + s->nf, p, k * sizeof *p);
+    s->nf += k;
+    p += k;
+    n -= k;
+    if (s->nf == AK__TTS_FRAME) {
+      s->nf = 0;
+      if (sink_frame(s, s->frame, AK__TTS_FRAME)) return 1;
+    }
   }
   return 0;
 }
@@ -131,14 +169,19 @@ int ak__tts_sink_push(ak__tts_sink *s, const int16_t *pcm, size_t n) {
   return 0;
 }
 
-/* End of synthesis: the resampler's tail and the last partial chunk. */
+/* End of synthesis: the resampler's tail, at most AK__TTS_KEEP_TAIL of trailing silence and
+ * the last partial chunk. */
 static int sink_finish(ak__tts_sink *s) {
   if (s->stopped || s->failed) return 1;
   if (sink_drain(s)) return 1;
-  if (s->cancel && s->cancel(s->user)) {
-    s->stopped = 1;
-    return 1;
+  if (s->nf) {
+    size_t n = s->nf;
+    s->nf = 0;
+    if (sink_frame(s, s->frame, n)) return 1;
   }
+  size_t keep = s->nheld < AK__TTS_KEEP_TAIL ? s->nheld : AK__TTS_KEEP_TAIL;
+  s->trimmed = s->nheld - keep;
+  if (sink_release_held(s, keep)) return 1;
   return sink_emit(s);
 }
 

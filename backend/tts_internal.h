@@ -16,6 +16,14 @@ struct ak_resampler;
 #define AK__TTS_OUT_RATE 16000
 /* Samples handed to the caller at once (100 ms at 16 kHz); the last chunk may be shorter. */
 #define AK__TTS_CHUNK 1600
+/* Trailing silence: engines end a sentence with up to half a second of it (Pico), which
+ * sentence-by-sentence speech would add between sentences. Quiet 20 ms frames (peak below
+ * -50 dBFS) are held back and sent when sound follows; at the end at most 200 ms of them are
+ * kept. A pause longer than 2 s inside a sentence is sent as it is. */
+#define AK__TTS_FRAME 320
+#define AK__TTS_QUIET_PEAK 100
+#define AK__TTS_KEEP_TAIL 3200
+#define AK__TTS_MAX_HELD 32000
 
 /* One synthesis call's destination. Engines call ak__tts_sink_rate() before their first
  * samples (again if the rate changes) and ak__tts_sink_push() as samples appear; both return
@@ -26,11 +34,15 @@ typedef struct ak__tts_sink {
   void *user;
   int in_rate; /* the engine's current rate; 0 until told */
   struct ak_resampler *rs;
-  int stopped;    /* fn or cancel asked to stop */
-  int failed;     /* resampler error */
-  size_t in, out; /* samples received from the engine / handed to fn */
-  size_t n;       /* samples in buf */
+  int stopped;      /* fn or cancel asked to stop */
+  int failed;       /* resampler error */
+  size_t in, out;   /* samples received from the engine / handed to fn */
+  size_t n;         /* samples in buf */
+  size_t trimmed;   /* trailing silence dropped */
+  size_t nf, nheld; /* samples in frame / held */
   int16_t buf[AK__TTS_CHUNK];
+  int16_t frame[AK__TTS_FRAME];
+  int16_t held[AK__TTS_MAX_HELD];
 } ak__tts_sink;
 
 int ak__tts_sink_rate(ak__tts_sink *s, int rate);

@@ -79,8 +79,16 @@ static void check_speech(const capture *c, int rate, double min_s, double max_s,
     if (e > peak * 1e-3) voiced++;
   }
   double vf = frames ? (double)voiced / (double)frames : 0;
-  printf("  %s: %.2f s, rms %.0f, %.0f%% voiced frames, %d chunks (max %zu samples)\n", what, dur,
-         rms, vf * 100, c->calls, c->max_chunk);
+  /* trailing silence is cut to 200 ms (sentence by sentence it would add up) */
+  size_t tail = 0;
+  while (tail < c->n && c->pcm[c->n - 1 - tail] > -AK__TTS_QUIET_PEAK &&
+         c->pcm[c->n - 1 - tail] < AK__TTS_QUIET_PEAK)
+    tail++;
+  printf(
+      "  %s: %.2f s, rms %.0f, %.0f%% voiced frames, %d chunks (max %zu samples), %zu ms "
+      "silence at the end\n",
+      what, dur, rms, vf * 100, c->calls, c->max_chunk, tail * 1000 / (size_t)rate);
+  CHECK(tail <= AK__TTS_KEEP_TAIL + AK__TTS_FRAME);
   CHECK(dur >= min_s && dur <= max_s);
   CHECK(rms > 300); /* about -40 dBFS */
   CHECK(vf > 0.4);  /* mostly sound (Pico pauses half a second at sentence ends) */

@@ -287,8 +287,9 @@ int ak__tts_choose(const ak__config *c, char *family, size_t fcap, char *voice, 
       fam = "espeak";
       name = lang;
     }
+    /* a voice we know falls back when absent; one we do not know is an error when absent */
     const struct known_voice *k = find_known(fam, name);
-    fb = strcmp(fam, "espeak") ? (k ? k->espeak : lang_espeak) : "";
+    fb = k ? k->espeak : "";
   } else if (!strcmp(p, "rhvoice") || !strcmp(p, "pico") || !strcmp(p, "espeak")) {
     fam = p;
     name = colon ? colon + 1 : v;

@@ -224,6 +224,7 @@ static void test_config_errors(void) {
       {"local", "nosuch-voice", "en", "unknown tts voice 'nosuch-voice'"},
       {"local", "bad:slt", "en", "unknown family 'bad'"},
       {"local", "pico:xx-XX", "en", "unknown tts voice 'xx-XX'"},
+      {"local", "rhvoice:nosuch", "en", "voice 'nosuch'"}, /* no fallback: not a known voice */
       {"local", "", "xx-nowhere", "unknown tts language 'xx-nowhere'"},
       {"pico", "rhvoice:slt", "en", "is not a pico voice"},
       {"festival", "", "en", "unknown tts provider 'festival'"},

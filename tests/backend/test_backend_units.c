@@ -150,11 +150,12 @@ static void test_sse(void) {
     ak__sse p = {0};
     collect c = {.calls = 0};
     CHECK(ak__sse_feed(&p, "data: {nope\n\n", 13, collect_fn, &c) == -1);
-    CHECK(p.failed);
+    CHECK(p.failed && strstr(p.why, "not valid JSON"));
     ak__sse_free(&p);
     ak__sse q = {0};
     const char *e = "data: {\"error\":{\"message\":\"quota\"}}\n\n";
     CHECK(ak__sse_feed(&q, e, strlen(e), collect_fn, &c) == -1);
+    CHECK(strcmp(q.why, "error event: quota") == 0);
     ak__sse_free(&q);
   }
   { /* an endless line is bounded */

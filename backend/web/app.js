@@ -31,6 +31,7 @@ const STALL_MS = Math.max(1000, Number(new URLSearchParams(location.search).get(
 let active = null;         // { since, lastTraffic, failed } while a turn is answering or playing
 let convError = false;     // the conversation pill shows a cut turn until the next one
 let sdkState = 'idle';     // the SDK's conversation state
+let sdkAudioStart = false; // the SDK sends 'audiostart' (first sound); else hookSound() times it
 let lastTraffic = performance.now(); // last frame of any kind from the backend
 const sound = { awaiting: null, playing: null, scheduledUntil: 0, ctx: null }; // see hookSound()
 
@@ -128,6 +129,15 @@ async function setupAvatar(r) {
         else turnEnd(null);
       }
     });
+    // first sound from the SDK where it has the event (its first sample's speaker time)
+    controller.addEventListener('audiostart', (e) => {
+      sdkAudioStart = true;
+      const t = turns.get(e.conversationId);
+      if (!t || t.soundAt != null) return;
+      t.soundAtPending = e.performanceTime;
+      t.soundFrom = 'audiostart';
+      noteLatency(t, 'sound');
+    });
     controller.addEventListener('error', (e) => {
       demo.errors.push(String(e.code || e.message));
       status('SDK error: ' + (e.message || e.code));
@@ -198,7 +208,7 @@ function noteLatency(t, kind) {
     t.recorded = true;
     // motion and end are filled in when they happen (null until then, and for a cut turn)
     t.latency = { turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start,
-      sound: t.soundAt != null ? t.soundAt - t.start : null,
+      sound: t.soundAt != null ? t.soundAt - t.start : null, soundFrom: t.soundFrom || null,
       motion: t.motionAt != null ? t.motionAt - t.start : null, end: null, audioSeconds: null };
     demo.latencies.push(t.latency);
     const a = demo.latencies.filter((l) => l.sound != null).map((l) => l.sound);
@@ -206,12 +216,12 @@ function noteLatency(t, kind) {
   }
 }
 
-// First sound of a turn: the SDK schedules decoded audio on its AudioContext with
-// AudioBufferSourceNode.start(when). The first start() after a turn's first Message is the
-// turn's first sample; getOutputTimestamp() maps context time to performance.now() at the
-// speaker (it includes the output latency; where it is not available, currentTime plus
-// outputLatency is used). The end of what was scheduled tells the stall watchdog whether
-// the audio ran dry.
+// The SDK schedules decoded audio on its AudioContext with AudioBufferSourceNode.start(when).
+// Watching those calls gives the end of what was scheduled (end of turn, and whether the stall
+// watchdog sees the audio run dry) and each turn's audio length. First sound comes from the
+// SDK's 'audiostart' event; with an SDK that lacks it, the first start() after a turn's first
+// Message is timed here instead, through getOutputTimestamp() (output latency included; where
+// it is not available, currentTime plus outputLatency).
 // performance.now() at which context time `at` reaches the speaker.
 function speakerTime(ctx, at) {
   const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
@@ -235,9 +245,12 @@ function hookSound() {
         if (t) {
           sound.awaiting = null;
           sound.playing = t;
-          t.soundAtPending = speakerTime(ctx, at);
           t.outputLatency = (ctx.outputLatency || 0) * 1000;
-          noteLatency(t, 'sound');
+          if (!sdkAudioStart && !(sdk && sdk.AudioStartEvent)) { // an SDK without 'audiostart'
+            t.soundAtPending = speakerTime(ctx, at);
+            t.soundFrom = 'start-hook';
+            noteLatency(t, 'sound');
+          }
         }
         if (sound.playing) sound.playing.audioSeconds += dur;
       }
@@ -299,6 +312,11 @@ function turnEnd(error) {
 function turnFail(why) {
   if (!active) return;
   if (!active.failed) active.failed = why;
+  // the SDK plays out what it has of the cut answer, drops it when it has not started, and
+  // takes no more of it (SDKs without endConversation: turnEnd() interrupts instead)
+  if (controller && active.id && typeof controller.endConversation === 'function') {
+    try { controller.endConversation(active.id, /drop|connection/.test(why) ? 'networkError' : 'serverError'); } catch (e) { /* ended already */ }
+  }
   if (sdkState !== 'playing' || audioDry()) turnEnd(active.failed);
 }
 setInterval(() => {
@@ -320,6 +338,7 @@ let anonTurns = 0;
 function onAvatarMessage(buf) {
   if (active) active.messages = (active.messages || 0) + 1;
   const id = controller ? controller.yieldMessage(buf) : null;
+  if (active && id) active.id = id;
   // without the SDK nobody reads the request id: a submitted question starts the next turn
   const t = turnOf(id ?? 'no-sdk-' + (pendingStart != null ? ++anonTurns : anonTurns));
   t.messages = (t.messages || 0) + 1;

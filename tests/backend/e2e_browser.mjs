@@ -152,6 +152,7 @@ try {
     const v = await page.textContent(id);
     check(/\d+ ms/.test(v), `${id} shown on the page (${v})`);
   }
+  check(lat2 && lat2.soundFrom === 'audiostart', `first sound comes from the SDK's audiostart event (${lat2 && lat2.soundFrom})`);
   const shown = await page.textContent('#lat-audio');
   check(/\d+ ms/.test(shown), `payload latency shown on the page (${shown})`);
   const shownSound = await page.textContent('#lat-sound');

@@ -66,9 +66,9 @@ port_free "$MOTION_PORT" || { say "port $MOTION_PORT is taken, using a free one"
 # Probed here, before the backend starts (llama.cpp's default port is also the demo's: step 4
 # already moved the demo off a taken port). Each probe is one short GET /v1/models.
 LLM_SAY="the built-in local agent (rule based)"
-llm_models() { # base URL -> the model ids it lists, one a line
+llm_models() { # base URL -> the model ids it lists, one a line (vLLM's modelperm- ids left out)
   curl -fsS --max-time "${AVATARKIT_LLM_PROBE_S:-2}" -H 'Accept: application/json' "$1/models" 2>/dev/null |
-    grep -o '"id"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/'
+    grep -o '"id"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' | grep -v '^modelperm-'
 }
 detect_llm() {
   case "${AVATARKIT_LLM:-}" in

@@ -16,11 +16,12 @@
  * eighth of it droppable messages are dropped. */
 #define AK__MAX_CMD_BYTES (2 * 1024 * 1024) /* pending inbound commands per browser */
 #define AK__MAX_CMDS 512
-#define AK__MAX_TEXT 2000      /* characters of one text_query */
-#define AK__MAX_HISTORY 20     /* chat messages kept per session (LLM) */
-#define AK__MAX_REPLY 8192     /* bytes of one assistant reply kept */
-#define AK__MAX_UTTERANCE_S 30 /* seconds of mic audio in one utterance */
-#define AK__MIC_RATE 16000     /* mic_audio PCM rate expected from browsers */
+#define AK__MAX_TEXT 2000          /* characters of one text_query */
+#define AK__MAX_HISTORY 20         /* chat messages kept per session (LLM) */
+#define AK__MAX_REPLY 8192         /* bytes of one assistant reply kept */
+#define AK__MAX_UTTERANCE_S 30     /* seconds of mic audio in one utterance */
+#define AK__MIC_RATE 16000         /* mic_audio PCM rate expected from browsers */
+#define AK__SHUTDOWN_DRAIN_MS 2000 /* shutdown: wait for browsers to answer the 1001 close */
 
 /* ---- configuration ----------------------------------------------------------------------- */
 typedef struct ak__config {
@@ -117,10 +118,11 @@ int ak__llm_run(const ak__config *c, const ak__chat_msg *history, size_t n, ak__
 
 /* Incremental server-sent-events parser for OpenAI-style streams. */
 typedef struct ak__sse {
-  ak__buf line; /* the current, incomplete line */
-  ak__buf data; /* data: lines of the current event */
-  int done;     /* [DONE] seen */
-  int failed;   /* line too long or malformed event */
+  ak__buf line;  /* the current, incomplete line */
+  ak__buf data;  /* data: lines of the current event */
+  int done;      /* [DONE] seen */
+  int failed;    /* line too long, malformed event, or an error event */
+  char why[200]; /* what failed, for the browser */
 } ak__sse;
 /* Feeds bytes split anywhere; calls fn with each content delta. Returns 0, 1 when fn asked
  * to stop, -1 on a malformed stream. */

@@ -23,6 +23,7 @@ static int sse_dispatch(ak__sse *p, ak__text_fn fn, void *user) {
     cJSON *j = cJSON_Parse(d);
     if (!j) {
       p->failed = 1;
+      snprintf(p->why, sizeof p->why, "an event is not valid JSON");
       rc = -1;
     } else {
       cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -31,7 +32,12 @@ static int sse_dispatch(ak__sse *p, ak__text_fn fn, void *user) {
       cJSON *delta = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
       cJSON *content = delta ? cJSON_GetObjectItemCaseSensitive(delta, "content") : NULL;
       if (err) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(err, "message");
         p->failed = 1;
+        snprintf(p->why, sizeof p->why, "error event: %.180s",
+                 cJSON_IsString(m)     ? m->valuestring
+                 : cJSON_IsString(err) ? err->valuestring
+                                       : "(no message)");
         rc = -1;
       } else if (cJSON_IsString(content) && content->valuestring[0]) {
         if (fn(user, content->valuestring, strlen(content->valuestring))) rc = 1;
@@ -76,6 +82,7 @@ int ak__sse_feed(ak__sse *p, const char *data, size_t n, ak__text_fn fn, void *u
       size_t run = nl ? (size_t)(nl - (data + i)) : n - i;
       if (ak__buf_append(&p->line, data + i, run)) {
         p->failed = 1;
+        snprintf(p->why, sizeof p->why, "a line is longer than %d bytes", SSE_MAX_LINE);
         return -1;
       }
       i += run - 1;
@@ -211,12 +218,10 @@ static int openai_run(const ak__config *c, const ak__chat_msg *h, size_t n, ak__
     char e[256];
     error_text(hc.body.data, e, sizeof e);
     snprintf(err, errcap, "LLM HTTP %ld: %s", status, e);
+  } else if (hc.sse.failed) { /* before the curl error: the parser stopped the transfer */
+    snprintf(err, errcap, "LLM stream failed: %s", hc.sse.why[0] ? hc.sse.why : "malformed");
   } else if (cr != CURLE_OK && !(cr == CURLE_WRITE_ERROR && hc.sse.done)) {
     snprintf(err, errcap, "LLM request failed: %s", curl_easy_strerror(cr));
-  } else if (hc.sse.failed) {
-    char e[256];
-    error_text(hc.sse.data.data ? hc.sse.data.data : hc.body.data, e, sizeof e);
-    snprintf(err, errcap, "LLM stream malformed or error: %s", e);
   } else {
     /* a clean end without [DONE] is accepted: some servers just close the stream */
     ak__sse_feed(&hc.sse, "\n\n", 2, fn, user);

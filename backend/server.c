@@ -38,6 +38,9 @@ typedef struct server {
   pthread_mutex_t mu; /* guards ctx_alive */
   int ctx_alive;
   volatile sig_atomic_t stop;
+  int going_away;    /* lws thread: shutting down, browsers get 1001 */
+  int drain_expired; /* lws thread: the bound on the shutdown drain passed */
+  lws_sorted_usec_list_t sul_drain;
 } server;
 
 /* Session wake-up (any thread): asks the lws thread to flush sessions' queues. */
@@ -125,6 +128,11 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       return 0;
 
     case LWS_CALLBACK_SERVER_WRITEABLE: {
+      if (srv->going_away) { /* SIGINT/SIGTERM: "going away", so browsers know to reconnect */
+        static const char why[] = "server shutting down";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
+        return -1;
+      }
       if (p->reject) {
         send_json_now(wsi,
                       "{\"type\":\"error\",\"code\":\"server_full\","
@@ -176,6 +184,25 @@ static int on_agent(struct lws *wsi, enum lws_callback_reasons reason, void *use
       break;
   }
   return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static void on_drain_expired(lws_sorted_usec_list_t *sul) {
+  server *srv = lws_container_of(sul, server, sul_drain);
+  srv->drain_expired = 1;
+}
+
+/* Shutdown: every browser is sent a close frame with 1001 (going away) and the loop runs until
+ * they are closed, bounded by AK__SHUTDOWN_DRAIN_MS; lws_context_destroy() drops the rest. */
+static void close_browsers(server *srv, struct lws_context *ctx) {
+  srv->going_away = 1;
+  if (!srv->conns) return;
+  for (pss *q = srv->conns; q; q = q->next) lws_callback_on_writable(q->wsi);
+  lws_sul_schedule(ctx, 0, &srv->sul_drain, on_drain_expired,
+                   (lws_usec_t)AK__SHUTDOWN_DRAIN_MS * LWS_US_PER_MS);
+  for (int i = 0; i < 10000 && srv->conns && !srv->drain_expired; i++)
+    if (lws_service(ctx, 0) < 0) break;
+  lws_sul_cancel(&srv->sul_drain);
+  ak__log(1, "closed browsers with 1001 (%d left)", srv->n_conns);
 }
 
 static const struct lws_protocols PROTOCOLS[] = {
@@ -334,10 +361,11 @@ int main(int argc, char **argv) {
     ak__registry_reap(srv.threads);
   }
 
+  close_browsers(&srv, ctx);
   pthread_mutex_lock(&srv.mu);
   srv.ctx_alive = 0;
   pthread_mutex_unlock(&srv.mu);
-  lws_context_destroy(ctx); /* closes every browser: sessions are released */
+  lws_context_destroy(ctx); /* closes any browser left: sessions are released */
 
   /* Sessions end their threads (turns are cancelled; SDK sessions close) and each thread is
    * joined, so none is still exiting when the process does. Bounded wait. */

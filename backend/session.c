@@ -502,6 +502,15 @@ static void run_turn(ak__session *s, const char *text, unsigned gen) {
   int rc =
       ak__llm_run(s->cfg, s->hist, s->n_hist, on_llm_text, turn_cancelled, &t, lerr, sizeof lerr);
   if (rc == 0 && !turn_cancelled(&t)) flush_sentences(&t, 1);
+  if (rc < 0 && !turn_cancelled(&t)) {
+    /* The model failed (HTTP error, malformed stream, timeout): the avatar says so, and the
+     * browser gets llm_failed with the reason below, so the turn ends instead of hanging.
+     * The apology is not kept in the history. */
+    const char *sorry = t.reply.len ? " Sorry, my language model stopped answering."
+                                    : "Sorry, my language model did not answer.";
+    send_event(s, "llm_text", sorry, 0);
+    speak(&t, sorry, strlen(sorry));
+  }
   int cancelled = turn_cancelled(&t);
   if (t.req_open) {
     aks_session_send_audio(s->motion, NULL, 0, 1, NULL, 0);

@@ -1,8 +1,14 @@
 // Benchmark of the reference backend as a user feels it: in headless Chromium on the demo
-// page, the time from submitting a text query to the first sound of the answer at the
-// speaker (its first sample's scheduled start on the AudioContext clock, output latency
-// included), and to the first Message (audio and motion) arriving at the browser, over
-// repeated turns (median, p95, max).
+// page, from submitting a text query to
+//   - first sound: the answer's first sample at the speaker (its scheduled start on the
+//     AudioContext clock, output latency included),
+//   - first motion: the first rendered frame whose face pose holds the answer's motion while
+//     its audio is heard,
+//   - end of turn: the answer's last sample at the speaker (it includes the answer's length;
+//     "stretch" is end of turn minus first sound minus the audio's duration: time lost to
+//     underruns),
+//   - first payload: the first Message (audio and motion) arriving at the page,
+// over repeated turns, each played to its end (median, p95, max).
 //
 //   node bench/backend_latency.mjs [BUILD/bin] [turns=20]
 //
@@ -51,24 +57,29 @@ try {
   const page = ctx.pages()[0] || await ctx.newPage();
   await page.goto(`http://127.0.0.1:${bport}/`);
   await page.waitForFunction(() => window.__avatarkitDemo.sdk === 'ready', null, { timeout: 30000 });
-  const questions = ['What time is it?', 'Hello!', 'Who are you?', 'What is the date today?', 'Thanks'];
+  // short answers, each played to its end (the end of turn needs the last sample)
+  const questions = ['What time is it?', 'Thanks', 'What is the date today?', 'What is 12 times 7?', 'Nice to meet you'];
   for (let i = 0; i < TURNS; i++) {
     await page.fill('#text', questions[i % questions.length]);
     await page.press('#text', 'Enter');
-    await page.waitForFunction((n) => window.__avatarkitDemo.latencies.length > n, i, { timeout: 30000 })
+    await page.waitForFunction((n) => { const l = window.__avatarkitDemo.latencies[n]; return l && l.end != null && l.motion != null; }, i, { timeout: 30000 })
       .catch(async (e) => { console.log(JSON.stringify(await page.evaluate(() => { const d = window.__avatarkitDemo; return { lat: d.latencies, turns: d.turns.map((t) => ({ id: t.id, start: t.start, a: t.audioAt, f: t.framesAt })), tr: d.transcript.slice(-4), errors: d.errors }; }))); throw e; });
-    await page.click('#stop'); // do not wait for the whole answer to play
     await sleep(300);
   }
   const lat = await page.evaluate(() => window.__avatarkitDemo.latencies);
-  const a = lat.map((l) => l.audio), f = lat.map((l) => l.frames), snd = lat.filter((l) => l.sound != null).map((l) => l.sound);
+  const a = lat.map((l) => l.audio), snd = lat.map((l) => l.sound), mot = lat.map((l) => l.motion), end = lat.map((l) => l.end);
+  const stretch = lat.map((l) => l.end - l.sound - l.audioSeconds * 1000);
+  // the render rate bounds how soon motion can be seen (headless Chromium draws with SwiftShader)
+  const fps = await page.evaluate(async () => { const c = window.__avatarkitDemo.view.controller; const n0 = c.getStats().renderedFrames, t0 = performance.now(); await new Promise((r) => setTimeout(r, 2000)); return (c.getStats().renderedFrames - n0) / ((performance.now() - t0) / 1000); });
   const outLat = await page.evaluate(() => { const c = window.__avatarkitDemo.view.controller.audioContext; return c ? { out: c.outputLatency * 1000, base: c.baseLatency * 1000 } : null; });
-  console.log(`backend latency at the browser, ${lat.length} turns, local agent + espeak-ng, ` +
-    `${cpus().length} CPUs (${cpus()[0].model.trim()})`);
+  console.log(`backend latency at the browser, ${lat.length} turns played to the end, local agent + default TTS, ` +
+    `${cpus().length} CPUs (${cpus()[0].model.trim()}); outputLatency ${outLat && outLat.out.toFixed(1)} ms, baseLatency ${outLat && outLat.base.toFixed(1)} ms, idle render rate ${fps.toFixed(1)} fps`);
   const row = (x) => `median ${pct(x, 50).toFixed(1)} ms, p95 ${pct(x, 95).toFixed(1)} ms, max ${Math.max(...x).toFixed(1)} ms`;
-  if (snd.length) console.log(`  submit -> first sound (AudioContext) : ${row(snd)} (${snd.length} turns; outputLatency ${outLat && outLat.out.toFixed(1)} ms, baseLatency ${outLat && outLat.base.toFixed(1)} ms)`);
-  console.log(`  submit -> first payload arrives     : ${row(a)}`);
-  console.log(`  submit -> first motion frame arrives: ${row(f)}`);
+  console.log(`  submit -> first sound (AudioContext)   : ${row(snd)}`);
+  console.log(`  submit -> first visible motion (render): ${row(mot)}`);
+  console.log(`  submit -> end of turn (last sample)    : ${row(end)}  (answers of ${pct(lat.map((l) => l.audioSeconds), 50).toFixed(2)} s median)`);
+  console.log(`  end of turn - first sound - audio length: ${row(stretch)}`);
+  console.log(`  submit -> first payload arrives        : ${row(a)}`);
 } finally {
   if (ctx) await ctx.close().catch(() => undefined);
   for (const p of procs) if (p.exitCode === null) p.kill('SIGINT');

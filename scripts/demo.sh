@@ -12,6 +12,12 @@
 # AVATARKIT_API_KEY / AVATARKIT_APP_ID (generated if unset), AVATARKIT_DEMO_MAX_RESTARTS
 # (restarts in a row of a crashed server, default 5), plus every backend variable
 # listed in docs/backend.md (AVATARKIT_LLM_API_KEY, AVATARKIT_TTS, ...).
+# A local OpenAI-compatible LLM server is found by itself: AVATARKIT_LLM_URL (a base URL such
+# as http://127.0.0.1:11434/v1) if set, else the usual ports on 127.0.0.1 (AVATARKIT_LLM_PORTS,
+# default "11434 8080 8000 1234": Ollama, llama.cpp server, vLLM, LM Studio) are asked for
+# GET /v1/models; the model is AVATARKIT_LLM_MODEL or the first one listed. AVATARKIT_LLM=none
+# (or local) turns detection off and keeps the built-in agent; AVATARKIT_LLM=openai or an
+# AVATARKIT_LLM_API_KEY uses the configured provider as it is.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +61,54 @@ fi
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_free "$WEB_PORT" || { say "port $WEB_PORT is taken, using a free one"; WEB_PORT=0; }
 port_free "$MOTION_PORT" || { say "port $MOTION_PORT is taken, using a free one"; MOTION_PORT=0; }
+
+# 4b. A local LLM server (Ollama, llama.cpp server, vLLM, LM Studio, or AVATARKIT_LLM_URL).
+# Probed here, before the backend starts (llama.cpp's default port is also the demo's: step 4
+# already moved the demo off a taken port). Each probe is one short GET /v1/models.
+LLM_SAY="the built-in local agent (rule based)"
+llm_models() { # base URL -> the model ids it lists, one a line (vLLM's modelperm- ids left out)
+  curl -fsS --max-time "${AVATARKIT_LLM_PROBE_S:-2}" -H 'Accept: application/json' "$1/models" 2>/dev/null |
+    grep -o '"id"[[:space:]]*:[[:space:]]*"[^"]*"' | sed 's/.*"\([^"]*\)"$/\1/' | grep -v '^modelperm-'
+}
+detect_llm() {
+  case "${AVATARKIT_LLM:-}" in
+    none | off | local)
+      export AVATARKIT_LLM=local
+      LLM_SAY="the built-in local agent (AVATARKIT_LLM=${AVATARKIT_LLM_WAS:-none}: detection off)"
+      return ;;
+    openai)
+      LLM_SAY="${AVATARKIT_LLM_MODEL:-the configured model} at ${AVATARKIT_LLM_URL:-https://api.openai.com/v1} (AVATARKIT_LLM=openai)"
+      return ;;
+    "") ;;
+    *) die "AVATARKIT_LLM must be none, local or openai (got '$AVATARKIT_LLM')" ;;
+  esac
+  if [ -n "${AVATARKIT_LLM_API_KEY:-}" ] && [ -z "${AVATARKIT_LLM_URL:-}" ]; then
+    LLM_SAY="${AVATARKIT_LLM_MODEL:-gpt-4o-mini} at https://api.openai.com/v1 (AVATARKIT_LLM_API_KEY set)"
+    return
+  fi
+  command -v curl >/dev/null || { say "curl not found: no LLM detection"; return; }
+  local bases=() base port models model
+  if [ -n "${AVATARKIT_LLM_URL:-}" ]; then
+    bases=("${AVATARKIT_LLM_URL%/}")
+  else
+    for port in ${AVATARKIT_LLM_PORTS:-11434 8080 8000 1234}; do bases+=("http://127.0.0.1:$port/v1"); done
+  fi
+  for base in "${bases[@]}"; do
+    models=$(llm_models "$base") || true
+    [ -n "$models" ] || continue
+    model=${AVATARKIT_LLM_MODEL:-$(printf '%s\n' "$models" | head -n1)}
+    export AVATARKIT_LLM=openai AVATARKIT_LLM_URL="$base" AVATARKIT_LLM_MODEL="$model"
+    LLM_SAY="$model at $base (found by GET /v1/models, $(printf '%s\n' "$models" | wc -l) listed; AVATARKIT_LLM=none turns it off)"
+    return
+  done
+  if [ -n "${AVATARKIT_LLM_URL:-}" ]; then
+    die "no OpenAI-compatible server answers GET ${AVATARKIT_LLM_URL%/}/models (unset AVATARKIT_LLM_URL or set AVATARKIT_LLM=none)"
+  fi
+  LLM_SAY="the built-in local agent: no LLM server answered on 127.0.0.1 ports ${AVATARKIT_LLM_PORTS:-11434 8080 8000 1234} (start Ollama, llama.cpp server, vLLM or LM Studio, or set AVATARKIT_LLM_URL)"
+}
+AVATARKIT_LLM_WAS=${AVATARKIT_LLM:-}
+detect_llm
+say "LLM: $LLM_SAY"
 
 # 5. Dev credentials, generated per run unless given.
 if [ -z "${AVATARKIT_API_KEY:-}" ]; then
@@ -155,6 +209,7 @@ cat <<MSG
                   avatarkit send hello.wav --server http://127.0.0.1:$MOTION_PORT)
   other pages    http://127.0.0.1:$WEB_PORT/sdk/player.html  http://127.0.0.1:$WEB_PORT/sdk/inspector.html
                  http://127.0.0.1:$WEB_PORT/sdk/live.html?server=http://127.0.0.1:$MOTION_PORT&app=$AVATARKIT_APP_ID
+  agent          $LLM_SAY
   logs           $MOTION_LOG  $BACKEND_LOG
   Type a message or hold the mic button to talk. Ctrl-C stops both.
 

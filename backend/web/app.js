@@ -3,8 +3,10 @@
 // (one binary WebSocket frame each; text frames are JSON control messages).
 // Text box, push-to-talk microphone (16 kHz PCM to the backend), interrupt, live transcript,
 // connection and conversation state, and per-turn latency readouts (first sound: when the first
-// sample of the answer reaches the speaker, on the AudioContext's clock; first payload: when
-// its first Message arrived). A turn whose stream is cut (an error relayed by the backend, the
+// sample of the answer reaches the speaker, on the AudioContext's clock; first motion: the
+// first rendered frame whose pose holds the answer's motion while its audio is heard; end of
+// turn: when its last sample reaches the speaker; first payload: when its first Message
+// arrived). A turn whose stream is cut (an error relayed by the backend, the
 // socket dropping, or nothing arriving while the audio has run dry) ends within a bound with
 // a visible error state instead of staying "playing" / "answering".
 const $ = (id) => document.getElementById(id);
@@ -29,8 +31,9 @@ const STALL_MS = Math.max(1000, Number(new URLSearchParams(location.search).get(
 let active = null;         // { since, lastTraffic, failed } while a turn is answering or playing
 let convError = false;     // the conversation pill shows a cut turn until the next one
 let sdkState = 'idle';     // the SDK's conversation state
+let sdkAudioStart = false; // the SDK sends 'audiostart' (first sound); else hookSound() times it
 let lastTraffic = performance.now(); // last frame of any kind from the backend
-const sound = { awaiting: null, scheduledUntil: 0, ctx: null }; // see hookSound()
+const sound = { awaiting: null, playing: null, scheduledUntil: 0, ctx: null }; // see hookSound()
 
 // Per-turn bookkeeping by the request id the SDK reads from each Message: latency marks.
 const turns = new Map();
@@ -106,14 +109,18 @@ async function setupAvatar(r) {
     const avatar = await AvatarManager.shared.load({ avatarId: r.avatar.avatarId, registryUrl: '/sdk/' });
     if (controller) { try { controller.interrupt(); } catch (e) { /* old view */ } }
     box.querySelectorAll('canvas').forEach((c) => c.remove());
-    const view = new AvatarView(avatar, box, { sdk: AvatarSDK });
+    // recordRenders: the controller logs each frame it renders with speech motion (the first
+    // one of a turn is its first visible motion, hookMotion())
+    const view = new AvatarView(avatar, box, { sdk: AvatarSDK, recordRenders: true });
     controller = view.controller;
     demo.view = view;
+    hookMotion(controller);
     controller.addEventListener('conversationstate', (e) => {
       const name = convStateName(e.state);
       const was = sdkState;
       sdkState = /play|speak/i.test(name) ? 'playing' : name;
       demo.states.push({ state: name, t: performance.now(), reason: e.reason });
+      if (was === 'playing' && name !== 'playing' && e.reason === 'playbackEnd') noteEnd();
       if (active && active.failed && was === 'playing' && sdkState !== 'playing') { turnEnd(active.failed); return; }
       if (!(convError && sdkState !== 'playing')) setPill('conv', sdkState === 'playing' ? 'playing' : 'idle', name);
       // a user interrupt (the Stop button, or a new turn replacing this one) is handled there
@@ -121,6 +128,15 @@ async function setupAvatar(r) {
         if (e.reason === 'networkError' || e.reason === 'serverError') turnEnd(String(e.reason));
         else turnEnd(null);
       }
+    });
+    // first sound from the SDK where it has the event (its first sample's speaker time)
+    controller.addEventListener('audiostart', (e) => {
+      sdkAudioStart = true;
+      const t = turns.get(e.conversationId);
+      if (!t || t.soundAt != null) return;
+      t.soundAtPending = e.performanceTime;
+      t.soundFrom = 'audiostart';
+      noteLatency(t, 'sound');
     });
     controller.addEventListener('error', (e) => {
       demo.errors.push(String(e.code || e.message));
@@ -151,7 +167,7 @@ document.addEventListener('keydown', unlockAudio);
 function turnOf(id) {
   let t = turns.get(id);
   if (!t) {
-    t = { id, audioAt: null, framesAt: null, soundAt: null, start: pendingStart };
+    t = { id, audioAt: null, framesAt: null, soundAt: null, motionAt: null, endAt: null, audioSeconds: 0, start: pendingStart };
     pendingStart = null;
     sound.awaiting = t;
     turns.set(id, t);
@@ -174,22 +190,44 @@ function noteLatency(t, kind) {
     t.soundAt = t.soundAtPending;
     if (t.start != null) $('lat-sound').textContent = ms(t.soundAt - t.start);
   }
+  if (kind === 'motion' && t.motionAt == null) {
+    t.motionAt = now;
+    if (t.start != null) $('lat-motion').textContent = ms(now - t.start);
+    if (t.latency && t.start != null) t.latency.motion = now - t.start;
+  }
+  if (kind === 'end' && t.endAt == null) {
+    t.endAt = t.endAtPending;
+    if (t.start != null) $('lat-end').textContent = ms(t.endAt - t.start);
+    if (t.latency && t.start != null) {
+      t.latency.end = t.endAt - t.start;
+      t.latency.audioSeconds = t.audioSeconds;
+    }
+  }
   // recorded once the first sound is known; without the SDK (no sound) on the first payload
   if (t.start != null && t.audioAt != null && t.framesAt != null && !t.recorded && (t.soundAt != null || !controller)) {
     t.recorded = true;
-    demo.latencies.push({ turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start,
-      sound: t.soundAt != null ? t.soundAt - t.start : null });
+    // motion and end are filled in when they happen (null until then, and for a cut turn)
+    t.latency = { turn: t.id, audio: t.audioAt - t.start, frames: t.framesAt - t.start,
+      sound: t.soundAt != null ? t.soundAt - t.start : null, soundFrom: t.soundFrom || null,
+      motion: t.motionAt != null ? t.motionAt - t.start : null, end: null, audioSeconds: null };
+    demo.latencies.push(t.latency);
     const a = demo.latencies.filter((l) => l.sound != null).map((l) => l.sound);
     if (a.length) $('lat-median').textContent = ms(median(a)) + ' (' + a.length + ')';
   }
 }
 
-// First sound of a turn: the SDK schedules decoded audio on its AudioContext with
-// AudioBufferSourceNode.start(when). The first start() after a turn's first Message is the
-// turn's first sample; getOutputTimestamp() maps context time to performance.now() at the
-// speaker (it includes the output latency; where it is not available, currentTime plus
-// outputLatency is used). The end of what was scheduled tells the stall watchdog whether
-// the audio ran dry.
+// The SDK schedules decoded audio on its AudioContext with AudioBufferSourceNode.start(when).
+// Watching those calls gives the end of what was scheduled (end of turn, and whether the stall
+// watchdog sees the audio run dry) and each turn's audio length. First sound comes from the
+// SDK's 'audiostart' event; with an SDK that lacks it, the first start() after a turn's first
+// Message is timed here instead, through getOutputTimestamp() (output latency included; where
+// it is not available, currentTime plus outputLatency).
+// performance.now() at which context time `at` reaches the speaker.
+function speakerTime(ctx, at) {
+  const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+  if (ts && ts.performanceTime > 0 && ts.contextTime > 0) return ts.performanceTime + (at - ts.contextTime) * 1000;
+  return performance.now() + (at - ctx.currentTime + (ctx.outputLatency || 0) + (ctx.baseLatency || 0)) * 1000;
+}
 function hookSound() {
   const proto = window.AudioBufferSourceNode && AudioBufferSourceNode.prototype;
   if (!proto || proto.__akHooked) return;
@@ -206,20 +244,52 @@ function hookSound() {
         const t = sound.awaiting;
         if (t) {
           sound.awaiting = null;
-          const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
-          let wall;
-          if (ts && ts.performanceTime > 0 && ts.contextTime > 0) wall = ts.performanceTime + (at - ts.contextTime) * 1000;
-          else wall = performance.now() + (at - ctx.currentTime + (ctx.outputLatency || 0) + (ctx.baseLatency || 0)) * 1000;
-          t.soundAtPending = wall;
+          sound.playing = t;
           t.outputLatency = (ctx.outputLatency || 0) * 1000;
-          noteLatency(t, 'sound');
+          if (!sdkAudioStart && !(sdk && sdk.AudioStartEvent)) { // an SDK without 'audiostart'
+            t.soundAtPending = speakerTime(ctx, at);
+            t.soundFrom = 'start-hook';
+            noteLatency(t, 'sound');
+          }
         }
+        if (sound.playing) sound.playing.audioSeconds += dur;
       }
     } catch (e) { /* measuring must never break playback */ }
     return orig.call(this, when, ...rest);
   };
 }
 hookSound();
+
+// First visible motion: the controller logs (recordRenders) each rendered frame whose pose
+// holds speech motion, with the media time heard then; the first such frame of the playing
+// turn with its audio already heard (media time > 0) and the motion blended in is the turn's
+// first visible motion, timed at that render (drawn on the next display refresh). The log is
+// emptied as it is read.
+function hookMotion(ctl) {
+  const orig = ctl.samplePose.bind(ctl);
+  ctl.samplePose = (out, wall) => {
+    orig(out, wall);
+    try {
+      const log = ctl.renders;
+      const t = sound.playing;
+      if (t && t.motionAt == null) {
+        for (const r of log) {
+          if (r.conversationId === t.id && r.mediaTime > 0 && r.speechWeight > 0) { noteLatency(t, 'motion'); break; }
+        }
+      }
+      log.length = 0;
+    } catch (e) { /* measuring must never break rendering */ }
+  };
+}
+// End of turn: the SDK ends playback once the last scheduled sample has been heard; the end
+// of what was scheduled, mapped to the speaker's time, is when the last sample played.
+function noteEnd() {
+  const t = sound.playing;
+  if (!t || !sound.ctx) return;
+  sound.playing = null;
+  t.endAtPending = speakerTime(sound.ctx, sound.scheduledUntil);
+  noteLatency(t, 'end');
+}
 function audioDry() { return !sound.ctx || sound.ctx.currentTime >= sound.scheduledUntil; }
 
 // ---- turn supervision ------------------------------------------------------------------------
@@ -242,6 +312,11 @@ function turnEnd(error) {
 function turnFail(why) {
   if (!active) return;
   if (!active.failed) active.failed = why;
+  // the SDK plays out what it has of the cut answer, drops it when it has not started, and
+  // takes no more of it (SDKs without endConversation: turnEnd() interrupts instead)
+  if (controller && active.id && typeof controller.endConversation === 'function') {
+    try { controller.endConversation(active.id, /drop|connection/.test(why) ? 'networkError' : 'serverError'); } catch (e) { /* ended already */ }
+  }
   if (sdkState !== 'playing' || audioDry()) turnEnd(active.failed);
 }
 setInterval(() => {
@@ -263,6 +338,7 @@ let anonTurns = 0;
 function onAvatarMessage(buf) {
   if (active) active.messages = (active.messages || 0) + 1;
   const id = controller ? controller.yieldMessage(buf) : null;
+  if (active && id) active.id = id;
   // without the SDK nobody reads the request id: a submitted question starts the next turn
   const t = turnOf(id ?? 'no-sdk-' + (pendingStart != null ? ++anonTurns : anonTurns));
   t.messages = (t.messages || 0) + 1;
@@ -274,6 +350,7 @@ function onAvatarMessage(buf) {
 // Everything of an interrupted turn arrives before the backend's "interrupt", and the SDK
 // drops late Messages of the requests it interrupted, so nothing more is needed here.
 function interruptLocally(reason) {
+  sound.playing = null; // a stopped turn has no end of turn
   if (controller) { try { controller.interrupt(); } catch (e) { /* nothing playing */ } }
   if (agentBubble) { agentBubble.textContent += ' …'; agentBubble = null; }
   if (reason) addMsg('note', 'interrupted (' + reason + ')');

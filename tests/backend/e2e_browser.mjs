@@ -140,6 +140,19 @@ try {
   // first sound is the scheduled start at the speaker: after the first payload arrived
   check(lat.length === 1 && lat[0].sound != null && lat[0].sound > lat[0].audio,
     `first sound measured on the AudioContext clock, after the payload (sound ${lat[0] && lat[0].sound != null && lat[0].sound.toFixed(0)} ms)`);
+  // first visible motion: a rendered frame with the answer's motion while its audio is heard,
+  // so after the payload arrived; end of turn: the last sample at the speaker, after the first
+  await page.waitForFunction(() => { const l = window.__avatarkitDemo.latencies[0]; return l && l.end != null && l.motion != null; }, null, { timeout: 10000 }).catch(() => undefined);
+  const lat2 = await page.evaluate(() => window.__avatarkitDemo.latencies[0]);
+  check(lat2 && lat2.motion != null && lat2.motion > lat2.audio,
+    `first visible motion measured at a rendered frame, after the payload (motion ${lat2 && lat2.motion != null && lat2.motion.toFixed(0)} ms)`);
+  check(lat2 && lat2.end != null && lat2.end > lat2.sound && lat2.audioSeconds > 0,
+    `end of turn measured at the last sample, after the first sound (end ${lat2 && lat2.end != null && lat2.end.toFixed(0)} ms, ${lat2 && lat2.audioSeconds != null && lat2.audioSeconds.toFixed(2)} s of audio)`);
+  for (const id of ['#lat-motion', '#lat-end']) {
+    const v = await page.textContent(id);
+    check(/\d+ ms/.test(v), `${id} shown on the page (${v})`);
+  }
+  check(lat2 && lat2.soundFrom === 'audiostart', `first sound comes from the SDK's audiostart event (${lat2 && lat2.soundFrom})`);
   const shown = await page.textContent('#lat-audio');
   check(/\d+ ms/.test(shown), `payload latency shown on the page (${shown})`);
   const shownSound = await page.textContent('#lat-sound');

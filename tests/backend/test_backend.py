@@ -258,10 +258,10 @@ def scenario_relay(args):
         conns = [st.connect()[0] for _ in range(4)]
         words = ["banana", "cherry", "mango", "papaya"]
         for w, c in zip(words, conns):
-            c.send_json({"type": "text_query", "text": f"please repeat {w} {w}"})
+            c.send_json({"type": "text_query", "text": f"repeat {w} {w}"})
         for w, c in zip(words, conns):
             t = read_turn(c)
-            check(t["done"] == f"You said: please repeat {w} {w}", f"session '{w}' gets its own reply")
+            check(t["done"] == f"{w} {w}", f"session '{w}' gets its own reply")
             check_payloads(t, f"session '{w}'")
             c.close()
     finally:
@@ -465,7 +465,10 @@ def scenario_providers(args):
         check(req["messages"][0] == {"role": "system", "content": "Be brief."}, "system prompt from config")
         check([x.strip() for x in rec.speech] == ["Fake model heard 24 characters.", "This is the second sentence!"],
               f"TTS called sentence by sentence ({rec.speech})")
-        check(t.get("first_audio", 99) + 0.3 < t.get("done_at", 0),
+        check(len(rec.speech_t) >= 2 and len(rec.last_chunk_t) == 1 and rec.speech_t[0] < rec.last_chunk_t[0],
+              "TTS of sentence 1 starts before the LLM stream sends its last chunk (the fake holds "
+              "the rest until the first sentence is spoken)")
+        check(t.get("first_audio", 99) < t.get("done_at", 0),
               f"avatar audio starts before the reply is complete (first audio "
               f"{t.get('first_audio', -1):.2f} s, llm_done {t.get('done_at', -1):.2f} s)")
         check_payloads(t, "HTTP TTS turn")
@@ -520,6 +523,88 @@ def scenario_providers(args):
     finally:
         st.stop()
         srv.shutdown()
+
+
+def scenario_llm_errors(args):
+    """A failing model (HTTP 500, a malformed stream, a stream that stalls past the reply
+    timeout) ends the turn with a spoken apology and a visible llm_failed error, never a
+    hang; the session answers the next query."""
+    srv, url = fake_providers.start(require_key=False, gate_on_tts=False)
+    st = Stack(args.bin, ["--llm", "openai", "--llm-url", url, "--llm-model", "fake-local-7b",
+                          "--llm-timeout-s", "3"])
+    try:
+        ws, ready = st.connect()
+        check(ready["agent"]["label"] == "fake-local-7b", f"ready names the model ({ready['agent']})")
+        for q, what in (("please FAIL", "LLM HTTP 500"), ("be MALFORMED", "not valid JSON"),
+                        ("HANG on", "Timeout")):
+            ws.send_json({"type": "text_query", "text": q})
+            err, texts, audio, done = None, [], False, False
+            deadline = time.monotonic() + 30  # bounded: a hang fails the check below
+            while time.monotonic() < deadline and not (err and done and audio):
+                try:
+                    m = ws.recv(max(0.1, deadline - time.monotonic()))
+                except TimeoutError:
+                    break
+                if m["type"] == "error":
+                    err = m
+                elif m["type"] == "agent_event" and m["event"] == "llm_text":
+                    texts.append(m["text"])
+                elif m["type"] == "agent_event" and m["event"] == "llm_done":
+                    done = True
+                elif m["type"] == "avatar_message" and wsclient.animation_of(m["bytes"])[3]:
+                    audio = True
+            said = "".join(texts)
+            check(err is not None and err["code"] == "llm_failed" and what in err["message"],
+                  f"{q!r}: a visible llm_failed error naming the cause ({err})")
+            check("Sorry, my language model" in said and audio,
+                  f"{q!r}: the avatar says it (spoken apology, text {said!r})")
+            check(done, f"{q!r}: the turn ends (llm_done)")
+        ws.send_json({"type": "text_query", "text": "and now?"})
+        t = read_turn(ws)
+        check(t["done"] == fake_providers.llm_reply("and now?"), "the next query is answered")
+        deadline = time.monotonic() + 10
+        while "HANG on" not in srv.rec.aborted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        check("HANG on" in srv.rec.aborted, f"the stalled stream is closed by the timeout ({srv.rec.aborted})")
+        ws.close()
+    finally:
+        st.stop()
+        srv.shutdown()
+
+
+def scenario_shutdown(args):
+    """SIGINT/SIGTERM: every browser gets a close frame with 1001 (going away), one idle and
+    one in the middle of an answer, and the backend exits 0."""
+    for sig in (2, 15):
+        st = Stack(args.bin)
+        try:
+            idle, _ = st.connect()
+            busy, _ = st.connect()
+            busy.send_json({"type": "text_query", "text": "echo " + " ".join(["talking"] * 60)})
+            m = busy.recv(10)
+            while m["type"] != "avatar_message":
+                m = busy.recv(10)
+            st.backend.p.send_signal(sig)
+            for name, ws in (("idle", idle), ("busy", busy)):
+                code = None
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline and code is None:
+                    try:
+                        ws.recv(max(0.1, deadline - time.monotonic()))
+                    except wsclient.Closed:
+                        code = ws.close_code
+                    except TimeoutError:
+                        break
+                check(code == 1001, f"signal {sig}: the {name} browser sees close code 1001 ({code})")
+                ws.close()  # answers the close, as a browser does
+            try:
+                rc = st.backend.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                rc = None
+            check(rc == 0, f"signal {sig}: the backend exits 0 ({rc})")
+        finally:
+            st.backend.stop()
+            st.motion.stop()
 
 
 def espeak_pcm16k(text):
@@ -636,7 +721,8 @@ def scenario_asr(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("scenario", choices=["relay", "robustness", "idle", "backpressure", "providers", "asr"])
+    ap.add_argument("scenario", choices=["relay", "robustness", "idle", "backpressure", "providers", "asr",
+                                        "llm_errors", "shutdown"])
     ap.add_argument("--bin", required=True)
     ap.add_argument("--data", default=os.path.join(HERE, "..", "..", "..", "shared", "data"))
     args = ap.parse_args()

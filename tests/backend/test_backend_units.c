@@ -150,11 +150,12 @@ static void test_sse(void) {
     ak__sse p = {0};
     collect c = {.calls = 0};
     CHECK(ak__sse_feed(&p, "data: {nope\n\n", 13, collect_fn, &c) == -1);
-    CHECK(p.failed);
+    CHECK(p.failed && strstr(p.why, "not valid JSON"));
     ak__sse_free(&p);
     ak__sse q = {0};
     const char *e = "data: {\"error\":{\"message\":\"quota\"}}\n\n";
     CHECK(ak__sse_feed(&q, e, strlen(e), collect_fn, &c) == -1);
+    CHECK(strcmp(q.why, "error event: quota") == 0);
     ak__sse_free(&q);
   }
   { /* an endless line is bounded */
@@ -183,17 +184,38 @@ static void test_agent(void) {
   CHECK(strstr(out, "demo agent") != NULL);
   ak__agent_reply("what's the date today", now, out, sizeof out);
   CHECK(strstr(out, "March 5, 2024") != NULL);
-  ak__agent_reply("  purple elephants dance  ", now, out, sizeof out);
-  CHECK(strcmp(out, "You said: purple elephants dance") == 0);
+  /* outside its topics: no echo, but what it can do and how to plug a model in */
+  ak__agent_reply("  What is the capital of France?  ", now, out, sizeof out);
+  CHECK(strstr(out, "France") == NULL && strstr(out, "You said") == NULL);
+  CHECK(strstr(out, "time") && strstr(out, "joke") && strstr(out, "Ollama"));
+  ak__agent_reply("repeat: purple elephants dance  ", now, out, sizeof out);
+  CHECK(strcmp(out, "purple elephants dance") == 0);
+  ak__agent_reply("echo", now, out, sizeof out);
+  CHECK(strstr(out, "what to repeat") != NULL);
+  ak__agent_reply("What is 12 times 7?", now, out, sizeof out);
+  CHECK(strcmp(out, "12 times 7 is 84.") == 0);
+  ak__agent_reply("what's twenty one plus four", now, out, sizeof out);
+  CHECK(strcmp(out, "21 plus 4 is 25.") == 0);
+  ak__agent_reply("ten divided by zero", now, out, sizeof out);
+  CHECK(strstr(out, "zero") != NULL);
+  ak__agent_reply("tell me a joke", now, out, sizeof out);
+  CHECK(strstr(out, "?") != NULL);
+  ak__agent_reply("how do I connect a language model?", now, out, sizeof out);
+  CHECK(strstr(out, "AVATARKIT_LLM_URL") != NULL);
+  ak__agent_reply("what can you do", now, out, sizeof out);
+  CHECK(strstr(out, "joke") && strstr(out, "Ollama"));
   ak__agent_reply("", now, out, sizeof out);
   CHECK(strstr(out, "did not catch") != NULL);
   ak__agent_reply("this hill is high", now, out, sizeof out); /* "hi" only as a word */
-  CHECK(strncmp(out, "You said:", 9) == 0);
+  CHECK(strncmp(out, "Hello", 5) != 0);
   char big[AK__MAX_TEXT + 1];
   memset(big, 'a', AK__MAX_TEXT);
   big[AK__MAX_TEXT] = 0;
   ak__agent_reply(big, now, out, 64); /* bounded output */
   CHECK(strlen(out) == 63);
+  memcpy(big, "say ", 4);
+  ak__agent_reply(big, now, out, sizeof out); /* a long repeat is cut, with "..." */
+  CHECK(strlen(out) == 399 && strcmp(out + 396, "...") == 0);
 }
 
 static void test_vad(void) {

@@ -10,6 +10,9 @@ export interface AudioSink {
   schedule(pcm: Float32Array, rate: number, when: number): void;
   /** Silences everything scheduled, at once. */
   stopAll(): void;
+  /** performance.now() at which a sample scheduled at `when` (this clock) reaches the
+   *  speaker; optional (the controller estimates it from now() without it). */
+  speakerTime?(when: number): number;
   suspend(): Promise<void>;
   resume(): Promise<void>;
   setVolume(v: number): void;
@@ -54,7 +57,20 @@ export class WebAudioSink implements AudioSink {
     };
     this.sources.add(src);
     // when is on the clock of now(); the graph runs outputLatency ahead of it
-    src.start(Math.max(this.ctx.currentTime, when + this.outputLatency));
+    src.start(this.graphTime(when));
+  }
+  private graphTime(when: number): number {
+    return Math.max(this.ctx.currentTime, when + this.outputLatency);
+  }
+  speakerTime(when: number): number {
+    // getOutputTimestamp pairs the context time at the speaker with performance.now()
+    const g = this.graphTime(when);
+    const ts = typeof this.ctx.getOutputTimestamp === 'function' ? this.ctx.getOutputTimestamp() : null;
+    if (ts && ts.performanceTime && ts.contextTime && ts.performanceTime > 0 && ts.contextTime > 0) {
+      return ts.performanceTime + (g - ts.contextTime) * 1000;
+    }
+    const base = Math.min(0.25, Math.max(0, this.ctx.baseLatency || 0));
+    return performance.now() + (g - this.ctx.currentTime + this.outputLatency + base) * 1000;
   }
   stopAll(): void {
     // Mute first so nothing already queued in the render quantum is heard, then stop.

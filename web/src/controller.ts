@@ -13,8 +13,8 @@ import {
 } from './conversation.js';
 import { classifyClose, classifyServerError, ErrorCode, type ErrorCodeValue } from './errors.js';
 import {
-  AvatarErrorEvent, type AvatarControllerEventMap, ConnectionStateEvent, ConversationStateEvent,
-  typedEventTarget,
+  AudioStartEvent, AvatarErrorEvent, type AvatarControllerEventMap, ConnectionStateEvent,
+  ConversationStateEvent, typedEventTarget,
 } from './events.js';
 import type { AvatarError } from './errors.js';
 import { IdleMotion } from './idle.js';
@@ -113,6 +113,9 @@ class Conversation {
   scheduleQueue: { start: number; rate: number; pcm: Float32Array }[] = [];
   stallSince = -1;
   flushed = false;
+  /** endConversation(): the stream is over with this error; nothing more is accepted. */
+  endReason: 'networkError' | 'serverError' | null = null;
+  audioStarted = false;
   constructor(readonly id: string) {}
   get decoding(): number {
     return (this.decoder?.outstanding ?? 0) + this.packets.size + (this.decoderPending ? 1 : 0);
@@ -268,6 +271,34 @@ export class AvatarController extends typedEventTarget<AvatarControllerEventMap>
     this.machine.stop('userAction');
   }
 
+  /**
+   * Host mode: the stream of a conversation ended with an error the host learnt of (the
+   * backend relayed an error, the host's socket dropped). Audio already playing plays out
+   * and the conversation then ends with `reason` (a 'conversationstate' idle event); one
+   * that has not started yet is dropped at once, with no state change (a cut answer never
+   * starts late). Later payloads of it are dropped. Returns false when the id is unknown or
+   * already finished.
+   */
+  endConversation(conversationId: string, reason: 'networkError' | 'serverError' = 'networkError'): boolean {
+    const c = this.byId.get(conversationId);
+    if (!c || this.disposed) return false;
+    if (reason !== 'networkError' && reason !== 'serverError') {
+      this.fail(ErrorCode.INVALID_ARGUMENT, `endConversation reason must be networkError or serverError, got ${String(reason)}`);
+      return false;
+    }
+    c.endReason = reason;
+    if (!c.started) {
+      // never heard: dropped (no state change, the avatar was not playing it)
+      c.decoder?.close();
+      this.ids.finish(c.id);
+      this.byId.delete(c.id);
+      this.queue = this.queue.filter((x) => x !== c);
+      this.stopTimerIfIdle();
+    }
+    this.pump();
+    return true;
+  }
+
   private dropAll(): void {
     this.sink?.stopAll();
     if (this.userPaused) {
@@ -341,7 +372,7 @@ export class AvatarController extends typedEventTarget<AvatarControllerEventMap>
       return;
     }
     const c = this.byId.get(conversationId);
-    if (!c || !this.ids.accepts(conversationId)) {
+    if (!c || !this.ids.accepts(conversationId) || c.endReason) {
       this.counters.dropped++;
       this.log.debug('dropping frames of conversation', conversationId);
       return;
@@ -393,6 +424,10 @@ export class AvatarController extends typedEventTarget<AvatarControllerEventMap>
     if (!id) {
       this.fail(ErrorCode.MALFORMED_PAYLOAD, 'animation message without a req_id');
       return null;
+    }
+    if (this.byId.get(id)?.endReason) {
+      this.counters.dropped++;
+      return id;
     }
     if (!this.byId.has(id)) {
       if (this.ids.ended(id)) {
@@ -736,19 +771,25 @@ export class AvatarController extends typedEventTarget<AvatarControllerEventMap>
           this.log.debug('underrun at media', ch.start.toFixed(3));
         }
         const ahead = c.audio.availableUntil - ch.start;
-        if (!(ahead >= this.jitter.targetDelay() || c.audioComplete || c.networkLost)) break;
+        if (!(ahead >= this.jitter.targetDelay() || c.audioComplete || c.networkLost || c.endReason)) break;
         c.clock.rebuffer(now + START_LEAD, ch.start);
         c.rebuffering = false;
         when = c.clock.ctxFor(ch.start);
       }
       sink.schedule(ch.pcm, ch.rate, when);
+      if (!c.audioStarted) {
+        c.audioStarted = true;
+        const perf = sink.speakerTime ? sink.speakerTime(when) : performance.now() + (when - now) * 1000;
+        this.dispatchEvent(new AudioStartEvent(c.id, when, perf));
+      }
       const end = ch.start + ch.pcm.length / ch.rate;
       if (end > c.clock.scheduledUntil) c.clock.scheduledUntil = end;
       c.scheduleQueue.shift();
     }
     const media = c.clock.mediaAt(now);
     const drained = c.scheduleQueue.length === 0 && media >= c.clock.scheduledUntil - 1e-4;
-    if (drained && c.audioComplete) this.finish(c, 'playbackEnd');
+    if (drained && c.endReason) this.finish(c, c.endReason);
+    else if (drained && c.audioComplete) this.finish(c, 'playbackEnd');
     else if (drained && c.networkLost && c.decoding === 0) this.finish(c, 'networkError');
     else if (drained && c.serverFailed && c.decoding === 0) this.finish(c, 'serverError');
   }

@@ -34,6 +34,20 @@ export class AvatarErrorEvent extends Event implements AvatarError {
   }
 }
 
+/** A conversation's first audio sample was scheduled: `contextTime` is when it is heard on
+ *  the controller's audio clock (AudioContext time minus output latency), `performanceTime`
+ *  the matching performance.now() (from getOutputTimestamp where the browser has it). Fires
+ *  once per conversation, before the sample is heard: use it for first-sound readouts. */
+export class AudioStartEvent extends Event {
+  constructor(
+    readonly conversationId: string,
+    readonly contextTime: number,
+    readonly performanceTime: number,
+  ) {
+    super('audiostart');
+  }
+}
+
 /** The first frame with the avatar on screen was rendered (AvatarView). */
 export class FirstRenderEvent extends Event {
   constructor() {
@@ -42,6 +56,7 @@ export class FirstRenderEvent extends Event {
 }
 
 export interface AvatarControllerEventMap {
+  audiostart: AudioStartEvent;
   connectionstate: ConnectionStateEvent;
   conversationstate: ConversationStateEvent;
   error: AvatarErrorEvent;

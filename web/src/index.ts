@@ -9,7 +9,7 @@ export { AvatarView, type ViewTransform, type AvatarViewOptions } from './view.j
 export { AvatarController, type DrivingServiceMode, type ControllerStats, type RenderRecord } from './controller.js';
 export type { ConnectionState, ConversationState, ConversationReason } from './conversation.js';
 export {
-  ConnectionStateEvent, ConversationStateEvent, AvatarErrorEvent, FirstRenderEvent,
+  ConnectionStateEvent, ConversationStateEvent, AvatarErrorEvent, FirstRenderEvent, AudioStartEvent,
   type AvatarControllerEventMap, type AvatarViewEventMap, type TypedEventTarget,
 } from './events.js';
 export { ErrorCode, AvatarKitError, CloseCode, type AvatarError, type ErrorCodeValue } from './errors.js';

@@ -287,6 +287,63 @@ test('yieldMessage: relayed Messages play once by req_id, interrupted requests s
   c.dispose();
 });
 
+test('audiostart fires once per conversation with the first sample\'s time on the audio clock', () => {
+  const { sink, c, states } = make();
+  const starts = [];
+  c.addEventListener('audiostart', (e) => starts.push({ id: e.conversationId, when: e.contextTime, perf: e.performanceTime, state: states.at(-1) }));
+  const id = c.yieldAudioData(burstPcm(0.6, 16000), true);
+  c.yieldFramesData([jawMotion(0, 15, () => 1, { end: true })], id);
+  run(sink, c, 1.0);
+  const first = [...sink.scheduled].sort((a, b) => a.when - b.when)[0];
+  assert.equal(starts.length, 1, JSON.stringify(starts));
+  assert.equal(starts[0].id, id);
+  assert.equal(starts[0].when, first.when, 'the first scheduled sample');
+  assert.ok(Number.isFinite(starts[0].perf), 'a performance.now() time (estimated without getOutputTimestamp)');
+  assert.equal(starts[0].state, 'playing:playbackStart', 'after the conversation started playing');
+  const id2 = c.yieldAudioData(burstPcm(0.3, 16000), true);
+  c.yieldFramesData([jawMotion(0, 8, () => 1, { end: true })], id2);
+  run(sink, c, 0.6);
+  assert.deepEqual(starts.map((x) => x.id), [id, id2], 'one per conversation');
+  c.dispose();
+});
+
+test('endConversation (host mode): a started answer plays what it has and ends with the reason; an unstarted one is dropped', async () => {
+  const { sink, c, states, errs } = make({ decoderFactory: audio.wasmDecoderFactory });
+  const msgs = (reqId, seconds, last) => opusPayloads(burstPcm(seconds, 16000, 0.5)).map((a, i, all) => proto.encodeAnimationMessage({
+    reqId, audio: a, end: last && i === all.length - 1,
+    motion: i === 0 ? jawMotion(0, Math.round(seconds * 25), () => 1) : undefined,
+  }));
+  // started: 0.6 s received of a longer answer (no end), then the stream is cut
+  const m1 = msgs('req-cut', 0.6, false);
+  for (const m of m1) c.yieldMessage(m);
+  for (let i = 0; i < 100 && c.getStats().decodedPackets < m1.length; i++) await new Promise((r) => setTimeout(r, 10));
+  run(sink, c, 0.3, 0.01);
+  assert.deepEqual(states, ['playing:playbackStart']);
+  assert.equal(c.endConversation('req-cut', 'serverError'), true);
+  // later payloads of it are dropped, not played
+  const dropped = c.getStats().droppedPayloads;
+  c.yieldMessage(msgs('req-cut', 0.2, true)[0]);
+  assert.equal(c.getStats().droppedPayloads, dropped + 1);
+  run(sink, c, 0.3, 0.01);
+  assert.deepEqual(states, ['playing:playbackStart'], 'what was received still plays');
+  run(sink, c, 0.5, 0.01);
+  assert.deepEqual(states, ['playing:playbackStart', 'idle:serverError'], 'then it ends with the reason');
+  assert.ok(Math.abs(sink.scheduled.reduce((a, x) => a + x.n, 0) - 0.6 * 16000) < 400, 'all received audio was played');
+  // not started: dropped at once, no state change; unknown ids and bad reasons refused
+  c.yieldMessage(msgs('req-early', 0.04, false)[0]);
+  assert.equal(c.getStats().queued, 1);
+  assert.equal(c.endConversation('req-early'), true);
+  assert.equal(c.getStats().queued, 0);
+  run(sink, c, 0.5, 0.01);
+  assert.deepEqual(states, ['playing:playbackStart', 'idle:serverError'], 'a cut answer never starts late');
+  assert.equal(c.endConversation('req-early'), false, 'already ended');
+  assert.equal(c.endConversation('nope'), false);
+  c.yieldMessage(msgs('req-x', 0.04, false)[0]);
+  assert.equal(c.endConversation('req-x', 'bogus'), false);
+  assert.equal(errs.at(-1).code, 'AK_EINVAL');
+  c.dispose();
+});
+
 test('sdk mode: each server close code becomes its documented error and connection state', async () => {
   /** A socket the test drives by hand. */
   function fakeSocket() {

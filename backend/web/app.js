@@ -391,7 +391,7 @@ function connect() {
         $('agent-badge').textContent = a.llm === 'local' ? 'Built-in local agent' : 'LLM: ' + (a.label || a.llm || '?');
         $('agent-badge').className = 'badge' + (a.llm === 'local' ? ' local' : '');
         $('agent-detail').textContent = [a.llm === 'local' ? 'rule based, no LLM configured' : '',
-          'voice ' + (a.tts || '?'), 'speech recognition ' + (a.asr || '?')].filter(Boolean).join(' · ');
+          'voice ' + (a.ttsVoice || a.tts || '?'), 'speech recognition ' + (a.asr || '?')].filter(Boolean).join(' · ');
         if (first) setupAvatar(m);
         break;
       }

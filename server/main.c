@@ -282,6 +282,11 @@ int main(int argc, char **argv) {
   }
   if (s->cfg.token_rate_limit > 0 && !(s->rate = ak__rate_new()))
     ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: token API rate limit off");
+  if (s->cfg.session_rate_ip > 0 &&
+      !(s->session_ip_rate = ak__bucket_table_new((size_t)s->cfg.session_rate_table_size))) {
+    ak__log(s, AK_LOG_ERROR, NULL, NULL, "out of memory: --session-rate-ip");
+    s->stop = 1;
+  }
   g_ctx_for_signal = s->ctx;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -302,6 +307,7 @@ int main(int argc, char **argv) {
   ak__avatars_free(s);
   ak__log_stop(s);
   ak__rate_free(s->rate);
+  ak__bucket_table_free(s->session_ip_rate);
   ak_model_free(model);
   free(s);
   return 0;

@@ -37,6 +37,9 @@
 /* Frames / packets per SERVER_RESPONSE_ANIMATION: the stream library's bounds
  * (AK_STREAM_MAX_FRAMES / AK_STREAM_MAX_PACKETS, ~10 s of output). */
 
+/* --event-loop: lws on poll() or on a libev (epoll) loop; libev needs a build with libev. */
+enum { AK_EVENT_LOOP_POLL = 0, AK_EVENT_LOOP_LIBEV = 1 };
+
 enum ak_log_level { AK_LOG_ERROR = 0, AK_LOG_WARN, AK_LOG_INFO, AK_LOG_DEBUG };
 
 typedef struct ak_app {
@@ -87,6 +90,7 @@ typedef struct ak_server_config {
   double session_rate_ip, session_burst_ip;   /* per client address */
   double session_rate_app, session_burst_app; /* per API key / app */
   int session_rate_table_size;                /* addresses remembered */
+  int event_loop;                             /* AK_EVENT_LOOP_* (main.c) */
   int max_connections;                        /* 0 = derived from the fd limit at start */
   int ping_interval_s;                        /* WebSocket ping after this much silence; 0 = off */
   int http_timeout_s; /* HTTP headers / upgrade / body must complete within this */

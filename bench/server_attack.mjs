@@ -278,6 +278,7 @@ const ticks = (pid) => {
   return Number(f[11]) + Number(f[12]); // utime + stime, clock ticks (100/s)
 };
 
+const results = [];
 async function scenario(name) {
   const srv = await startServer();
   let stats = { n: 0, bytes: 0 };
@@ -311,6 +312,7 @@ async function scenario(name) {
   const f = (x) => x.toFixed(1);
   const what = name === 'ogg-bomb' ? `${stats.n} bombs` : name === 'pcm-flood' ? `${(stats.bytes / 16000).toFixed(0)} s of 8 kHz audio sent`
     : name === 'non-reader' ? `${stats.n} sessions, ${(stats.bytes / 32000).toFixed(0)} s of 16 kHz audio sent` : name === 'slowloris' ? `${stats.n} connections closed by the server` : '';
+  results.push({ name, p95: pct(lat, 0.95) });
   console.log(`| ${name} | ${f(pct(lat, 0.5))} / ${f(pct(lat, 0.95))} / ${f(pct(lat, 0.99))} / ${f(Math.max(...lat))} ms | ${lat.length} | ${what} | ${limited} | ${audioS} s | ${(cpu * 100).toFixed(0)} % | ${peak} | ${load0.toFixed(1)} |`);
 }
 
@@ -319,3 +321,12 @@ console.log('| scenario | victim chunk latency p50 / p95 / p99 / max | chunks | 
 console.log('|---|---|---|---|---|---|---|---|---|');
 const attacks = ['ogg-bomb', 'pcm-flood', 'non-reader', 'slowloris'].filter((a) => !ONLY || ONLY.includes(a));
 for (let r = 0; r < ROUNDS; r++) for (const a of attacks) { await scenario('baseline'); await scenario(a); }
+// Summary: each attack's p95 over the p95 of the baseline run just before it (A/B pairs).
+console.log('\n| attack | p95 / p95 of its baseline, per round | median ratio | within 2x |');
+console.log('|---|---|---|---|');
+for (const a of attacks) {
+  const ratios = [];
+  for (let i = 1; i < results.length; i++) if (results[i].name === a && results[i - 1].name === 'baseline') ratios.push(results[i].p95 / results[i - 1].p95);
+  const med = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)];
+  console.log(`| ${a} | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${med.toFixed(2)} | ${med <= 2 ? 'yes' : 'no'} |`);
+}

@@ -3,6 +3,7 @@
  * lookup, the per-IP rate table, the log rate limiter, the static path checks, the token
  * body parser, CORS matching, the upgrade judgement and the new-session token buckets. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,8 +327,69 @@ static void test_session_rate(void) {
   free(s);
 }
 
+/* The worker pool's order (worker.c): a task made runnable by new input runs before tasks
+ * with a backlog, and the backlog still gets every FRESH_RUN-th turn. One worker, so the
+ * order is deterministic; waits are bounded loops. */
+#define POOL_TASKS 8
+typedef struct pool_task {
+  ak_task t; /* first member */
+  int id;
+  int turns_left; /* turns with more work after this one */
+} pool_task;
+static pool_task g_pt[POOL_TASKS];
+static ak_pool *g_pool;
+static _Atomic int g_order[64];
+static _Atomic int g_n_order;
+static _Atomic int g_chain; /* task 0's first turn schedules tasks 1..g_chain */
+
+static int pool_run(ak_task *t) {
+  pool_task *pt = (pool_task *)t;
+  int i = atomic_fetch_add(&g_n_order, 1);
+  if (i < 64) g_order[i] = pt->id;
+  if (pt->id == 0 && i == 0)
+    for (int k = 1; k <= g_chain; k++) ak__pool_schedule(g_pool, &g_pt[k].t);
+  return pt->turns_left-- > 0;
+}
+static void pool_ref(ak_task *t) {
+  (void)t;
+}
+
+static void test_pool_fresh_first(void) {
+  for (int round = 0; round < 2; round++) {
+    memset(g_pt, 0, sizeof g_pt);
+    atomic_store(&g_n_order, 0);
+    /* round 0: task 0 has 2 more turns; task 1 gets fresh input during its first turn.
+     * round 1: task 0 has 3 more turns; 6 fresh tasks arrive at once. */
+    g_chain = round == 0 ? 1 : 6;
+    CHECK_EQ_INT(ak__pool_new(1, pool_run, pool_ref, pool_ref, &g_pool), 0);
+    for (int i = 0; i < POOL_TASKS; i++) {
+      g_pt[i].id = i;
+      g_pt[i].turns_left = i == 0 ? 2 + round : 0;
+      ak__pool_assign(g_pool, &g_pt[i].t);
+    }
+    ak__pool_schedule(g_pool, &g_pt[0].t);
+    int want = round == 0 ? 4 : 10;
+    for (int i = 0; i < 5000 && atomic_load(&g_n_order) < want; i++) usleep(1000);
+    CHECK_EQ_INT(atomic_load(&g_n_order), want);
+    if (round == 0) {
+      /* 0 (schedules 1), then fresh 1 before 0's backlog turns */
+      CHECK_EQ_INT(g_order[0], 0);
+      CHECK_EQ_INT(g_order[1], 1);
+      CHECK_EQ_INT(g_order[2], 0);
+      CHECK_EQ_INT(g_order[3], 0);
+    } else {
+      /* 0, three fresh turns, then the waiting backlog (0), three fresh, 0, the last fresh */
+      const int exp[10] = {0, 1, 2, 3, 0, 4, 5, 6, 0, 0};
+      for (int i = 0; i < 10; i++) CHECK_EQ_INT(g_order[i], exp[i]);
+    }
+    for (int i = 0; i < POOL_TASKS; i++) ak__pool_unassign(g_pool, &g_pt[i].t);
+    ak__pool_free(g_pool);
+  }
+}
+
 int main(void) {
   test_token_set();
+  test_pool_fresh_first();
   test_session_rate();
   test_tokens_and_auth();
   test_http_helpers();

@@ -41,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   in.app_id = field(&p, end);
   in.token = field(&p, end);
   in.avatar_id = field(&p, end);
+  in.client_ip = NULL;
   char fresh[512];
   if (data[0] & 1) {
     const char *app = (data[0] & 8) ? "app2" : "app1";

@@ -17,7 +17,7 @@ PKGS=(
   libespeak-ng-dev espeak-ng-data espeak-ng
   libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev
   libcmocka-dev libclang-rt-14-dev
-  libhiredis-dev redis-server haproxy python3-yaml
+  libhiredis-dev libev-dev redis-server haproxy python3-yaml
   chromium
 )
 # AVATARKIT_DEPS=server: only what building the Motion Server needs (the container image,
@@ -28,7 +28,7 @@ if [ "${AVATARKIT_DEPS:-all}" = server ]; then
     libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libopus-dev libogg-dev libopusenc-dev libopusfile-dev libspeexdsp-dev libssl-dev
     libcjson-dev libcurl4-openssl-dev
-    libhiredis-dev
+    libhiredis-dev libev-dev
   )
 fi
 # Node.js 18+ and npm for the web SDK: use the one on PATH if present, else Debian's.

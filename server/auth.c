@@ -34,6 +34,7 @@ static void refuse(ak__auth_verdict *v, int status, const char *code, const char
   v->title = status == 401   ? "Unauthorized"
              : status == 404 ? "Not Found"
              : status == 503 ? "Service Unavailable"
+             : status == 429 ? "Too Many Requests"
                              : "Bad Request";
   v->detail = detail;
 }
@@ -64,7 +65,9 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
   header_or_query(wsi, "x-app-id:", 9, "appId=", app_id, sizeof app_id);
   header_or_query(wsi, "x-session-key:", 14, "sessionKey=", token, sizeof token);
   query_arg(wsi, "id=", avatar_id, sizeof avatar_id);
-  ak__auth_input in = {uri, app_id, token, avatar_id};
+  char ip[64] = "";
+  if (s->session_ip_rate) ak__client_ip(s, wsi, ip, sizeof ip);
+  ak__auth_input in = {uri, app_id, token, avatar_id, ip};
   ak__auth_judge(s, &in, consume, v);
 }
 
@@ -108,8 +111,12 @@ void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__aut
            "App id mismatch: no app id given (X-App-ID header or appId query parameter)");
     return;
   }
-  int known = 0;
-  for (int i = 0; i < s->cfg.n_apps; i++) known |= strcmp(s->cfg.apps[i].app_id, v->app_id) == 0;
+  int known = 0, app_index = -1;
+  for (int i = 0; i < s->cfg.n_apps; i++)
+    if (strcmp(s->cfg.apps[i].app_id, v->app_id) == 0) {
+      known = 1;
+      if (app_index < 0) app_index = i;
+    }
   if (!known) {
     refuse(v, 404, "app_id_unrecognized", "App id unrecognized");
     return;
@@ -128,6 +135,28 @@ void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__aut
   if (!ak__avatars_find(s, v->avatar_id)) {
     refuse(v, 404, "avatar_not_found", "Avatar not found");
     return;
+  }
+  /* New-session rate limits, before the token is spent: a refused client may retry with
+   * the same token after Retry-After. Only real upgrades (consume) are charged. The text
+   * avoids every phrase of PROTOCOL.md section 6, so the SDKs read the 429 as
+   * invalidRequest ("other 4xx") and show the detail. */
+  if (consume) {
+    int scope = 0;
+    int wait = ak__session_rate_check(s, in->client_ip, app_index, ak__now_us(), &scope);
+    if (wait > 0) {
+      if (scope == 1)
+        s->m.session_rate_limited_ip++;
+      else
+        s->m.session_rate_limited_app++;
+      snprintf(v->detail_buf, sizeof v->detail_buf,
+               "Too many new sessions %s: at most %g per second (burst %g); retry after %d s",
+               scope == 1 ? "from this address" : "for this app",
+               scope == 1 ? s->cfg.session_rate_ip : s->cfg.session_rate_app,
+               scope == 1 ? s->cfg.session_burst_ip : s->cfg.session_burst_app, wait);
+      refuse(v, 429, "rate_limited", v->detail_buf);
+      v->retry_after = wait;
+      return;
+    }
   }
   int used = consume ? ak__token_consume(s, token, exp, now) : AK_TOKEN_OK;
   if (used == AK_TOKEN_FULL) {

@@ -25,8 +25,8 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->fps = 25;
   c->lookahead_ms = -1;
   c->expressiveness = 0.7f;
-  c->opus_bitrate = 24000;
-  c->opus_complexity = 5;
+  c->opus_bitrate = 32000;
+  c->opus_complexity = 1;
   c->log_level = AK_LOG_INFO;
   c->max_message_bytes = AK_MAX_INGRESS_MESSAGE_BYTES;
   c->workers = 0;
@@ -42,6 +42,16 @@ void ak__server_config_defaults(ak_server_config *c) {
   c->drain_timeout_s = 20;
   snprintf(c->builtin_avatars_dir, sizeof c->builtin_avatars_dir, "%s", AK_BUILTIN_AVATARS_DIR);
   c->token_table_size = 1 << 20;
+  c->session_rate_ip = 20;
+  c->session_burst_ip = 400;
+  c->session_rate_app = 50;
+  c->session_burst_app = 1000;
+  c->session_rate_table_size = 16384;
+#ifdef AK_HAVE_LIBEV
+  c->event_loop = AK_EVENT_LOOP_LIBEV;
+#else
+  c->event_loop = AK_EVENT_LOOP_POLL;
+#endif
   c->redis_timeout_ms = 200;
   c->ping_interval_s = 20;
   c->http_timeout_s = 15;
@@ -65,8 +75,8 @@ static void usage(FILE *f) {
           "  --fps N                 motion frames per second (default 25)\n"
           "  --lookahead-ms N        engine lookahead (default: engine default)\n"
           "  --expressiveness X      0 = still face .. 1 = lively (default 0.7)\n"
-          "  --opus-bitrate BPS      output Opus bitrate (default 24000)\n"
-          "  --opus-complexity N     0..10 (default 5)\n"
+          "  --opus-bitrate BPS      output Opus bitrate (default 32000)\n"
+          "  --opus-complexity N     0..10 (default 1)\n"
           "  --max-sessions N        refuse upgrades beyond N sessions (default 1000)\n"
           "  --max-message-bytes N   largest client message (default 8388608, at most 64 MiB)\n"
           "  --workers N             media worker threads (default 0 = one per online core)\n"
@@ -90,6 +100,13 @@ static void usage(FILE *f) {
           "                          (env AVATARKIT_REDIS; default: in memory, this node)\n"
           "  --redis-timeout MS      Redis connect/command timeout (default 200)\n"
           "  --token-rate-limit N    token API requests per minute per IP (default 0 = off)\n"
+          "  --event-loop poll|libev network event loop (default libev when built with it)\n"
+          "  --session-rate-ip R[:B] new sessions per second per client address, burst B\n"
+          "                          (default 20:400; 0 = off; 429 + Retry-After beyond)\n"
+          "  --session-rate-app R[:B] new sessions per second per API key/app, burst B\n"
+          "                          (default 50:1000; 0 = off)\n"
+          "  --session-rate-table-size N  client addresses the per-address limit remembers\n"
+          "                          (default 16384)\n"
           "  --cors-origin ORIGIN    let this browser origin call the HTTP API (repeatable\n"
           "                          or comma list; '*' = any; default: no CORS headers)\n"
           "  --max-connections N     open connections at most (default: fd limit - 64)\n"
@@ -113,6 +130,26 @@ static int parse_int(const char *v, long lo, long hi, int *out) {
   long x = strtol(v, &end, 10);
   if (errno || !end || *end || end == v || x < lo || x > hi) return -1;
   *out = (int)x;
+  return 0;
+}
+
+/* RATE[:BURST] for the new-session rate limits: RATE sessions per second (0 = off, fractions
+ * allowed), BURST whole sessions (default: max(1, 10 * RATE)). */
+static int parse_rate(const char *v, double *rate, double *burst) {
+  char *end = NULL;
+  errno = 0;
+  double r = strtod(v, &end);
+  if (errno || end == v || !(r >= 0) || r > 1e6) return -1;
+  double b = r * 10 < 1 ? 1 : r * 10;
+  if (*end == ':') {
+    int bi = 0;
+    if (parse_int(end + 1, 1, 1000000, &bi)) return -1;
+    b = bi;
+  } else if (*end) {
+    return -1;
+  }
+  *rate = r;
+  *burst = b;
   return 0;
 }
 
@@ -299,6 +336,24 @@ static int apply(ak_server_config *c, const char *key, const char *val, char *ap
   } else if (!strcmp(key, "token-rate-limit")) {
     NEEDVAL;
     bad = parse_int(val, 0, 1000000, &c->token_rate_limit) != 0;
+  } else if (!strcmp(key, "event-loop")) {
+    NEEDVAL;
+    if (!strcmp(val, "poll")) c->event_loop = AK_EVENT_LOOP_POLL;
+#ifdef AK_HAVE_LIBEV
+    else if (!strcmp(val, "libev"))
+      c->event_loop = AK_EVENT_LOOP_LIBEV;
+#endif
+    else
+      bad = 1;
+  } else if (!strcmp(key, "session-rate-ip")) {
+    NEEDVAL;
+    bad = parse_rate(val, &c->session_rate_ip, &c->session_burst_ip) != 0;
+  } else if (!strcmp(key, "session-rate-app")) {
+    NEEDVAL;
+    bad = parse_rate(val, &c->session_rate_app, &c->session_burst_app) != 0;
+  } else if (!strcmp(key, "session-rate-table-size")) {
+    NEEDVAL;
+    bad = parse_int(val, 8, 1 << 22, &c->session_rate_table_size) != 0;
   } else if (!strcmp(key, "token-table-size")) {
     NEEDVAL;
     bad = parse_int(val, 16, 1 << 26, &c->token_table_size) != 0;

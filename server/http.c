@@ -159,7 +159,8 @@ static int http_error(struct lws *wsi, int status, const char *code, const char 
 
 /* The ingress's refusal, in the commercial ingress's shape: {"message":"..."} and a newline.
  * close = 1 for a refused upgrade (the connection ends; returns 1), 0 for a plain GET. */
-static int ingress_error(struct lws *wsi, int status, const char *message, int close) {
+static int ingress_error_ex(struct lws *wsi, int status, const char *message, int close,
+                            int retry_after) {
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "message", message);
   char *json = cJSON_PrintUnformatted(root);
@@ -171,11 +172,15 @@ static int ingress_error(struct lws *wsi, int status, const char *message, int c
   if (body) {
     memcpy(body, json, n);
     body[n++] = '\n';
-    rc = http_respond_ex(wsi, status, "application/json", body, n, close, 0, 0);
+    rc = http_respond_ex(wsi, status, "application/json", body, n, close, retry_after, 0);
   }
   free(body);
   cJSON_free(json);
   return rc;
+}
+
+static int ingress_error(struct lws *wsi, int status, const char *message, int close) {
+  return ingress_error_ex(wsi, status, message, close, 0);
 }
 
 /* Auth of an upgrade request (auth.c): 0 when allowed; otherwise the refusal has been
@@ -190,7 +195,7 @@ static int refuse_upgrade(ak_server *s, struct lws *wsi, int upgrade) {
   ak__log_limited(s, &s->refused_log, ak__now_us(), 10 * 1000000ll, 20, AK_LOG_INFO, NULL, NULL,
                   "upgrade refused %d: %s (app %s, avatar %s)", v.status, v.detail, v.app_id,
                   v.avatar_id);
-  int rc = ingress_error(wsi, v.status, v.detail, upgrade);
+  int rc = ingress_error_ex(wsi, v.status, v.detail, upgrade, v.retry_after);
   if (rc < 0) return -1;
   return upgrade ? 1 : 2;
 }

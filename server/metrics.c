@@ -63,6 +63,26 @@ int ak__metrics_render(const ak_server *s, char *buf, size_t cap) {
           m->api_key_failures);
   COUNTER("avatarkit_token_rate_limited_total",
           "Token API requests refused by --token-rate-limit (429).", m->token_rate_limited);
+  APPEND(
+      "# HELP avatarkit_sessions_rate_limited_total WebSocket upgrades refused (429) by "
+      "the new-session rate limits (--session-rate-ip, --session-rate-app).\n"
+      "# TYPE avatarkit_sessions_rate_limited_total counter\n");
+  APPEND("avatarkit_sessions_rate_limited_total{scope=\"ip\"} %llu\n",
+         (unsigned long long)m->session_rate_limited_ip);
+  APPEND("avatarkit_sessions_rate_limited_total{scope=\"app\"} %llu\n",
+         (unsigned long long)m->session_rate_limited_app);
+  if (s->session_ip_rate) {
+    APPEND(
+        "# HELP avatarkit_session_rate_addresses Client addresses with a bucket not yet "
+        "refilled (at most --session-rate-table-size).\n"
+        "# TYPE avatarkit_session_rate_addresses gauge\navatarkit_session_rate_addresses "
+        "%zu\n",
+        ak__bucket_table_live(s->session_ip_rate, s->cfg.session_rate_ip, s->cfg.session_burst_ip,
+                              ak__now_us()));
+    COUNTER("avatarkit_session_rate_evictions_total",
+            "Per-address buckets evicted before they refilled because the table was full.",
+            ak__bucket_table_evictions(s->session_ip_rate));
+  }
   COUNTER("avatarkit_token_table_full_total",
           "Upgrades refused because the single-use token table was full (503).",
           m->token_table_full);

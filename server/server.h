@@ -37,6 +37,9 @@
 /* Frames / packets per SERVER_RESPONSE_ANIMATION: the stream library's bounds
  * (AK_STREAM_MAX_FRAMES / AK_STREAM_MAX_PACKETS, ~10 s of output). */
 
+/* --event-loop: lws on poll() or on a libev (epoll) loop; libev needs a build with libev. */
+enum { AK_EVENT_LOOP_POLL = 0, AK_EVENT_LOOP_LIBEV = 1 };
+
 enum ak_log_level { AK_LOG_ERROR = 0, AK_LOG_WARN, AK_LOG_INFO, AK_LOG_DEBUG };
 
 typedef struct ak_app {
@@ -83,9 +86,14 @@ typedef struct ak_server_config {
   int n_cors_origins;
   int token_rate_limit; /* token API requests per minute per IP; 0 = off */
   int token_table_size; /* single-use token set capacity */
-  int max_connections;  /* 0 = derived from the fd limit at start */
-  int ping_interval_s;  /* WebSocket ping after this much silence; 0 = off */
-  int http_timeout_s;   /* HTTP headers / upgrade / body must complete within this */
+  /* New-session rate limits (session_rate.c): sessions per second and burst, 0 = off. */
+  double session_rate_ip, session_burst_ip;   /* per client address */
+  double session_rate_app, session_burst_app; /* per API key / app */
+  int session_rate_table_size;                /* addresses remembered */
+  int event_loop;                             /* AK_EVENT_LOOP_* (main.c) */
+  int max_connections;                        /* 0 = derived from the fd limit at start */
+  int ping_interval_s;                        /* WebSocket ping after this much silence; 0 = off */
+  int http_timeout_s; /* HTTP headers / upgrade / body must complete within this */
   char model_path[512];
   uint8_t token_secret[32];
   char tls_cert[512]; /* PEM certificate chain: serve https/wss only (empty: plain) */
@@ -111,8 +119,9 @@ typedef struct ak_metrics {
   ak_counter http_tokens_issued, upgrades_refused, protocol_errors, idle_timeouts,
       token_expiry_closes, slow_client_drops;
   ak_counter api_key_failures, token_rate_limited, token_table_full, connections_refused;
-  ak_counter hist[AK_HIST_BUCKETS + 1]; /* last = +Inf */
-  ak_counter hist_sum_ns;               /* sum of observations, nanoseconds */
+  ak_counter session_rate_limited_ip, session_rate_limited_app; /* upgrades refused 429 */
+  ak_counter hist[AK_HIST_BUCKETS + 1];                         /* last = +Inf */
+  ak_counter hist_sum_ns; /* sum of observations, nanoseconds */
   ak_counter hist_count;
   /* ingress.c: budgets, timeouts and queues */
   ak_counter audio_budget_errors, request_too_long, write_timeouts, closing_timeouts, rx_pauses,
@@ -147,6 +156,13 @@ void ak__pool_schedule(ak_pool *p, ak_task *t);
 typedef struct ak_token_set ak_token_set;
 typedef struct ak_redis ak_redis;
 typedef struct ak_rate_table ak_rate_table;
+typedef struct ak_bucket_table ak_bucket_table;
+/* A token bucket (session_rate.c); all zero = full at first use. */
+typedef struct ak_bucket {
+  double tokens;
+  int64_t last_us;
+  int init;
+} ak_bucket;
 typedef struct ak_log_queue ak_log_queue;
 
 /* At most max lines per window_us, then one "suppressed K similar lines" line when the next
@@ -170,7 +186,9 @@ typedef struct ak_server {
   ak_token_set *seen;  /* single-use tokens, until their expiry (token.c) */
   ak_redis *redis;     /* shared single-use store (--redis), NULL when not configured */
   ak_rate_table *rate; /* token API per-IP rate limit (http.c), NULL when off */
-  ak_log_queue *logq;  /* log lines waiting for the writer thread (log.c) */
+  ak_bucket_table *session_ip_rate;        /* --session-rate-ip buckets, NULL when off */
+  ak_bucket session_app_rate[AK_MAX_APPS]; /* --session-rate-app, by index in cfg.apps */
+  ak_log_queue *logq;                      /* log lines waiting for the writer thread (log.c) */
   ak_log_limiter key_fail_log;
   int max_connections; /* effective connection cap (main.c) */
   int n_wsi;           /* lws connection objects alive (WSI_CREATE - WSI_DESTROY) */
@@ -264,6 +282,25 @@ void ak__proxy_client_ip(const ak_server_config *c, const char *peer, const char
                          size_t cap);
 void ak__client_ip(const ak_server *s, struct lws *wsi, char *out, size_t cap);
 
+/* session_rate.c: token buckets. wait returns 0 when a token is there, else the whole seconds
+ * until one is; take spends one. rate <= 0: no limit. */
+int ak__bucket_wait(ak_bucket *b, double rate, double burst, int64_t now_us);
+void ak__bucket_take(ak_bucket *b, double rate, double burst, int64_t now_us);
+/* A fixed table of n buckets by key (a client address, up to 47 chars): get finds or makes
+ * the key's bucket, reusing an expired (refilled) slot or evicting the least recently used
+ * one of its probe run. */
+ak_bucket_table *ak__bucket_table_new(size_t n);
+void ak__bucket_table_free(ak_bucket_table *t);
+ak_bucket *ak__bucket_table_get(ak_bucket_table *t, const char *key, double rate, double burst,
+                                int64_t now_us);
+size_t ak__bucket_table_live(const ak_bucket_table *t, double rate, double burst, int64_t now_us);
+uint64_t ak__bucket_table_evictions(const ak_bucket_table *t);
+size_t ak__bucket_table_size(const ak_bucket_table *t);
+/* One new session from address ip (may be NULL) for app cfg.apps[app_index]: 0 = allowed
+ * (both buckets charged); else seconds to wait and *scope = 1 (address) or 2 (app), nothing
+ * charged. */
+int ak__session_rate_check(ak_server *s, const char *ip, int app_index, int64_t now_us, int *scope);
+
 /* auth.c: who may open an ingress WebSocket. */
 typedef struct ak__auth_verdict {
   int status;       /* 0 = allowed; else the HTTP status to refuse with */
@@ -272,6 +309,8 @@ typedef struct ak__auth_verdict {
   const char *detail;
   char app_id[AK_MAX_STR], avatar_id[AK_MAX_STR]; /* as presented (also when refused) */
   int64_t token_exp;                              /* allowed: the token's expiry, unix seconds */
+  int retry_after;                                /* refusal 429: seconds, for Retry-After */
+  char detail_buf[192];                           /* a refusal detail built at run time */
 } ak__auth_verdict;
 /* Judges the upgrade request on wsi (endpoint, capacity, app, token, avatar). consume = 1
  * marks a single-use token used when allowed. Writes nothing to the connection. */
@@ -280,6 +319,7 @@ void ak__auth_upgrade(ak_server *s, struct lws *wsi, int consume, ak__auth_verdi
 /* auth.c, without lws: the judgement from the request's strings (fuzzed directly). */
 typedef struct ak__auth_input {
   const char *uri, *app_id, *token, *avatar_id;
+  const char *client_ip; /* for --session-rate-ip; NULL = not limited by address */
 } ak__auth_input;
 void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__auth_verdict *v);
 /* Finds the app of an API key in constant time (no early exit, no length leak). Returns the

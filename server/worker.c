@@ -1,9 +1,14 @@
-/* The media worker pool: N threads, each with a FIFO run queue of tasks (ingress sessions).
+/* The media worker pool: N threads, each with two FIFO run queues of tasks (ingress sessions).
  * A task is pinned to one worker for its whole life, so its work runs in order on one thread;
- * a task is in its worker's queue at most once. The worker runs one task for one short turn
+ * a task is in its worker's queues at most once. The worker runs one task for one short turn
  * (the task's run callback does a bounded slice of work and says whether more is left), then
- * puts it at the back of the queue: sessions on one worker share it round robin, so a session
- * with a lot of queued audio cannot starve the others. The pool holds a reference on every
+ * puts it at the back of the backlog queue: sessions on one worker share it round robin, so a
+ * session with a lot of queued audio cannot starve the others. A task made runnable by new
+ * input (it was idle, or new input came while it ran and its work was done) goes to the fresh
+ * queue, which is served first: a real-time session's small chunk waits for at most the turn
+ * in progress, not for a turn of every session with a backlog (an attacker's big message, a
+ * flood). Every FRESH_RUN-th turn goes to the backlog when both queues hold tasks, so a
+ * stream of fresh work cannot starve it. The pool holds a reference on every
  * task it has queued or is running (hold/release callbacks). Nothing here touches lws. */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,7 +21,9 @@ typedef struct worker {
   pthread_t th;
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  ak_task *head, *tail;
+  ak_task *head, *tail;   /* backlog: tasks that used a whole turn and have more */
+  ak_task *fhead, *ftail; /* fresh: tasks made runnable by new input */
+  int fresh_run;          /* fresh turns taken in a row while the backlog waited */
   int stop;
   int started;
   int assigned; /* tasks pinned here (under the pool's assign_mu) */
@@ -35,17 +42,40 @@ int ak__pool_default_size(void) {
   return n < 1 ? 1 : n > AK_MAX_WORKERS ? AK_MAX_WORKERS : (int)n;
 }
 
+#define FRESH_RUN 4
+
+static void push(ak_task **head, ak_task **tail, ak_task *t) {
+  t->next = NULL;
+  if (*tail)
+    (*tail)->next = t;
+  else
+    *head = t;
+  *tail = t;
+}
+
+static ak_task *pop(ak_task **head, ak_task **tail) {
+  ak_task *t = *head;
+  *head = t->next;
+  if (!*head) *tail = NULL;
+  t->next = NULL;
+  return t;
+}
+
 static void *worker_main(void *arg) {
   worker *w = arg;
   ak_pool *p = w->pool;
   pthread_mutex_lock(&w->mu);
   for (;;) {
-    while (!w->head && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
+    while (!w->head && !w->fhead && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
     if (w->stop) break;
-    ak_task *t = w->head;
-    w->head = t->next;
-    if (!w->head) w->tail = NULL;
-    t->next = NULL;
+    ak_task *t;
+    if (w->fhead && (!w->head || w->fresh_run < FRESH_RUN - 1)) {
+      t = pop(&w->fhead, &w->ftail);
+      w->fresh_run = w->head ? w->fresh_run + 1 : 0;
+    } else {
+      t = pop(&w->head, &w->tail);
+      w->fresh_run = 0;
+    }
     t->in_runq = 0;
     t->running = 1;
     t->rerun = 0;
@@ -54,13 +84,12 @@ static void *worker_main(void *arg) {
     pthread_mutex_lock(&w->mu);
     t->running = 0;
     if (more || t->rerun) {
+      if (more)
+        push(&w->head, &w->tail, t);
+      else /* only new input since its turn began */
+        push(&w->fhead, &w->ftail, t);
       t->rerun = 0;
       t->in_runq = 1;
-      if (w->tail)
-        w->tail->next = t;
-      else
-        w->head = t;
-      w->tail = t;
     } else {
       pthread_mutex_unlock(&w->mu);
       p->release(t);
@@ -116,10 +145,8 @@ void ak__pool_free(ak_pool *p) {
     if (p->w[i].started) pthread_join(p->w[i].th, NULL);
   for (int i = 0; i < p->n; i++) {
     worker *w = &p->w[i];
-    while (w->head) { /* queued, never run again: drop the pool's references */
-      ak_task *t = w->head;
-      w->head = t->next;
-      t->next = NULL;
+    while (w->head || w->fhead) { /* queued, never run again: drop the pool's references */
+      ak_task *t = w->fhead ? pop(&w->fhead, &w->ftail) : pop(&w->head, &w->tail);
       t->in_runq = 0;
       p->release(t);
     }
@@ -163,11 +190,7 @@ void ak__pool_schedule(ak_pool *p, ak_task *t) {
   } else if (!t->in_runq) {
     t->in_runq = 1;
     p->hold(t);
-    if (w->tail)
-      w->tail->next = t;
-    else
-      w->head = t;
-    w->tail = t;
+    push(&w->fhead, &w->ftail, t);
     pthread_cond_signal(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);

@@ -417,7 +417,9 @@ function rawSession(port, query) {
 
 test('a client that stops reading is cut off with "client is not reading" (1008), also mid-encode', async () => {
   // one request of up to 30 minutes of audio: no request duration limit here
-  const srv = await startServer(['--max-request-seconds', '0', '--write-timeout', '3600', '--max-speed', '0']);
+  // no ping: a slow (sanitizer, loaded) server would otherwise close the non-reader as a dead
+  // peer (no PONG for 40 s) before its output queue fills
+  const srv = await startServer(['--max-request-seconds', '0', '--write-timeout', '3600', '--max-speed', '0', '--ping-interval', '0']);
   try {
     const t = await token(srv);
     const c = rawSession(srv.port, `id=av1&appId=test-app&sessionKey=${encodeURIComponent(t.body.sessionToken)}`);
@@ -440,7 +442,9 @@ test('a client that stops reading is cut off with "client is not reading" (1008)
       c.s.write(flood);
       await sleep(100);
     }
-    for (let i = 0; i < 100 && (await drops()) === 0; i++) await sleep(100);
+    // 8 MiB of 128 kb/s Opus is about 520 s of audio to encode: allow a slow (sanitizer,
+    // loaded) server a minute for it (a bounded wait, not a timing assertion).
+    for (let i = 0; i < 600 && (await drops()) === 0; i++) await sleep(100);
     assert.ok((await drops()) >= 1, `queue overflow seen after ${sent} messages`);
     c.s.resume();
     for (let i = 0; i < 300 && !c.close; i++) await sleep(50);

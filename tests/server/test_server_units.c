@@ -1,8 +1,9 @@
 /* Unit tests of the server's pure parts: the single-use token set (many tokens, expiry,
  * replay refused, full behaviour), token issue/verify/consume, constant-time API key
  * lookup, the per-IP rate table, the log rate limiter, the static path checks, the token
- * body parser, CORS matching and the upgrade judgement. */
+ * body parser, CORS matching, the upgrade judgement and the new-session token buckets. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,7 @@ static void test_tokens_and_auth(void) {
   CHECK_EQ_INT(ak__token_consume(s, tok, exp, now), AK_TOKEN_OK);
   CHECK_EQ_INT(ak__token_consume(s, tok, exp, now), AK_TOKEN_REUSED);
   /* the upgrade judgement: single use, then reusable */
-  ak__auth_input in = {"/v2/driveningress/websocket", "app-one", tok, "av1"};
+  ak__auth_input in = {"/v2/driveningress/websocket", "app-one", tok, "av1", NULL};
   ak__auth_verdict v;
   ak__auth_judge(s, &in, 1, &v);
   CHECK_EQ_INT(v.status, 400);
@@ -239,8 +240,157 @@ static void test_log_limiter(void) {
   free(s);
 }
 
+/* Token buckets (session_rate.c) with explicit clocks: burst, refill, the fixed table's
+ * expiry and eviction, and the upgrade judgement's 429 that leaves the token unspent. */
+static void test_session_rate(void) {
+  ak_bucket b = {0};
+  int64_t t0 = 1000000000;
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ_INT(ak__bucket_wait(&b, 2, 3, t0), 0);
+    ak__bucket_take(&b, 2, 3, t0);
+  }
+  CHECK_EQ_INT(ak__bucket_wait(&b, 2, 3, t0), 1);          /* empty: 0.5 s to the next */
+  CHECK_EQ_INT(ak__bucket_wait(&b, 2, 3, t0 + 400000), 1); /* 0.8 tokens */
+  CHECK_EQ_INT(ak__bucket_wait(&b, 2, 3, t0 + 500000), 0); /* refilled one */
+  ak_bucket slow = {0};
+  ak__bucket_take(&slow, 0.1, 1, t0);
+  CHECK_EQ_INT(ak__bucket_wait(&slow, 0.1, 1, t0), 10);
+  CHECK_EQ_INT(ak__bucket_wait(&b, 0, 0, t0), 0); /* rate 0 = no limit */
+
+  ak_bucket_table *t = ak__bucket_table_new(16);
+  CHECK(t != NULL);
+  char ip[48];
+  for (int i = 0; i < 100; i++) { /* 100 addresses, slow refill: the table stays at 16 */
+    snprintf(ip, sizeof ip, "10.0.0.%d", i);
+    ak_bucket *x = ak__bucket_table_get(t, ip, 0.001, 1, t0);
+    CHECK(x != NULL);
+    CHECK_EQ_INT(ak__bucket_wait(x, 0.001, 1, t0), 0);
+    ak__bucket_take(x, 0.001, 1, t0);
+  }
+  CHECK(ak__bucket_table_live(t, 0.001, 1, t0) <= 16);
+  CHECK(ak__bucket_table_evictions(t) >= 84);
+  /* the same address finds its own (empty) bucket */
+  ak_bucket *last = ak__bucket_table_get(t, "10.0.0.99", 0.001, 1, t0);
+  CHECK(ak__bucket_wait(last, 0.001, 1, t0) > 0);
+  /* refilled entries are expired: reused without an eviction */
+  uint64_t ev = ak__bucket_table_evictions(t);
+  for (int i = 0; i < 100; i++) {
+    snprintf(ip, sizeof ip, "10.1.0.%d", i);
+    ak__bucket_take(ak__bucket_table_get(t, ip, 0.001, 1, t0 + 2000000000), 0.001, 1,
+                    t0 + 2000000000);
+    ak__bucket_table_get(t, ip, 0.001, 1, t0 + 2000000000); /* found again */
+  }
+  CHECK(ak__bucket_table_live(t, 0.001, 1, t0 + 2000000000) <= 16);
+  CHECK(ak__bucket_table_evictions(t) > ev); /* 100 live ones do not fit in 16 */
+  ak__bucket_table_free(t);
+
+  /* the judgement: per-address and per-app buckets, 429 with the token left unspent */
+  ak_server *s = new_server();
+  s->cfg.session_rate_ip = 0.001;
+  s->cfg.session_burst_ip = 2;
+  s->cfg.session_rate_app = 0.001;
+  s->cfg.session_burst_app = 3;
+  s->session_ip_rate = ak__bucket_table_new(64);
+  int64_t now = (int64_t)time(NULL);
+  char tok[512];
+  ak__auth_verdict v;
+  ak__auth_input in = {"/v2/driveningress/websocket", "app-one", tok, "av1", "192.0.2.1"};
+  for (int i = 0; i < 2; i++) {
+    CHECK_EQ_INT(ak__token_issue(s, "app-one", now + 60, tok, sizeof tok), 0);
+    ak__auth_judge(s, &in, 1, &v);
+    CHECK_EQ_INT(v.status, 0);
+  }
+  CHECK_EQ_INT(ak__token_issue(s, "app-one", now + 60, tok, sizeof tok), 0);
+  ak__auth_judge(s, &in, 1, &v);
+  CHECK_EQ_INT(v.status, 429);
+  CHECK(v.retry_after > 0);
+  CHECK(strstr(v.detail, "from this address") != NULL);
+  CHECK_EQ_INT((int)s->m.session_rate_limited_ip, 1);
+  in.client_ip = "192.0.2.2"; /* another address, same token: it was not spent */
+  ak__auth_judge(s, &in, 1, &v);
+  CHECK_EQ_INT(v.status, 0);
+  in.client_ip = "192.0.2.3"; /* the app's burst of 3 is gone */
+  CHECK_EQ_INT(ak__token_issue(s, "app-one", now + 60, tok, sizeof tok), 0);
+  ak__auth_judge(s, &in, 1, &v);
+  CHECK_EQ_INT(v.status, 429);
+  CHECK(strstr(v.detail, "for this app") != NULL);
+  CHECK_EQ_INT((int)s->m.session_rate_limited_app, 1);
+  in.app_id = "app-two"; /* the other app has its own bucket */
+  CHECK_EQ_INT(ak__token_issue(s, "app-two", now + 60, tok, sizeof tok), 0);
+  ak__auth_judge(s, &in, 1, &v);
+  CHECK_EQ_INT(v.status, 0);
+  ak__auth_judge(s, &in, 0, &v); /* a plain GET (consume 0) is never charged */
+  CHECK(v.status != 429);
+  ak__bucket_table_free(s->session_ip_rate);
+  ak__token_free_all(s);
+  ak__avatars_free(s);
+  free(s);
+}
+
+/* The worker pool's order (worker.c): a task made runnable by new input runs before tasks
+ * with a backlog, and the backlog still gets every FRESH_RUN-th turn. One worker, so the
+ * order is deterministic; waits are bounded loops. */
+#define POOL_TASKS 8
+typedef struct pool_task {
+  ak_task t; /* first member */
+  int id;
+  int turns_left; /* turns with more work after this one */
+} pool_task;
+static pool_task g_pt[POOL_TASKS];
+static ak_pool *g_pool;
+static _Atomic int g_order[64];
+static _Atomic int g_n_order;
+static _Atomic int g_chain; /* task 0's first turn schedules tasks 1..g_chain */
+
+static int pool_run(ak_task *t) {
+  pool_task *pt = (pool_task *)t;
+  int i = atomic_fetch_add(&g_n_order, 1);
+  if (i < 64) g_order[i] = pt->id;
+  if (pt->id == 0 && i == 0)
+    for (int k = 1; k <= g_chain; k++) ak__pool_schedule(g_pool, &g_pt[k].t);
+  return pt->turns_left-- > 0;
+}
+static void pool_ref(ak_task *t) {
+  (void)t;
+}
+
+static void test_pool_fresh_first(void) {
+  for (int round = 0; round < 2; round++) {
+    memset(g_pt, 0, sizeof g_pt);
+    atomic_store(&g_n_order, 0);
+    /* round 0: task 0 has 2 more turns; task 1 gets fresh input during its first turn.
+     * round 1: task 0 has 3 more turns; 6 fresh tasks arrive at once. */
+    g_chain = round == 0 ? 1 : 6;
+    CHECK_EQ_INT(ak__pool_new(1, pool_run, pool_ref, pool_ref, &g_pool), 0);
+    for (int i = 0; i < POOL_TASKS; i++) {
+      g_pt[i].id = i;
+      g_pt[i].turns_left = i == 0 ? 2 + round : 0;
+      ak__pool_assign(g_pool, &g_pt[i].t);
+    }
+    ak__pool_schedule(g_pool, &g_pt[0].t);
+    int want = round == 0 ? 4 : 10;
+    for (int i = 0; i < 5000 && atomic_load(&g_n_order) < want; i++) usleep(1000);
+    CHECK_EQ_INT(atomic_load(&g_n_order), want);
+    if (round == 0) {
+      /* 0 (schedules 1), then fresh 1 before 0's backlog turns */
+      CHECK_EQ_INT(g_order[0], 0);
+      CHECK_EQ_INT(g_order[1], 1);
+      CHECK_EQ_INT(g_order[2], 0);
+      CHECK_EQ_INT(g_order[3], 0);
+    } else {
+      /* 0, three fresh turns, then the waiting backlog (0), three fresh, 0, the last fresh */
+      const int exp[10] = {0, 1, 2, 3, 0, 4, 5, 6, 0, 0};
+      for (int i = 0; i < 10; i++) CHECK_EQ_INT(g_order[i], exp[i]);
+    }
+    for (int i = 0; i < POOL_TASKS; i++) ak__pool_unassign(g_pool, &g_pt[i].t);
+    ak__pool_free(g_pool);
+  }
+}
+
 int main(void) {
   test_token_set();
+  test_pool_fresh_first();
+  test_session_rate();
   test_tokens_and_auth();
   test_http_helpers();
   test_log_limiter();

@@ -52,6 +52,14 @@ def write_lab(path, segs):
 
 
 # ---- MBROLA ----
+def sampa_name(voice, name):
+    """it1 and it2 name their phones in capitals with stress digits (P A2 RR): lowercase
+    them to SAMPA (affricates like dZ tS keep their case)."""
+    if voice in ('it1', 'it2') and re.fullmatch(r'[A-Z]+[0-9]*', name):
+        return re.sub(r'[0-9]', '', name).lower()
+    return name
+
+
 def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
     """espeak-ng's phoneme/duration/pitch list for an MBROLA voice, with tempo and pitch
     changes applied. Returns (pho text, [(start, end, sampa)])."""
@@ -68,7 +76,7 @@ def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
         for i in range(1, len(pts), 2):
             pts[i] = str(int(round(float(pts[i]) * k)))
         out.append(' '.join([f[0], str(dur)] + pts))
-        segs.append((t, t + dur / 1000.0, f[0]))
+        segs.append((t, t + dur / 1000.0, sampa_name(voice, f[0])))
         t += dur / 1000.0
     return '\n'.join(out) + '\n', segs
 

@@ -511,7 +511,15 @@ int ak_ph_to_ipa(int set, const char *name, char *out, size_t cap) {
   if (set != AK_PHSET_SAMPA) return -1;
   if (!name[0] || !strcmp(name, "_") || !strcmp(name, "#")) return 0;
   size_t o = 0;
+  /* A glottal onset before a vowel ("?e:") is not its mouth shape. */
+  if (name[0] == '?' && name[1]) name++;
   for (const char *s = name; *s;) {
+    /* Digits after the first symbol are stress or variant marks of some voices (it3 "a1",
+     * es3 "R2"), not the SAMPA vowels 1 2 3 6 8 9. */
+    if (s != name && *s >= '0' && *s <= '9') {
+      s++;
+      continue;
+    }
     const ph_map *best = NULL;
     size_t bl = 0;
     for (size_t i = 0; i < sizeof sampa_map / sizeof *sampa_map; i++) {

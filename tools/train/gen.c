@@ -632,6 +632,16 @@ static int run_list(FILE *f, const char *list, long reps, const gen_opts *o, uin
       bad++;
       continue;
     }
+    if (fs > 24000) { /* Open JTalk writes 48 kHz: augment at 24 kHz (features use 8 kHz) */
+      size_t n24 = 0;
+      float *y = resample(src, n, fs, 24000, &n24);
+      if (y) {
+        free(src);
+        src = y;
+        n = n24;
+        fs = 24000;
+      }
+    }
     size_t nph = trim_edges(ph, (size_t)nl);
     /* Lead and tail silence (0.1-0.7 s, 0.2-0.8 s) as in the espeak path. */
     size_t lead = (size_t)((0.1 + 0.6 * rnd_unit(r)) * fs);

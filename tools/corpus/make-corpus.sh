@@ -2,7 +2,8 @@
 # Reproduces the issue-11 multi-voice corpus (docs/corpus.md), deterministically (seeded).
 # Usage: tools/corpus/make-corpus.sh GEN_BIN OUTDIR [STAGE...]
 #   stages: batch1 (MBROLA + flite + Open JTalk train, valid, test), aligned (pico + RHVoice),
-#           cond (valid_cond, test_cond), espeak (the espeak half of the training data), all
+#           cond (valid_cond, test_cond), more (a second set of every train voice),
+#           espeak (the espeak half of the training data), all
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -18,6 +19,8 @@ N_FL=${N_FL:-200}      # per flite train voice
 N_JT=${N_JT:-200}      # Open JTalk
 N_AL=${N_AL:-150}      # per pico / RHVoice train voice
 N_EV=${N_EV:-25}       # per valid / test voice
+N_ES=${N_ES:-3000}     # espeak-ng training utterances (at most about half of all)
+# N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
 mkdir -p "$out/render"
 tsv=$here/voices.tsv
 ids() { # family split -> ids
@@ -69,7 +72,9 @@ fi
 if has cond; then
   # Every held-out voice under each condition: clean, reverb, telephone, 10 dB noise.
   for split in valid test; do
-    cat "$out/render/${split}1.tsv" "$out/render/${split}_al.tsv" 2> /dev/null > "$out/render/${split}_all.tsv"
+    # the first N_COND utterances of each voice
+    cat "$out/render/${split}1.tsv" "$out/render/${split}_al.tsv" 2> /dev/null |
+      awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' > "$out/render/${split}_all.tsv"
     rm -f "$out/${split}_cond.bin"
     for c in clean reverb telephone noise10; do
       gen_list "$out/render/${split}_all.tsv" "$out/render/${split}_$c.bin" 300 --audio --cond "$c"
@@ -77,9 +82,16 @@ if has cond; then
     "$py" "$here/cat_akds.py" "$out/${split}_cond.bin" "$out/render/${split}"_{clean,reverb,telephone,noise10}.bin
   done
 fi
+if has more; then
+  # A second, disjoint set of texts and prosody for every train voice (other seeds).
+  render_set train_nat2 31 "$N_MB:$(ids mbrola train | tr '\n' ' ')" \
+    "$N_FL:$(ids flite train | tr '\n' ' ')" "$N_JT:$(ids openjtalk train)" \
+    "$N_AL:$(ids pico train | tr '\n' ' ') $(ids rhvoice train | tr '\n' ' ')"
+  gen_list "$out/render/train_nat2.tsv" "$out/train_nat2.bin" 301
+fi
 if has espeak; then
   # espeak-ng: at most about half of the training utterances.
-  nice -n 10 "$gen" --out "$out/train_espeak1.bin" --n "${N_ES:-2000}" --seed 401 --split train &
+  nice -n 10 "$gen" --out "$out/train_espeak1.bin" --n "$N_ES" --seed 401 --split train &
   nice -n 10 "$gen" --out "$out/valid_espeak.bin" --n 60 --seed 402 --split eval --audio --clean
   wait
 fi

@@ -17,9 +17,10 @@ jobs=${JOBS:-2}
 N_MB=${N_MB:-90}       # utterances per MBROLA train voice
 N_FL=${N_FL:-200}      # per flite train voice
 N_JT=${N_JT:-200}      # Open JTalk
-N_AL=${N_AL:-150}      # per pico / RHVoice train voice
+N_AL1=${N_AL1:-100}    # per pico / RHVoice train voice, stage aligned
+N_AL=${N_AL:-150}      # per pico / RHVoice train voice, stage more
 N_EV=${N_EV:-25}       # per valid / test voice
-N_ES=${N_ES:-3000}     # espeak-ng training utterances (at most about half of all)
+N_ES=${N_ES:-2000}     # espeak-ng training utterances (at most about half of all)
 # N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
 mkdir -p "$out/render"
 tsv=$here/voices.tsv
@@ -61,7 +62,7 @@ if has batch1; then
   wait
 fi
 if has aligned; then
-  render_set train_al 21 "$N_AL:$(ids pico train | tr '\n' ' ') $(ids rhvoice train | tr '\n' ' ')"
+  render_set train_al 21 "$N_AL1:$(ids pico train | tr '\n' ' ') $(ids rhvoice train | tr '\n' ' ')"
   render_set valid_al 22 "$N_EV:$(ids pico valid) $(ids rhvoice valid)"
   render_set test_al 23 "$N_EV:$(ids rhvoice test)"
   gen_list "$out/render/train_al.tsv" "$out/train_al.bin" 201 &
@@ -95,3 +96,5 @@ if has espeak; then
   nice -n 10 "$gen" --out "$out/valid_espeak.bin" --n 60 --seed 402 --split eval --audio --clean
   wait
 fi
+# Counts per file and the split check (no valid/test voice in a train file and vice versa).
+"$py" "$here/stats.py" --check "$out"/*.bin

@@ -1,5 +1,8 @@
 #!/usr/bin/python3
-"""Per-file counts of an AKDS corpus by family and voice: stats.py FILE... (markdown)."""
+"""Per-file counts of an AKDS corpus by family and voice: stats.py [--check] FILE...
+--check: exit 1 if a file named train* holds a voice whose split (voices.tsv; espeak ids
+50-99 are held out) is not train, or a file named valid*/test* holds a voice of another
+split."""
 import collections
 import os
 import struct
@@ -35,13 +38,30 @@ def scan(path):
             yield voice, flags, ns / 16000.0
 
 
+def split_of(vs, v):
+    if v < 50:
+        return 'train'
+    if v < 100:
+        return 'valid'
+    return vs[v][2] if v in vs else '?'
+
+
 def main():
     vs = voices()
-    for p in sys.argv[1:]:
+    args = sys.argv[1:]
+    check = '--check' in args
+    args = [a for a in args if a != '--check']
+    bad = 0
+    for p in args:
         per = collections.Counter()
         sec = collections.Counter()
         fl = collections.Counter()
+        base = os.path.basename(p)
+        want = next((w for w in ('train', 'valid', 'test') if base.startswith(w)), None)
         for v, flags, s in scan(p):
+            if check and want and per[v] == 0 and split_of(vs, v) != want:
+                print('SPLIT VIOLATION: %s holds voice %d (%s)' % (base, v, split_of(vs, v)))
+                bad += 1
             per[v] += 1
             sec[v] += s
             fl[flags & ~(2 | 4 | 32 | 128 | 256)] += 1
@@ -56,7 +76,8 @@ def main():
                                        for v, n in sorted(per.items())))
         print('  flags (audio/reverb/noise/telephone bits): ' +
               ', '.join('%d: %d' % kv for kv in sorted(fl.items())))
+    return 1 if bad else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -200,11 +200,34 @@ def test_align():
           % (np.median(err), np.round(err)))
 
 
+def test_fix_pauses():
+    """A carried-over pause over speech is removed; one over a shorter quiet run shrinks."""
+    fs = 16000
+    rng = np.random.default_rng(4)
+    x = np.concatenate([sound('a', 8000, fs, rng), sound('sil', 2400, fs, rng),
+                        sound('i', 8000, fs, rng), sound('u', 8000, fs, rng)])
+    # pause 1 labelled 0.45-0.75 (audio quiet 0.5-0.65): shrinks to about 0.5-0.65;
+    # pause 2 labelled 1.1-1.3 over voiced audio: removed, split at 1.2.
+    segs = [(0.0, 0.45, 'a'), (0.45, 0.75, '_'), (0.75, 1.1, 'i'), (1.1, 1.3, '_'),
+            (1.3, 1.65, 'u')]
+    out = align.fix_pauses(segs, x, fs)
+    names = [s[2] for s in out]
+    check(names == ['a', '_', 'i', 'u'], 'pause over speech removed (%s)' % names)
+    if len(out) == 4:
+        check(abs(out[1][0] - 0.5) < 0.02 and abs(out[1][1] - 0.65) < 0.02,
+              'pause shrunk to the quiet run (%.3f-%.3f)' % out[1][:2])
+        check(out[0][1] == out[1][0] and out[1][1] == out[2][0] and out[2][1] == out[3][0],
+              'labels stay contiguous')
+        check(abs(out[2][1] - 1.2) < 1e-6, 'removed pause split between its neighbours')
+    check(align.fix_pauses(out, x, fs) == out, 'fix_pauses is idempotent')
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         test_gen(gen, tmp)
     test_align()
+    test_fix_pauses()
     if fails:
         print('%d failure(s)' % fails)
         return 1

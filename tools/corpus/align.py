@@ -220,12 +220,50 @@ def align(ref_x, ref_fs, segs, tgt_x, tgt_fs):
     return transfer(segs, pi, pj, len(fr), len(t) / FS)
 
 
+def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
+    """The reference pauses at every comma; RHVoice (and pico at times) often does not. A
+    carried-over pause inside the utterance is shrunk to the longest quiet run of the target
+    inside it (frames 35 dB below the 95th-percentile level), or removed (its time split
+    between its neighbours) when that run is shorter than 40 ms."""
+    y = resample(x, fs)
+    e = 10 * np.log10(np.convolve(y ** 2, np.ones(160) / 160, 'same') + 1e-12)
+    e = e[::HOP // 2]  # 5 ms steps
+    step = HOP / 2 / FS
+    ref = np.percentile(e, 95)
+    out = [list(sg) for sg in segs]
+    i = 1
+    while i < len(out) - 1:
+        s, t, name = out[i]
+        if name != '_':
+            i += 1
+            continue
+        a, b = int(s / step), max(int(s / step) + 1, int(t / step))
+        q = e[a:b] < ref + quiet_db
+        best, cur, best_end = 0, 0, a
+        for k, v in enumerate(q):
+            cur = cur + 1 if v else 0
+            if cur > best:
+                best, best_end = cur, a + k + 1
+        if best * step < min_run:
+            mid = (s + t) / 2
+            out[i - 1][1] = mid
+            out[i + 1][0] = mid
+            del out[i]
+            continue
+        qs, qe = (best_end - best) * step, best_end * step
+        out[i][0], out[i][1] = max(s, qs), min(t, qe)
+        out[i - 1][1] = out[i][0]
+        out[i + 1][0] = out[i][1]
+        i += 1
+    return [tuple(sg) for sg in out]
+
+
 def align_files(ref_wav, segs, tgt_wav):
     rx, rfs = read_wav(ref_wav)
     tx, tfs = read_wav(tgt_wav)
     if len(rx) < WIN or len(tx) < WIN:
         return None
-    return align(rx, rfs, segs, tx, tfs)
+    return fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs)
 
 
 def measure(n_per_lang, gen):
@@ -285,7 +323,31 @@ def measure(n_per_lang, gen):
     return rows
 
 
+def fix_manifest(path):
+    """Applies fix_pauses to the label files of the aligned voices (ids 300-499) of a
+    manifest in place (for renders made before fix_pauses; idempotent)."""
+    n = changed = 0
+    for line in open(path):
+        f = line.rstrip('\n').split('\t')
+        if len(f) < 5 or not 300 <= int(f[3]) < 500:
+            continue
+        segs = [(float(a), float(b), c) for a, b, c in (l.split() for l in open(f[1]))]
+        x, fs = read_wav(f[0])
+        out = fix_pauses(segs, x, fs)
+        n += 1
+        if out != segs:
+            changed += 1
+            with open(f[1], 'w') as o:
+                for a, b, c in out:
+                    o.write('%.5f %.5f %s\n' % (a, b, c))
+    return n, changed
+
+
 if __name__ == '__main__':
+    if len(sys.argv) >= 3 and sys.argv[1] == '--fix-pauses':
+        for p in sys.argv[2:]:
+            print('%s: %d aligned label files, %d changed' % ((p,) + fix_manifest(p)))
+        sys.exit(0)
     if len(sys.argv) >= 4 and sys.argv[1] == '--measure':
         for line in measure(int(sys.argv[2]), sys.argv[3]):
             print(line)

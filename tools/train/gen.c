@@ -1,13 +1,26 @@
 /* Training/evaluation data generator: synthesizes utterances with libespeak-ng (phoneme
- * events give exact phone timing) in several languages, voices, rates and pitches, augments
- * the audio (input sample rates, band limits, reverberation, noise, loudness, Opus round
- * trips), and writes engine front-end features plus coarticulated mouth targets per 10 ms hop.
+ * events give exact phone timing) in several languages, voices, rates and pitches, or reads
+ * labelled utterances of other synthesizers (tools/corpus: MBROLA, flite, Open JTalk, SVOX
+ * pico, RHVoice), augments the audio (vocal-tract warp, input sample rates, band limits,
+ * telephone band, reverberation, noise, noise floor, loudness, Opus round trips), and writes
+ * engine front-end features plus coarticulated mouth targets per 10 ms hop.
  *
  * Usage: ak_gen_data --out FILE --n N --seed S --split train|eval [--audio] [--clean]
+ *                    [--cond clean|reverb|telephone|noise10]
+ *        ak_gen_data --out FILE --list MANIFEST [--reps K] --seed S [--audio] [--clean|--cond C]
+ *        ak_gen_data --print-text LANG --n N --seed S      (one text per line, for tools/corpus)
+ * MANIFEST lines: wav-path TAB label-path TAB lang-id TAB voice-id TAB phone-set (ipa, sampa,
+ * arpabet, jtalk); label lines: start-s end-s phone-name. WAV: 16-bit PCM mono, any rate.
  * Output (little-endian): "AKDS" u32 version=1, u32 nmel, u32 nt; then per utterance
  * u32 "UTT1", u32 lang, u32 voice, u32 flags, u32 n_samples, u32 n_hops, u32 n_phones,
  * [float audio[n_samples] when flags & 1], phones {f32 start, f32 end, u32 vis, u32 cls},
- * f32 feat[n_hops][nmel], f32 target[n_hops][nt]. Deterministic for a given seed. */
+ * f32 feat[n_hops][nmel], f32 target[n_hops][nt]. Deterministic for a given seed.
+ * lang: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7. voice: espeak train variants 0-13, held-out
+ * (eval) variants 50-55, other synthesizers' ids from tools/corpus/voices.tsv (>= 100).
+ * flags: 1 audio present, 2 low-pass, 4 high-pass, 8 reverb, 16 noise (5-30 dB SNR; exactly
+ * 10 dB in --cond noise10), 32 Opus round trip, 64 telephone band (300-3400 Hz at 8 kHz),
+ * 128 vocal-tract warp (0.82-1.18), 256 noise floor (45-70 dB below speech). --clean and
+ * --cond sets carry 1 plus at most the one condition bit (8, 16 or 64). */
 #include <espeak-ng/speak_lib.h>
 #include <math.h>
 #include <opus.h>
@@ -328,11 +341,346 @@ static void put32(FILE *f, uint32_t v) {
   fwrite(&v, 4, 1, f);
 }
 
+enum { COND_NONE, COND_CLEAN, COND_REVERB, COND_TELE, COND_NOISE10 };
+
+typedef struct gen_opts {
+  int clean, cond, with_audio;
+} gen_opts;
+
+/* Band-limits to 300-3400 Hz (two second-order sections each side). */
+static void telephone(float *x, size_t n, float fs) {
+  biquad q[4];
+  bq_init(&q[0], 1, 300.0f, fs);
+  bq_init(&q[1], 1, 300.0f, fs);
+  bq_init(&q[2], 0, 3400.0f, fs);
+  bq_init(&q[3], 0, 3400.0f, fs);
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < 4; k++) x[i] = bq_run(&q[k], x[i]);
+}
+
+/* Augments one utterance (x: n samples at fs, modified in place; phones in seconds, rescaled
+ * by a vocal-tract warp), computes features and targets and appends it to f. */
+static int emit(FILE *f, ak__mel *mel, float *x, size_t n, int fs, ak_phone *ph, size_t nph,
+                uint32_t lang_id, uint32_t voice, const gen_opts *o, uint64_t *r, double *total_s) {
+  uint32_t flags = o->with_audio ? 1u : 0u;
+  int aug = !o->clean && o->cond == COND_NONE;
+  float fse = (float)fs;
+  int tele = 0;
+  if (aug) {
+    /* Vocal-tract warp: the samples are read as if recorded at fs * a, which scales every
+     * frequency (formants and pitch) by a and every duration by 1 / a. */
+    if (rnd_unit(r) < 0.7) {
+      float a = 0.82f + 0.36f * (float)rnd_unit(r);
+      fse = (float)fs * a;
+      for (size_t i = 0; i < nph; i++) {
+        ph[i].start /= a;
+        ph[i].end /= a;
+      }
+      flags |= 128;
+    }
+    /* A noise floor, so that digital silence (espeak closures, padding) is never a cue. */
+    add_noise(x, n, 45.0f + 25.0f * (float)rnd_unit(r), rnd_int(r, 2), r);
+    flags |= 256;
+    if (rnd_unit(r) < 0.12) {
+      telephone(x, n, fse);
+      tele = 1;
+      flags |= 64;
+    }
+    if (!tele && rnd_unit(r) < 0.3) {
+      biquad q;
+      bq_init(&q, 0, 2800.0f + 4500.0f * (float)rnd_unit(r), fse);
+      for (size_t i = 0; i < n; i++) x[i] = bq_run(&q, x[i]);
+      flags |= 2;
+    }
+    if (!tele && rnd_unit(r) < 0.2) {
+      biquad q;
+      bq_init(&q, 1, 80.0f + 250.0f * (float)rnd_unit(r), fse);
+      for (size_t i = 0; i < n; i++) x[i] = bq_run(&q, x[i]);
+      flags |= 4;
+    }
+    if (rnd_unit(r) < 0.3) {
+      reverb(x, n, fse, 0.15f + 0.5f * (float)rnd_unit(r), 0.1f + 0.4f * (float)rnd_unit(r), r);
+      flags |= 8;
+    }
+    if (rnd_unit(r) < 0.5) {
+      add_noise(x, n, 5.0f + 25.0f * (float)rnd_unit(r), rnd_int(r, 3), r);
+      flags |= 16;
+    }
+  } else if (o->cond == COND_REVERB) {
+    reverb(x, n, fse, 0.3f + 0.4f * (float)rnd_unit(r), 0.3f + 0.2f * (float)rnd_unit(r), r);
+    flags |= 8;
+  } else if (o->cond == COND_TELE) {
+    telephone(x, n, fse);
+    tele = 1;
+    flags |= 64;
+  } else if (o->cond == COND_NOISE10) {
+    add_noise(x, n, 10.0f, rnd_int(r, 3), r);
+    flags |= 16;
+  }
+  float gain_db = aug ? -28.0f + 30.0f * (float)rnd_unit(r) : -6.0f;
+  float g = powf(10.0f, gain_db / 20.0f) * 2.0f;
+  /* Normalise the source's peak first so that the level range means the same per family. */
+  float peak = 1e-6f;
+  for (size_t i = 0; i < n; i++)
+    if (fabsf(x[i]) > peak) peak = fabsf(x[i]);
+  g *= 0.5f / peak;
+  for (size_t i = 0; i < n; i++) x[i] = ak__clampf(x[i] * g, -1.0f, 1.0f);
+
+  /* Through a random accepted input rate (8 kHz for the telephone band), then to 16 kHz as
+   * the server does. */
+  int rate = tele ? 8000 : aug ? rates[rnd_int(r, 7)] : rates[rnd_int(r, 7)];
+  int fsi = (int)lroundf(fse);
+  size_t nr = 0, n16 = 0;
+  float *xr = resample(x, n, fsi, rate, &nr);
+  float *x16 = xr ? resample(xr, nr, rate, 16000, &n16) : NULL;
+  free(xr);
+  if (!x16) {
+    fprintf(stderr, "resample failed\n");
+    return -1;
+  }
+  if (aug && rnd_unit(r) < 0.25) {
+    opus_trip(x16, n16, 10000 + rnd_int(r, 30000));
+    flags |= 32;
+  }
+
+  /* Features exactly as the engine computes them (hop window ends 8 ms past the hop). */
+  size_t n_hops = n16 / AK__HOP;
+  float *feat = malloc(n_hops * AK__NMEL * sizeof *feat);
+  float *tgt = malloc(n_hops * AK__NT * sizeof *tgt);
+  float win[AK__WIN];
+  for (size_t k = 0; k < n_hops; k++) {
+    long end = (long)((k + 1) * AK__HOP) + AK__CENTER_MS * 16;
+    for (int i = 0; i < AK__WIN; i++) {
+      long p = end - AK__WIN + i;
+      win[i] = p >= 0 && p < (long)n16 ? x16[p] : 0.0f;
+    }
+    ak__mel_compute(mel, win, feat + k * AK__NMEL);
+  }
+  ak_ph_targets(ph, nph, n_hops, tgt);
+
+  put32(f, 0x31545455u);
+  put32(f, lang_id);
+  put32(f, voice);
+  put32(f, flags);
+  put32(f, (uint32_t)n16);
+  put32(f, (uint32_t)n_hops);
+  put32(f, (uint32_t)nph);
+  if (o->with_audio) fwrite(x16, sizeof *x16, n16, f);
+  for (size_t i = 0; i < nph; i++) {
+    fwrite(&ph[i].start, 4, 1, f);
+    fwrite(&ph[i].end, 4, 1, f);
+    put32(f, (uint32_t)ph[i].vis);
+    put32(f, (uint32_t)ph[i].cls);
+  }
+  fwrite(feat, sizeof *feat, n_hops * AK__NMEL, f);
+  fwrite(tgt, sizeof *tgt, n_hops * AK__NT, f);
+  free(feat);
+  free(tgt);
+  free(x16);
+  *total_s += (double)n16 / 16000.0;
+  return 0;
+}
+
+/* ---- espeak label hygiene ---- */
+
+/* ---- labelled utterances of other synthesizers ---- */
+
+static float *read_wav(const char *path, size_t *n, int *fs) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  unsigned char h[12];
+  float *x = NULL;
+  int ch = 0, bits = 0;
+  *fs = 0;
+  if (fread(h, 1, 12, f) != 12 || memcmp(h, "RIFF", 4) || memcmp(h + 8, "WAVE", 4)) goto done;
+  for (;;) {
+    unsigned char c[8];
+    if (fread(c, 1, 8, f) != 8) break;
+    uint32_t len =
+        (uint32_t)c[4] | (uint32_t)c[5] << 8 | (uint32_t)c[6] << 16 | (uint32_t)c[7] << 24;
+    if (!memcmp(c, "fmt ", 4)) {
+      unsigned char fm[16];
+      if (len < 16 || fread(fm, 1, 16, f) != 16) break;
+      ch = fm[2] | fm[3] << 8;
+      *fs = (int)((uint32_t)fm[4] | (uint32_t)fm[5] << 8 | (uint32_t)fm[6] << 16 |
+                  (uint32_t)fm[7] << 24);
+      bits = fm[14] | fm[15] << 8;
+      if (len > 16) fseek(f, (long)(len - 16 + (len & 1)), SEEK_CUR);
+    } else if (!memcmp(c, "data", 4)) {
+      if (ch != 1 || bits != 16 || *fs < 1000) break;
+      /* Some writers leave the length 0 or huge when streaming: read to the end then. */
+      size_t cap = len && len < 0x7FFFFFF0u ? len / 2 : (size_t)*fs * 120;
+      int16_t *buf = malloc(cap * sizeof *buf);
+      size_t got = buf ? fread(buf, 2, cap, f) : 0;
+      x = malloc((got ? got : 1) * sizeof *x);
+      for (size_t i = 0; x && i < got; i++) x[i] = buf[i] / 32768.0f;
+      *n = got;
+      free(buf);
+      break;
+    } else {
+      fseek(f, (long)(len + (len & 1)), SEEK_CUR);
+    }
+  }
+done:
+  fclose(f);
+  return x;
+}
+
+/* Reads a label file and converts its phone names; returns the count, -1 on error. Names
+ * the phone set does not know are reported once per call and labelled as "other" (never as
+ * silence, which would teach a closed mouth mid-word). */
+static long read_labels(const char *path, int set, ak_phone *ph, size_t cap, long *unknown) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[256];
+  struct {
+    float s, e;
+    char name[32];
+  } raw[2048];
+  size_t nr = 0;
+  while (fgets(line, sizeof line, f) && nr < 2048) {
+    char *p = line, *q;
+    float s = strtof(p, &q);
+    if (q == p) continue;
+    p = q;
+    float e = strtof(p, &q);
+    if (q == p) continue;
+    p = q;
+    while (*p == ' ' || *p == '\t') p++;
+    size_t l = strcspn(p, " \t\r\n");
+    if (l >= sizeof raw[0].name) l = sizeof raw[0].name - 1;
+    raw[nr].s = s;
+    raw[nr].e = e;
+    memcpy(raw[nr].name, p, l);
+    raw[nr].name[l] = 0;
+    nr++;
+  }
+  fclose(f);
+  size_t n = 0;
+  for (size_t i = 0; i < nr && n + 2 <= cap; i++) {
+    if (raw[i].e <= raw[i].s) continue;
+    const char *name = raw[i].name;
+    /* A geminate closure (Open JTalk "cl") has the mouth of the consonant it closes for. */
+    if (set == AK_PHSET_JTALK && !strcmp(name, "cl") && i + 1 < nr) name = raw[i + 1].name;
+    char ipa[64];
+    int k = ak_ph_to_ipa(set, name, ipa, sizeof ipa);
+    int vis[2], cls[2];
+    float frac[2];
+    int m = k > 0 ? ak_ph_parse(ipa, vis, cls, frac) : 0;
+    if (k < 0 || (k > 0 && m == 0)) {
+      if (getenv("AK_GEN_DEBUG")) fprintf(stderr, "unknown phone '%s' in %s\n", name, path);
+      (*unknown)++;
+      ph[n++] = (ak_phone){raw[i].s, raw[i].e, AK_VIS_DD, AK_CLS_OTHER};
+      continue;
+    }
+    if (m == 0) {
+      ph[n++] = (ak_phone){raw[i].s, raw[i].e, AK_VIS_SIL, AK_CLS_SIL};
+      continue;
+    }
+    float mid = m == 2 ? raw[i].s + frac[0] * (raw[i].e - raw[i].s) : raw[i].e;
+    ph[n++] = (ak_phone){raw[i].s, mid, vis[0], cls[0]};
+    if (m == 2) ph[n++] = (ak_phone){mid, raw[i].e, vis[1], cls[1]};
+  }
+  return (long)n;
+}
+
+/* Leading/trailing pauses as labelled phones make the rest pose start too early: the rest
+ * is implied around the first and last sound, so labelled edge pauses are dropped. */
+static size_t trim_edges(ak_phone *ph, size_t n) {
+  size_t a = 0;
+  while (a < n && ph[a].vis == AK_VIS_SIL) a++;
+  while (n > a && ph[n - 1].vis == AK_VIS_SIL) n--;
+  if (a) memmove(ph, ph + a, (n - a) * sizeof *ph);
+  return n - a;
+}
+
+static int run_list(FILE *f, const char *list, long reps, const gen_opts *o, uint64_t *r) {
+  FILE *m = fopen(list, "r");
+  if (!m) {
+    perror(list);
+    return 1;
+  }
+  ak__mel mel;
+  ak__mel_init(&mel);
+  static ak_phone ph[4096];
+  char line[2048];
+  long written = 0, unknown = 0, bad = 0;
+  double total_s = 0;
+  while (fgets(line, sizeof line, m)) {
+    char *fld[5];
+    int nf = 0;
+    char *p = line;
+    while (nf < 5) {
+      fld[nf++] = p;
+      char *t = strchr(p, '\t');
+      if (!t) break;
+      *t = 0;
+      p = t + 1;
+    }
+    if (nf < 5 || line[0] == '#') continue;
+    fld[4][strcspn(fld[4], "\r\n")] = 0;
+    int set = ak_phset_from_name(fld[4]);
+    uint32_t lang_id = (uint32_t)strtoul(fld[2], NULL, 10),
+             voice = (uint32_t)strtoul(fld[3], NULL, 10);
+    size_t n = 0;
+    int fs = 0;
+    float *src = set >= 0 ? read_wav(fld[0], &n, &fs) : NULL;
+    long nl = src ? read_labels(fld[1], set, ph, sizeof ph / sizeof *ph, &unknown) : -1;
+    if (!src || nl <= 0 || n < (size_t)fs / 10) {
+      fprintf(stderr, "skipping %s (%s)\n", fld[0], !src ? "audio" : "labels");
+      free(src);
+      bad++;
+      continue;
+    }
+    if (fs > 24000) { /* Open JTalk writes 48 kHz: augment at 24 kHz (features use 8 kHz) */
+      size_t n24 = 0;
+      float *y = resample(src, n, fs, 24000, &n24);
+      if (y) {
+        free(src);
+        src = y;
+        n = n24;
+        fs = 24000;
+      }
+    }
+    size_t nph = trim_edges(ph, (size_t)nl);
+    /* Lead and tail silence (0.1-0.7 s, 0.2-0.8 s) as in the espeak path. */
+    size_t lead = (size_t)((0.1 + 0.6 * rnd_unit(r)) * fs);
+    size_t tail = (size_t)((0.2 + 0.6 * rnd_unit(r)) * fs);
+    float *x = calloc(lead + n + tail, sizeof *x);
+    for (long k = 0; k < reps; k++) {
+      memset(x, 0, (lead + n + tail) * sizeof *x);
+      memcpy(x + lead, src, n * sizeof *x);
+      ak_phone *q = malloc((nph ? nph : 1) * sizeof *q);
+      for (size_t i = 0; i < nph; i++) {
+        q[i] = ph[i];
+        q[i].start += (float)lead / (float)fs;
+        q[i].end += (float)lead / (float)fs;
+      }
+      int rc = emit(f, &mel, x, lead + n + tail, fs, q, nph, lang_id, voice, o, r, &total_s);
+      free(q);
+      if (rc) {
+        free(x);
+        free(src);
+        fclose(m);
+        return 1;
+      }
+      written++;
+    }
+    free(x);
+    free(src);
+  }
+  fclose(m);
+  fprintf(stderr, "%ld utterances, %.1f s of audio -> (list %s), %ld unknown phones, %ld skipped\n",
+          written, total_s, list, unknown, bad);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  const char *outp = NULL;
-  long n_utt = 100;
+  const char *outp = NULL, *list = NULL, *print_lang = NULL;
+  long n_utt = 100, reps = 1;
   uint64_t seed = 1;
-  int eval = 0, with_audio = 0, clean = 0;
+  int eval = 0;
+  gen_opts o = {0, COND_NONE, 0};
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--out") && i + 1 < argc)
       outp = argv[++i];
@@ -342,21 +690,73 @@ int main(int argc, char **argv) {
       seed = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--split") && i + 1 < argc)
       eval = !strcmp(argv[++i], "eval");
-    else if (!strcmp(argv[i], "--audio"))
-      with_audio = 1;
+    else if (!strcmp(argv[i], "--list") && i + 1 < argc)
+      list = argv[++i];
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = strtol(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--print-text") && i + 1 < argc)
+      print_lang = argv[++i];
+    else if (!strcmp(argv[i], "--cond") && i + 1 < argc) {
+      const char *c = argv[++i];
+      o.cond = !strcmp(c, "clean")       ? COND_CLEAN
+               : !strcmp(c, "reverb")    ? COND_REVERB
+               : !strcmp(c, "telephone") ? COND_TELE
+               : !strcmp(c, "noise10")   ? COND_NOISE10
+                                         : -1;
+    } else if (!strcmp(argv[i], "--audio"))
+      o.with_audio = 1;
     else if (!strcmp(argv[i], "--clean"))
-      clean = 1;
+      o.clean = 1;
     else {
       fprintf(stderr,
-              "usage: %s --out FILE --n N --seed S --split train|eval [--audio] [--clean]\n",
-              argv[0]);
+              "usage: %s --out FILE (--n N --split train|eval | --list MANIFEST [--reps K]) "
+              "--seed S [--audio] [--clean] [--cond clean|reverb|telephone|noise10]\n"
+              "       %s --print-text LANG --n N --seed S\n",
+              argv[0], argv[0]);
       return 2;
     }
   }
-  if (!outp || n_utt <= 0 || n_utt > 1000000) {
+  if (o.cond < 0 || reps < 1 || reps > 100) {
+    fprintf(stderr, "bad --cond or --reps\n");
+    return 2;
+  }
+  if (o.cond != COND_NONE) o.clean = 1;
+  if (!print_lang && (!outp || n_utt <= 0 || n_utt > 1000000)) {
     fprintf(stderr, "need --out and 0 < --n <= 1e6\n");
     return 2;
   }
+  uint64_t r = seed * 0x9E3779B97F4A7C15ull + 7;
+  if (print_lang) {
+    int li = -1;
+    for (int i = 0; i < NLANG; i++)
+      if (!strcmp(langs[i].code, print_lang)) li = i;
+    if (li < 0 || (!langs[li].on && strcmp(print_lang, "ja"))) {
+      fprintf(stderr, "--print-text: en es de fr it ja\n");
+      return 2;
+    }
+    char text[MAX_TEXT];
+    hanzi none[2] = {{NULL, 0}, {NULL, 0}};
+    for (long u = 0; u < n_utt; u++) {
+      make_text(&langs[li], none, &r, text);
+      printf("%s\n", text);
+    }
+    return 0;
+  }
+  FILE *f = fopen(outp, "wb");
+  if (!f) {
+    perror(outp);
+    return 1;
+  }
+  fwrite("AKDS", 1, 4, f);
+  put32(f, 1);
+  put32(f, AK__NMEL);
+  put32(f, AK__NT);
+  if (list) {
+    int rc = run_list(f, list, reps, &o, &r);
+    if (fclose(f) != 0) rc = 1;
+    return rc;
+  }
+
   int sr = espeak_Initialize(
       AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL,
       espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_PHONEME_IPA | espeakINITIALIZE_DONT_EXIT);
@@ -369,15 +769,6 @@ int main(int argc, char **argv) {
   hanzi_init(&hz[0], "cmn");
   hanzi_init(&hz[1], "yue");
   fprintf(stderr, "cmn: %d, yue: %d native characters\n", hz[0].n, hz[1].n);
-  FILE *f = fopen(outp, "wb");
-  if (!f) {
-    perror(outp);
-    return 1;
-  }
-  fwrite("AKDS", 1, 4, f);
-  put32(f, 1);
-  put32(f, AK__NMEL);
-  put32(f, AK__NT);
 
   synth *s = calloc(1, sizeof *s);
   s->cap = MAX_SAMPLES;
@@ -385,13 +776,14 @@ int main(int argc, char **argv) {
   g_synth = s;
   ak__mel mel;
   ak__mel_init(&mel);
-  uint64_t r = seed * 0x9E3779B97F4A7C15ull + 7;
   const char *const *variants = eval ? eval_variants : train_variants;
   int nvar = eval ? (int)(sizeof eval_variants / sizeof *eval_variants)
                   : (int)(sizeof train_variants / sizeof *train_variants);
   char text[MAX_TEXT], vname[64];
   double total_s = 0;
   long written = 0;
+  static ak_phone ph[2 * MAX_EVENTS];
+  static char names[2 * MAX_EVENTS][16];
   for (long u = 0; u < n_utt; u++) {
     int li = (int)(u % NLANG), vi = rnd_int(&r, nvar);
     const lang *l = &langs[li];
@@ -417,7 +809,6 @@ int main(int argc, char **argv) {
     float end_s = (float)(n22 - tail) / ESPEAK_RATE;
 
     /* Phones. */
-    ak_phone ph[2 * MAX_EVENTS];
     size_t nph = 0;
     for (int i = 0; i < s->nev; i++) {
       float st = lead_s + s->ev[i].ms / 1000.0f;
@@ -429,95 +820,31 @@ int main(int argc, char **argv) {
       int k = ak_ph_parse(s->ev[i].ph, vis, cls, frac);
       if (k == 0 && s->ev[i].ph[0] && getenv("AK_GEN_DEBUG"))
         fprintf(stderr, "unmapped phoneme '%s' (%s)\n", s->ev[i].ph, l->code);
+      if (k == 0 && !s->ev[i].ph[0] && nph > 0 && ph[nph - 1].vis != AK_VIS_SIL && en - st < 0.2f &&
+          i + 1 < s->nev && s->ev[i + 1].ph[0]) {
+        /* An empty-name event inside a word (espeak-ng Italian, short vocoids) is a sound,
+         * not a pause: a neutral vowel. */
+        memcpy(names[nph], "", 1);
+        ph[nph++] = (ak_phone){st, en, AK_VIS_E, AK_CLS_OTHER};
+        continue;
+      }
+      memcpy(names[nph], s->ev[i].ph, 16);
       if (k == 0) {
         ph[nph++] = (ak_phone){st, en, AK_VIS_SIL, AK_CLS_SIL};
       } else {
         float mid = k == 2 ? st + frac[0] * (en - st) : en;
         ph[nph++] = (ak_phone){st, mid, vis[0], cls[0]};
-        if (k == 2) ph[nph++] = (ak_phone){mid, en, vis[1], cls[1]};
+        if (k == 2) {
+          memcpy(names[nph], "", 1);
+          ph[nph++] = (ak_phone){mid, en, vis[1], cls[1]};
+        }
       }
     }
+    ak_ph_fix_closures(ph, (const char(*)[16])names, nph, s->pcm, n22, ESPEAK_RATE);
 
-    /* Augment at the synthesis rate. */
-    float *x = s->pcm;
-    uint32_t flags = with_audio ? 1u : 0u;
-    if (!clean) {
-      if (rnd_unit(&r) < 0.3) {
-        biquad q;
-        bq_init(&q, 0, 2800.0f + 4500.0f * (float)rnd_unit(&r), ESPEAK_RATE);
-        for (size_t i = 0; i < n22; i++) x[i] = bq_run(&q, x[i]);
-        flags |= 2;
-      }
-      if (rnd_unit(&r) < 0.2) {
-        biquad q;
-        bq_init(&q, 1, 80.0f + 250.0f * (float)rnd_unit(&r), ESPEAK_RATE);
-        for (size_t i = 0; i < n22; i++) x[i] = bq_run(&q, x[i]);
-        flags |= 4;
-      }
-      if (rnd_unit(&r) < 0.3) {
-        reverb(x, n22, ESPEAK_RATE, 0.15f + 0.5f * (float)rnd_unit(&r),
-               0.1f + 0.4f * (float)rnd_unit(&r), &r);
-        flags |= 8;
-      }
-      if (rnd_unit(&r) < 0.5) {
-        add_noise(x, n22, 5.0f + 30.0f * (float)rnd_unit(&r), rnd_int(&r, 3), &r);
-        flags |= 16;
-      }
-    }
-    float gain_db = clean ? -6.0f : -28.0f + 30.0f * (float)rnd_unit(&r);
-    float g = powf(10.0f, gain_db / 20.0f) * 2.0f;
-    for (size_t i = 0; i < n22; i++) x[i] = ak__clampf(x[i] * g, -1.0f, 1.0f);
-
-    /* Through a random accepted input rate, then to 16 kHz as the server does. */
-    int rate = rates[rnd_int(&r, 7)];
-    size_t nr = 0, n16 = 0;
-    float *xr = resample(x, n22, ESPEAK_RATE, rate, &nr);
-    float *x16 = xr ? resample(xr, nr, rate, 16000, &n16) : NULL;
-    free(xr);
-    if (!x16) {
-      fprintf(stderr, "resample failed\n");
+    uint32_t voice = (uint32_t)(eval ? 50 + vi : vi);
+    if (emit(f, &mel, s->pcm, n22, ESPEAK_RATE, ph, nph, (uint32_t)li, voice, &o, &r, &total_s))
       return 1;
-    }
-    if (!clean && rnd_unit(&r) < 0.25) {
-      opus_trip(x16, n16, 10000 + rnd_int(&r, 30000));
-      flags |= 32;
-    }
-
-    /* Features exactly as the engine computes them (hop window ends 8 ms past the hop). */
-    size_t n_hops = n16 / AK__HOP;
-    float *feat = malloc(n_hops * AK__NMEL * sizeof *feat);
-    float *tgt = malloc(n_hops * AK__NT * sizeof *tgt);
-    float win[AK__WIN];
-    for (size_t k = 0; k < n_hops; k++) {
-      long end = (long)((k + 1) * AK__HOP) + AK__CENTER_MS * 16;
-      for (int i = 0; i < AK__WIN; i++) {
-        long p = end - AK__WIN + i;
-        win[i] = p >= 0 && p < (long)n16 ? x16[p] : 0.0f;
-      }
-      ak__mel_compute(&mel, win, feat + k * AK__NMEL);
-    }
-    ak_ph_targets(ph, nph, n_hops, tgt);
-
-    put32(f, 0x31545455u);
-    put32(f, (uint32_t)li);
-    put32(f, (uint32_t)vi);
-    put32(f, flags);
-    put32(f, (uint32_t)n16);
-    put32(f, (uint32_t)n_hops);
-    put32(f, (uint32_t)nph);
-    if (with_audio) fwrite(x16, sizeof *x16, n16, f);
-    for (size_t i = 0; i < nph; i++) {
-      fwrite(&ph[i].start, 4, 1, f);
-      fwrite(&ph[i].end, 4, 1, f);
-      put32(f, (uint32_t)ph[i].vis);
-      put32(f, (uint32_t)ph[i].cls);
-    }
-    fwrite(feat, sizeof *feat, n_hops * AK__NMEL, f);
-    fwrite(tgt, sizeof *tgt, n_hops * AK__NT, f);
-    free(feat);
-    free(tgt);
-    free(x16);
-    total_s += (double)n16 / 16000.0;
     written++;
   }
   fclose(f);

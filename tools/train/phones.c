@@ -417,3 +417,173 @@ void ak_ph_targets(const ak_phone *ph, size_t n, size_t n_hops, float *out) {
     o[AK__T_VOICE] = (float)voice;
   }
 }
+
+/* ---- other synthesizers' phone sets ---- */
+
+int ak_phset_from_name(const char *name) {
+  if (!strcmp(name, "ipa")) return AK_PHSET_IPA;
+  if (!strcmp(name, "sampa")) return AK_PHSET_SAMPA;
+  if (!strcmp(name, "arpabet")) return AK_PHSET_ARPABET;
+  if (!strcmp(name, "jtalk")) return AK_PHSET_JTALK;
+  return -1;
+}
+
+typedef struct ph_map {
+  const char *from, *to;
+} ph_map;
+
+/* SAMPA symbols (longest match first within the scan) to IPA. Length and nasality marks are
+ * dropped: they do not change the mouth shape class. */
+static const ph_map sampa_map[] = {
+    {"tS", "t\xca\x83"}, {"dZ", "d\xca\x92"}, {"ts", "ts"},       {"dz", "dz"},
+    {"pf", "pf"},        {"rr", "r"},         {"jj", "\xca\x9d"}, {"gj", "\xc9\x9f"},
+    {"{", "\xc3\xa6"},   {"@", "\xc9\x99"},   {"V", "\xca\x8c"},  {"Q", "\xc9\x92"},
+    {"A", "\xc9\x91"},   {"O", "\xc9\x94"},   {"E", "\xc9\x9b"},  {"I", "\xc9\xaa"},
+    {"U", "\xca\x8a"},   {"Y", "\xca\x8f"},   {"2", "\xc3\xb8"},  {"9", "\xc5\x93"},
+    {"6", "\xc9\x90"},   {"3", "\xc9\x9c"},   {"N", "\xc5\x8b"},  {"J", "\xc9\xb2"},
+    {"S", "\xca\x83"},   {"Z", "\xca\x92"},   {"T", "\xce\xb8"},  {"D", "\xc3\xb0"},
+    {"R", "\xca\x81"},   {"H", "\xc9\xa5"},   {"L", "\xca\x8e"},  {"C", "\xc3\xa7"},
+    {"B", "\xce\xb2"},   {"G", "\xc9\xa3"},   {"?", "\xca\x94"},  {"4", "\xc9\xbe"},
+    {"r\\", "\xc9\xb9"}, {"M", "\xc9\xaf"},   {"1", "\xc9\xa8"},  {"8", "\xc9\xb5"},
+    {"&", "\xc9\xb6"},   {"}", "\xca\x89"},   {"P", "\xca\x8b"},  {"X", "\xcf\x87"},
+    {"K", "\xca\x8e"},   {"F", "\xc9\xb1"},   {"5", "\xc9\xab"},  {"_h", ""},
+    {"_0", ""},          {"/", ""},           {":", ""},          {"~", ""},
+    {"'", ""},           {"\"", ""},          {"%", ""},          {"=", ""},
+    {"`", ""},
+};
+
+static const ph_map arpabet_map[] = {
+    {"aa", "\xc9\x91"},  {"ae", "\xc3\xa6"},  {"ah", "\xca\x8c"},  {"ao", "\xc9\x94"},
+    {"aw", "a\xca\x8a"}, {"ax", "\xc9\x99"},  {"axr", "\xc9\x9a"}, {"ay", "a\xc9\xaa"},
+    {"eh", "\xc9\x9b"},  {"er", "\xc9\x9d"},  {"ey", "e\xc9\xaa"}, {"ih", "\xc9\xaa"},
+    {"ix", "\xc9\xa8"},  {"iy", "i"},         {"ow", "o\xca\x8a"}, {"oy", "\xc9\x94\xc9\xaa"},
+    {"uh", "\xca\x8a"},  {"uw", "u"},         {"b", "b"},          {"ch", "t\xca\x83"},
+    {"d", "d"},          {"dh", "\xc3\xb0"},  {"dx", "\xc9\xbe"},  {"el", "l"},
+    {"em", "m"},         {"en", "n"},         {"f", "f"},          {"g", "g"},
+    {"hh", "h"},         {"jh", "d\xca\x92"}, {"k", "k"},          {"l", "l"},
+    {"m", "m"},          {"n", "n"},          {"ng", "\xc5\x8b"},  {"nx", "\xc5\x8b"},
+    {"p", "p"},          {"r", "\xc9\xb9"},   {"s", "s"},          {"sh", "\xca\x83"},
+    {"t", "t"},          {"th", "\xce\xb8"},  {"v", "v"},          {"w", "w"},
+    {"y", "j"},          {"z", "z"},          {"zh", "\xca\x92"},  {"pau", ""},
+    {"h#", ""},          {"sil", ""},
+};
+
+/* Open JTalk: capitals are devoiced vowels (same mouth shape); "cl" is a geminate closure
+ * whose shape the caller takes from the next phone. */
+static const ph_map jtalk_map[] = {
+    {"a", "a"},          {"i", "i"},         {"u", "\xc9\xaf"},  {"e", "e"},
+    {"o", "o"},          {"A", "a"},         {"I", "i"},         {"U", "\xc9\xaf"},
+    {"E", "e"},          {"O", "o"},         {"N", "n"},         {"k", "k"},
+    {"g", "g"},          {"s", "s"},         {"z", "z"},         {"t", "t"},
+    {"d", "d"},          {"n", "n"},         {"h", "h"},         {"b", "b"},
+    {"p", "p"},          {"m", "m"},         {"y", "j"},         {"r", "\xc9\xbe"},
+    {"w", "w"},          {"f", "\xc9\xb8"},  {"v", "v"},         {"ts", "ts"},
+    {"ch", "t\xc9\x95"}, {"sh", "\xc9\x95"}, {"j", "d\xca\x91"}, {"ky", "k"},
+    {"gy", "g"},         {"ny", "\xc9\xb2"}, {"hy", "\xc3\xa7"}, {"by", "b"},
+    {"py", "p"},         {"my", "m"},        {"ry", "\xc9\xbe"}, {"dy", "d"},
+    {"ty", "t"},         {"cl", "\xca\x94"}, {"pau", ""},        {"sil", ""},
+};
+
+static int map_exact(const ph_map *m, size_t n, const char *name, char *out, size_t cap) {
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(m[i].from, name)) {
+      size_t l = strlen(m[i].to);
+      if (l + 1 > cap) return -1;
+      memcpy(out, m[i].to, l + 1);
+      return l ? 1 : 0;
+    }
+  return -1;
+}
+
+int ak_ph_to_ipa(int set, const char *name, char *out, size_t cap) {
+  if (cap == 0) return -1;
+  out[0] = 0;
+  if (set == AK_PHSET_ARPABET)
+    return map_exact(arpabet_map, sizeof arpabet_map / sizeof *arpabet_map, name, out, cap);
+  if (set == AK_PHSET_JTALK)
+    return map_exact(jtalk_map, sizeof jtalk_map / sizeof *jtalk_map, name, out, cap);
+  if (set == AK_PHSET_IPA) {
+    size_t l = strlen(name);
+    if (l + 1 > cap) return -1;
+    memcpy(out, name, l + 1);
+    return l ? 1 : 0;
+  }
+  if (set != AK_PHSET_SAMPA) return -1;
+  if (!name[0] || !strcmp(name, "_") || !strcmp(name, "#")) return 0;
+  size_t o = 0;
+  /* A glottal onset before a vowel ("?e:") is not its mouth shape. */
+  if (name[0] == '?' && name[1]) name++;
+  for (const char *s = name; *s;) {
+    /* Digits after the first symbol are stress or variant marks of some voices (it3 "a1",
+     * es3 "R2"), not the SAMPA vowels 1 2 3 6 8 9. */
+    if (s != name && *s >= '0' && *s <= '9') {
+      s++;
+      continue;
+    }
+    const ph_map *best = NULL;
+    size_t bl = 0;
+    for (size_t i = 0; i < sizeof sampa_map / sizeof *sampa_map; i++) {
+      size_t l = strlen(sampa_map[i].from);
+      if (l > bl && !strncmp(s, sampa_map[i].from, l)) {
+        best = &sampa_map[i];
+        bl = l;
+      }
+    }
+    const char *to;
+    char one[2] = {0, 0};
+    if (best) {
+      to = best->to;
+      s += bl;
+    } else {
+      unsigned char c = (unsigned char)*s;
+      /* Plain lowercase letters are the same in SAMPA and IPA (except g, which is). */
+      if (!((c >= 'a' && c <= 'z'))) {
+        out[0] = 0;
+        return -1;
+      }
+      one[0] = (char)c;
+      to = one;
+      s++;
+    }
+    size_t l = strlen(to);
+    if (o + l + 1 > cap) {
+      out[0] = 0;
+      return -1;
+    }
+    memcpy(out + o, to, l);
+    o += l;
+  }
+  out[o] = 0;
+  return o ? 1 : 0;
+}
+
+/* ---- espeak label hygiene ---- */
+
+/* A voiceless stop (or affricate starting with one): its closure belongs to it. */
+static int voiceless_stop(const char *ph) {
+  const unsigned char *s = (const unsigned char *)ph;
+  uint32_t c = s[0];
+  if (c == 'p' || c == 't' || c == 'k' || c == 'c' || c == 'q') return 1;
+  if (s[0] == 0xCA && s[1] == 0x88) return 1; /* ʈ */
+  return 0;
+}
+
+/* espeak-ng's event for a voiceless stop comes at the release, so its (digitally silent)
+ * closure was labelled as the previous phone. Moves each such boundary back over the silent
+ * run before it (at most 150 ms and 80 % of the previous phone); pcm is at rate fs. */
+void ak_ph_fix_closures(ak_phone *ph, const char (*names)[16], size_t nph, const float *pcm,
+                        size_t n, int fs) {
+  for (size_t i = 1; i < nph; i++) {
+    if (!voiceless_stop(names[i])) continue;
+    long b = (long)(ph[i].start * (float)fs);
+    if (b <= 0 || b > (long)n) continue;
+    long lim = (long)((ph[i - 1].end - ph[i - 1].start) * 0.8f * (float)fs);
+    if (lim > (long)(0.15f * (float)fs)) lim = (long)(0.15f * (float)fs);
+    long k = 0;
+    while (k < lim && b - k - 1 >= 0 && fabsf(pcm[b - k - 1]) < 1e-3f) k++;
+    if (k < fs / 100) continue; /* under 10 ms: no closure to move */
+    float t = ph[i].start - (float)k / (float)fs;
+    ph[i - 1].end = t;
+    ph[i].start = t;
+  }
+}

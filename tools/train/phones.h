@@ -42,6 +42,30 @@ typedef struct ak_phone {
  * fraction-of-duration) parts. Returns the count (0 for an empty string = pause). */
 int ak_ph_parse(const char *ph, int vis[2], int cls[2], float frac[2]);
 
+/* Phone sets of the other synthesizers' labels (tools/corpus): their phone names are
+ * converted to IPA and then parsed as above. */
+typedef enum ak_phset {
+  AK_PHSET_IPA,     /* IPA or espeak ASCII, as ak_ph_parse takes it */
+  AK_PHSET_SAMPA,   /* MBROLA voices (SAMPA per language, "_" = pause) */
+  AK_PHSET_ARPABET, /* flite (CMU lowercase arpabet, "pau" = pause) */
+  AK_PHSET_JTALK    /* Open JTalk / HTS Japanese (a i u e o N cl ... pau sil) */
+} ak_phset;
+
+/* Parses a set name ("ipa", "sampa", "arpabet", "jtalk"); -1 if unknown. */
+int ak_phset_from_name(const char *name);
+
+/* Converts one phone name of set to IPA in out (NUL-terminated, cap bytes). Returns 1 for a
+ * sound, 0 for a pause (out = ""), -1 for a name the table does not know (out = ""). */
+int ak_ph_to_ipa(int set, const char *name, char *out, size_t cap);
+
+/* espeak-ng's event for a voiceless stop comes at the release, so its (digitally silent)
+ * closure is labelled as the previous phone; MBROLA, flite and aligners put it in the stop.
+ * Moves each voiceless stop's start (names[i]: the espeak phoneme of ph[i]) back over the
+ * silent run before it, at most 150 ms and 80 % of the previous phone. pcm: n samples at fs,
+ * on the same time axis as ph. */
+void ak_ph_fix_closures(ak_phone *ph, const char (*names)[16], size_t nph, const float *pcm,
+                        size_t n, int fs);
+
 /* How far before the first phone (and after the last) the mouth is fully at rest. */
 #define AK_PH_REST_LEAD 0.1f
 

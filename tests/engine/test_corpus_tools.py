@@ -1,0 +1,239 @@
+#!/usr/bin/python3
+"""Corpus tools (tools/corpus, issue 11) end to end, without any synthesizer:
+1. ak_gen_data --list: a labelled WAV (made here) goes through every path (train
+   augmentation, --clean, --cond clean/reverb/telephone/noise10) and comes out as AKDS v1 that
+   tools/train/akds.py reads, with the manifest's lang and voice ids, the documented flags, the
+   phones shifted by the added lead (clean) and scaled by the vocal-tract warp (train), sane
+   features and targets, and a bilabial closure target where the label says /m/.
+2. The DTW aligner (tools/corpus/align.py) on a synthetic case: a sequence of distinct sounds
+   and a version with other durations (0.6-1.6 x per segment), other loudness and a different
+   "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median).
+Usage: test_corpus_tools.py GEN_BIN"""
+import os
+import subprocess
+import sys
+import tempfile
+import wave
+
+try:
+    import numpy as np
+except ImportError:
+    print('numpy missing: skipped')
+    sys.exit(77)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'train'))
+sys.path.insert(0, os.path.join(ROOT, 'tools', 'corpus'))
+import akds  # noqa: E402
+import align  # noqa: E402
+
+fails = 0
+
+
+def check(cond, msg):
+    global fails
+    if not cond:
+        fails += 1
+        print('FAIL:', msg)
+
+
+def write_wav(path, x, fs):
+    with wave.open(path, 'wb') as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(fs)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype('<i2').tobytes())
+
+
+def sound(kind, n, fs, rng, shift=1.0):
+    """Distinct synthetic 'phones': vowel-like harmonic sounds with formant-ish peaks, a
+    nasal-like low hum, fricative noise, silence."""
+    t = np.arange(n) / fs
+    if kind == 'sil':
+        return 1e-4 * rng.standard_normal(n)
+    if kind == 'fric':
+        x = rng.standard_normal(n)
+        return 0.1 * (x - np.concatenate([[0], x[:-1]]))
+    f0 = 120 * shift
+    formants = {'a': (750, 1200), 'i': (300, 2300), 'u': (320, 800), 'm': (250, 1000)}[kind]
+    x = np.zeros(n)
+    for h in range(1, 30):
+        f = h * f0
+        if f > fs / 2 - 200:
+            break
+        amp = sum(np.exp(-((f - F * shift) / 120.0) ** 2) for F in formants) + 0.02
+        x += amp * np.sin(2 * np.pi * f * t)
+    return (0.05 if kind == 'm' else 0.2) * x / max(1e-9, np.abs(x).max()) * 3
+
+
+def test_gen(gen, tmp):
+    fs = 22050
+    rng = np.random.default_rng(1)
+    segs = [('sil', 0.2), ('a', 0.15), ('m', 0.12), ('a', 0.18), ('fric', 0.1), ('u', 0.15),
+            ('sil', 0.2)]
+    x, labs, t = [], [], 0.0
+    names = {'sil': '_', 'a': 'a', 'm': 'm', 'fric': 's', 'u': 'u:'}
+    for k, d in segs:
+        n = int(d * fs)
+        x.append(sound(k, n, fs, rng))
+        labs.append((t, t + n / fs, names[k]))
+        t += n / fs
+    x = np.concatenate(x)
+    write_wav(os.path.join(tmp, 'u.wav'), x, fs)
+    with open(os.path.join(tmp, 'u.lab'), 'w') as f:
+        for s, e, nm in labs:
+            f.write('%.5f %.5f %s\n' % (s, e, nm))
+    man = os.path.join(tmp, 'm.tsv')
+    with open(man, 'w') as f:
+        f.write('%s\t%s\t2\t117\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
+        f.write('%s\t%s\t2\t117\tnosuchset\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
+    runs = {'train': ['--reps', '6'], 'clean': ['--clean', '--audio'],
+            'c_clean': ['--cond', 'clean', '--audio'], 'c_reverb': ['--cond', 'reverb', '--audio'],
+            'c_tele': ['--cond', 'telephone', '--audio'], 'c_noise': ['--cond', 'noise10', '--audio']}
+    want_flags = {'clean': 1, 'c_clean': 1, 'c_reverb': 1 | 8, 'c_tele': 1 | 64, 'c_noise': 1 | 16}
+    out = {}
+    for name, args in runs.items():
+        p = os.path.join(tmp, name + '.bin')
+        r = subprocess.run([gen, '--out', p, '--list', man, '--seed', '5'] + args,
+                           capture_output=True, text=True)
+        check(r.returncode == 0, '%s: exit %d %s' % (name, r.returncode, r.stderr))
+        check(' 0 unknown phones' in r.stderr, '%s: no unknown phone (%s)' % (name, r.stderr))
+        check('1 skipped' in r.stderr, '%s: bad phone set skipped' % name)
+        out[name] = akds.read(p)
+    # an unknown phone name is counted and labelled as a sound (never as silence)
+    with open(os.path.join(tmp, 'u2.lab'), 'w') as f:
+        for s, e, nm in labs:
+            f.write('%.5f %.5f %s\n' % (s, e, '!!' if nm == 's' else nm))
+    with open(man + '2', 'w') as f:
+        f.write('%s\t%s\t2\t117\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u2.lab')))
+    r = subprocess.run([gen, '--out', os.path.join(tmp, 'unk.bin'), '--list', man + '2', '--seed', '5',
+                        '--clean'], capture_output=True, text=True)
+    check(r.returncode == 0 and ' 1 unknown phones' in r.stderr, 'unknown phone counted (%s)' % r.stderr)
+    ph = akds.read(os.path.join(tmp, 'unk.bin'))[0]['phones']
+    check(len(ph) == 5 and int(ph[3, 2]) != 0, 'unknown phone labelled as a sound (%s)' % ph)
+    # determinism
+    p2 = os.path.join(tmp, 'again.bin')
+    subprocess.run([gen, '--out', p2, '--list', man, '--seed', '5', '--reps', '6'],
+                   capture_output=True, check=True)
+    check(open(p2, 'rb').read() == open(os.path.join(tmp, 'train.bin'), 'rb').read(),
+          'same seed, same bytes')
+    check(len(out['train']) == 6, 'train: 6 repetitions (%d)' % len(out['train']))
+    for name, us in out.items():
+        for u in us:
+            check(u['lang'] == 2 and u['voice'] == 117, '%s: lang/voice ids kept' % name)
+            ph = u['phones']
+            check(len(ph) == 5, '%s: 5 phones after the edge pauses are trimmed (%d)' % (name, len(ph)))
+            check(np.all(ph[1:, 0] >= ph[:-1, 1] - 1e-5), '%s: phones in order' % name)
+            check(u['feat'].shape[0] == u['n_samples'] // 160, '%s: one hop per 10 ms' % name)
+            check(np.isfinite(u['feat']).all() and np.isfinite(u['target']).all(), '%s: finite' % name)
+            check(u['target'].min() >= -1e-6 and u['target'].max() <= 1.0 + 1e-6,
+                  '%s: targets in [0, 1]' % name)
+            if name in want_flags:
+                check(u['flags'] == want_flags[name], '%s: flags %d want %d' % (name, u['flags'], want_flags[name]))
+                check(u['audio'] is not None and len(u['audio']) == u['n_samples'], '%s: audio kept' % name)
+            else:
+                check(u['flags'] & 256, 'train: noise floor flag set')
+                check(u['audio'] is None, 'train: no audio without --audio')
+    # clean: phones are the labels shifted by one lead; /m/ (the 2nd phone) is bilabial.
+    for name in ('clean', 'c_clean', 'c_reverb', 'c_tele', 'c_noise'):
+        u = out[name][0]
+        ph = u['phones']
+        lead = ph[0, 0] - labs[1][0]
+        check(0.1 - 1e-3 <= lead <= 0.7 + 1e-3, '%s: lead %.3f in 0.1-0.7 s' % (name, lead))
+        check(abs((ph[1, 1] - ph[1, 0]) - (labs[2][1] - labs[2][0])) < 1e-4, '%s: /m/ duration kept' % name)
+        check(int(ph[1, 2]) == 1 and int(ph[1, 3]) == 1, '%s: /m/ is PP, bilabial' % name)
+        k = int((ph[1, 0] + ph[1, 1]) / 2 / 0.01)
+        jaw, close, press = u['target'][k, 0], u['target'][k, 1], u['target'][k, 7]
+        check(close >= 0.8 * jaw and press > 0.2,
+              '%s: lips closed at /m/ (jaw %.2f close %.2f press %.2f)' % (name, jaw, close, press))
+    # train: warped utterances have every phone scaled by one factor in 1/1.18..1/0.82
+    for u in out['train']:
+        d = u['phones'][:, 1] - u['phones'][:, 0]
+        ref = np.array([labs[i][1] - labs[i][0] for i in range(1, 6)])
+        ratio = d / ref
+        if u['flags'] & 128:
+            check(np.ptp(ratio) < 1e-3 and 1 / 1.18 - 1e-3 <= ratio[0] <= 1 / 0.82 + 1e-3,
+                  'train: warp scales durations by one factor (%s)' % ratio)
+        else:
+            check(np.allclose(ratio, 1, atol=1e-3), 'train: no warp, durations kept')
+    check(any(u['flags'] & 128 for u in out['train']), 'some train utterances warped')
+    # the split check: voice 117 (MBROLA de8) is a train voice
+    import shutil
+    st = os.path.join(ROOT, 'tools', 'corpus', 'stats.py')
+    for fname, want in (('train_x.bin', 0), ('test_x.bin', 1), ('valid_x.bin', 1)):
+        shutil.copy(os.path.join(tmp, 'train.bin'), os.path.join(tmp, fname))
+        r = subprocess.run([sys.executable, st, '--check', os.path.join(tmp, fname)],
+                           capture_output=True, text=True)
+        check(r.returncode == want, 'stats --check %s: exit %d want %d' % (fname, r.returncode, want))
+        check('6 utterances' in r.stdout, 'stats counts %s (%s)' % (fname, r.stdout))
+
+
+def test_align():
+    rng = np.random.default_rng(3)
+    fs = 16000
+    kinds = ['sil', 'a', 'm', 'i', 'fric', 'u', 'a', 'm', 'u', 'fric', 'i', 'a', 'sil']
+    dur = rng.uniform(0.06, 0.2, len(kinds))
+    dur[0] = dur[-1] = 0.3
+
+    def render(durs, shift, gain):
+        xs, segs, t = [], [], 0.0
+        for k, d in zip(kinds, durs):
+            n = int(d * fs)
+            xs.append(gain * sound(k, n, fs, rng, shift))
+            segs.append((t, t + n / fs, k))
+            t += n / fs
+        return np.concatenate(xs), segs
+    rx, rseg = render(dur, 1.0, 1.0)
+    tdur = dur * rng.uniform(0.6, 1.6, len(kinds))
+    tx, tseg = render(tdur, 1.15, 0.5)
+    out = align.align(rx, fs, rseg, tx, fs)
+    # the aligner adds pauses at the ends of the reference: compare the inner boundaries
+    names = [s[2] for s in out]
+    tb = np.array([s[0] for s in tseg[1:]])
+    # out: the added pause, the leading 'sil', the sounds, the trailing 'sil', the added pause
+    ob = np.array([s[0] for s in out if s[2] != '_'][1:])
+    n = min(len(ob), len(tb))
+    err = np.abs(ob[:n] - tb[:n]) * 1000
+    check(len([nm for nm in names if nm != '_']) == len(kinds), 'aligner keeps every phone (%s)' % names)
+    check(np.median(err) < 20, 'aligner median boundary error %.1f ms < 20 (errors %s)'
+          % (np.median(err), np.round(err)))
+
+
+def test_fix_pauses():
+    """A carried-over pause over speech is removed; one over a shorter quiet run shrinks."""
+    fs = 16000
+    rng = np.random.default_rng(4)
+    x = np.concatenate([sound('a', 8000, fs, rng), sound('sil', 2400, fs, rng),
+                        sound('i', 8000, fs, rng), sound('u', 8000, fs, rng)])
+    # pause 1 labelled 0.45-0.75 (audio quiet 0.5-0.65): shrinks to about 0.5-0.65;
+    # pause 2 labelled 1.1-1.3 over voiced audio: removed, split at 1.2.
+    segs = [(0.0, 0.45, 'a'), (0.45, 0.75, '_'), (0.75, 1.1, 'i'), (1.1, 1.3, '_'),
+            (1.3, 1.65, 'u')]
+    out = align.fix_pauses(segs, x, fs)
+    names = [s[2] for s in out]
+    check(names == ['a', '_', 'i', 'u'], 'pause over speech removed (%s)' % names)
+    if len(out) == 4:
+        check(abs(out[1][0] - 0.5) < 0.02 and abs(out[1][1] - 0.65) < 0.02,
+              'pause shrunk to the quiet run (%.3f-%.3f)' % out[1][:2])
+        check(out[0][1] == out[1][0] and out[1][1] == out[2][0] and out[2][1] == out[3][0],
+              'labels stay contiguous')
+        check(abs(out[2][1] - 1.2) < 1e-6, 'removed pause split between its neighbours')
+    check(align.fix_pauses(out, x, fs) == out, 'fix_pauses is idempotent')
+
+
+def main():
+    gen = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        test_gen(gen, tmp)
+    test_align()
+    test_fix_pauses()
+    if fails:
+        print('%d failure(s)' % fails)
+        return 1
+    print('corpus tools: ok')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

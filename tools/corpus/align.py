@@ -1,0 +1,355 @@
+#!/usr/bin/python3
+"""Forced alignment by dynamic time warping for synthesizers without timing output (SVOX
+pico, RHVoice): the voice's audio is warped onto a reference rendering of the same text with
+exact phone labels (an MBROLA voice driven by espeak-ng), and the reference's phone
+boundaries are carried over along the warping path.
+
+Features: 13 mel cepstra (c1..c13) and their deltas per 10 ms hop (25 ms window, 16 kHz),
+each utterance normalised to zero mean and unit variance per coefficient (removes most of
+the speaker and channel difference). DTW: Euclidean distance, steps (1,0) (0,1) (1,1) with the
+diagonal step weighted 2 (symmetric), inside a band of +-max(25 frames, 20 %) around the
+length-scaled diagonal.
+
+Also usable from the command line to measure the aligner against exact labels:
+  align.py --measure N   (renders N MBROLA utterance pairs per language and reports the
+                          boundary error, see docs/corpus.md)"""
+import struct
+import sys
+import wave
+
+import numpy as np
+
+HOP = 160
+WIN = 400
+FS = 16000
+
+
+def read_wav(path):
+    with wave.open(path, 'rb') as w:
+        fs, n, ch, sw = w.getframerate(), w.getnframes(), w.getnchannels(), w.getsampwidth()
+        raw = w.readframes(n)
+    if sw != 2:
+        raise ValueError('%s: 16-bit PCM expected' % path)
+    x = np.frombuffer(raw, '<i2').astype(np.float64) / 32768.0
+    if ch > 1:
+        x = x.reshape(-1, ch).mean(axis=1)
+    return x, fs
+
+
+def write_wav(path, x, fs):
+    with wave.open(path, 'wb') as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(fs)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype('<i2').tobytes())
+
+
+def resample(x, fs, to=FS):
+    """FFT resampling (band-limited), enough for alignment features."""
+    if fs == to:
+        return x
+    n = len(x)
+    m = int(round(n * to / fs))
+    X = np.fft.rfft(x)
+    k = m // 2 + 1
+    Y = np.zeros(k, complex)
+    c = min(k, len(X))
+    Y[:c] = X[:c]
+    return np.fft.irfft(Y, m) * (m / n)
+
+
+_FB = None
+
+
+def melbank(nfft=512, nmel=40, fs=FS):
+    global _FB
+    if _FB is not None:
+        return _FB
+    mel = lambda f: 2595 * np.log10(1 + f / 700.0)
+    imel = lambda m: 700 * (10 ** (m / 2595.0) - 1)
+    pts = imel(np.linspace(mel(60), mel(7600), nmel + 2))
+    bins = np.fft.rfftfreq(nfft, 1.0 / fs)
+    fb = np.zeros((nmel, len(bins)))
+    for i in range(nmel):
+        a, b, c = pts[i], pts[i + 1], pts[i + 2]
+        fb[i] = np.clip(np.minimum((bins - a) / (b - a), (c - bins) / (c - b)), 0, None)
+    _FB = fb
+    return fb
+
+
+def features(x):
+    """(frames, 26) normalised mel cepstra + deltas; frame k covers [k*HOP, k*HOP+WIN)."""
+    x = np.append(x[:1], x[1:] - 0.97 * x[:-1])
+    n = max(1, (len(x) - WIN) // HOP + 1)
+    x = np.pad(x, (0, max(0, (n - 1) * HOP + WIN - len(x))))
+    idx = np.arange(WIN)[None, :] + HOP * np.arange(n)[:, None]
+    fr = x[idx] * np.hamming(WIN)
+    p = np.abs(np.fft.rfft(fr, 512)) ** 2
+    lm = np.log(p @ melbank().T + 1e-8)
+    k = np.arange(40)
+    dct = np.cos(np.pi / 40 * (k[None, :] + 0.5) * np.arange(1, 14)[:, None])
+    c = lm @ dct.T
+    d = np.zeros_like(c)
+    d[1:-1] = (c[2:] - c[:-2]) / 2
+    f = np.hstack([c, d])
+    f = (f - f.mean(0)) / (f.std(0) + 1e-6)
+    # log energy (normalised) weighted up: silence vs speech is the most reliable cue
+    e = lm.max(1)
+    e = (e - e.mean()) / (e.std() + 1e-6)
+    return np.hstack([f, 2.0 * e[:, None]])
+
+
+def dtw(a, b, band=None):
+    """Returns the warping path as (i, j) arrays, a: (n, d), b: (m, d). Steps (1,1), (1,2),
+    (2,1), (1,3), (3,1): the local tempo ratio stays within 1/3..3, so the path cannot stall
+    on one frame across a whole phone (which a free horizontal/vertical step allows)."""
+    n, m = len(a), len(b)
+    if band is None:
+        band = max(25, int(0.2 * max(n, m)))
+    cost = np.full((n, m), 1e9)
+    for i in range(n):
+        c = i * (m - 1) / max(1, n - 1)
+        lo, hi = max(0, int(c) - band), min(m, int(c) + band + 1)
+        cost[i, lo:hi] = np.sqrt(((b[lo:hi] - a[i]) ** 2).sum(1))
+    INF = 1e18
+    D = np.full((n, m), INF)
+    B = np.zeros((n, m), np.int8)
+    D[0, 0] = cost[0, 0]
+    # step k: (di, dj, extra cost of the skipped cells)
+    for i in range(n):
+        row = np.full(m, INF)
+        arg = np.zeros(m, np.int8)
+        ci = cost[i]
+        cands = []
+        if i >= 1:
+            p = np.full(m, INF)
+            p[1:] = D[i - 1, :-1]
+            cands.append(p)  # (1,1)
+            p = np.full(m, INF)
+            p[2:] = D[i - 1, :-2] + ci[1:-1]
+            cands.append(p)  # (1,2)
+            p = np.full(m, INF)
+            p[3:] = D[i - 1, :-3] + ci[2:-1] + ci[1:-2]
+            cands.append(p)  # (1,3)
+        if i >= 2:
+            p = np.full(m, INF)
+            p[1:] = D[i - 2, :-1] + cost[i - 1, 1:]
+            cands.append(p)  # (2,1)
+        if i >= 3:
+            p = np.full(m, INF)
+            p[1:] = D[i - 3, :-1] + cost[i - 1, 1:] + cost[i - 2, 1:]
+            cands.append(p)  # (3,1)
+        if cands:
+            st = np.vstack(cands)
+            arg = np.argmin(st, 0).astype(np.int8)
+            row = st[arg, np.arange(m)] + ci
+            D[i] = row
+            B[i] = arg
+    # backtrack from the end (both sequences end together)
+    kinds = [(1, 1), (1, 2), (1, 3), (2, 1), (3, 1)]
+    i, j = n - 1, m - 1
+    pi, pj = [i], [j]
+    while i > 0 or j > 0:
+        avail = []
+        if i >= 1:
+            avail += [(1, 1), (1, 2), (1, 3)]
+        if i >= 2:
+            avail.append((2, 1))
+        if i >= 3:
+            avail.append((3, 1))
+        di, dj = avail[B[i, j]] if B[i, j] < len(avail) else (1, 1)
+        # cells passed over
+        for s in range(1, max(di, dj)):
+            pi.append(i - (s if di > 1 else 0) if di > 1 else i)
+            pj.append(j - (s if dj > 1 else 0) if dj > 1 else j)
+        i, j = i - di, j - dj
+        if i < 0 or j < 0:
+            break
+        pi.append(i)
+        pj.append(j)
+    del kinds
+    return np.array(pi[::-1]), np.array(pj[::-1])
+
+
+def transfer(segs, pi, pj, n_ref, dur_tgt):
+    """Maps reference phone boundaries (seconds) through the path to the target."""
+    # target frame for each reference frame: the mean of the frames it is matched with
+    tj = np.zeros(n_ref)
+    cnt = np.zeros(n_ref)
+    np.add.at(tj, pi, pj)
+    np.add.at(cnt, pi, 1)
+    tj = tj / np.maximum(cnt, 1)
+    # times at frame centres
+    rc = (np.arange(n_ref) * HOP + WIN / 2) / FS
+    tc = (tj * HOP + WIN / 2) / FS
+
+    def warp(t):
+        return float(np.interp(t, rc, tc))
+    out = []
+    for s, e, name in segs:
+        out.append([warp(s), warp(e), name])
+    out[0][0] = 0.0
+    out[-1][1] = max(out[-1][1], dur_tgt)
+    res = []  # contiguous, monotonic; a phone squeezed to nothing keeps its place (length 0)
+    for s, e, name in out:
+        if res:
+            s = res[-1][1]
+        res.append((s, max(s, e), name))
+    return res
+
+
+def align(ref_x, ref_fs, segs, tgt_x, tgt_fs):
+    r = resample(ref_x, ref_fs)
+    t = resample(tgt_x, tgt_fs)
+    # The reference (MBROLA) starts and ends on a sound; the target has its own leading and
+    # trailing silence: pad the reference with labelled pauses so that DTW can match them.
+    pad = int(0.25 * FS)
+    r = np.concatenate([np.zeros(pad), r, np.zeros(pad)])
+    r = r + 1e-5 * np.random.default_rng(0).standard_normal(len(r))
+    off = pad / FS
+    s2 = [(0.0, off, '_')] + [(a + off, b + off, nm) for a, b, nm in segs]
+    s2.append((s2[-1][1], len(r) / FS, '_'))
+    segs = []
+    for sg in s2:  # merge neighbouring pauses
+        if segs and sg[2] == '_' and segs[-1][2] == '_':
+            segs[-1] = (segs[-1][0], sg[1], '_')
+        else:
+            segs.append(sg)
+    fr, ft = features(r), features(t)
+    pi, pj = dtw(fr, ft)
+    return transfer(segs, pi, pj, len(fr), len(t) / FS)
+
+
+def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
+    """The reference pauses at every comma; RHVoice (and pico at times) often does not. A
+    carried-over pause inside the utterance is shrunk to the longest quiet run of the target
+    inside it (frames 35 dB below the 95th-percentile level), or removed (its time split
+    between its neighbours) when that run is shorter than 40 ms."""
+    y = resample(x, fs)
+    e = 10 * np.log10(np.convolve(y ** 2, np.ones(160) / 160, 'same') + 1e-12)
+    e = e[::HOP // 2]  # 5 ms steps
+    step = HOP / 2 / FS
+    ref = np.percentile(e, 95)
+    out = [list(sg) for sg in segs]
+    i = 1
+    while i < len(out) - 1:
+        s, t, name = out[i]
+        if name != '_':
+            i += 1
+            continue
+        a, b = int(s / step), max(int(s / step) + 1, int(t / step))
+        q = e[a:b] < ref + quiet_db
+        best, cur, best_end = 0, 0, a
+        for k, v in enumerate(q):
+            cur = cur + 1 if v else 0
+            if cur > best:
+                best, best_end = cur, a + k + 1
+        if best * step < min_run:
+            mid = (s + t) / 2
+            out[i - 1][1] = mid
+            out[i + 1][0] = mid
+            del out[i]
+            continue
+        qs, qe = (best_end - best) * step, best_end * step
+        out[i][0], out[i][1] = max(s, qs), min(t, qe)
+        out[i - 1][1] = out[i][0]
+        out[i + 1][0] = out[i][1]
+        i += 1
+    return [tuple(sg) for sg in out]
+
+
+def align_files(ref_wav, segs, tgt_wav):
+    rx, rfs = read_wav(ref_wav)
+    tx, tfs = read_wav(tgt_wav)
+    if len(rx) < WIN or len(tx) < WIN:
+        return None
+    return fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs)
+
+
+def measure(n_per_lang, gen):
+    """Boundary error of the aligner against exact labels: an MBROLA voice rendered with a
+    random tempo (0.8-1.25) and pitch (+-4 semitones) is aligned as if unlabelled to the
+    reference voice of its language, and the carried-over boundaries are compared with the
+    exact ones (same espeak-ng phone sequence, so boundaries pair one to one)."""
+    import os
+    import random
+    import subprocess
+    import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import render
+    pairs = [('en', 'us1', 'us2'), ('en', 'us1', 'en1'), ('de', 'de1', 'de5'),
+             ('fr', 'fr1', 'fr3'), ('es', 'es1', 'es3'), ('it', 'it1', 'it3')]
+    rnd = random.Random(5)
+    errs = {}
+    tmp = tempfile.mkdtemp()
+    for lang, ref, tgt in pairs:
+        tl = render.texts(gen, lang, n_per_lang, 777)
+        for k, text in enumerate(tl):
+            files = {}
+            for v, tempo, semi in [(ref, 1.0, 0.0),
+                                   (tgt, rnd.uniform(0.8, 1.25), rnd.uniform(-4, 4))]:
+                pho, sg = render.mbrola_pho(v, text, tempo, semi)
+                p = os.path.join(tmp, v + '.pho')
+                open(p, 'w').write(pho)
+                w = os.path.join(tmp, v + '.wav')
+                subprocess.run(['mbrola', '-e', '/usr/share/mbrola/%s/%s' % (v, v), p, w],
+                               capture_output=True, check=True)
+                files[v] = (w, render.merge_pauses(sg))
+            rs, ts = files[ref][1], files[tgt][1]
+            # Real targets (pico, RHVoice) come with their own leading and trailing silence.
+            x, fs = read_wav(files[tgt][0])
+            lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
+            x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
+            write_wav(files[tgt][0], x, fs)
+            ts = [(0.0, lead / fs, '_')] + [(a + lead / fs, b + lead / fs, nm) for a, b, nm in ts]
+            ts = render.merge_pauses(ts + [(ts[-1][1], len(x) / fs, '_')])
+            rs = [(0.0, 0.0, '_')] + rs if rs[0][2] != '_' else rs
+            if [s[2] for s in rs] != [s[2] for s in ts]:
+                continue
+            al = align_files(files[ref][0], rs, files[tgt][0])
+            if not al or len(al) != len(ts):
+                continue
+            e = [abs(a[0] - b[0]) * 1000 for a, b in zip(al[1:], ts[1:])]
+            errs.setdefault(lang + ' ' + tgt + '<-' + ref, []).extend(e)
+    allv = np.concatenate([np.array(v) for v in errs.values()])
+    rows = []
+    for k, v in errs.items():
+        v = np.array(v)
+        rows.append('%-14s boundaries %5d  median %5.1f ms  p90 %5.1f ms  within 20 ms %4.0f %%' %
+                    (k, len(v), np.median(v), np.percentile(v, 90), 100 * np.mean(v <= 20)))
+    rows.append('%-14s boundaries %5d  median %5.1f ms  p90 %5.1f ms  within 20 ms %4.0f %%' %
+                ('all', len(allv), np.median(allv), np.percentile(allv, 90),
+                 100 * np.mean(allv <= 20)))
+    return rows
+
+
+def fix_manifest(path):
+    """Applies fix_pauses to the label files of the aligned voices (ids 300-499) of a
+    manifest in place (for renders made before fix_pauses; idempotent)."""
+    n = changed = 0
+    for line in open(path):
+        f = line.rstrip('\n').split('\t')
+        if len(f) < 5 or not 300 <= int(f[3]) < 500:
+            continue
+        segs = [(float(a), float(b), c) for a, b, c in (l.split() for l in open(f[1]))]
+        x, fs = read_wav(f[0])
+        out = fix_pauses(segs, x, fs)
+        n += 1
+        if out != segs:
+            changed += 1
+            with open(f[1], 'w') as o:
+                for a, b, c in out:
+                    o.write('%.5f %.5f %s\n' % (a, b, c))
+    return n, changed
+
+
+if __name__ == '__main__':
+    if len(sys.argv) >= 3 and sys.argv[1] == '--fix-pauses':
+        for p in sys.argv[2:]:
+            print('%s: %d aligned label files, %d changed' % ((p,) + fix_manifest(p)))
+        sys.exit(0)
+    if len(sys.argv) >= 4 and sys.argv[1] == '--measure':
+        for line in measure(int(sys.argv[2]), sys.argv[3]):
+            print(line)
+    else:
+        sys.exit('usage: align.py --measure N GEN_BIN')

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Reproduces the issue-11 multi-voice corpus (docs/corpus.md), deterministically (seeded).
+# Usage: tools/corpus/make-corpus.sh GEN_BIN OUTDIR [STAGE...]
+#   stages: batch1 (MBROLA + flite + Open JTalk train, valid, test), aligned (pico + RHVoice),
+#           cond (valid_cond, test_cond), more (a second set of every train voice),
+#           espeak (the espeak half of the training data), all
+# Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
+# (JOBS=1 or 2), everything under nice.
+set -euo pipefail
+gen=$(readlink -f "$1")
+out=$(readlink -f "$2")
+shift 2
+stages=("${@:-all}")
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+jobs=${JOBS:-2}
+N_MB=${N_MB:-90}       # utterances per MBROLA train voice
+N_FL=${N_FL:-200}      # per flite train voice
+N_JT=${N_JT:-200}      # Open JTalk
+N_AL1=${N_AL1:-100}    # per pico / RHVoice train voice, stage aligned
+N_AL=${N_AL:-150}      # per pico / RHVoice train voice, stage more
+N_EV=${N_EV:-25}       # per valid / test voice
+N_ES=${N_ES:-2000}     # espeak-ng training utterances (at most about half of all)
+# N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
+mkdir -p "$out/render"
+tsv=$here/voices.tsv
+ids() { # family split -> ids
+  awk -F'\t' -v f="$1" -v s="$2" 'NR > 1 && $3 == f && $5 == s && $2 != "mbrola-cn1" {print $1}' "$tsv"
+}
+# render ID N SEED: manifest on stdout (renders one voice)
+render() { nice -n 10 "$py" "$here/render.py" "$gen" "$1" "$2" "$out/render/$3" --seed "$3"; }
+# render_set NAME SEED "N:ID ID..." ...: renders voices (2 at a time) into NAME.tsv
+render_set() {
+  local name=$1 seed=$2
+  shift 2
+  local m="$out/render/$name.d"
+  rm -rf "$m" && mkdir -p "$m"
+  for grp in "$@"; do
+    local n=${grp%%:*}
+    for id in ${grp#*:}; do
+      echo "$n $id"
+    done
+  done | xargs -P "$jobs" -n 2 sh -c 'nice -n 10 '"$py"' '"$here"'/render.py '"$gen"' "$1" "$0" '"$out/render/$seed"' --seed '"$seed"' > '"$m"'/"$1".tsv 2>> '"$m"'/log'
+  cat "$m"/*.tsv > "$out/render/$name.tsv"
+  wc -l < "$out/render/$name.tsv"
+}
+gen_list() { # manifest out seed [gen args]
+  local m=$1 o=$2 s=$3
+  shift 3
+  nice -n 10 "$gen" --out "$o" --list "$m" --seed "$s" "$@"
+}
+has() { for s in "${stages[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
+
+if has batch1; then
+  render_set train_nat1 11 "$N_MB:$(ids mbrola train | tr '\n' ' ')" \
+    "$N_FL:$(ids flite train | tr '\n' ' ')" "$N_JT:$(ids openjtalk train)"
+  render_set valid1 12 "$N_EV:$(ids mbrola valid | tr '\n' ' ')"
+  render_set test1 13 "$N_EV:$(ids mbrola test | tr '\n' ' ')" "$N_EV:$(ids flite test | tr '\n' ' ')"
+  gen_list "$out/render/train_nat1.tsv" "$out/train_nat1.bin" 101 &
+  gen_list "$out/render/valid1.tsv" "$out/valid.bin" 102 --audio --clean
+  gen_list "$out/render/test1.tsv" "$out/test.bin" 103 --audio --clean
+  wait
+fi
+if has aligned; then
+  render_set train_al 21 "$N_AL1:$(ids pico train | tr '\n' ' ') $(ids rhvoice train | tr '\n' ' ')"
+  render_set valid_al 22 "$N_EV:$(ids pico valid) $(ids rhvoice valid)"
+  render_set test_al 23 "$N_EV:$(ids rhvoice test)"
+  gen_list "$out/render/train_al.tsv" "$out/train_al.bin" 201 &
+  gen_list "$out/render/valid_al.tsv" "$out/valid_al.bin" 202 --audio --clean
+  gen_list "$out/render/test_al.tsv" "$out/test_al.bin" 203 --audio --clean
+  wait
+fi
+if has cond; then
+  # Every held-out voice under each condition: clean, reverb, telephone, 10 dB noise.
+  for split in valid test; do
+    # the first N_COND utterances of each voice
+    cat "$out/render/${split}1.tsv" "$out/render/${split}_al.tsv" 2> /dev/null |
+      awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' > "$out/render/${split}_all.tsv"
+    rm -f "$out/${split}_cond.bin"
+    for c in clean reverb telephone noise10; do
+      gen_list "$out/render/${split}_all.tsv" "$out/render/${split}_$c.bin" 300 --audio --cond "$c"
+    done
+    "$py" "$here/cat_akds.py" "$out/${split}_cond.bin" "$out/render/${split}"_{clean,reverb,telephone,noise10}.bin
+  done
+fi
+if has more; then
+  # A second, disjoint set of texts and prosody for every train voice (other seeds).
+  render_set train_nat2 31 "$N_MB:$(ids mbrola train | tr '\n' ' ')" \
+    "$N_FL:$(ids flite train | tr '\n' ' ')" "$N_JT:$(ids openjtalk train)" \
+    "$N_AL:$(ids pico train | tr '\n' ' ') $(ids rhvoice train | tr '\n' ' ')"
+  gen_list "$out/render/train_nat2.tsv" "$out/train_nat2.bin" 301
+fi
+if has espeak; then
+  # espeak-ng: at most about half of the training utterances.
+  nice -n 10 "$gen" --out "$out/train_espeak1.bin" --n "$N_ES" --seed 401 --split train &
+  nice -n 10 "$gen" --out "$out/valid_espeak.bin" --n 60 --seed 402 --split eval --audio --clean
+  wait
+fi
+# Counts per file and the split check (no valid/test voice in a train file and vice versa).
+"$py" "$here/stats.py" --check "$out"/*.bin

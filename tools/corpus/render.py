@@ -1,0 +1,244 @@
+#!/usr/bin/python3
+"""Renders labelled utterances of one non-espeak voice (tools/corpus/voices.tsv) for
+ak_gen_data --list: one WAV (16-bit mono) and one label file (start end phone, seconds) per
+utterance, and manifest lines `wav TAB lab TAB lang-id TAB voice-id TAB phone-set`.
+
+Exact timing: MBROLA (espeak-ng --pho durations), flite (-psdur segment ends), Open JTalk
+(trace output labels). SVOX pico and RHVoice give no timing: their audio is aligned to an
+MBROLA rendering of the same text with exact labels (align.py). Texts come from ak_gen_data
+--print-text (the same syllable inventories as the espeak data), seeded by voice id.
+
+Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] > manifest
+Deterministic for a given (voice, N, seed)."""
+import os
+import random
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LANG_ID = {'en': 0, 'es': 1, 'de': 2, 'fr': 3, 'it': 4, 'cmn': 5, 'ja': 6, 'yue': 7}
+JTALK_DIC = '/var/lib/mecab/dic/open-jtalk/naist-jdic'
+JTALK_VOICE = '/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice'
+MBROLA_DIR = '/usr/share/mbrola'
+# Reference MBROLA voice per language for aligning pico/RHVoice (a train voice).
+ALIGN_REF = {'en': 'us1', 'de': 'de1', 'fr': 'fr1', 'es': 'es1', 'it': 'it1'}
+PICO_LANG = {'en-US', 'en-GB', 'de-DE', 'es-ES', 'fr-FR', 'it-IT'}
+
+
+def voices():
+    out = {}
+    with open(os.path.join(HERE, 'voices.tsv')) as f:
+        next(f)
+        for line in f:
+            vid, name, fam, lang, split = line.rstrip('\n').split('\t')
+            out[int(vid)] = dict(id=int(vid), name=name, family=fam, lang=lang, split=split)
+    return out
+
+
+def texts(gen, lang, n, seed):
+    ja = lang == 'ja'
+    r = subprocess.run([gen, '--print-text', lang, '--n', str(n), '--seed', str(seed)],
+                       check=True, capture_output=True, text=True)
+    lines = r.stdout.splitlines()
+    assert len(lines) == n, (lang, len(lines))
+    return [l.strip() for l in lines] if not ja else [l.strip() for l in lines]
+
+
+def write_lab(path, segs):
+    with open(path, 'w') as f:
+        for s, e, name in segs:
+            f.write('%.5f %.5f %s\n' % (s, e, name))
+
+
+# ---- MBROLA ----
+def sampa_name(voice, name):
+    """it1 and it2 name their phones in capitals with stress digits (P A2 RR): lowercase
+    them to SAMPA (affricates like dZ tS keep their case)."""
+    if voice in ('it1', 'it2') and re.fullmatch(r'[A-Z]+[0-9]*', name):
+        return re.sub(r'[0-9]', '', name).lower()
+    return name
+
+
+def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
+    """espeak-ng's phoneme/duration/pitch list for an MBROLA voice, with tempo and pitch
+    changes applied. Returns (pho text, [(start, end, sampa)])."""
+    r = subprocess.run(['espeak-ng', '-v', 'mb-' + voice, '-q', '--pho', text],
+                       capture_output=True, text=True, check=True)
+    out, segs, t = [], [], 0.0
+    k = 2.0 ** (semitones / 12.0)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if not f or f[0].startswith(';'):
+            continue
+        dur = max(1, int(round(float(f[1]) * tempo)))
+        pts = f[2:]
+        for i in range(1, len(pts), 2):
+            pts[i] = str(int(round(float(pts[i]) * k)))
+        out.append(' '.join([f[0], str(dur)] + pts))
+        segs.append((t, t + dur / 1000.0, sampa_name(voice, f[0])))
+        t += dur / 1000.0
+    return '\n'.join(out) + '\n', segs
+
+
+def merge_pauses(segs):
+    out = []
+    for s in segs:
+        if out and s[2] == '_' and out[-1][2] == '_':
+            out[-1] = (out[-1][0], s[1], '_')
+        else:
+            out.append(s)
+    return out
+
+
+def render_mbrola(v, text, base, rnd):
+    name = v['name'].split('-', 1)[1]
+    tempo = rnd.uniform(0.8, 1.25)
+    semi = rnd.uniform(-4.0, 4.0)
+    pho, segs = mbrola_pho(name, text, tempo, semi)
+    if len(segs) < 2:
+        return None
+    with open(base + '.pho', 'w') as f:
+        f.write(pho)
+    db = os.path.join(MBROLA_DIR, name, name)
+    r = subprocess.run(['mbrola', '-e', db, base + '.pho', base + '.wav'], capture_output=True)
+    os.unlink(base + '.pho')
+    if r.returncode != 0 or not os.path.exists(base + '.wav'):
+        return None
+    write_lab(base + '.lab', merge_pauses(segs))
+    return 'sampa'
+
+
+# ---- flite ----
+def render_flite(v, text, base, rnd):
+    name = v['name'].split('-', 1)[1]
+    stretch = rnd.uniform(0.8, 1.25)
+    args = ['flite', '-voice', name, '--setf', 'duration_stretch=%.3f' % stretch]
+    # int_f0_target_mean moves the pitch of the clustergen voices (awb, rms, slt).
+    base_f0 = {'awb': 105.0, 'rms': 100.0, 'slt': 170.0}.get(name)
+    if base_f0:
+        args += ['--setf', 'int_f0_target_mean=%.1f' % (base_f0 * 2 ** (rnd.uniform(-4, 4) / 12))]
+    r = subprocess.run(args + ['-psdur', '-t', text, '-o', base + '.wav'],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    segs, t = [], 0.0
+    for tok in r.stdout.split():
+        m = re.match(r'^(.+):([0-9.]+)$', tok)
+        if not m:
+            continue
+        e = float(m.group(2))
+        if e > t:
+            segs.append((t, e, m.group(1)))
+            t = e
+    if len(segs) < 2:
+        return None
+    write_lab(base + '.lab', segs)
+    return 'arpabet'
+
+
+# ---- Open JTalk ----
+def render_jtalk(v, text, base, rnd):
+    speed = rnd.uniform(0.8, 1.25)
+    fm = rnd.uniform(-4, 4)
+    tr = base + '.trace'
+    r = subprocess.run(['open_jtalk', '-x', JTALK_DIC, '-m', JTALK_VOICE, '-r', '%.3f' % speed,
+                        '-fm', '%.2f' % fm, '-ow', base + '.wav', '-ot', tr],
+                       input=text, capture_output=True, text=True)
+    if r.returncode != 0 or not os.path.exists(tr):
+        return None
+    segs, on = [], False
+    for line in open(tr, encoding='utf-8', errors='replace'):
+        if line.startswith('[Output label]'):
+            on = True
+            continue
+        if on:
+            f = line.split()
+            if len(f) < 3:
+                if segs:
+                    break
+                continue
+            m = re.search(r'-([^+]+)\+', f[2])
+            if m:
+                segs.append((int(f[0]) * 1e-7, int(f[1]) * 1e-7, m.group(1)))
+    os.unlink(tr)
+    if len(segs) < 2:
+        return None
+    write_lab(base + '.lab', segs)
+    return 'jtalk'
+
+
+# ---- pico / RHVoice (aligned) ----
+def render_pico(v, text, base, rnd):
+    loc = v['name'].split('-', 1)[1]
+    assert loc in PICO_LANG
+    spd = int(rnd.uniform(80, 125))
+    pit = int(100 * 2 ** (rnd.uniform(-4, 4) / 12))
+    markup = '<speed level="%d"><pitch level="%d">%s</pitch></speed>' % (spd, pit, text)
+    r = subprocess.run(['pico2wave', '-l', loc, '-w', base + '.wav', markup], capture_output=True)
+    return 'aligned' if r.returncode == 0 else None
+
+
+def render_rhvoice(v, text, base, rnd):
+    name = v['name'].split('-', 1)[1]
+    rate = int(rnd.uniform(80, 125))
+    pitch = int(100 * 2 ** (rnd.uniform(-4, 4) / 12))
+    r = subprocess.run(['RHVoice-test', '-p', name, '-r', str(rate), '-t', str(pitch),
+                        '-o', base + '.wav'], input=text, capture_output=True, text=True)
+    return 'aligned' if r.returncode == 0 else None
+
+
+def align(v, text, base, rnd):
+    import align as al  # numpy; only needed for the aligned families
+    ref = ALIGN_REF[v['lang']]
+    pho, segs = mbrola_pho(ref, text)
+    with open(base + '.ref.pho', 'w') as f:
+        f.write(pho)
+    db = os.path.join(MBROLA_DIR, ref, ref)
+    subprocess.run(['mbrola', '-e', db, base + '.ref.pho', base + '.ref.wav'],
+                   capture_output=True, check=True)
+    os.unlink(base + '.ref.pho')
+    segs = merge_pauses(segs)
+    out = al.align_files(base + '.ref.wav', segs, base + '.wav')
+    os.unlink(base + '.ref.wav')
+    if not out:
+        return None
+    write_lab(base + '.lab', out)
+    return 'sampa'
+
+
+FAMILY = {'mbrola': render_mbrola, 'flite': render_flite, 'openjtalk': render_jtalk,
+          'pico': render_pico, 'rhvoice': render_rhvoice}
+
+
+def main():
+    a = sys.argv[1:]
+    seed = 1
+    if '--seed' in a:
+        i = a.index('--seed')
+        seed = int(a[i + 1])
+        del a[i:i + 2]
+    gen, vid, n, outdir = a[0], int(a[1]), int(a[2]), a[3]
+    v = voices()[vid]
+    os.makedirs(outdir, exist_ok=True)
+    lang = v['lang']
+    tl = texts(gen, 'en' if lang == 'en' else lang, n, seed * 100003 + vid)
+    rnd = random.Random(seed * 7919 + vid)
+    ok = 0
+    for i, text in enumerate(tl):
+        base = os.path.join(outdir, '%s_%05d' % (v['name'], i))
+        if lang == 'ja' and v['family'] == 'mbrola':
+            text = text.replace('\u3002', '\u3001')
+        st = FAMILY[v['family']](v, text, base, rnd)
+        if st == 'aligned':
+            st = align(v, text, base, rnd)
+        if not st:
+            print('render failed: %s %r' % (base, text), file=sys.stderr)
+            continue
+        print('%s.wav\t%s.lab\t%d\t%d\t%s' % (base, base, LANG_ID[lang], vid, st))
+        ok += 1
+    print('%s: %d/%d utterances' % (v['name'], ok, n), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()

@@ -62,6 +62,8 @@ struct ak__asr {
   cmd_ln_t *ps_cfg;
   ps_decoder_t *ps;
   int in_utt;
+  char hmm[600], lm[600], dict[600]; /* the decoder's arguments, alive as long as it */
+  char opts[sizeof(((ak__config *)0)->sphinx_options)];
 #endif
   ak__buf pcm; /* http: the utterance so far */
 };
@@ -84,15 +86,46 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
     return NULL;
   }
 #ifdef AK_HAVE_POCKETSPHINX
-  char hmm[600], lm[600], dict[600];
-  snprintf(hmm, sizeof hmm, "%s/en-us", c->sphinx_model_dir);
-  snprintf(lm, sizeof lm, "%s/en-us.lm.bin", c->sphinx_model_dir);
-  snprintf(dict, sizeof dict, "%s/cmudict-en-us.dict", c->sphinx_model_dir);
-  a->ps_cfg = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-lm", lm, "-dict", dict, "-logfn",
-                          "/dev/null", NULL);
+  snprintf(a->hmm, sizeof a->hmm, "%s/en-us", c->sphinx_model_dir);
+  snprintf(a->dict, sizeof a->dict, "%s/cmudict-en-us.dict", c->sphinx_model_dir);
+  if (!c->sphinx_lm[0] || strcmp(c->sphinx_lm, "generic") == 0)
+    snprintf(a->lm, sizeof a->lm, "%s/en-us.lm.bin", c->sphinx_model_dir);
+  else
+    snprintf(a->lm, sizeof a->lm, "%s", c->sphinx_lm);
+  /* Our defaults, each replaced by the same "-name value" pair in --sphinx-options, then the
+   * other pairs of --sphinx-options. argv[0] is a program name, skipped by the parser. */
+  static const char *const names[] = {"-hmm", "-lm", "-dict", "-logfn"};
+  const char *vals[] = {a->hmm, a->lm, a->dict, "/dev/null"};
+  char *tok[64], *argv[64 + 2 * sizeof names / sizeof names[0] + 1];
+  int ntok = 0, argc = 0;
+  snprintf(a->opts, sizeof a->opts, "%s", c->sphinx_options);
+  for (char *p = a->opts; *p;) {
+    while (*p == ' ') *p++ = 0;
+    if (!*p) break;
+    if (ntok == 64) break;
+    tok[ntok++] = p;
+    while (*p && *p != ' ') p++;
+  }
+  if (ntok % 2 || ntok == 64) {
+    snprintf(err, errcap, "--sphinx-options wants at most 32 '-name value' pairs");
+    free(a);
+    return NULL;
+  }
+  argv[argc++] = "pocketsphinx";
+  for (size_t j = 0; j < sizeof names / sizeof names[0]; j++) {
+    int replaced = 0;
+    for (int i = 0; i < ntok; i += 2) replaced |= strcmp(tok[i], names[j]) == 0;
+    if (!replaced) {
+      argv[argc++] = (char *)names[j];
+      argv[argc++] = (char *)vals[j];
+    }
+  }
+  for (int i = 0; i < ntok; i++) argv[argc++] = tok[i];
+  a->ps_cfg = cmd_ln_parse_r(NULL, ps_args(), argc, argv, FALSE);
   a->ps = a->ps_cfg ? ps_init(a->ps_cfg) : NULL;
   if (!a->ps) {
-    snprintf(err, errcap, "pocketsphinx failed to load models from %s", c->sphinx_model_dir);
+    snprintf(err, errcap, "pocketsphinx failed to load models from %s (language model %s)",
+             c->sphinx_model_dir, a->lm);
     ak__asr_free(a);
     return NULL;
   }

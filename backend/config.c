@@ -86,6 +86,10 @@ static const opt OPTS[] = {
      "language model: ARPA/binary path, or 'generic' (en-us.lm.bin)"},
     {"sphinx-options", "AVATARKIT_SPHINX_OPTIONS", S(sphinx_options), 0, 0, 0,
      "extra pocketsphinx arguments, '-name value' pairs"},
+    {"asr-denoise-db", "AVATARKIT_ASR_DENOISE_DB", I(asr_denoise_db), 0, -60, 0,
+     "noise suppression before pocketsphinx, dB (0 = off)"},
+    {"asr-denoise-floor-db", "AVATARKIT_ASR_DENOISE_FLOOR_DB", D(asr_denoise_floor_db), 0, 0, 0,
+     "suppress only while the quietest 20 ms frame is louder (dBFS)"},
     {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0,
      "speech energy threshold, dBFS"},
     {"vad-silence-ms", "AVATARKIT_VAD_SILENCE_MS", I(vad_silence_ms), 0, 100, 10000,
@@ -124,6 +128,8 @@ void ak__config_default(ak__config *c) {
   snprintf(c->asr_model, sizeof c->asr_model, "whisper-1");
   snprintf(c->sphinx_model_dir, sizeof c->sphinx_model_dir, "/usr/share/pocketsphinx/model/en-us");
   snprintf(c->sphinx_lm, sizeof c->sphinx_lm, "%s/demo.lm", AK_BACKEND_ASR_DIR);
+  c->asr_denoise_db = 0;
+  c->asr_denoise_floor_db = -50.0;
   c->vad_threshold_db = -40.0;
   c->vad_silence_ms = 700;
 }

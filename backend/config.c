@@ -128,7 +128,7 @@ void ak__config_default(ak__config *c) {
   snprintf(c->asr_model, sizeof c->asr_model, "whisper-1");
   snprintf(c->sphinx_model_dir, sizeof c->sphinx_model_dir, "/usr/share/pocketsphinx/model/en-us");
   snprintf(c->sphinx_lm, sizeof c->sphinx_lm, "%s/demo.lm", AK_BACKEND_ASR_DIR);
-  c->asr_denoise_db = 0;
+  c->asr_denoise_db = -15;
   c->asr_denoise_floor_db = -50.0;
   c->vad_threshold_db = -40.0;
   c->vad_silence_ms = 700;

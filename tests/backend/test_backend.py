@@ -689,9 +689,10 @@ def scenario_asr(args):
               f"a second speaker is refused while the only recognizer is in use ({m})")
         b.send_json({"type": "mic_end"})
         a.send_json({"type": "mic_end"})  # a gives it back
-        deadline = time.monotonic() + 10
+        # (its recognizer may still be loading: ~1 s of CPU, far longer on a loaded machine)
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            m = a.recv(10)
+            m = a.recv(60)
             if m["type"] in ("status", "agent_event"):
                 break
         send_pcm(b, silence[:8000] + speech + silence)

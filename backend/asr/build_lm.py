@@ -17,7 +17,6 @@ No external LM toolkit is used. Every word must be in the pronunciation dictiona
 bench/asr/ imports corpus() to prove that its held-out questions are not in this text.
 """
 import argparse
-import itertools
 import math
 import os
 import re

@@ -16,6 +16,9 @@
 #ifndef AK_BACKEND_SDK_DIR
 #define AK_BACKEND_SDK_DIR "web/dist"
 #endif
+#ifndef AK_BACKEND_ASR_DIR
+#define AK_BACKEND_ASR_DIR "backend/asr"
+#endif
 
 enum { T_STR, T_INT, T_DBL, T_LISTEN };
 
@@ -86,6 +89,14 @@ static const opt OPTS[] = {
     {"asr-model", "AVATARKIT_ASR_MODEL", S(asr_model), 0, 0, 0, "ASR model"},
     {"sphinx-model-dir", "AVATARKIT_SPHINX_MODEL_DIR", S(sphinx_model_dir), 0, 0, 0,
      "pocketsphinx en-us models"},
+    {"sphinx-lm", "AVATARKIT_SPHINX_LM", S(sphinx_lm), 0, 0, 0,
+     "language model: ARPA/binary path, or 'generic' (en-us.lm.bin)"},
+    {"sphinx-options", "AVATARKIT_SPHINX_OPTIONS", S(sphinx_options), 0, 0, 0,
+     "extra pocketsphinx arguments, '-name value' pairs"},
+    {"asr-denoise-db", "AVATARKIT_ASR_DENOISE_DB", I(asr_denoise_db), 0, -60, 0,
+     "noise suppression before pocketsphinx, dB (0 = off)"},
+    {"asr-denoise-floor-db", "AVATARKIT_ASR_DENOISE_FLOOR_DB", D(asr_denoise_floor_db), 0, 0, 0,
+     "suppress only while the quietest 20 ms frame is louder (dBFS)"},
     {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0,
      "speech energy threshold, dBFS"},
     {"vad-silence-ms", "AVATARKIT_VAD_SILENCE_MS", I(vad_silence_ms), 0, 100, 10000,
@@ -125,6 +136,9 @@ void ak__config_default(ak__config *c) {
   snprintf(c->asr_provider, sizeof c->asr_provider, "sphinx");
   snprintf(c->asr_model, sizeof c->asr_model, "whisper-1");
   snprintf(c->sphinx_model_dir, sizeof c->sphinx_model_dir, "/usr/share/pocketsphinx/model/en-us");
+  snprintf(c->sphinx_lm, sizeof c->sphinx_lm, "%s/demo.lm", AK_BACKEND_ASR_DIR);
+  c->asr_denoise_db = -15;
+  c->asr_denoise_floor_db = -50.0;
   c->vad_threshold_db = -40.0;
   c->vad_silence_ms = 700;
 }

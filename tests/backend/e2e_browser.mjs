@@ -87,7 +87,14 @@ try {
 
   // the spoken question for the fake microphone
   const wav = join(tmp, 'question.wav');
-  execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', wav, 'what time is it'], { timeout: 30000 });
+  // a natural voice (SVOX pico) when installed: the recognizer's language model is tuned on
+  // such voices; espeak-ng's formant voice is often misheard (README's WER table)
+  try {
+    execFileSync('pico2wave', ['-l', 'en-US', '-w', wav, 'What time is it?'], { timeout: 30000, stdio: 'ignore' });
+  } catch {
+    console.log('  info pico2wave not installed: the spoken question uses espeak-ng');
+    execFileSync('espeak-ng', ['-v', 'en-us', '-s', '140', '-w', wav, 'what time is it'], { timeout: 30000 });
+  }
   const wavBytes = readFileSync(wav);
   const wavSeconds = wavBytes.readUInt32LE(40) / (wavBytes.readUInt32LE(24) * 2);
 

@@ -200,6 +200,11 @@ static void send_ready(ak__session *s) {
   cJSON_AddStringToObject(ag, "tts", ak__tts_family(s->tts));
   cJSON_AddStringToObject(ag, "ttsVoice", ak__tts_voice_id(s->tts));
   cJSON_AddStringToObject(ag, "asr", s->cfg->asr_provider);
+  if (strcmp(s->cfg->asr_provider, "sphinx") == 0) {
+    const char *lm = s->cfg->sphinx_lm[0] ? s->cfg->sphinx_lm : "domain";
+    const char *base = strrchr(lm, '/');
+    cJSON_AddStringToObject(ag, "asrModel", base ? base + 1 : lm);
+  }
   cJSON_AddNumberToObject(ag, "micSampleRate", AK__MIC_RATE);
   ak__session_send(s, o, 0);
 }

@@ -99,6 +99,9 @@ detect_llm() {
     model=${AVATARKIT_LLM_MODEL:-$(printf '%s\n' "$models" | head -n1)}
     export AVATARKIT_LLM=openai AVATARKIT_LLM_URL="$base" AVATARKIT_LLM_MODEL="$model"
     LLM_SAY="$model at $base (found by GET /v1/models, $(printf '%s\n' "$models" | wc -l) listed; AVATARKIT_LLM=none turns it off)"
+    # A model answers anything: the demo's domain language model (its 637 words) would mishear
+    # open questions, so the recognizer gets the generic one unless AVATARKIT_SPHINX_LM says so.
+    export AVATARKIT_SPHINX_LM="${AVATARKIT_SPHINX_LM:-generic}"
     return
   done
   if [ -n "${AVATARKIT_LLM_URL:-}" ]; then

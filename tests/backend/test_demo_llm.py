@@ -113,6 +113,8 @@ try:
     check(srv.rec.models_gets >= 1, f"it asked GET /v1/models ({srv.rec.models_gets})")
     check(ready is not None and ready["agent"]["llm"] == "openai" and ready["agent"]["label"] == "fake-local-7b",
           f"the backend uses the found model ({ready and ready['agent']})")
+    check(ready is not None and ready["agent"].get("asrModel") == "generic",
+          f"with a model found the recognizer uses the generic English LM ({ready and ready['agent']})")
     check(reply == fake_providers.llm_reply(q) and audio, f"the model's streamed answer is spoken ({reply!r})")
     check(srv.rec.chat and srv.rec.chat[-1]["model"] == "fake-local-7b" and srv.rec.chat[-1]["stream"] is True,
           "the chat request streams with that model")
@@ -123,6 +125,8 @@ try:
         {"AVATARKIT_LLM": "none", "AVATARKIT_LLM_PORTS": str(fake_port)}, q)
     check("detection off" in text and srv.rec.models_gets == gets, "AVATARKIT_LLM=none turns detection off")
     check(ready is not None and ready["agent"]["llm"] == "local", "the built-in agent answers")
+    check(ready is not None and ready["agent"].get("asrModel") == "demo.lm",
+          f"the built-in agent keeps the demo's domain LM ({ready and ready['agent']})")
 
     # 3. Nothing answers: the built-in agent says what it can do, not "You said".
     text, ready, reply, audio, _ = run_demo({"AVATARKIT_LLM_PORTS": str(closed_port)}, q)

@@ -603,11 +603,13 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--no-lowlat")) {
       vo.lowlat = 0;
     } else if (!strcmp(argv[i], "--cond") && i + 1 < argc) {
-      /* BIT:NAME, the flag bit (1..31) of an augmentation and its name; the first --cond
-       * replaces the generator's default names. */
+      /* FLAG:NAME, an augmentation's AKDS flag value (2, 4, ... 2^31) and its name; the first
+       * --cond replaces the generator's default names. */
       char *end;
-      long b = strtol(argv[++i], &end, 10);
-      if (b < 1 || b >= MAX_COND || *end != ':' || !end[1]) return 2;
+      long f = strtol(argv[++i], &end, 10);
+      if (f < 2 || f > 0x80000000L || (f & (f - 1)) || *end != ':' || !end[1]) return 2;
+      int b = 0;
+      while ((1L << b) != f) b++;
       if (!cond_set) memset(vo.cond_name, 0, sizeof vo.cond_name);
       cond_set = 1;
       vo.cond_name[b] = end + 1;
@@ -626,7 +628,7 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "usage: ak_eval FILE.bin... [--fps N] [--model PATH] [--markdown] [--by-condition]\n"
             "       ak_eval FILE.bin... --voices voices.tsv [--model PATH] [--prev PATH]\n"
-            "               [--split NAME] [--no-lowlat] [--cond BIT:NAME]... [--fps N]\n");
+            "               [--split NAME] [--no-lowlat] [--cond FLAG:NAME]... [--fps N]\n");
     return 2;
   }
   size_t n = 0, cap = 0;

@@ -72,6 +72,7 @@ def main():
                     help='extra ak_eval arguments (e.g. --cond 16:noise)')
     ap.add_argument('shards', nargs='+')
     a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
     log = open(os.path.join(a.dir, 'pick.log'), 'a')
     seen, best = set(), (None, None)
     while True:

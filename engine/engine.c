@@ -93,7 +93,7 @@ static void run_hop(ak_engine *e) {
   ak__mouth *cur = &e->raw[e->n_raw % AK__HOPRING];
   ak__dsp_mouth(&e->dsp, &f, cur);
   if (e->use_nn) {
-    float mel[AK__NMEL], y[AK__NT];
+    float mel[AK__NMEL], y[AK__NN_MAXNT];
     ak__mel_compute(&e->mel, win, mel);
     ak__nn_step(&e->nn, &e->nns, mel, y);
     int64_t k = (int64_t)e->n_raw - e->mlag; /* the hop this output describes */
@@ -114,6 +114,14 @@ static void run_hop(ak_engine *e) {
       m->smile = gate * y[AK__T_SMILE];
       m->shrug = gate * y[AK__T_SHRUG_LO];
       m->tongue = gate * y[AK__T_TONGUE];
+      if (e->nn.nt > AK__T_LIPS) { /* the closure decision (engine_nn.h) */
+        float lips = gate * ak__smoothstep(0.4f, 0.6f, y[AK__T_LIPS]);
+        m->close += lips * (m->jaw - m->close);
+        if (m->close < 0.0f) m->close = 0.0f;
+        m->press += lips * (fmaxf(m->press, 0.45f) - m->press);
+        m->roll += lips * (fmaxf(m->roll, 0.25f) - m->roll);
+        m->roll_up += lips * (fmaxf(m->roll_up, 0.15f) - m->roll_up);
+      }
       m->voice = y[AK__T_VOICE] >= 0.5f ? 1.0f : 0.0f;
       /* m->level keeps the DSP loudness: it drives the facial life. */
     }

@@ -28,6 +28,13 @@ enum {
   AK__T_VOICE,
   AK__NT
 };
+/* A network may have one more output after these (meta nt = AK__NT + 1): the probability that
+ * the lips are closed for /p b m/ at this hop, a yes/no decision trained with cross-entropy.
+ * The engine then closes the lips (mouthClose up to jawOpen, press and rolls of the PP pose)
+ * in proportion to smoothstep(0.4, 0.6, p): regression outputs hedge at half strength on
+ * voices unlike the training data, a decision does not. */
+#define AK__T_LIPS AK__NT
+#define AK__NN_MAXNT (AK__NT + 1)
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
 #define AK__NN_MAXH 128
@@ -51,7 +58,8 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn);
 /* 1 when m has a network under prefix (its meta record), well-formed or not. */
 int ak__nn_has(const ak_model *m, const char *prefix);
 void ak__nn_reset(const ak__nn *nn, ak__nn_state *s);
-/* One hop: raw log-mel in, AK__NT sigmoid outputs for hop j - lookahead out. */
+/* One hop: raw log-mel in, nn->nt (AK__NT or AK__NN_MAXNT) sigmoid outputs for hop
+ * j - lookahead out. */
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out);
 /* y[r] += sum_c W[r * cols + c] * x[c]: the plain C reference kernel. */
 void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y);

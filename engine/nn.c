@@ -90,8 +90,8 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
     if (!(md[i] >= 0.0f && md[i] <= 4096.0f)) return AK_EFORMAT;
   int nmel = (int)md[0], hid = (int)md[1], nt = (int)md[2];
   int la = (int)md[3], k = (int)md[4];
-  if (nmel != AK__NMEL || nt != AK__NT || k != 3 || hid < 1 || hid > AK__NN_MAXH || la < 0 ||
-      la > 10)
+  if (nmel != AK__NMEL || (nt != AK__NT && nt != AK__NN_MAXNT) || k != 3 || hid < 1 ||
+      hid > AK__NN_MAXH || la < 0 || la > 10)
     return AK_EFORMAT;
   uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
   nn->nmel = nmel;
@@ -142,8 +142,8 @@ void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *ou
     float n = tanhf(gi[2 * H + i] + r * gh[2 * H + i]);
     s->h[i] = (1.0f - z) * n + z * s->h[i];
   }
-  float o[AK__NT];
-  memcpy(o, nn->out_b, AK__NT * sizeof *o);
-  nn->mv(nn->out_w, s->h, AK__NT, H, o);
-  for (int i = 0; i < AK__NT; i++) out[i] = sigm(o[i]);
+  float o[AK__NN_MAXNT];
+  memcpy(o, nn->out_b, (size_t)nn->nt * sizeof *o);
+  nn->mv(nn->out_w, s->h, nn->nt, H, o);
+  for (int i = 0; i < nn->nt; i++) out[i] = sigm(o[i]);
 }

@@ -30,7 +30,7 @@ def main():
     d = {k[len(a.prefix):]: v for k, v in train.load_blob(a.model).items()
          if k.startswith(a.prefix) and (a.prefix or not k.startswith('ll.'))}
     nmel, hidden, nt, la = (int(x) for x in d['meta'][:4])
-    net = train.Net(nmel, hidden, la)
+    net = train.Net(nmel, hidden, la, nt)
     net.load_state_dict({
         'conv.weight': torch.tensor(d['conv.w'].transpose(0, 2, 1).copy()),
         'conv.bias': torch.tensor(d['conv.b']),

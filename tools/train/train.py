@@ -24,16 +24,30 @@ import akds  # noqa: E402
 
 NT = 14
 VOICE = 13
+LIPS = 14  # the optional closure-decision output (engine/engine_nn.h AK__T_LIPS)
+VIS_PP = 1  # tools/train/phones.h
+
+
+def lips_target(phones, n_hops, edge=0.2):
+    """1 at the hops whose centre lies in the middle of a /p b m/ (viseme PP) phone, leaving
+    out `edge` of its duration at either end; else 0."""
+    y = np.zeros(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if int(vis) == VIS_PP:
+            d = en - st
+            y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
+    return y
 BLOB_VERSION = 1
 
 
 class Net(torch.nn.Module):
-    def __init__(self, nmel, hidden, lookahead):
+    def __init__(self, nmel, hidden, lookahead, nout=NT):
         super().__init__()
         self.M = lookahead
         self.conv = torch.nn.Conv1d(nmel, hidden, 3)
         self.gru = torch.nn.GRU(hidden, hidden, batch_first=True)
-        self.out = torch.nn.Linear(hidden, NT)
+        self.out = torch.nn.Linear(hidden, nout)
 
     def forward(self, x):  # x: B x T x nmel (normalised)
         y = torch.nn.functional.pad(x.transpose(1, 2), (2, 0))
@@ -130,6 +144,10 @@ def main():
                          'shard did not (AKDS flag 256)')
     ap.add_argument('--open-weight', type=float, default=0,
                     help='extra squared-error weight on the lip opening jawOpen - mouthClose')
+    ap.add_argument('--lips', action='store_true',
+                    help='add the closure-decision output (15th, cross-entropy on "inside the '
+                         'middle of a /p b m/")')
+    ap.add_argument('--lips-weight', type=float, default=1.0)
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -152,6 +170,12 @@ def main():
             sys.exit('train: voices %s are not train voices in %s' % (bad, a.voices))
     feats = [u['feat'] for u in keep]
     tgts = [u['target'] for u in keep]
+    nout = NT + 1 if a.lips else NT
+    if a.lips:
+        tgts = [np.concatenate([t, lips_target(u['phones'], len(t))[:, None]], 1)
+                for t, u in zip(tgts, keep)]
+        print('lips target: %.2f%% of hops' % (100 * np.mean(np.concatenate(
+            [t[:, LIPS] for t in tgts]))), flush=True)
     is_esp = np.array([int(u['voice']) < 100 for u in keep])
     floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
     factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
@@ -186,7 +210,7 @@ def main():
 
     def batch(ids):
         X = np.zeros((len(ids), C + M, nmel), np.float32)
-        Y = np.zeros((len(ids), C, NT), np.float32)
+        Y = np.zeros((len(ids), C, nout), np.float32)
         Mk = np.zeros((len(ids), C), np.float32)
         for b, i in enumerate(ids):
             f, t = feats[i], tgts[i]
@@ -206,7 +230,7 @@ def main():
             Mk[b, :len(ys)] = 1
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
-    net = Net(nmel, a.hidden, M)
+    net = Net(nmel, a.hidden, M, nout)
     if init is not None:
         src = {
             'conv.weight': torch.tensor(init['conv.w'].transpose(0, 2, 1).copy()),
@@ -219,6 +243,12 @@ def main():
         h0 = src['conv.bias'].shape[0]
         if h0 != a.hidden:
             src = grow(src, net.state_dict(), h0, a.hidden)
+        if src['out.weight'].shape[0] < nout:  # a new closure-decision output: starts "open"
+            ow = torch.zeros(nout, a.hidden)
+            ow[:NT] = src['out.weight']
+            ob = torch.full((nout,), -4.0)
+            ob[:NT] = src['out.bias']
+            src['out.weight'], src['out.bias'] = ow, ob
         net.load_state_dict(src)
         print('warm start from %s (hidden %d -> %d)' % (a.init, h0, a.hidden), flush=True)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
@@ -229,6 +259,8 @@ def main():
         p = torch.sigmoid(out)
         mse = ((p[..., :VOICE] - Y[..., :VOICE]) ** 2 * w[:VOICE]).sum(-1)
         v = bce(out[..., VOICE], Y[..., VOICE])
+        if a.lips:
+            mse = mse + a.lips_weight * bce(out[..., LIPS], Y[..., LIPS])
         if a.open_weight > 0:  # the lip opening the evaluation judges closure by
             mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
         return ((mse + 0.3 * v) * Mk).sum() / Mk.sum()
@@ -236,7 +268,7 @@ def main():
     def export():
         """Writes the blob of the current weights to a.out (atomically) and returns it."""
         sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-        meta = np.array([nmel, a.hidden, NT, M, 3], np.float32)
+        meta = np.array([nmel, a.hidden, nout, M, 3], np.float32)
         recs = [('meta', meta), ('feat.mean', mean), ('feat.std', std),
                 ('conv.w', sd['conv.weight'].transpose(0, 2, 1).copy()),
                 ('conv.b', sd['conv.bias']),
@@ -303,7 +335,7 @@ def main():
         with torch.no_grad():
             out = torch.sigmoid(net(torch.from_numpy((f - mean) / std)[None]))[0].numpy()
         with open(a.fixture, 'wb') as fx:
-            fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, NT))
+            fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, nout))
             fx.write(f.astype('<f4').tobytes())
             fx.write(out.astype('<f4').tobytes())
         print('wrote fixture %s' % a.fixture, flush=True)

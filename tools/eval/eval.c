@@ -371,17 +371,18 @@ typedef struct vreport {
   size_t n, cap;
 } vreport;
 
-static vgroup *vgroup_get(vreport *r, const char *split, const char *kind, const char *name) {
+/* The index of a group, created when new (an index: r->g moves as it grows). */
+static size_t vgroup_get(vreport *r, const char *split, const char *kind, const char *name) {
   for (size_t i = 0; i < r->n; i++)
     if (!strcmp(r->g[i].split, split) && !strcmp(r->g[i].kind, kind) && !strcmp(r->g[i].name, name))
-      return &r->g[i];
-  if (r->n == r->cap) r->g = realloc(r->g, (r->cap = r->cap ? 2 * r->cap : 64) * sizeof *r->g);
+      return i;
+  if (r->n == r->cap) r->g = realloc(r->g, (r->cap = r->cap ? 2 * r->cap : 4) * sizeof *r->g);
   vgroup *g = &r->g[r->n++];
   memset(g, 0, sizeof *g);
   snprintf(g->split, sizeof g->split, "%s", split);
   snprintf(g->kind, sizeof g->kind, "%s", kind);
   snprintf(g->name, sizeof g->name, "%s", name);
-  return g;
+  return r->n - 1;
 }
 
 /* voices.tsv: id, name, family, lang, split (tab-separated; lines not starting with a number
@@ -520,7 +521,7 @@ static int voice_mode(const utt *u, size_t n, const vopts *o, const ak_model *nn
     for (int b = 1; b < MAX_COND; b++)
       if ((aug & (1u << b)) && o->cond_name[b]) conds[nc++] = o->cond_name[b];
     if (aug && nc == 0) conds[nc++] = "other";
-    vgroup *gs[5 + 2 * MAX_COND];
+    size_t gs[5 + 2 * MAX_COND];
     int ng = 0;
     char key[96];
     if (!aug) {
@@ -536,7 +537,7 @@ static int voice_mode(const utt *u, size_t n, const vopts *o, const ak_model *nn
       snprintf(key, sizeof key, "%s, %s", conds[c], fam);
       gs[ng++] = vgroup_get(&r, split, "famcond", key);
     }
-    for (int g = 0; g < ng; g++) gs[g]->utts++;
+    for (int g = 0; g < ng; g++) r.g[gs[g]].utts++;
     for (int s = 0; s < V_NSYS; s++) {
       if ((s == V_PREV || s == V_PREV0) && !prev) continue;
       if ((s == V_NEW0 || s == V_PREV0) && !o->lowlat) continue;
@@ -549,7 +550,7 @@ static int voice_mode(const utt *u, size_t n, const vopts *o, const ak_model *nn
       acc one;
       memset(&one, 0, sizeof one);
       score(&u[i], fps, &t, &one);
-      for (int g = 0; g < ng; g++) acc_add(&gs[g]->a[s], &one);
+      for (int g = 0; g < ng; g++) acc_add(&r.g[gs[g]].a[s], &one);
       track_free(&t);
     }
   }

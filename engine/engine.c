@@ -115,7 +115,7 @@ static void run_hop(ak_engine *e) {
       m->shrug = gate * y[AK__T_SHRUG_LO];
       m->tongue = gate * y[AK__T_TONGUE];
       if (e->nn.nt > AK__T_LIPS) { /* the closure decision (engine_nn.h) */
-        float lips = gate * ak__smoothstep(0.4f, 0.6f, y[AK__T_LIPS]);
+        float lips = gate * ak__smoothstep(e->nn.lips_lo, e->nn.lips_hi, y[AK__T_LIPS]);
         m->close += lips * (m->jaw - m->close);
         if (m->close < 0.0f) m->close = 0.0f;
         m->press += lips * (fmaxf(m->press, 0.45f) - m->press);

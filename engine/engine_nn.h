@@ -31,8 +31,10 @@ enum {
 /* A network may have one more output after these (meta nt = AK__NT + 1): the probability that
  * the lips are closed for /p b m/ at this hop, a yes/no decision trained with cross-entropy.
  * The engine then closes the lips (mouthClose up to jawOpen, press and rolls of the PP pose)
- * in proportion to smoothstep(0.4, 0.6, p): regression outputs hedge at half strength on
- * voices unlike the training data, a decision does not. */
+ * in proportion to smoothstep(lo, hi, p): regression outputs hedge at half strength on
+ * voices unlike the training data, a decision does not. lo, hi: the optional record
+ * "lips.thr" [2] of the network (0 <= lo < hi <= 1, picked on validation voices), else
+ * 0.4, 0.6. */
 #define AK__T_LIPS AK__NT
 #define AK__NN_MAXNT (AK__NT + 1)
 
@@ -42,6 +44,7 @@ typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols
 typedef struct ak__nn {
   ak__matvec_fn mv; /* kernel chosen at bind time: SIMD when the CPU has it */
   int nmel, hidden, nt, lookahead;
+  float lips_lo, lips_hi; /* closure-decision smoothstep edges (nt == AK__NN_MAXNT) */
   const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
 } ak__nn;
 

@@ -109,6 +109,15 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   nn->out_w = rec(m, prefix, "out.w", (uint32_t)nt, H, 0, &ok);
   nn->out_b = rec(m, prefix, "out.b", (uint32_t)nt, 0, 0, &ok);
   if (!ok) return AK_EFORMAT;
+  nn->lips_lo = 0.4f;
+  nn->lips_hi = 0.6f;
+  if (find(m, prefix, "lips.thr")) {
+    const float *t = rec(m, prefix, "lips.thr", 2, 0, 0, &ok);
+    if (!ok || nt != AK__NN_MAXNT || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
+      return AK_EFORMAT;
+    nn->lips_lo = t[0];
+    nn->lips_hi = t[1];
+  }
   nn->mv = ak__matvec_best();
   for (int i = 0; i < nmel; i++)
     if (!(nn->std[i] > 0.0f)) return AK_EFORMAT;

@@ -470,8 +470,8 @@ static void test_lowlat(void) {
 }
 
 /* A constant network (all weights 0, the outputs set by their biases): nt outputs, the closure
- * decision (15th output) at logit `lips` when present. */
-static buf const_net(int nt, float lips) {
+ * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr. */
+static buf const_net(int nt, float lips, const float *thr) {
   enum { H = 4, F = AK__NMEL };
   static float zero[3 * H * F];
   float meta[5] = {F, H, (float)nt, 0, 3}, ones[F], ob[AK__NN_MAXNT + 1] = {0};
@@ -496,7 +496,9 @@ static buf const_net(int nt, float lips) {
   add_rec(&body, "gru.b_hh", 0, 1, dg1, zero, 3 * H * 4);
   add_rec(&body, "out.w", 0, 2, dow, zero, (uint32_t)nt * H * 4);
   add_rec(&body, "out.b", 0, 1, dob, ob, (uint32_t)nt * 4);
-  buf b = finish_blob(&body, 11, 1);
+  uint32_t d2[4] = {2, 1, 1, 1};
+  if (thr) add_rec(&body, "lips.thr", 0, 1, d2, thr, 8);
+  buf b = finish_blob(&body, thr ? 12 : 11, 1);
   free(body.p);
   return b;
 }
@@ -540,23 +542,42 @@ static int const_net_frame(const buf *b, float *jaw, float *close, float *press)
  * when it says "open" the regression outputs stand. */
 static void test_lips_output(void) {
   float j, cl, pr;
-  buf b = const_net(AK__NT + 2, 0.0f);
+  buf b = const_net(AK__NT + 2, 0.0f, NULL);
   CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "network with 16 outputs refused");
   free(b.p);
-  b = const_net(AK__NT, 0.0f);
+  b = const_net(AK__NT, 0.0f, NULL);
   int rc = const_net_frame(&b, &j, &cl, &pr);
   CHECK(rc == AK_OK && j > 0.5f && cl < 0.1f, "14-output network: lips apart (regression only)");
   free(b.p);
-  b = const_net(AK__NT + 1, -8.0f);
+  b = const_net(AK__NT + 1, -8.0f, NULL);
   rc = const_net_frame(&b, &j, &cl, &pr);
   char msg[160];
   snprintf(msg, sizeof msg, "decision 'open': jaw %.2f, mouthClose %.2f stays apart", j, cl);
   CHECK(rc == AK_OK && j > 0.5f && cl < 0.1f, msg);
   free(b.p);
-  b = const_net(AK__NT + 1, 8.0f);
+  b = const_net(AK__NT + 1, 8.0f, NULL);
   rc = const_net_frame(&b, &j, &cl, &pr);
   snprintf(msg, sizeof msg, "decision 'closed': jaw %.2f, mouthClose %.2f, press %.2f", j, cl, pr);
   CHECK(rc == AK_OK && j > 0.5f && fabsf(cl - j) < 0.01f && pr > 0.4f, msg);
+  free(b.p);
+  /* p = 0.5: half way with the default edges (0.4, 0.6), closed with lips.thr (0.1, 0.2). */
+  b = const_net(AK__NT + 1, 0.0f, NULL);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  snprintf(msg, sizeof msg, "p 0.5, default edges: mouthClose %.2f half of jaw %.2f", cl, j);
+  CHECK(rc == AK_OK && fabsf(cl - 0.05f - 0.5f * (j - 0.05f)) < 0.03f, msg);
+  free(b.p);
+  const float low[2] = {0.1f, 0.2f}, bad[2] = {0.6f, 0.4f};
+  b = const_net(AK__NT + 1, 0.0f, low);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  snprintf(msg, sizeof msg, "p 0.5, lips.thr 0.1..0.2: mouthClose %.2f = jaw %.2f", cl, j);
+  CHECK(rc == AK_OK && fabsf(cl - j) < 0.01f, msg);
+  free(b.p);
+  b = const_net(AK__NT + 1, 0.0f, bad);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "lips.thr with lo >= hi refused");
+  free(b.p);
+  b = const_net(AK__NT, 0.0f, low);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT,
+        "lips.thr on a network without the decision output refused");
   free(b.p);
 }
 

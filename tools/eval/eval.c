@@ -46,6 +46,7 @@ typedef struct acc {
   /* The issue-11 definitions (per-utterance threshold, see score()): /p b m/ closed and open
    * vowels opened. */
   long iclos_n, iclos_ok, ovow_n, ovow_ok;
+  long fcl_n, fcl; /* vowels (>= 30 ms) whose lips close: false closures */
 } acc;
 
 static void acc_add(acc *d, const acc *s) {
@@ -68,6 +69,8 @@ static void acc_add(acc *d, const acc *s) {
   d->iclos_ok += s->iclos_ok;
   d->ovow_n += s->ovow_n;
   d->ovow_ok += s->ovow_ok;
+  d->fcl_n += s->fcl_n;
+  d->fcl += s->fcl;
 }
 
 /* A system's output for one utterance: per-frame jaw, lip opening, rounding. */
@@ -281,12 +284,22 @@ static void score(const utt *u, int fps, const track *t, acc *a) {
         for (long i = i0; i <= i1; i++) mn = t->open[i] < mn ? t->open[i] : mn;
         a->iclos_n++;
         if (mn < thr) a->iclos_ok++;
-      } else if (p->vis == AK_VIS_AA) {
+      } else if (p->vis >= AK_VIS_AA && p->vis <= AK_VIS_UC) {
+        float mn = 1e9f;
         double m = 0;
-        for (long i = i0; i <= i1; i++) m += t->open[i];
+        for (long i = i0; i <= i1; i++) {
+          m += t->open[i];
+          mn = t->open[i] < mn ? t->open[i] : mn;
+        }
         m /= (double)(i1 - i0 + 1);
-        a->ovow_n++;
-        if (m > thr && m > 0.05) a->ovow_ok++;
+        if (p->vis == AK_VIS_AA) {
+          a->ovow_n++;
+          if (m > thr && m > 0.05) a->ovow_ok++;
+        }
+        if (p->end - p->start >= 0.03f) {
+          a->fcl_n++;
+          if (mn < thr) a->fcl++;
+        }
       }
     }
   }
@@ -442,14 +455,15 @@ static void vrow(const vgroup *g, int sn, int sp, int have_prev, int fps) {
     printf(" %+d / %+d |", ln * 1000 / fps, lp * 1000 / fps);
     printf(" %.3f / %.3f / %.3f |", ratio(an->sil_ok, an->sil_n), ratio(ap->sil_ok, ap->sil_n),
            ratio(al->sil_ok, al->sil_n));
-    printf(" %+.2f / %+.2f |\n", rnd_n, rnd_p);
+    printf(" %+.2f / %+.2f | %.2f / %.2f / %.2f |\n", rnd_n, rnd_p, ratio(an->fcl, an->fcl_n),
+           ratio(ap->fcl, ap->fcl_n), ratio(al->fcl, al->fcl_n));
   } else {
     printf(" %.2f / %.2f |", ratio(an->iclos_ok, an->iclos_n), ratio(al->iclos_ok, al->iclos_n));
     printf(" %.2f / %.2f |", ratio(an->ovow_ok, an->ovow_n), ratio(al->ovow_ok, al->ovow_n));
     printf(" %.2f / %.2f |", rn, rl);
     printf(" %+d |", ln * 1000 / fps);
     printf(" %.3f / %.3f |", ratio(an->sil_ok, an->sil_n), ratio(al->sil_ok, al->sil_n));
-    printf(" %+.2f |\n", rnd_n);
+    printf(" %+.2f | %.2f / %.2f |\n", rnd_n, ratio(an->fcl, an->fcl_n), ratio(al->fcl, al->fcl_n));
   }
 }
 

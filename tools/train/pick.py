@@ -12,6 +12,9 @@ scored with its gate edges set to --lips-thr (default 0.05 0.12), as it would sh
 
   /usr/bin/python3 tools/train/pick.py --dir CKPTS --eval build/bin/ak_eval \
       --voices voices.tsv --lookahead 80 valid1.bin [valid2.bin ...] [--watch]
+
+--sweep MODEL instead scores MODEL (a network with the closure decision) with each gate-edge
+pair of a fixed grid on the valid voices and prints the best pair (for pack.py --lips-thr).
 """
 import argparse
 import glob
@@ -70,6 +73,32 @@ def score(out, lowlat):
         mc, mr, mo, mf, sil, len(clos))
 
 
+GRID = [(0.03, 0.08), (0.05, 0.12), (0.08, 0.16), (0.1, 0.2), (0.15, 0.3), (0.2, 0.4),
+        (0.3, 0.5), (0.4, 0.6)]
+
+
+def sweep(a):
+    blob = train.load_blob(a.sweep)
+    best = (None, None)
+    for lo, hi in GRID:
+        blob['lips.thr'] = np.array([lo, hi], np.float32)
+        model = os.path.join(a.dir, 'sweep.akmw')
+        os.makedirs(a.dir, exist_ok=True)
+        with open(model, 'wb') as f:
+            f.write(train.blob(list(blob.items())))
+        cmd = ['nice', '-n', '19', a.eval] + a.shards + [
+            '--voices', a.voices, '--split', 'valid', '--model', model] + a.extra
+        if a.lookahead == 80:
+            cmd.append('--no-lowlat')
+        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        s, summ = score(r.stdout, a.lookahead == 0)
+        if s is not None and (best[0] is None or s > best[0]):
+            best = (s, (lo, hi))
+        print('lips.thr %.2f %.2f: score %.4f  %s' % (lo, hi, s, summ), flush=True)
+    print('best: %s %s' % best[1])
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--dir', required=True)
@@ -81,8 +110,11 @@ def main():
     ap.add_argument('--lips-thr', nargs=2, type=float, default=[0.05, 0.12])
     ap.add_argument('--extra', nargs='*', default=[],
                     help='extra ak_eval arguments (e.g. --cond 16:noise)')
+    ap.add_argument('--sweep', metavar='MODEL')
     ap.add_argument('shards', nargs='+')
     a = ap.parse_args()
+    if a.sweep:
+        return sweep(a)
     os.makedirs(a.dir, exist_ok=True)
     log = open(os.path.join(a.dir, 'pick.log'), 'a')
     seen, best = set(), (None, None)

@@ -568,7 +568,7 @@ static int voice_mode(const utt *u, size_t n, const vopts *o, const ak_model *nn
       track_free(&t);
     }
   }
-  qsort(r.g, r.n, sizeof *r.g, cmp_group);
+  if (r.n) qsort(r.g, r.n, sizeof *r.g, cmp_group);
   int hp = prev != NULL;
   printf(
       "Unseen-voice evaluation: %zu utterances (%ld outside the split filter), %d fps. Each "

@@ -31,6 +31,7 @@ struct ak_engine {
   ak__mel mel;
   float ring[AK__RING];
   ak__mouth raw[AK__HOPRING];
+  float hop_db[AK__HOPRING]; /* window level of each hop (network mouth: digital silence) */
   ak__mouth out[AK__HOPRING];
   ak_motion_frame *q; /* FIFO of assembled frames, grows up to AK__MAX_PENDING_FRAMES */
   size_t qcap, qhead, qlen;
@@ -92,8 +93,9 @@ static void run_hop(ak_engine *e) {
   ak__feat_compute(win, &f);
   ak__mouth *cur = &e->raw[e->n_raw % AK__HOPRING];
   ak__dsp_mouth(&e->dsp, &f, cur);
+  e->hop_db[e->n_raw % AK__HOPRING] = f.db;
   if (e->use_nn) {
-    float mel[AK__NMEL], y[AK__NT];
+    float mel[AK__NMEL], y[AK__NN_MAXNT];
     ak__mel_compute(&e->mel, win, mel);
     ak__nn_step(&e->nn, &e->nns, mel, y);
     int64_t k = (int64_t)e->n_raw - e->mlag; /* the hop this output describes */
@@ -101,6 +103,10 @@ static void run_hop(ak_engine *e) {
       ak__mouth *m = &e->raw[(uint64_t)k % AK__HOPRING];
       /* Voice activity from the network gates the mouth: pauses rest. */
       float gate = ak__smoothstep(0.3f, 0.6f, y[AK__T_VOICE]);
+      /* Digital silence (a window under -95 dBFS, e.g. exact zeros) rests whatever the network
+       * says: trained with noise floors everywhere, it has no reason to know exact zeros. */
+      int silent = e->hop_db[(uint64_t)k % AK__HOPRING] < AK__SILENT_DB;
+      if (silent) gate = 0.0f;
       m->jaw = gate * y[AK__T_JAW];
       m->close = gate * y[AK__T_CLOSE];
       m->funnel = gate * y[AK__T_FUNNEL];
@@ -114,6 +120,14 @@ static void run_hop(ak_engine *e) {
       m->smile = gate * y[AK__T_SMILE];
       m->shrug = gate * y[AK__T_SHRUG_LO];
       m->tongue = gate * y[AK__T_TONGUE];
+      if (e->nn.nt > AK__T_LIPS) { /* the closure decision (engine_nn.h) */
+        float lips = gate * ak__smoothstep(e->nn.lips_lo, e->nn.lips_hi, y[AK__T_LIPS]);
+        m->close += lips * (m->jaw - m->close);
+        if (m->close < 0.0f) m->close = 0.0f;
+        m->press += lips * (fmaxf(m->press, 0.45f) - m->press);
+        m->roll += lips * (fmaxf(m->roll, 0.25f) - m->roll);
+        m->roll_up += lips * (fmaxf(m->roll_up, 0.15f) - m->roll_up);
+      }
       m->voice = y[AK__T_VOICE] >= 0.5f ? 1.0f : 0.0f;
       /* m->level keeps the DSP loudness: it drives the facial life. */
     }

@@ -13,8 +13,9 @@
 #include "engine_life.h"
 #include "engine_nn.h"
 
-#define AK__RING 1024   /* sample ring, power of two >= AK__WIN + AK__HOP */
-#define AK__HOPRING 256 /* hop results kept; > hops in one frame at 1 fps (100) + lookahead */
+#define AK__RING 1024        /* sample ring, power of two >= AK__WIN + AK__HOP */
+#define AK__SILENT_DB -95.0f /* hop level under which the network mouth rests */
+#define AK__HOPRING 256      /* hop results kept; > hops in one frame at 1 fps (100) + lookahead */
 #define AK__MAX_PENDING_FRAMES 32768 /* unpopped frames an engine holds before AK_ETOOBIG */
 #define AK__SMOOTH_HOPS 2            /* max hops of symmetric smoothing look-ahead */
 

@@ -28,6 +28,15 @@ enum {
   AK__T_VOICE,
   AK__NT
 };
+/* A network may have one more output after these (meta nt = AK__NT + 1): the probability that
+ * the lips are closed for /p b m/ at this hop, a yes/no decision trained with cross-entropy.
+ * The engine then closes the lips (mouthClose up to jawOpen, press and rolls of the PP pose)
+ * in proportion to smoothstep(lo, hi, p): regression outputs hedge at half strength on
+ * voices unlike the training data, a decision does not. lo, hi: the optional record
+ * "lips.thr" [2] of the network (0 <= lo < hi <= 1, picked on validation voices), else
+ * 0.4, 0.6. */
+#define AK__T_LIPS AK__NT
+#define AK__NN_MAXNT (AK__NT + 1)
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
 #define AK__NN_MAXH 128
@@ -35,6 +44,7 @@ typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols
 typedef struct ak__nn {
   ak__matvec_fn mv; /* kernel chosen at bind time: SIMD when the CPU has it */
   int nmel, hidden, nt, lookahead;
+  float lips_lo, lips_hi; /* closure-decision smoothstep edges (nt == AK__NN_MAXNT) */
   const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
 } ak__nn;
 
@@ -51,7 +61,8 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn);
 /* 1 when m has a network under prefix (its meta record), well-formed or not. */
 int ak__nn_has(const ak_model *m, const char *prefix);
 void ak__nn_reset(const ak__nn *nn, ak__nn_state *s);
-/* One hop: raw log-mel in, AK__NT sigmoid outputs for hop j - lookahead out. */
+/* One hop: raw log-mel in, nn->nt (AK__NT or AK__NN_MAXNT) sigmoid outputs for hop
+ * j - lookahead out. */
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out);
 /* y[r] += sum_c W[r * cols + c] * x[c]: the plain C reference kernel. */
 void ak__matvec_ref(const float *W, const float *x, int rows, int cols, float *y);

@@ -90,8 +90,8 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
     if (!(md[i] >= 0.0f && md[i] <= 4096.0f)) return AK_EFORMAT;
   int nmel = (int)md[0], hid = (int)md[1], nt = (int)md[2];
   int la = (int)md[3], k = (int)md[4];
-  if (nmel != AK__NMEL || nt != AK__NT || k != 3 || hid < 1 || hid > AK__NN_MAXH || la < 0 ||
-      la > 10)
+  if (nmel != AK__NMEL || (nt != AK__NT && nt != AK__NN_MAXNT) || k != 3 || hid < 1 ||
+      hid > AK__NN_MAXH || la < 0 || la > 10)
     return AK_EFORMAT;
   uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
   nn->nmel = nmel;
@@ -109,6 +109,15 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   nn->out_w = rec(m, prefix, "out.w", (uint32_t)nt, H, 0, &ok);
   nn->out_b = rec(m, prefix, "out.b", (uint32_t)nt, 0, 0, &ok);
   if (!ok) return AK_EFORMAT;
+  nn->lips_lo = 0.4f;
+  nn->lips_hi = 0.6f;
+  if (find(m, prefix, "lips.thr")) {
+    const float *t = rec(m, prefix, "lips.thr", 2, 0, 0, &ok);
+    if (!ok || nt != AK__NN_MAXNT || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
+      return AK_EFORMAT;
+    nn->lips_lo = t[0];
+    nn->lips_hi = t[1];
+  }
   nn->mv = ak__matvec_best();
   for (int i = 0; i < nmel; i++)
     if (!(nn->std[i] > 0.0f)) return AK_EFORMAT;
@@ -142,8 +151,8 @@ void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *ou
     float n = tanhf(gi[2 * H + i] + r * gh[2 * H + i]);
     s->h[i] = (1.0f - z) * n + z * s->h[i];
   }
-  float o[AK__NT];
-  memcpy(o, nn->out_b, AK__NT * sizeof *o);
-  nn->mv(nn->out_w, s->h, AK__NT, H, o);
-  for (int i = 0; i < AK__NT; i++) out[i] = sigm(o[i]);
+  float o[AK__NN_MAXNT];
+  memcpy(o, nn->out_b, (size_t)nn->nt * sizeof *o);
+  nn->mv(nn->out_w, s->h, nn->nt, H, o);
+  for (int i = 0; i < nn->nt; i++) out[i] = sigm(o[i]);
 }

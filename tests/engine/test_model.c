@@ -215,35 +215,36 @@ static void test_fixture(const char *path, const char *prefix) {
   char magic[4];
   uint32_t h[3];
   int ok = fread(magic, 1, 4, f) == 4 && !memcmp(magic, "AKFX", 4) && fread(h, 4, 3, f) == 3 &&
-           h[1] == AK__NMEL && h[2] == AK__NT && h[0] > 0 && h[0] < 100000;
-  CHECK(ok, "fixture header");
+           h[1] == AK__NMEL && (int)h[2] == nn.nt && h[0] > 0 && h[0] < 100000;
+  CHECK(ok, "fixture header (outputs as many as the network's)");
   if (!ok) {
     fclose(f);
     ak_model_free(m);
     return;
   }
-  size_t T = h[0];
-  float *in = malloc(T * AK__NMEL * sizeof *in), *want = malloc(T * AK__NT * sizeof *want);
+  size_t T = h[0], NT = (size_t)nn.nt;
+  float *in = malloc(T * AK__NMEL * sizeof *in), *want = malloc(T * NT * sizeof *want);
   ok = fread(in, sizeof *in, T * AK__NMEL, f) == T * AK__NMEL &&
-       fread(want, sizeof *want, T * AK__NT, f) == T * AK__NT;
+       fread(want, sizeof *want, T * NT, f) == T * NT;
   fclose(f);
   CHECK(ok, "fixture body");
   for (int simd = 0; simd < 2; simd++) {
     nn.mv = simd ? ak__matvec_best() : ak__matvec_ref;
     ak__nn_state st;
     ak__nn_reset(&nn, &st);
-    float maxerr = 0, y[AK__NT];
+    float maxerr = 0, y[AK__NN_MAXNT];
     for (size_t t = 0; t < T; t++) {
       ak__nn_step(&nn, &st, in + t * AK__NMEL, y);
-      for (int k = 0; k < AK__NT; k++) {
-        float d = fabsf(y[k] - want[t * AK__NT + k]);
+      for (size_t k = 0; k < NT; k++) {
+        float d = fabsf(y[k] - want[t * NT + k]);
         if (!(d <= maxerr)) maxerr = d;
       }
     }
     char msg[160];
     snprintf(msg, sizeof msg,
-             "%s network, %s kernel matches torch on %zu fixed hops (max |err| %.2e <= 1e-4)",
-             *prefix ? "zero-lookahead" : "main", simd ? "best" : "reference", T, maxerr);
+             "%s network (%zu outputs), %s kernel matches torch on %zu fixed hops (max |err| "
+             "%.2e <= 1e-4)",
+             *prefix ? "zero-lookahead" : "main", NT, simd ? "best" : "reference", T, maxerr);
     CHECK(maxerr <= 1e-4f, msg);
   }
   free(in);
@@ -468,12 +469,125 @@ static void test_lowlat(void) {
   ak_model_free(def);
 }
 
+/* A constant network (all weights 0, the outputs set by their biases): nt outputs, the closure
+ * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr. */
+static buf const_net(int nt, float lips, const float *thr) {
+  enum { H = 4, F = AK__NMEL };
+  static float zero[3 * H * F];
+  float meta[5] = {F, H, (float)nt, 0, 3}, ones[F], ob[AK__NN_MAXNT + 1] = {0};
+  for (int i = 0; i < F; i++) ones[i] = 1.0f;
+  for (int i = 0; i < nt; i++) ob[i] = -8.0f;
+  ob[AK__T_JAW] = 1.0f;    /* jaw 0.73 */
+  ob[AK__T_CLOSE] = -3.0f; /* mouthClose 0.05: lips apart */
+  ob[AK__T_VOICE] = 8.0f;
+  if (nt > AK__T_LIPS) ob[AK__T_LIPS] = lips;
+  buf body = {0};
+  uint32_t d5[4] = {5, 1, 1, 1}, dF[4] = {F, 1, 1, 1}, dc[4] = {H, 3, F, 1}, dH[4] = {H, 1, 1, 1},
+           dg[4] = {3 * H, H, 1, 1}, dg1[4] = {3 * H, 1, 1, 1}, dow[4] = {(uint32_t)nt, H, 1, 1},
+           dob[4] = {(uint32_t)nt, 1, 1, 1};
+  add_rec(&body, "meta", 0, 1, d5, meta, sizeof meta);
+  add_rec(&body, "feat.mean", 0, 1, dF, zero, F * 4);
+  add_rec(&body, "feat.std", 0, 1, dF, ones, F * 4);
+  add_rec(&body, "conv.w", 0, 3, dc, zero, H * 3 * F * 4);
+  add_rec(&body, "conv.b", 0, 1, dH, zero, H * 4);
+  add_rec(&body, "gru.w_ih", 0, 2, dg, zero, 3 * H * H * 4);
+  add_rec(&body, "gru.w_hh", 0, 2, dg, zero, 3 * H * H * 4);
+  add_rec(&body, "gru.b_ih", 0, 1, dg1, zero, 3 * H * 4);
+  add_rec(&body, "gru.b_hh", 0, 1, dg1, zero, 3 * H * 4);
+  add_rec(&body, "out.w", 0, 2, dow, zero, (uint32_t)nt * H * 4);
+  add_rec(&body, "out.b", 0, 1, dob, ob, (uint32_t)nt * 4);
+  uint32_t d2[4] = {2, 1, 1, 1};
+  if (thr) add_rec(&body, "lips.thr", 0, 1, d2, thr, 8);
+  buf b = finish_blob(&body, thr ? 12 : 11, 1);
+  free(body.p);
+  return b;
+}
+
+/* Mean jawOpen, mouthClose and mouthPress over the middle frames of 1 s of a 200 Hz tone run
+ * through an engine on blob b; returns the engine_new code. */
+static int const_net_frame(const buf *b, float *jaw, float *close, float *press) {
+  ak_model *m = NULL;
+  int rc = ak_model_load_memory(b->p, b->n, &m);
+  if (rc != AK_OK) return rc;
+  ak_engine_config c;
+  ak_engine_config_default(&c);
+  c.model = m;
+  c.expressiveness = 0.0f;
+  ak_engine *e = NULL;
+  rc = ak_engine_new(&c, &e);
+  if (rc == AK_OK) {
+    static float x[16000];
+    for (int i = 0; i < 16000; i++) x[i] = 0.3f * sinf(2.0f * 3.14159265f * 200.0f * i / 16000.0f);
+    ak_engine_push(e, x, 16000);
+    ak_engine_finish(e);
+    ak_motion_frame f;
+    int n = 0;
+    *jaw = *close = *press = 0.0f;
+    for (int i = 0; ak_engine_pop(e, &f) == 1; i++)
+      if (i >= 8 && i < 17) {
+        *jaw += f.weights[AK_JAW_OPEN];
+        *close += f.weights[AK_MOUTH_CLOSE];
+        *press += f.weights[AK_MOUTH_PRESS_LEFT];
+        n++;
+      }
+    if (n) *jaw /= (float)n, *close /= (float)n, *press /= (float)n;
+    ak_engine_free(e);
+  }
+  ak_model_free(m);
+  return rc;
+}
+
+/* The optional closure-decision output: a network with AK__NT + 1 outputs binds, one with more
+ * is refused; when the decision says "closed" the lips meet (mouthClose = jawOpen, pressed),
+ * when it says "open" the regression outputs stand. */
+static void test_lips_output(void) {
+  float j, cl, pr;
+  buf b = const_net(AK__NT + 2, 0.0f, NULL);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "network with 16 outputs refused");
+  free(b.p);
+  b = const_net(AK__NT, 0.0f, NULL);
+  int rc = const_net_frame(&b, &j, &cl, &pr);
+  CHECK(rc == AK_OK && j > 0.5f && cl < 0.1f, "14-output network: lips apart (regression only)");
+  free(b.p);
+  b = const_net(AK__NT + 1, -8.0f, NULL);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  char msg[160];
+  snprintf(msg, sizeof msg, "decision 'open': jaw %.2f, mouthClose %.2f stays apart", j, cl);
+  CHECK(rc == AK_OK && j > 0.5f && cl < 0.1f, msg);
+  free(b.p);
+  b = const_net(AK__NT + 1, 8.0f, NULL);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  snprintf(msg, sizeof msg, "decision 'closed': jaw %.2f, mouthClose %.2f, press %.2f", j, cl, pr);
+  CHECK(rc == AK_OK && j > 0.5f && fabsf(cl - j) < 0.01f && pr > 0.4f, msg);
+  free(b.p);
+  /* p = 0.5: half way with the default edges (0.4, 0.6), closed with lips.thr (0.1, 0.2). */
+  b = const_net(AK__NT + 1, 0.0f, NULL);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  snprintf(msg, sizeof msg, "p 0.5, default edges: mouthClose %.2f half of jaw %.2f", cl, j);
+  CHECK(rc == AK_OK && fabsf(cl - 0.05f - 0.5f * (j - 0.05f)) < 0.03f, msg);
+  free(b.p);
+  const float low[2] = {0.1f, 0.2f}, bad[2] = {0.6f, 0.4f};
+  b = const_net(AK__NT + 1, 0.0f, low);
+  rc = const_net_frame(&b, &j, &cl, &pr);
+  snprintf(msg, sizeof msg, "p 0.5, lips.thr 0.1..0.2: mouthClose %.2f = jaw %.2f", cl, j);
+  CHECK(rc == AK_OK && fabsf(cl - j) < 0.01f, msg);
+  free(b.p);
+  b = const_net(AK__NT + 1, 0.0f, bad);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "lips.thr with lo >= hi refused");
+  free(b.p);
+  b = const_net(AK__NT, 0.0f, low);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT,
+        "lips.thr on a network without the decision output refused");
+  free(b.p);
+}
+
 int main(int argc, char **argv) {
   uint64_t seed = 20261122;
   printf("seed %llu\n", (unsigned long long)seed);
   test_loader(seed);
   test_kernels(seed);
   test_power_spectrum(seed);
+  test_lips_output();
   if (ak__default_model_len > 0 && argc > 1) {
     test_fixture(argv[1], "");
     if (argc > 2) {

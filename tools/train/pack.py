@@ -3,11 +3,17 @@
 network's records as they are, the low-latency one's under the "ll." prefix (the engine
 binds it when the configured lookahead is shorter than the main network needs).
 
-  /usr/bin/python3 tools/train/pack.py --main v4.akmw --lowlat ll1.akmw --out models/default.akmw
+  /usr/bin/python3 tools/train/pack.py --main v4.akmw --lowlat ll1.akmw --out models/default.akmw \
+      [--lips-thr LO HI] [--ll-lips-thr LO HI]
+
+--lips-thr / --ll-lips-thr set the closure decision's smoothstep edges ("lips.thr" record,
+engine/engine_nn.h) of a network that has the decision output (picked on the valid voices).
 """
 import argparse
 import os
 import sys
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train  # noqa: E402
@@ -18,8 +24,15 @@ def main():
     ap.add_argument('--main', required=True)
     ap.add_argument('--lowlat', required=True)
     ap.add_argument('--out', required=True)
+    ap.add_argument('--lips-thr', nargs=2, type=float, metavar=('LO', 'HI'))
+    ap.add_argument('--ll-lips-thr', nargs=2, type=float, metavar=('LO', 'HI'))
     a = ap.parse_args()
     m, ll = train.load_blob(a.main), train.load_blob(a.lowlat)
+    for net, thr in ((m, a.lips_thr), (ll, a.ll_lips_thr)):
+        if thr:
+            if int(net['meta'][2]) != train.NT + 1 or not 0 <= thr[0] < thr[1] <= 1:
+                sys.exit('pack: --lips-thr needs a network with the decision output, 0<=LO<HI<=1')
+            net['lips.thr'] = np.array(thr, np.float32)
     if any(k.startswith('ll.') for k in m) or any(k.startswith('ll.') for k in ll):
         sys.exit('pack: inputs must be single-network blobs')
     if ll['meta'][3] >= m['meta'][3]:

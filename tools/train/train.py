@@ -24,16 +24,30 @@ import akds  # noqa: E402
 
 NT = 14
 VOICE = 13
+LIPS = 14  # the optional closure-decision output (engine/engine_nn.h AK__T_LIPS)
+VIS_PP = 1  # tools/train/phones.h
+
+
+def lips_target(phones, n_hops, edge=0.2):
+    """1 at the hops whose centre lies in the middle of a /p b m/ (viseme PP) phone, leaving
+    out `edge` of its duration at either end; else 0."""
+    y = np.zeros(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if int(vis) == VIS_PP:
+            d = en - st
+            y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
+    return y
 BLOB_VERSION = 1
 
 
 class Net(torch.nn.Module):
-    def __init__(self, nmel, hidden, lookahead):
+    def __init__(self, nmel, hidden, lookahead, nout=NT):
         super().__init__()
         self.M = lookahead
         self.conv = torch.nn.Conv1d(nmel, hidden, 3)
         self.gru = torch.nn.GRU(hidden, hidden, batch_first=True)
-        self.out = torch.nn.Linear(hidden, NT)
+        self.out = torch.nn.Linear(hidden, nout)
 
     def forward(self, x):  # x: B x T x nmel (normalised)
         y = torch.nn.functional.pad(x.transpose(1, 2), (2, 0))
@@ -74,6 +88,28 @@ def load_blob(path):
     return d
 
 
+def grow(src, fresh, h0, h1):
+    """Embeds a trained network of hidden size h0 in one of size h1 > h0 so that it computes
+    the same outputs: new conv channels and GRU units start from small random input weights,
+    the old units ignore the new ones (zero columns), and the output ignores the new units."""
+    if h1 < h0:
+        sys.exit('train: cannot shrink hidden %d -> %d' % (h0, h1))
+    out = {k: v.clone() * 0.1 for k, v in fresh.items()}
+    out['conv.weight'][:h0] = src['conv.weight']
+    out['conv.bias'][:h0] = src['conv.bias']
+    for k in ('gru.weight_ih_l0', 'gru.weight_hh_l0'):
+        for g in range(3):
+            out[k][g * h1:g * h1 + h0, :] = 0
+            out[k][g * h1:g * h1 + h0, :h0] = src[k][g * h0:(g + 1) * h0]
+    for k in ('gru.bias_ih_l0', 'gru.bias_hh_l0'):
+        for g in range(3):
+            out[k][g * h1:g * h1 + h0] = src[k][g * h0:(g + 1) * h0]
+    out['out.weight'][:] = 0
+    out['out.weight'][:, :h0] = src['out.weight']
+    out['out.bias'] = src['out.bias'].clone()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--train', nargs='+', required=True)
@@ -95,6 +131,24 @@ def main():
                          '(ids as in gen.c: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7)')
     ap.add_argument('--checkpoint-minutes', type=float, default=10,
                     help='write the blob this often while training (0: only at the end)')
+    ap.add_argument('--ckpt-dir', help='also keep every checkpoint as DIR/ckpt_NNN.akmw '
+                    '(for picking one on the valid voices with tools/train/pick.py)')
+    ap.add_argument('--espeak-share', type=float, default=0,
+                    help='draw espeak-ng utterances (voice id < 100) with this total share '
+                         '(0: as they come)')
+    ap.add_argument('--voices', help='voices.tsv; utterances of voices whose split is not '
+                    '"train" are refused (a guard against training on valid/test voices)')
+    ap.add_argument('--noise-floor', type=float, default=0,
+                    help='probability of adding a random noise floor (40-65 dB below the '
+                         'speech level) in the feature domain to espeak-ng utterances whose '
+                         'shard did not (AKDS flag 256)')
+    ap.add_argument('--open-weight', type=float, default=0,
+                    help='extra squared-error weight on the lip opening jawOpen - mouthClose')
+    ap.add_argument('--lips', action='store_true',
+                    help='add the closure-decision output (15th, cross-entropy on "inside the '
+                         'middle of a /p b m/")')
+    ap.add_argument('--lips-weight', type=float, default=1.0)
+    ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -105,10 +159,32 @@ def main():
     for p in a.train:
         utts += akds.read(p)
     keep = [u for u in utts if len(u['feat']) > a.lookahead + 10]
+    if a.voices:
+        split = {}
+        for line in open(a.voices):
+            f = line.rstrip('\n').split('\t')
+            if len(f) >= 5 and f[0].isdigit():
+                split[int(f[0])] = f[4]
+        bad = sorted({int(u['voice']) for u in keep if split.get(int(u['voice'])) != 'train'})
+        if bad:
+            sys.exit('train: voices %s are not train voices in %s' % (bad, a.voices))
     feats = [u['feat'] for u in keep]
     tgts = [u['target'] for u in keep]
+    nout = NT + 1 if a.lips else NT
+    if a.lips:
+        tgts = [np.concatenate([t, lips_target(u['phones'], len(t))[:, None]], 1)
+                for t, u in zip(tgts, keep)]
+        print('lips target: %.2f%% of hops' % (100 * np.mean(np.concatenate(
+            [t[:, LIPS] for t in tgts]))), flush=True)
+    is_esp = np.array([int(u['voice']) < 100 for u in keep])
+    floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
     factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
     draw_w = np.array([factor.get(int(u['lang']), 1.0) for u in keep])
+    if a.espeak_share > 0 and is_esp.any() and (~is_esp).any():
+        draw_w[is_esp] *= a.espeak_share / draw_w[is_esp].sum()
+        draw_w[~is_esp] *= (1 - a.espeak_share) / draw_w[~is_esp].sum()
+    print('espeak utterances %d, others %d (voices %s)' % (
+        is_esp.sum(), (~is_esp).sum(), sorted({int(u['voice']) for u in keep})), flush=True)
     allf = np.concatenate(feats)
     mean = allf.mean(0).astype(np.float32)
     std = (allf.std(0) + 1e-3).astype(np.float32)
@@ -134,13 +210,19 @@ def main():
 
     def batch(ids):
         X = np.zeros((len(ids), C + M, nmel), np.float32)
-        Y = np.zeros((len(ids), C, NT), np.float32)
+        Y = np.zeros((len(ids), C, nout), np.float32)
         Mk = np.zeros((len(ids), C), np.float32)
         for b, i in enumerate(ids):
             f, t = feats[i], tgts[i]
             n = len(f)
             s = rng.integers(0, max(1, n - C - M)) if n > C + M else 0
             xs = f[s:s + C + M]
+            if floor_ok[i] and rng.random() < a.noise_floor:
+                # A flat noise floor 40-65 dB under the band-averaged loud-speech power
+                # (power adds), so espeak-ng's digital zeros are never a cue.
+                p95 = np.percentile(f, 95, axis=0)
+                lvl = np.log(np.mean(np.exp(p95))) - rng.uniform(40, 65) / 10 * np.log(10)
+                xs = np.logaddexp(xs, lvl + rng.normal(0, 0.5, size=(1, nmel)))
             X[b, :len(xs)] = (xs - mean) / std
             X[b, len(xs):] = (np.log(1e-7) - mean) / std  # silence past the end
             ys = t[s:s + C]
@@ -148,17 +230,27 @@ def main():
             Mk[b, :len(ys)] = 1
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
-    net = Net(nmel, a.hidden, M)
+    net = Net(nmel, a.hidden, M, nout)
     if init is not None:
-        net.load_state_dict({
+        src = {
             'conv.weight': torch.tensor(init['conv.w'].transpose(0, 2, 1).copy()),
             'conv.bias': torch.tensor(init['conv.b']),
             'gru.weight_ih_l0': torch.tensor(init['gru.w_ih']),
             'gru.weight_hh_l0': torch.tensor(init['gru.w_hh']),
             'gru.bias_ih_l0': torch.tensor(init['gru.b_ih']),
             'gru.bias_hh_l0': torch.tensor(init['gru.b_hh']),
-            'out.weight': torch.tensor(init['out.w']), 'out.bias': torch.tensor(init['out.b'])})
-        print('warm start from', a.init, flush=True)
+            'out.weight': torch.tensor(init['out.w']), 'out.bias': torch.tensor(init['out.b'])}
+        h0 = src['conv.bias'].shape[0]
+        if h0 != a.hidden:
+            src = grow(src, net.state_dict(), h0, a.hidden)
+        if src['out.weight'].shape[0] < nout:  # a new closure-decision output: starts "open"
+            ow = torch.zeros(nout, a.hidden)
+            ow[:NT] = src['out.weight']
+            ob = torch.full((nout,), -4.0)
+            ob[:NT] = src['out.bias']
+            src['out.weight'], src['out.bias'] = ow, ob
+        net.load_state_dict(src)
+        print('warm start from %s (hidden %d -> %d)' % (a.init, h0, a.hidden), flush=True)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     bce = torch.nn.BCEWithLogitsLoss(reduction='none')
 
@@ -167,12 +259,16 @@ def main():
         p = torch.sigmoid(out)
         mse = ((p[..., :VOICE] - Y[..., :VOICE]) ** 2 * w[:VOICE]).sum(-1)
         v = bce(out[..., VOICE], Y[..., VOICE])
+        if a.lips:
+            mse = mse + a.lips_weight * bce(out[..., LIPS], Y[..., LIPS])
+        if a.open_weight > 0:  # the lip opening the evaluation judges closure by
+            mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
         return ((mse + 0.3 * v) * Mk).sum() / Mk.sum()
 
     def export():
         """Writes the blob of the current weights to a.out (atomically) and returns it."""
         sd = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
-        meta = np.array([nmel, a.hidden, NT, M, 3], np.float32)
+        meta = np.array([nmel, a.hidden, nout, M, 3], np.float32)
         recs = [('meta', meta), ('feat.mean', mean), ('feat.std', std),
                 ('conv.w', sd['conv.weight'].transpose(0, 2, 1).copy()),
                 ('conv.b', sd['conv.bias']),
@@ -187,11 +283,25 @@ def main():
 
     t0 = time.time()
     budget = a.minutes * 60
+    if a.end_by:
+        hh, mm = (int(x) for x in a.end_by.split(':'))
+        lt = time.localtime(t0)
+        end = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, hh, mm, 0, 0, 0, -1))
+        budget = min(budget, end - t0)
+        print('training %.1f minutes (until %s)' % (budget / 60, a.end_by), flush=True)
+    nck = 0
     step = 0
     next_ckpt = a.checkpoint_minutes * 60 if a.checkpoint_minutes > 0 else float('inf')
     while time.time() - t0 < budget:
         if time.time() - t0 >= next_ckpt:  # a session can end without warning
-            export()
+            b = export()
+            if a.ckpt_dir:
+                nck += 1
+                os.makedirs(a.ckpt_dir, exist_ok=True)
+                cp = os.path.join(a.ckpt_dir, 'ckpt_%03d.akmw' % nck)
+                with open(cp + '.tmp', 'wb') as f:
+                    f.write(b)
+                os.replace(cp + '.tmp', cp)
             print('checkpoint %s at step %d' % (a.out, step), flush=True)
             next_ckpt += a.checkpoint_minutes * 60
         frac = (time.time() - t0) / budget
@@ -212,6 +322,10 @@ def main():
                                                            vl), flush=True)
 
     b = export()
+    if a.ckpt_dir:
+        cp = os.path.join(a.ckpt_dir, 'ckpt_%03d.akmw' % (nck + 1))
+        with open(cp, 'wb') as f:
+            f.write(b)
     print('wrote %s (%d bytes) after %d steps' % (a.out, len(b), step), flush=True)
 
     if a.fixture:
@@ -221,7 +335,7 @@ def main():
         with torch.no_grad():
             out = torch.sigmoid(net(torch.from_numpy((f - mean) / std)[None]))[0].numpy()
         with open(a.fixture, 'wb') as fx:
-            fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, NT))
+            fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, nout))
             fx.write(f.astype('<f4').tobytes())
             fx.write(out.astype('<f4').tobytes())
         print('wrote fixture %s' % a.fixture, flush=True)

@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+"""Picks the training checkpoint that does best on the VALID voices (never the test voices):
+scores every DIR/ckpt_*.akmw with ak_eval's unseen-voice report (--split valid) and keeps a
+copy of the best as DIR/best.akmw, so a run stopped at any time leaves a usable model.
+With --watch it keeps polling for new checkpoints until DIR/DONE exists or --until HH:MM.
+
+Score (clean valid utterances, non-espeak voices): mean over voices of /p b m/ closure recall
++ 0.5 x mean opening r + 0.25 x mean rounding contrast - 2 x mean false-closure rate, minus
+10 x any shortfall of pooled silence precision under 0.94 (the valid voices' own labels keep
+even the loudness envelope under 0.98). A checkpoint with the closure-decision output is
+scored with its gate edges set to --lips-thr (default 0.05 0.12), as it would ship.
+
+  /usr/bin/python3 tools/train/pick.py --dir CKPTS --eval build/bin/ak_eval \
+      --voices voices.tsv --lookahead 80 valid1.bin [valid2.bin ...] [--watch]
+
+--sweep MODEL instead scores MODEL (a network with the closure decision) with each gate-edge
+pair of a fixed grid on the valid voices and prints the best pair (for pack.py --lips-thr).
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import train  # noqa: E402
+
+
+def cells(row):
+    return [c.strip() for c in row.strip().strip('|').split('|')]
+
+
+def first(cell):
+    v = cell.split('/')[0].strip()
+    return float(v) if v not in ('nan', '-nan') else None
+
+
+def score(out, lowlat):
+    """Parses ak_eval --voices output (no --prev); returns (score, summary)."""
+    sect = 'Zero-lookahead' if lowlat else 'Main network'
+    part = out.split('### ' + sect, 1)[1].split('\n### ', 1)[0]
+    voice = part.split('#### By voice (clean)', 1)[1].split('####', 1)[0]
+    fam = part.split('#### By family (clean)', 1)[1].split('####', 1)[0]
+    clos, rr, rnd, fcl = [], [], [], []
+    for line in voice.splitlines():
+        c = cells(line) if line.startswith('| valid') else None
+        if not c or c[1].startswith('espeak'):
+            continue
+        if first(c[4]) is not None and int(c[3]) > 0:
+            clos.append(first(c[4]))
+        if first(c[6]) is not None:
+            rr.append(first(c[6]))
+        if first(c[9]) is not None:
+            rnd.append(first(c[9]))
+        if len(c) > 10 and first(c[10]) is not None:
+            fcl.append(first(c[10]))
+    sil = None
+    for line in fam.splitlines():
+        c = cells(line) if line.startswith('| valid') else None
+        if c and c[1] == '(all)':
+            sil = first(c[8])
+    if not clos:
+        return None, 'no valid non-espeak voices'
+    mc, mr = sum(clos) / len(clos), sum(rr) / max(1, len(rr))
+    mo = sum(rnd) / max(1, len(rnd))
+    mf = sum(fcl) / max(1, len(fcl))
+    s = mc + 0.5 * mr + 0.25 * mo - 2 * mf - 10 * max(0.0, 0.94 - (sil if sil is not None else 1))
+    return s, 'closure %.3f r %.3f rounding %+.3f false closures %.3f silence %s (%d voices)' % (
+        mc, mr, mo, mf, sil, len(clos))
+
+
+GRID = [(0.03, 0.08), (0.05, 0.12), (0.08, 0.16), (0.1, 0.2), (0.15, 0.3), (0.2, 0.4),
+        (0.3, 0.5), (0.4, 0.6)]
+
+
+def sweep(a):
+    blob = train.load_blob(a.sweep)
+    best = (None, None)
+    for lo, hi in GRID:
+        blob['lips.thr'] = np.array([lo, hi], np.float32)
+        model = os.path.join(a.dir, 'sweep.akmw')
+        os.makedirs(a.dir, exist_ok=True)
+        with open(model, 'wb') as f:
+            f.write(train.blob(list(blob.items())))
+        cmd = ['nice', '-n', '19', a.eval] + a.shards + [
+            '--voices', a.voices, '--split', 'valid', '--model', model] + a.extra
+        if a.lookahead == 80:
+            cmd.append('--no-lowlat')
+        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        s, summ = score(r.stdout, a.lookahead == 0)
+        if s is not None and (best[0] is None or s > best[0]):
+            best = (s, (lo, hi))
+        print('lips.thr %.2f %.2f: score %.4f  %s' % (lo, hi, s, summ), flush=True)
+    print('best: %s %s' % best[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--dir', required=True)
+    ap.add_argument('--eval', required=True)
+    ap.add_argument('--voices', required=True)
+    ap.add_argument('--lookahead', type=int, default=80, choices=(0, 80))
+    ap.add_argument('--watch', action='store_true')
+    ap.add_argument('--until', help='stop watching at HH:MM')
+    ap.add_argument('--lips-thr', nargs=2, type=float, default=[0.05, 0.12])
+    ap.add_argument('--extra', nargs='*', default=[],
+                    help='extra ak_eval arguments (e.g. --cond 16:noise)')
+    ap.add_argument('--sweep', metavar='MODEL')
+    ap.add_argument('shards', nargs='+')
+    a = ap.parse_args()
+    if a.sweep:
+        return sweep(a)
+    os.makedirs(a.dir, exist_ok=True)
+    log = open(os.path.join(a.dir, 'pick.log'), 'a')
+    seen, best = set(), (None, None)
+    while True:
+        for ck in sorted(glob.glob(os.path.join(a.dir, 'ckpt_*.akmw'))):
+            if ck in seen:
+                continue
+            seen.add(ck)
+            model = ck
+            blob = train.load_blob(ck)
+            if int(blob['meta'][2]) == train.NT + 1:
+                blob['lips.thr'] = np.array(a.lips_thr, np.float32)
+                model = os.path.join(a.dir, 'scored.akmw')
+                with open(model, 'wb') as f:
+                    f.write(train.blob(list(blob.items())))
+            cmd = ['nice', '-n', '19', a.eval] + a.shards + [
+                '--voices', a.voices, '--split', 'valid', '--model', model] + a.extra
+            if a.lookahead == 80:
+                cmd.append('--no-lowlat')
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                print('%s: ak_eval failed: %s' % (ck, r.stderr.strip()), file=log, flush=True)
+                continue
+            s, summ = score(r.stdout, a.lookahead == 0)
+            mark = ''
+            if s is not None and (best[0] is None or s > best[0]):
+                best = (s, ck)
+                shutil.copyfile(ck, os.path.join(a.dir, 'best.akmw.tmp'))
+                os.replace(os.path.join(a.dir, 'best.akmw.tmp'), os.path.join(a.dir, 'best.akmw'))
+                mark = '  <- best'
+            print('%s %s score %s: %s%s' % (time.strftime('%H:%M'), os.path.basename(ck),
+                                            '%.4f' % s if s is not None else '-', summ, mark),
+                  file=log, flush=True)
+        if not a.watch or os.path.exists(os.path.join(a.dir, 'DONE')):
+            break
+        if a.until and time.strftime('%H:%M') >= a.until:
+            break
+        time.sleep(30)
+    print('best: %s' % (best[1],), file=log, flush=True)
+    print(best[1] or '')
+    return 0 if best[1] else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

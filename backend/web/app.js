@@ -367,7 +367,7 @@ function connect() {
     turnFail('the connection to the backend dropped');
     setPill('conn', 'closed', 'disconnected');
     demo.connection = 'closed';
-    ready = null;
+    ready = demo.ready = null; // not ready again until the backend says so
     setTimeout(connect, reconnectDelay);
     reconnectDelay = Math.min(reconnectDelay * 2, 8000);
   };

@@ -218,10 +218,12 @@ try {
   page3.on('pageerror', (e) => pageErrors.push(String(e)));
   await page3.routeWebSocket(/\/ws\/agent/, (ws) => {
     const server = ws.connectToServer();
-    proxy.ws = ws;
+    const conn = {};
+    proxy.ws = ws; proxy.conn = conn;
     ws.onMessage((m) => server.send(m));
     server.onMessage((m) => {
-      if (!proxy.armed) { ws.send(m); return; }
+      // only the connection the case armed is held or cut: the page's reconnection passes
+      if (!proxy.armed || proxy.target !== conn) { ws.send(m); return; }
       if (proxy.mode === 'cut') return; // cut: nothing more arrives
       if (typeof m !== 'string' && proxy.passed >= 6) { proxy.held.push(m); return; }
       if (typeof m !== 'string') proxy.passed++;
@@ -231,7 +233,7 @@ try {
   await page3.goto(`http://127.0.0.1:${bport}/?stall_ms=3000`, { timeout: 30000 });
   await page3.waitForFunction(() => window.__avatarkitDemo.sdk !== 'loading' && window.__avatarkitDemo.ready, null, { timeout: 30000 });
   for (const how of ['error', 'close', 'silent']) {
-    proxy.armed = true; proxy.mode = 'hold'; proxy.passed = 0; proxy.held = [];
+    proxy.armed = true; proxy.target = proxy.conn; proxy.mode = 'hold'; proxy.passed = 0; proxy.held = [];
     const ends0 = await page3.evaluate(() => window.__avatarkitDemo.turnEnds.length);
     await page3.fill('#text', 'Who are you?');
     await page3.press('#text', 'Enter');

@@ -17,7 +17,7 @@
  *
  * Budgets. The input queue of a session is bounded (--input-queue-bytes): over it the
  * network thread stops reading that socket (lws_rx_flow_control) until the worker has drained
- * it below half. Workers process a message in slices (0.5 s of PCM or 256 bytes of Ogg) and
+ * it below half. Workers process a message in slices (0.1 s of PCM or 32 bytes of Ogg) and
  * round robin between their sessions after each turn, so a big message or a flood delays
  * others on that worker by at most a slice. Ogg input has a decoded-samples budget per input
  * byte and every request a duration cap (the stream library enforces both). */
@@ -37,8 +37,8 @@
 enum { ST_AWAIT_CONFIG = 0, ST_ACTIVE, ST_CLOSING };
 
 /* Slice sizes: the most input one step of a worker feeds to the pipeline. */
-#define SLICE_PCM_SECONDS_DIV 2 /* 0.5 s of PCM */
-#define SLICE_OGG_BYTES 256
+#define SLICE_PCM_SECONDS_DIV 10 /* 0.1 s of PCM */
+#define SLICE_OGG_BYTES 32
 /* A worker's turn on one session: at most this long (then the next session's turn). */
 #define TURN_US 2000
 
@@ -489,7 +489,7 @@ static int bad_req_id(ak_session *ss, const char *req_id) {
   return 0;
 }
 
-/* Bytes of input one step feeds: 0.5 s of PCM, or 256 bytes of Ogg. */
+/* Bytes of input one step feeds: 0.1 s of PCM, or 32 bytes of Ogg. */
 static size_t slice_bytes(const ak_session *ss) {
   if (ss->format == AK_FORMAT_OGG_OPUS) return SLICE_OGG_BYTES;
   size_t n = (size_t)ss->in_rate * 2 / SLICE_PCM_SECONDS_DIV;

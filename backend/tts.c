@@ -49,17 +49,21 @@ static int sink_emit(ak__tts_sink *s) {
   return 0;
 }
 
+/* Moves samples from (*p, *n) into dst, which holds *fill of cap; returns 1 when it is full. */
+static int fill_from(int16_t *dst, size_t *fill, size_t cap, const int16_t **p, size_t *n) {
+  size_t k = cap - *fill;
+  if (k > *n) k = *n;
+  memcpy(dst + *fill, *p, k * sizeof **p);
+  *fill += k;
+  *p += k;
+  *n -= k;
+  return *fill == cap;
+}
+
 /* Appends output-rate samples to the chunk, emitting each full one. */
 static int sink_out(ak__tts_sink *s, const int16_t *p, size_t n) {
-  while (n) {
-    size_t k = AK__TTS_CHUNK - s->n;
-    if (k > n) k = n;
-    memcpy(s->buf + s->n, p, k * sizeof *p);
-    s->n += k;
-    p += k;
-    n -= k;
-    if (s->n == AK__TTS_CHUNK && sink_emit(s)) return 1;
-  }
+  while (n)
+    if (fill_from(s->buf, &s->n, AK__TTS_CHUNK, &p, &n) && sink_emit(s)) return 1;
   return 0;
 }
 
@@ -86,13 +90,7 @@ static int sink_frame(ak__tts_sink *s, const int16_t *f, size_t n) {
 /* Appends output-rate samples, frame by frame. */
 static int sink_put(ak__tts_sink *s, const int16_t *p, size_t n) {
   while (n) {
-    size_t k = AK__TTS_FRAME - s->nf;
-    if (k > n) k = n;
-    memcpy(s->frame + s->nf, p, k * sizeof *p);
-    s->nf += k;
-    p += k;
-    n -= k;
-    if (s->nf == AK__TTS_FRAME) {
+    if (fill_from(s->frame, &s->nf, AK__TTS_FRAME, &p, &n)) {
       s->nf = 0;
       if (sink_frame(s, s->frame, AK__TTS_FRAME)) return 1;
     }

@@ -17,7 +17,7 @@ PKGS=(
   libespeak-ng-dev espeak-ng-data espeak-ng
   libpocketsphinx-dev pocketsphinx-en-us libsphinxbase-dev
   libcmocka-dev libclang-rt-14-dev
-  libhiredis-dev libev-dev redis-server haproxy python3-yaml
+  libhiredis-dev libev-dev redis-server haproxy python3-yaml python3-numpy
   chromium
 )
 # AVATARKIT_DEPS=server: only what building the Motion Server needs (the container image,

@@ -23,7 +23,10 @@ struct ak_ogg_decoder {
   uint32_t pre_skip;
   uint64_t decoded; /* samples output (after pre-skip) */
   size_t bytes, max_bytes;
-  uint64_t used; /* ak_ogg_decoder_bytes_used() */
+  uint64_t used;       /* ak_ogg_decoder_bytes_used() */
+  uint32_t push_limit; /* ak_ogg_decoder_set_push_limit(); 0 = none */
+  uint64_t push_work;  /* samples decoded by the running push (pre-skip included) */
+  int pending;         /* the last push stopped at push_limit: packets may be left */
   OpusDecoder *dec;
   float pcm[MAX_FRAME_48K * 2];
   float mono[MAX_FRAME_48K];
@@ -53,6 +56,7 @@ void ak_ogg_decoder_reset(ak_ogg_decoder *d) {
   d->decoded = 0;
   d->bytes = 0;
   d->used = 0;
+  d->pending = 0;
 }
 
 void ak_ogg_decoder_free(ak_ogg_decoder *d) {
@@ -68,6 +72,14 @@ int ak_ogg_decoder_done(const ak_ogg_decoder *d) {
 
 uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d) {
   return d ? d->used : 0;
+}
+
+void ak_ogg_decoder_set_push_limit(ak_ogg_decoder *d, uint32_t samples) {
+  if (d) d->push_limit = samples;
+}
+
+int ak_ogg_decoder_pending(const ak_ogg_decoder *d) {
+  return d && d->pending && d->state != ST_DEAD;
 }
 
 static int parse_head(ak_ogg_decoder *d, const ogg_packet *op) {
@@ -107,6 +119,7 @@ static int decode_packet(ak_ogg_decoder *d, const ogg_packet *op, ak_pcm_cb cb, 
     start = d->pre_skip_left < n ? d->pre_skip_left : n;
     d->pre_skip_left -= start;
   }
+  d->push_work += (uint64_t)n;
   int count = n - start;
   /* The final granule position says how many samples the stream really holds. */
   if (op->e_o_s && op->granulepos >= 0) {
@@ -120,6 +133,37 @@ static int decode_packet(ak_ogg_decoder *d, const ogg_packet *op, ak_pcm_cb cb, 
     if (cb && cb(user, mono + start, (size_t)count)) return AK_ESTATE;
   }
   return AK_OK;
+}
+
+/* Takes out and handles the packets of the pages taken in, until none is left or the push's
+ * decoded samples reach push_limit (then d->pending: the rest stays in the stream state). */
+static int drain_packets(ak_ogg_decoder *d, ak_pcm_cb cb, void *user) {
+  if (!d->have_stream || d->state == ST_DONE) return AK_OK;
+  ogg_packet op;
+  for (;;) {
+    if (d->push_limit && d->push_work >= d->push_limit) {
+      d->pending = 1;
+      return AK_OK;
+    }
+    int r = ogg_stream_packetout(&d->stream, &op);
+    if (r == 0) return AK_OK;
+    if (r < 0) continue; /* a hole in the data: skip, as RFC 7845 decoders do */
+    if (op.bytes > 0) d->used += (uint64_t)op.bytes + (uint64_t)op.bytes / 255 + 1;
+    int rc = AK_OK;
+    if (d->state == ST_HEAD) {
+      if ((rc = parse_head(d, &op)) != AK_OK) return rc;
+      d->state = ST_TAGS;
+    } else if (d->state == ST_TAGS) {
+      if (op.bytes < 8 || memcmp(op.packet, "OpusTags", 8) != 0) return AK_EFORMAT;
+      d->state = ST_AUDIO;
+    } else if (d->state == ST_AUDIO) {
+      if ((rc = decode_packet(d, &op, cb, user)) != AK_OK) return rc;
+      if (op.e_o_s) {
+        d->state = ST_DONE;
+        return AK_OK;
+      }
+    }
+  }
 }
 
 int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_pcm_cb cb,
@@ -138,8 +182,13 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
     ogg_sync_wrote(&d->sync, (long)len);
   }
   int rc = AK_OK;
+  d->pending = 0;
+  d->push_work = 0;
   ogg_page og;
   for (;;) {
+    /* The packets of the pages taken in so far first, then the next page. */
+    if ((rc = drain_packets(d, cb, user)) != AK_OK) goto fail;
+    if (d->pending) return AK_OK; /* at the limit: the rest waits for the next push */
     int pr = ogg_sync_pageout(&d->sync, &og);
     if (pr == 0) break;
     if (pr < 0) { /* bytes skipped: garbage before/between pages */
@@ -164,25 +213,6 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
       goto fail;
     }
     d->used += 27; /* the fixed page header; lacing values go with their packets */
-    ogg_packet op;
-    int r;
-    while ((r = ogg_stream_packetout(&d->stream, &op)) != 0) {
-      if (r < 0) continue; /* a hole in the data: skip, as RFC 7845 decoders do */
-      if (op.bytes > 0) d->used += (uint64_t)op.bytes + (uint64_t)op.bytes / 255 + 1;
-      if (d->state == ST_HEAD) {
-        if ((rc = parse_head(d, &op)) != AK_OK) goto fail;
-        d->state = ST_TAGS;
-      } else if (d->state == ST_TAGS) {
-        if (op.bytes < 8 || memcmp(op.packet, "OpusTags", 8) != 0) {
-          rc = AK_EFORMAT;
-          goto fail;
-        }
-        d->state = ST_AUDIO;
-      } else if (d->state == ST_AUDIO) {
-        if ((rc = decode_packet(d, &op, cb, user)) != AK_OK) goto fail;
-        if (op.e_o_s) d->state = ST_DONE;
-      }
-    }
   }
   /* A stream that never starts with a page (e.g. raw PCM sent as Ogg) is caught early. */
   if (d->state == ST_HEAD && !d->have_stream && d->bytes > 65536) {

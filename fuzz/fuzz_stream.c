@@ -1,6 +1,8 @@
 /* Fuzz target: the stream library, one request's media pipeline (PCM reassembly or Ogg Opus
  * decoding, resampling, engine, Opus, aligned messages). Input layout:
- *   byte 0: bit 7 = Ogg Opus input, bits 0-2 = PCM rate (index into the accepted rates)
+ *   byte 0: bit 7 = Ogg Opus input, bit 6 = decode at most 0.1 s per call (the server's
+ *           max_decoded_per_push; pending input is drained with push(NULL, 0) and finish is
+ *           repeated while it returns AK_STREAM_MORE), bits 0-2 = PCM rate (an index)
  *   byte 1: chunk size - 1 (the input is pushed in slices of that size, split anywhere)
  *   byte 2: bit 0 = abort half way and start a second request; bits 1-7 = fail the emit
  *           callback (AK_ETOOBIG) at that message, 0 = never
@@ -64,6 +66,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   c.format = (data[0] & 0x80) ? AK_STREAM_OGG_OPUS : AK_STREAM_PCM_S16LE;
   c.sample_rate = rates[data[0] & 7];
   c.max_ogg_bytes = 32768; /* small, so long inputs reach the bound */
+  c.max_decoded_per_push = (data[0] & 0x40) ? 4800 : 0;
   c.seed = data[0];
   c.emit = emit;
   c.user = &r;
@@ -84,9 +87,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size - i < slice ? size - i : slice;
     rc = ak_stream_push(s, data + i, n);
     check(rc, s, &r);
+    /* 32 KB of Ogg cannot hold more than ~2,000 calls' worth (the budget ends it sooner) */
+    for (int k = 0; rc == AK_OK && ak_stream_pending(s); k++) {
+      if (k > 100000) abort();
+      rc = ak_stream_push(s, NULL, 0);
+      check(rc, s, &r);
+    }
   }
   if (rc == AK_OK) {
-    rc = ak_stream_finish(s, NULL, 0);
+    int k = 0;
+    while ((rc = ak_stream_finish(s, NULL, 0)) == AK_STREAM_MORE)
+      if (++k > 100000) abort();
+    if (rc == AK_OK && !c.max_decoded_per_push && k) abort(); /* MORE only with a limit */
     check(rc, s, &r);
     if (rc == AK_OK && !r.ended) abort(); /* a finished request always ends with end = 1 */
   }

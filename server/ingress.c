@@ -17,10 +17,11 @@
  *
  * Budgets. The input queue of a session is bounded (--input-queue-bytes): over it the
  * network thread stops reading that socket (lws_rx_flow_control) until the worker has drained
- * it below half. Workers process a message in slices (0.1 s of PCM or 32 bytes of Ogg) and
- * round robin between their sessions after each turn, so a big message or a flood delays
- * others on that worker by at most a slice. Ogg input has a decoded-samples budget per input
- * byte and every request a duration cap (the stream library enforces both). */
+ * it below half. Workers process a message in slices (0.1 s of PCM, or 32 bytes of Ogg
+ * decoding to at most about 0.1 s: a page's packets are decoded across steps) and round robin
+ * between their sessions after each turn, so a big message or a flood delays others on that worker
+ * by at most a slice. Ogg input has a decoded-samples budget per input byte and every request a
+ * duration cap (the stream library enforces both). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,9 @@ enum { ST_AWAIT_CONFIG = 0, ST_ACTIVE, ST_CLOSING };
 /* Slice sizes: the most input one step of a worker feeds to the pipeline. */
 #define SLICE_PCM_SECONDS_DIV 10 /* 0.1 s of PCM */
 #define SLICE_OGG_BYTES 32
+/* ...and the most audio one step decodes from Ogg (48 kHz samples, 0.1 s like a PCM slice):
+ * one page can hold 255 packets of 120 ms each, so bytes alone do not bound a step. */
+#define SLICE_OGG_DECODED 4800
 /* A worker's turn on one session: at most this long (then the next session's turn). */
 #define TURN_US 2000
 
@@ -411,10 +415,12 @@ static int start_request(ak_session *ss, const char *req_id) {
   return AK_OK;
 }
 
-/* Ends the open request with its last bytes (may be none). */
+/* Ends the open request with its last bytes (may be none). AK_STREAM_MORE: Ogg input is left
+ * after this step's share of decoding; the request stays open, call again with none. */
 static int finish_request(ak_session *ss, const uint8_t *audio, size_t len) {
   int rc = ak_stream_finish(ss->stream, audio, len);
   count_samples(ss);
+  if (rc == AK_STREAM_MORE) return rc;
   ak_stream_counters c;
   ak_stream_get_counters(ss->stream, &c);
   ak__log(ss->srv, AK_LOG_DEBUG, ss->conn_id, ss->req_id,
@@ -518,7 +524,9 @@ static int audio_step(ak_session *ss, rxitem *it) {
     if (ss->req_open && strcmp(req_id, ss->req_id) != 0) {
       char prev[sizeof ss->req_id];
       snprintf(prev, sizeof prev, "%s", ss->req_id);
-      rc = finish_request(ss, NULL, 0); /* implicit end */
+      /* implicit end (the previous message left no decoding pending: see below) */
+      while ((rc = finish_request(ss, NULL, 0)) == AK_STREAM_MORE) {
+      }
       if (rc != AK_OK) {
         request_failed(ss, rc, prev);
         return 1;
@@ -531,10 +539,13 @@ static int audio_step(ak_session *ss, rxitem *it) {
   }
   if (it->cancelled) return 1; /* the interrupt behind it ends the request */
   size_t left = in->audio_len - ss->cur_off;
-  size_t n = slice_bytes(ss);
-  if (n == 0 || n > left) n = left;
+  size_t n = 0; /* while Ogg decoding is pending (a page of many packets), go on with that */
+  if (!ak_stream_pending(ss->stream)) {
+    n = slice_bytes(ss);
+    if (n == 0 || n > left) n = left;
+  }
   int last = n == left;
-  const uint8_t *p = in->audio_len ? in->audio + ss->cur_off : NULL;
+  const uint8_t *p = n ? in->audio + ss->cur_off : NULL;
   ak_stream_counters before, after;
   ak_stream_get_counters(ss->stream, &before);
   int rc;
@@ -547,11 +558,13 @@ static int audio_step(ak_session *ss, rxitem *it) {
   ak_stream_get_counters(ss->stream, &after);
   ss->credit_s -= (double)(after.samples_16k - before.samples_16k) / AK_STREAM_OUTPUT_RATE;
   ss->cur_off += n;
+  if (rc == AK_STREAM_MORE) return 0;
   if (rc != AK_OK) {
     request_failed(ss, rc, ss->cur_req);
     return 1;
   }
-  return last;
+  /* A message is done when its bytes are in and decoded: nothing pending carries over. */
+  return last && !ak_stream_pending(ss->stream);
 }
 
 static void handle_interrupt(ak_session *ss, const char *req_id) {
@@ -618,6 +631,7 @@ static int setup_pipeline(ak_session *ss, int opus_bitrate) {
   sc.opus_bitrate = opus_bitrate;
   sc.opus_complexity = s->cfg.opus_complexity;
   sc.max_request_samples = (uint64_t)s->cfg.max_request_s * AK_STREAM_OUTPUT_RATE;
+  sc.max_decoded_per_push = SLICE_OGG_DECODED;
   sc.connection_id = ss->conn_id;
   sc.emit = on_emit;
   sc.user = ss;

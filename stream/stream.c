@@ -106,6 +106,7 @@ int ak_stream_new(const ak_stream_config *cfg, const ak_model *model, ak_stream 
   while (rc == AK_OK && ak_resampler_max_out(s->rs, s->block) > OUT16_CAP) s->block /= 2;
   if (rc == AK_OK && cfg->format == AK_STREAM_OGG_OPUS)
     rc = ak_ogg_decoder_new(cfg->max_ogg_bytes, &s->ogg);
+  if (rc == AK_OK && s->ogg) ak_ogg_decoder_set_push_limit(s->ogg, cfg->max_decoded_per_push);
   if (rc != AK_OK) {
     ak_stream_free(s);
     return rc;
@@ -380,7 +381,7 @@ int ak_stream_push(ak_stream *s, const uint8_t *data, size_t len) {
   if (s->state != ST_OPEN) return AK_ESTATE;
   s->failure = AK_STREAM_FAIL_NONE;
   int rc = AK_OK;
-  if (len) rc = s->ogg ? feed_ogg(s, data, len) : feed_pcm(s, data, len);
+  if (len || ak_stream_pending(s)) rc = s->ogg ? feed_ogg(s, data, len) : feed_pcm(s, data, len);
   if (rc == AK_OK) rc = flush_out(s, FLUSH_ALIGNED);
   return done(s, rc);
 }
@@ -390,7 +391,11 @@ int ak_stream_finish(ak_stream *s, const uint8_t *data, size_t len) {
   if (s->state != ST_OPEN) return AK_ESTATE;
   s->failure = AK_STREAM_FAIL_NONE;
   int rc = AK_OK;
-  if (len) rc = s->ogg ? feed_ogg(s, data, len) : feed_pcm(s, data, len);
+  if (len || ak_stream_pending(s)) rc = s->ogg ? feed_ogg(s, data, len) : feed_pcm(s, data, len);
+  if (rc == AK_OK && ak_stream_pending(s)) { /* this call's share of decoding is spent */
+    rc = flush_out(s, FLUSH_ALIGNED);
+    return rc == AK_OK ? AK_STREAM_MORE : done(s, rc);
+  }
   if (rc != AK_OK) return done(s, rc);
   rc = ak_resampler_flush(s->rs, s->out16, OUT16_CAP); /* the filter's delayed tail */
   if (rc < 0) s->failure = AK_STREAM_FAIL_INTERNAL;
@@ -408,6 +413,10 @@ void ak_stream_abort(ak_stream *s) {
   if (!s || s->state == ST_IDLE) return;
   reset_pipeline(s);
   s->state = ST_IDLE;
+}
+
+int ak_stream_pending(const ak_stream *s) {
+  return s && s->state == ST_OPEN && s->ogg && ak_ogg_decoder_pending(s->ogg);
 }
 
 int ak_stream_active(const ak_stream *s) {

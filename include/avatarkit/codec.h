@@ -85,6 +85,15 @@ int ak_ogg_decoder_done(const ak_ogg_decoder *d);
  * not decoded yet earn nothing, so one push of a big slice cannot pay for a page of empty
  * packets. */
 uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d);
+/* Bounds the work of one push: once the packets a push has decoded reach `samples` (48 kHz,
+ * concealment included), it stops after that packet and returns AK_OK with the rest of the
+ * input kept (packets of pages taken in, whole pages still buffered); ak_ogg_decoder_pending()
+ * then says 1 and push(NULL, 0) goes on. A page of hundreds of tiny packets thus costs a
+ * bounded slice of CPU per call instead of all of them at once. 0 = no limit (the default);
+ * kept across resets. */
+void ak_ogg_decoder_set_push_limit(ak_ogg_decoder *d, uint32_t samples);
+/* 1 when the last push stopped at the push limit (input may be left to decode). */
+int ak_ogg_decoder_pending(const ak_ogg_decoder *d);
 void ak_ogg_decoder_reset(ak_ogg_decoder *d);
 
 #ifdef __cplusplus

@@ -39,6 +39,8 @@ extern "C" {
  * few hundred bytes become minutes of audio; with it a page of them stops after about 1.1 s. */
 #define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 240u
 #define AK_STREAM_DEFAULT_DECODED_GRACE 24000u
+/* ak_stream_finish() stopped at max_decoded_per_push with input left: call it again (NULL, 0). */
+#define AK_STREAM_MORE 1
 /* Output audio rate: the engine's rate, so one resampler serves both. */
 #define AK_STREAM_OUTPUT_RATE 16000
 
@@ -87,6 +89,12 @@ typedef struct ak_stream_config {
                                     it push/finish fail with AK_ETOOBIG, AK_STREAM_FAIL_BUDGET */
   uint32_t decoded_grace;        /* Ogg: samples decoded before that cap applies (default
                                    AK_STREAM_DEFAULT_DECODED_GRACE) */
+  uint32_t max_decoded_per_push; /* Ogg: 48 kHz samples one push or finish call decodes at most
+                                   (it stops after the packet that reaches it, the rest of the
+                                   input stays buffered): ak_stream_pending() says so and
+                                   push(NULL, 0) goes on; finish then returns AK_STREAM_MORE.
+                                   Bounds the CPU of one call whatever one page holds. 0 = no
+                                   limit (default) */
   uint64_t max_request_samples;  /* longest request in 16 kHz samples fed to the engine; 0 = no
                                    cap (default). Past it push/finish fail with AK_ETOOBIG,
                                    AK_STREAM_FAIL_DURATION */
@@ -141,11 +149,17 @@ int ak_stream_push(ak_stream *s, const uint8_t *data, size_t len);
  * total_samples set. Motion then covers every input sample (a dangling odd PCM byte is
  * dropped). Unlike push(data) + finish(NULL, 0), no aligned message is emitted in between:
  * a client message {audio, end} gives the same messages as before the stream existed.
- * Same returns as push; on success the stream is idle (ready for the next begin). */
+ * Same returns as push; on success the stream is idle (ready for the next begin). With
+ * max_decoded_per_push set, Ogg input may be left after this call's share of decoding: it then
+ * emits what is ready and returns AK_STREAM_MORE (positive; the request stays open), and
+ * finish(NULL, 0) goes on until it returns AK_OK or an error. */
 int ak_stream_finish(ak_stream *s, const uint8_t *data, size_t len);
 /* Drops the open request (interrupt): nothing more is emitted for it. No-op when idle. */
 void ak_stream_abort(ak_stream *s);
 
+/* 1 when the last push/finish stopped at max_decoded_per_push with Ogg input left to decode
+ * (push(NULL, 0) or finish(NULL, 0) go on with it); always 0 for PCM. */
+int ak_stream_pending(const ak_stream *s);
 /* 1 while a request is open (begun, not finished, aborted or failed). */
 int ak_stream_active(const ak_stream *s);
 /* What made the last push/finish fail; AK_STREAM_FAIL_NONE after a success or begin. */

@@ -520,6 +520,115 @@ static void test_budget_per_packet(void) {
   }
 }
 
+/* max_decoded_per_push: no call decodes more than the limit plus one packet, whatever one
+ * push holds; the rest stays pending and the output is the same as without a limit. */
+static ak_stream *new_limited(capture *c, uint32_t limit) {
+  ak_stream_config cfg;
+  ak_stream_config_default(&cfg);
+  cfg.format = AK_STREAM_OGG_OPUS;
+  cfg.seed = 42;
+  cfg.connection_id = "20260101000000_testconnAAAA";
+  cfg.max_decoded_per_push = limit;
+  cfg.emit = on_emit;
+  cfg.user = c;
+  c->fps = cfg.fps;
+  ak_stream *s = NULL;
+  CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_OK);
+  return s;
+}
+
+/* 16 kHz samples one call may add: the limit and one 120 ms packet, at a third of 48 kHz,
+ * plus the resampler's block slack */
+#define LIMITED_STEP_MAX(limit) (((limit) + 5760u) / 3u + 64u)
+
+static void test_push_limit(void) {
+  const uint32_t limit = 4800;
+  membuf ogg = make_ogg(48000, 1.5);
+  capture one = {0};
+  CHECK_EQ_INT(run_split(AK_STREAM_OGG_OPUS, 0, ogg.data, ogg.len, NULL, 0, &one), AK_OK);
+  capture c = {0};
+  ak_stream *s = new_limited(&c, limit);
+  CHECK_EQ_INT(ak_stream_begin(s, "limited"), AK_OK);
+  ak_stream_counters k0, k1;
+  int rc = AK_OK, calls = 0, pending_seen = 0;
+  uint64_t most = 0;
+  /* the whole stream but its last 10 bytes in one push, then the rest with finish */
+  size_t head = ogg.len - 10;
+  ak_stream_get_counters(s, &k0);
+  rc = ak_stream_push(s, ogg.data, head);
+  for (;;) {
+    ak_stream_get_counters(s, &k1);
+    if (k1.samples_16k - k0.samples_16k > most) most = k1.samples_16k - k0.samples_16k;
+    k0 = k1;
+    calls++;
+    if (rc != AK_OK || !ak_stream_pending(s) || calls > 1000) break;
+    pending_seen = 1;
+    rc = ak_stream_push(s, NULL, 0);
+  }
+  CHECK_EQ_INT(rc, AK_OK);
+  CHECK(pending_seen);
+  CHECK(calls >= 1.5 * 48000 / (limit + 5760)); /* 1.5 s cannot fit in fewer calls */
+  rc = ak_stream_finish(s, ogg.data + head, 10);
+  while (rc == AK_STREAM_MORE && calls++ < 1000) rc = ak_stream_finish(s, NULL, 0);
+  CHECK_EQ_INT(rc, AK_OK);
+  CHECK(most <= LIMITED_STEP_MAX(limit));
+  CHECK(same_output(&one, &c)); /* same motion, same Opus packets, same total */
+  CHECK(!ak_stream_pending(s));
+  cap_free(&c);
+  cap_free(&one);
+
+  /* finish with everything at once also goes step by step: MORE until the end */
+  capture c2 = {0};
+  capture ref = {0};
+  CHECK_EQ_INT(run_split(AK_STREAM_OGG_OPUS, 0, ogg.data, ogg.len, NULL, 0, &ref), AK_OK);
+  ak_stream_free(s);
+  s = new_limited(&c2, limit);
+  CHECK_EQ_INT(ak_stream_begin(s, "limited-finish"), AK_OK);
+  int more = 0;
+  rc = ak_stream_finish(s, ogg.data, ogg.len);
+  while (rc == AK_STREAM_MORE && more < 1000) {
+    CHECK(ak_stream_active(s)); /* the request stays open between the calls */
+    more++;
+    rc = ak_stream_finish(s, NULL, 0);
+  }
+  CHECK_EQ_INT(rc, AK_OK);
+  CHECK(more >= 2);
+  CHECK(!ak_stream_active(s));
+  CHECK(same_output(&ref, &c2));
+  cap_free(&c2);
+  cap_free(&ref);
+  free(ogg.data);
+
+  /* a bomb in one push: each call decodes a bounded share, the budget still ends it */
+  ak_stream_free(s);
+  membuf bomb = ogg_bomb(60);
+  capture c3 = {0};
+  s = new_limited(&c3, limit);
+  CHECK_EQ_INT(ak_stream_begin(s, "bomb"), AK_OK);
+  calls = 0;
+  most = 0;
+  ak_stream_get_counters(s, &k0);
+  rc = ak_stream_push(s, bomb.data, bomb.len);
+  while (rc == AK_OK && calls < 1000) {
+    ak_stream_get_counters(s, &k1);
+    if (k1.samples_16k - k0.samples_16k > most) most = k1.samples_16k - k0.samples_16k;
+    k0 = k1;
+    calls++;
+    CHECK(ak_stream_pending(s)); /* it is never done: only the budget can end it */
+    rc = ak_stream_push(s, NULL, 0);
+  }
+  CHECK_EQ_INT(rc, AK_ETOOBIG);
+  CHECK_EQ_INT(ak_stream_failure(s), AK_STREAM_FAIL_BUDGET);
+  CHECK(!ak_stream_pending(s));
+  CHECK(calls >= 8); /* about 1.1 s of concealment, at most ~0.22 s a call */
+  CHECK(most <= LIMITED_STEP_MAX(limit));
+  ak_stream_get_counters(s, &k1);
+  CHECK(k1.samples_16k <= 16000u * 6 / 5); /* the same bound as without the limit */
+  ak_stream_free(s);
+  cap_free(&c3);
+  free(bomb.data);
+}
+
 static void test_abort(void) {
   int rate = 16000;
   size_t n = 16000;
@@ -688,6 +797,7 @@ int main(int argc, char **argv) {
   test_ogg();
   test_budgets();
   test_budget_per_packet();
+  test_push_limit();
   test_abort();
   test_emit_errors();
   test_every_split();

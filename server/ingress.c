@@ -820,6 +820,12 @@ static int session_run(ak_task *t) {
       more = 1;
       break;
     }
+    if (ak__pool_fresh_waiting(s->pool, t)) { /* another session's new input: its turn now */
+      pthread_mutex_lock(&ss->mu);
+      more = ss->cur || ss->in_head;
+      pthread_mutex_unlock(&ss->mu);
+      break;
+    }
   }
   /* output queued, input room freed or closing: the network thread acts on it */
   if (steps) net_wake(ss);

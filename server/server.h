@@ -150,6 +150,9 @@ int ak__pool_size(const ak_pool *p);
 /* Pins a new task to the least loaded worker; unassign when the task is gone. */
 void ak__pool_assign(ak_pool *p, ak_task *t);
 void ak__pool_unassign(ak_pool *p, ak_task *t);
+/* 1 when a task made runnable by new input waits on t's worker: a running turn of t should
+ * end after its current step (called from t's run callback, no lock). */
+int ak__pool_fresh_waiting(const ak_pool *p, const ak_task *t);
 /* Makes the task runnable (any thread): queued once; if running, it runs again after. */
 void ak__pool_schedule(ak_pool *p, ak_task *t);
 

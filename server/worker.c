@@ -8,9 +8,12 @@
  * queue, which is served first: a real-time session's small chunk waits for at most the turn
  * in progress, not for a turn of every session with a backlog (an attacker's big message, a
  * flood). Every FRESH_RUN-th turn goes to the backlog when both queues hold tasks, so a
- * stream of fresh work cannot starve it. The pool holds a reference on every
- * task it has queued or is running (hold/release callbacks). Nothing here touches lws. */
+ * stream of fresh work cannot starve it. A running turn ends after its current step as soon
+ * as a fresh task waits (ak__pool_fresh_waiting()), so that wait is one step, not a turn. The pool
+ * holds a reference on every task it has queued or is running (hold/release callbacks). Nothing
+ * here touches lws. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -24,6 +27,7 @@ typedef struct worker {
   ak_task *head, *tail;   /* backlog: tasks that used a whole turn and have more */
   ak_task *fhead, *ftail; /* fresh: tasks made runnable by new input */
   int fresh_run;          /* fresh turns taken in a row while the backlog waited */
+  atomic_int fresh_n;     /* tasks in the fresh queue: read by running turns, no lock */
   int stop;
   int started;
   int assigned; /* tasks pinned here (under the pool's assign_mu) */
@@ -71,6 +75,7 @@ static void *worker_main(void *arg) {
     ak_task *t;
     if (w->fhead && (!w->head || w->fresh_run < FRESH_RUN - 1)) {
       t = pop(&w->fhead, &w->ftail);
+      atomic_fetch_sub_explicit(&w->fresh_n, 1, memory_order_relaxed);
       w->fresh_run = w->head ? w->fresh_run + 1 : 0;
     } else {
       t = pop(&w->head, &w->tail);
@@ -86,8 +91,10 @@ static void *worker_main(void *arg) {
     if (more || t->rerun) {
       if (more)
         push(&w->head, &w->tail, t);
-      else /* only new input since its turn began */
+      else { /* only new input since its turn began */
         push(&w->fhead, &w->ftail, t);
+        atomic_fetch_add_explicit(&w->fresh_n, 1, memory_order_relaxed);
+      }
       t->rerun = 0;
       t->in_runq = 1;
     } else {
@@ -120,6 +127,7 @@ int ak__pool_new(int n, ak_task_fn run, ak_task_ref_fn hold, ak_task_ref_fn rele
     w->pool = p;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    atomic_init(&w->fresh_n, 0);
   }
   for (int i = 0; i < n; i++) {
     if (pthread_create(&p->w[i].th, NULL, worker_main, &p->w[i]) != 0) {
@@ -180,6 +188,10 @@ void ak__pool_unassign(ak_pool *p, ak_task *t) {
   pthread_mutex_unlock(&p->assign_mu);
 }
 
+int ak__pool_fresh_waiting(const ak_pool *p, const ak_task *t) {
+  return atomic_load_explicit(&p->w[t->worker].fresh_n, memory_order_relaxed) > 0;
+}
+
 void ak__pool_schedule(ak_pool *p, ak_task *t) {
   worker *w = &p->w[t->worker];
   pthread_mutex_lock(&w->mu);
@@ -191,6 +203,7 @@ void ak__pool_schedule(ak_pool *p, ak_task *t) {
     t->in_runq = 1;
     p->hold(t);
     push(&w->fhead, &w->ftail, t);
+    atomic_fetch_add_explicit(&w->fresh_n, 1, memory_order_relaxed);
     pthread_cond_signal(&w->cv);
   }
   pthread_mutex_unlock(&w->mu);

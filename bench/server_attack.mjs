@@ -1,8 +1,8 @@
 // Victim latency under attack: real-time sessions ("victims") stream 16 kHz speech-like PCM
 // in 40 ms chunks while an attacker runs, against a fresh Motion Server per scenario:
 //   baseline   no attacker
-//   ogg-bomb   an attacker that reconnects and sends an Ogg Opus bomb (60 pages of zero-length
-//              packets, 17 KB that would decode to 30 minutes of concealment) again and again
+//   ogg-bomb   an attacker that reconnects and sends an Ogg Opus bomb (20 pages of 2-byte packets
+//              of empty frames, 16 KB that would decode to 10 minutes of concealment) again and again
 //   pcm-flood  an attacker that sends 8 kHz PCM as fast as the server takes it (64 KB messages,
 //              a new request every 50), keeping 1 MB in flight
 //   non-reader an attacker on a raw socket that streams 16 kHz PCM as fast as TCP takes it and
@@ -102,7 +102,8 @@ function pcm(rate, seconds) {
   return b;
 }
 
-/* Ogg bomb: OpusHead, OpusTags, pages of 255 zero-length packets. */
+/* Ogg bomb: OpusHead, OpusTags, pages of 255 2-byte packets of two empty 60 ms SILK frames
+ * (valid Opus, 120 ms of concealment each; zero-length packets are refused outright). */
 const CRC = (() => { const t = new Uint32Array(256); for (let i = 0; i < 256; i++) { let r = i << 24; for (let k = 0; k < 8; k++) r = r & 0x80000000 ? ((r << 1) ^ 0x04c11db7) >>> 0 : (r << 1) >>> 0; t[i] = r >>> 0; } return t; })();
 function page(flags, gp, seq, segs, body) {
   const p = new Uint8Array(27 + segs.length + body.length), dv = new DataView(p.buffer);
@@ -116,7 +117,8 @@ function bomb(pages) {
   const head = Uint8Array.from([...Buffer.from('OpusHead'), 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0]);
   const tags = Uint8Array.from([...Buffer.from('OpusTags'), 0, 0, 0, 0, 0, 0, 0, 0]);
   const parts = [page(2, 0, 0, [19], head), page(0, 0, 1, [16], tags)];
-  for (let p = 0; p < pages; p++) parts.push(page(0, (p + 1) * 255 * 5760, p + 2, new Array(255).fill(0), new Uint8Array(0)));
+  const body = Uint8Array.from(new Array(255).fill([(3 << 3) | 3, 2]).flat());
+  for (let p = 0; p < pages; p++) parts.push(page(0, (p + 1) * 255 * 5760, p + 2, new Array(255).fill(2), body));
   return Buffer.concat(parts);
 }
 
@@ -183,7 +185,7 @@ async function victim(ws, seconds, out) {
 }
 
 async function bomber(srv, stop, stats) {
-  const b = bomb(60);
+  const b = bomb(20);
   while (!stop.done) {
     try {
       const ws = await open(srv, 48000, 1, 'attacker');

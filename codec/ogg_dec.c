@@ -157,6 +157,10 @@ static int drain_packets(ak_ogg_decoder *d, ak_pcm_cb cb, void *user) {
       if (op.bytes < 8 || memcmp(op.packet, "OpusTags", 8) != 0) return AK_EFORMAT;
       d->state = ST_AUDIO;
     } else if (d->state == ST_AUDIO) {
+      /* An Opus packet is at least one byte (RFC 6716 3.1, R1). libopus would conceal 120 ms
+       * for an empty one (its API's "packet lost"): free audio, and no muxer writes them
+       * (RFC 7845 4.1 repairs gaps with a TOC byte). */
+      if (op.bytes == 0) return AK_ECORRUPT;
       if ((rc = decode_packet(d, &op, cb, user)) != AK_OK) return rc;
       if (op.e_o_s) {
         d->state = ST_DONE;

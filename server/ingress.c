@@ -317,7 +317,7 @@ static void send_error(ak_session *ss, int code, const char *req_id, int close_c
  * close code. The first matching row wins; status 0 matches any code, FAIL_ANY any kind.
  * Phrases and codes are the ones clients have always seen:
  *   bad Ogg input             -> INVALID_ARGUMENT,   "invalid audio: ...",          1007
- *   Ogg decoding to far more audio than its size (zero-length packets): the same, 1007
+ *   Ogg decoding to far more audio than its size (packets of empty frames): the same, 1007
  *   request over --max-request-seconds -> RESOURCE_EXHAUSTED, "request too long: ...",
  *                                the request ends, the session stays (close 0)
  *   emit refused (queue full) -> RESOURCE_EXHAUSTED, "client is not reading: ...",  1008

@@ -71,7 +71,8 @@ typedef int (*ak_pcm_cb)(void *user, const float *pcm, size_t n);
 int ak_ogg_decoder_new(size_t max_bytes, ak_ogg_decoder **out);
 void ak_ogg_decoder_free(ak_ogg_decoder *d);
 /* Feeds the next slice of the stream (split anywhere). Returns AK_OK, AK_EFORMAT (not Ogg
- * Opus / unsupported channel mapping), AK_ECORRUPT (undecodable packet), AK_ETOOBIG. After an
+ * Opus / unsupported channel mapping), AK_ECORRUPT (undecodable packet, or an empty audio
+ * packet: RFC 6716 R1), AK_ETOOBIG. After an
  * error the stream is dead until reset. */
 int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_pcm_cb cb,
                         void *user);
@@ -79,11 +80,9 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
 int ak_ogg_decoder_done(const ak_ogg_decoder *d);
 /* Input bytes the decoder has used so far: the fixed header of each page taken in, and each
  * packet taken out with its lacing values, counted just before that packet is decoded (so
- * inside the PCM callback they include the packet being delivered). Zero-length packets
- * (invalid Opus, RFC 6716 3.1 R1; each conceals up to 120 ms) count nothing, not even their
- * lacing. A decoded-audio budget per input byte uses this: bytes of a page whose packets are
- * not decoded yet earn nothing, so one push of a big slice cannot pay for a page of empty
- * packets. */
+ * inside the PCM callback they include the packet being delivered). A decoded-audio budget per
+ * input byte uses this: bytes of a page whose packets are not decoded yet earn nothing, so one push
+ * of a big slice cannot pay for a page of empty packets. */
 uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d);
 /* Bounds the work of one push: once the packets a push has decoded reach `samples` (48 kHz,
  * concealment included), it stops after that packet and returns AK_OK with the rest of the

@@ -35,8 +35,9 @@ extern "C" {
  * The bytes are ak_ogg_decoder_bytes_used(): page headers, and each packet with its lacing as it
  * is decoded; zero-length packets count nothing. 240 a byte is an average of at least 1600
  * bit/s; Opus speech is 6000+, and even all-DTX 20 ms packets with their Ogg lacing stay at 480.
- * Zero-length Opus packets each decode to up to 120 ms of concealment, so without the budget a
- * few hundred bytes become minutes of audio; with it a page of them stops after about 1.1 s. */
+ * Valid 2-byte packets of empty frames each decode to 120 ms of concealment, so without the
+ * budget a few KB become minutes of audio; with it a page of them stops after about 1.1 s.
+ * (Empty packets, which libopus would also conceal, are refused as corrupt: RFC 6716 R1.) */
 #define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 240u
 #define AK_STREAM_DEFAULT_DECODED_GRACE 24000u
 /* ak_stream_finish() stopped at max_decoded_per_push with input left: call it again (NULL, 0). */

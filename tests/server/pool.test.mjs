@@ -61,13 +61,15 @@ function oggPage(flags, granule, seq, segments, body) {
   new DataView(page.buffer).setUint32(22, crc, true);
   return page;
 }
-/* OpusHead, OpusTags, then `pages` pages of 255 zero-length Opus packets: each packet decodes
- * to 120 ms of concealment, so each ~280-byte page would be 30 s of audio. */
-function oggBomb(pages) {
+/* OpusHead, OpusTags, then `pages` pages of 255 Opus packets of `pkt` (default: 2 bytes, two
+ * empty 60 ms SILK frames, valid Opus): each packet decodes to 120 ms of concealment, so each
+ * ~790-byte page would be 30 s of audio. pkt = [] makes zero-length packets (not Opus). */
+function oggBomb(pages, pkt = [(3 << 3) | 3, 2]) {
   const head = Uint8Array.from([...new TextEncoder().encode('OpusHead'), 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0]);
   const tags = Uint8Array.from([...new TextEncoder().encode('OpusTags'), 0, 0, 0, 0, 0, 0, 0, 0]);
   const parts = [oggPage(2, 0, 0, [head.length], head), oggPage(0, 0, 1, [tags.length], tags)];
-  for (let p = 0; p < pages; p++) parts.push(oggPage(0, (p + 1) * 255 * 5760, p + 2, new Array(255).fill(0), new Uint8Array(0)));
+  const body = Uint8Array.from(new Array(255).fill(pkt).flat());
+  for (let p = 0; p < pages; p++) parts.push(oggPage(0, (p + 1) * 255 * 5760, p + 2, new Array(255).fill(pkt.length), body));
   return Buffer.concat(parts);
 }
 
@@ -128,7 +130,7 @@ test('an Ogg bomb gets a clear error for its session only; another session on th
   try {
     const victim = await handshake(srv, 16000);
     const bomber = await handshake(srv, 48000, 1);
-    const bomb = oggBomb(60); // ~17 KB, 30 minutes of concealment without the budget
+    const bomb = oggBomb(20); // ~16 KB, 10 minutes of concealment without the budget
     assert.ok(bomb.length < 20000);
     bomber.ws.send(audioMsg('bomb', bomb, true));
     const pcm = makePcm(16000, 2);
@@ -143,6 +145,13 @@ test('an Ogg bomb gets a clear error for its session only; another session on th
     assert.equal(await metric(srv, /avatarkit_session_limits_total\{kind="audio_budget"\} (\d+)/), 1);
     // far less audio than the bomb holds was decoded
     assert.ok((await metric(srv, /avatarkit_audio_seconds_total ([\d.]+)/)) < 60);
+    // zero-length packets are not Opus at all: refused as corrupt, nothing decoded
+    const empty = await handshake(srv, 48000, 1);
+    empty.ws.send(audioMsg('empty', oggBomb(60, []), true));
+    assert.equal((await empty.waitClose(30000))?.code, 1007);
+    const err2 = errorOf(empty.inbox.find((m) => typeOf(m) === 4));
+    assert.equal(err2.code, 3);
+    assert.match(err2.message, /^invalid audio: Ogg Opus stream corrupt/);
   } finally {
     await srv.stop();
   }

@@ -394,8 +394,14 @@ static void test_ogg(void) {
  * packet decodes to concealment of the last frame size (up to 120 ms), so ~280 bytes a page
  * would be 30 s of audio without a decoded-samples budget. */
 static membuf ogg_bomb_of(int n_pages, const unsigned char *pkt, long pkt_len);
-static membuf ogg_bomb(int n_pages) {
+static membuf ogg_empty_bomb(int n_pages) {
   return ogg_bomb_of(n_pages, NULL, 0);
+}
+/* 2-byte packets of two empty 60 ms SILK frames (code 3): valid Opus, 120 ms of concealment
+ * each for 3 bytes with their lacing. */
+static const unsigned char two_empty[2] = {(3 << 3) | 3, 2};
+static membuf ogg_bomb(int n_pages) {
+  return ogg_bomb_of(n_pages, two_empty, 2);
 }
 
 /* The same with each audio packet pkt_len bytes of pkt. */
@@ -495,14 +501,26 @@ static void test_budgets(void) {
 }
 
 /* The budget pays for what the decoder has used (page headers, packets with their lacing),
- * not for bytes pushed: a whole bomb in one push (17 KB, which once bought 85 s of audio at
- * 240 samples a byte) stops within the grace plus what its few header bytes buy (about 1.1 s). */
+ * not for bytes pushed: a whole bomb in one push (15 KB, which once bought 75 s of audio at
+ * 240 samples a byte) stops within the grace plus what the bytes it used buy (about 1.1 s). */
 static void test_budget_per_packet(void) {
-  /* zero-length packets earn nothing; 2-byte packets of two empty 60 ms SILK frames (code 3,
-   * valid Opus, 120 ms of concealment each) earn their 3 bytes */
-  static const unsigned char two[2] = {(3 << 3) | 3, 2};
+  /* zero-length packets are not Opus (RFC 6716 R1): refused as corrupt before any concealment */
+  membuf empty = ogg_empty_bomb(60);
+  capture ce = {0};
+  ak_stream *se = new_stream(AK_STREAM_OGG_OPUS, 0, &ce, -1);
+  CHECK_EQ_INT(ak_stream_begin(se, "empty"), AK_OK);
+  CHECK_EQ_INT(ak_stream_push(se, empty.data, empty.len), AK_ECORRUPT);
+  CHECK_EQ_INT(ak_stream_failure(se), AK_STREAM_FAIL_INPUT);
+  ak_stream_counters ke;
+  ak_stream_get_counters(se, &ke);
+  CHECK_EQ_INT(ke.samples_16k, 0);
+  ak_stream_free(se);
+  cap_free(&ce);
+  free(empty.data);
+  /* 2-byte packets of two empty 60 ms SILK frames (valid Opus, 120 ms of concealment each)
+   * earn only their 3 bytes */
   for (int kind = 0; kind < 2; kind++) {
-    membuf bomb = kind == 0 ? ogg_bomb(60) : ogg_bomb_of(20, two, 2);
+    membuf bomb = ogg_bomb(kind == 0 ? 20 : 40);
     CHECK(bomb.len > 10000);
     capture c = {0};
     ak_stream *s = new_stream(AK_STREAM_OGG_OPUS, 0, &c, -1);
@@ -601,7 +619,7 @@ static void test_push_limit(void) {
 
   /* a bomb in one push: each call decodes a bounded share, the budget still ends it */
   ak_stream_free(s);
-  membuf bomb = ogg_bomb(60);
+  membuf bomb = ogg_bomb(20);
   capture c3 = {0};
   s = new_limited(&c3, limit);
   CHECK_EQ_INT(ak_stream_begin(s, "bomb"), AK_OK);

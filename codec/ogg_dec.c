@@ -148,7 +148,6 @@ static int drain_packets(ak_ogg_decoder *d, ak_pcm_cb cb, void *user) {
     int r = ogg_stream_packetout(&d->stream, &op);
     if (r == 0) return AK_OK;
     if (r < 0) continue; /* a hole in the data: skip, as RFC 7845 decoders do */
-    if (op.bytes > 0) d->used += (uint64_t)op.bytes + (uint64_t)op.bytes / 255 + 1;
     int rc = AK_OK;
     if (d->state == ST_HEAD) {
       if ((rc = parse_head(d, &op)) != AK_OK) return rc;
@@ -161,6 +160,7 @@ static int drain_packets(ak_ogg_decoder *d, ak_pcm_cb cb, void *user) {
        * for an empty one (its API's "packet lost"): free audio, and no muxer writes them
        * (RFC 7845 4.1 repairs gaps with a TOC byte). */
       if (op.bytes == 0) return AK_ECORRUPT;
+      d->used += (uint64_t)op.bytes + (uint64_t)op.bytes / 255 + 1; /* with its lacing */
       if ((rc = decode_packet(d, &op, cb, user)) != AK_OK) return rc;
       if (op.e_o_s) {
         d->state = ST_DONE;
@@ -216,7 +216,6 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
       rc = AK_ECORRUPT;
       goto fail;
     }
-    d->used += 27; /* the fixed page header; lacing values go with their packets */
   }
   /* A stream that never starts with a page (e.g. raw PCM sent as Ogg) is caught early. */
   if (d->state == ST_HEAD && !d->have_stream && d->bytes > 65536) {

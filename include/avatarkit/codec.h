@@ -78,11 +78,12 @@ int ak_ogg_decoder_push(ak_ogg_decoder *d, const uint8_t *data, size_t len, ak_p
                         void *user);
 /* 1 once the end-of-stream page was seen. */
 int ak_ogg_decoder_done(const ak_ogg_decoder *d);
-/* Input bytes the decoder has used so far: the fixed header of each page taken in, and each
- * packet taken out with its lacing values, counted just before that packet is decoded (so
- * inside the PCM callback they include the packet being delivered). A decoded-audio budget per
- * input byte uses this: bytes of a page whose packets are not decoded yet earn nothing, so one push
- * of a big slice cannot pay for a page of empty packets. */
+/* Audio bytes the decoder has used so far: each audio packet with its lacing values, counted
+ * just before that packet is decoded (so inside the PCM callback they include the packet being
+ * delivered). Page headers and the OpusHead/OpusTags packets count nothing. A decoded-audio
+ * budget per input byte uses this: bytes of a page whose packets are not decoded yet earn
+ * nothing, so one push of a big slice cannot pay for a page of near-empty packets, and no
+ * framing overhead buys audio. */
 uint64_t ak_ogg_decoder_bytes_used(const ak_ogg_decoder *d);
 /* Bounds the work of one push: once the packets a push has decoded reach `samples` (48 kHz,
  * concealment included), it stops after that packet and returns AK_OK with the rest of the

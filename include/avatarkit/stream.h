@@ -30,16 +30,17 @@ extern "C" {
 #define AK_STREAM_MAX_REQ_ID 63
 /* Default bound of one request's compressed Ogg Opus input (bytes). */
 #define AK_STREAM_DEFAULT_MAX_OGG_BYTES (64u * 1024u * 1024u)
-/* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per input byte that the
- * decoder has used so far, on top of a grace of AK_STREAM_DEFAULT_DECODED_GRACE samples (0.5 s).
- * The bytes are ak_ogg_decoder_bytes_used(): page headers, and each packet with its lacing as it
- * is decoded; zero-length packets count nothing. 240 a byte is an average of at least 1600
- * bit/s; Opus speech is 6000+, and even all-DTX 20 ms packets with their Ogg lacing stay at 480.
- * Valid 2-byte packets of empty frames each decode to 120 ms of concealment, so without the
- * budget a few KB become minutes of audio; with it a page of them stops after about 1.1 s.
- * (Empty packets, which libopus would also conceal, are refused as corrupt: RFC 6716 R1.) */
-#define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 240u
-#define AK_STREAM_DEFAULT_DECODED_GRACE 24000u
+/* Default decoded-audio budget of Ogg input: 48 kHz samples allowed per audio byte the decoder
+ * has used so far (ak_ogg_decoder_bytes_used(): audio packets with their lacing; page headers
+ * and OpusHead/OpusTags earn nothing), on top of a grace of AK_STREAM_DEFAULT_DECODED_GRACE
+ * samples (0.1 s). 480 a byte is an average of at least 800 bit/s: Opus speech is 6000+, its
+ * silence without DTX 2400+, and all-DTX 20 ms packets (1 byte + 1 lacing) break even. Valid
+ * 2-byte packets of empty frames decode to 120 ms of concealment each (1920 samples a byte),
+ * so without the budget a few KB become minutes of audio; with it a stream of them stops after
+ * its first packet. (Empty packets, which libopus would also conceal, are refused as corrupt:
+ * RFC 6716 R1.) */
+#define AK_STREAM_DEFAULT_MAX_DECODED_PER_BYTE 480u
+#define AK_STREAM_DEFAULT_DECODED_GRACE 4800u
 /* ak_stream_finish() stopped at max_decoded_per_push with input left: call it again (NULL, 0). */
 #define AK_STREAM_MORE 1
 /* Output audio rate: the engine's rate, so one resampler serves both. */

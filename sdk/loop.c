@@ -284,7 +284,21 @@ static lws_usec_t backoff_us(aks_session *s) {
   s->rng ^= s->rng << 17;
   long long half = d / 2;
   long long wait = half + (long long)(s->rng % (uint64_t)(d - half + 1));
+  if (s->retry_after_ms > wait) wait = s->retry_after_ms; /* the server's word comes first */
+  s->retry_after_ms = 0;
   return (lws_usec_t)wait * LWS_US_PER_MS;
+}
+
+/* A refusal's Retry-After in milliseconds (the delay-seconds form; an HTTP date is not
+ * expected from a Motion Server), capped at RETRY_AFTER_MAX_MS; 0 when absent. */
+#define RETRY_AFTER_MAX_MS 60000
+static int retry_after_ms(struct lws *wsi) {
+  char v[32];
+  if (lws_hdr_copy(wsi, v, sizeof v, WSI_TOKEN_HTTP_RETRY_AFTER) <= 0) return 0;
+  char *end = NULL;
+  long sec = strtol(v, &end, 10);
+  if (end == v || sec <= 0) return 0;
+  return sec >= RETRY_AFTER_MAX_MS / 1000 ? RETRY_AFTER_MAX_MS : (int)sec * 1000;
 }
 
 static void reconnect_now(aks_session *s) {
@@ -856,9 +870,19 @@ static void on_connection_error(aks_session *s, struct lws *wsi, const char *why
   snprintf(msg, sizeof msg, "%s", why ? why : "connection failed");
   s->wsi = NULL;
   lws_set_opaque_user_data(wsi, NULL);
-  if (status >= 500 && s->in_reconnect) { /* a server not ready yet: try again later */
-    snprintf(msg, sizeof msg, "upgrade refused with HTTP %d", status);
-    connection_lost(s, AKS_SERVER_ERROR, msg, 0);
+  /* While reconnecting, a server not ready yet (5xx) or one that limits the rate of new
+   * sessions (429: a reconnect storm) is tried again later, after its Retry-After if it gave
+   * one; refusals of the credentials stay final. */
+  if ((status >= 500 || status == 429) && s->in_reconnect) {
+    s->retry_after_ms = retry_after_ms(wsi);
+    if (s->retry_after_ms)
+      snprintf(msg, sizeof msg, "upgrade refused with HTTP %d (Retry-After %d s)", status,
+               s->retry_after_ms / 1000);
+    else
+      snprintf(msg, sizeof msg, "upgrade refused with HTTP %d", status);
+    aks_error_code code =
+        status == 429 ? aks__classify_http(status, NULL, 1, NULL, 0) : AKS_SERVER_ERROR;
+    connection_lost(s, code, msg, 0);
     return;
   }
   if (status >= 400) {

@@ -182,9 +182,10 @@ struct aks_session {
   char close_reason[124];
   lws_sorted_usec_list_t sul_timeout;
   /* [net] reconnect and liveness */
-  int in_reconnect; /* lost after a confirmation, not confirmed again yet */
-  int attempts;     /* failed reconnect attempts in a row */
-  uint64_t rng;     /* backoff jitter */
+  int in_reconnect;   /* lost after a confirmation, not confirmed again yet */
+  int attempts;       /* failed reconnect attempts in a row */
+  int retry_after_ms; /* a refusal's Retry-After: the next attempt waits at least this long */
+  uint64_t rng;       /* backoff jitter */
   int64_t last_rx_us;
   int ping_due;
   char tls_error[128]; /* why OpenSSL refused the server certificate, or "" */

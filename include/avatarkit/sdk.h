@@ -116,7 +116,10 @@ typedef struct aks_config {
   /* 1: a session dropped by the network (no close frame, close 1001, a failed write, or the
    * liveness bound) reconnects with backoff and a fresh token; on_connected fires again with
    * the new connection id. Requests in flight at the drop are never replayed: each ends with
-   * on_error AKS_REQUEST_ABORTED (req_id set). Default 0: the session fails and closes. */
+   * on_error AKS_REQUEST_ABORTED (req_id set). An attempt refused with 5xx or 429 (the
+   * server's new-session rate limit, e.g. in a reconnect storm) is retried after the backoff or
+   * the server's Retry-After (capped at 60 s), whichever is longer; other refusals (token, app,
+   * avatar) are final. Default 0: the session fails and closes. */
   int reconnect;
   int reconnect_max_attempts; /* consecutive failed attempts before giving up; default 5 (1..1000)
                                */

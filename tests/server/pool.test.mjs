@@ -227,14 +227,16 @@ async function floodNonReader(srv, messages) {
 }
 
 test('a client that does not read after its fatal error is cut off by the closing timeout', async () => {
-  // no write timeout here: only the fatal error and then the closing timeout may end it
-  const srv = await startServer(['--closing-timeout', '1', '--write-timeout', '3600', '--max-speed', '0']);
+  // no write timeout and no dead-peer timeout here (a client that never reads never answers a
+  // ping: at 2 x 20 s it would be cut first on a slow ASan run): only the fatal error and then
+  // the closing timeout may end it
+  const srv = await startServer(['--closing-timeout', '1', '--write-timeout', '3600', '--ping-interval', '3600', '--max-speed', '0']);
   try {
     const c = await floodNonReader(srv, 40); // output over 8 MiB: "client is not reading"
     let n = 1;
     for (let i = 0; i < 1800 && n !== 0; i++) { await sleep(100); n = await sessions(srv); }
     assert.equal(n, 0, 'the slot is freed');
-    assert.ok((await metric(srv, /avatarkit_errors_total\{kind="slow_client"\} (\d+)/)) >= 1, 'fatal error first');
+    assert.ok((await metric(srv, /avatarkit_errors_total\{kind="slow_client"\} (\d+)/)) >= 1, `fatal error first; server log:\n${srv.log().slice(-3000)}`);
     assert.equal(await metric(srv, /avatarkit_session_limits_total\{kind="closing_timeout"\} (\d+)/), 1);
     c.s.destroy();
   } finally {

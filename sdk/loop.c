@@ -59,7 +59,7 @@ static void take_inflight_locked(aks_session *s, cut_list *cut) {
 static void report_cut(aks_session *s, const cut_list *cut, const char *why) {
   if (!s->cbs.on_error) return;
   char msg[AKS_ERROR_MESSAGE_MAX];
-  snprintf(msg, sizeof msg, "request cut by a lost connection, not replayed (%s)", why);
+  snprintf(msg, sizeof msg, "request cut by a lost connection, not replayed (%.400s)", why);
   for (int i = 0; i < cut->n; i++) {
     aks_error pe = {.code = AKS_REQUEST_ABORTED,
                     .phase = AKS_PHASE_WEBSOCKET_RUNTIME,

@@ -165,7 +165,7 @@ def main():
     ap.add_argument('--lips-weight', type=float, default=1.0)
     ap.add_argument('--silence', type=float, default=0,
                     help='probability that a crop holds a background without speech (digital '
-                         'zeros, hiss, hum at -100..-50 dBFS; tools/train/bg.py) with rest '
+                         'zeros, hiss, hum at -100..-65 dBFS; tools/train/bg.py) with rest '
                          'targets: a whole crop of it (a quarter of them) or one spliced before '
                          'the start or after the end of the utterance')
     ap.add_argument('--rest-weight', type=float, default=1.0,

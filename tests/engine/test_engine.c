@@ -165,16 +165,36 @@ static void test_silence(void) {
   const size_t n = 16000 * 5;
   float *x = calloc(n, sizeof *x);
   float *y = malloc(n * sizeof *y);
+  float *pk = malloc(n * sizeof *pk);
+  float *hum = malloc(n * sizeof *hum);
   uint64_t seed = 77;
   for (size_t i = 0; i < n; i++) y[i] = 3e-4f * ak_test_gauss(&seed); /* ~ -70 dBFS hiss */
+  /* Pink-ish hiss (white noise through a leaky integrator, 1/f^2 above ~40 Hz mixed with
+   * white) at about -65 dBFS, and 50 Hz mains hum with 5 harmonics at about -70 dBFS: rooms
+   * and sound cards, not speech (the stage-7 network moved the mouth on both). */
+  float lp = 0.0f;
+  for (size_t i = 0; i < n; i++) {
+    float w = ak_test_gauss(&seed);
+    lp = 0.985f * lp + 0.015f * w;
+    pk[i] = 5.3e-3f * lp + 2.7e-4f * w;
+    float h = 0.0f;
+    for (int k = 1; k <= 5; k++)
+      h += sinf(2.0f * 3.14159265f * 50.0f * k * (float)i / 16000.0f) / k;
+    hum[i] = 3.7e-4f * h;
+  }
   size_t cap = 200;
   ak_motion_frame *f = malloc(cap * sizeof *f);
-  const float *inputs[2] = {x, y};
-  const char *names[2] = {"digital silence", "-70 dBFS noise"};
-  for (int t = 0; t < 2; t++) {
+  const float *inputs[4] = {x, y, pk, hum};
+  const char *names[4] = {"digital silence", "-70 dBFS noise", "-65 dBFS pink-ish noise",
+                          "-70 dBFS mains hum"};
+  /* The DSP mouth has no voice detector: the louder backgrounds are for the network only. */
+  int nt = strcmp(g_pass, "network") == 0 ? 4 : 2;
+  /* Lookahead 80 ms binds the main network, 0 the zero-lookahead one. */
+  for (int c = 0; c < 2 * nt; c++) {
+    int t = c % nt, la = c < nt ? 80 : 0;
     int r;
-    ak_engine *e = mk(25, 80, 0.7f, 3);
-    size_t got = run_chunks(e, inputs[t], n, 480, f, cap, 25, 80, &r);
+    ak_engine *e = mk(25, la, 0.7f, 3);
+    size_t got = run_chunks(e, inputs[t], n, 480, f, cap, 25, la, &r);
     ak_engine_free(e);
     float maxjaw = 0, maxmouth = 0;
     int voice = 0, vis = 0;
@@ -188,13 +208,16 @@ static void test_silence(void) {
       vis += f[i].viseme != 0;
     }
     char msg[160];
-    snprintf(msg, sizeof msg, "%s: mouth at rest (max jaw %.4f, max lips %.4f, voiced %d)",
-             names[t], maxjaw, maxmouth, voice);
+    snprintf(msg, sizeof msg,
+             "%s, lookahead %d ms: mouth at rest (max jaw %.4f, max lips %.4f, voiced %d)",
+             names[t], la, maxjaw, maxmouth, voice);
     CHECK(got == 125 && maxjaw < 0.02f && maxmouth < 0.02f && voice == 0 && vis == 0, msg);
   }
   free(f);
   free(x);
   free(y);
+  free(pk);
+  free(hum);
 }
 
 static void test_voiced_opens_jaw(void) {
@@ -225,10 +248,15 @@ static void test_voiced_opens_jaw(void) {
   }
   char msg[200];
   snprintf(msg, sizeof msg,
-           "vowel opens the jaw (%.3f), noise burst opens it less (%.3f), "
+           "vowel opens the jaw (%.3f), noise burst opens it less or not at all (%.3f), "
            "silences rest (%.3f %.3f %.3f)",
            tone, noise, lead, gap, tail);
-  CHECK(got == 60 && tone > 0.3f && noise > 0.05f && noise < tone && lead < 0.02f && gap < 0.02f &&
+  /* The DSP mouth follows loudness, so the burst must open it a little. The network (since
+   * stage 8, trained on hiss between utterances and on noise in the pauses of noisy speech)
+   * calls a lone white-noise burst no speech and may keep the mouth shut; like the DSP mouth,
+   * it must never open more for it than for the vowel. */
+  int burst_ok = strcmp(g_pass, "network") == 0 || noise > 0.05f;
+  CHECK(got == 60 && tone > 0.3f && burst_ok && noise < tone && lead < 0.02f && gap < 0.02f &&
             tail < 0.02f,
         msg);
   CHECK(tone_voice >= 12, "frames of the vowel are marked voiced");

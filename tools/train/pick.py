@@ -25,9 +25,40 @@ import sys
 import time
 
 import numpy as np
+import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bg  # noqa: E402
 import train  # noqa: E402
+
+SIL_WEIGHT = [0.0]
+
+
+def rest_voice(blob):
+    """The highest voice probability a network gives over 5 s of each background the engine
+    tests must rest on (digital zeros, -70 and -60 dBFS white hiss, -60 dBFS pink hiss),
+    computed in PyTorch from a zero state (the engine gates the mouth shut under 0.3). The
+    first `lookahead` outputs describe hops before the stream and are dropped, as the engine
+    does."""
+    nmel, hidden, nt, la = (int(x) for x in blob['meta'][:4])
+    net = train.Net(nmel, hidden, la, nt)
+    net.load_state_dict({
+        'conv.weight': torch.tensor(blob['conv.w'].transpose(0, 2, 1).copy()),
+        'conv.bias': torch.tensor(blob['conv.b']),
+        'gru.weight_ih_l0': torch.tensor(blob['gru.w_ih']),
+        'gru.weight_hh_l0': torch.tensor(blob['gru.w_hh']),
+        'gru.bias_ih_l0': torch.tensor(blob['gru.b_ih']),
+        'gru.bias_hh_l0': torch.tensor(blob['gru.b_hh']),
+        'out.weight': torch.tensor(blob['out.w']), 'out.bias': torch.tensor(blob['out.b'])})
+    rng = np.random.default_rng(77)
+    worst = 0.0
+    for kind, db in (('zero', 0), ('white', -70), ('white', -60), ('pink', -60)):
+        f = bg.logmel(bg.noise(rng, kind, 16000 * 5, db))
+        with torch.no_grad():
+            x = torch.from_numpy((f - blob['feat.mean']) / blob['feat.std'])[None]
+            v = torch.sigmoid(net(x))[0, la:, train.VOICE].numpy()  # the engine drops la
+        worst = max(worst, float(v.max()))
+    return worst
 
 
 def cells(row):
@@ -69,6 +100,7 @@ def score(out, lowlat):
     mo = sum(rnd) / max(1, len(rnd))
     mf = sum(fcl) / max(1, len(fcl))
     s = mc + 0.5 * mr + 0.25 * mo - 2 * mf - 10 * max(0.0, 0.94 - (sil if sil is not None else 1))
+    s += SIL_WEIGHT[0] * (sil if sil is not None else 1)
     return s, 'closure %.3f r %.3f rounding %+.3f false closures %.3f silence %s (%d voices)' % (
         mc, mr, mo, mf, sil, len(clos))
 
@@ -111,8 +143,14 @@ def main():
     ap.add_argument('--extra', nargs='*', default=[],
                     help='extra ak_eval arguments (e.g. --cond 16:noise)')
     ap.add_argument('--sweep', metavar='MODEL')
+    ap.add_argument('--sil-weight', type=float, default=0,
+                    help='add this x pooled silence precision to the score')
+    ap.add_argument('--rest-check', action='store_true',
+                    help='skip checkpoints whose voice output reaches 0.3 on digital zeros or '
+                         'low-level hiss (the engine tests would fail them)')
     ap.add_argument('shards', nargs='+')
     a = ap.parse_args()
+    SIL_WEIGHT[0] = a.sil_weight
     if a.sweep:
         return sweep(a)
     os.makedirs(a.dir, exist_ok=True)
@@ -125,6 +163,12 @@ def main():
             seen.add(ck)
             model = ck
             blob = train.load_blob(ck)
+            rv = rest_voice(blob)
+            if a.rest_check:
+                if rv >= 0.3:
+                    print('%s %s: voice %.2f on silence or hiss, skipped' % (
+                        time.strftime('%H:%M'), os.path.basename(ck), rv), file=log, flush=True)
+                    continue
             if int(blob['meta'][2]) == train.NT + 1:
                 blob['lips.thr'] = np.array(a.lips_thr, np.float32)
                 model = os.path.join(a.dir, 'scored.akmw')
@@ -145,8 +189,9 @@ def main():
                 shutil.copyfile(ck, os.path.join(a.dir, 'best.akmw.tmp'))
                 os.replace(os.path.join(a.dir, 'best.akmw.tmp'), os.path.join(a.dir, 'best.akmw'))
                 mark = '  <- best'
-            print('%s %s score %s: %s%s' % (time.strftime('%H:%M'), os.path.basename(ck),
-                                            '%.4f' % s if s is not None else '-', summ, mark),
+            print('%s %s score %s: %s, voice on silence/hiss %.2f%s' % (
+                time.strftime('%H:%M'), os.path.basename(ck),
+                '%.4f' % s if s is not None else '-', summ, rv, mark),
                   file=log, flush=True)
         if not a.watch or os.path.exists(os.path.join(a.dir, 'DONE')):
             break

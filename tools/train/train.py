@@ -21,11 +21,22 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
+import bg  # noqa: E402
 
 NT = 14
 VOICE = 13
 LIPS = 14  # the optional closure-decision output (engine/engine_nn.h AK__T_LIPS)
 VIS_PP = 1  # tools/train/phones.h
+NVIS = 16  # AK_VIS_COUNT (tools/train/phones.h)
+
+
+def vis_target(phones, n_hops):
+    """The viseme id (tools/train/phones.h, 0 = silence) of the phone under each hop's centre."""
+    y = np.zeros(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        y[(tc >= st) & (tc < en)] = int(vis)
+    return y
 
 
 def lips_target(phones, n_hops, edge=0.2):
@@ -42,17 +53,21 @@ BLOB_VERSION = 1
 
 
 class Net(torch.nn.Module):
-    def __init__(self, nmel, hidden, lookahead, nout=NT):
+    def __init__(self, nmel, hidden, lookahead, nout=NT, naux=0):
         super().__init__()
         self.M = lookahead
         self.conv = torch.nn.Conv1d(nmel, hidden, 3)
         self.gru = torch.nn.GRU(hidden, hidden, batch_first=True)
         self.out = torch.nn.Linear(hidden, nout)
+        # Training-only head (not exported): viseme class logits from the same GRU state.
+        self.aux = torch.nn.Linear(hidden, naux) if naux else None
 
-    def forward(self, x):  # x: B x T x nmel (normalised)
+    def forward(self, x, with_aux=False):  # x: B x T x nmel (normalised)
         y = torch.nn.functional.pad(x.transpose(1, 2), (2, 0))
         y = torch.relu(self.conv(y)).transpose(1, 2)
         y, _ = self.gru(y)
+        if with_aux:
+            return self.out(y), self.aux(y)
         return self.out(y)  # logits
 
 
@@ -148,6 +163,17 @@ def main():
                     help='add the closure-decision output (15th, cross-entropy on "inside the '
                          'middle of a /p b m/")')
     ap.add_argument('--lips-weight', type=float, default=1.0)
+    ap.add_argument('--silence', type=float, default=0,
+                    help='probability that a crop holds a background without speech (digital '
+                         'zeros, hiss, hum at -100..-65 dBFS; tools/train/bg.py) with rest '
+                         'targets: a whole crop of it (a quarter of them) or one spliced before '
+                         'the start or after the end of the utterance')
+    ap.add_argument('--rest-weight', type=float, default=1.0,
+                    help='weight of the mouth channels\' squared error at hops whose voice '
+                         'target is 0 (pauses and silence)')
+    ap.add_argument('--aux-weight', type=float, default=0,
+                    help='weight of an auxiliary cross-entropy on the viseme class of each hop '
+                         '(a training-only output head, not exported)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -176,6 +202,10 @@ def main():
                 for t, u in zip(tgts, keep)]
         print('lips target: %.2f%% of hops' % (100 * np.mean(np.concatenate(
             [t[:, LIPS] for t in tgts]))), flush=True)
+    if a.aux_weight > 0:  # the viseme class rides as the last target column
+        tgts = [np.concatenate([t, vis_target(u['phones'], len(t))[:, None]], 1)
+                for t, u in zip(tgts, keep)]
+    ncol = nout + (1 if a.aux_weight > 0 else 0)
     is_esp = np.array([int(u['voice']) < 100 for u in keep])
     floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
     factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
@@ -208,15 +238,40 @@ def main():
     w[2] = w[3] = a.round_weight  # funnel, pucker
     w[7] = 2.0  # press
 
+    # The rest pose: the median target of the first hop of the utterances (before speech).
+    rest = np.median(np.stack([t[0] for t in tgts]), 0).astype(np.float32)
+    rest[VOICE] = 0
+    if a.lips:
+        rest[LIPS] = 0
+    print('rest target', np.round(rest, 3).tolist(), flush=True)
+
+    def with_bg(f, t):
+        """A crop (features C + M hops, targets C hops) that is, or has, a background."""
+        if rng.random() < 0.25:
+            return bg.random_bg(rng, C + M), np.tile(rest, (C, 1))
+        k = int(rng.integers(30, C // 2))
+        g = bg.random_bg(rng, k)
+        if rng.random() < 0.5:  # background, then the start of the utterance
+            xs = np.concatenate([g, f[:C + M - k]])
+            ys = np.concatenate([np.tile(rest, (k, 1)), t[:C - k]])
+        else:  # the end of the utterance, then background
+            m = min(len(f), C + M - k)
+            xs = np.concatenate([f[len(f) - m:], g])
+            ys = np.concatenate([t[len(t) - m:], np.tile(rest, (k, 1))])[:C]
+        return xs, ys
+
     def batch(ids):
         X = np.zeros((len(ids), C + M, nmel), np.float32)
-        Y = np.zeros((len(ids), C, nout), np.float32)
+        Y = np.zeros((len(ids), C, ncol), np.float32)
         Mk = np.zeros((len(ids), C), np.float32)
         for b, i in enumerate(ids):
             f, t = feats[i], tgts[i]
             n = len(f)
             s = rng.integers(0, max(1, n - C - M)) if n > C + M else 0
             xs = f[s:s + C + M]
+            ys = t[s:s + C]
+            if a.silence > 0 and rng.random() < a.silence:
+                xs, ys = with_bg(f, t)
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.
@@ -225,12 +280,11 @@ def main():
                 xs = np.logaddexp(xs, lvl + rng.normal(0, 0.5, size=(1, nmel)))
             X[b, :len(xs)] = (xs - mean) / std
             X[b, len(xs):] = (np.log(1e-7) - mean) / std  # silence past the end
-            ys = t[s:s + C]
             Y[b, :len(ys)] = ys
             Mk[b, :len(ys)] = 1
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
-    net = Net(nmel, a.hidden, M, nout)
+    net = Net(nmel, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)
     if init is not None:
         src = {
             'conv.weight': torch.tensor(init['conv.w'].transpose(0, 2, 1).copy()),
@@ -249,20 +303,33 @@ def main():
             ob = torch.full((nout,), -4.0)
             ob[:NT] = src['out.bias']
             src['out.weight'], src['out.bias'] = ow, ob
+        if a.aux_weight > 0:  # the auxiliary head starts fresh
+            fresh = net.state_dict()
+            src['aux.weight'], src['aux.bias'] = fresh['aux.weight'], fresh['aux.bias']
         net.load_state_dict(src)
         print('warm start from %s (hidden %d -> %d)' % (a.init, h0, a.hidden), flush=True)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     bce = torch.nn.BCEWithLogitsLoss(reduction='none')
 
     def loss_of(X, Y, Mk):
-        out = net(X)[:, M:M + C]
+        if a.aux_weight > 0:
+            out, ax = net(X, True)
+            out, ax = out[:, M:M + C], ax[:, M:M + C]
+        else:
+            out = net(X)[:, M:M + C]
         p = torch.sigmoid(out)
         mse = ((p[..., :VOICE] - Y[..., :VOICE]) ** 2 * w[:VOICE]).sum(-1)
+        if a.rest_weight != 1.0:  # pauses: the mouth rests
+            mse = mse * torch.where(Y[..., VOICE] < 0.5, a.rest_weight, 1.0)
         v = bce(out[..., VOICE], Y[..., VOICE])
         if a.lips:
             mse = mse + a.lips_weight * bce(out[..., LIPS], Y[..., LIPS])
         if a.open_weight > 0:  # the lip opening the evaluation judges closure by
             mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
+        if a.aux_weight > 0:
+            ce = torch.nn.functional.cross_entropy(ax.reshape(-1, NVIS), Y[..., -1].long().reshape(
+                -1), reduction='none').reshape(Mk.shape)
+            mse = mse + a.aux_weight * ce
         return ((mse + 0.3 * v) * Mk).sum() / Mk.sum()
 
     def export():

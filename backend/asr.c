@@ -151,8 +151,9 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
   } else if (c->sphinx_lm_quiet[0] && strcmp(c->sphinx_lm_quiet, "none") != 0) {
     snprintf(quiet, sizeof quiet, "%s", c->sphinx_lm_quiet);
   }
-  snprintf(a->main_search, sizeof a->main_search, "%s", ps_get_search(a->ps));
-  if (quiet[0]) {
+  const char *cur = ps_get_search(a->ps);
+  snprintf(a->main_search, sizeof a->main_search, "%s", cur ? cur : "");
+  if (quiet[0] && a->main_search[0]) {
     if (ps_set_lm_file(a->ps, "quiet", quiet) < 0) {
       snprintf(err, errcap, "pocketsphinx failed to load the quiet-input language model %s", quiet);
       ak__asr_free(a);
@@ -204,7 +205,8 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
         if (db < lo) lo = db;
       }
       const char *want = lo > a->cfg->asr_denoise_floor_db ? a->main_search : "quiet";
-      if (n && strcmp(ps_get_search(a->ps), want) && ps_set_search(a->ps, want) < 0) return -1;
+      const char *now = ps_get_search(a->ps);
+      if (n && (!now || strcmp(now, want)) && ps_set_search(a->ps, want) < 0) return -1;
     }
     if (ps_start_utt(a->ps) < 0) return -1;
     a->in_utt = 1;

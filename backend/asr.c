@@ -66,6 +66,8 @@ struct ak__asr {
   ps_decoder_t *ps;
   int in_utt;
   char hmm[600], lm[600], dict[600]; /* the decoder's arguments, alive as long as it */
+  char main_search[64]; /* the --sphinx-lm search's name; "quiet": --sphinx-lm-quiet's */
+  int have_quiet;
   char opts[sizeof(((ak__config *)0)->sphinx_options)];
   /* --asr-denoise-db: speexdsp noise suppression in 20 ms frames before the decoder */
   SpeexPreprocessState *pre;
@@ -137,6 +139,29 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
     ak__asr_free(a);
     return NULL;
   }
+  /* --sphinx-lm-quiet: a second search over a wider vocabulary, used for utterances that
+   * start quiet (clean input): it recognises more words there, but confuses more of them in
+   * noise, where the --sphinx-lm search stays (bench/asr/README.md). */
+  char quiet[600] = "";
+  if (strcmp(c->sphinx_lm_quiet, "auto") == 0) {
+    char def[600];
+    snprintf(def, sizeof def, "%s/demo.lm", AK_BACKEND_ASR_DIR);
+    if (strcmp(c->sphinx_lm, def) == 0)
+      snprintf(quiet, sizeof quiet, "%s/demo_wide.lm", AK_BACKEND_ASR_DIR);
+  } else if (c->sphinx_lm_quiet[0] && strcmp(c->sphinx_lm_quiet, "none") != 0) {
+    snprintf(quiet, sizeof quiet, "%s", c->sphinx_lm_quiet);
+  }
+  const char *cur = ps_get_search(a->ps);
+  snprintf(a->main_search, sizeof a->main_search, "%s", cur ? cur : "");
+  if (quiet[0] && a->main_search[0]) {
+    if (ps_set_lm_file(a->ps, "quiet", quiet) < 0) {
+      snprintf(err, errcap, "pocketsphinx failed to load the quiet-input language model %s", quiet);
+      ak__asr_free(a);
+      return NULL;
+    }
+    ps_set_search(a->ps, a->main_search);
+    a->have_quiet = 1;
+  }
   if (c->asr_denoise_db < 0) {
     a->pre = speex_preprocess_state_init(VAD_FRAME, AK__MIC_RATE);
     int on = 1, db = c->asr_denoise_db;
@@ -170,6 +195,19 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
   if (a->kind == 1) return ak__buf_append(&a->pcm, pcm, n * 2) ? -1 : 0;
 #ifdef AK_HAVE_POCKETSPHINX
   if (!a->in_utt) {
+    if (a->have_quiet) { /* the first block's quietest 20 ms frame: the room's noise floor */
+      double lo = 0;
+      for (size_t off = 0; off < n; off += VAD_FRAME) {
+        size_t m = n - off < VAD_FRAME ? n - off : VAD_FRAME;
+        double e = 0;
+        for (size_t i = 0; i < m; i++) e += (double)pcm[off + i] * pcm[off + i];
+        double db = 10.0 * log10(e / (double)m / (32768.0 * 32768.0) + 1e-12);
+        if (db < lo) lo = db;
+      }
+      const char *want = lo > a->cfg->asr_denoise_floor_db ? a->main_search : "quiet";
+      const char *now = ps_get_search(a->ps);
+      if (n && (!now || strcmp(now, want)) && ps_set_search(a->ps, want) < 0) return -1;
+    }
     if (ps_start_utt(a->ps) < 0) return -1;
     a->in_utt = 1;
     a->floor_db = 0;

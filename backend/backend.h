@@ -63,9 +63,10 @@ typedef struct ak__config {
   char asr_api_key[256];
   char asr_model[128];
   char sphinx_model_dir[512];
-  char sphinx_lm[512];      /* language model file, or "generic" for the model dir's en-us.lm.bin */
-  char sphinx_options[512]; /* extra "-name value" pocketsphinx arguments */
-  int asr_denoise_db;       /* speexdsp noise suppression before pocketsphinx; 0 = off */
+  char sphinx_lm[512]; /* language model file, or "generic" for the model dir's en-us.lm.bin */
+  char sphinx_lm_quiet[512];   /* LM for utterances that start quiet; "auto" or "none" */
+  char sphinx_options[512];    /* extra "-name value" pocketsphinx arguments */
+  int asr_denoise_db;          /* speexdsp noise suppression before pocketsphinx; 0 = off */
   double asr_denoise_floor_db; /* ... used while the quietest frame is louder than this */
   double vad_threshold_db;     /* frame energy (dBFS) above which a frame is speech */
   int vad_silence_ms;          /* silence that ends an utterance */

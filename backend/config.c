@@ -91,6 +91,8 @@ static const opt OPTS[] = {
      "pocketsphinx en-us models"},
     {"sphinx-lm", "AVATARKIT_SPHINX_LM", S(sphinx_lm), 0, 0, 0,
      "language model: ARPA/binary path, or 'generic' (en-us.lm.bin)"},
+    {"sphinx-lm-quiet", "AVATARKIT_SPHINX_LM_QUIET", S(sphinx_lm_quiet), 0, 0, 0,
+     "LM for utterances starting below --asr-denoise-floor-db: path, auto or none"},
     {"sphinx-options", "AVATARKIT_SPHINX_OPTIONS", S(sphinx_options), 0, 0, 0,
      "extra pocketsphinx arguments, '-name value' pairs"},
     {"asr-denoise-db", "AVATARKIT_ASR_DENOISE_DB", I(asr_denoise_db), 0, -60, 0,
@@ -137,6 +139,7 @@ void ak__config_default(ak__config *c) {
   snprintf(c->asr_model, sizeof c->asr_model, "whisper-1");
   snprintf(c->sphinx_model_dir, sizeof c->sphinx_model_dir, "/usr/share/pocketsphinx/model/en-us");
   snprintf(c->sphinx_lm, sizeof c->sphinx_lm, "%s/demo.lm", AK_BACKEND_ASR_DIR);
+  snprintf(c->sphinx_lm_quiet, sizeof c->sphinx_lm_quiet, "auto");
   c->asr_denoise_db = -15;
   c->asr_denoise_floor_db = -50.0;
   c->vad_threshold_db = -40.0;

@@ -85,10 +85,13 @@ def check_sets():
             inside = " ".join(normalize(q)) in text
             if inside != (name == "in"):
                 bad.append("%s: %r %s the LM text" % (name, q, "is in" if inside else "is not in"))
+    wide = vocab | set(build_lm.load_common(os.path.join(ROOT, "backend", "asr",
+                                                         "common_words.txt"), build_lm.COMMON_N))
     oov = {}
     for name in SETS:
         words = [w for q in load_set(name) for w in normalize(q)]
-        oov[name] = (sum(w not in vocab for w in words), len(words))
+        oov[name] = (sum(w not in vocab for w in words), sum(w not in wide for w in words),
+                     len(words))
     return bad, oov
 
 
@@ -272,8 +275,8 @@ def main():
           "time), VAD ended %d of them before mic_end; audio prepared in %.0f s"
           % (label, len(items), audio_ms / 1e3, dec_ms / 1e3, dec_ms / max(audio_ms, 1),
              vad_ended, prep_s))
-    print("LM out-of-vocabulary words: " + ", ".join(
-        "%s %d/%d" % (s, oov[s][0], oov[s][1]) for s in sets))
+    print("out-of-vocabulary words, demo.lm / demo_wide.lm (quiet input): " + ", ".join(
+        "%s %d / %d of %d" % (s, oov[s][0], oov[s][1], oov[s][2]) for s in sets))
     head = "| voice | " + " | ".join("%s %s" % (s, n) for s in sets for n in snrs) + " |"
     print(head)
     print("|" + "---|" * (1 + len(sets) * len(snrs)))

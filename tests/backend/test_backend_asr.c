@@ -73,6 +73,11 @@ int main(void) {
   CHECK(b == NULL && strstr(err, "/nonexistent/demo.lm"));
   ak__asr_free(b);
   bad = c;
+  snprintf(bad.sphinx_lm_quiet, sizeof bad.sphinx_lm_quiet, "/nonexistent/wide.lm");
+  b = ak__asr_new(&bad, err, sizeof err);
+  CHECK(b == NULL && strstr(err, "/nonexistent/wide.lm"));
+  ak__asr_free(b);
+  bad = c;
   snprintf(bad.sphinx_options, sizeof bad.sphinx_options, "-lw");
   b = ak__asr_new(&bad, err, sizeof err);
   CHECK(b == NULL && strstr(err, "sphinx-options"));
@@ -115,6 +120,30 @@ int main(void) {
         CHECK_EQ_INT(ak__asr_finish(d, out, sizeof out, err, sizeof err), 0);
         printf("heard with noise suppression forced on: '%s'\n", out);
         CHECK(out[0] != 0);
+        ak__asr_free(d);
+      }
+      free(x);
+    }
+
+    /* quiet input is decoded with demo_wide.lm (--sphinx-lm-quiet auto): "family" is not in
+     * demo.lm's vocabulary but in the common words mixed into demo_wide.lm */
+    snprintf(cmd, sizeof cmd,
+             "pico2wave -l en-US -w %s 'Tell me about your family.' >/dev/null 2>&1", wav);
+    x = system(cmd) == 0 ? read_wav16k(wav, &n) : NULL;
+    CHECK(x != NULL && n > 8000);
+    if (x) {
+      transcribe(a, x, n, out, sizeof out);
+      printf("heard (quiet-input LM): '%s'\n", out);
+      CHECK(strcmp(out, "tell me about your family") == 0);
+      static ak__config nq;
+      nq = c;
+      snprintf(nq.sphinx_lm_quiet, sizeof nq.sphinx_lm_quiet, "none");
+      ak__asr *d = ak__asr_new(&nq, err, sizeof err);
+      CHECK(d != NULL);
+      if (d) {
+        transcribe(d, x, n, out, sizeof out);
+        printf("heard (domain LM only): '%s'\n", out);
+        CHECK(out[0] != 0 && strstr(out, "family") == NULL);
         ak__asr_free(d);
       }
       free(x);

@@ -183,20 +183,30 @@ static int same_output(const capture *a, const capture *b) {
          a->total_samples == b->total_samples && a->ended && b->ended;
 }
 
-static ak_stream *new_stream(int format, int rate, capture *c, int bitrate) {
+/* The tests' config: seed 42, a fixed connection id, emit into c. */
+static ak_stream_config stream_config(int format, int rate, capture *c) {
   ak_stream_config cfg;
   ak_stream_config_default(&cfg);
   cfg.format = format;
   cfg.sample_rate = rate;
   cfg.seed = 42;
   cfg.connection_id = "20260101000000_testconnAAAA";
-  if (bitrate >= 0) cfg.opus_bitrate = bitrate;
   cfg.emit = on_emit;
   cfg.user = c;
   c->fps = cfg.fps;
+  return cfg;
+}
+
+static ak_stream *open_stream(const ak_stream_config *cfg) {
   ak_stream *s = NULL;
-  CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_OK);
+  CHECK_EQ_INT(ak_stream_new(cfg, g_model, &s), AK_OK);
   return s;
+}
+
+static ak_stream *new_stream(int format, int rate, capture *c, int bitrate) {
+  ak_stream_config cfg = stream_config(format, rate, c);
+  if (bitrate >= 0) cfg.opus_bitrate = bitrate;
+  return open_stream(&cfg);
 }
 
 /* Runs bytes through a new stream in the given pieces (cuts: sorted split offsets). */
@@ -549,19 +559,10 @@ static void test_budget_per_packet(void) {
 /* max_decoded_per_push: no call decodes more than the limit plus one packet, whatever one
  * push holds; the rest stays pending and the output is the same as without a limit. */
 static ak_stream *new_limited(capture *c, uint32_t limit, uint32_t per_byte) {
-  ak_stream_config cfg;
-  ak_stream_config_default(&cfg);
-  cfg.format = AK_STREAM_OGG_OPUS;
-  cfg.seed = 42;
-  cfg.connection_id = "20260101000000_testconnAAAA";
+  ak_stream_config cfg = stream_config(AK_STREAM_OGG_OPUS, 16000, c);
   cfg.max_decoded_per_push = limit;
   cfg.max_decoded_per_byte = per_byte;
-  cfg.emit = on_emit;
-  cfg.user = c;
-  c->fps = cfg.fps;
-  ak_stream *s = NULL;
-  CHECK_EQ_INT(ak_stream_new(&cfg, g_model, &s), AK_OK);
-  return s;
+  return open_stream(&cfg);
 }
 
 /* 16 kHz samples one call may add: the limit and one 120 ms packet, at a third of 48 kHz,

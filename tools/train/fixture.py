@@ -31,14 +31,7 @@ def main():
          if k.startswith(a.prefix) and (a.prefix or not k.startswith('ll.'))}
     nmel, hidden, nt, la = (int(x) for x in d['meta'][:4])
     net = train.Net(nmel, hidden, la, nt)
-    net.load_state_dict({
-        'conv.weight': torch.tensor(d['conv.w'].transpose(0, 2, 1).copy()),
-        'conv.bias': torch.tensor(d['conv.b']),
-        'gru.weight_ih_l0': torch.tensor(d['gru.w_ih']),
-        'gru.weight_hh_l0': torch.tensor(d['gru.w_hh']),
-        'gru.bias_ih_l0': torch.tensor(d['gru.b_ih']),
-        'gru.bias_hh_l0': torch.tensor(d['gru.b_hh']),
-        'out.weight': torch.tensor(d['out.w']), 'out.bias': torch.tensor(d['out.b'])})
+    net.load_state_dict(train.state_from_blob(d))
     f = akds.read(a.shard)[0]['feat'][:120].astype(np.float32)
     with torch.no_grad():
         x = torch.from_numpy((f - d['feat.mean']) / d['feat.std'])[None]

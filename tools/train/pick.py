@@ -42,14 +42,7 @@ def rest_voice(blob):
     does."""
     nmel, hidden, nt, la = (int(x) for x in blob['meta'][:4])
     net = train.Net(nmel, hidden, la, nt)
-    net.load_state_dict({
-        'conv.weight': torch.tensor(blob['conv.w'].transpose(0, 2, 1).copy()),
-        'conv.bias': torch.tensor(blob['conv.b']),
-        'gru.weight_ih_l0': torch.tensor(blob['gru.w_ih']),
-        'gru.weight_hh_l0': torch.tensor(blob['gru.w_hh']),
-        'gru.bias_ih_l0': torch.tensor(blob['gru.b_ih']),
-        'gru.bias_hh_l0': torch.tensor(blob['gru.b_hh']),
-        'out.weight': torch.tensor(blob['out.w']), 'out.bias': torch.tensor(blob['out.b'])})
+    net.load_state_dict(train.state_from_blob(blob))
     rng = np.random.default_rng(77)
     worst = 0.0
     for kind, db in (('zero', 0), ('white', -70), ('white', -60), ('pink', -60)):

@@ -88,6 +88,18 @@ def blob(records):
     return head + body
 
 
+def state_from_blob(d):
+    """The PyTorch state dict of one network's blob records (conv.w, gru.*, out.*)."""
+    return {
+        'conv.weight': torch.tensor(d['conv.w'].transpose(0, 2, 1).copy()),
+        'conv.bias': torch.tensor(d['conv.b']),
+        'gru.weight_ih_l0': torch.tensor(d['gru.w_ih']),
+        'gru.weight_hh_l0': torch.tensor(d['gru.w_hh']),
+        'gru.bias_ih_l0': torch.tensor(d['gru.b_ih']),
+        'gru.bias_hh_l0': torch.tensor(d['gru.b_hh']),
+        'out.weight': torch.tensor(d['out.w']), 'out.bias': torch.tensor(d['out.b'])}
+
+
 def load_blob(path):
     """Reads an AKMW v1 blob back into {name: array} (for warm starts and checks)."""
     b = open(path, 'rb').read()
@@ -286,14 +298,7 @@ def main():
 
     net = Net(nmel, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)
     if init is not None:
-        src = {
-            'conv.weight': torch.tensor(init['conv.w'].transpose(0, 2, 1).copy()),
-            'conv.bias': torch.tensor(init['conv.b']),
-            'gru.weight_ih_l0': torch.tensor(init['gru.w_ih']),
-            'gru.weight_hh_l0': torch.tensor(init['gru.w_hh']),
-            'gru.bias_ih_l0': torch.tensor(init['gru.b_ih']),
-            'gru.bias_hh_l0': torch.tensor(init['gru.b_hh']),
-            'out.weight': torch.tensor(init['out.w']), 'out.bias': torch.tensor(init['out.b'])}
+        src = state_from_blob(init)
         h0 = src['conv.bias'].shape[0]
         if h0 != a.hidden:
             src = grow(src, net.state_dict(), h0, a.hidden)

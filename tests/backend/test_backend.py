@@ -468,9 +468,11 @@ def scenario_providers(args):
         check(len(rec.speech_t) >= 2 and len(rec.last_chunk_t) == 1 and rec.speech_t[0] < rec.last_chunk_t[0],
               "TTS of sentence 1 starts before the LLM stream sends its last chunk (the fake holds "
               "the rest until the first sentence is spoken)")
-        check(t.get("first_audio", 99) < t.get("done_at", 0),
-              f"avatar audio starts before the reply is complete (first audio "
-              f"{t.get('first_audio', -1):.2f} s, llm_done {t.get('done_at', -1):.2f} s)")
+        # reported, not asserted: arrival order at the browser is a race between the Motion
+        # Server round trip of sentence 1 and the LLM's last chunks (both ~50 ms here); the
+        # streaming itself is asserted just above (TTS of sentence 1 before the last chunk)
+        print(f"  info first avatar audio at {t.get('first_audio', -1):.2f} s, llm_done at "
+              f"{t.get('done_at', -1):.2f} s")
         check_payloads(t, "HTTP TTS turn")
         ws.send_json({"type": "text_query", "text": "second question"})
         t2 = read_turn(ws)
@@ -499,14 +501,24 @@ def scenario_providers(args):
         check(rec.aborted == ["be SLOW please"], f"an interrupt closes the stalled LLM stream ({rec.aborted})")
 
         ws.send_json({"type": "text_query", "text": "please FAIL now"})
-        deadline = time.monotonic() + 10
-        err = None
-        while time.monotonic() < deadline and err is None:
-            m = ws.recv(10)
+        # the failed turn goes on with a spoken apology after the error: read all of it (error,
+        # llm_done, the last Message), or its end would be taken for the next turn's
+        deadline = time.monotonic() + 20
+        err, done, last = None, False, False
+        while time.monotonic() < deadline and not (err and done and last):
+            try:
+                m = ws.recv(max(0.1, deadline - time.monotonic()))
+            except TimeoutError:
+                break
             if m["type"] == "error":
                 err = m
+            elif m["type"] == "agent_event" and m["event"] == "llm_done":
+                done = True
+            elif m["type"] == "avatar_message" and wsclient.animation_of(m["bytes"])[1]:
+                last = True
         check(err is not None and err["code"] == "llm_failed" and "broken" in err["message"],
               f"LLM HTTP errors reach the browser ({err})")
+        check(done and last, f"the failed turn ends (llm_done {done}, last Message {last})")
 
         # HTTP ASR: tone as speech, then mic_end
         pcm = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 200 * i / 16000)))

@@ -14,6 +14,8 @@
 #include <speex/speex_preprocess.h>
 #ifdef AK_HAVE_POCKETSPHINX
 #include <pocketsphinx.h>
+#include <sphinxbase/cmn.h>
+#include <sphinxbase/feat.h>
 #endif
 
 #include "backend.h"
@@ -21,6 +23,9 @@
 /* ---- VAD: 20 ms frames, speech when frame energy exceeds the threshold ------------------- */
 #define VAD_FRAME 320
 #define ASR_MAIN_SEARCH "_default" /* pocketsphinx 5prealpha's name of the -lm search */
+#define ASR_CEPLEN 13              /* cepstra of the en-us model (feat.params) */
+#define ASR_COLD_SAMPLES 32000     /* 2 s: what a cold utterance's mean is taken from */
+#define ASR_COLD_MIN_FRAMES 30     /* fewer 10 ms frames: keep the carried mean */
 
 void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms) {
   memset(v, 0, sizeof *v);
@@ -75,9 +80,33 @@ struct ak__asr {
   int16_t frame[VAD_FRAME], clean[VAD_FRAME];
   size_t nframe;
   double floor_db; /* quietest 20 ms frame of the utterance so far */
+  /* Cepstral mean: pocketsphinx normalises each utterance by a mean carried over from the
+   * utterances before it, updated only at their ends. ch (the session's, bound by
+   * ak__asr_bind) brings that mean from the session's last utterance; without one the
+   * utterance starts cold: its first ASR_COLD_SAMPLES are decoded, their own mean is set,
+   * and they are decoded again with it. */
+  ak__asr_channel *ch;
+  int cold;
+  int32 cold_n0;
+  mfcc_t cold_sum0[ASR_CEPLEN];
+  int16_t *cold_buf;
+  size_t ncold;
 #endif
   ak__buf pcm; /* http: the utterance so far */
 };
+
+#ifdef AK_HAVE_POCKETSPHINX
+/* A fresh speexdsp suppressor (--asr-denoise-db): it learns the noise from scratch. */
+static int suppressor_start(ak__asr *a) {
+  if (a->pre) speex_preprocess_state_destroy(a->pre);
+  a->pre = speex_preprocess_state_init(VAD_FRAME, AK__MIC_RATE);
+  int on = 1, db = a->cfg->asr_denoise_db;
+  return a->pre && !speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DENOISE, &on) &&
+                 !speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &db)
+             ? 0
+             : -1;
+}
+#endif
 
 ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
   ak__asr *a = calloc(1, sizeof *a);
@@ -169,15 +198,15 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
     a->have_quiet = 1;
     a->in_quiet = 0;
   }
-  if (c->asr_denoise_db < 0) {
-    a->pre = speex_preprocess_state_init(VAD_FRAME, AK__MIC_RATE);
-    int on = 1, db = c->asr_denoise_db;
-    if (!a->pre || speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_DENOISE, &on) ||
-        speex_preprocess_ctl(a->pre, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &db)) {
-      snprintf(err, errcap, "speexdsp noise suppression failed to start");
-      ak__asr_free(a);
-      return NULL;
-    }
+  if (!(a->cold_buf = malloc(ASR_COLD_SAMPLES * sizeof *a->cold_buf))) {
+    snprintf(err, errcap, "out of memory");
+    ak__asr_free(a);
+    return NULL;
+  }
+  if (c->asr_denoise_db < 0 && suppressor_start(a) < 0) {
+    snprintf(err, errcap, "speexdsp noise suppression failed to start");
+    ak__asr_free(a);
+    return NULL;
   }
   return a;
 #else
@@ -193,10 +222,101 @@ void ak__asr_free(ak__asr *a) {
   if (a->ps) ps_free(a->ps);
   if (a->pre) speex_preprocess_state_destroy(a->pre);
   if (a->ps_cfg) cmd_ln_free_r(a->ps_cfg);
+  free(a->cold_buf);
 #endif
   ak__buf_free(&a->pcm);
   free(a);
 }
+
+void ak__asr_bind(ak__asr *a, ak__asr_channel *ch) {
+#ifdef AK_HAVE_POCKETSPHINX
+  a->ch = ch;
+#else
+  (void)a;
+  (void)ch;
+#endif
+}
+
+#ifdef AK_HAVE_POCKETSPHINX
+static cmn_t *asr_cmn(ak__asr *a) {
+  feat_t *f = ps_get_feat(a->ps);
+  cmn_t *c = f ? f->cmn_struct : NULL;
+  return c && c->veclen == ASR_CEPLEN ? c : NULL;
+}
+
+/* At the start of an utterance: the session's mean, or a cold start (which also forgets the
+ * noise the suppressor learnt from whoever used this recognizer before). */
+static int channel_begin(ak__asr *a) {
+  cmn_t *c = asr_cmn(a);
+  a->cold = 0;
+  if (!c) return 0;
+  mfcc_t m[ASR_CEPLEN];
+  if (a->ch && a->ch->valid) {
+    for (int j = 0; j < ASR_CEPLEN; j++) m[j] = FLOAT2MFCC(a->ch->mean[j]);
+    cmn_live_set(c, m);
+    return 0;
+  }
+  if (a->pre && suppressor_start(a) < 0) return -1;
+  /* cold: restart the running window from the current mean (so it cannot shift while the
+   * first second is counted), then remember where the sums stand */
+  cmn_live_get(c, m);
+  cmn_live_set(c, m);
+  a->cold = 1;
+  a->ncold = 0;
+  a->cold_n0 = c->nframe;
+  memcpy(a->cold_sum0, c->sum, sizeof a->cold_sum0);
+  return 0;
+}
+
+/* The cold part again, from the input as it came: through the suppressor, which has learnt
+ * the noise by now, where the utterance is noisy (see ak__asr_feed). */
+static int channel_replay(ak__asr *a) {
+  int denoise = a->pre && a->floor_db > a->cfg->asr_denoise_floor_db;
+  int16_t clean[VAD_FRAME];
+  for (size_t off = 0; off < a->ncold; off += VAD_FRAME) {
+    size_t m = a->ncold - off < VAD_FRAME ? a->ncold - off : VAD_FRAME;
+    const int16_t *use = a->cold_buf + off;
+    if (denoise && m == VAD_FRAME) {
+      memcpy(clean, use, sizeof clean);
+      speex_preprocess_run(a->pre, clean);
+      use = clean;
+    }
+    if (ps_process_raw(a->ps, use, m, FALSE, FALSE) < 0) return -1;
+  }
+  return 0;
+}
+
+/* The cold part heard: its own mean replaces the carried one and it is decoded again. With
+ * restart 0 (at the end of a short utterance) the decoder is left stopped. */
+static int channel_settle(ak__asr *a, int restart) {
+  cmn_t *c = asr_cmn(a);
+  a->cold = 0;
+  int32 nf = c ? c->nframe - a->cold_n0 : 0;
+  if (nf < ASR_COLD_MIN_FRAMES) return restart ? 0 : ps_end_utt(a->ps) < 0 ? -1 : 0;
+  mfcc_t m[ASR_CEPLEN];
+  for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - a->cold_sum0[j]) / nf;
+  if (ps_end_utt(a->ps) < 0) return -1; /* the first pass's result is dropped */
+  cmn_live_set(c, m);
+  if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;
+  return restart || ps_end_utt(a->ps) >= 0 ? 0 : -1;
+}
+
+/* Everything the decoder hears goes through here: use, made from raw (the input as it came;
+ * the same samples where nothing was suppressed). */
+static int decode(ak__asr *a, const int16_t *raw, const int16_t *use, size_t n) {
+  while (a->cold && n) {
+    size_t k = ASR_COLD_SAMPLES - a->ncold < n ? ASR_COLD_SAMPLES - a->ncold : n;
+    memcpy(a->cold_buf + a->ncold, raw, k * sizeof *raw);
+    a->ncold += k;
+    if (ps_process_raw(a->ps, use, k, FALSE, FALSE) < 0) return -1;
+    raw += k;
+    use += k;
+    n -= k;
+    if (a->ncold == ASR_COLD_SAMPLES && channel_settle(a, 1) < 0) return -1;
+  }
+  return n && ps_process_raw(a->ps, use, n, FALSE, FALSE) < 0 ? -1 : 0;
+}
+#endif
 
 int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
   if (a->kind == 1) return ak__buf_append(&a->pcm, pcm, n * 2) ? -1 : 0;
@@ -220,8 +340,9 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
     if (ps_start_utt(a->ps) < 0) return -1;
     a->in_utt = 1;
     a->floor_db = 0;
+    if (channel_begin(a) < 0) return -1;
   }
-  if (!a->pre) return ps_process_raw(a->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
+  if (!a->pre) return decode(a, pcm, pcm, n);
   while (n) { /* whole 20 ms frames through the suppressor; the rest waits for more */
     size_t k = VAD_FRAME - a->nframe < n ? VAD_FRAME - a->nframe : n;
     memcpy(a->frame + a->nframe, pcm, k * 2);
@@ -240,7 +361,7 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
     memcpy(a->clean, a->frame, sizeof a->clean);
     speex_preprocess_run(a->pre, a->clean);
     const int16_t *use = a->floor_db > a->cfg->asr_denoise_floor_db ? a->clean : a->frame;
-    if (ps_process_raw(a->ps, use, VAD_FRAME, FALSE, FALSE) < 0) return -1;
+    if (decode(a, a->frame, use, VAD_FRAME) < 0) return -1;
   }
   return 0;
 #else
@@ -374,11 +495,19 @@ int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) 
 #ifdef AK_HAVE_POCKETSPHINX
   if (!a->in_utt) return 0;
   a->in_utt = 0;
-  if (a->nframe) ps_process_raw(a->ps, a->frame, a->nframe, FALSE, FALSE); /* < 20 ms left */
+  if (a->nframe) decode(a, a->frame, a->frame, a->nframe); /* < 20 ms left */
   a->nframe = 0;
-  if (ps_end_utt(a->ps) < 0) {
+  /* a cold utterance shorter than ASR_COLD_SAMPLES is decoded again with its own mean */
+  if (a->cold ? channel_settle(a, 0) < 0 : ps_end_utt(a->ps) < 0) {
     snprintf(err, errcap, "pocketsphinx failed to end the utterance");
     return -1;
+  }
+  cmn_t *c = asr_cmn(a);
+  if (c && a->ch) { /* the mean as the end of this utterance left it, for the next one */
+    mfcc_t m[ASR_CEPLEN];
+    cmn_live_get(c, m);
+    for (int j = 0; j < ASR_CEPLEN; j++) a->ch->mean[j] = MFCC2FLOAT(m[j]);
+    a->ch->valid = 1;
   }
   int32 score;
   const char *h = ps_get_hyp(a->ps, &score);
@@ -450,7 +579,11 @@ void ak__asr_pool_put(ak__asr_pool *p, ak__asr *a) {
     ps_end_utt(a->ps);
     a->in_utt = 0;
   }
-  if (a->kind == 0) a->nframe = 0;
+  if (a->kind == 0) {
+    a->nframe = 0;
+    a->cold = 0;
+    a->ch = NULL;
+  }
 #endif
   a->pcm.len = 0;
   pthread_mutex_lock(&p->mu);

@@ -175,12 +175,23 @@ void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms);
 int ak__vad_feed(ak__vad *v, const int16_t *pcm, size_t n);
 
 typedef struct ak__asr ak__asr;
+/* What a session's recognizer learnt about its channel (level, microphone, room: the
+ * cepstral mean), carried from one of its utterances to the next even when they are heard
+ * by different recognizers of the pool. Zeroed: nothing yet. */
+typedef struct ak__asr_channel {
+  float mean[13];
+  int valid;
+} ak__asr_channel;
 /* A per-session recognizer (16 kHz s16le input). NULL with err on failure. */
 ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap);
 void ak__asr_free(ak__asr *a);
 int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n);
 /* Current partial hypothesis ("" if none or unsupported). */
 void ak__asr_partial(ak__asr *a, char *out, size_t cap);
+/* Binds the session's channel state for the utterances to come (until ak__asr_pool_put):
+ * the next utterance starts from ch when ch->valid, else cold (its first second sets the
+ * mean); each finished utterance updates ch. NULL: every utterance starts cold. */
+void ak__asr_bind(ak__asr *a, ak__asr_channel *ch);
 /* Ends the utterance and writes the final text. Returns 0, or -1 with err. */
 int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap);
 

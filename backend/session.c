@@ -79,8 +79,9 @@ struct ak__session {
   int turn_seq;
 
   /* listener thread only */
-  ak__asr *asr;    /* taken from the pool for the current utterance */
-  int mic_refused; /* no recognizer: drop mic audio until mic_end */
+  ak__asr *asr;                /* taken from the pool for the current utterance */
+  ak__asr_channel asr_channel; /* what the recognizer learnt of this user's channel */
+  int mic_refused;             /* no recognizer: drop mic audio until mic_end */
   ak__vad vad;
   int mic_active, speech_seen;
   size_t utt_samples;
@@ -607,6 +608,7 @@ static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
       ak__session_send_error(s, "asr_unavailable", err);
       return;
     }
+    ak__asr_bind(s->asr, &s->asr_channel);
     s->mic_active = 1;
     s->utt_samples = 0;
     s->speech_seen = 0;

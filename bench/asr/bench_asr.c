@@ -1,7 +1,7 @@
 /* ak_bench_asr: feeds WAV files through the backend's speech input path and prints what it
  * heard, for the WER benchmark (bench/asr/wer.py). Not a test.
  *
- *   ak_bench_asr [backend flags: --sphinx-lm, --sphinx-options, --vad-*, --asr ...] < list
+ *   ak_bench_asr [--cold] [backend flags: --sphinx-lm, --sphinx-options, --vad-*, --asr ...] < list
  *
  * stdin: one WAV path a line (16-bit PCM mono, any rate). stdout, one line a file:
  *   path TAB transcript TAB utterances TAB vad_ended TAB audio_ms TAB decode_ms
@@ -114,6 +114,7 @@ typedef struct turn {
   const ak__config *cfg;
   ak__asr_pool *pool;
   ak__asr *asr;
+  ak__asr_channel *channel;
   ak__vad vad;
   int mic_active, speech_seen, utterances, vad_ended;
   size_t utt_samples, since_partial;
@@ -141,6 +142,7 @@ static void mic(turn *t, const int16_t *pcm, size_t n) { /* session.c handle_mic
   if (!t->mic_active) {
     t->asr = ak__asr_pool_get(t->pool, t->err, sizeof t->err);
     if (!t->asr) return;
+    ak__asr_bind(t->asr, t->channel);
     t->mic_active = 1;
     t->utt_samples = 0;
     t->speech_seen = 0;
@@ -170,6 +172,12 @@ static void mic(turn *t, const int16_t *pcm, size_t n) { /* session.c handle_mic
 int main(int argc, char **argv) {
   static ak__config cfg;
   char err[512];
+  int cold = argc > 1 && strcmp(argv[1], "--cold") == 0;
+  if (cold) {
+    argv[1] = argv[0];
+    argv++;
+    argc--;
+  }
   ak__config_default(&cfg);
   /* no Motion Server is contacted: satisfy the checks that want its credentials */
   setenv("AVATARKIT_APP_ID", "ak-bench-asr", 0);
@@ -183,6 +191,9 @@ int main(int argc, char **argv) {
   if (!pool) return 2;
   char line[4096];
   int status = 0;
+  /* all files are one user's turns in one session; --cold: each file is the first turn of
+   * a new session (what the recognizer knows of a channel is forgotten) */
+  ak__asr_channel channel = {0};
   while (fgets(line, sizeof line, stdin)) {
     line[strcspn(line, "\r\n")] = 0;
     if (!line[0]) continue;
@@ -196,7 +207,8 @@ int main(int argc, char **argv) {
       status = 1;
       continue;
     }
-    turn t = {.cfg = &cfg, .pool = pool};
+    if (cold) memset(&channel, 0, sizeof channel);
+    turn t = {.cfg = &cfg, .pool = pool, .channel = &channel};
     double t0 = now_ms();
     for (size_t off = 0; off < m; off += BLOCK)
       mic(&t, pcm + off, m - off < BLOCK ? m - off : BLOCK);

@@ -205,6 +205,9 @@ def main():
     ap.add_argument("--lead-s", type=float, default=0.4, help="silence before speech")
     ap.add_argument("--trail-s", type=float, default=0.5, help="silence after speech")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cold", action="store_true",
+                    help="every question is the first utterance of a new session (default: "
+                         "all are one session's turns)")
     ap.add_argument("--label", default="", help="name of this configuration in the output")
     ap.add_argument("--json", help="write all results here")
     ap.add_argument("--show-errors", action="store_true", help="print each wrong transcript")
@@ -236,7 +239,7 @@ def main():
     prep_s = time.monotonic() - t0
     drv = os.path.join(args.bin, "ak_bench_asr")
     t0 = time.monotonic()
-    p = subprocess.run([drv] + extra, input="\n".join(it[4] for it in items) + "\n",
+    p = subprocess.run([drv] + (["--cold"] if args.cold else []) + extra, input="\n".join(it[4] for it in items) + "\n",
                        capture_output=True, text=True)
     if p.returncode:
         print(p.stderr)

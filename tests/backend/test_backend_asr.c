@@ -1,7 +1,9 @@
 /* The local recognizer (backend/asr.c) on its own: the default domain language model loads,
  * bad --sphinx-lm / --sphinx-options are refused with a message, and known audio spoken by a
  * natural voice (pico2wave, when installed) gives its transcript, fed in the demo page's
- * 4096-sample blocks, with the noise suppressor both gated off and forced on. Exits 77
+ * 4096-sample blocks, with the noise suppressor both gated off and forced on; a session's
+ * first utterance takes its cepstral mean from itself (loud input), and the session's
+ * channel carries it. Exits 77
  * (skipped) in a build without pocketsphinx. */
 #include <stdint.h>
 #include <stdio.h>
@@ -122,6 +124,41 @@ int main(void) {
         CHECK(out[0] != 0);
         ak__asr_free(d);
       }
+
+      /* A session's first utterance starts cold: the cepstral mean comes from its own first
+       * seconds, not from the model's default or another session. Loud input (the page's auto
+       * gain lifts pico ~7 dB, peaks clipped) was misheard with the default mean ("good
+       * book" at +10 dB, nothing at +13 dB). The session's channel then carries the mean:
+       * louder input leaves a larger c0. */
+      int16_t *y = malloc(n * sizeof *y);
+      static const double gains[] = {3.16, 4.47}; /* +10, +13 dB */
+      ak__asr_channel ch[2];
+      memset(ch, 0, sizeof ch);
+      for (int g = 0; g < 2 && y; g++) {
+        for (size_t i = 0; i < n; i++) {
+          double v = x[i] * gains[g];
+          y[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+        }
+        ak__asr *e = ak__asr_new(&c, err, sizeof err);
+        CHECK(e != NULL);
+        if (!e) break;
+        ak__asr_bind(e, &ch[g]);
+        transcribe(e, y, n, out, sizeof out);
+        printf("heard at +%d dB, a new session's first utterance: '%s'\n", g ? 13 : 10, out);
+        CHECK(strcmp(out, "what time is it") == 0);
+        CHECK(ch[g].valid);
+        ak__asr_free(e);
+      }
+      ak__asr_channel quiet;
+      memset(&quiet, 0, sizeof quiet);
+      ak__asr_bind(a, &quiet);
+      transcribe(a, x, n, out, sizeof out);
+      ak__asr_bind(a, NULL);
+      CHECK(strcmp(out, "what time is it") == 0);
+      printf("channel c0: %.2f at 0 dB, %.2f at +10 dB, %.2f at +13 dB\n", quiet.mean[0],
+             ch[0].mean[0], ch[1].mean[0]);
+      CHECK(quiet.valid && ch[0].mean[0] > quiet.mean[0] + 1 && ch[1].mean[0] > ch[0].mean[0]);
+      free(y);
       free(x);
     }
 

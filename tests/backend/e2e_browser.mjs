@@ -209,9 +209,10 @@ try {
     console.log(`  info browser socket: ${w.binary + w.text} bytes over ${relay.seconds.toFixed(2)} s of playback = ${((w.binary + w.text) / relay.seconds).toFixed(0)} bytes/s (binary ${(w.binary / relay.seconds).toFixed(0)} bytes/s)`);
 
   // (2) push-to-talk with the fake microphone, twice. The page's first capture is misheard
-  // with the browser's audio processing on ("what are in a week", in every run here; right
-  // with echoCancellation/noiseSuppression/autoGainControl off, and right on the second
-  // turn): the first turn only has to give a transcript, the second must hear "time".
+  // ("what are in a week" / "what are you today" in every run here): the page's auto gain
+  // lifts the file by ~7 dB and a fresh recognizer mishears loud input (docs/backend.md,
+  // "Speech recognition"); the first turn only has to give a transcript, the second (a
+  // warmed recognizer) must hear "time".
   async function talk() {
     const before = await page.evaluate(() => window.__avatarkitDemo.transcript.length);
     const box = await page.locator('#mic').boundingBox();

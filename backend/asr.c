@@ -20,30 +20,57 @@
 
 #include "backend.h"
 
-/* ---- VAD: 20 ms frames, speech when frame energy exceeds the threshold ------------------- */
+/* ---- VAD: 20 ms frames, speech when frame energy exceeds the threshold and the floor ----- */
 #define VAD_FRAME 320
+#define VAD_HP_POLE 0.98 /* high-pass before the energy: cutoff (1 - pole) * 16 kHz / 2 pi */
 #define ASR_MAIN_SEARCH "_default" /* pocketsphinx 5prealpha's name of the -lm search */
 #define ASR_CEPLEN 13              /* cepstra of the en-us model (feat.params) */
 #define ASR_COLD_SAMPLES 32000     /* 2 s: what a cold utterance's mean is taken from */
 #define ASR_COLD_MIN_FRAMES 30     /* fewer 10 ms frames: keep the carried mean */
 
-void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms) {
+void ak__vad_init(ak__vad *v, double threshold_db, double margin_db, int silence_ms) {
   memset(v, 0, sizeof *v);
   v->threshold_db = threshold_db;
+  v->margin_db = margin_db;
   v->silence_ms = silence_ms > 0 ? silence_ms : 700;
   v->min_speech_ms = 100;
+  v->cur_min = 1e9;
+  v->floor_db = -1e9;
+}
+
+/* Adds a frame to the floor's window and returns the floor: the quietest frame of the last
+ * AK__VAD_BLOCKS finished blocks and the current one (this frame included, so the first
+ * frames after init judge each other: stationary noise never clears the margin). */
+static double vad_floor(ak__vad *v, double db) {
+  if (db < v->cur_min) v->cur_min = db;
+  double f = v->cur_min;
+  for (int b = 0; b < v->nblocks; b++)
+    if (v->block_min[b] < f) f = v->block_min[b];
+  if (++v->cur_frames == AK__VAD_BLOCK_FRAMES) { /* the block is full: it joins the ring */
+    v->block_min[v->next_block] = v->cur_min;
+    v->next_block = (v->next_block + 1) % AK__VAD_BLOCKS;
+    if (v->nblocks < AK__VAD_BLOCKS) v->nblocks++;
+    v->cur_min = 1e9;
+    v->cur_frames = 0;
+  }
+  return f;
 }
 
 int ak__vad_feed(ak__vad *v, const int16_t *pcm, size_t n) {
   int event = AK__VAD_NONE;
   for (size_t i = 0; i < n; i++) {
-    double x = pcm[i] / 32768.0;
+    /* one-pole high-pass at ~50 Hz: DC, rumble and the slow swings of 1/f noise, which hold
+     * little speech, would otherwise swing the frame energy by several dB */
+    double in = pcm[i] / 32768.0, x = in - v->hp_in + VAD_HP_POLE * v->hp_out;
+    v->hp_in = in;
+    v->hp_out = x;
     v->acc_energy += x * x;
     if (++v->acc < VAD_FRAME) continue;
     double db = 10.0 * log10(v->acc_energy / VAD_FRAME + 1e-12);
     v->acc = 0;
     v->acc_energy = 0;
-    int speech = db > v->threshold_db;
+    v->floor_db = vad_floor(v, db);
+    int speech = db > v->threshold_db && (v->margin_db <= 0 || db > v->floor_db + v->margin_db);
     if (!v->in_speech) {
       v->speech_ms = speech ? v->speech_ms + 20 : 0;
       if (v->speech_ms >= v->min_speech_ms) {

@@ -69,6 +69,7 @@ typedef struct ak__config {
   int asr_denoise_db;          /* speexdsp noise suppression before pocketsphinx; 0 = off */
   double asr_denoise_floor_db; /* ... used while the quietest frame is louder than this */
   double vad_threshold_db;     /* frame energy (dBFS) above which a frame is speech */
+  double vad_margin_db;        /* ... and above the noise floor by this much (0 = off) */
   int vad_silence_ms;          /* silence that ends an utterance */
 } ak__config;
 
@@ -163,14 +164,26 @@ int ak__tts_speak(ak__tts *t, const char *text, ak__pcm_fn fn, ak__cancel_fn can
                   char *err, size_t errcap);
 
 /* ---- ASR + VAD ----------------------------------------------------------------------------- */
+/* Energy VAD on 20 ms frames of high-passed (~50 Hz) audio. A frame is speech when its energy
+ * is above threshold_db AND above the noise floor + margin_db (margin_db <= 0: the threshold
+ * alone). The floor is the quietest frame of the last AK__VAD_BLOCKS blocks of
+ * AK__VAD_BLOCK_FRAMES frames plus the current block (2.0 to 2.2 s), kept as per-block minima:
+ * bounded state, no allocation. */
+#define AK__VAD_BLOCKS 10
+#define AK__VAD_BLOCK_FRAMES 10
 typedef struct ak__vad {
-  double threshold_db;
+  double threshold_db, margin_db;
   int silence_ms, min_speech_ms;
   int in_speech, speech_ms, silence_run_ms, acc;
   double acc_energy;
+  double hp_in, hp_out;             /* the high-pass filter's last input and output */
+  double block_min[AK__VAD_BLOCKS]; /* ring of finished blocks' quietest frame, dBFS */
+  double cur_min;                   /* quietest frame of the block being filled */
+  int cur_frames, nblocks, next_block;
+  double floor_db; /* the noise floor the last frame was judged against */
 } ak__vad;
 enum { AK__VAD_NONE = 0, AK__VAD_START = 1, AK__VAD_END = 2 };
-void ak__vad_init(ak__vad *v, double threshold_db, int silence_ms);
+void ak__vad_init(ak__vad *v, double threshold_db, double margin_db, int silence_ms);
 /* Feeds 16 kHz PCM; returns the last event seen in this chunk (START, END or NONE). */
 int ak__vad_feed(ak__vad *v, const int16_t *pcm, size_t n);
 

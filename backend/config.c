@@ -101,6 +101,8 @@ static const opt OPTS[] = {
      "suppress only while the quietest 20 ms frame is louder (dBFS)"},
     {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0,
      "speech energy threshold, dBFS"},
+    {"vad-margin-db", "AVATARKIT_VAD_MARGIN_DB", D(vad_margin_db), 0, 0, 0,
+     "speech must also exceed the noise floor by this much, dB (0 = off)"},
     {"vad-silence-ms", "AVATARKIT_VAD_SILENCE_MS", I(vad_silence_ms), 0, 100, 10000,
      "silence ending an utterance"},
 };
@@ -143,6 +145,7 @@ void ak__config_default(ak__config *c) {
   c->asr_denoise_db = -15;
   c->asr_denoise_floor_db = -50.0;
   c->vad_threshold_db = -40.0;
+  c->vad_margin_db = 8.0;
   c->vad_silence_ms = 700;
 }
 

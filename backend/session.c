@@ -614,7 +614,7 @@ static void handle_mic(ak__session *s, const int16_t *pcm, size_t n) {
     s->speech_seen = 0;
     s->since_partial = 0;
     s->last_partial[0] = 0;
-    ak__vad_init(&s->vad, s->cfg->vad_threshold_db, s->cfg->vad_silence_ms);
+    ak__vad_init(&s->vad, s->cfg->vad_threshold_db, s->cfg->vad_margin_db, s->cfg->vad_silence_ms);
   }
   int ev = ak__vad_feed(&s->vad, pcm, n);
   if (ev == AK__VAD_START) {

@@ -4,7 +4,9 @@
  *   ak_bench_asr [--cold] [backend flags: --sphinx-lm, --sphinx-options, --vad-*, --asr ...] < list
  *
  * stdin: one WAV path a line (16-bit PCM mono, any rate). stdout, one line a file:
- *   path TAB transcript TAB utterances TAB vad_ended TAB audio_ms TAB decode_ms
+ *   path TAB transcript TAB utterances TAB vad_ended TAB audio_ms TAB decode_ms TAB speech_utts
+ * (speech_utts: utterances in which the VAD saw a start of speech; more than one means the
+ * turn was cut at a pause.)
  *
  * Each file is one push-to-talk turn as the demo page sends it: resampled to 16 kHz with a
  * proper filter (the page's 16 kHz AudioContext), cut into the page's 4096-sample
@@ -116,7 +118,7 @@ typedef struct turn {
   ak__asr *asr;
   ak__asr_channel *channel;
   ak__vad vad;
-  int mic_active, speech_seen, utterances, vad_ended;
+  int mic_active, speech_seen, utterances, vad_ended, speech_utts;
   size_t utt_samples, since_partial;
   char text[4096];
   char err[512];
@@ -130,6 +132,7 @@ static void finish(turn *t) { /* session.c finish_utterance() */
   ak__asr_pool_put(t->pool, t->asr);
   t->asr = NULL;
   t->utterances++;
+  t->speech_utts += t->speech_seen;
   if (rc) {
     snprintf(t->err, sizeof t->err, "%s", err);
     return;
@@ -147,7 +150,7 @@ static void mic(turn *t, const int16_t *pcm, size_t n) { /* session.c handle_mic
     t->utt_samples = 0;
     t->speech_seen = 0;
     t->since_partial = 0;
-    ak__vad_init(&t->vad, t->cfg->vad_threshold_db, t->cfg->vad_silence_ms);
+    ak__vad_init(&t->vad, t->cfg->vad_threshold_db, t->cfg->vad_margin_db, t->cfg->vad_silence_ms);
   }
   int ev = ak__vad_feed(&t->vad, pcm, n);
   if (ev == AK__VAD_START) t->speech_seen = 1;
@@ -218,8 +221,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "ak_bench_asr: %s: %s\n", line, t.err);
       status = 1;
     }
-    printf("%s\t%s\t%d\t%d\t%.0f\t%.0f\n", line, t.text, t.utterances, t.vad_ended,
-           m * 1000.0 / AK__MIC_RATE, dt);
+    printf("%s\t%s\t%d\t%d\t%.0f\t%.0f\t%d\n", line, t.text, t.utterances, t.vad_ended,
+           m * 1000.0 / AK__MIC_RATE, dt, t.speech_utts);
     fflush(stdout);
     free(pcm);
   }

@@ -247,10 +247,13 @@ def main():
     heard = {}
     audio_ms = dec_ms = 0.0
     vad_ended = 0
+    ended, split = {}, {}  # path -> VAD ended it before mic_end / cut into > 1 utterance
     for line in p.stdout.splitlines():
         f = line.split("\t")
         heard[f[0]] = f[1]
         vad_ended += int(f[3])
+        ended[f[0]] = int(f[3])
+        split[f[0]] = int(f[6]) > 1 if len(f) > 6 else int(f[2]) > 1
         audio_ms += float(f[4])
         dec_ms += float(f[5])
     run_s = time.monotonic() - t0
@@ -278,6 +281,14 @@ def main():
           "time), VAD ended %d of them before mic_end; audio prepared in %.0f s"
           % (label, len(items), audio_ms / 1e3, dec_ms / 1e3, dec_ms / max(audio_ms, 1),
              vad_ended, prep_s))
+    # end-pointing per condition: how many turns the VAD ended on its own (hands-free needs
+    # it), and how many it cut into more than one utterance with speech (a pause taken for
+    # the end; the trailing silence after an end is not counted)
+    print("end-pointing per SNR: " + "; ".join(
+        "%s: VAD ended %d, split %d of %d" % (
+            n, sum(ended.get(it[4], 0) for it in items if it[3] == n),
+            sum(split.get(it[4], False) for it in items if it[3] == n),
+            sum(1 for it in items if it[3] == n)) for n in snrs))
     print("out-of-vocabulary words, demo.lm / demo_wide.lm (quiet input): " + ", ".join(
         "%s %d / %d of %d" % (s, oov[s][0], oov[s][1], oov[s][2]) for s in sets))
     head = "| voice | " + " | ".join("%s %s" % (s, n) for s in sets for n in snrs) + " |"
@@ -298,7 +309,8 @@ def main():
                        "results": [{"voice": k[0], "set": k[1], "snr": k[2], "errors": r[0],
                                     "words": r[1], "wrong_sentences": r[2], "sentences": r[3]}
                                    for k, r in sorted(res.items())],
-                       "heard": heard, "decode_s": dec_ms / 1e3, "audio_s": audio_ms / 1e3}, f,
+                       "heard": heard, "vad_ended": ended, "split": split,
+                       "decode_s": dec_ms / 1e3, "audio_s": audio_ms / 1e3}, f,
                       indent=1)
     return 0
 

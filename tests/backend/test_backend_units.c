@@ -218,9 +218,93 @@ static void test_agent(void) {
   CHECK(strlen(out) == 399 && strcmp(out + 396, "...") == 0);
 }
 
+/* ---- VAD test signals (16 kHz, float in [-1, 1], levelled as dBFS RMS) ---- */
+static uint32_t rng_state = 12345;
+static double rnd_gauss(void) { /* sum of 4 uniforms, xorshift32 */
+  double s = 0;
+  for (int k = 0; k < 4; k++) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    s += rng_state / 4294967296.0 - 0.5;
+  }
+  return s * sqrt(3.0); /* unit variance */
+}
+static void level(float *x, size_t n, double db) {
+  double e = 0;
+  for (size_t i = 0; i < n; i++) e += (double)x[i] * x[i];
+  double g = pow(10.0, db / 20.0) / sqrt(e / n + 1e-30);
+  for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] * g);
+}
+/* white or pink (Voss: 12 rows, row k redrawn every 2^k samples, summed) noise at db */
+static void noise(float *x, size_t n, int pink, double db) {
+  double row[12] = {0}, sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!pink) {
+      x[i] = (float)rnd_gauss();
+      continue;
+    }
+    for (int k = 0; k < 12; k++)
+      if (i % ((size_t)1 << k) == 0) {
+        double r = rnd_gauss();
+        sum += r - row[k];
+        row[k] = r;
+      }
+    x[i] = (float)(sum + rnd_gauss());
+  }
+  level(x, n, db);
+}
+/* "speech": voiced syllables (150 Hz + harmonics, 180 ms with raised-cosine edges) separated
+ * by 90 ms gaps, levelled over the syllables to db, added to x[0, n) */
+static void add_speech(float *x, size_t n, double db) {
+  static float s[16000 * 4];
+  if (n > sizeof s / sizeof s[0]) n = sizeof s / sizeof s[0];
+  double e = 0;
+  size_t on = 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t ph = i % 4320, len = 2880; /* 270 ms period, 180 ms syllable */
+    double env = ph < len ? sin(M_PI * ph / len) : 0;
+    double t = i / 16000.0, v = 0;
+    for (int h = 1; h <= 6; h++) v += sin(2 * M_PI * 150 * h * t) / h;
+    s[i] = (float)(env * v);
+    if (ph < len) {
+      e += (double)s[i] * s[i];
+      on++;
+    }
+  }
+  double g = pow(10.0, db / 20.0) / sqrt(e / on);
+  for (size_t i = 0; i < n; i++) x[i] += (float)(s[i] * g);
+}
+typedef struct vad_run {
+  int starts, ends;
+  long first_start, first_end, last_start, last_end; /* sample positions, -1: none */
+} vad_run;
+/* feeds x in 20 ms pieces (the VAD's frame: events are located exactly) */
+static vad_run run_vad(ak__vad *v, const float *x, size_t n) {
+  vad_run r = {0, 0, -1, -1, -1, -1};
+  int16_t pcm[320];
+  for (size_t off = 0; off + 320 <= n; off += 320) {
+    for (int i = 0; i < 320; i++) {
+      double y = x[off + i] * 32768.0;
+      pcm[i] = (int16_t)(y > 32767 ? 32767 : y < -32768 ? -32768 : y);
+    }
+    int ev = ak__vad_feed(v, pcm, 320);
+    if (ev == AK__VAD_START) {
+      if (r.first_start < 0) r.first_start = (long)(off + 320);
+      r.last_start = (long)(off + 320);
+      r.starts++;
+    } else if (ev == AK__VAD_END) {
+      if (r.first_end < 0) r.first_end = (long)(off + 320);
+      r.last_end = (long)(off + 320);
+      r.ends++;
+    }
+  }
+  return r;
+}
+
 static void test_vad(void) {
   ak__vad v;
-  ak__vad_init(&v, -40.0, 300);
+  ak__vad_init(&v, -40.0, 8.0, 300);
   int16_t buf[16000];
   memset(buf, 0, sizeof buf);
   CHECK(ak__vad_feed(&v, buf, 8000) == AK__VAD_NONE); /* silence */
@@ -232,19 +316,102 @@ static void test_vad(void) {
   CHECK(ak__vad_feed(&v, buf, 3200) == AK__VAD_NONE); /* 200 ms: not yet */
   CHECK(ak__vad_feed(&v, buf, 3200) == AK__VAD_END);  /* 400 ms > 300 ms */
   /* a short click is not speech */
-  ak__vad_init(&v, -40.0, 300);
+  ak__vad_init(&v, -40.0, 8.0, 300);
   for (int i = 0; i < 480; i++) buf[i] = 20000;
   CHECK(ak__vad_feed(&v, buf, 480) == AK__VAD_NONE);
+
+  /* adaptive floor: signals of up to 12 s */
+  enum { R = 16000, N = 12 * R };
+  static float x[N];
+  vad_run r;
+  /* stationary noise at -36 dBFS (10 dB under -26 dBFS speech) never starts, white or pink;
+   * without the floor (margin 0, the old VAD) the same noise starts at once */
+  for (int pink = 0; pink <= 1; pink++) {
+    noise(x, N, pink, -36.0);
+    ak__vad_init(&v, -40.0, 8.0, 700);
+    r = run_vad(&v, x, N);
+    CHECK(r.starts == 0 && r.ends == 0);
+    CHECK(v.floor_db > -42.0 && v.floor_db < -36.0); /* the floor sits just under the noise */
+    ak__vad_init(&v, -40.0, 0.0, 700);
+    r = run_vad(&v, x, N);
+    CHECK(r.starts == 1 && r.first_start <= R / 5 && r.ends == 0);
+  }
+  /* speech in pink noise at 10 and 20 dB SNR: 1 s noise, 2 s speech, noise: one START in the
+   * speech, one END the configured silence after it (700 ms, plus at most the 90 ms gap and
+   * the syllable's quiet edge) */
+  for (int snr = 10; snr <= 20; snr += 10) {
+    noise(x, N, 1, -26.0 - snr);
+    add_speech(x + R, 2 * R, -26.0);
+    ak__vad_init(&v, -40.0, 8.0, 700);
+    r = run_vad(&v, x, 6 * R);
+    CHECK(r.starts == 1 && r.ends == 1);
+    CHECK(r.first_start > R && r.first_start < R + R / 4);
+    CHECK(r.first_end >= 3 * R + 7 * R / 10 - R / 5 && r.first_end <= 3 * R + R);
+  }
+  /* speech right after init (no noise seen before it) still starts, and ends */
+  noise(x, N, 1, -36.0);
+  add_speech(x, 2 * R, -26.0);
+  ak__vad_init(&v, -40.0, 8.0, 700);
+  r = run_vad(&v, x, 4 * R);
+  CHECK(r.starts == 1 && r.first_start < R / 2 && r.ends == 1 && r.first_end <= 3 * R);
+  /* a step in the noise, -56 to -36 dBFS at 3 s: it looks like speech until the floor's window
+   * (at most 2.2 s) has forgotten the quiet part, then ends; the louder noise never starts
+   * again, and speech in it does */
+  noise(x, 3 * R, 1, -56.0);
+  noise(x + 3 * R, N - 3 * R, 1, -36.0);
+  add_speech(x + 9 * R, 2 * R, -26.0);
+  ak__vad_init(&v, -40.0, 8.0, 700);
+  r = run_vad(&v, x, 9 * R);
+  CHECK(r.starts == 1 && r.ends == 1 && r.first_start >= 3 * R);
+  CHECK(r.first_end <= 3 * R + 22 * R / 10 + 7 * R / 10 + R / 10);
+  r = run_vad(&v, x + 9 * R, 3 * R);
+  CHECK(r.starts == 1 && r.first_start < R / 4);
+  /* a step down re-adapts at once: speech 1 s after -36 -> -56 dBFS starts */
+  noise(x, 3 * R, 1, -36.0);
+  noise(x + 3 * R, N - 3 * R, 1, -56.0);
+  add_speech(x + 4 * R, 2 * R, -30.0);
+  ak__vad_init(&v, -40.0, 8.0, 700);
+  r = run_vad(&v, x, 8 * R);
+  CHECK(r.starts == 1 && r.first_start > 4 * R && r.first_start < 4 * R + R / 4 && r.ends == 1);
+  /* speech after digital silence and after quiet noise: START, then END in the silence */
+  for (int quiet = 0; quiet <= 1; quiet++) {
+    if (quiet)
+      noise(x, N, 0, -65.0);
+    else
+      memset(x, 0, sizeof x);
+    add_speech(x + 3 * R, 2 * R, -26.0);
+    ak__vad_init(&v, -40.0, 8.0, 700);
+    r = run_vad(&v, x, 8 * R);
+    CHECK(r.starts == 1 && r.first_start > 3 * R && r.first_start < 3 * R + R / 4);
+    CHECK(r.ends == 1 && r.first_end <= 5 * R + R);
+  }
+  /* quiet speech is still under the absolute threshold */
+  memset(x, 0, sizeof x);
+  add_speech(x + R, 2 * R, -50.0);
+  ak__vad_init(&v, -40.0, 8.0, 700);
+  r = run_vad(&v, x, 4 * R);
+  CHECK(r.starts == 0);
 }
 
 static void test_config(void) {
   ak__config c;
   char err[600];
   ak__config_default(&c);
-  char *a1[] = {"x",     "--listen", "127.0.0.1:0",  "--app-id",    "demo",
-                "--llm", "openai",   "--motion-url", "http://h:1/", "--vad-threshold-db=-35.5",
+  char *a1[] = {"x",
+                "--listen",
+                "127.0.0.1:0",
+                "--app-id",
+                "demo",
+                "--llm",
+                "openai",
+                "--motion-url",
+                "http://h:1/",
+                "--vad-threshold-db=-35.5",
+                "--vad-margin-db",
+                "6.5",
                 NULL};
-  CHECK(ak__config_load(&c, 10, a1, err, sizeof err) == 0);
+  CHECK(ak__config_load(&c, 12, a1, err, sizeof err) == 0);
+  CHECK(c.vad_margin_db == 6.5);
   CHECK(c.listen_port == 0 && strcmp(c.listen_host, "127.0.0.1") == 0);
   CHECK(strcmp(c.motion_url, "http://h:1") == 0);
   CHECK(strcmp(c.llm_provider, "openai") == 0 && c.vad_threshold_db == -35.5);

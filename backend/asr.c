@@ -114,6 +114,7 @@ struct ak__asr {
    * and they are decoded again with it. */
   ak__asr_channel *ch;
   int cold;
+  int own_mean; /* this utterance's mean is the session's (carried or its own cold part's) */
   int32 cold_n0;
   mfcc_t cold_sum0[ASR_CEPLEN];
   int16_t *cold_buf;
@@ -276,11 +277,13 @@ static cmn_t *asr_cmn(ak__asr *a) {
 static int channel_begin(ak__asr *a) {
   cmn_t *c = asr_cmn(a);
   a->cold = 0;
+  a->own_mean = 0;
   if (!c) return 0;
   mfcc_t m[ASR_CEPLEN];
   if (a->ch && a->ch->valid) {
     for (int j = 0; j < ASR_CEPLEN; j++) m[j] = FLOAT2MFCC(a->ch->mean[j]);
     cmn_live_set(c, m);
+    a->own_mean = 1;
     return 0;
   }
   if (a->pre && suppressor_start(a) < 0) return -1;
@@ -295,19 +298,23 @@ static int channel_begin(ak__asr *a) {
   return 0;
 }
 
+/* The suppressor hears every whole 20 ms frame (it tracks the noise); the decoder gets its
+ * output only where denoise says so, otherwise the frame as it came. out: VAD_FRAME samples. */
+static const int16_t *suppress(ak__asr *a, const int16_t *frame, int16_t *out, int denoise) {
+  memcpy(out, frame, VAD_FRAME * sizeof *out);
+  speex_preprocess_run(a->pre, out);
+  return denoise ? out : frame;
+}
+
 /* The cold part again, from the input as it came: through the suppressor, which has learnt
  * the noise by now, where the utterance is noisy (see ak__asr_feed). */
 static int channel_replay(ak__asr *a) {
-  int denoise = a->pre && a->floor_db > a->cfg->asr_denoise_floor_db;
-  int16_t clean[VAD_FRAME];
+  int denoise = a->floor_db > a->cfg->asr_denoise_floor_db;
+  int16_t clean[VAD_FRAME]; /* not a->clean: the caller may still be decoding from it */
   for (size_t off = 0; off < a->ncold; off += VAD_FRAME) {
     size_t m = a->ncold - off < VAD_FRAME ? a->ncold - off : VAD_FRAME;
     const int16_t *use = a->cold_buf + off;
-    if (denoise && m == VAD_FRAME) {
-      memcpy(clean, use, sizeof clean);
-      speex_preprocess_run(a->pre, clean);
-      use = clean;
-    }
+    if (a->pre && m == VAD_FRAME) use = suppress(a, use, clean, denoise);
     if (ps_process_raw(a->ps, use, m, FALSE, FALSE) < 0) return -1;
   }
   return 0;
@@ -324,6 +331,7 @@ static int channel_settle(ak__asr *a, int restart) {
   for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - a->cold_sum0[j]) / nf;
   if (ps_end_utt(a->ps) < 0) return -1; /* the first pass's result is dropped */
   cmn_live_set(c, m);
+  a->own_mean = 1;
   if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;
   return restart || ps_end_utt(a->ps) >= 0 ? 0 : -1;
 }
@@ -385,9 +393,8 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
     for (int i = 0; i < VAD_FRAME; i++) e += (double)a->frame[i] * a->frame[i];
     double db = 10.0 * log10(e / VAD_FRAME / (32768.0 * 32768.0) + 1e-12);
     if (db < a->floor_db) a->floor_db = db;
-    memcpy(a->clean, a->frame, sizeof a->clean);
-    speex_preprocess_run(a->pre, a->clean);
-    const int16_t *use = a->floor_db > a->cfg->asr_denoise_floor_db ? a->clean : a->frame;
+    const int16_t *use =
+        suppress(a, a->frame, a->clean, a->floor_db > a->cfg->asr_denoise_floor_db);
     if (decode(a, a->frame, use, VAD_FRAME) < 0) return -1;
   }
   return 0;
@@ -530,7 +537,9 @@ int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) 
     return -1;
   }
   cmn_t *c = asr_cmn(a);
-  if (c && a->ch) { /* the mean as the end of this utterance left it, for the next one */
+  /* the mean as the end of this utterance left it, for the next one; a cold utterance too
+   * short to have a mean of its own leaves the session cold (its mean is someone else's) */
+  if (c && a->ch && a->own_mean) {
     mfcc_t m[ASR_CEPLEN];
     cmn_live_get(c, m);
     for (int j = 0; j < ASR_CEPLEN; j++) a->ch->mean[j] = MFCC2FLOAT(m[j]);

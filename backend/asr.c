@@ -119,13 +119,6 @@ struct ak__asr {
   mfcc_t cold_sum0[ASR_CEPLEN];
   int16_t *cold_buf;
   size_t ncold;
-  /* --asr-enhance: for an utterance that starts noisy (enh_on) the decoder gets cepstra from
-   * our own front end (efe: the decoder's settings, every frame kept), cleaned by the GRU */
-  ak__enh *enh;
-  fe_t *efe;
-  int enh_on;
-  float *est; /* the GRU's state */
-  mfcc_t ecep_data[8][ASR_CEPLEN], *ecep[8];
 #endif
   ak__buf pcm; /* http: the utterance so far */
 };
@@ -238,31 +231,6 @@ ak__asr *ak__asr_new(const ak__config *c, char *err, size_t errcap) {
     ak__asr_free(a);
     return NULL;
   }
-  /* our front end: the decoder's configuration with silence removal off (the enhancer
-   * reads every frame) */
-  int rs = cmd_ln_boolean_r(a->ps_cfg, "-remove_silence");
-  cmd_ln_set_boolean_r(a->ps_cfg, "-remove_silence", FALSE);
-  a->efe = fe_init_auto_r(a->ps_cfg);
-  cmd_ln_set_boolean_r(a->ps_cfg, "-remove_silence", rs);
-  if (!a->efe || fe_get_output_size(a->efe) != ASR_CEPLEN) {
-    snprintf(err, errcap, "pocketsphinx's front end is not the en-us model's (13 cepstra)");
-    ak__asr_free(a);
-    return NULL;
-  }
-  for (int i = 0; i < 8; i++) a->ecep[i] = a->ecep_data[i];
-  if (c->asr_enhance[0] && strcmp(c->asr_enhance, "none") != 0) {
-    if (c->asr_denoise_db >= 0) {
-      snprintf(err, errcap, "--asr-enhance works on the suppressor's output: set --asr-denoise-db");
-      ak__asr_free(a);
-      return NULL;
-    }
-    if (!(a->enh = ak__enh_load(c->asr_enhance, err, errcap)) ||
-        !(a->est = calloc((size_t)ak__enh_hidden(a->enh), sizeof *a->est))) {
-      if (a->enh) snprintf(err, errcap, "out of memory");
-      ak__asr_free(a);
-      return NULL;
-    }
-  }
   if (c->asr_denoise_db < 0 && suppressor_start(a) < 0) {
     snprintf(err, errcap, "speexdsp noise suppression failed to start");
     ak__asr_free(a);
@@ -281,11 +249,8 @@ void ak__asr_free(ak__asr *a) {
 #ifdef AK_HAVE_POCKETSPHINX
   if (a->ps) ps_free(a->ps);
   if (a->pre) speex_preprocess_state_destroy(a->pre);
-  if (a->efe) fe_free(a->efe);
   if (a->ps_cfg) cmd_ln_free_r(a->ps_cfg);
   free(a->cold_buf);
-  ak__enh_free(a->enh);
-  free(a->est);
 #endif
   ak__buf_free(&a->pcm);
   free(a);
@@ -301,46 +266,6 @@ void ak__asr_bind(ak__asr *a, ak__asr_channel *ch) {
 }
 
 #ifdef AK_HAVE_POCKETSPHINX
-/* The decoder's input: samples (its own front end), or with the enhancer on, cepstra from
- * ours, cleaned frame by frame. */
-static int enh_frames(ak__asr *a, int32 nfr) {
-  for (int32 i = 0; i < nfr; i++) ak__enh_run(a->enh, a->est, a->ecep[i]);
-  return ps_process_cep(a->ps, a->ecep, nfr, FALSE, FALSE) < 0 ? -1 : 0;
-}
-
-static int to_decoder(ak__asr *a, const int16_t *pcm, size_t n) {
-  if (!a->enh_on) return ps_process_raw(a->ps, pcm, n, FALSE, FALSE) < 0 ? -1 : 0;
-  while (n) {
-    const int16 *p = pcm;
-    size_t left = n < VAD_FRAME ? n : VAD_FRAME, k = left;
-    int32 nfr = 8; /* 320 samples make at most 3 frames */
-    if (fe_process_frames(a->efe, &p, &left, a->ecep, &nfr, NULL) < 0) return -1;
-    if (nfr && enh_frames(a, nfr) < 0) return -1;
-    if (left == k) return -1; /* no progress: cannot happen with room for 8 frames */
-    pcm += k - left;
-    n -= k - left;
-  }
-  return 0;
-}
-
-static int dec_start(ak__asr *a) {
-  if (ps_start_utt(a->ps) < 0) return -1;
-  if (!a->enh_on) return 0;
-  memset(a->est, 0, (size_t)ak__enh_hidden(a->enh) * sizeof *a->est);
-  return fe_start_utt(a->efe) < 0 ? -1 : 0;
-}
-
-static int dec_end(ak__asr *a) {
-  if (a->enh_on) {
-    int32 nfr = 0;
-    if (fe_end_utt(a->efe, a->ecep[0], &nfr) < 0 || (nfr && enh_frames(a, nfr) < 0)) {
-      ps_end_utt(a->ps);
-      return -1;
-    }
-  }
-  return ps_end_utt(a->ps) < 0 ? -1 : 0;
-}
-
 static cmn_t *asr_cmn(ak__asr *a) {
   feat_t *f = ps_get_feat(a->ps);
   cmn_t *c = f ? f->cmn_struct : NULL;
@@ -384,13 +309,13 @@ static const int16_t *suppress(ak__asr *a, const int16_t *frame, int16_t *out, i
 /* The cold part again, from the input as it came: through the suppressor, which has learnt
  * the noise by now, where the utterance is noisy (see ak__asr_feed). */
 static int channel_replay(ak__asr *a) {
-  int denoise = a->enh_on || a->floor_db > a->cfg->asr_denoise_floor_db;
+  int denoise = a->floor_db > a->cfg->asr_denoise_floor_db;
   int16_t clean[VAD_FRAME]; /* not a->clean: the caller may still be decoding from it */
   for (size_t off = 0; off < a->ncold; off += VAD_FRAME) {
     size_t m = a->ncold - off < VAD_FRAME ? a->ncold - off : VAD_FRAME;
     const int16_t *use = a->cold_buf + off;
     if (a->pre && m == VAD_FRAME) use = suppress(a, use, clean, denoise);
-    if (to_decoder(a, use, m) < 0) return -1;
+    if (ps_process_raw(a->ps, use, m, FALSE, FALSE) < 0) return -1;
   }
   return 0;
 }
@@ -401,14 +326,14 @@ static int channel_settle(ak__asr *a, int restart) {
   cmn_t *c = asr_cmn(a);
   a->cold = 0;
   int32 nf = c ? c->nframe - a->cold_n0 : 0;
-  if (nf < ASR_COLD_MIN_FRAMES) return restart ? 0 : dec_end(a);
+  if (nf < ASR_COLD_MIN_FRAMES) return restart ? 0 : ps_end_utt(a->ps) < 0 ? -1 : 0;
   mfcc_t m[ASR_CEPLEN];
   for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - a->cold_sum0[j]) / nf;
-  if (dec_end(a) < 0) return -1; /* the first pass's result is dropped */
+  if (ps_end_utt(a->ps) < 0) return -1; /* the first pass's result is dropped */
   cmn_live_set(c, m);
   a->own_mean = 1;
-  if (dec_start(a) < 0 || channel_replay(a) < 0) return -1;
-  return restart ? 0 : dec_end(a);
+  if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;
+  return restart || ps_end_utt(a->ps) >= 0 ? 0 : -1;
 }
 
 /* Everything the decoder hears goes through here: use, made from raw (the input as it came;
@@ -418,13 +343,13 @@ static int decode(ak__asr *a, const int16_t *raw, const int16_t *use, size_t n) 
     size_t k = ASR_COLD_SAMPLES - a->ncold < n ? ASR_COLD_SAMPLES - a->ncold : n;
     memcpy(a->cold_buf + a->ncold, raw, k * sizeof *raw);
     a->ncold += k;
-    if (to_decoder(a, use, k) < 0) return -1;
+    if (ps_process_raw(a->ps, use, k, FALSE, FALSE) < 0) return -1;
     raw += k;
     use += k;
     n -= k;
     if (a->ncold == ASR_COLD_SAMPLES && channel_settle(a, 1) < 0) return -1;
   }
-  return n ? to_decoder(a, use, n) : 0;
+  return n && ps_process_raw(a->ps, use, n, FALSE, FALSE) < 0 ? -1 : 0;
 }
 #endif
 
@@ -432,8 +357,7 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
   if (a->kind == 1) return ak__buf_append(&a->pcm, pcm, n * 2) ? -1 : 0;
 #ifdef AK_HAVE_POCKETSPHINX
   if (!a->in_utt) {
-    a->enh_on = 0;
-    if (a->have_quiet || a->enh) { /* the first block's quietest 20 ms frame: the room's floor */
+    if (a->have_quiet) { /* the first block's quietest 20 ms frame: the room's noise floor */
       double lo = 0;
       for (size_t off = 0; off < n; off += VAD_FRAME) {
         size_t m = n - off < VAD_FRAME ? n - off : VAD_FRAME;
@@ -443,13 +367,12 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
         if (db < lo) lo = db;
       }
       int quiet = lo <= a->cfg->asr_denoise_floor_db;
-      a->enh_on = a->enh && a->pre && n && !quiet; /* noisy from the start: cleaned cepstra */
-      if (a->have_quiet && n && quiet != a->in_quiet) {
+      if (n && quiet != a->in_quiet) {
         if (ps_set_search(a->ps, quiet ? "quiet" : ASR_MAIN_SEARCH) < 0) return -1;
         a->in_quiet = quiet;
       }
     }
-    if (dec_start(a) < 0) return -1;
+    if (ps_start_utt(a->ps) < 0) return -1;
     a->in_utt = 1;
     a->floor_db = 0;
     if (channel_begin(a) < 0) return -1;
@@ -471,7 +394,7 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n) {
     double db = 10.0 * log10(e / VAD_FRAME / (32768.0 * 32768.0) + 1e-12);
     if (db < a->floor_db) a->floor_db = db;
     const int16_t *use =
-        suppress(a, a->frame, a->clean, a->enh_on || a->floor_db > a->cfg->asr_denoise_floor_db);
+        suppress(a, a->frame, a->clean, a->floor_db > a->cfg->asr_denoise_floor_db);
     if (decode(a, a->frame, use, VAD_FRAME) < 0) return -1;
   }
   return 0;
@@ -609,7 +532,7 @@ int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) 
   if (a->nframe) decode(a, a->frame, a->frame, a->nframe); /* < 20 ms left */
   a->nframe = 0;
   /* a cold utterance shorter than ASR_COLD_SAMPLES is decoded again with its own mean */
-  if (a->cold ? channel_settle(a, 0) < 0 : dec_end(a) < 0) {
+  if (a->cold ? channel_settle(a, 0) < 0 : ps_end_utt(a->ps) < 0) {
     snprintf(err, errcap, "pocketsphinx failed to end the utterance");
     return -1;
   }
@@ -628,38 +551,6 @@ int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap) 
   return 0;
 #else
   snprintf(err, errcap, "no recognizer");
-  return -1;
-#endif
-}
-
-int ak__asr_features(ak__asr *a, const int16_t *pcm, size_t n, int suppress, float *out,
-                     size_t max) {
-#ifdef AK_HAVE_POCKETSPHINX
-  if (a->kind != 0 || a->in_utt ||
-      (suppress && (a->cfg->asr_denoise_db >= 0 || suppressor_start(a) < 0)))
-    return -1;
-  if (fe_start_utt(a->efe) < 0) return -1;
-  size_t nf = 0;
-  int16_t frame[VAD_FRAME];
-  for (size_t off = 0;; off += VAD_FRAME) {
-    int32 nfr = 8;
-    if (off >= n) { /* the end: what the front end still holds */
-      if (fe_end_utt(a->efe, a->ecep[0], &nfr) < 0) return -1;
-    } else {
-      size_t m = n - off < VAD_FRAME ? n - off : VAD_FRAME, left = m;
-      memcpy(frame, pcm + off, m * sizeof *frame);
-      if (suppress && m == VAD_FRAME) speex_preprocess_run(a->pre, frame);
-      const int16 *p = frame;
-      if (fe_process_frames(a->efe, &p, &left, a->ecep, &nfr, NULL) < 0 || left) return -1;
-    }
-    for (int32 i = 0; i < nfr; i++, nf++)
-      for (int j = 0; nf < max && j < ASR_CEPLEN; j++)
-        out[nf * ASR_CEPLEN + j] = MFCC2FLOAT(a->ecep[i][j]);
-    if (off >= n) break;
-  }
-  return nf < max ? (int)nf : (int)max;
-#else
-  (void)a, (void)pcm, (void)n, (void)suppress, (void)out, (void)max;
   return -1;
 #endif
 }

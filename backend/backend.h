@@ -68,7 +68,6 @@ typedef struct ak__config {
   char sphinx_options[512];    /* extra "-name value" pocketsphinx arguments */
   int asr_denoise_db;          /* speexdsp noise suppression before pocketsphinx; 0 = off */
   double asr_denoise_floor_db; /* ... used while the quietest frame is louder than this */
-  char asr_enhance[512];       /* cepstral cleaner for noisy input; "none" = off */
   double vad_threshold_db;     /* frame energy (dBFS) above which a frame is speech */
   double vad_margin_db;        /* ... and above the noise floor by this much (0 = off) */
   int vad_silence_ms;          /* silence that ends an utterance */
@@ -192,14 +191,6 @@ typedef struct ak__asr ak__asr;
 /* What a session's recognizer learnt about its channel (level, microphone, room: the
  * cepstral mean), carried from one of its utterances to the next even when they are heard
  * by different recognizers of the pool. Zeroed: nothing yet. */
-/* The recognizer's cepstral cleaner for noisy input (backend/enhance.c, --asr-enhance). */
-typedef struct ak__enh ak__enh;
-ak__enh *ak__enh_load(const char *path, char *err, size_t errcap);
-void ak__enh_free(ak__enh *e);
-int ak__enh_hidden(const ak__enh *e); /* floats of state the caller keeps (zeroed to start) */
-/* One 10 ms frame: cep (13 cepstra) is replaced by its cleaned estimate; state advances. */
-void ak__enh_run(const ak__enh *e, float *state, float *cep);
-
 typedef struct ak__asr_channel {
   float mean[13];
   int valid;
@@ -216,12 +207,6 @@ void ak__asr_partial(ak__asr *a, char *out, size_t cap);
 void ak__asr_bind(ak__asr *a, ak__asr_channel *ch);
 /* Ends the utterance and writes the final text. Returns 0, or -1 with err. */
 int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap);
-/* The front end --asr-enhance works on, for its training tool: the recognizer's 13 cepstra
- * per 10 ms frame of pcm (a whole utterance, fresh state), from the input as it is
- * (suppress 0) or through a fresh speexdsp suppressor (1), without the enhancer. Writes at
- * most max frames to out (13 floats each); returns the frame count, or -1. */
-int ak__asr_features(ak__asr *a, const int16_t *pcm, size_t n, int suppress, float *out,
-                     size_t max);
 
 /* A bounded pool of recognizers shared by all sessions: one is taken for an utterance and
  * given back at its end, so memory stays bounded however many browsers are connected. */

@@ -99,8 +99,6 @@ static const opt OPTS[] = {
      "noise suppression before pocketsphinx, dB (0 = off)"},
     {"asr-denoise-floor-db", "AVATARKIT_ASR_DENOISE_FLOOR_DB", D(asr_denoise_floor_db), 0, 0, 0,
      "suppress only while the quietest 20 ms frame is louder (dBFS)"},
-    {"asr-enhance", "AVATARKIT_ASR_ENHANCE", S(asr_enhance), 0, 0, 0,
-     "cepstral cleaner for noisy input: model file or none"},
     {"vad-threshold-db", "AVATARKIT_VAD_THRESHOLD_DB", D(vad_threshold_db), 0, 0, 0,
      "speech energy threshold, dBFS"},
     {"vad-margin-db", "AVATARKIT_VAD_MARGIN_DB", D(vad_margin_db), 0, 0, 0,
@@ -146,7 +144,6 @@ void ak__config_default(ak__config *c) {
   snprintf(c->sphinx_lm_quiet, sizeof c->sphinx_lm_quiet, "auto");
   c->asr_denoise_db = -15;
   c->asr_denoise_floor_db = -50.0;
-  snprintf(c->asr_enhance, sizeof c->asr_enhance, "none");
   c->vad_threshold_db = -40.0;
   c->vad_margin_db = 8.0;
   c->vad_silence_ms = 700;

@@ -1,7 +1,6 @@
 /* Unit tests of the backend's pure pieces: base64, sentence splitting, the SSE stream parser
  * (fed whole and one byte at a time), the built-in agent, the energy VAD, configuration and
- * the session thread registry, and the recognizer's cepstral cleaner (backend/enhance.c)
- * against PyTorch's numbers and on broken files. */
+ * the session thread registry. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -9,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "backend.h"
 #include "registry.h"
@@ -485,78 +483,6 @@ static void test_registry(void) {
   ak__registry_free(NULL);
 }
 
-/* The cleaner computes what PyTorch's GRU computed on the same weights (train_enhance.py
- * --fixture), and refuses files that are not whole, finite enhancer files. */
-static void test_enhance(void) {
-  char path[1024], err[256];
-  snprintf(path, sizeof path, "%s/enh_fixture.txt", AK_TEST_DATA_DIR);
-  FILE *f = fopen(path, "r");
-  CHECK(f != NULL);
-  if (!f) return;
-  float v[12][13];
-  char line[1024];
-  int rows = 0;
-  while (rows < 12 && fgets(line, sizeof line, f)) {
-    if (line[0] == '#') continue;
-    char *p = line;
-    for (int j = 0; j < 13; j++) v[rows][j] = strtof(p, &p);
-    rows++;
-  }
-  fclose(f);
-  CHECK(rows == 12);
-  snprintf(path, sizeof path, "%s/enh_fixture.aken", AK_TEST_DATA_DIR);
-  ak__enh *e = ak__enh_load(path, err, sizeof err);
-  CHECK(e != NULL);
-  if (!e) return;
-  CHECK(ak__enh_hidden(e) == 4);
-  float st[4] = {0}, worst = 0;
-  for (int t = 0; t < 6; t++) {
-    float c[13];
-    memcpy(c, v[t], sizeof c);
-    ak__enh_run(e, st, c);
-    for (int j = 0; j < 13; j++)
-      if (fabsf(c[j] - v[6 + t][j]) > worst) worst = fabsf(c[j] - v[6 + t][j]);
-  }
-  printf("enhancer: largest difference from PyTorch %.2g\n", worst);
-  CHECK(worst < 1e-4f);
-  ak__enh_free(e);
-
-  /* broken copies: truncated, one byte too many, a NaN weight, a wrong magic */
-  FILE *in = fopen(path, "rb");
-  static unsigned char buf[4096];
-  size_t n = in ? fread(buf, 1, sizeof buf, in) : 0;
-  if (in) fclose(in);
-  CHECK(n > 100 && n < sizeof buf);
-  char bad[64];
-  snprintf(bad, sizeof bad, "/tmp/ak_enh_bad_%d.aken", (int)getpid());
-  struct {
-    size_t len;
-    int poke;
-    const char *why;
-  } cases[] = {{n - 4, -1, "truncated"},
-               {n + 1, -1, "longer"},
-               {n, 40, "not finite"},
-               {n, 0, "not an ASR enhancer"}};
-  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-    unsigned char copy[4096 + 1];
-    memcpy(copy, buf, n);
-    copy[n] = 0;
-    if (cases[k].poke == 40) memcpy(copy + 40, (const unsigned char[]){0, 0, 0xc0, 0x7f}, 4);
-    if (cases[k].poke == 0) copy[0] = 'X';
-    FILE *o = fopen(bad, "wb");
-    CHECK(o != NULL);
-    if (!o) break;
-    fwrite(copy, 1, cases[k].len, o);
-    fclose(o);
-    err[0] = 0;
-    ak__enh *b = ak__enh_load(bad, err, sizeof err);
-    CHECK(b == NULL && strstr(err, cases[k].why));
-    ak__enh_free(b);
-  }
-  remove(bad);
-  CHECK(ak__enh_load("/nonexistent/x.aken", err, sizeof err) == NULL && strstr(err, "cannot open"));
-}
-
 int main(void) {
   test_registry();
   test_base64();
@@ -565,7 +491,6 @@ int main(void) {
   test_agent();
   test_vad();
   test_config();
-  test_enhance();
   if (failures) {
     fprintf(stderr, "%d checks failed\n", failures);
     return 1;

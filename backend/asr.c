@@ -330,6 +330,20 @@ static int channel_settle(ak__asr *a, int restart) {
   mfcc_t m[ASR_CEPLEN];
   for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - a->cold_sum0[j]) / nf;
   if (ps_end_utt(a->ps) < 0) return -1; /* the first pass's result is dropped */
+  /* Where the suppressor's output is decoded, the first pass heard it while it was still
+   * learning the noise (restarted for this session), so its mean is not the mean of what the
+   * suppressor gives now: hear the cold part once more, for the mean alone. */
+  if (a->pre && a->floor_db > a->cfg->asr_denoise_floor_db) {
+    cmn_live_set(c, m);
+    int32 n0 = c->nframe;
+    mfcc_t s0[ASR_CEPLEN];
+    memcpy(s0, c->sum, sizeof s0);
+    if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;
+    nf = c->nframe - n0;
+    if (nf >= ASR_COLD_MIN_FRAMES)
+      for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - s0[j]) / nf;
+    if (ps_end_utt(a->ps) < 0) return -1;
+  }
   cmn_live_set(c, m);
   a->own_mean = 1;
   if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../common/noise.h"
 #include "backend.h"
 #include "registry.h"
 
@@ -220,39 +221,8 @@ static void test_agent(void) {
 
 /* ---- VAD test signals (16 kHz, float in [-1, 1], levelled as dBFS RMS) ---- */
 static uint32_t rng_state = 12345;
-static double rnd_gauss(void) { /* sum of 4 uniforms, xorshift32 */
-  double s = 0;
-  for (int k = 0; k < 4; k++) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    s += rng_state / 4294967296.0 - 0.5;
-  }
-  return s * sqrt(3.0); /* unit variance */
-}
-static void level(float *x, size_t n, double db) {
-  double e = 0;
-  for (size_t i = 0; i < n; i++) e += (double)x[i] * x[i];
-  double g = pow(10.0, db / 20.0) / sqrt(e / n + 1e-30);
-  for (size_t i = 0; i < n; i++) x[i] = (float)(x[i] * g);
-}
-/* white or pink (Voss: 12 rows, row k redrawn every 2^k samples, summed) noise at db */
 static void noise(float *x, size_t n, int pink, double db) {
-  double row[12] = {0}, sum = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!pink) {
-      x[i] = (float)rnd_gauss();
-      continue;
-    }
-    for (int k = 0; k < 12; k++)
-      if (i % ((size_t)1 << k) == 0) {
-        double r = rnd_gauss();
-        sum += r - row[k];
-        row[k] = r;
-      }
-    x[i] = (float)(sum + rnd_gauss());
-  }
-  level(x, n, db);
+  ak_t_noise(x, n, pink, db, &rng_state);
 }
 /* "speech": voiced syllables (150 Hz + harmonics, 180 ms with raised-cosine edges) separated
  * by 90 ms gaps, levelled over the syllables to db, added to x[0, n) */

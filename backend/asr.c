@@ -110,8 +110,9 @@ struct ak__asr {
   /* Cepstral mean: pocketsphinx normalises each utterance by a mean carried over from the
    * utterances before it, updated only at their ends. ch (the session's, bound by
    * ak__asr_bind) brings that mean from the session's last utterance; without one the
-   * utterance starts cold: its first ASR_COLD_SAMPLES are decoded, their own mean is set,
-   * and they are decoded again with it. */
+   * utterance starts cold: its first ASR_COLD_SAMPLES are decoded, their own mean is set
+   * (in noise, from a second hearing through the adapted suppressor: channel_settle), and
+   * they are decoded again with it. */
   ak__asr_channel *ch;
   int cold;
   int own_mean; /* this utterance's mean is the session's (carried or its own cold part's) */
@@ -272,6 +273,15 @@ static cmn_t *asr_cmn(ak__asr *a) {
   return c && c->veclen == ASR_CEPLEN ? c : NULL;
 }
 
+/* The mean of the cepstra the decoder has taken in since the mark (frame count n0, sums s0),
+ * into m; 0 if that is fewer than ASR_COLD_MIN_FRAMES (m unchanged). */
+static int mean_since(const cmn_t *c, int32 n0, const mfcc_t *s0, mfcc_t *m) {
+  int32 nf = c->nframe - n0;
+  if (nf < ASR_COLD_MIN_FRAMES) return 0;
+  for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - s0[j]) / nf;
+  return 1;
+}
+
 /* At the start of an utterance: the session's mean, or a cold start (which also forgets the
  * noise the suppressor learnt from whoever used this recognizer before). */
 static int channel_begin(ak__asr *a) {
@@ -324,11 +334,10 @@ static int channel_replay(ak__asr *a) {
  * restart 0 (at the end of a short utterance) the decoder is left stopped. */
 static int channel_settle(ak__asr *a, int restart) {
   cmn_t *c = asr_cmn(a);
-  a->cold = 0;
-  int32 nf = c ? c->nframe - a->cold_n0 : 0;
-  if (nf < ASR_COLD_MIN_FRAMES) return restart ? 0 : ps_end_utt(a->ps) < 0 ? -1 : 0;
   mfcc_t m[ASR_CEPLEN];
-  for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - a->cold_sum0[j]) / nf;
+  a->cold = 0;
+  if (!c || !mean_since(c, a->cold_n0, a->cold_sum0, m))
+    return restart ? 0 : ps_end_utt(a->ps) < 0 ? -1 : 0;
   if (ps_end_utt(a->ps) < 0) return -1; /* the first pass's result is dropped */
   /* Where the suppressor's output is decoded, the first pass heard it while it was still
    * learning the noise (restarted for this session), so its mean is not the mean of what the
@@ -339,9 +348,7 @@ static int channel_settle(ak__asr *a, int restart) {
     mfcc_t s0[ASR_CEPLEN];
     memcpy(s0, c->sum, sizeof s0);
     if (ps_start_utt(a->ps) < 0 || channel_replay(a) < 0) return -1;
-    nf = c->nframe - n0;
-    if (nf >= ASR_COLD_MIN_FRAMES)
-      for (int j = 0; j < ASR_CEPLEN; j++) m[j] = (c->sum[j] - s0[j]) / nf;
+    mean_since(c, n0, s0, m);
     if (ps_end_utt(a->ps) < 0) return -1;
   }
   cmn_live_set(c, m);

@@ -202,8 +202,9 @@ int ak__asr_feed(ak__asr *a, const int16_t *pcm, size_t n);
 /* Current partial hypothesis ("" if none or unsupported). */
 void ak__asr_partial(ak__asr *a, char *out, size_t cap);
 /* Binds the session's channel state for the utterances to come (until ak__asr_pool_put):
- * the next utterance starts from ch when ch->valid, else cold (its first second sets the
- * mean); each finished utterance updates ch. NULL: every utterance starts cold. */
+ * the next utterance starts from ch when ch->valid, else cold (its first 2 s set the
+ * mean); each finished utterance with a mean of its own updates ch. NULL: every utterance starts
+ * cold. */
 void ak__asr_bind(ak__asr *a, ak__asr_channel *ch);
 /* Ends the utterance and writes the final text. Returns 0, or -1 with err. */
 int ak__asr_finish(ak__asr *a, char *out, size_t cap, char *err, size_t errcap);

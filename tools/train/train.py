@@ -49,6 +49,35 @@ def lips_target(phones, n_hops, edge=0.2):
             d = en - st
             y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
     return y
+
+
+VIS_AA, VIS_UC = 10, 15  # the vowel visemes aa..uc (tools/train/phones.h)
+
+
+def vowel_floor(phones, target, frac=0.7, rel=0.35):
+    """Per hop, the least lip opening (jawOpen - mouthClose) a vowel should show, else 0: at
+    hops whose centre lies in the central half of a vowel phone (viseme aa..uc, >= 30 ms: the
+    vowels tools/eval's false-closure count judges), max(frac x the target opening there, rel
+    x the 95th percentile of the target opening over the utterance). The evaluation counts a
+    vowel as falsely closed when the opening dips below a quarter of its own 95th percentile
+    anywhere in that central half; the coarticulated targets themselves dip there next to
+    /p b m/ (the bilabials' closure dominance reaches into short vowels), so the floor is
+    not only relative to the target."""
+    n = len(target)
+    y = np.zeros(n, np.float32)
+    if n == 0:
+        return y
+    op = target[:, 0] - target[:, 1]
+    lo = rel * float(np.percentile(op, 95))
+    tc = (np.arange(n) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if VIS_AA <= int(vis) <= VIS_UC and en - st >= 0.03:
+            q = 0.25 * (en - st)
+            m = (tc >= st + q) & (tc <= en - q)
+            y[m] = np.maximum(frac * op[m], lo)
+    return y
+
+
 BLOB_VERSION = 1
 
 
@@ -186,6 +215,15 @@ def main():
     ap.add_argument('--aux-weight', type=float, default=0,
                     help='weight of an auxiliary cross-entropy on the viseme class of each hop '
                          '(a training-only output head, not exported)')
+    ap.add_argument('--vowel-weight', type=float, default=0,
+                    help='weight of a one-sided loss on vowels: at hops in the central half '
+                         'of a vowel phone (viseme aa..uc, >= 30 ms) the squared shortfall of '
+                         'the predicted lip opening jawOpen - mouthClose under a floor '
+                         '(--vowel-open) counts W times; an opening above it costs nothing')
+    ap.add_argument('--vowel-open', nargs=2, type=float, default=[0.7, 0.35],
+                    metavar=('FRAC', 'REL'),
+                    help='the floor of --vowel-weight: max(FRAC x the target opening, REL x '
+                         'the 95th percentile of the target opening over the utterance)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -214,10 +252,17 @@ def main():
                 for t, u in zip(tgts, keep)]
         print('lips target: %.2f%% of hops' % (100 * np.mean(np.concatenate(
             [t[:, LIPS] for t in tgts]))), flush=True)
+    if a.vowel_weight > 0:  # the vowel opening floor rides after the outputs' columns
+        tgts = [np.concatenate([t, vowel_floor(u['phones'], t, *a.vowel_open)[:, None]], 1)
+                for t, u in zip(tgts, keep)]
+        vf = np.concatenate([t[:, nout] for t in tgts])
+        print('vowel floor: %.2f%% of hops, mean floor %.3f' % (
+            100 * np.mean(vf > 0), vf[vf > 0].mean()), flush=True)
     if a.aux_weight > 0:  # the viseme class rides as the last target column
         tgts = [np.concatenate([t, vis_target(u['phones'], len(t))[:, None]], 1)
                 for t, u in zip(tgts, keep)]
-    ncol = nout + (1 if a.aux_weight > 0 else 0)
+    VF = nout  # the vowel floor's column (when --vowel-weight)
+    ncol = nout + (1 if a.vowel_weight > 0 else 0) + (1 if a.aux_weight > 0 else 0)
     is_esp = np.array([int(u['voice']) < 100 for u in keep])
     floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
     factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
@@ -255,6 +300,8 @@ def main():
     rest[VOICE] = 0
     if a.lips:
         rest[LIPS] = 0
+    if a.vowel_weight > 0:
+        rest[VF] = 0
     print('rest target', np.round(rest, 3).tolist(), flush=True)
 
     def with_bg(f, t):
@@ -331,6 +378,9 @@ def main():
             mse = mse + a.lips_weight * bce(out[..., LIPS], Y[..., LIPS])
         if a.open_weight > 0:  # the lip opening the evaluation judges closure by
             mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
+        if a.vowel_weight > 0:  # vowels: a one-sided hinge on the opening
+            short = torch.relu(Y[..., VF] - (p[..., 0] - p[..., 1])) * (Y[..., VF] > 0)
+            mse = mse + a.vowel_weight * short ** 2
         if a.aux_weight > 0:
             ce = torch.nn.functional.cross_entropy(ax.reshape(-1, NVIS), Y[..., -1].long().reshape(
                 -1), reduction='none').reshape(Mk.shape)

@@ -41,16 +41,24 @@ enum {
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
 #define AK__NN_MAXH 128
 typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols, float *y);
+/* Optional per-stream normalisation (records "cmn" [4] and "cmn.init" [nmel]): the network
+ * then reads 2 x nmel inputs per hop, the standardised log-mel and the log-mel minus a running
+ * mean of the stream's speech hops (standardised by the same std). cmn = {alpha, decay, rel,
+ * floor}: a hop whose mean log-mel e satisfies e > peak - rel and e > floor, where peak =
+ * max(e, previous peak - decay) starts at floor, moves the mean by alpha towards it; the mean
+ * starts at cmn.init. tools/train/train.py cmn_run() is the same arithmetic. */
 typedef struct ak__nn {
-  ak__matvec_fn mv; /* kernel chosen at bind time: SIMD when the CPU has it */
-  int nmel, hidden, nt, lookahead;
-  float lips_lo, lips_hi; /* closure-decision smoothstep edges (nt == AK__NN_MAXNT) */
+  ak__matvec_fn mv;                     /* kernel chosen at bind time: SIMD when the CPU has it */
+  int nmel, nin, hidden, nt, lookahead; /* nin: inputs per hop, nmel or 2 x nmel (cmn) */
+  float lips_lo, lips_hi;               /* closure-decision smoothstep edges (nt == AK__NN_MAXNT) */
   const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
+  const float *cmn, *cmn_init; /* NULL without per-stream normalisation */
 } ak__nn;
 
 typedef struct ak__nn_state {
-  float hist[3 * AK__NMEL]; /* normalised features of hops j-2, j-1, j */
+  float hist[3 * 2 * AK__NMEL]; /* network inputs of hops j-2, j-1, j */
   float h[AK__NN_MAXH];
+  float mean[AK__NMEL], peak; /* per-stream normalisation (cmn) */
 } ak__nn_state;
 
 /* Binds and shape-checks the network whose records are named prefix + "meta", prefix +

@@ -94,13 +94,26 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
       hid > AK__NN_MAXH || la < 0 || la > 10)
     return AK_EFORMAT;
   uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
+  nn->cmn = nn->cmn_init = NULL;
+  if (find(m, prefix, "cmn")) {
+    const float *c = rec(m, prefix, "cmn", 4, 0, 0, &ok);
+    nn->cmn_init = rec(m, prefix, "cmn.init", F, 0, 0, &ok);
+    if (!ok || !(c[0] > 0.0f && c[0] <= 1.0f && c[1] >= 0.0f && c[1] < 100.0f && c[2] > 0.0f &&
+                 c[2] < 100.0f && c[3] > -100.0f && c[3] < 100.0f))
+      return AK_EFORMAT;
+    for (uint32_t i = 0; i < F; i++)
+      if (!(nn->cmn_init[i] > -100.0f && nn->cmn_init[i] < 100.0f)) return AK_EFORMAT;
+    nn->cmn = c;
+  }
+  uint32_t I = nn->cmn ? 2 * F : F;
+  nn->nin = (int)I;
   nn->nmel = nmel;
   nn->hidden = hid;
   nn->nt = nt;
   nn->lookahead = la;
   nn->mean = rec(m, prefix, "feat.mean", F, 0, 0, &ok);
   nn->std = rec(m, prefix, "feat.std", F, 0, 0, &ok);
-  nn->conv_w = rec(m, prefix, "conv.w", H, 3, F, &ok);
+  nn->conv_w = rec(m, prefix, "conv.w", H, 3, I, &ok);
   nn->conv_b = rec(m, prefix, "conv.b", H, 0, 0, &ok);
   nn->w_ih = rec(m, prefix, "gru.w_ih", 3 * H, H, 0, &ok);
   nn->w_hh = rec(m, prefix, "gru.w_hh", 3 * H, H, 0, &ok);
@@ -125,8 +138,11 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
 }
 
 void ak__nn_reset(const ak__nn *nn, ak__nn_state *s) {
-  (void)nn;
   memset(s, 0, sizeof *s); /* normalised 0 = the mean feature, as the training padding */
+  if (nn->cmn) {
+    memcpy(s->mean, nn->cmn_init, (size_t)nn->nmel * sizeof *s->mean);
+    s->peak = nn->cmn[3];
+  }
 }
 
 static float sigm(float x) {
@@ -134,12 +150,24 @@ static float sigm(float x) {
 }
 
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out) {
-  const int F = nn->nmel, H = nn->hidden;
-  memmove(s->hist, s->hist + F, 2 * (size_t)F * sizeof *s->hist);
-  for (int i = 0; i < F; i++) s->hist[2 * F + i] = (feat[i] - nn->mean[i]) / nn->std[i];
+  const int F = nn->nmel, I = nn->nin, H = nn->hidden;
+  memmove(s->hist, s->hist + I, 2 * (size_t)I * sizeof *s->hist);
+  float *x = s->hist + 2 * I;
+  for (int i = 0; i < F; i++) x[i] = (feat[i] - nn->mean[i]) / nn->std[i];
+  if (nn->cmn) {
+    float e = 0.0f;
+    for (int i = 0; i < F; i++) e += feat[i];
+    e /= (float)F;
+    float pk = s->peak - nn->cmn[1];
+    if (e > pk) pk = e;
+    s->peak = pk;
+    if (e > pk - nn->cmn[2] && e > nn->cmn[3])
+      for (int i = 0; i < F; i++) s->mean[i] += nn->cmn[0] * (feat[i] - s->mean[i]);
+    for (int i = 0; i < F; i++) x[F + i] = (feat[i] - s->mean[i]) / nn->std[i];
+  }
   float c[AK__NN_MAXH], gi[3 * AK__NN_MAXH], gh[3 * AK__NN_MAXH];
   memcpy(c, nn->conv_b, (size_t)H * sizeof *c);
-  nn->mv(nn->conv_w, s->hist, H, 3 * F, c);
+  nn->mv(nn->conv_w, s->hist, H, 3 * I, c);
   for (int i = 0; i < H; i++) c[i] = c[i] > 0.0f ? c[i] : 0.0f;
   memcpy(gi, nn->b_ih, 3 * (size_t)H * sizeof *gi);
   memcpy(gh, nn->b_hh, 3 * (size_t)H * sizeof *gh);

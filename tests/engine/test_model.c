@@ -470,10 +470,13 @@ static void test_lowlat(void) {
 }
 
 /* A constant network (all weights 0, the outputs set by their biases): nt outputs, the closure
- * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr. */
-static buf const_net(int nt, float lips, const float *thr) {
+ * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr; with cmn
+ * also the per-stream normalisation records ("cmn" = cmn[0..3], "cmn.init" = cmn_init) and
+ * conv.w as wide as conv_in inputs per hop (2 x nmel is right for it). */
+static buf net_blob(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
+                    int conv_in) {
   enum { H = 4, F = AK__NMEL };
-  static float zero[3 * H * F];
+  static float zero[3 * H * 2 * F];
   float meta[5] = {F, H, (float)nt, 0, 3}, ones[F], ob[AK__NN_MAXNT + 1] = {0};
   for (int i = 0; i < F; i++) ones[i] = 1.0f;
   for (int i = 0; i < nt; i++) ob[i] = -8.0f;
@@ -482,13 +485,13 @@ static buf const_net(int nt, float lips, const float *thr) {
   ob[AK__T_VOICE] = 8.0f;
   if (nt > AK__T_LIPS) ob[AK__T_LIPS] = lips;
   buf body = {0};
-  uint32_t d5[4] = {5, 1, 1, 1}, dF[4] = {F, 1, 1, 1}, dc[4] = {H, 3, F, 1}, dH[4] = {H, 1, 1, 1},
-           dg[4] = {3 * H, H, 1, 1}, dg1[4] = {3 * H, 1, 1, 1}, dow[4] = {(uint32_t)nt, H, 1, 1},
-           dob[4] = {(uint32_t)nt, 1, 1, 1};
+  uint32_t d5[4] = {5, 1, 1, 1}, dF[4] = {F, 1, 1, 1}, dc[4] = {H, 3, (uint32_t)conv_in, 1},
+           dH[4] = {H, 1, 1, 1}, dg[4] = {3 * H, H, 1, 1}, dg1[4] = {3 * H, 1, 1, 1},
+           dow[4] = {(uint32_t)nt, H, 1, 1}, dob[4] = {(uint32_t)nt, 1, 1, 1};
   add_rec(&body, "meta", 0, 1, d5, meta, sizeof meta);
   add_rec(&body, "feat.mean", 0, 1, dF, zero, F * 4);
   add_rec(&body, "feat.std", 0, 1, dF, ones, F * 4);
-  add_rec(&body, "conv.w", 0, 3, dc, zero, H * 3 * F * 4);
+  add_rec(&body, "conv.w", 0, 3, dc, zero, H * 3 * (uint32_t)conv_in * 4);
   add_rec(&body, "conv.b", 0, 1, dH, zero, H * 4);
   add_rec(&body, "gru.w_ih", 0, 2, dg, zero, 3 * H * H * 4);
   add_rec(&body, "gru.w_hh", 0, 2, dg, zero, 3 * H * H * 4);
@@ -496,11 +499,17 @@ static buf const_net(int nt, float lips, const float *thr) {
   add_rec(&body, "gru.b_hh", 0, 1, dg1, zero, 3 * H * 4);
   add_rec(&body, "out.w", 0, 2, dow, zero, (uint32_t)nt * H * 4);
   add_rec(&body, "out.b", 0, 1, dob, ob, (uint32_t)nt * 4);
-  uint32_t d2[4] = {2, 1, 1, 1};
-  if (thr) add_rec(&body, "lips.thr", 0, 1, d2, thr, 8);
-  buf b = finish_blob(&body, thr ? 12 : 11, 1);
+  uint32_t d2[4] = {2, 1, 1, 1}, d4[4] = {4, 1, 1, 1}, nrec = 11;
+  if (thr) add_rec(&body, "lips.thr", 0, 1, d2, thr, 8), nrec++;
+  if (cmn) add_rec(&body, "cmn", 0, 1, d4, cmn, 16), nrec++;
+  if (cmn_init) add_rec(&body, "cmn.init", 0, 1, dF, cmn_init, F * 4), nrec++;
+  buf b = finish_blob(&body, nrec, 1);
   free(body.p);
   return b;
+}
+
+static buf const_net(int nt, float lips, const float *thr) {
+  return net_blob(nt, lips, thr, NULL, NULL, AK__NMEL);
 }
 
 /* Mean jawOpen, mouthClose and mouthPress over the middle frames of 1 s of a 200 Hz tone run
@@ -581,6 +590,96 @@ static void test_lips_output(void) {
   free(b.p);
 }
 
+/* Per-stream normalisation (engine_nn.h "cmn"): the running mean starts at cmn.init, moves by
+ * alpha towards each hop loud enough (above the floor and within rel of the falling peak), and
+ * the network's second half of inputs is the hop minus that mean; malformed records refused. */
+static void test_cmn(void) {
+  enum { F = AK__NMEL };
+  const float prm[4] = {0.1f, 0.01f, 4.6f, -5.0f};
+  float init[F], hop[F];
+  for (int i = 0; i < F; i++) init[i] = -2.0f + 0.1f * (float)i;
+  buf b = net_blob(AK__NT, 0.0f, NULL, prm, init, 2 * F);
+  ak_model *m = NULL;
+  ak__nn nn;
+  int ok = ak_model_load_memory(b.p, b.n, &m) == AK_OK && ak__nn_bind(m, "", &nn) == AK_OK;
+  CHECK(ok && nn.nin == 2 * F && nn.cmn, "network with cmn records binds with 2 x nmel inputs");
+  if (!ok) {
+    ak_model_free(m);
+    free(b.p);
+    return;
+  }
+  ak__nn_state st;
+  float y[AK__NN_MAXNT];
+  ak__nn_reset(&nn, &st);
+  int same = st.peak == prm[3];
+  for (int i = 0; i < F; i++) same &= st.mean[i] == init[i];
+  CHECK(same, "reset: the running mean is cmn.init, the peak the floor");
+  for (int i = 0; i < F; i++) hop[i] = logf(1e-7f); /* digital silence */
+  for (int t = 0; t < 200; t++) ak__nn_step(&nn, &st, hop, y);
+  same = 1;
+  for (int i = 0; i < F; i++) same &= st.mean[i] == init[i];
+  CHECK(same, "2 s of digital silence leave the mean where it was");
+  /* Loud hops (mean log-mel 1.0): mean_i = hop_i + (init_i - hop_i) (1 - alpha)^n. */
+  for (int i = 0; i < F; i++) hop[i] = 1.0f + (i % 2 ? 0.5f : -0.5f);
+  for (int t = 0; t < 10; t++) ak__nn_step(&nn, &st, hop, y);
+  float err = 0.0f, k = powf(1.0f - prm[0], 10.0f);
+  for (int i = 0; i < F; i++) {
+    float want = hop[i] + (init[i] - hop[i]) * k, d = fabsf(st.mean[i] - want);
+    err = d > err ? d : err;
+  }
+  char msg[160];
+  snprintf(msg, sizeof msg, "10 loud hops move the mean by alpha each (max |err| %.1e)", err);
+  CHECK(err < 1e-4f, msg);
+  err = 0.0f;
+  for (int i = 0; i < F; i++) {
+    float d = fabsf(st.hist[2 * nn.nin + F + i] - (hop[i] - st.mean[i]));
+    err = d > err ? d : err;
+  }
+  CHECK(err < 1e-6f, "the second half of the inputs is the hop minus the running mean");
+  /* 5 ln units (22 dB) under the peak but above the floor: ignored; once the peak has fallen
+   * (0.01 per hop) to within 4.6 of it, heard again. */
+  float before = st.mean[0];
+  for (int i = 0; i < F; i++) hop[i] = -4.0f + (i % 2 ? 0.3f : -0.3f);
+  ak__nn_step(&nn, &st, hop, y);
+  CHECK(st.mean[0] == before, "a hop 22 dB under the recent peak does not move the mean");
+  for (int t = 0; t < 200; t++) ak__nn_step(&nn, &st, hop, y);
+  CHECK(st.mean[0] < before - 0.1f, "after 2 s of it the peak has fallen and it does");
+  ak__nn_reset(&nn, &st);
+  CHECK(st.mean[5] == init[5] && st.peak == prm[3], "reset forgets the stream");
+  ak_model_free(m);
+  free(b.p);
+
+  struct {
+    const char *what;
+    float p[4];
+    int with_init, conv_in;
+  } bad[] = {
+      {"alpha 0", {0.0f, 0.01f, 4.6f, -5.0f}, 1, 2 * F},
+      {"alpha above 1", {1.5f, 0.01f, 4.6f, -5.0f}, 1, 2 * F},
+      {"negative decay", {0.1f, -1.0f, 4.6f, -5.0f}, 1, 2 * F},
+      {"rel 0", {0.1f, 0.01f, 0.0f, -5.0f}, 1, 2 * F},
+      {"NaN floor", {0.1f, 0.01f, 4.6f, NAN}, 1, 2 * F},
+      {"no cmn.init", {0.1f, 0.01f, 4.6f, -5.0f}, 0, 2 * F},
+      {"conv.w one nmel wide", {0.1f, 0.01f, 4.6f, -5.0f}, 1, F},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    b = net_blob(AK__NT, 0.0f, NULL, bad[i].p, bad[i].with_init ? init : NULL, bad[i].conv_in);
+    m = NULL;
+    int rc = ak_model_load_memory(b.p, b.n, &m);
+    if (rc == AK_OK) rc = ak__nn_bind(m, "", &nn);
+    snprintf(msg, sizeof msg, "cmn network with %s refused (AK_EFORMAT)", bad[i].what);
+    CHECK(rc == AK_EFORMAT, msg);
+    ak_model_free(m);
+    free(b.p);
+  }
+  b = net_blob(AK__NT, 0.0f, NULL, NULL, NULL, 2 * F);
+  m = NULL;
+  ok = ak_model_load_memory(b.p, b.n, &m) == AK_OK && ak__nn_bind(m, "", &nn) == AK_EFORMAT;
+  CHECK(ok, "conv.w two nmel wide without cmn records refused");
+  ak_model_free(m);
+  free(b.p);
+}
+
 int main(int argc, char **argv) {
   uint64_t seed = 20261122;
   printf("seed %llu\n", (unsigned long long)seed);
@@ -588,6 +687,7 @@ int main(int argc, char **argv) {
   test_kernels(seed);
   test_power_spectrum(seed);
   test_lips_output();
+  test_cmn();
   if (ak__default_model_len > 0 && argc > 1) {
     test_fixture(argv[1], "");
     if (argc > 2) {

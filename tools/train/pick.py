@@ -41,14 +41,14 @@ def rest_voice(blob):
     first `lookahead` outputs describe hops before the stream and are dropped, as the engine
     does."""
     nmel, hidden, nt, la = (int(x) for x in blob['meta'][:4])
-    net = train.Net(nmel, hidden, la, nt)
+    net = train.Net(blob['conv.w'].shape[2], hidden, la, nt)
     net.load_state_dict(train.state_from_blob(blob))
     rng = np.random.default_rng(77)
     worst = 0.0
     for kind, db in (('zero', 0), ('white', -70), ('white', -60), ('pink', -60)):
         f = bg.logmel(bg.noise(rng, kind, 16000 * 5, db))
         with torch.no_grad():
-            x = torch.from_numpy((f - blob['feat.mean']) / blob['feat.std'])[None]
+            x = torch.from_numpy(train.net_input(f, blob))[None]
             v = torch.sigmoid(net(x))[0, la:, train.VOICE].numpy()  # the engine drops la
         worst = max(worst, float(v.max()))
     return worst

@@ -78,6 +78,56 @@ def vowel_floor(phones, target, frac=0.7, rel=0.35):
     return y
 
 
+# Causal per-stream normalisation (--cmn, issue 11): besides each hop's log-mel standardised by
+# the training set's mean, the network sees it minus a running mean of the stream's speech
+# hops, so a voice's or a channel's long-term spectrum (formant region, tilt, level, EQ) is
+# taken out before the network learns what a /p b m/ sounds like. engine/nn.c computes the same
+# in float: a hop updates the mean when its mean log-mel is within CMN_REL of a peak tracker
+# falling CMN_DECAY per hop, and above CMN_ABS (natural-log power units: 1 = 4.34 dB).
+CMN_ALPHA = 0.01  # update rate per speech hop (~1 s of speech)
+CMN_DECAY = 0.003  # ~1.3 dB/s
+CMN_REL = 4.6  # 20 dB
+CMN_ABS = -5.0  # about -52 dBFS of white noise: quieter hiss never moves the mean
+CMN_PRE = 400  # hops of the utterance before a training crop that the running mean has heard
+
+
+def cmn_params():
+    return np.array([CMN_ALPHA, CMN_DECAY, CMN_REL, CMN_ABS], np.float32)
+
+
+def cmn_run(x, ema, peak, prm, valid=None):
+    """Runs the running mean over x (B x T x F raw log-mel) from state ema (B x F) and peak
+    (B,), both updated in place; returns x - mean after each hop's update (B x T x F). Hops
+    where valid (B x T) is False are skipped (left padding of shorter prefixes)."""
+    alpha, decay, rel, floor = (float(v) for v in prm)
+    out = np.empty_like(x)
+    e = x.mean(2)
+    for t in range(x.shape[1]):
+        et = e[:, t]
+        pk = np.maximum(et, peak - decay)
+        upd = (et > pk - rel) & (et > floor)
+        if valid is not None:
+            upd &= valid[:, t]
+            pk = np.where(valid[:, t], pk, peak)
+        peak[:] = pk
+        ema[upd] += alpha * (x[upd, t] - ema[upd])
+        out[:, t] = x[:, t] - ema
+    return out
+
+
+def net_input(raw, d):
+    """The network's input for one stream of raw log-mel (T x F) from its start, given a
+    network's blob records d: standardised features, and with a "cmn" record also the
+    features minus the running mean (standardised by the same std), side by side."""
+    z = (raw - d['feat.mean']) / d['feat.std']
+    if 'cmn' not in d:
+        return z.astype(np.float32)
+    ema = d['cmn.init'][None].astype(np.float32).copy()
+    peak = np.full(1, d['cmn'][3], np.float32)
+    u = cmn_run(raw[None].astype(np.float32), ema, peak, d['cmn'])[0] / d['feat.std']
+    return np.concatenate([z, u], 1).astype(np.float32)
+
+
 BLOB_VERSION = 1
 
 
@@ -225,6 +275,10 @@ def main():
                     help='the floor of --vowel-weight: max(FRAC x the target opening, REL x '
                          'the 95th percentile of the target opening over the utterance)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
+    ap.add_argument('--cmn', action='store_true',
+                    help='also feed the features minus a causal running mean of the stream\'s '
+                         'speech hops (per-stream normalisation; a warm start without it gets '
+                         'zero weights for the new inputs, so it starts as the old network)')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -278,6 +332,12 @@ def main():
     init = load_blob(a.init) if a.init else None
     if init is not None:
         mean, std = init['feat.mean'], init['feat.std']
+    # The running mean starts from the mean of the training set's speech hops.
+    cmn_init = np.concatenate([f[t[:len(f), VOICE] > 0.5] for f, t in zip(feats, tgts)]).mean(
+        0).astype(np.float32)
+    if init is not None and 'cmn.init' in init:
+        cmn_init = init['cmn.init']
+    nin = 2 * allf.shape[1] if a.cmn else allf.shape[1]
     nmel = allf.shape[1]
     print('utterances %d, hops %d' % (len(feats), len(allf)), flush=True)
     del allf
@@ -307,45 +367,66 @@ def main():
     def with_bg(f, t):
         """A crop (features C + M hops, targets C hops) that is, or has, a background."""
         if rng.random() < 0.25:
-            return bg.random_bg(rng, C + M), np.tile(rest, (C, 1))
+            return bg.random_bg(rng, C + M), np.tile(rest, (C, 1)), f[:0]
         k = int(rng.integers(30, C // 2))
         g = bg.random_bg(rng, k)
         if rng.random() < 0.5:  # background, then the start of the utterance
             xs = np.concatenate([g, f[:C + M - k]])
             ys = np.concatenate([np.tile(rest, (k, 1)), t[:C - k]])
-        else:  # the end of the utterance, then background
-            m = min(len(f), C + M - k)
-            xs = np.concatenate([f[len(f) - m:], g])
-            ys = np.concatenate([t[len(t) - m:], np.tile(rest, (k, 1))])[:C]
-        return xs, ys
+            return xs, ys, f[:0]
+        # the end of the utterance, then background
+        m = min(len(f), C + M - k)
+        xs = np.concatenate([f[len(f) - m:], g])
+        ys = np.concatenate([t[len(t) - m:], np.tile(rest, (k, 1))])[:C]
+        return xs, ys, f[max(0, len(f) - m - CMN_PRE):len(f) - m]
 
     def batch(ids):
-        X = np.zeros((len(ids), C + M, nmel), np.float32)
-        Y = np.zeros((len(ids), C, ncol), np.float32)
-        Mk = np.zeros((len(ids), C), np.float32)
+        B = len(ids)
+        R = np.full((B, C + M, nmel), np.log(1e-7), np.float32)  # silence past the end
+        P = np.full((B, CMN_PRE, nmel), np.log(1e-7), np.float32)  # what the mean heard before
+        Pv = np.zeros((B, CMN_PRE), bool)
+        Y = np.zeros((B, C, ncol), np.float32)
+        Mk = np.zeros((B, C), np.float32)
         for b, i in enumerate(ids):
             f, t = feats[i], tgts[i]
             n = len(f)
             s = rng.integers(0, max(1, n - C - M)) if n > C + M else 0
             xs = f[s:s + C + M]
             ys = t[s:s + C]
+            pre = f[max(0, s - CMN_PRE):s]
             if a.silence > 0 and rng.random() < a.silence:
-                xs, ys = with_bg(f, t)
+                xs, ys, pre = with_bg(f, t)
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.
                 p95 = np.percentile(f, 95, axis=0)
                 lvl = np.log(np.mean(np.exp(p95))) - rng.uniform(40, 65) / 10 * np.log(10)
-                xs = np.logaddexp(xs, lvl + rng.normal(0, 0.5, size=(1, nmel)))
-            X[b, :len(xs)] = (xs - mean) / std
-            X[b, len(xs):] = (np.log(1e-7) - mean) / std  # silence past the end
+                nf = lvl + rng.normal(0, 0.5, size=(1, nmel))
+                xs = np.logaddexp(xs, nf)
+                pre = np.logaddexp(pre, nf)
+            R[b, :len(xs)] = xs
+            if a.cmn and len(pre):
+                P[b, CMN_PRE - len(pre):] = pre
+                Pv[b, CMN_PRE - len(pre):] = True
             Y[b, :len(ys)] = ys
             Mk[b, :len(ys)] = 1
+        X = (R - mean) / std
+        if a.cmn:
+            ema = np.tile(cmn_init, (B, 1))
+            peak = np.full(B, CMN_ABS, np.float32)
+            cmn_run(P, ema, peak, cmn_params(), Pv)
+            X = np.concatenate([X, cmn_run(R, ema, peak, cmn_params()) / std], 2)
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
-    net = Net(nmel, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)
+    net = Net(nin, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)
     if init is not None:
         src = state_from_blob(init)
+        if src['conv.weight'].shape[1] < nin:  # new cmn inputs: zero weights, same function
+            cw = torch.zeros(src['conv.weight'].shape[0], nin, 3)
+            cw[:, :src['conv.weight'].shape[1]] = src['conv.weight']
+            src['conv.weight'] = cw
+        elif src['conv.weight'].shape[1] > nin:
+            sys.exit('train: --init has the cmn inputs; pass --cmn')
         h0 = src['conv.bias'].shape[0]
         if h0 != a.hidden:
             src = grow(src, net.state_dict(), h0, a.hidden)
@@ -397,6 +478,8 @@ def main():
                 ('gru.w_ih', sd['gru.weight_ih_l0']), ('gru.w_hh', sd['gru.weight_hh_l0']),
                 ('gru.b_ih', sd['gru.bias_ih_l0']), ('gru.b_hh', sd['gru.bias_hh_l0']),
                 ('out.w', sd['out.weight']), ('out.b', sd['out.bias'])]
+        if a.cmn:
+            recs += [('cmn', cmn_params()), ('cmn.init', cmn_init)]
         b = blob(recs)
         with open(a.out + '.tmp', 'wb') as f:
             f.write(b)
@@ -455,7 +538,8 @@ def main():
         # sigmoid outputs of the network run from a zero state, step by step.
         f = feats[0][:120].astype(np.float32)
         with torch.no_grad():
-            out = torch.sigmoid(net(torch.from_numpy((f - mean) / std)[None]))[0].numpy()
+            x = net_input(f, load_blob(a.out))
+            out = torch.sigmoid(net(torch.from_numpy(x)[None]))[0].numpy()
         with open(a.fixture, 'wb') as fx:
             fx.write(b'AKFX' + struct.pack('<3I', len(f), nmel, nout))
             fx.write(f.astype('<f4').tobytes())

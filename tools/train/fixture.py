@@ -30,8 +30,7 @@ def main():
     d = {k[len(a.prefix):]: v for k, v in train.load_blob(a.model).items()
          if k.startswith(a.prefix) and (a.prefix or not k.startswith('ll.'))}
     nmel, hidden, nt, la = (int(x) for x in d['meta'][:4])
-    net = train.Net(d['conv.w'].shape[2], hidden, la, nt)
-    net.load_state_dict(train.state_from_blob(d))
+    net = train.net_of_blob(d)
     f = akds.read(a.shard)[0]['feat'][:120].astype(np.float32)
     with torch.no_grad():
         x = torch.from_numpy(train.net_input(f, d))[None]

@@ -40,9 +40,8 @@ def rest_voice(blob):
     computed in PyTorch from a zero state (the engine gates the mouth shut under 0.3). The
     first `lookahead` outputs describe hops before the stream and are dropped, as the engine
     does."""
-    nmel, hidden, nt, la = (int(x) for x in blob['meta'][:4])
-    net = train.Net(blob['conv.w'].shape[2], hidden, la, nt)
-    net.load_state_dict(train.state_from_blob(blob))
+    la = int(blob['meta'][3])
+    net = train.net_of_blob(blob)
     rng = np.random.default_rng(77)
     worst = 0.0
     for kind, db in (('zero', 0), ('white', -70), ('white', -60), ('pink', -60)):

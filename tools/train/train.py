@@ -115,6 +115,13 @@ def cmn_run(x, ema, peak, prm, valid=None):
     return out
 
 
+def net_of_blob(d):
+    """The PyTorch network of one network's blob records (its input width from conv.w)."""
+    net = Net(d['conv.w'].shape[2], int(d['meta'][1]), int(d['meta'][3]), int(d['meta'][2]))
+    net.load_state_dict(state_from_blob(d))
+    return net
+
+
 def net_input(raw, d):
     """The network's input for one stream of raw log-mel (T x F) from its start, given a
     network's blob records d: standardised features, and with a "cmn" record also the
@@ -332,11 +339,13 @@ def main():
     init = load_blob(a.init) if a.init else None
     if init is not None:
         mean, std = init['feat.mean'], init['feat.std']
-    # The running mean starts from the mean of the training set's speech hops.
-    cmn_init = np.concatenate([f[t[:len(f), VOICE] > 0.5] for f, t in zip(feats, tgts)]).mean(
-        0).astype(np.float32)
-    if init is not None and 'cmn.init' in init:
+    # The running mean starts from the warm start's, else the training set's mean speech hop.
+    cmn_init = None
+    if a.cmn and init is not None and 'cmn.init' in init:
         cmn_init = init['cmn.init']
+    elif a.cmn:
+        cmn_init = np.concatenate([f[t[:len(f), VOICE] > 0.5] for f, t in zip(feats, tgts)]).mean(
+            0).astype(np.float32)
     nin = 2 * allf.shape[1] if a.cmn else allf.shape[1]
     nmel = allf.shape[1]
     print('utterances %d, hops %d' % (len(feats), len(allf)), flush=True)

@@ -9,6 +9,8 @@
  *                    [--cond clean|reverb|telephone|noise10]
  *        ak_gen_data --out FILE --list MANIFEST [--reps K] --seed S [--audio] [--clean|--cond C]
  *        ak_gen_data --print-text LANG --n N --seed S      (one text per line, for tools/corpus)
+ *        ak_gen_data --retarget IN --out FILE  (IN's utterances with their targets recomputed
+ *                    from their stored phones by this build's tools/train/phones.c)
  * MANIFEST lines: wav-path TAB label-path TAB lang-id TAB voice-id TAB phone-set (ipa, sampa,
  * arpabet, jtalk); label lines: start-s end-s phone-name. WAV: 16-bit PCM mono, any rate.
  * Output (little-endian): "AKDS" u32 version=1, u32 nmel, u32 nt; then per utterance
@@ -675,8 +677,83 @@ static int run_list(FILE *f, const char *list, long reps, const gen_opts *o, uin
   return 0;
 }
 
+/* --retarget: copies the AKDS shard at inp to f with every utterance's targets recomputed from
+ * its stored phones by ak_ph_targets, so a change of the coarticulation tables reaches an
+ * existing corpus without rendering and augmenting it again (audio, phones and features are
+ * copied unchanged; the output is what generation with this phones.c would have written). */
+static int retarget(const char *inp, FILE *f) {
+  FILE *in = fopen(inp, "rb");
+  if (!in) {
+    perror(inp);
+    return 1;
+  }
+  uint32_t hd[4];
+  int rc = 1;
+  float *buf = NULL, *tg = NULL;
+  ak_phone *ph = NULL;
+  long n_utt = 0;
+  if (fread(hd, 4, 4, in) != 4 || memcmp(hd, "AKDS", 4) || hd[1] != 1 || hd[2] != AK__NMEL ||
+      hd[3] != AK__NT) {
+    fprintf(stderr, "%s: not an AKDS v1 shard with %d mel bands and %d targets\n", inp, AK__NMEL,
+            AK__NT);
+    goto done;
+  }
+  for (;;) {
+    uint32_t u[7];
+    size_t got = fread(u, 4, 7, in);
+    if (got == 0 && feof(in)) break;
+    /* Bounds: 10 minutes of 48 kHz audio, 60,000 hops, 65,536 phones per utterance. */
+    if (got != 7 || u[0] != 0x31545455u || u[4] > 48000u * 600 || u[5] > 60000 || u[6] > 65536) {
+      fprintf(stderr, "%s: bad utterance header after %ld utterances\n", inp, n_utt);
+      goto done;
+    }
+    size_t ns = (u[3] & 1) ? u[4] : 0, nh = u[5], nph = u[6];
+    size_t nbody = ns + 4 * nph + nh * AK__NMEL + nh * AK__NT;
+    float *nb = realloc(buf, (nbody + 1) * sizeof *buf);
+    ak_phone *np = realloc(ph, (nph + 1) * sizeof *ph);
+    float *nt = realloc(tg, (nh * AK__NT + 1) * sizeof *tg);
+    if (nb) buf = nb;
+    if (np) ph = np;
+    if (nt) tg = nt;
+    if (!nb || !np || !nt) {
+      fprintf(stderr, "%s: out of memory\n", inp);
+      goto done;
+    }
+    if (fread(buf, sizeof *buf, nbody, in) != nbody) {
+      fprintf(stderr, "%s: truncated utterance %ld\n", inp, n_utt);
+      goto done;
+    }
+    const float *rp = buf + ns;
+    for (size_t i = 0; i < nph; i++) {
+      uint32_t vis, cls;
+      memcpy(&vis, rp + 4 * i + 2, 4);
+      memcpy(&cls, rp + 4 * i + 3, 4);
+      if (vis >= AK_VIS_COUNT) {
+        fprintf(stderr, "%s: utterance %ld: viseme %u out of range\n", inp, n_utt, vis);
+        goto done;
+      }
+      ph[i] = (ak_phone){rp[4 * i], rp[4 * i + 1], (int)vis, (int)cls};
+    }
+    ak_ph_targets(ph, nph, nh, tg);
+    memcpy(buf + ns + 4 * nph + nh * AK__NMEL, tg, nh * AK__NT * sizeof *tg);
+    if (fwrite(u, 4, 7, f) != 7 || fwrite(buf, sizeof *buf, nbody, f) != nbody) {
+      perror("write");
+      goto done;
+    }
+    n_utt++;
+  }
+  fprintf(stderr, "%ld utterances retargeted from %s\n", n_utt, inp);
+  rc = 0;
+done:
+  free(buf);
+  free(ph);
+  free(tg);
+  fclose(in);
+  return rc;
+}
+
 int main(int argc, char **argv) {
-  const char *outp = NULL, *list = NULL, *print_lang = NULL;
+  const char *outp = NULL, *list = NULL, *print_lang = NULL, *retarget_in = NULL;
   long n_utt = 100, reps = 1;
   uint64_t seed = 1;
   int eval = 0;
@@ -696,6 +773,8 @@ int main(int argc, char **argv) {
       reps = strtol(argv[++i], NULL, 10);
     else if (!strcmp(argv[i], "--print-text") && i + 1 < argc)
       print_lang = argv[++i];
+    else if (!strcmp(argv[i], "--retarget") && i + 1 < argc)
+      retarget_in = argv[++i];
     else if (!strcmp(argv[i], "--cond") && i + 1 < argc) {
       const char *c = argv[++i];
       o.cond = !strcmp(c, "clean")       ? COND_CLEAN
@@ -711,8 +790,9 @@ int main(int argc, char **argv) {
       fprintf(stderr,
               "usage: %s --out FILE (--n N --split train|eval | --list MANIFEST [--reps K]) "
               "--seed S [--audio] [--clean] [--cond clean|reverb|telephone|noise10]\n"
-              "       %s --print-text LANG --n N --seed S\n",
-              argv[0], argv[0]);
+              "       %s --print-text LANG --n N --seed S\n"
+              "       %s --retarget IN --out FILE\n",
+              argv[0], argv[0], argv[0]);
       return 2;
     }
   }
@@ -742,6 +822,10 @@ int main(int argc, char **argv) {
     }
     return 0;
   }
+  if (retarget_in && !strcmp(retarget_in, outp)) {
+    fprintf(stderr, "--retarget: write to another file than the input\n");
+    return 2;
+  }
   FILE *f = fopen(outp, "wb");
   if (!f) {
     perror(outp);
@@ -751,6 +835,12 @@ int main(int argc, char **argv) {
   put32(f, 1);
   put32(f, AK__NMEL);
   put32(f, AK__NT);
+  if (retarget_in) {
+    int rc = retarget(retarget_in, f);
+    if (fclose(f) != 0) rc = 1;
+    if (rc) remove(outp);
+    return rc;
+  }
   if (list) {
     int rc = run_list(f, list, reps, &o, &r);
     if (fclose(f) != 0) rc = 1;

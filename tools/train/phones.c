@@ -62,7 +62,7 @@ static dom dominance(int v) {
     case AK_VIS_SIL:
       return (dom){1.0f, 0.05f, 1.0f, 0.05f, 1.0f, 0.05f};
     case AK_VIS_PP:
-      return (dom){3.0f, 0.03f, 0.1f, 0.04f, 20.0f, 0.035f};
+      return (dom){3.0f, 0.03f, 0.1f, 0.04f, 4.0f, 0.015f};
     case AK_VIS_FF:
       return (dom){2.0f, 0.03f, 0.1f, 0.04f, 10.0f, 0.03f};
     case AK_VIS_CH:

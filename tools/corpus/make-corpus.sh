@@ -3,7 +3,8 @@
 # Usage: tools/corpus/make-corpus.sh GEN_BIN OUTDIR [STAGE...]
 #   stages: batch1 (MBROLA + flite + Open JTalk train, valid, test), aligned (pico + RHVoice),
 #           cond (valid_cond, test_cond), more (a second set of every train voice),
-#           espeak (the espeak half of the training data), all
+#           espeak (the espeak half of the training data), all; valid2 (a second, larger set
+#           of the valid voices' utterances for confirming a pick, not part of all)
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -21,6 +22,7 @@ N_AL1=${N_AL1:-100}    # per pico / RHVoice train voice, stage aligned
 N_AL=${N_AL:-150}      # per pico / RHVoice train voice, stage more
 N_EV=${N_EV:-25}       # per valid / test voice
 N_ES=${N_ES:-2000}     # espeak-ng training utterances (at most about half of all)
+N_EV2=${N_EV2:-50}     # per valid voice, stage valid2
 # N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
 mkdir -p "$out/render"
 tsv=$here/voices.tsv
@@ -50,6 +52,7 @@ gen_list() { # manifest out seed [gen args]
   nice -n 10 "$gen" --out "$o" --list "$m" --seed "$s" "$@"
 }
 has() { for s in "${stages[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
+only() { for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
 if has batch1; then
   render_set train_nat1 11 "$N_MB:$(ids mbrola train | tr '\n' ' ')" \
@@ -95,6 +98,15 @@ if has espeak; then
   nice -n 10 "$gen" --out "$out/train_espeak1.bin" --n "$N_ES" --seed 401 --split train &
   nice -n 10 "$gen" --out "$out/valid_espeak.bin" --n 60 --seed 402 --split eval --audio --clean
   wait
+fi
+if only valid2; then
+  # The same valid voices, other texts and prosody (other seeds): checkpoints are picked on
+  # valid.bin + valid_al.bin, and the picked one is confirmed against the shipped model here,
+  # on utterances the pick never saw.
+  render_set valid2 14 "$N_EV2:$(ids mbrola valid | tr '\n' ' ')"
+  render_set valid2_al 24 "$N_EV2:$(ids pico valid) $(ids rhvoice valid)"
+  gen_list "$out/render/valid2.tsv" "$out/valid2.bin" 104 --audio --clean
+  gen_list "$out/render/valid2_al.tsv" "$out/valid2_al.bin" 204 --audio --clean
 fi
 # Counts per file and the split check (no valid/test voice in a train file and vice versa).
 "$py" "$here/stats.py" --check "$out"/*.bin

@@ -5,11 +5,15 @@
    tools/train/akds.py reads, with the manifest's lang and voice ids, the documented flags, the
    phones shifted by the added lead (clean) and scaled by the vocal-tract warp (train), sane
    features and targets, and a bilabial closure target where the label says /m/.
+   ak_gen_data --retarget: with this build's tables a shard comes out byte-identical, targets
+   overwritten in a copy are recomputed from the stored phones, and a truncated shard or an
+   output path equal to the input is refused without leaving a file behind.
 2. The DTW aligner (tools/corpus/align.py) on a synthetic case: a sequence of distinct sounds
    and a version with other durations (0.6-1.6 x per segment), other loudness and a different
    "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median).
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -169,6 +173,37 @@ def test_gen(gen, tmp):
         check('6 utterances' in r.stdout, 'stats counts %s (%s)' % (fname, r.stdout))
 
 
+def test_retarget(gen, tmp):
+    src = os.path.join(tmp, 'train.bin')
+    data = open(src, 'rb').read()
+    rt = os.path.join(tmp, 'rt.bin')
+    r = subprocess.run([gen, '--retarget', src, '--out', rt], capture_output=True, text=True)
+    check(r.returncode == 0 and '6 utterances retargeted' in r.stderr,
+          'retarget: exit %d %s' % (r.returncode, r.stderr))
+    check(open(rt, 'rb').read() == data, 'retarget with unchanged tables: byte-identical shard')
+    # Overwrite the first utterance's targets with 0.5 and retarget the copy.
+    nmel, nt = struct.unpack_from('<2I', data, 8)
+    _, _, _, flags, ns, nh, nph = struct.unpack_from('<7I', data, 16)
+    off = 16 + 28 + (4 * ns if flags & 1 else 0) + 16 * nph + 4 * nh * nmel
+    bad = bytearray(data)
+    bad[off:off + 4 * nh * nt] = np.full(nh * nt, 0.5, '<f4').tobytes()
+    p_bad = os.path.join(tmp, 'bad_targets.bin')
+    open(p_bad, 'wb').write(bytes(bad))
+    r = subprocess.run([gen, '--retarget', p_bad, '--out', rt], capture_output=True, text=True)
+    check(r.returncode == 0 and open(rt, 'rb').read() == data,
+          'retarget recomputes overwritten targets from the stored phones')
+    p_cut = os.path.join(tmp, 'cut.bin')
+    open(p_cut, 'wb').write(data[:len(data) - 100])
+    out = os.path.join(tmp, 'cut_out.bin')
+    r = subprocess.run([gen, '--retarget', p_cut, '--out', out], capture_output=True, text=True)
+    check(r.returncode != 0 and 'truncated' in r.stderr and not os.path.exists(out),
+          'retarget refuses a truncated shard and leaves no output (%d, %s)' % (
+              r.returncode, r.stderr.strip()))
+    r = subprocess.run([gen, '--retarget', src, '--out', src], capture_output=True, text=True)
+    check(r.returncode == 2 and open(src, 'rb').read() == data,
+          'retarget refuses to write over its input')
+
+
 def test_align():
     rng = np.random.default_rng(3)
     fs = 16000
@@ -226,6 +261,7 @@ def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         test_gen(gen, tmp)
+        test_retarget(gen, tmp)
     test_align()
     test_fix_pauses()
     if fails:

@@ -40,7 +40,7 @@ static int on_emit(void *user, const ak_stream_output *o) {
 }
 
 int cli_cmd_animate(int argc, char **argv) {
-  const char *in = NULL, *out = NULL;
+  const char *in = NULL, *out = NULL, *model_path = NULL;
   long rate = 0, fps = 25, seed = 0;
   ak_engine_config ec;
   ak_engine_config_default(&ec);
@@ -68,6 +68,12 @@ int cli_cmd_animate(int argc, char **argv) {
     } else if (!strcmp(a, "--expressiveness")) {
       bad = cli_parse_double(v, 0.0, 1.0, &expr);
       i++;
+    } else if (!strcmp(a, "--model")) {
+      if (!v)
+        bad = 1;
+      else
+        model_path = v;
+      i++;
     } else if (!strcmp(a, "--seed")) {
       bad = cli_parse_int(v, 0, 0x7fffffffL, &seed);
       i++;
@@ -88,13 +94,24 @@ int cli_cmd_animate(int argc, char **argv) {
   if (!in || !out) {
     fprintf(stderr,
             "animate: usage: avatarkit animate IN -o OUT.json [--rate N] [--fps 25] "
-            "[--lookahead-ms N] [--expressiveness X] [--seed S]\n");
+            "[--lookahead-ms N] [--expressiveness X] [--seed S] [--model FILE]\n");
     return 2;
+  }
+  /* --model: a weights blob instead of the built-in one (as the server's --model), e.g. a
+   * training checkpoint to try before it is packed as models/default.akmw. */
+  ak_model *model = NULL;
+  if (model_path) {
+    int mrc = ak_model_load(model_path, &model);
+    if (mrc != AK_OK) {
+      fprintf(stderr, "animate: cannot load model %s: %s\n", model_path, ak_strerror(mrc));
+      return 1;
+    }
   }
   char err[512];
   cli_audio au;
   if (cli_load_audio(in, (int)rate, &au, err, sizeof err) != 0) {
     fprintf(stderr, "animate: %s\n", err);
+    ak_model_free(model);
     return 1;
   }
   ak_stream_config sc;
@@ -109,10 +126,11 @@ int cli_cmd_animate(int argc, char **argv) {
   sc.emit = on_emit;
   sc.user = &k;
   ak_stream *st = NULL;
-  int rc = ak_stream_new(&sc, NULL, &st);
+  int rc = ak_stream_new(&sc, model, &st);
   if (rc != AK_OK) {
     fprintf(stderr, "animate: pipeline for %d Hz audio: %s\n", au.rate, ak_strerror(rc));
     cli_audio_free(&au);
+    ak_model_free(model);
     return 1;
   }
   FILE *f = strcmp(out, "-") == 0 ? stdout : fopen(out, "w");
@@ -120,6 +138,7 @@ int cli_cmd_animate(int argc, char **argv) {
     fprintf(stderr, "animate: cannot write %s: %s\n", out, strerror(errno));
     ak_stream_free(st);
     cli_audio_free(&au);
+    ak_model_free(model);
     return 1;
   }
   k.f = f;
@@ -145,5 +164,6 @@ int cli_cmd_animate(int argc, char **argv) {
   }
   ak_stream_free(st);
   cli_audio_free(&au);
+  ak_model_free(model); /* after the stream that borrowed it */
   return fail ? 1 : 0;
 }

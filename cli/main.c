@@ -15,7 +15,7 @@ static void usage(FILE *f) {
       "                [--chunk-ms 40] [--opus] [--query-auth] [--record OUT.json] [--repeat N]\n"
       "                [--ca-file CA.pem]\n"
       "  avatarkit animate IN -o OUT.json [--rate N] [--fps 25] [--lookahead-ms N]\n"
-      "                [--expressiveness X] [--seed S]\n"
+      "                [--expressiveness X] [--seed S] [--model FILE]\n"
       "  avatarkit bench [--sessions N] [--duration S] [--clip FILE --rate R]\n"
       "                [--server URL | --spawn] [--server-pid PID] [--ramp] [--max-sessions N]\n"
       "                [--chunk-ms 40] [--api-key K] [--app-id A] [--avatar ID] [--ca-file "

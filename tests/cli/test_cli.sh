@@ -96,6 +96,21 @@ check_motion "$TMP/c.json" 25 25
 # same seed + same audio = same frames
 timeout 60 "$CLI" animate "$TMP/noise44k.pcm" --rate 44100 --fps 30 --lookahead-ms 0 --seed 3 -o "$TMP/b2.json" 2>/dev/null
 if cmp -s "$TMP/b.json" "$TMP/b2.json"; then ok; else bad "animate not deterministic for a fixed seed"; fi
+# --model: the repository's default blob given as a file gives the built-in model's frames; a
+# blob without a network (the DSP mouth) gives other frames; a corrupt blob and a missing file
+# are refused with the loader's reason
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+timeout 60 "$CLI" animate "$TMP/noise44k.pcm" --rate 44100 --fps 30 --lookahead-ms 0 --seed 3 \
+  --model "$ROOT/models/default.akmw" -o "$TMP/b3.json" 2>/dev/null
+if cmp -s "$TMP/b.json" "$TMP/b3.json"; then ok; else bad "animate --model default.akmw differs from the built-in model"; fi
+if timeout 60 "$CLI" animate "$TMP/noise44k.pcm" --rate 44100 --fps 30 --lookahead-ms 0 --seed 3 \
+  --model "$ROOT/tests/engine/data/fuzz_model/dsp_only.akmw" -o "$TMP/b4.json" 2>/dev/null &&
+  ! cmp -s "$TMP/b.json" "$TMP/b4.json"; then ok; else bad "animate --model (DSP-only blob) not used"; fi
+check_motion "$TMP/b4.json" 30 45
+head -c 1000 "$ROOT/models/default.akmw" > "$TMP/cut.akmw"
+expect_fail "cannot load model" "$CLI" animate "$TMP/noise16k.pcm" --rate 16000 --model "$TMP/cut.akmw" -o "$TMP/x.json"
+expect_fail "cannot load model" "$CLI" animate "$TMP/noise16k.pcm" --rate 16000 --model "$TMP/none.akmw" -o "$TMP/x.json"
+expect_fail "bad or missing value for --model" "$CLI" animate "$TMP/noise16k.pcm" --rate 16000 -o "$TMP/x.json" --model
 
 # ---- send against the real server ------------------------------------------------------
 if [ ! -x "$SERVER" ]; then

@@ -18,10 +18,12 @@ pair of a fixed grid on the valid voices and prints the best pair (for pack.py -
 """
 import argparse
 import glob
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -50,6 +52,42 @@ def rest_voice(blob):
             x = torch.from_numpy(train.net_input(f, blob))[None]
             v = torch.sigmoid(net(x))[0, la:, train.VOICE].numpy()  # the engine drops la
         worst = max(worst, float(v.max()))
+    return worst
+
+
+GAP_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)  # the test's RATES
+
+
+def gap_ratio(model, cli):
+    """The Motion Server test's noisy-gap check (tests/server/server.test.mjs, "jaw closes in
+    the silent gap") through the real pipeline (`avatarkit animate --model`, 80 ms lookahead):
+    the test's signal sample for sample (tests/server/harness.mjs makePcm: 1.37 s of 0.25 s
+    harmonic-tone bursts and 0.25 s gaps, plus +-0.01 uniform noise from its LCG, about
+    -45 dBFS) at every input rate it uses. Returns the worst ratio of the jaw in frames 8-10
+    (80-190 ms after a burst) to the utterance's largest jaw; the test wants it under 0.5
+    (stage 8: at most 0.03). The ratio depends on the noise's exact samples (another noise
+    draw moved one network from 0.68 to 0.40), hence the copy."""
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for rate in GAP_RATES:
+            n = int(round(rate * 1.37))
+            t = np.arange(n) / rate
+            lcg = np.empty(n, np.uint32)
+            v = 1
+            for i in range(n):  # the harness' LCG, seed 1
+                v = (v * 1103515245 + 12345) & 0xFFFFFFFF
+                lcg[i] = v
+            noise = ((lcg >> 16) / 65536.0 - 0.5) * 0.02
+            on = (np.floor(t / 0.25) % 2 == 0).astype(np.float64)
+            x = on * (0.3 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 280 * t) +
+                      0.1 * np.sin(2 * np.pi * 700 * t)) + noise
+            pcm = os.path.join(tmp, 'gap.pcm')
+            out = os.path.join(tmp, 'gap.json')
+            np.clip(np.round(x * 32767), -32767, 32767).astype('<i2').tofile(pcm)
+            subprocess.run([cli, 'animate', pcm, '--rate', str(rate), '--model', model,
+                            '-o', out], check=True, capture_output=True)
+            jaw = [f['blendshapes']['jawOpen'] for f in json.load(open(out))['frames']]
+            worst = max(worst, max(jaw[8:11]) / max(max(jaw), 1e-6))
     return worst
 
 
@@ -139,7 +177,10 @@ def main():
                     help='add this x pooled silence precision to the score')
     ap.add_argument('--rest-check', action='store_true',
                     help='skip checkpoints whose voice output reaches 0.3 on digital zeros or '
-                         'low-level hiss (the engine tests would fail them)')
+                         'low-level hiss (the engine tests would fail them), and, with '
+                         '--lookahead 80, whose jaw stays at 0.45 or more of its maximum in the '
+                         'noisy gap of the server test (gap_ratio)')
+    ap.add_argument('--cli', help='the avatarkit CLI for the gap check (default: next to --eval)')
     ap.add_argument('shards', nargs='+')
     a = ap.parse_args()
     SIL_WEIGHT[0] = a.sil_weight
@@ -156,11 +197,19 @@ def main():
             model = ck
             blob = train.load_blob(ck)
             rv = rest_voice(blob)
+            gap = None
             if a.rest_check:
                 if rv >= 0.3:
                     print('%s %s: voice %.2f on silence or hiss, skipped' % (
                         time.strftime('%H:%M'), os.path.basename(ck), rv), file=log, flush=True)
                     continue
+                if a.lookahead == 80:
+                    gap = gap_ratio(ck, a.cli or os.path.join(os.path.dirname(a.eval), 'avatarkit'))
+                    if gap >= 0.45:
+                        print('%s %s: jaw %.2f of its maximum in the noisy gap, skipped' % (
+                            time.strftime('%H:%M'), os.path.basename(ck), gap), file=log,
+                              flush=True)
+                        continue
             if int(blob['meta'][2]) == train.NT + 1:
                 blob['lips.thr'] = np.array(a.lips_thr, np.float32)
                 model = os.path.join(a.dir, 'scored.akmw')
@@ -181,9 +230,10 @@ def main():
                 shutil.copyfile(ck, os.path.join(a.dir, 'best.akmw.tmp'))
                 os.replace(os.path.join(a.dir, 'best.akmw.tmp'), os.path.join(a.dir, 'best.akmw'))
                 mark = '  <- best'
-            print('%s %s score %s: %s, voice on silence/hiss %.2f%s' % (
+            print('%s %s score %s: %s, voice on silence/hiss %.2f%s%s' % (
                 time.strftime('%H:%M'), os.path.basename(ck),
-                '%.4f' % s if s is not None else '-', summ, rv, mark),
+                '%.4f' % s if s is not None else '-', summ, rv,
+                '' if gap is None else ', noisy gap %.2f' % gap, mark),
                   file=log, flush=True)
         if not a.watch or os.path.exists(os.path.join(a.dir, 'DONE')):
             break

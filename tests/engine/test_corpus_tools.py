@@ -11,6 +11,8 @@
 2. The DTW aligner (tools/corpus/align.py) on a synthetic case: a sequence of distinct sounds
    and a version with other durations (0.6-1.6 x per segment), other loudness and a different
    "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median).
+3. The noisy-pause crop of train.py --gap (tools/train/bg.py noisy_gap): rest targets in the
+   pause, a ramp down from the speech pose, the noise under all of it at >= 20 dB SNR.
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -257,6 +259,79 @@ def test_fix_pauses():
     check(align.fix_pauses(out, x, fs) == out, 'fix_pauses is idempotent')
 
 
+def test_noisy_gap():
+    """bg.noisy_gap (train.py --gap): speech cut inside a phone, a pause with the room noise,
+    the start of another utterance; rest targets in the pause, the noise under everything and
+    never louder than 20 dB under the speech."""
+    import bg
+    fs = 16000
+    rng = np.random.default_rng(7)
+    ncol, voice = 16, 13
+    rest = np.zeros(ncol, np.float32)
+    rest[4] = 0.05  # a rest pose that is not all zeros
+
+    def utt(n_hops, lead):
+        x = 0.1 * sound('a', (n_hops - 1) * bg.HOP + bg.WIN, fs, rng)
+        x[:lead * bg.HOP] = 0
+        f = bg.logmel(x)
+        t = np.zeros((len(f), ncol), np.float32)
+        t[lead:, voice] = 1
+        t[lead:, 0] = 0.6  # jaw open while speaking
+        t[lead:, 5] = 0.3
+        return f, t
+
+    fa, ta = utt(200, 12)
+    fb, tb = utt(150, 10)
+    quiet = np.log(1e-7)
+    check(bg.noisy_gap(rng, fa[:8], np.zeros((8, ncol), np.float32), None, None, 100, voice,
+                       rest) is None, 'no speech to cut: None')
+    for trial in range(40):
+        with_b = trial % 2 == 0
+        hops = 305
+        x, y = bg.noisy_gap(rng, fa, ta, fb if with_b else None, tb if with_b else None, hops,
+                            voice, rest)
+        check(x.shape == (hops, fa.shape[1]) and y.shape == (hops, ncol), 'shapes')
+        first = int(np.argmax(y[:, voice] > 0.5))  # the crop may start in A's lead
+        cut = first + int(np.argmax(y[first:, voice] < 0.5))
+        check(cut > first and np.all(y[first:cut, voice] == 1) and np.all(y[:first, 0] == 0),
+              'speech before the cut (%d-%d)' % (first, cut))
+        check(np.all(y[first:cut, 0] == 0.6), 'targets of A up to the cut')
+        ramp = y[cut:cut + 6, 0]
+        check(np.all(np.diff(np.concatenate([[0.6], ramp, [0.0]])) < 0),
+              'jaw ramps down to rest in 6 hops (%s)' % np.round(ramp, 3))
+        # the pause: rest targets after the ramp until B's speech (if any)
+        nxt = np.nonzero(y[cut:, voice] > 0.5)[0]
+        end = cut + (int(nxt[0]) if len(nxt) else hops - cut)
+        check(with_b or len(nxt) == 0, 'no speech after the pause without B')
+        if with_b and len(nxt):
+            gap = end - cut - 10  # B's 10 hops of lead are rest too
+            check(25 <= gap <= 150, 'pause of 25-150 hops (%d)' % gap)
+            m = min(hops - end, len(tb) - 10)
+            check(np.array_equal(y[end:end + m], tb[10:10 + m]), "B's targets after the pause")
+        pend = end - 10 if len(nxt) else end  # B's lead: B's own targets
+        pause = y[cut + 6:pend]
+        check(len(pause) >= 19 and np.allclose(pause, np.where(np.arange(ncol) == voice, 0,
+                                                                rest)),
+              'rest targets in the pause')
+        # features: the noise fills the pause, at least 20 dB under A's loud speech
+        band = np.log(np.mean(np.exp(x[cut + 3:pend]), 1))
+        loud = np.log(np.mean(np.exp(np.percentile(fa, 95, axis=0))))
+        check(np.all(band > quiet + 5), 'noise in the pause, not digital silence (%.1f)'
+              % (band.min() - quiet))
+        check(np.median(band) < loud - 1.9 * np.log(10), 'noise >= 20 dB under the speech '
+              '(%.1f dB)' % ((loud - np.median(band)) / np.log(10) * 10))
+        sp = np.log(np.mean(np.exp(x[first:cut]), 1))
+        check(np.median(sp) > np.median(band) + 1.5 * np.log(10), 'the speech stays loud')
+    # forced loud noise is capped at 20 dB under the speech
+    x, y = bg.noisy_gap(rng, fa, ta, None, None, 305, voice, rest, db=(-5.0, -5.0))
+    first = int(np.argmax(y[:, voice] > 0.5))
+    cut = first + int(np.argmax(y[first:, voice] < 0.5))
+    band = np.log(np.mean(np.exp(x[cut + 3:])))
+    loud = np.log(np.mean(np.exp(np.percentile(fa, 95, axis=0))))
+    check(band < loud - 1.9 * np.log(10), 'a -5 dBFS noise is turned down to 20 dB SNR '
+          '(%.1f dB under)' % ((loud - band) / np.log(10) * 10))
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,6 +339,7 @@ def main():
         test_retarget(gen, tmp)
     test_align()
     test_fix_pauses()
+    test_noisy_gap()
     if fails:
         print('%d failure(s)' % fails)
         return 1

@@ -82,3 +82,55 @@ def random_bg(rng, hops, max_db=-65.0):
     if kind != 'zero' and rng.random() < 0.3:
         x = np.round(x * 32768) / 32768
     return logmel(x)
+
+
+GAP_KINDS = ('white', 'white', 'pink', 'brown', 'hum')
+
+
+def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=6, snr_db=20.0,
+              db=(-58.0, -35.0)):
+    """A training crop of `hops` hops where speech stops, the room noise goes on, and
+    (sometimes) speech starts again: the part of utterance A (features fa, targets ta) before
+    a cut inside its speech, a pause of 25-150 hops, then the start of utterance B (fb, tb; None:
+    the pause runs to the end of the crop). One noise (white, pink, brown or mains hum at
+    db[0]..db[1] dBFS, at most `snr_db` under A's loud speech) lies under all of it, as a
+    microphone's would. Targets: A's up to the cut, then `ramp` hops from A's last mouth pose
+    to the rest pose `rest` (all columns; the mouth channels are those before column `voice`),
+    the rest pose to B, B's after. The voice target is 0 from the cut on.
+
+    Returns (features hops x F, targets hops x T) or None when A has no speech hop to cut at.
+    The server's end-to-end test streams tone bursts with -45 dBFS white noise in the pauses
+    and wants the jaw down within 190 ms of a burst; networks trained only on quiet pauses
+    (backgrounds under -65 dBFS) and on noise at 5-30 dB SNR over whole utterances held it
+    open there (docs/engine.md, stage 12)."""
+    sp = np.nonzero(ta[:, voice] > 0.5)[0]
+    sp = sp[sp >= 10]
+    if len(sp) == 0:
+        return None
+    cut = int(sp[rng.integers(len(sp))]) + 1
+    la = min(cut, int(rng.integers(20, max(21, hops // 2))))
+    gap = int(rng.integers(25, 151))
+    nf = fa.shape[1]
+    quiet = np.log(1e-7)
+    parts_f = [fa[cut - la:cut], np.full((gap, nf), quiet, np.float32)]
+    mouth = np.tile(rest, (gap, 1)).astype(np.float32)
+    r = min(ramp, gap)
+    k = (np.arange(1, r + 1) / (r + 1))[:, None]
+    mouth[:r, :voice] = (1 - k) * ta[cut - 1, :voice] + k * rest[:voice]
+    parts_t = [ta[cut - la:cut], mouth]
+    if fb is not None:
+        parts_f.append(fb)
+        parts_t.append(tb)
+    x = np.concatenate(parts_f)[:hops]
+    y = np.concatenate(parts_t)[:hops]
+    if len(x) < hops:  # B ended: the pause goes on
+        x = np.concatenate([x, np.full((hops - len(x), nf), quiet, np.float32)])
+        y = np.concatenate([y, np.tile(rest, (hops - len(y), 1))])
+    kind = GAP_KINDS[rng.integers(len(GAP_KINDS))]
+    g = logmel(noise(rng, kind, (hops - 1) * HOP + WIN, rng.uniform(*db)))
+    # Power adds; the noise's mean band power stays snr_db under A's loud speech.
+    loud = np.log(np.mean(np.exp(np.percentile(fa, 95, axis=0))))
+    over = np.log(np.mean(np.exp(g))) - (loud - snr_db / 10 * np.log(10))
+    if over > 0:
+        g = g - over
+    return np.logaddexp(x, g).astype(np.float32), y.astype(np.float32)

@@ -266,6 +266,11 @@ def main():
                          'zeros, hiss, hum at -100..-65 dBFS; tools/train/bg.py) with rest '
                          'targets: a whole crop of it (a quarter of them) or one spliced before '
                          'the start or after the end of the utterance')
+    ap.add_argument('--gap', type=float, default=0,
+                    help='probability that a crop is speech that stops inside a phone, a '
+                         'pause of 0.25-1.5 s and (60 %% of them) the start of another '
+                         'utterance, under one noise at -58..-35 dBFS (at least 20 dB under the '
+                         'speech; tools/train/bg.py noisy_gap) with rest targets in the pause')
     ap.add_argument('--rest-weight', type=float, default=1.0,
                     help='weight of the mouth channels\' squared error at hops whose voice '
                          'target is 0 (pauses and silence)')
@@ -372,6 +377,9 @@ def main():
     if a.vowel_weight > 0:
         rest[VF] = 0
     print('rest target', np.round(rest, 3).tolist(), flush=True)
+    gap_rest = rest.copy()
+    if a.aux_weight > 0:
+        gap_rest[-1] = 0  # the viseme class of a pause: silence
 
     def with_bg(f, t):
         """A crop (features C + M hops, targets C hops) that is, or has, a background."""
@@ -405,6 +413,12 @@ def main():
             pre = f[max(0, s - CMN_PRE):s]
             if a.silence > 0 and rng.random() < a.silence:
                 xs, ys, pre = with_bg(f, t)
+            elif a.gap > 0 and rng.random() < a.gap:
+                j = int(rng.integers(len(feats))) if rng.random() < 0.6 else None
+                g = bg.noisy_gap(rng, f, t, None if j is None else feats[j],
+                                 None if j is None else tgts[j], C + M, VOICE, gap_rest)
+                if g is not None:
+                    xs, ys, pre = g[0], g[1][:C], f[:0]
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.

@@ -34,6 +34,7 @@ def _mel_matrix():
 
 
 MEL = _mel_matrix()
+BAND_HZ = np.argmax(MEL, 1) * (SR / FFT)  # each band's peak frequency
 HANN = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(WIN) + 0.5) / WIN)
 
 
@@ -87,16 +88,19 @@ def random_bg(rng, hops, max_db=-65.0):
 GAP_KINDS = ('white', 'white', 'pink', 'brown', 'hum')
 
 
-def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=6, snr_db=20.0,
-              db=(-58.0, -35.0)):
+def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
+              db=(-58.0, -35.0), narrow=0.3):
     """A training crop of `hops` hops where speech stops, the room noise goes on, and
     (sometimes) speech starts again: the part of utterance A (features fa, targets ta) before
     a cut inside its speech, a pause of 25-150 hops, then the start of utterance B (fb, tb; None:
     the pause runs to the end of the crop). One noise (white, pink, brown or mains hum at
     db[0]..db[1] dBFS, at most `snr_db` under A's loud speech) lies under all of it, as a
-    microphone's would. Targets: A's up to the cut, then `ramp` hops from A's last mouth pose
-    to the rest pose `rest` (all columns; the mouth channels are those before column `voice`),
-    the rest pose to B, B's after. The voice target is 0 from the cut on.
+    microphone's would; with probability `narrow` the whole crop is then band-limited at
+    3.4-4 kHz (an 8 kHz stream, whose noise has no high bands either). Targets: A's up to the
+    cut, then `ramp` hops from A's last mouth pose to the rest pose `rest` (all columns; the
+    mouth channels are those before column `voice`): the sound stops, so does the mouth, as the
+    server test wants the jaw under half its maximum 30 ms into the pause; the rest pose to B,
+    B's after. The voice target is 0 from the cut on.
 
     Returns (features hops x F, targets hops x T) or None when A has no speech hop to cut at.
     The server's end-to-end test streams tone bursts with -45 dBFS white noise in the pauses
@@ -133,4 +137,7 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=6, snr_db=20.0,
     over = np.log(np.mean(np.exp(g))) - (loud - snr_db / 10 * np.log(10))
     if over > 0:
         g = g - over
-    return np.logaddexp(x, g).astype(np.float32), y.astype(np.float32)
+    x = np.logaddexp(x, g)
+    if rng.random() < narrow:
+        x[:, BAND_HZ > rng.uniform(3400.0, 4000.0)] = quiet
+    return x.astype(np.float32), y.astype(np.float32)

@@ -269,7 +269,7 @@ def main():
     ap.add_argument('--gap', type=float, default=0,
                     help='probability that a crop is speech that stops inside a phone, a '
                          'pause of 0.25-1.5 s and (60 %% of them) the start of another '
-                         'utterance, under one noise at -58..-35 dBFS (at least 20 dB under the '
+                         'utterance, under one noise at -72..-35 dBFS (at least 20 dB under the '
                          'speech; tools/train/bg.py noisy_gap) with rest targets in the pause')
     ap.add_argument('--rest-weight', type=float, default=1.0,
                     help='weight of the mouth channels\' squared error at hops whose voice '

@@ -291,8 +291,9 @@ def test_noisy_gap():
     for trial in range(40):
         with_b = trial % 2 == 0
         hops = 305
-        x, y = bg.noisy_gap(rng, fa, ta, fb if with_b else None, tb if with_b else None, hops,
-                            voice, rest)
+        x, y, mk = bg.noisy_gap(rng, fa, ta, fb if with_b else None, tb if with_b else None,
+                                hops, voice, rest)
+        check(np.all(mk == 1), 'speech crops: loss everywhere')
         check(x.shape == (hops, fa.shape[1]) and y.shape == (hops, ncol), 'shapes')
         first = int(np.argmax(y[:, voice] > 0.5))  # the crop may start in A's lead
         cut = first + int(np.argmax(y[first:, voice] < 0.5))
@@ -317,7 +318,7 @@ def test_noisy_gap():
                                                                 rest)),
               'rest targets in the pause (%d hops)' % len(pause))
         # features: the noise fills the pause, at least 20 dB under A's loud speech
-        narrowed = bool(np.all(x[cut + 3:pend, ~lowb] == quiet))
+        narrowed = bool(np.all(x[cut + 3:pend, bg.BAND_HZ > 4000] == quiet))
         nb += narrowed
         bands = lowb if narrowed else np.ones_like(lowb)
         band = np.log(np.mean(np.exp(x[cut + 3:pend - 3, bands]), 1))
@@ -331,13 +332,27 @@ def test_noisy_gap():
         check(np.median(sp) > np.median(band) + 1.5 * np.log(10), 'the speech stays loud')
     check(4 <= nb <= 24, 'a share of the crops band-limited under 4 kHz (%d of 40)' % nb)
     # forced loud noise is capped at 20 dB under the speech
-    x, y = bg.noisy_gap(rng, fa, ta, None, None, 305, voice, rest, db=(-5.0, -5.0), narrow=0)
+    x, y, _ = bg.noisy_gap(rng, fa, ta, None, None, 305, voice, rest, db=(-5.0, -5.0),
+                           narrow=0)
     first = int(np.argmax(y[:, voice] > 0.5))
     cut = first + int(np.argmax(y[first:, voice] < 0.5))
     band = np.log(np.mean(np.exp(x[cut + 3:])))
     loud = np.log(np.mean(np.exp(np.percentile(fa, 95, axis=0))))
     check(band < loud - 1.9 * np.log(10), 'a -5 dBFS noise is turned down to 20 dB SNR '
           '(%.1f dB under)' % ((loud - band) / np.log(10) * 10))
+    # a tone before the pause: no loss on the tone and the ramp, rest in the pause
+    for trial in range(10):
+        x, y, mk = bg.noisy_gap(rng, fa, ta, None, None, 305, voice, rest, tone=1.0, narrow=0)
+        off = int(np.argmax(mk > 0))
+        check(off >= 23 and np.all(mk[off:] == 1), 'no loss on the tone and ramp (%d)' % off)
+        check(np.allclose(y[off:], np.where(np.arange(ncol) == voice, 0, rest)),
+              'rest after the tone')
+        lvl = np.log(np.mean(np.exp(x), 1))
+        check(np.median(lvl[:off - 3]) > np.median(lvl[off + 3:]) + 1.9 * np.log(10),
+              'the tone is >= 20 dB over the noise after it')
+        pk = np.argmax(x[:off - 3], 1)
+        check(np.median(bg.BAND_HZ[pk]) < 2500, 'the tone is harmonic and low (%.0f Hz)'
+              % np.median(bg.BAND_HZ[pk]))
 
 
 def main():

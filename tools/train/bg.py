@@ -88,8 +88,21 @@ def random_bg(rng, hops, max_db=-65.0):
 GAP_KINDS = ('white', 'white', 'pink', 'brown', 'hum')
 
 
+def harmonic(rng, n):
+    """n samples of a steady voiced sound that is not speech (a hum, a beep, a held note):
+    f0 90-300 Hz (drifting up to +-5 %), 2-8 harmonics of random strength, -30..-8 dBFS."""
+    t = np.arange(n) / SR
+    f0 = rng.uniform(90.0, 300.0) * (1 + rng.uniform(-0.05, 0.05) * t / max(t[-1], 1e-3))
+    ph = 2 * np.pi * np.cumsum(f0) / SR
+    tilt = rng.uniform(0.0, 1.5)
+    x = sum(rng.uniform(0.1, 1.0) / k ** tilt * np.sin(k * ph + rng.uniform(0, 6.3))
+            for k in range(1, int(rng.integers(2, 9)) + 1) if k * f0[0] < 7500)
+    x = x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+    return x * 10 ** (rng.uniform(-30.0, -8.0) / 20)
+
+
 def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
-              db=(-72.0, -35.0), narrow=0.3):
+              db=(-72.0, -35.0), narrow=0.3, tone=0.0):
     """A training crop of `hops` hops where speech stops, the room noise goes on, and
     (sometimes) speech starts again: the part of utterance A (features fa, targets ta) before
     a cut inside its speech, a pause of 25-150 hops, then the start of utterance B (fb, tb; None:
@@ -100,9 +113,13 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     cut, then `ramp` hops from A's last mouth pose to the rest pose `rest` (all columns; the
     mouth channels are those before column `voice`): the sound stops, so does the mouth, as the
     server test wants the jaw under half its maximum 30 ms into the pause; the rest pose to B,
-    B's after. The voice target is 0 from the cut on.
+    B's after. The voice target is 0 from the cut on. With probability `tone` the part before
+    the pause is a steady harmonic sound instead of A's speech (harmonic(); a beep, a hum, the
+    server test's tone bursts): its hops and the ramp carry no loss (mask 0, nothing is said
+    about the mouth on a tone), the pause after it rests as after speech.
 
-    Returns (features hops x F, targets hops x T) or None when A has no speech hop to cut at.
+    Returns (features hops x F, targets hops x T, loss mask hops) or None when A has no speech
+    hop to cut at.
     The server's end-to-end test streams tone bursts with -45 dBFS white noise in the pauses
     and wants the jaw down within 190 ms of a burst; networks trained only on quiet pauses
     (backgrounds under -65 dBFS) and on noise at 5-30 dB SNR over whole utterances held it
@@ -117,12 +134,19 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     gap = int(rng.integers(25, 151))
     nf = fa.shape[1]
     quiet = np.log(1e-7)
-    parts_f = [fa[cut - la:cut], np.full((gap, nf), quiet, np.float32)]
-    mouth = np.tile(rest, (gap, 1)).astype(np.float32)
+    head_f, head_t = fa[cut - la:cut], ta[cut - la:cut]
+    mask = np.ones(hops, np.float32)
     r = min(ramp, gap)
+    if rng.random() < tone:
+        la = int(rng.integers(20, max(21, hops // 2)))
+        head_f = logmel(harmonic(rng, (la - 1) * HOP + WIN))
+        head_t = np.tile(rest, (la, 1)).astype(np.float32)
+        mask[:la + r] = 0
+    parts_f = [head_f, np.full((gap, nf), quiet, np.float32)]
+    mouth = np.tile(rest, (gap, 1)).astype(np.float32)
     k = (np.arange(1, r + 1) / (r + 1))[:, None]
-    mouth[:r, :voice] = (1 - k) * ta[cut - 1, :voice] + k * rest[:voice]
-    parts_t = [ta[cut - la:cut], mouth]
+    mouth[:r, :voice] = (1 - k) * head_t[-1, :voice] + k * rest[:voice]
+    parts_t = [head_t, mouth]
     if fb is not None:
         parts_f.append(fb)
         parts_t.append(tb)
@@ -134,11 +158,11 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     kind = GAP_KINDS[rng.integers(len(GAP_KINDS))]
     g = logmel(noise(rng, kind, (hops - 1) * HOP + WIN, rng.uniform(*db)))
     # Power adds; the noise's mean band power stays snr_db under A's loud speech.
-    loud = np.log(np.mean(np.exp(np.percentile(fa, 95, axis=0))))
+    loud = np.log(np.mean(np.exp(np.percentile(head_f, 95, axis=0))))
     over = np.log(np.mean(np.exp(g))) - (loud - snr_db / 10 * np.log(10))
     if over > 0:
         g = g - over
     x = np.logaddexp(x, g)
     if rng.random() < narrow:
         x[:, BAND_HZ > rng.uniform(3400.0, 4000.0)] = quiet
-    return x.astype(np.float32), y.astype(np.float32)
+    return x.astype(np.float32), y.astype(np.float32), mask

@@ -271,6 +271,10 @@ def main():
                          'pause of 0.25-1.5 s and (60 %% of them) the start of another '
                          'utterance, under one noise at -72..-35 dBFS (at least 20 dB under the '
                          'speech; tools/train/bg.py noisy_gap) with rest targets in the pause')
+    ap.add_argument('--gap-tone', type=float, default=0,
+                    help='share of the --gap crops whose sound before the pause is a steady '
+                         'harmonic tone (a beep, a hum) instead of speech, with no loss on the '
+                         'tone itself: only the pause after it is taught to rest')
     ap.add_argument('--rest-weight', type=float, default=1.0,
                     help='weight of the mouth channels\' squared error at hops whose voice '
                          'target is 0 (pauses and silence)')
@@ -411,14 +415,17 @@ def main():
             xs = f[s:s + C + M]
             ys = t[s:s + C]
             pre = f[max(0, s - CMN_PRE):s]
+            gmask = None
             if a.silence > 0 and rng.random() < a.silence:
                 xs, ys, pre = with_bg(f, t)
             elif a.gap > 0 and rng.random() < a.gap:
                 j = int(rng.integers(len(feats))) if rng.random() < 0.6 else None
                 g = bg.noisy_gap(rng, f, t, None if j is None else feats[j],
-                                 None if j is None else tgts[j], C + M, VOICE, gap_rest)
+                                 None if j is None else tgts[j], C + M, VOICE, gap_rest,
+                                 tone=a.gap_tone)
                 if g is not None:
                     xs, ys, pre = g[0], g[1][:C], f[:0]
+                    gmask = g[2][:C]
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.
@@ -432,7 +439,7 @@ def main():
                 P[b, CMN_PRE - len(pre):] = pre
                 Pv[b, CMN_PRE - len(pre):] = True
             Y[b, :len(ys)] = ys
-            Mk[b, :len(ys)] = 1
+            Mk[b, :len(ys)] = 1 if gmask is None else gmask
         X = (R - mean) / std
         if a.cmn:
             ema = np.tile(cmn_init, (B, 1))

@@ -111,12 +111,13 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     microphone's would; with probability `narrow` the whole crop is then band-limited at
     3.4-4 kHz (an 8 kHz stream, whose noise has no high bands either). Targets: A's up to the
     cut, then `ramp` hops from A's last mouth pose to the rest pose `rest` (all columns; the
-    mouth channels are those before column `voice`): the sound stops, so does the mouth, as the
-    server test wants the jaw under half its maximum 30 ms into the pause; the rest pose to B,
-    B's after. The voice target is 0 from the cut on. With probability `tone` the part before
-    the pause is a steady harmonic sound instead of A's speech (harmonic(); a beep, a hum, the
-    server test's tone bursts): its hops and the ramp carry no loss (mask 0, nothing is said
-    about the mouth on a tone), the pause after it rests as after speech.
+    mouth channels are those before column `voice`): the sound stops abruptly, the mouth
+    follows within a few hops (the server test wants the jaw under half its maximum from 70 ms
+    into the pause); the rest pose to B, B's after. The voice target is 0 from the cut on.
+    With probability `tone` the part before the pause is a steady harmonic sound instead of
+    A's speech (harmonic(); a beep, a hum, the server test's tone bursts): its hops and the
+    ramp carry no loss (mask 0, nothing is said about the mouth on a tone), the pause after it
+    rests as after speech.
 
     Returns (features hops x F, targets hops x T, loss mask hops) or None when A has no speech
     hop to cut at.

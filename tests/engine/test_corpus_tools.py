@@ -326,8 +326,8 @@ def test_noisy_gap():
         check(np.all(band > quiet + 1), 'noise in the pause, not digital silence (%.1f)'
               % (band.min() - quiet))
         # >= 20 dB under over the whole crop; brown noise's power wanders ~2 dB along it
-        check(narrowed or np.median(band) < loud - 1.7 * np.log(10), 'noise >= 20 dB under the speech '
-              '(%.1f dB)' % ((loud - np.median(band)) / np.log(10) * 10))
+        check(narrowed or np.median(band) < loud - 1.7 * np.log(10),
+              'noise >= 20 dB under the speech (%.1f dB)' % ((loud - np.median(band)) / np.log(10) * 10))
         sp = np.log(np.mean(np.exp(x[first:cut, lowb]), 1))
         check(np.median(sp) > np.median(band) + 1.5 * np.log(10), 'the speech stays loud')
     check(4 <= nb <= 24, 'a share of the crops band-limited under 4 kHz (%d of 40)' % nb)

@@ -185,8 +185,9 @@ def main():
     ap.add_argument('--rest-check', action='store_true',
                     help='skip checkpoints whose voice output reaches 0.3 on digital zeros or '
                          'low-level hiss (the engine tests would fail them), and, with '
-                         '--lookahead 80, whose jaw stays at 0.45 or more of its maximum in the '
-                         'noisy gap of the server test (gap_ratio)')
+                         '--lookahead 80, whose jaw stays at 0.3 or more of its maximum in the '
+                         'noisy gap of the server test (gap_ratio; the server resamples 8 kHz '
+                         'otherwise than the CLI and read 0.52 where this read 0.34)')
     ap.add_argument('--cli', help='the avatarkit CLI for the gap check (default: next to --eval)')
     ap.add_argument('shards', nargs='+')
     a = ap.parse_args()
@@ -212,7 +213,7 @@ def main():
                     continue
                 if a.lookahead == 80:
                     gap = gap_ratio(ck, a.cli or os.path.join(os.path.dirname(a.eval), 'avatarkit'))
-                    if gap >= 0.45:
+                    if gap >= 0.3:
                         print('%s %s: jaw %.2f of its maximum in the noisy gap, skipped' % (
                             time.strftime('%H:%M'), os.path.basename(ck), gap), file=log,
                               flush=True)

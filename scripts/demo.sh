@@ -37,7 +37,13 @@ fi
 
 # 2. The C stack.
 say "building the Motion Server and the backend in $BUILD"
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# An existing build keeps its own configuration: re-typing it (say a Debug ASan tree that the
+# tests point here) would rebuild and relink its binaries under programs already running them.
+if [ -f "$BUILD/CMakeCache.txt" ]; then
+  cmake "$BUILD" >/dev/null
+else
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
 cmake --build "$BUILD" -j"$JOBS" --target avatarkit-motion-server avatarkit-backend >/dev/null \
   || cmake --build "$BUILD" -j1 --target avatarkit-motion-server avatarkit-backend
 for exe in avatarkit-motion-server avatarkit-backend; do

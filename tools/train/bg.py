@@ -88,6 +88,12 @@ def random_bg(rng, hops, max_db=-65.0):
 GAP_KINDS = ('white', 'white', 'pink', 'brown', 'hum')
 
 
+def loud_level(f):
+    """The loud-speech level of log-mel features f (hops x bands): the log of the band-averaged
+    power of each band's 95th percentile (the reference of train.py's noise floors)."""
+    return np.log(np.mean(np.exp(np.percentile(f, 95, axis=0))))
+
+
 def harmonic(rng, n):
     """n samples of a steady voiced sound that is not speech (a hum, a beep, a held note):
     f0 90-300 Hz (drifting up to +-5 %), 2-8 harmonics of random strength, -30..-8 dBFS."""
@@ -159,7 +165,7 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     kind = GAP_KINDS[rng.integers(len(GAP_KINDS))]
     g = logmel(noise(rng, kind, (hops - 1) * HOP + WIN, rng.uniform(*db)))
     # Power adds; the noise's mean band power stays snr_db under A's loud speech.
-    loud = np.log(np.mean(np.exp(np.percentile(head_f, 95, axis=0))))
+    loud = loud_level(head_f)
     over = np.log(np.mean(np.exp(g))) - (loud - snr_db / 10 * np.log(10))
     if over > 0:
         g = g - over

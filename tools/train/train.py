@@ -335,6 +335,8 @@ def main():
     ncol = nout + (1 if a.vowel_weight > 0 else 0) + (1 if a.aux_weight > 0 else 0)
     is_esp = np.array([int(u['voice']) < 100 for u in keep])
     floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
+    # Each utterance's loud-speech level, the reference of its noise floors (once, not per crop).
+    loud = [bg.loud_level(f) if ok else 0.0 for f, ok in zip(feats, floor_ok)]
     factor = {int(k): float(v) for k, v in (o.split(':') for o in a.oversample)}
     draw_w = np.array([factor.get(int(u['lang']), 1.0) for u in keep])
     if a.espeak_share > 0 and is_esp.any() and (~is_esp).any():
@@ -429,8 +431,7 @@ def main():
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.
-                p95 = np.percentile(f, 95, axis=0)
-                lvl = np.log(np.mean(np.exp(p95))) - rng.uniform(40, 65) / 10 * np.log(10)
+                lvl = loud[i] - rng.uniform(40, 65) / 10 * np.log(10)
                 nf = lvl + rng.normal(0, 0.5, size=(1, nmel))
                 xs = np.logaddexp(xs, nf)
                 pre = np.logaddexp(pre, nf)

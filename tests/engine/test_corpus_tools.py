@@ -13,6 +13,9 @@
    "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median).
 3. The noisy-pause crop of train.py --gap (tools/train/bg.py noisy_gap): rest targets in the
    pause, a ramp down from the speech pose, the noise under all of it at >= 20 dB SNR.
+4. The aligner's edge fix (align.fix_edges) on a synthetic case, and bg.gap_signal (what
+   pick.py --rest-check feeds the CLI) sample for sample against the server test's own
+   signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -259,6 +262,59 @@ def test_fix_pauses():
     check(align.fix_pauses(out, x, fs) == out, 'fix_pauses is idempotent')
 
 
+def test_fix_edges():
+    """Edge pauses over the first or last sound shrink to the sound; a first phone that starts
+    long before the sound (or a last one that ends long after it) is trimmed to 100 ms of it;
+    nothing moves when the labels already fit."""
+    fs = 16000
+    rng = np.random.default_rng(6)
+    # quiet 0-0.3, 'a' 0.3-0.8, 'i' 0.8-1.2, quiet 1.2-1.6
+    x = np.concatenate([sound('sil', 4800, fs, rng), sound('a', 8000, fs, rng),
+                        sound('i', 6400, fs, rng), sound('sil', 6400, fs, rng)])
+    late = [(0.0, 0.45, '_'), (0.45, 0.8, 'a'), (0.8, 1.05, 'i'), (1.05, 1.6, '_')]
+    out = align.fix_edges(late, x, fs)
+    check(abs(out[0][1] - 0.3) < 0.015 and out[1][0] == out[0][1],
+          'leading pause over the first sound ends at its onset (%.3f)' % out[0][1])
+    check(abs(out[-1][0] - 1.2) < 0.015 and out[-2][1] == out[-1][0],
+          'trailing pause over the last sound starts at its end (%.3f)' % out[-1][0])
+    early = [(0.0, 0.05, '_'), (0.05, 0.8, 'a'), (0.8, 1.5, 'i'), (1.5, 1.6, '_')]
+    out2 = align.fix_edges(early, x, fs)
+    check(abs(out2[0][1] - 0.2) < 0.015, 'first phone trimmed to 100 ms before the sound (%.3f)'
+          % out2[0][1])
+    check(abs(out2[-1][0] - 1.3) < 0.015, 'last phone trimmed to 100 ms after the sound (%.3f)'
+          % out2[-1][0])
+    fit = [(0.0, 0.28, '_'), (0.28, 0.8, 'a'), (0.8, 1.25, 'i'), (1.25, 1.6, '_')]
+    check(align.fix_edges(fit, x, fs) == fit, 'labels that fit the sound are kept')
+    check(align.fix_edges(out, x, fs) == out and align.fix_edges(out2, x, fs) == out2,
+          'fix_edges is idempotent')
+    n0, l0 = align.loud_silence(late, x, fs)
+    n1, l1 = align.loud_silence(out, x, fs)
+    check(l0 > 0 and l1 == 0, 'speech-level frames in scored silence: %d of %d -> %d of %d'
+          % (l0, n0, l1, n1))
+
+
+def test_gap_signal():
+    import shutil
+    import bg
+    node = shutil.which('node')
+    if not node:
+        print('SKIP: gap_signal vs harness.mjs makePcm: node not found')
+        return
+    harness = os.path.join(ROOT, 'tests', 'server', 'harness.mjs')
+    for rate in (8000, 22050, 48000):
+        js = ('import(%r).then((h) => process.stdout.write(Buffer.from(h.makePcm(%d, 1.37))))'
+              % ('file://' + harness, rate))
+        r = subprocess.run([node, '-e', js], capture_output=True)
+        if r.returncode != 0:
+            check(False, 'node makePcm ran (%s)' % r.stderr.decode()[-300:])
+            return
+        ref = np.frombuffer(r.stdout, '<i2')
+        mine = bg.gap_signal(rate)
+        check(len(ref) == len(mine) and np.array_equal(ref, mine),
+              'gap_signal(%d) equals makePcm (%d of %d samples differ)'
+              % (rate, int((ref[:len(mine)] != mine[:len(ref)]).sum()), len(ref)))
+
+
 def test_noisy_gap():
     """bg.noisy_gap (train.py --gap): speech cut inside a phone, a pause with the room noise,
     the start of another utterance; rest targets in the pause, the noise under everything and
@@ -362,7 +418,9 @@ def main():
         test_retarget(gen, tmp)
     test_align()
     test_fix_pauses()
+    test_fix_edges()
     test_noisy_gap()
+    test_gap_signal()
     if fails:
         print('%d failure(s)' % fails)
         return 1

@@ -258,12 +258,60 @@ def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
     return [tuple(sg) for sg in out]
 
 
+def level_5ms(x, fs):
+    """Frame level in dB (20 ms RMS every 5 ms, 16 kHz) and its 95th percentile."""
+    y = resample(x, fs)
+    e = 10 * np.log10(np.convolve(y ** 2, np.ones(320) / 320, 'same') + 1e-12)
+    e = e[::HOP // 2]
+    return e, float(np.percentile(e, 95))
+
+
+def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
+    """The leading and trailing pauses that DTW carries over can lie over the first or last
+    sound: the reference pause is padded to 250 ms and the warp's tempo limits (1/3..3) and
+    band cannot always squeeze or stretch it onto the target's own silence, so the first
+    phone starts late or the last one ends early by up to a few hundred ms. The edges are
+    snapped to the target's own sound: speech is a run of >= 20 ms within 30 dB of the
+    utterance's 95th-percentile level (the renders are clean, their pauses near digital
+    silence). A pause over such sound is shrunk to end (begin) where it starts (stops); a
+    first (last) phone that starts (ends) more than 100 ms before (after) the sound is
+    trimmed to 100 ms of it, room for a silent stop closure."""
+    if len(segs) < 2:
+        return list(segs)
+    e, ref = level_5ms(x, fs)
+    step = HOP / 2 / FS
+    loud = e > ref + loud_db
+    k = max(1, int(round(min_run / step)))
+    run = np.convolve(loud.astype(int), np.ones(k, int), 'valid') == k  # run starts
+    if not run.any():
+        return list(segs)
+    first = int(np.argmax(run))
+    last = int(len(run) - 1 - np.argmax(run[::-1])) + k
+    onset, offset = first * step, min(last * step, segs[-1][1])
+    out = [list(sg) for sg in segs]
+    if out[0][2] == '_' and len(out) > 1 and out[1][2] != '_':
+        b = out[0][1]
+        if b > onset:
+            b = onset
+        elif b < onset - max_closure:
+            b = min(onset - max_closure, out[1][1])
+        out[0][1] = out[1][0] = max(0.0, b)
+    if out[-1][2] == '_' and len(out) > 1 and out[-2][2] != '_':
+        b = out[-1][0]
+        if b < offset:
+            b = offset
+        elif b > offset + max_closure:
+            b = max(offset + max_closure, out[-2][0])
+        out[-1][0] = out[-2][1] = min(out[-1][1], b)
+    return [tuple(sg) for sg in out if sg[1] > sg[0] or sg[2] != '_']
+
+
 def align_files(ref_wav, segs, tgt_wav):
     rx, rfs = read_wav(ref_wav)
     tx, tfs = read_wav(tgt_wav)
     if len(rx) < WIN or len(tx) < WIN:
         return None
-    return fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs)
+    return fix_edges(fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs), tx, tfs)
 
 
 def measure(n_per_lang, gen):
@@ -281,6 +329,7 @@ def measure(n_per_lang, gen):
              ('fr', 'fr1', 'fr3'), ('es', 'es1', 'es3'), ('it', 'it1', 'it3')]
     rnd = random.Random(5)
     errs = {}
+    edges = []
     tmp = tempfile.mkdtemp()
     for lang, ref, tgt in pairs:
         tl = render.texts(gen, lang, n_per_lang, 777)
@@ -311,40 +360,97 @@ def measure(n_per_lang, gen):
                 continue
             e = [abs(a[0] - b[0]) * 1000 for a, b in zip(al[1:], ts[1:])]
             errs.setdefault(lang + ' ' + tgt + '<-' + ref, []).extend(e)
+            edges.extend([e[0], e[-1]])  # first phone's start, last phone's end
     allv = np.concatenate([np.array(v) for v in errs.values()])
     rows = []
     for k, v in errs.items():
         v = np.array(v)
         rows.append('%-14s boundaries %5d  median %5.1f ms  p90 %5.1f ms  within 20 ms %4.0f %%' %
                     (k, len(v), np.median(v), np.percentile(v, 90), 100 * np.mean(v <= 20)))
-    rows.append('%-14s boundaries %5d  median %5.1f ms  p90 %5.1f ms  within 20 ms %4.0f %%' %
-                ('all', len(allv), np.median(allv), np.percentile(allv, 90),
-                 100 * np.mean(allv <= 20)))
+    for k, v in (('all', allv), ('edges only', np.array(edges))):
+        rows.append('%-14s boundaries %5d  median %5.1f ms  p90 %5.1f ms  within 20 ms %4.0f %%' %
+                    (k, len(v), np.median(v), np.percentile(v, 90), 100 * np.mean(v <= 20)))
     return rows
 
 
-def fix_manifest(path):
-    """Applies fix_pauses to the label files of the aligned voices (ids 300-499) of a
-    manifest in place (for renders made before fix_pauses; idempotent)."""
-    n = changed = 0
+def read_lab(path):
+    return [(float(a), float(b), c) for a, b, c in (l.split() for l in open(path))]
+
+
+def write_lab(path, segs):
+    with open(path, 'w') as o:
+        for a, b, c in segs:
+            o.write('%.5f %.5f %s\n' % (a, b, c))
+
+
+def loud_silence(segs, x, fs, away=0.06, below_db=20.0):
+    """(frames scored as silence, those holding speech-level sound): frames at least 60 ms
+    from every phone (as the evaluation's silence precision) whose level is within 20 dB of
+    the median level inside the phones."""
+    e, _ = level_5ms(x, fs)
+    t = np.arange(len(e)) * (HOP / 2 / FS)
+    near = np.zeros(len(e), bool)
+    inside = np.zeros(len(e), bool)
+    for a, b, c in segs:
+        if c != '_':
+            near |= (t >= a - away) & (t < b + away)
+            inside |= (t >= a) & (t < b)
+    if not inside.any():
+        return 0, 0
+    thr = np.median(e[inside]) - below_db
+    sil = ~near
+    return int(sil.sum()), int((sil & (e > thr)).sum())
+
+
+def aligned_rows(path):
     for line in open(path):
         f = line.rstrip('\n').split('\t')
-        if len(f) < 5 or not 300 <= int(f[3]) < 500:
-            continue
-        segs = [(float(a), float(b), c) for a, b, c in (l.split() for l in open(f[1]))]
+        if len(f) >= 5 and 300 <= int(f[3]) < 500:
+            yield f
+
+
+def edge_report(path):
+    """Per aligned voice of a manifest: share of silence frames over speech-level sound with
+    the labels as they are and after fix_edges (nothing is written)."""
+    import collections
+    acc = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for f in aligned_rows(path):
+        segs = read_lab(f[1])
         x, fs = read_wav(f[0])
-        out = fix_pauses(segs, x, fs)
+        a = acc[int(f[3])]
+        n, l = loud_silence(segs, x, fs)
+        a[0] += n
+        a[1] += l
+        n, l = loud_silence(fix_edges(segs, x, fs), x, fs)
+        a[2] += n
+        a[3] += l
+    return ['voice %d: silence frames %d, over speech-level sound %.1f %%; after fix_edges %d, '
+            '%.1f %%' % (v, a[0], 100 * a[1] / max(1, a[0]), a[2], 100 * a[3] / max(1, a[2]))
+            for v, a in sorted(acc.items())]
+
+
+def fix_manifest(path, fix=lambda segs, x, fs: fix_edges(fix_pauses(segs, x, fs), x, fs)):
+    """Applies fix_pauses and fix_edges to the label files of the aligned voices (ids
+    300-499) of a manifest in place (for renders made before them; idempotent)."""
+    n = changed = 0
+    for f in aligned_rows(path):
+        segs = read_lab(f[1])
+        x, fs = read_wav(f[0])
+        out = fix(segs, x, fs)
         n += 1
-        if out != segs:
+        if [(round(a, 5), round(b, 5), c) for a, b, c in out] != segs:
             changed += 1
-            with open(f[1], 'w') as o:
-                for a, b, c in out:
-                    o.write('%.5f %.5f %s\n' % (a, b, c))
+            write_lab(f[1], out)
     return n, changed
 
 
 if __name__ == '__main__':
-    if len(sys.argv) >= 3 and sys.argv[1] == '--fix-pauses':
+    if len(sys.argv) >= 3 and sys.argv[1] == '--edge-report':
+        for p in sys.argv[2:]:
+            for line in edge_report(p):
+                print('%s: %s' % (p, line))
+        sys.exit(0)
+    if len(sys.argv) >= 3 and sys.argv[1] in ('--fix-pauses', '--fix-labels'):
         for p in sys.argv[2:]:
             print('%s: %d aligned label files, %d changed' % ((p,) + fix_manifest(p)))
         sys.exit(0)
@@ -352,4 +458,5 @@ if __name__ == '__main__':
         for line in measure(int(sys.argv[2]), sys.argv[3]):
             print(line)
     else:
-        sys.exit('usage: align.py --measure N GEN_BIN')
+        sys.exit('usage: align.py --measure N GEN_BIN | --edge-report MANIFEST... | '
+                 '--fix-labels MANIFEST...')

@@ -4,6 +4,7 @@ numpy copy of the engine's front end (engine/mel.c: 25 ms Hann window, 512-point
 triangular mel bands 50-7800 Hz, log(power + 1e-7)), so they match what the engine computes
 on the same samples up to float rounding.
 """
+import functools
 import math
 
 import numpy as np
@@ -173,3 +174,22 @@ def noisy_gap(rng, fa, ta, fb, tb, hops, voice, rest, ramp=3, snr_db=20.0,
     if rng.random() < narrow:
         x[:, BAND_HZ > rng.uniform(3400.0, 4000.0)] = quiet
     return x.astype(np.float32), y.astype(np.float32), mask
+
+
+@functools.lru_cache(maxsize=None)
+def gap_signal(rate):
+    """tests/server/harness.mjs makePcm at `rate` (s16 samples), made once per pick run."""
+    n = int(round(rate * 1.37))
+    t = np.arange(n) / rate
+    lcg = np.empty(n, np.uint32)
+    v = 1
+    for i in range(n):
+        # the harness' LCG, seed 1, in JavaScript's arithmetic: the product is a double
+        # (rounded above 2^53), then ToUint32; exact integer arithmetic gives another noise
+        v = int(float(v) * 1103515245.0 + 12345.0) % 4294967296
+        lcg[i] = v
+    noise = ((lcg >> 16) / 65536.0 - 0.5) * 0.02
+    on = (np.floor(t / 0.25) % 2 == 0).astype(np.float64)
+    x = on * (0.3 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 280 * t) +
+              0.1 * np.sin(2 * np.pi * 700 * t)) + noise
+    return np.clip(np.floor(x * 32767 + 0.5), -32767, 32767).astype('<i2')  # Math.round

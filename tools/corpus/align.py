@@ -258,6 +258,9 @@ def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
     return [tuple(sg) for sg in out]
 
 
+WIN_EDGE = 0.02  # level_5ms's window (s)
+
+
 def level_5ms(x, fs):
     """Frame level in dB (20 ms RMS every 5 ms, 16 kHz) and its 95th percentile."""
     y = resample(x, fs)
@@ -287,7 +290,9 @@ def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
         return list(segs)
     first = int(np.argmax(run))
     last = int(len(run) - 1 - np.argmax(run[::-1])) + k
-    onset, offset = first * step, min(last * step, segs[-1][1])
+    # the 20 ms window is centred: the level rises half a window before the sound starts
+    onset = first * step + WIN_EDGE / 2
+    offset = min(last * step - WIN_EDGE / 2, segs[-1][1])
     out = [list(sg) for sg in segs]
     if out[0][2] == '_' and len(out) > 1 and out[1][2] != '_':
         b = out[0][1]

@@ -382,12 +382,6 @@ def read_lab(path):
     return [(float(a), float(b), c) for a, b, c in (l.split() for l in open(path))]
 
 
-def write_lab(path, segs):
-    with open(path, 'w') as o:
-        for a, b, c in segs:
-            o.write('%.5f %.5f %s\n' % (a, b, c))
-
-
 def loud_silence(segs, x, fs, away=0.06, below_db=20.0):
     """(frames scored as silence, those holding speech-level sound): frames at least 60 ms
     from every phone (as the evaluation's silence precision) whose level is within 20 dB of
@@ -437,6 +431,9 @@ def edge_report(path):
 def fix_manifest(path, fix=lambda segs, x, fs: fix_edges(fix_pauses(segs, x, fs), x, fs)):
     """Applies fix_pauses and fix_edges to the label files of the aligned voices (ids
     300-499) of a manifest in place (for renders made before them; idempotent)."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import render
     n = changed = 0
     for f in aligned_rows(path):
         segs = read_lab(f[1])
@@ -445,7 +442,7 @@ def fix_manifest(path, fix=lambda segs, x, fs: fix_edges(fix_pauses(segs, x, fs)
         n += 1
         if [(round(a, 5), round(b, 5), c) for a, b, c in out] != segs:
             changed += 1
-            write_lab(f[1], out)
+            render.write_lab(f[1], out)
     return n, changed
 
 

@@ -475,9 +475,9 @@ static void vtable(const vreport *r, const char *kind, const char *title, int sn
   const char *who = have_prev ? "new / prev / envelope" : "model / envelope";
   printf(
       "\n#### %s\n\n| split | group | utts | /p b m/ | closure recall (%s) | open-vowel opening "
-      "| opening r | lag ms | silence precision | rounding contrast |\n"
-      "|---|---|---|---|---|---|---|---|---|---|\n",
-      title, who);
+      "| opening r | lag ms | silence precision | rounding contrast | false closures (%s) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n",
+      title, who, who);
   static const char *const order[] = {"train", "valid", "test", "?"};
   for (int o = 0; o < 4; o++)
     for (size_t i = 0; i < r->n; i++)

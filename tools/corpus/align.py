@@ -220,16 +220,27 @@ def align(ref_x, ref_fs, segs, tgt_x, tgt_fs):
     return transfer(segs, pi, pj, len(fr), len(t) / FS)
 
 
+STEP = HOP / 2 / FS  # level_5ms's frame step (s)
+WIN_EDGE = 0.02  # fix_edges's level window (s)
+
+
+def level_5ms(x, fs, win=WIN_EDGE):
+    """Frame level in dB (RMS over a centred window of `win` s every 5 ms, at 16 kHz) and
+    its 95th percentile."""
+    y = resample(x, fs)
+    n = int(round(win * FS))
+    e = 10 * np.log10(np.convolve(y ** 2, np.ones(n) / n, 'same') + 1e-12)
+    e = e[::HOP // 2]
+    return e, float(np.percentile(e, 95))
+
+
 def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
     """The reference pauses at every comma; RHVoice (and pico at times) often does not. A
     carried-over pause inside the utterance is shrunk to the longest quiet run of the target
     inside it (frames 35 dB below the 95th-percentile level), or removed (its time split
     between its neighbours) when that run is shorter than 40 ms."""
-    y = resample(x, fs)
-    e = 10 * np.log10(np.convolve(y ** 2, np.ones(160) / 160, 'same') + 1e-12)
-    e = e[::HOP // 2]  # 5 ms steps
-    step = HOP / 2 / FS
-    ref = np.percentile(e, 95)
+    e, ref = level_5ms(x, fs, 0.01)
+    step = STEP
     out = [list(sg) for sg in segs]
     i = 1
     while i < len(out) - 1:
@@ -258,17 +269,6 @@ def fix_pauses(segs, x, fs, quiet_db=-35.0, min_run=0.04):
     return [tuple(sg) for sg in out]
 
 
-WIN_EDGE = 0.02  # level_5ms's window (s)
-
-
-def level_5ms(x, fs):
-    """Frame level in dB (20 ms RMS every 5 ms, 16 kHz) and its 95th percentile."""
-    y = resample(x, fs)
-    e = 10 * np.log10(np.convolve(y ** 2, np.ones(320) / 320, 'same') + 1e-12)
-    e = e[::HOP // 2]
-    return e, float(np.percentile(e, 95))
-
-
 def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
     """The leading and trailing pauses that DTW carries over can lie over the first or last
     sound: the reference pause is padded to 250 ms and the warp's tempo limits (1/3..3) and
@@ -282,7 +282,7 @@ def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
     if len(segs) < 2:
         return list(segs)
     e, ref = level_5ms(x, fs)
-    step = HOP / 2 / FS
+    step = STEP
     loud = e > ref + loud_db
     k = max(1, int(round(min_run / step)))
     run = np.convolve(loud.astype(int), np.ones(k, int), 'valid') == k  # run starts
@@ -387,7 +387,7 @@ def loud_silence(segs, x, fs, away=0.06, below_db=20.0):
     from every phone (as the evaluation's silence precision) whose level is within 20 dB of
     the median level inside the phones."""
     e, _ = level_5ms(x, fs)
-    t = np.arange(len(e)) * (HOP / 2 / FS)
+    t = np.arange(len(e)) * STEP
     near = np.zeros(len(e), bool)
     inside = np.zeros(len(e), bool)
     for a, b, c in segs:

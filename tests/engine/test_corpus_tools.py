@@ -16,6 +16,8 @@
 4. The aligner's edge fix (align.fix_edges) on a synthetic case, and bg.gap_signal (what
    pick.py --rest-check feeds the CLI) sample for sample against the server test's own
    signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
+5. The phone-derived training targets (tools/train/targets.py): the closure decision in the
+   middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor.
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -411,6 +413,44 @@ def test_noisy_gap():
               % np.median(bg.BAND_HZ[pk]))
 
 
+def test_targets():
+    import targets as tg
+    pp, aa, sil = tg.VIS_PP, tg.VIS_AA, 0
+    # a 100 ms pause, a 30 ms /b/, a 120 ms /a/, a 120 ms /m/, a pause (no hop centre on an edge)
+    phones = [(0.0, 0.1, sil, 0), (0.1, 0.13, pp, 0), (0.13, 0.25, aa, 0), (0.25, 0.37, pp, 0),
+              (0.37, 0.5, sil, 0)]
+    n = 50
+    lt = tg.lips_target(phones, n)
+    # hop centres (i + 0.5) x 10 ms inside 20 %..80 % of each bilabial
+    check(list(np.nonzero(lt)[0]) == [11] + list(range(27, 35)),
+          'closure target hops %s' % list(np.nonzero(lt)[0]))
+    w = tg.lips_short_weight(phones, n, 6)
+    check(w[11] == 6 and np.all(w[27:35] == 1) and np.sum(w == 1) == n - 1,
+          'a one-hop /b/ weighs 6 per hop, the eight hops of the /m/ 1 each (%s)' % w[w != 1])
+    check(np.array_equal(tg.lips_short_weight(phones, n, 0.5), np.ones(n, np.float32)),
+          'weights never under 1')
+    w16 = tg.lips_short_weight(phones, n, 16)
+    check(w16[11] == 16 and np.isclose(w16[27:35].sum(), 16),
+          'K = 16: each bilabial weighs 16 in all (%s, %s)' % (w16[11], w16[27:35].sum()))
+    vt = tg.vis_target(phones, n)
+    check(vt[5] == sil and vt[11] == pp and vt[18] == aa and vt[30] == pp and vt[40] == sil,
+          'viseme of each hop')
+    tgt = np.zeros((n, 14), np.float32)
+    tgt[13:25, 0] = 0.8  # the jaw opens on the /a/ ...
+    tgt[16:19, 1] = 0.6  # ... with a dip in the opening at the start of its central half
+    vf = tg.vowel_floor(phones, tgt, 0.7, 0.35)
+    op = tgt[:, 0] - tgt[:, 1]
+    lo = np.float32(0.35 * np.percentile(op, 95))
+    mid = list(range(16, 22))  # centres 0.165..0.215 s in 0.16..0.22
+    check(list(np.nonzero(vf)[0]) == mid, 'floor only in the central half of the vowel (%s)'
+          % list(np.nonzero(vf)[0]))
+    check(np.allclose(vf[mid], np.maximum(0.7 * op[mid], lo)),
+          'floor: 0.7 x the target opening, at least 0.35 x its 95th percentile')
+    check(np.isclose(vf[16], lo) and np.isclose(vf[20], 0.7 * 0.8),
+          'the dip gets the relative floor (%.3f), an open hop 0.7 x its opening (%.3f)'
+          % (vf[16], vf[20]))
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -421,6 +461,7 @@ def main():
     test_fix_edges()
     test_noisy_gap()
     test_gap_signal()
+    test_targets()
     if fails:
         print('%d failure(s)' % fails)
         return 1

@@ -22,60 +22,12 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
+from targets import (NVIS, lips_short_weight, lips_target, vis_target,  # noqa: E402
+                     vowel_floor)
 
 NT = 14
 VOICE = 13
 LIPS = 14  # the optional closure-decision output (engine/engine_nn.h AK__T_LIPS)
-VIS_PP = 1  # tools/train/phones.h
-NVIS = 16  # AK_VIS_COUNT (tools/train/phones.h)
-
-
-def vis_target(phones, n_hops):
-    """The viseme id (tools/train/phones.h, 0 = silence) of the phone under each hop's centre."""
-    y = np.zeros(n_hops, np.float32)
-    tc = (np.arange(n_hops) + 0.5) * 0.01
-    for st, en, vis, _ in phones:
-        y[(tc >= st) & (tc < en)] = int(vis)
-    return y
-
-
-def lips_target(phones, n_hops, edge=0.2):
-    """1 at the hops whose centre lies in the middle of a /p b m/ (viseme PP) phone, leaving
-    out `edge` of its duration at either end; else 0."""
-    y = np.zeros(n_hops, np.float32)
-    tc = (np.arange(n_hops) + 0.5) * 0.01
-    for st, en, vis, _ in phones:
-        if int(vis) == VIS_PP:
-            d = en - st
-            y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
-    return y
-
-
-VIS_AA, VIS_UC = 10, 15  # the vowel visemes aa..uc (tools/train/phones.h)
-
-
-def vowel_floor(phones, target, frac=0.7, rel=0.35):
-    """Per hop, the least lip opening (jawOpen - mouthClose) a vowel should show, else 0: at
-    hops whose centre lies in the central half of a vowel phone (viseme aa..uc, >= 30 ms: the
-    vowels tools/eval's false-closure count judges), max(frac x the target opening there, rel
-    x the 95th percentile of the target opening over the utterance). The evaluation counts a
-    vowel as falsely closed when the opening dips below a quarter of its own 95th percentile
-    anywhere in that central half; the coarticulated targets themselves dip there next to
-    /p b m/ (the bilabials' closure dominance reaches into short vowels), so the floor is
-    not only relative to the target."""
-    n = len(target)
-    y = np.zeros(n, np.float32)
-    if n == 0:
-        return y
-    op = target[:, 0] - target[:, 1]
-    lo = rel * float(np.percentile(op, 95))
-    tc = (np.arange(n) + 0.5) * 0.01
-    for st, en, vis, _ in phones:
-        if VIS_AA <= int(vis) <= VIS_UC and en - st >= 0.03:
-            q = 0.25 * (en - st)
-            m = (tc >= st + q) & (tc <= en - q)
-            y[m] = np.maximum(frac * op[m], lo)
-    return y
 
 
 # Causal per-stream normalisation (--cmn, issue 11): besides each hop's log-mel standardised by
@@ -261,6 +213,10 @@ def main():
                     help='add the closure-decision output (15th, cross-entropy on "inside the '
                          'middle of a /p b m/")')
     ap.add_argument('--lips-weight', type=float, default=1.0)
+    ap.add_argument('--lips-short', type=float, default=0, metavar='K',
+                    help='weigh the closure decision of a /p b m/ with n target hops by '
+                         'max(1, K/n) per hop, so short bilabials count about as much as '
+                         'long ones (0: off)')
     ap.add_argument('--silence', type=float, default=0,
                     help='probability that a crop holds a background without speech (digital '
                          'zeros, hiss, hum at -100..-65 dBFS; tools/train/bg.py) with rest '
@@ -328,11 +284,18 @@ def main():
         vf = np.concatenate([t[:, nout] for t in tgts])
         print('vowel floor: %.2f%% of hops, mean floor %.3f' % (
             100 * np.mean(vf > 0), vf[vf > 0].mean()), flush=True)
+    LW = nout + (1 if a.vowel_weight > 0 else 0)  # the closure weight's column (--lips-short)
+    if a.lips_short > 0:
+        if not a.lips:
+            sys.exit('train: --lips-short needs --lips')
+        tgts = [np.concatenate([t, lips_short_weight(u['phones'], len(t), a.lips_short)[:, None]],
+                               1) for t, u in zip(tgts, keep)]
     if a.aux_weight > 0:  # the viseme class rides as the last target column
         tgts = [np.concatenate([t, vis_target(u['phones'], len(t))[:, None]], 1)
                 for t, u in zip(tgts, keep)]
     VF = nout  # the vowel floor's column (when --vowel-weight)
-    ncol = nout + (1 if a.vowel_weight > 0 else 0) + (1 if a.aux_weight > 0 else 0)
+    ncol = nout + (1 if a.vowel_weight > 0 else 0) + (1 if a.lips_short > 0 else 0) + (
+        1 if a.aux_weight > 0 else 0)
     is_esp = np.array([int(u['voice']) < 100 for u in keep])
     floor_ok = np.array([int(u['voice']) < 100 and not (int(u['flags']) & 256) for u in keep])
     # Each utterance's loud-speech level, the reference of its noise floors (once, not per crop).
@@ -382,6 +345,8 @@ def main():
         rest[LIPS] = 0
     if a.vowel_weight > 0:
         rest[VF] = 0
+    if a.lips_short > 0:
+        rest[LW] = 1
     print('rest target', np.round(rest, 3).tolist(), flush=True)
     gap_rest = rest.copy()
     if a.aux_weight > 0:
@@ -487,7 +452,10 @@ def main():
             mse = mse * torch.where(Y[..., VOICE] < 0.5, a.rest_weight, 1.0)
         v = bce(out[..., VOICE], Y[..., VOICE])
         if a.lips:
-            mse = mse + a.lips_weight * bce(out[..., LIPS], Y[..., LIPS])
+            lb = bce(out[..., LIPS], Y[..., LIPS])
+            if a.lips_short > 0:
+                lb = lb * Y[..., LW]
+            mse = mse + a.lips_weight * lb
         if a.open_weight > 0:  # the lip opening the evaluation judges closure by
             mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
         if a.vowel_weight > 0:  # vowels: a one-sided hinge on the opening

@@ -1,0 +1,71 @@
+"""Per-hop training targets derived from an utterance's phone labels (tools/train/train.py),
+kept free of torch so that the tests can check them on a machine without the training
+packages. Phones are (start s, end s, viseme id, class) rows; hops are 10 ms, a hop's centre
+at (i + 0.5) x 10 ms."""
+import numpy as np
+
+VIS_PP = 1  # the viseme of /p b m/ (tools/train/phones.h)
+VIS_AA, VIS_UC = 10, 15  # the vowel visemes aa..uc (tools/train/phones.h)
+NVIS = 16  # AK_VIS_COUNT (tools/train/phones.h)
+
+
+def vis_target(phones, n_hops):
+    """The viseme id (tools/train/phones.h, 0 = silence) of the phone under each hop's centre."""
+    y = np.zeros(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        y[(tc >= st) & (tc < en)] = int(vis)
+    return y
+
+
+def lips_target(phones, n_hops, edge=0.2):
+    """1 at the hops whose centre lies in the middle of a /p b m/ (viseme PP) phone, leaving
+    out `edge` of its duration at either end; else 0."""
+    y = np.zeros(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if int(vis) == VIS_PP:
+            d = en - st
+            y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
+    return y
+
+
+def lips_short_weight(phones, n_hops, k, edge=0.2):
+    """Per-hop weights of the closure decision's loss: k / (the phone's hops in lips_target)
+    at the hops of a /p b m/, at least 1; 1 elsewhere. Each bilabial then weighs about the
+    same whatever its length: a 30 ms /b/ inside a cluster has one or two target hops, a
+    120 ms /m/ seven, and the evaluation counts each phone once."""
+    y = np.ones(n_hops, np.float32)
+    tc = (np.arange(n_hops) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if int(vis) == VIS_PP:
+            d = en - st
+            sel = (tc >= st + edge * d) & (tc <= en - edge * d)
+            n = int(sel.sum())
+            if n:
+                y[sel] = max(1.0, k / n)
+    return y
+
+
+def vowel_floor(phones, target, frac=0.7, rel=0.35):
+    """Per hop, the least lip opening (jawOpen - mouthClose) a vowel should show, else 0: at
+    hops whose centre lies in the central half of a vowel phone (viseme aa..uc, >= 30 ms: the
+    vowels tools/eval's false-closure count judges), max(frac x the target opening there, rel
+    x the 95th percentile of the target opening over the utterance). The evaluation counts a
+    vowel as falsely closed when the opening dips below a quarter of its own 95th percentile
+    anywhere in that central half; the coarticulated targets themselves dip there next to
+    /p b m/ (the bilabials' closure dominance reaches into short vowels), so the floor is
+    not only relative to the target."""
+    n = len(target)
+    y = np.zeros(n, np.float32)
+    if n == 0:
+        return y
+    op = target[:, 0] - target[:, 1]
+    lo = rel * float(np.percentile(op, 95))
+    tc = (np.arange(n) + 0.5) * 0.01
+    for st, en, vis, _ in phones:
+        if VIS_AA <= int(vis) <= VIS_UC and en - st >= 0.03:
+            q = 0.25 * (en - st)
+            m = (tc >= st + q) & (tc <= en - q)
+            y[m] = np.maximum(frac * op[m], lo)
+    return y

@@ -295,20 +295,34 @@ try {
   const stats = { ok: 0, lost: 0, retried: 0, detail: [] };
   const worker = async () => {
     while (!rstop) {
+      // A client retries like a real one: with backoff (0.1 s doubling to 1 s) for up to 10 s
+      // while nodes drain and restart (5 quick tries once ran out while the balancer still
+      // sent upgrades to a node on its way down); a request is lost only when that runs out
+      // or when it fails after it was sent (an error, or a close other than a drain's 1001).
       let done = false;
-      for (let attempt = 0; attempt < 5 && !done; attempt++) {
+      const until = Date.now() + 10000;
+      let backoff = 100;
+      for (let attempt = 0; attempt < 40 && !done && Date.now() < until; attempt++) {
         let c;
         try {
           c = await handshake(bal);
-        } catch (e) { stats.retried++; await sleep(100); continue; }
+        } catch (e) {
+          stats.retried++;
+          await sleep(backoff);
+          backoff = Math.min(1000, backoff * 2);
+          continue;
+        }
         const id = 'roll';
         sendAudio(c, id, pcm, 3200);
         const ok = await c.until((ib) => animationOf(ib, id).end, 15000);
         const err = c.inbox.some((m) => typeOf(m) === 4);
         c.ws.close();
         if (ok && !err) done = true;
-        else if (c.closed?.code === 1001 && !err) stats.retried++; // drained before the request: reconnect
-        else { stats.detail.push(`close ${c.closed?.code} err ${err}`); break; }
+        else if (c.closed?.code === 1001 && !err) { // drained before the request: reconnect
+          stats.retried++;
+          await sleep(backoff);
+          backoff = Math.min(1000, backoff * 2);
+        } else { stats.detail.push(`close ${c.closed?.code} err ${err}`); break; }
       }
       if (done) stats.ok++; else stats.lost++;
     }

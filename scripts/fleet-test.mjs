@@ -302,27 +302,24 @@ try {
       let done = false;
       const until = Date.now() + 10000;
       let backoff = 100;
+      const retry = async () => {
+        stats.retried++;
+        await sleep(backoff);
+        backoff = Math.min(1000, backoff * 2);
+      };
       for (let attempt = 0; attempt < 40 && !done && Date.now() < until; attempt++) {
         let c;
         try {
           c = await handshake(bal);
-        } catch (e) {
-          stats.retried++;
-          await sleep(backoff);
-          backoff = Math.min(1000, backoff * 2);
-          continue;
-        }
+        } catch (e) { await retry(); continue; }
         const id = 'roll';
         sendAudio(c, id, pcm, 3200);
         const ok = await c.until((ib) => animationOf(ib, id).end, 15000);
         const err = c.inbox.some((m) => typeOf(m) === 4);
         c.ws.close();
         if (ok && !err) done = true;
-        else if (c.closed?.code === 1001 && !err) { // drained before the request: reconnect
-          stats.retried++;
-          await sleep(backoff);
-          backoff = Math.min(1000, backoff * 2);
-        } else { stats.detail.push(`close ${c.closed?.code} err ${err}`); break; }
+        else if (c.closed?.code === 1001 && !err) await retry(); // drained before the request
+        else { stats.detail.push(`close ${c.closed?.code} err ${err}`); break; }
       }
       if (done) stats.ok++; else stats.lost++;
     }

@@ -18,15 +18,21 @@ def vis_target(phones, n_hops):
     return y
 
 
-def lips_target(phones, n_hops, edge=0.2):
-    """1 at the hops whose centre lies in the middle of a /p b m/ (viseme PP) phone, leaving
-    out `edge` of its duration at either end; else 0."""
-    y = np.zeros(n_hops, np.float32)
+def bilabial_hops(phones, n_hops, edge=0.2):
+    """For each /p b m/ (viseme PP) phone, the mask of the hops whose centre lies in its
+    middle, leaving out `edge` of its duration at either end: the closure target's hops."""
     tc = (np.arange(n_hops) + 0.5) * 0.01
     for st, en, vis, _ in phones:
         if int(vis) == VIS_PP:
             d = en - st
-            y[(tc >= st + edge * d) & (tc <= en - edge * d)] = 1
+            yield (tc >= st + edge * d) & (tc <= en - edge * d)
+
+
+def lips_target(phones, n_hops, edge=0.2):
+    """1 at the closure target's hops (bilabial_hops), else 0."""
+    y = np.zeros(n_hops, np.float32)
+    for sel in bilabial_hops(phones, n_hops, edge):
+        y[sel] = 1
     return y
 
 
@@ -36,14 +42,10 @@ def lips_short_weight(phones, n_hops, k, edge=0.2):
     same whatever its length: a 30 ms /b/ inside a cluster has one or two target hops, a
     120 ms /m/ seven, and the evaluation counts each phone once."""
     y = np.ones(n_hops, np.float32)
-    tc = (np.arange(n_hops) + 0.5) * 0.01
-    for st, en, vis, _ in phones:
-        if int(vis) == VIS_PP:
-            d = en - st
-            sel = (tc >= st + edge * d) & (tc <= en - edge * d)
-            n = int(sel.sum())
-            if n:
-                y[sel] = max(1.0, k / n)
+    for sel in bilabial_hops(phones, n_hops, edge):
+        n = int(sel.sum())
+        if n:
+            y[sel] = max(1.0, k / n)
     return y
 
 

@@ -86,13 +86,20 @@ failures() {
     [ -f "${s#*:}.test.log" ] &&
       grep -E "^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*(Failed|Timeout|\*\*\*)" "${s#*:}.test.log" | sed "s/^/  ${s%%:*}: /"
   done
+  # what the failing tests said (ctest --output-on-failure put it in the log): the first
+  # failed checks, so a failure seen only in CI can be diagnosed from its tail
+  for s in C:build ASan:build-asan; do
+    [ -f "${s#*:}.test.log" ] &&
+      grep -E "^ *(FAIL|not ok|\[  FAILED|.*(Assertion|assert).*fail|ERROR:)" "${s#*:}.test.log" | grep -v -E "tests? failed out of" |
+        head -12 | cut -c1-300 | sed "s/^/  ${s%%:*} said: /"
+  done
   [ -f build-web.test.log ] && grep -E -A8 "^not ok" build-web.test.log | grep -E "^not ok|^  (location|error):" | sed 's/^/  web: /'
 }
 
 echo
 if [ "$total_fail" -ne 0 ]; then
   echo "== failures"
-  failures | head -40
+  failures | head -64
 fi
 echo "== summary"
 for r in "${report[@]}"; do echo "  $r"; done

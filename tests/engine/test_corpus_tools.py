@@ -97,8 +97,8 @@ def test_gen(gen, tmp):
             f.write('%.5f %.5f %s\n' % (s, e, nm))
     man = os.path.join(tmp, 'm.tsv')
     with open(man, 'w') as f:
-        f.write('%s\t%s\t2\t117\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
-        f.write('%s\t%s\t2\t117\tnosuchset\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
+        f.write('%s\t%s\t2\t116\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
+        f.write('%s\t%s\t2\t116\tnosuchset\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u.lab')))
     runs = {'train': ['--reps', '6'], 'clean': ['--clean', '--audio'],
             'c_clean': ['--cond', 'clean', '--audio'], 'c_reverb': ['--cond', 'reverb', '--audio'],
             'c_tele': ['--cond', 'telephone', '--audio'], 'c_noise': ['--cond', 'noise10', '--audio']}
@@ -117,7 +117,7 @@ def test_gen(gen, tmp):
         for s, e, nm in labs:
             f.write('%.5f %.5f %s\n' % (s, e, '!!' if nm == 's' else nm))
     with open(man + '2', 'w') as f:
-        f.write('%s\t%s\t2\t117\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u2.lab')))
+        f.write('%s\t%s\t2\t116\tsampa\n' % (os.path.join(tmp, 'u.wav'), os.path.join(tmp, 'u2.lab')))
     r = subprocess.run([gen, '--out', os.path.join(tmp, 'unk.bin'), '--list', man + '2', '--seed', '5',
                         '--clean'], capture_output=True, text=True)
     check(r.returncode == 0 and ' 1 unknown phones' in r.stderr, 'unknown phone counted (%s)' % r.stderr)
@@ -132,7 +132,7 @@ def test_gen(gen, tmp):
     check(len(out['train']) == 6, 'train: 6 repetitions (%d)' % len(out['train']))
     for name, us in out.items():
         for u in us:
-            check(u['lang'] == 2 and u['voice'] == 117, '%s: lang/voice ids kept' % name)
+            check(u['lang'] == 2 and u['voice'] == 116, '%s: lang/voice ids kept' % name)
             ph = u['phones']
             check(len(ph) == 5, '%s: 5 phones after the edge pauses are trimmed (%d)' % (name, len(ph)))
             check(np.all(ph[1:, 0] >= ph[:-1, 1] - 1e-5), '%s: phones in order' % name)
@@ -169,7 +169,7 @@ def test_gen(gen, tmp):
         else:
             check(np.allclose(ratio, 1, atol=1e-3), 'train: no warp, durations kept')
     check(any(u['flags'] & 128 for u in out['train']), 'some train utterances warped')
-    # the split check: voice 117 (MBROLA de8) is a train voice
+    # the split check: voice 116 (MBROLA de7) is a train voice
     import shutil
     st = os.path.join(ROOT, 'tools', 'corpus', 'stats.py')
     for fname, want in (('train_x.bin', 0), ('test_x.bin', 1), ('valid_x.bin', 1)):
@@ -451,6 +451,65 @@ def test_targets():
           % (vf[16], vf[20]))
 
 
+def test_mbrola_fix():
+    """MBROLA_FIX: the phones sent to mbrola get the database's names (by context where one
+    is given), the labels keep espeak-ng's; a rendering where mbrola replaced a diphone by
+    silence is refused. espeak-ng and mbrola are stood in for (CI has no MBROLA voices); with
+    the real es2 and jp2 voices installed, both are also rendered for real."""
+    sys.path.insert(0, os.path.join(ROOT, 'tools', 'corpus'))
+    import render
+    import types
+    pho = {'es2': 'm 65\ne/ 24 0 110 80 106\n_ 150\n', 'jp2': '; c\nn 60\ni 80 0 120\nn 60\na 90\n'}
+    real = render.subprocess.run
+    calls = []
+
+    def fake(args, **kw):
+        calls.append(args)
+        if args[0] == 'espeak-ng':
+            return types.SimpleNamespace(stdout=pho[args[2][3:]], returncode=0)
+        if args[0] == 'mbrola':
+            open(args[-1], 'wb').close()
+            warn = b'Warning: e/-_ unknown, replaced with _-_\n' if b'e/' in open(args[-2], 'rb').read() else b''
+            return types.SimpleNamespace(stderr=warn, returncode=0)
+        raise AssertionError(args)
+    render.subprocess.run = fake
+    try:
+        text, segs = render.mbrola_pho('es2', 'x')
+        check(text.split('\n')[1].split()[0] == 'e' and [s[2] for s in segs] == ['m', 'e/', '_'],
+              'es2: e/ sent as e, labelled e/ (%r %r)' % (text, segs))
+        check(abs(segs[1][0] - 0.065) < 1e-9 and abs(segs[2][1] - 0.239) < 1e-9, 'es2: durations kept')
+        text, segs = render.mbrola_pho('jp2', 'x')
+        check([l.split()[0] for l in text.split('\n') if l] == ['n1', 'i', 'n', 'a'],
+              'jp2: n before i sent as n1, other n kept (%r)' % text)
+        with tempfile.TemporaryDirectory() as tmp:
+            p = os.path.join(tmp, 'a.pho')
+            open(p, 'w').write('m 65\ne 24\n')
+            check(render.run_mbrola('db', p, os.path.join(tmp, 'a.wav')), 'a clean rendering is kept')
+            open(p, 'w').write('m 65\ne/ 24\n')
+            check(not render.run_mbrola('db', p, os.path.join(tmp, 'b.wav')),
+                  'a rendering with a diphone replaced by silence is refused')
+        check(all(c[0] != 'mbrola' or '-e' in c for c in calls), 'mbrola runs with -e')
+    finally:
+        render.subprocess.run = real
+    if not (shutil_which('mbrola') and os.path.exists('/usr/share/mbrola/es2/es2')
+            and os.path.exists('/usr/share/mbrola/jp2/jp2')):
+        print('  skip: real MBROLA es2/jp2 voices not installed')
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for v, t in (('es2', 'Mi padre bebe mucho vino blanco, pero también come pan.'),
+                     ('jp2', '\u306b\u307b\u3093\u3054\u3067\u3059\u3001\u308f\u305f\u3057\u306f')):
+            text, segs = render.mbrola_pho(v, t)
+            p = os.path.join(tmp, v + '.pho')
+            open(p, 'w').write(text)
+            check(render.run_mbrola('/usr/share/mbrola/%s/%s' % (v, v), p, os.path.join(tmp, v + '.wav')),
+                  '%s: rendered without a missing diphone' % v)
+
+
+def shutil_which(x):
+    import shutil
+    return shutil.which(x)
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -462,6 +521,7 @@ def main():
     test_noisy_gap()
     test_gap_signal()
     test_targets()
+    test_mbrola_fix()
     if fails:
         print('%d failure(s)' % fails)
         return 1

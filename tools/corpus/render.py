@@ -24,6 +24,26 @@ MBROLA_DIR = '/usr/share/mbrola'
 # Reference MBROLA voice per language for aligning pico/RHVoice (a train voice).
 ALIGN_REF = {'en': 'us1', 'de': 'de1', 'fr': 'fr1', 'es': 'es1', 'it': 'it1'}
 PICO_LANG = {'en-US', 'en-GB', 'de-DE', 'es-ES', 'fr-FR', 'it-IT'}
+# espeak-ng 1.51 (Debian 12) names phones that some MBROLA databases lack (its es, it1 and it3
+# translation tables; fixed upstream later): mbrola -e replaces every diphone with such a phone
+# by silence, which left silent stretches labelled as vowels (2026-12-03: 6-14 per Spanish or
+# Italian sentence). Per voice: the espeak-ng voice that writes the phones and the renames
+# into the database's own names (mbrola -i lists them). Labels keep espeak-ng's names. es3 is
+# left out (voices.tsv split "none"): its table misses most transitions whatever the names.
+_ES = {'e/': 'e', 'o/': 'o'}
+_IT12 = {'U1': 'U2', 'dZ': 'gh', 'j': 'J', 'ss': 'SS', 'tS': 'ch'}
+MBROLA_FIX = {
+    'es1': ('es1', _ES), 'es2': ('es2', _ES),
+    'es4': ('es1', dict(_ES, w='u')),  # es4's own table names phones es4 lacks (j, R2, L)
+    'it1': ('it1', _IT12), 'it2': ('it2', _IT12),
+    'it3': ('it3', {'i/': 'i', 'ss': 's'}), 'it4': ('it4', {'i/': 'i', 'ss': 's'}),
+    'jp1': ('jp1', {'r': 'rr', 'c': 'tS', 'U': 'u'}), 'jp3': ('jp3', {'r': 'rr', 'c': 'tS', 'U': 'u'}),
+    # (phone, next phone): jp2 names the n of "ni" n1 and the moraic nasal by its place
+    'jp2': ('jp2', {'c': 'tS', 'U': 'u', ('n', 'i'): 'n1', 'N': 'N:',
+                    **{('N', c): 'G:' for c in ('k', 'g')},
+                    **{('N', c): 'm:' for c in ('p', 'b', 'm')},
+                    **{('N', c): 'n:' for c in ('t', 'd', 'n', 'ts', 'dz', 'tS', 'dZ', 'r', 's', 'z')}}),
+}
 
 
 def voices():
@@ -62,23 +82,34 @@ def sampa_name(voice, name):
 
 def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
     """espeak-ng's phoneme/duration/pitch list for an MBROLA voice, with tempo and pitch
-    changes applied. Returns (pho text, [(start, end, sampa)])."""
-    r = subprocess.run(['espeak-ng', '-v', 'mb-' + voice, '-q', '--pho', text],
+    changes applied and phones renamed to the database's names (MBROLA_FIX). Returns
+    (pho text, [(start, end, sampa)]): the labels keep espeak-ng's names."""
+    driver, ren = MBROLA_FIX.get(voice, (voice, {}))
+    r = subprocess.run(['espeak-ng', '-v', 'mb-' + driver, '-q', '--pho', text],
                        capture_output=True, text=True, check=True)
     out, segs, t = [], [], 0.0
     k = 2.0 ** (semitones / 12.0)
-    for line in r.stdout.splitlines():
-        f = line.split()
-        if not f or f[0].startswith(';'):
-            continue
+    lines = [f for f in (line.split() for line in r.stdout.splitlines())
+             if f and not f[0].startswith(';')]
+    for j, f in enumerate(lines):
         dur = max(1, int(round(float(f[1]) * tempo)))
         pts = f[2:]
         for i in range(1, len(pts), 2):
             pts[i] = str(int(round(float(pts[i]) * k)))
-        out.append(' '.join([f[0], str(dur)] + pts))
-        segs.append((t, t + dur / 1000.0, sampa_name(voice, f[0])))
+        nxt = lines[j + 1][0] if j + 1 < len(lines) else '_'
+        name = ren.get((f[0], nxt), ren.get(f[0], f[0]))
+        out.append(' '.join([name, str(dur)] + pts))
+        segs.append((t, t + dur / 1000.0, sampa_name(driver, f[0])))
         t += dur / 1000.0
     return '\n'.join(out) + '\n', segs
+
+
+def run_mbrola(db, pho, wav):
+    """Renders a pho file; False when mbrola fails or had to replace a diphone it lacks by
+    silence (its "unknown, replaced with _-_" warning under -e): such a rendering has silent
+    stretches inside labelled phones."""
+    r = subprocess.run(['mbrola', '-e', db, pho, wav], capture_output=True)
+    return r.returncode == 0 and os.path.exists(wav) and b' unknown' not in r.stderr
 
 
 def merge_pauses(segs):
@@ -101,9 +132,9 @@ def render_mbrola(v, text, base, rnd):
     with open(base + '.pho', 'w') as f:
         f.write(pho)
     db = os.path.join(MBROLA_DIR, name, name)
-    r = subprocess.run(['mbrola', '-e', db, base + '.pho', base + '.wav'], capture_output=True)
+    ok = run_mbrola(db, base + '.pho', base + '.wav')
     os.unlink(base + '.pho')
-    if r.returncode != 0 or not os.path.exists(base + '.wav'):
+    if not ok:
         return None
     write_lab(base + '.lab', merge_pauses(segs))
     return 'sampa'
@@ -195,9 +226,10 @@ def align(v, text, base, rnd):
     with open(base + '.ref.pho', 'w') as f:
         f.write(pho)
     db = os.path.join(MBROLA_DIR, ref, ref)
-    subprocess.run(['mbrola', '-e', db, base + '.ref.pho', base + '.ref.wav'],
-                   capture_output=True, check=True)
+    ok = run_mbrola(db, base + '.ref.pho', base + '.ref.wav')
     os.unlink(base + '.ref.pho')
+    if not ok:  # a reference with silent holes would misplace the aligned boundaries
+        return None
     segs = merge_pauses(segs)
     out = al.align_files(base + '.ref.wav', segs, base + '.wav')
     os.unlink(base + '.ref.wav')
@@ -222,10 +254,14 @@ def main():
     v = voices()[vid]
     os.makedirs(outdir, exist_ok=True)
     lang = v['lang']
-    tl = texts(gen, 'en' if lang == 'en' else lang, n, seed * 100003 + vid)
+    # up to 3 N texts for N utterances: a rendering can be refused (an MBROLA diphone the
+    # database lacks); the texts of a longer list start with those of a shorter one
+    tl = texts(gen, 'en' if lang == 'en' else lang, 3 * n, seed * 100003 + vid)
     rnd = random.Random(seed * 7919 + vid)
     ok = 0
     for i, text in enumerate(tl):
+        if ok == n:
+            break
         base = os.path.join(outdir, '%s_%05d' % (v['name'], i))
         if lang == 'ja' and v['family'] == 'mbrola':
             text = text.replace('\u3002', '\u3001')

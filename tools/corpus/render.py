@@ -24,7 +24,7 @@ MBROLA_DIR = '/usr/share/mbrola'
 # Reference MBROLA voice per language for aligning pico/RHVoice (a train voice).
 ALIGN_REF = {'en': 'us1', 'de': 'de1', 'fr': 'fr1', 'es': 'es1', 'it': 'it1'}
 PICO_LANG = {'en-US', 'en-GB', 'de-DE', 'es-ES', 'fr-FR', 'it-IT'}
-# espeak-ng 1.51 (Debian 12) names phones that some MBROLA databases lack (its es, it1 and it3
+# espeak-ng 1.51 (Debian 12) names phones that some MBROLA databases lack (its es, it1, it3 and jp
 # translation tables; fixed upstream later): mbrola -e replaces every diphone with such a phone
 # by silence, which left silent stretches labelled as vowels (2026-12-03: 6-14 per Spanish or
 # Italian sentence). Per voice: the espeak-ng voice that writes the phones and the renames

@@ -456,8 +456,8 @@ def test_mbrola_fix():
     is given), the labels keep espeak-ng's; a rendering where mbrola replaced a diphone by
     silence is refused. espeak-ng and mbrola are stood in for (CI has no MBROLA voices); with
     the real es2 and jp2 voices installed, both are also rendered for real."""
-    sys.path.insert(0, os.path.join(ROOT, 'tools', 'corpus'))
-    import render
+    import render  # tools/corpus is on sys.path (top of this file)
+    import shutil
     import types
     pho = {'es2': 'm 65\ne/ 24 0 110 80 106\n_ 150\n', 'jp2': '; c\nn 60\ni 80 0 120\nn 60\na 90\n'}
     real = render.subprocess.run
@@ -491,7 +491,7 @@ def test_mbrola_fix():
         check(all(c[0] != 'mbrola' or '-e' in c for c in calls), 'mbrola runs with -e')
     finally:
         render.subprocess.run = real
-    if not (shutil_which('mbrola') and os.path.exists('/usr/share/mbrola/es2/es2')
+    if not (shutil.which('mbrola') and os.path.exists('/usr/share/mbrola/es2/es2')
             and os.path.exists('/usr/share/mbrola/jp2/jp2')):
         print('  skip: real MBROLA es2/jp2 voices not installed')
         return
@@ -503,11 +503,6 @@ def test_mbrola_fix():
             open(p, 'w').write(text)
             check(render.run_mbrola('/usr/share/mbrola/%s/%s' % (v, v), p, os.path.join(tmp, v + '.wav')),
                   '%s: rendered without a missing diphone' % v)
-
-
-def shutil_which(x):
-    import shutil
-    return shutil.which(x)
 
 
 def main():

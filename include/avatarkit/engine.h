@@ -49,7 +49,7 @@ int ak_model_load_memory(const void *data, size_t len, ak_model **out);
 void ak_model_free(ak_model *m);
 /* Parses the built-in default model (what cfg.model = NULL uses). Load it once and share it
  * through cfg.model when running many engines: each engine created with cfg.model = NULL
- * parses its own copy (~260 KB: the main and the zero-lookahead network). AK_EFORMAT when
+ * parses its own copy (~910 KB: the main and the zero-lookahead network). AK_EFORMAT when
  * the library was built without one. */
 int ak_model_load_default(ak_model **out);
 

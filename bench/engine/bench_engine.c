@@ -53,8 +53,8 @@ static float *load_pcm(const char *path, size_t *n) {
 
 /* Streams x in 20 ms chunks through one engine `reps` times (lookahead_ms < 0: the default);
  * returns CPU s per audio s. */
-static double run(const ak_model *m, int fps, int lookahead_ms, int simd, const float *x,
-                  size_t n, int reps, size_t *mem) {
+static double run(const ak_model *m, int fps, int lookahead_ms, int simd, const float *x, size_t n,
+                  int reps, size_t *mem) {
   ak_engine_config c;
   ak_engine_config_default(&c);
   c.fps = fps;

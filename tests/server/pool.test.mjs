@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import * as w from './wire.mjs';
-import { startServer, token, connect, typeOf, errorOf, animationOf, makePcm, handshake, sendAudio, sleep } from './harness.mjs';
+import { startServer, token, connect, typeOf, errorOf, animationOf, makePcm, handshake, sendAudio, sleep, waitLog } from './harness.mjs';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -278,7 +278,7 @@ test('interrupts and empty audio do not keep a session alive; a repeated interru
       assert.ok(s.closed, 'closed by the idle timeout');
       assert.match(errorOf(s.inbox.find((m) => typeOf(m) === 4)).message, /no audio input for 1 seconds/);
     }
-    assert.equal(srv.log().split('\n').filter((l) => /"request interrupted"/.test(l)).length, 1, 'one INFO line');
+    assert.equal((await waitLog(srv, /"request interrupted"/)).split('\n').filter((l) => /"request interrupted"/.test(l)).length, 1, 'one INFO line');
     assert.match(await (await fetch(`${srv.base}/metrics`)).text(), /avatarkit_requests_interrupted_total 1\b/);
   } finally {
     await srv.stop();

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyHttp, strictRequest, upgradeRequest } from './classify.mjs';
-import { BIN, startServer, token, sleep, handshake, sendAudio, animationOf, makePcm } from './harness.mjs';
+import { BIN, startServer, token, sleep, handshake, sendAudio, animationOf, makePcm, waitLog } from './harness.mjs';
 
 const REDIS = process.env.AK_REDIS_SERVER || 'redis-server';
 const SECRET = 'c0ffee'.repeat(10) + 'c0ff';
@@ -117,7 +117,8 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     assert.ok((await metric(b, 'avatarkit_redis_failures_total')) >= 1);
     assert.equal(await metric(a, 'avatarkit_redis_up'), 0);
     // One line per change of state, saying what it means.
-    assert.match(a.log(), /redis 127\.0\.0\.1:\d+ unreachable \([^)]+\): new sessions refused with 503/);
+    const down = /redis 127\.0\.0\.1:\d+ unreachable \([^)]+\): new sessions refused with 503/;
+    assert.match(await waitLog(a, down), down);
 
     // The session opened before the outage keeps streaming.
     sendAudio(live, 'during', makePcm(16000, 0.5, 2), 3200);
@@ -127,7 +128,11 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     // The refused token was not burned: once Redis is back it opens a session.
     redis = await startRedis(rport);
     assert.equal((await waitRedis(b, 'up')).body.redis, 'up');
-    assert.equal(b.log().match(/redis 127\.0\.0\.1:\d+ reachable/g)?.length, 2, b.log()); // at start, after
+    const up = /redis 127\.0\.0\.1:\d+ reachable/;
+    assert.equal((await waitLog(b, up, 2)).match(new RegExp(up.source, 'g'))?.length, 2, b.log()); // at start, after
+    // Each node finds Redis back on its own schedule (its reconnect backoff, at most 2 s): A may
+    // still be waiting out its backoff when B is already up, and would answer 503 until then.
+    assert.equal((await waitRedis(a, 'up')).body.redis, 'up');
     assert.equal((await strictRequest(b.port, upgradeRequest(q(t3)))).status, 101);
     const t4 = (await token(b)).body.sessionToken;
     assert.equal((await strictRequest(a.port, upgradeRequest(q(t4)))).status, 101);

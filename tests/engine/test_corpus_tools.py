@@ -505,6 +505,43 @@ def test_mbrola_fix():
                   '%s: rendered without a missing diphone' % v)
 
 
+def test_label_offsets():
+    """align.label_offsets measures a voice whose labels lead its sound (the us3 case) against
+    a reference with exact labels, and render.shift_labels moves inner boundaries only."""
+    import render  # tools/corpus is on sys.path (top of this file)
+    rng = np.random.default_rng(11)
+    fs = 16000
+    kinds = ['sil', 'a', 'm', 'i', 'fric', 'u', 'a', 'm', 'u', 'fric', 'i', 'a', 'm', 'i', 'sil']
+    dur = rng.uniform(0.07, 0.18, len(kinds))
+    dur[0] = dur[-1] = 0.2
+
+    def render_(durs, shift, gain, lead):
+        xs, segs, t = [], [], 0.0
+        for k, d in zip(kinds, durs):
+            n = int(d * fs)
+            xs.append(gain * sound(k, n, fs, rng, shift))
+            segs.append((t, t + n / fs, '_' if k == 'sil' else k))
+            t += n / fs
+        # labels that lead the sound by `lead` seconds (inner boundaries only)
+        return np.concatenate(xs), render.shift_labels(segs, -lead)
+    rx, rseg = render_(dur, 1.0, 1.0, 0.0)
+    tdur = dur * rng.uniform(0.8, 1.25, len(kinds))
+    for lead, lo, hi in ((0.0, -6, 6), (0.02, 14, 26)):
+        tx, tseg = render_(tdur, 1.1, 0.6, lead)
+        d = np.array(align.label_offsets(rx, fs, rseg, tx, fs, tseg))
+        m = float(np.mean(d[np.abs(d) <= 60])) if len(d) else float('nan')
+        check(len(d) >= 8 and lo <= m <= hi, 'label offset, labels %d ms early: measured %.1f ms '
+              '(want %d..%d, %d boundaries)' % (lead * 1000, m, lo, hi, len(d)))
+    segs = [(0.0, 0.1, '_'), (0.1, 0.15, 'm'), (0.15, 0.151, 'a'), (0.151, 0.3, '_')]
+    out = render.shift_labels(segs, 0.018)
+    check(out[0][0] == 0.0 and out[-1][1] == 0.3, 'shift_labels keeps the edges (%r)' % out)
+    check(abs(out[1][0] - 0.118) < 1e-9 and abs(out[1][1] - 0.168) < 1e-9, 'inner boundaries move')
+    check(all(b[1] - b[0] >= 0.001 - 1e-12 and b[1] == c[0] for b, c in zip(out, out[1:])),
+          'contiguous, no phone under 1 ms (%r)' % out)
+    check(render.shift_labels(segs, 0.0) == segs, 'no shift: unchanged')
+    check(set(render.MBROLA_LABEL_SHIFT_MS) == {'us3'}, 'only us3 is calibrated (align.py --offsets)')
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -517,6 +554,7 @@ def main():
     test_gap_signal()
     test_targets()
     test_mbrola_fix()
+    test_label_offsets()
     if fails:
         print('%d failure(s)' % fails)
         return 1

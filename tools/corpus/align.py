@@ -12,7 +12,9 @@ length-scaled diagonal.
 
 Also usable from the command line to measure the aligner against exact labels:
   align.py --measure N   (renders N MBROLA utterance pairs per language and reports the
-                          boundary error, see docs/corpus.md)"""
+                          boundary error, see docs/corpus.md)
+  align.py --offsets N   (the signed offset of each MBROLA voice's exact labels against its
+                          language's reference voice, see docs/corpus.md)"""
 import struct
 import sys
 import wave
@@ -378,6 +380,106 @@ def measure(n_per_lang, gen):
     return rows
 
 
+def label_offsets(rx, rfs, rs, x, fs, ts):
+    """Signed differences (ms) between the boundaries of ts (x's own labels) and those the
+    aligner carries over from rs (the reference rx's labels) onto x: positive where ts puts a
+    boundary before the sound rs's convention marks. x is padded with 0.2 s of silence (as
+    real targets come); only boundaries inside runs of phones both sequences share are
+    compared (a voice's espeak-ng rules can differ from the reference's by a phone here and
+    there), not the utterance's edges."""
+    import difflib
+    pad = int(0.2 * fs)
+    xp = np.concatenate([np.zeros(pad), x, np.zeros(pad)])
+    ts = [(0.0, pad / fs, '_')] + [(a + pad / fs, b + pad / fs, nm) for a, b, nm in ts]
+    ts = merge_segs(ts + [(ts[-1][1], len(xp) / fs, '_')])
+    rs = [(0.0, 0.0, '_')] + list(rs) if rs[0][2] != '_' else list(rs)
+    rs = rs + [(rs[-1][1], rs[-1][1], '_')] if rs[-1][2] != '_' else rs
+    if len(rx) < WIN or len(xp) < WIN:
+        return []
+    al = fix_edges(fix_pauses(align(rx, rfs, rs, xp, fs), xp, fs), xp, fs)
+    if len(al) != len(rs):
+        return []
+    sm = difflib.SequenceMatcher(None, [s[2] for s in rs], [s[2] for s in ts], autojunk=False)
+    d = []
+    for i, j, m in sm.get_matching_blocks():
+        for k in range(1, m):
+            if 2 <= i + k <= len(rs) - 2 and 2 <= j + k <= len(ts) - 2:
+                d.append((al[i + k][0] - ts[j + k][0]) * 1000)
+    return d
+
+
+def merge_segs(segs):
+    """Neighbouring pauses ('_') merged into one."""
+    out = []
+    for s in segs:
+        if out and s[2] == '_' and out[-1][2] == '_':
+            out[-1] = (out[-1][0], s[1], '_')
+        else:
+            out.append(s)
+    return out
+
+
+def offsets(n, gen, names=None, jobs=1):
+    """Signed label offset of each MBROLA voice against its language's reference voice: both
+    render the same texts at tempo 1 and pitch 0, the voice's audio (padded with 0.2 s of
+    silence) is aligned as if unlabelled onto the reference's exact labels, and every inner
+    boundary carried over is compared with the voice's own exact one. Positive: the voice's
+    labels come before the sound the reference's labels mark (its diphone database puts
+    phone boundaries earlier). Only boundaries inside runs of phones both espeak-ng phone
+    sequences share are compared.
+    Returns {voice: (utterances, boundaries, trimmed mean ms, median ms)}; the trimmed mean
+    leaves out differences over 60 ms (a word the DTW mismatched)."""
+    import os
+    import subprocess
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import render
+    ref_of = dict(render.ALIGN_REF, ja='jp1')
+    todo = []
+    for v in render.voices().values():
+        nm = v['name'].split('-', 1)[1]
+        if v['family'] != 'mbrola' or v['lang'] not in ref_of or nm == ref_of[v['lang']]:
+            continue
+        if names and nm not in names and v['name'] not in names:
+            continue
+        todo.append((nm, ref_of[v['lang']], v['lang']))
+    texts = {lang: render.texts(gen, lang, n, 777) for lang in {t[2] for t in todo}}
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max_workers=max(1, jobs)) as ex:
+        res = list(ex.map(_offset_one, [(nm, ref, texts[lang], tmp) for nm, ref, lang in todo]))
+    return {nm: r for (nm, _, _), r in zip(todo, res)}
+
+
+def _offset_one(arg):
+    import os
+    import render
+    voice, ref, texts, tmp = arg
+    d, used = [], 0
+    for k, text in enumerate(texts):
+        files = {}
+        for v in (ref, voice):
+            pho, sg = render.mbrola_pho(v, text)
+            base = os.path.join(tmp, '%s_%s_%d' % (voice, v, k))
+            with open(base + '.pho', 'w') as f:
+                f.write(pho)
+            if not render.run_mbrola(os.path.join(render.MBROLA_DIR, v, v), base + '.pho',
+                                     base + '.wav'):
+                break
+            files[v] = (base + '.wav', render.merge_pauses(sg))
+        if len(files) < 2:
+            continue
+        rx, rfs = read_wav(files[ref][0])
+        x, fs = read_wav(files[voice][0])
+        e = label_offsets(rx, rfs, files[ref][1], x, fs, files[voice][1])
+        d.extend(e)
+        used += len(e) > 0
+    if not d:
+        return (used, 0, float('nan'), float('nan'))
+    d = np.array(d)
+    t = d[np.abs(d) <= 60]
+    return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
+
+
 def read_lab(path):
     return [(float(a), float(b), c) for a, b, c in (l.split() for l in open(path))]
 
@@ -456,9 +558,16 @@ if __name__ == '__main__':
         for p in sys.argv[2:]:
             print('%s: %d aligned label files, %d changed' % ((p,) + fix_manifest(p)))
         sys.exit(0)
+    if len(sys.argv) >= 4 and sys.argv[1] == '--offsets':
+        res = offsets(int(sys.argv[2]), sys.argv[3], sys.argv[4:], jobs=2)
+        print('| voice | utterances | boundaries | offset, trimmed mean | median |')
+        print('|---|---|---|---|---|')
+        for v, (u, b, m, med) in res.items():
+            print('| %s | %d | %d | %+.1f ms | %+.1f ms |' % (v, u, b, m, med))
+        sys.exit(0)
     if len(sys.argv) >= 4 and sys.argv[1] == '--measure':
         for line in measure(int(sys.argv[2]), sys.argv[3]):
             print(line)
     else:
-        sys.exit('usage: align.py --measure N GEN_BIN | --edge-report MANIFEST... | '
-                 '--fix-labels MANIFEST...')
+        sys.exit('usage: align.py --measure N GEN_BIN | --offsets N GEN_BIN [VOICE...] | '
+                 '--edge-report MANIFEST... | --fix-labels MANIFEST...')

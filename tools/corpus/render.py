@@ -45,6 +45,14 @@ MBROLA_FIX = {
                     **{('N', c): 'n:' for c in ('t', 'd', 'n', 'ts', 'dz', 'tS', 'dZ', 'r', 's', 'z')}}),
 }
 
+# Label calibration (2026-12-04): the signed offset of each MBROLA voice's exact labels
+# against its language's reference voice, measured by DTW without any model
+# (`align.py --offsets 60`, docs/corpus.md). Every voice is within +-7.3 ms of its reference
+# except us3, whose boundaries come 18 ms before the sound the other English voices' labels
+# mark. A voice whose offset is a hop (10 ms) or more gets its inner boundaries moved by it
+# (scaled by the utterance's tempo).
+MBROLA_LABEL_SHIFT_MS = {'us3': 18.0}
+
 
 def voices():
     out = {}
@@ -136,8 +144,20 @@ def render_mbrola(v, text, base, rnd):
     os.unlink(base + '.pho')
     if not ok:
         return None
-    write_lab(base + '.lab', merge_pauses(segs))
+    write_lab(base + '.lab', shift_labels(merge_pauses(segs),
+                                          MBROLA_LABEL_SHIFT_MS.get(name, 0.0) * tempo / 1000))
     return 'sampa'
+
+
+def shift_labels(segs, dt):
+    """Moves every inner boundary by dt seconds (the first start and the last end stay);
+    a phone is never left shorter than 1 ms."""
+    if not dt:
+        return segs
+    b = [segs[0][0]] + [e for _, e, _ in segs[:-1]] + [segs[-1][1]]
+    for i in range(1, len(b) - 1):
+        b[i] = min(max(b[i] + dt, b[i - 1] + 0.001), b[-1] - 0.001 * (len(b) - 1 - i))
+    return [(b[i], b[i + 1], segs[i][2]) for i in range(len(segs))]
 
 
 # ---- flite ----

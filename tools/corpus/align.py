@@ -388,6 +388,9 @@ def label_offsets(rx, rfs, rs, x, fs, ts):
     compared (a voice's espeak-ng rules can differ from the reference's by a phone here and
     there), not the utterance's edges."""
     import difflib
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from render import merge_pauses as merge_segs
     pad = int(0.2 * fs)
     xp = np.concatenate([np.zeros(pad), x, np.zeros(pad)])
     ts = [(0.0, pad / fs, '_')] + [(a + pad / fs, b + pad / fs, nm) for a, b, nm in ts]
@@ -407,16 +410,6 @@ def label_offsets(rx, rfs, rs, x, fs, ts):
                 d.append((al[i + k][0] - ts[j + k][0]) * 1000)
     return d
 
-
-def merge_segs(segs):
-    """Neighbouring pauses ('_') merged into one."""
-    out = []
-    for s in segs:
-        if out and s[2] == '_' and out[-1][2] == '_':
-            out[-1] = (out[-1][0], s[1], '_')
-        else:
-            out.append(s)
-    return out
 
 
 def offsets(n, gen, names=None, jobs=1):

@@ -412,18 +412,31 @@ def label_offsets(rx, rfs, rs, x, fs, ts):
 
 
 
+# flite's ARPAbet as the English MBROLA voices name the same phones (us1's names; its
+# aspirated t_h p_h k_h are compared as t p k), for comparing flite's labels with theirs.
+ARPA_TO_US = {'pau': '_', 'aa': 'A', 'ae': '{', 'ah': 'V', 'ao': 'O', 'aw': 'aU', 'ax': '@',
+              'ay': 'AI', 'eh': 'E', 'er': 'r=', 'ey': 'EI', 'ih': 'I', 'iy': 'i', 'ow': '@U',
+              'oy': 'OI', 'uh': 'U', 'uw': 'u', 'ng': 'N', 'ch': 'tS', 'jh': 'dZ', 'sh': 'S',
+              'zh': 'Z', 'th': 'T', 'dh': 'D', 'hh': 'h', 'y': 'j'}
+
+
+class _Mid:
+    """A stand-in for render.py's random source: tempo 1, pitch unchanged."""
+    def uniform(self, a, b):
+        return 1.0 if a < 1.0 < b else (a + b) / 2
+
+
 def offsets(n, gen, names=None, jobs=1):
-    """Signed label offset of each MBROLA voice against its language's reference voice: both
-    render the same texts at tempo 1 and pitch 0, the voice's audio (padded with 0.2 s of
-    silence) is aligned as if unlabelled onto the reference's exact labels, and every inner
-    boundary carried over is compared with the voice's own exact one. Positive: the voice's
-    labels come before the sound the reference's labels mark (its diphone database puts
-    phone boundaries earlier). Only boundaries inside runs of phones both espeak-ng phone
-    sequences share are compared.
+    """Signed label offset of each MBROLA and flite voice against its language's reference
+    MBROLA voice (flite: us1): both render the same texts at tempo 1 and pitch 0, the voice's
+    audio (padded with 0.2 s of silence) is aligned as if unlabelled onto the reference's
+    exact labels, and every inner boundary carried over is compared with the voice's own
+    exact one. Positive: the voice's labels come before the sound the reference's labels mark
+    (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
+    phone sequences share are compared (flite's ARPAbet mapped to the MBROLA names).
     Returns {voice: (utterances, boundaries, trimmed mean ms, median ms)}; the trimmed mean
     leaves out differences over 60 ms (a word the DTW mismatched)."""
     import os
-    import subprocess
     import tempfile
     from concurrent.futures import ProcessPoolExecutor
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -432,38 +445,47 @@ def offsets(n, gen, names=None, jobs=1):
     todo = []
     for v in render.voices().values():
         nm = v['name'].split('-', 1)[1]
-        if v['family'] != 'mbrola' or v['lang'] not in ref_of or nm == ref_of[v['lang']]:
+        if v['family'] not in ('mbrola', 'flite') or v['lang'] not in ref_of or nm == ref_of[v['lang']]:
             continue
         if names and nm not in names and v['name'] not in names:
             continue
-        todo.append((nm, ref_of[v['lang']], v['lang']))
-    texts = {lang: render.texts(gen, lang, n, 777) for lang in {t[2] for t in todo}}
+        todo.append((v, ref_of[v['lang']]))
+    texts = {lang: render.texts(gen, lang, n, 777) for lang in {v['lang'] for v, _ in todo}}
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max_workers=max(1, jobs)) as ex:
-        res = list(ex.map(_offset_one, [(nm, ref, texts[lang], tmp) for nm, ref, lang in todo]))
-    return {nm: r for (nm, _, _), r in zip(todo, res)}
+        res = list(ex.map(_offset_one, [(v, ref, texts[v['lang']], tmp) for v, ref in todo]))
+    return {v['name']: r for (v, _), r in zip(todo, res)}
 
 
 def _offset_one(arg):
     import os
     import render
-    voice, ref, texts, tmp = arg
+    v, ref, texts, tmp = arg
+    voice = v['name'].split('-', 1)[1]
     d, used = [], 0
     for k, text in enumerate(texts):
-        files = {}
-        for v in (ref, voice):
-            pho, sg = render.mbrola_pho(v, text)
-            base = os.path.join(tmp, '%s_%s_%d' % (voice, v, k))
+        base = os.path.join(tmp, '%s_%d' % (v['name'], k))
+        pho, rs = render.mbrola_pho(ref, text)
+        with open(base + '.pho', 'w') as f:
+            f.write(pho)
+        if not render.run_mbrola(os.path.join(render.MBROLA_DIR, ref, ref), base + '.pho',
+                                 base + '_ref.wav'):
+            continue
+        rs = [(a, b, re_aspirated(nm)) for a, b, nm in render.merge_pauses(rs)]
+        if v['family'] == 'flite':
+            if not render.render_flite(v, text, base, _Mid()):
+                continue
+            ts = render.merge_pauses([(a, b, ARPA_TO_US.get(nm, nm)) for a, b, nm in read_lab(base + '.lab')])
+        else:
+            pho, ts = render.mbrola_pho(voice, text)
             with open(base + '.pho', 'w') as f:
                 f.write(pho)
-            if not render.run_mbrola(os.path.join(render.MBROLA_DIR, v, v), base + '.pho',
-                                     base + '.wav'):
-                break
-            files[v] = (base + '.wav', render.merge_pauses(sg))
-        if len(files) < 2:
-            continue
-        rx, rfs = read_wav(files[ref][0])
-        x, fs = read_wav(files[voice][0])
-        e = label_offsets(rx, rfs, files[ref][1], x, fs, files[voice][1])
+            if not render.run_mbrola(os.path.join(render.MBROLA_DIR, voice, voice),
+                                     base + '.pho', base + '.wav'):
+                continue
+            ts = [(a, b, re_aspirated(nm)) for a, b, nm in render.merge_pauses(ts)]
+        rx, rfs = read_wav(base + '_ref.wav')
+        x, fs = read_wav(base + '.wav')
+        e = label_offsets(rx, rfs, rs, x, fs, ts)
         d.extend(e)
         used += len(e) > 0
     if not d:
@@ -471,6 +493,10 @@ def _offset_one(arg):
     d = np.array(d)
     t = d[np.abs(d) <= 60]
     return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
+
+
+def re_aspirated(name):
+    return name[:-2] if name in ('t_h', 'p_h', 'k_h') else name
 
 
 def read_lab(path):

@@ -420,20 +420,26 @@ ARPA_TO_US = {'pau': '_', 'aa': 'A', 'ae': '{', 'ah': 'V', 'ao': 'O', 'aw': 'aU'
               'zh': 'Z', 'th': 'T', 'dh': 'D', 'hh': 'h', 'y': 'j'}
 
 
+# Open JTalk's phone names as espeak-ng's Japanese voices (the MBROLA labels) name them.
+JTALK_TO_JP = {'sil': '_', 'pau': '_', 'y': 'j', 'sh': 'S', 'ch': 'c', 'I': 'i'}
+
+
 class _Mid:
-    """A stand-in for render.py's random source: tempo 1, pitch unchanged."""
+    """A stand-in for render.py's random source: tempo 1 (a range around 1), pitch unchanged
+    (a range around 0)."""
     def uniform(self, a, b):
-        return 1.0 if a < 1.0 < b else (a + b) / 2
+        return 1.0 if 0 < a < 1.0 < b else (a + b) / 2
 
 
 def offsets(n, gen, names=None, jobs=1):
-    """Signed label offset of each MBROLA and flite voice against its language's reference
-    MBROLA voice (flite: us1): both render the same texts at tempo 1 and pitch 0, the voice's
+    """Signed label offset of each MBROLA, flite and Open JTalk voice against its language's
+    reference MBROLA voice (flite: us1, Open JTalk: jp1): both render the same texts at tempo 1 and pitch 0, the voice's
     audio (padded with 0.2 s of silence) is aligned as if unlabelled onto the reference's
     exact labels, and every inner boundary carried over is compared with the voice's own
     exact one. Positive: the voice's labels come before the sound the reference's labels mark
     (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
-    phone sequences share are compared (flite's ARPAbet mapped to the MBROLA names).
+    phone sequences share are compared (flite's and Open JTalk's names mapped to the MBROLA
+    labels').
     Returns {voice: (utterances, boundaries, trimmed mean ms, median ms)}; the trimmed mean
     leaves out differences over 60 ms (a word the DTW mismatched)."""
     import os
@@ -445,7 +451,8 @@ def offsets(n, gen, names=None, jobs=1):
     todo = []
     for v in render.voices().values():
         nm = v['name'].split('-', 1)[1]
-        if v['family'] not in ('mbrola', 'flite') or v['lang'] not in ref_of or nm == ref_of[v['lang']]:
+        if v['family'] not in ('mbrola', 'flite', 'openjtalk') or v['lang'] not in ref_of \
+                or nm == ref_of[v['lang']]:
             continue
         if names and nm not in names and v['name'] not in names:
             continue
@@ -475,6 +482,10 @@ def _offset_one(arg):
             if not render.render_flite(v, text, base, _Mid()):
                 continue
             ts = render.merge_pauses([(a, b, ARPA_TO_US.get(nm, nm)) for a, b, nm in read_lab(base + '.lab')])
+        elif v['family'] == 'openjtalk':
+            if not render.render_jtalk(v, text, base, _Mid()):
+                continue
+            ts = render.merge_pauses([(a, b, JTALK_TO_JP.get(nm, nm)) for a, b, nm in read_lab(base + '.lab')])
         else:
             pho, ts = render.mbrola_pho(voice, text)
             with open(base + '.pho', 'w') as f:

@@ -50,8 +50,8 @@ MBROLA_FIX = {
 # (`align.py --offsets 60`, docs/corpus.md). Every voice is within +-7.3 ms of its reference
 # except us3, whose boundaries come 18 ms before the sound the other English voices' labels
 # mark. An MBROLA voice whose offset is a hop (10 ms) or more gets its inner boundaries moved
-# by it (scaled by the utterance's tempo). flite (measured against us1, a looser comparison
-# across techniques) is reported in docs/corpus.md, not calibrated.
+# by it (scaled by the utterance's tempo). flite and Open JTalk (measured against us1 and
+# jp1, a looser comparison across techniques) are reported in docs/corpus.md, not calibrated.
 MBROLA_LABEL_SHIFT_MS = {'us3': 18.0}
 
 

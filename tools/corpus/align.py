@@ -411,7 +411,6 @@ def label_offsets(rx, rfs, rs, x, fs, ts):
     return d
 
 
-
 # flite's ARPAbet as the English MBROLA voices name the same phones (us1's names; its
 # aspirated t_h p_h k_h are compared as t p k), for comparing flite's labels with theirs.
 ARPA_TO_US = {'pau': '_', 'aa': 'A', 'ae': '{', 'ah': 'V', 'ao': 'O', 'aw': 'aU', 'ax': '@',
@@ -433,9 +432,9 @@ class _Mid:
 
 def offsets(n, gen, names=None, jobs=1):
     """Signed label offset of each MBROLA, flite and Open JTalk voice against its language's
-    reference MBROLA voice (flite: us1, Open JTalk: jp1): both render the same texts at tempo 1 and pitch 0, the voice's
-    audio (padded with 0.2 s of silence) is aligned as if unlabelled onto the reference's
-    exact labels, and every inner boundary carried over is compared with the voice's own
+    reference MBROLA voice (flite: us1, Open JTalk: jp1): both render the same texts at tempo
+    1 and pitch 0, the voice's audio (padded with 0.2 s of silence) is aligned as if
+    unlabelled onto the reference's exact labels, and every inner boundary carried over is compared with the voice's own
     exact one. Positive: the voice's labels come before the sound the reference's labels mark
     (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
     phone sequences share are compared (flite's and Open JTalk's names mapped to the MBROLA
@@ -477,15 +476,17 @@ def _offset_one(arg):
         if not render.run_mbrola(os.path.join(render.MBROLA_DIR, ref, ref), base + '.pho',
                                  base + '_ref.wav'):
             continue
-        rs = [(a, b, re_aspirated(nm)) for a, b, nm in render.merge_pauses(rs)]
+        rs = [(a, b, unaspirated(nm)) for a, b, nm in render.merge_pauses(rs)]
         if v['family'] == 'flite':
             if not render.render_flite(v, text, base, _Mid()):
                 continue
-            ts = render.merge_pauses([(a, b, ARPA_TO_US.get(nm, nm)) for a, b, nm in read_lab(base + '.lab')])
+            ts = render.merge_pauses([(a, b, ARPA_TO_US.get(nm, nm))
+                                      for a, b, nm in read_lab(base + '.lab')])
         elif v['family'] == 'openjtalk':
             if not render.render_jtalk(v, text, base, _Mid()):
                 continue
-            ts = render.merge_pauses([(a, b, JTALK_TO_JP.get(nm, nm)) for a, b, nm in read_lab(base + '.lab')])
+            ts = render.merge_pauses([(a, b, JTALK_TO_JP.get(nm, nm))
+                                      for a, b, nm in read_lab(base + '.lab')])
         else:
             pho, ts = render.mbrola_pho(voice, text)
             with open(base + '.pho', 'w') as f:
@@ -493,7 +494,7 @@ def _offset_one(arg):
             if not render.run_mbrola(os.path.join(render.MBROLA_DIR, voice, voice),
                                      base + '.pho', base + '.wav'):
                 continue
-            ts = [(a, b, re_aspirated(nm)) for a, b, nm in render.merge_pauses(ts)]
+            ts = [(a, b, unaspirated(nm)) for a, b, nm in render.merge_pauses(ts)]
         rx, rfs = read_wav(base + '_ref.wav')
         x, fs = read_wav(base + '.wav')
         e = label_offsets(rx, rfs, rs, x, fs, ts)
@@ -506,7 +507,8 @@ def _offset_one(arg):
     return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
 
 
-def re_aspirated(name):
+def unaspirated(name):
+    """us1's aspirated stops (t_h p_h k_h) under their plain names."""
     return name[:-2] if name in ('t_h', 'p_h', 'k_h') else name
 
 

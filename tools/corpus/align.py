@@ -434,9 +434,9 @@ def offsets(n, gen, names=None, jobs=1):
     """Signed label offset of each MBROLA, flite and Open JTalk voice against its language's
     reference MBROLA voice (flite: us1, Open JTalk: jp1): both render the same texts at tempo
     1 and pitch 0, the voice's audio (padded with 0.2 s of silence) is aligned as if
-    unlabelled onto the reference's exact labels, and every inner boundary carried over is compared with the voice's own
-    exact one. Positive: the voice's labels come before the sound the reference's labels mark
-    (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
+    unlabelled onto the reference's exact labels, and every inner boundary carried over is
+    compared with the voice's own exact one. Positive: the voice's labels come before the
+    sound the reference's labels mark (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
     phone sequences share are compared (flite's and Open JTalk's names mapped to the MBROLA
     labels').
     Returns {voice: (utterances, boundaries, trimmed mean ms, median ms)}; the trimmed mean

@@ -42,12 +42,12 @@ export async function startServer(args = [], env = {}) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /* The server logs through a writer thread (server/log.c), so a line can reach the pipe after
- * the HTTP answer that followed the event: wait (bounded, 5 s) until `re` has matched `n`
- * lines of srv's log, then return the log for the caller's own assertions. */
+ * the HTTP answer that followed the event: wait (bounded, 5 s) until `re` matches at least `n`
+ * lines of srv's log, then return the matching lines (fewer if the wait ran out). */
 export async function waitLog(srv, re, n = 1, ms = 5000) {
-  const count = () => srv.log().split('\n').filter((l) => re.test(l)).length;
-  for (let t = Date.now(); count() < n && Date.now() - t < ms; ) await sleep(20);
-  return srv.log();
+  const lines = () => srv.log().split('\n').filter((l) => re.test(l));
+  for (let t = Date.now(); lines().length < n && Date.now() - t < ms; ) await sleep(20);
+  return lines();
 }
 
 export async function token(srv, { key = 'test-key', expireAt } = {}) {

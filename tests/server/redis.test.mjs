@@ -118,7 +118,7 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     assert.equal(await metric(a, 'avatarkit_redis_up'), 0);
     // One line per change of state, saying what it means.
     const down = /redis 127\.0\.0\.1:\d+ unreachable \([^)]+\): new sessions refused with 503/;
-    assert.match(await waitLog(a, down), down);
+    assert.ok((await waitLog(a, down)).length >= 1, a.log());
 
     // The session opened before the outage keeps streaming.
     sendAudio(live, 'during', makePcm(16000, 0.5, 2), 3200);
@@ -129,7 +129,7 @@ test('a token used on node A is refused on node B; Redis down refuses new sessio
     redis = await startRedis(rport);
     assert.equal((await waitRedis(b, 'up')).body.redis, 'up');
     const up = /redis 127\.0\.0\.1:\d+ reachable/;
-    assert.equal((await waitLog(b, up, 2)).match(new RegExp(up.source, 'g'))?.length, 2, b.log()); // at start, after
+    assert.equal((await waitLog(b, up, 2)).length, 2, b.log()); // at start, after
     // Each node finds Redis back on its own schedule (its reconnect backoff, at most 2 s): A may
     // still be waiting out its backoff when B is already up, and would answer 503 until then.
     assert.equal((await waitRedis(a, 'up')).body.redis, 'up');

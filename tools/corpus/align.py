@@ -321,6 +321,20 @@ def align_files(ref_wav, segs, tgt_wav):
     return fix_edges(fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs), tx, tfs)
 
 
+def pad_target(x, fs, ts, rs, lead, tail):
+    """The target x with lead and tail samples of silence (real targets, pico and RHVoice, come
+    with their own), its labels ts moved and closed by pauses to match, and the reference's
+    labels rs opened by an empty pause where they start on a sound."""
+    import os
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from render import merge_pauses
+    x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
+    ts = [(0.0, lead / fs, '_')] + [(a + lead / fs, b + lead / fs, nm) for a, b, nm in ts]
+    ts = merge_pauses(ts + [(ts[-1][1], len(x) / fs, '_')])
+    rs = [(0.0, 0.0, '_')] + list(rs) if rs[0][2] != '_' else list(rs)
+    return x, ts, rs
+
+
 def measure(n_per_lang, gen):
     """Boundary error of the aligner against exact labels: an MBROLA voice rendered with a
     random tempo (0.8-1.25) and pitch (+-4 semitones) is aligned as if unlabelled to the
@@ -355,11 +369,8 @@ def measure(n_per_lang, gen):
             # Real targets (pico, RHVoice) come with their own leading and trailing silence.
             x, fs = read_wav(files[tgt][0])
             lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
-            x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
+            x, ts, rs = pad_target(x, fs, ts, rs, lead, tail)
             write_wav(files[tgt][0], x, fs)
-            ts = [(0.0, lead / fs, '_')] + [(a + lead / fs, b + lead / fs, nm) for a, b, nm in ts]
-            ts = render.merge_pauses(ts + [(ts[-1][1], len(x) / fs, '_')])
-            rs = [(0.0, 0.0, '_')] + rs if rs[0][2] != '_' else rs
             if [s[2] for s in rs] != [s[2] for s in ts]:
                 continue
             al = align_files(files[ref][0], rs, files[tgt][0])
@@ -388,14 +399,8 @@ def label_offsets(rx, rfs, rs, x, fs, ts):
     compared (a voice's espeak-ng rules can differ from the reference's by a phone here and
     there), not the utterance's edges."""
     import difflib
-    import os
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from render import merge_pauses as merge_segs
     pad = int(0.2 * fs)
-    xp = np.concatenate([np.zeros(pad), x, np.zeros(pad)])
-    ts = [(0.0, pad / fs, '_')] + [(a + pad / fs, b + pad / fs, nm) for a, b, nm in ts]
-    ts = merge_segs(ts + [(ts[-1][1], len(xp) / fs, '_')])
-    rs = [(0.0, 0.0, '_')] + list(rs) if rs[0][2] != '_' else list(rs)
+    xp, ts, rs = pad_target(x, fs, ts, rs, pad, pad)
     rs = rs + [(rs[-1][1], rs[-1][1], '_')] if rs[-1][2] != '_' else rs
     if len(rx) < WIN or len(xp) < WIN:
         return []
@@ -436,9 +441,9 @@ def offsets(n, gen, names=None, jobs=1):
     1 and pitch 0, the voice's audio (padded with 0.2 s of silence) is aligned as if
     unlabelled onto the reference's exact labels, and every inner boundary carried over is
     compared with the voice's own exact one. Positive: the voice's labels come before the
-    sound the reference's labels mark (its database puts phone boundaries earlier). Only boundaries inside runs of phones both
-    phone sequences share are compared (flite's and Open JTalk's names mapped to the MBROLA
-    labels').
+    sound the reference's labels mark (its database puts phone boundaries earlier). Only
+    boundaries inside runs of phones both sequences share are compared (flite's and Open
+    JTalk's names mapped to the MBROLA labels').
     Returns {voice: (utterances, boundaries, trimmed mean ms, median ms)}; the trimmed mean
     leaves out differences over 60 ms (a word the DTW mismatched)."""
     import os
@@ -470,13 +475,9 @@ def _offset_one(arg):
     d, used = [], 0
     for k, text in enumerate(texts):
         base = os.path.join(tmp, '%s_%d' % (v['name'], k))
-        pho, rs = render.mbrola_pho(ref, text)
-        with open(base + '.pho', 'w') as f:
-            f.write(pho)
-        if not render.run_mbrola(os.path.join(render.MBROLA_DIR, ref, ref), base + '.pho',
-                                 base + '_ref.wav'):
+        rs = _mbrola_plain(ref, text, base + '_ref')
+        if rs is None:
             continue
-        rs = [(a, b, unaspirated(nm)) for a, b, nm in render.merge_pauses(rs)]
         if v['family'] == 'flite':
             if not render.render_flite(v, text, base, _Mid()):
                 continue
@@ -488,13 +489,9 @@ def _offset_one(arg):
             ts = render.merge_pauses([(a, b, JTALK_TO_JP.get(nm, nm))
                                       for a, b, nm in read_lab(base + '.lab')])
         else:
-            pho, ts = render.mbrola_pho(voice, text)
-            with open(base + '.pho', 'w') as f:
-                f.write(pho)
-            if not render.run_mbrola(os.path.join(render.MBROLA_DIR, voice, voice),
-                                     base + '.pho', base + '.wav'):
+            ts = _mbrola_plain(voice, text, base)
+            if ts is None:
                 continue
-            ts = [(a, b, unaspirated(nm)) for a, b, nm in render.merge_pauses(ts)]
         rx, rfs = read_wav(base + '_ref.wav')
         x, fs = read_wav(base + '.wav')
         e = label_offsets(rx, rfs, rs, x, fs, ts)
@@ -507,9 +504,19 @@ def _offset_one(arg):
     return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
 
 
-def unaspirated(name):
-    """us1's aspirated stops (t_h p_h k_h) under their plain names."""
-    return name[:-2] if name in ('t_h', 'p_h', 'k_h') else name
+def _mbrola_plain(voice, text, base):
+    """Renders text with an MBROLA voice at tempo 1 and pitch 0 into base.wav; its labels
+    (pauses merged, aspirated stops t_h p_h k_h under their plain names), or None."""
+    import os
+    import render
+    pho, segs = render.mbrola_pho(voice, text)
+    with open(base + '.pho', 'w') as f:
+        f.write(pho)
+    if not render.run_mbrola(os.path.join(render.MBROLA_DIR, voice, voice), base + '.pho',
+                             base + '.wav'):
+        return None
+    return [(a, b, nm[:-2] if nm in ('t_h', 'p_h', 'k_h') else nm)
+            for a, b, nm in render.merge_pauses(segs)]
 
 
 def read_lab(path):

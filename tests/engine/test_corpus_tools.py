@@ -10,7 +10,9 @@
    output path equal to the input is refused without leaving a file behind.
 2. The DTW aligner (tools/corpus/align.py) on a synthetic case: a sequence of distinct sounds
    and a version with other durations (0.6-1.6 x per segment), other loudness and a different
-   "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median).
+   "speaker" (frequencies shifted); carried-over boundaries land within 20 ms (median), and
+   the path cost ranks a reference with the same sounds before one with others in places
+   (how render.align chooses among references, with its margin rule).
 3. The noisy-pause crop of train.py --gap (tools/train/bg.py noisy_gap): rest targets in the
    pause, a ramp down from the speech pose, the noise under all of it at >= 20 dB SNR.
 4. The aligner's edge fix (align.fix_edges) on a synthetic case, and bg.gap_signal (what
@@ -240,6 +242,17 @@ def test_align():
     check(len([nm for nm in names if nm != '_']) == len(kinds), 'aligner keeps every phone (%s)' % names)
     check(np.median(err) < 20, 'aligner median boundary error %.1f ms < 20 (errors %s)'
           % (np.median(err), np.round(err)))
+    # The path cost ranks references (render.align keeps the best match): a reference that
+    # says the same sounds matches the target better than one that says others in places.
+    _, c_same = align.align(rx, fs, rseg, tx, fs, with_cost=True)
+    kinds[2], kinds[4], kinds[8] = 'fric', 'm', 'a'
+    ox, oseg = render(dur, 1.0, 1.0)
+    _, c_other = align.align(ox, fs, oseg, tx, fs, with_cost=True)
+    check(c_same < c_other, 'path cost: same sounds %.3f < other sounds %.3f' % (c_same, c_other))
+    import render as rd
+    check(rd.pick_reference([5.0, 4.8, 4.0], 0.5) == 2 and rd.pick_reference([5.0, 4.7], 0.5) == 0
+          and rd.pick_reference([5.0, 5.2], 0.5) == 0 and rd.pick_reference([5.0], 0.5) == 0,
+          'another reference replaces the first only when cheaper by more than the margin')
 
 
 def test_fix_pauses():

@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """Forced alignment by dynamic time warping for synthesizers without timing output (SVOX
 pico, RHVoice): the voice's audio is warped onto a reference rendering of the same text with
-exact phone labels (an MBROLA voice driven by espeak-ng), and the reference's phone
-boundaries are carried over along the warping path.
+exact phone labels (an MBROLA voice driven by espeak-ng; for English also flite awb and rms,
+the best-matching reference per utterance kept, render.ALIGN_REFS), and the reference's
+phone boundaries are carried over along the warping path.
 
 Features: 13 mel cepstra (c1..c13) and their deltas per 10 ms hop (25 ms window, 16 kHz),
 each utterance normalised to zero mean and unit variance per coefficient (removes most of
-the speaker and channel difference). DTW: Euclidean distance, steps (1,0) (0,1) (1,1) with the
-diagonal step weighted 2 (symmetric), inside a band of +-max(25 frames, 20 %) around the
+the speaker and channel difference), and log energy weighted 2. DTW: Euclidean distance,
+steps (1,1) (1,2) (2,1) (1,3) (3,1), inside a band of +-max(25 frames, 20 %) around the
 length-scaled diagonal.
 
 Also usable from the command line to measure the aligner against exact labels:
   align.py --measure N   (renders N MBROLA utterance pairs per language and reports the
                           boundary error, see docs/corpus.md)
+  align.py --measure-refs N GEN VOICE...  (the same on MBROLA or flite voices aligned as if
+                          unlabelled, per reference and with the per-utterance pick)
   align.py --offsets N   (the signed offset of each MBROLA voice's exact labels against its
                           language's reference voice, see docs/corpus.md)"""
 import struct
@@ -200,7 +203,7 @@ def transfer(segs, pi, pj, n_ref, dur_tgt):
     return res
 
 
-def align(ref_x, ref_fs, segs, tgt_x, tgt_fs):
+def align(ref_x, ref_fs, segs, tgt_x, tgt_fs, with_cost=False):
     r = resample(ref_x, ref_fs)
     t = resample(tgt_x, tgt_fs)
     # The reference (MBROLA) starts and ends on a sound; the target has its own leading and
@@ -219,7 +222,10 @@ def align(ref_x, ref_fs, segs, tgt_x, tgt_fs):
             segs.append(sg)
     fr, ft = features(r), features(t)
     pi, pj = dtw(fr, ft)
-    return transfer(segs, pi, pj, len(fr), len(t) / FS)
+    out = transfer(segs, pi, pj, len(fr), len(t) / FS)
+    if with_cost:  # mean feature distance along the path: how well the two renders match
+        return out, float(np.mean(np.sqrt(((fr[pi] - ft[pj]) ** 2).sum(1))))
+    return out
 
 
 STEP = HOP / 2 / FS  # level_5ms's frame step (s)
@@ -313,12 +319,16 @@ def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
     return [tuple(sg) for sg in out if sg[1] > sg[0] or sg[2] != '_']
 
 
-def align_files(ref_wav, segs, tgt_wav):
+def align_files(ref_wav, segs, tgt_wav, with_cost=False):
+    """The reference's labels carried onto the target's audio, pauses and edges fixed (and
+    the path's mean feature distance with with_cost), or None."""
     rx, rfs = read_wav(ref_wav)
     tx, tfs = read_wav(tgt_wav)
     if len(rx) < WIN or len(tx) < WIN:
         return None
-    return fix_edges(fix_pauses(align(rx, rfs, segs, tx, tfs), tx, tfs), tx, tfs)
+    out, cost = align(rx, rfs, segs, tx, tfs, with_cost=True)
+    out = fix_edges(fix_pauses(out, tx, tfs), tx, tfs)
+    return (out, cost) if with_cost else out
 
 
 def pad_target(x, fs, ts, rs, lead, tail):
@@ -504,6 +514,79 @@ def _offset_one(arg):
     return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
 
 
+def measure_refs(n, gen, targets, margins=(0.0, 0.1, 0.2, 0.3, 0.5)):
+    """Boundary error of the aligner on voices with exact labels, per reference and with the
+    per-utterance pick render.align makes (the lowest path cost): each target (MBROLA or flite,
+    English) renders n texts at a random tempo and pitch with 0.05-0.4 s of silence either
+    side (the pick at each of several margins, render.pick_reference), and every boundary inside runs of phones the aligned and the exact labels share
+    (flite's names mapped to us1's) is compared. The share of the target's phones inside such
+    runs is reported too (a reference that spells the pseudo-words differently shares fewer).
+    Returns table rows."""
+    import difflib
+    import os
+    import random
+    import tempfile
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import render
+    vs = {v['name']: v for v in render.voices().values()}
+
+    def plain(nm):
+        nm = '_' if nm in ('pau', '_') else ARPA_TO_US.get(nm, nm)
+        return nm[:-2] if nm in ('t_h', 'p_h', 'k_h') else nm
+
+    rows = ['| target <- reference | utterances | boundaries | phones matched | median | p90 | '
+            'within 20 ms |', '|---|---|---|---|---|---|---|']
+    tmp = tempfile.mkdtemp()
+    for tgt in targets:
+        v = vs[tgt]
+        rnd = random.Random(5)
+        refs = [r for r in render.ALIGN_REFS[v['lang']] if r.replace(':', '-') != tgt]
+        picks = ['pick %.2f' % m for m in margins]
+        err = {r: [] for r in refs + picks}
+        cov = {r: [0, 0] for r in refs + picks}
+        used = 0
+        for text in render.texts(gen, v['lang'], n, 777):
+            got_all = []
+            base = os.path.join(tmp, 't')
+            if not render.FAMILY[v['family']](v, text, base, rnd):
+                continue
+            ts = render.merge_pauses([(a, b, plain(nm)) for a, b, nm in read_lab(base + '.lab')])
+            x, fs = read_wav(base + '.wav')
+            lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
+            x, ts, _ = pad_target(x, fs, ts, [(0.0, 0.0, '_')], lead, tail)
+            write_wav(base + '.wav', x, fs)
+            for ref in refs:
+                r = render.ref_render(ref, text, base + '.ref')
+                got = r and align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True)
+                if not got:
+                    continue
+                al = [(a, b, plain(nm)) for a, b, nm in got[0]]
+                sm = difflib.SequenceMatcher(None, [s[2] for s in al], [s[2] for s in ts],
+                                             autojunk=False)
+                d, hit = [], 0
+                for i, j, m in sm.get_matching_blocks():
+                    hit += m
+                    d += [abs(al[i + k][0] - ts[j + k][0]) * 1000 for k in range(1, m)]
+                err[ref] += d
+                cov[ref][0] += hit
+                cov[ref][1] += len(ts)
+                got_all.append((got[1], d, hit))
+            if not got_all:
+                continue
+            used += 1
+            for m, key in zip(margins, picks):
+                best = got_all[render.pick_reference([c for c, _, _ in got_all], m)]
+                err[key] += best[1]
+                cov[key][0] += best[2]
+                cov[key][1] += len(ts)
+        for key, d in err.items():
+            d = np.array(d) if d else np.array([np.nan])
+            rows.append('| %s <- %s | %d | %d | %.0f %% | %.1f ms | %.1f ms | %.0f %% |' % (
+                tgt, key, used, len(d), 100.0 * cov[key][0] / max(1, cov[key][1]),
+                np.median(d), np.percentile(d, 90), 100 * np.mean(d <= 20)))
+    return rows
+
+
 def _mbrola_plain(voice, text, base):
     """Renders text with an MBROLA voice at tempo 1 and pitch 0 into base.wav; its labels
     (pauses merged, aspirated stops t_h p_h k_h under their plain names), or None."""
@@ -604,9 +687,14 @@ if __name__ == '__main__':
         for v, (u, b, m, med) in res.items():
             print('| %s | %d | %d | %+.1f ms | %+.1f ms |' % (v, u, b, m, med))
         sys.exit(0)
+    if len(sys.argv) >= 5 and sys.argv[1] == '--measure-refs':
+        for line in measure_refs(int(sys.argv[2]), sys.argv[3], sys.argv[4:]):
+            print(line)
+        sys.exit(0)
     if len(sys.argv) >= 4 and sys.argv[1] == '--measure':
         for line in measure(int(sys.argv[2]), sys.argv[3]):
             print(line)
     else:
         sys.exit('usage: align.py --measure N GEN_BIN | --offsets N GEN_BIN [VOICE...] | '
+                 '--measure-refs N GEN_BIN VOICE... | '
                  '--edge-report MANIFEST... | --fix-labels MANIFEST...')

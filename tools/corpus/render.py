@@ -8,8 +8,11 @@ Exact timing: MBROLA (espeak-ng --pho durations), flite (-psdur segment ends), O
 MBROLA rendering of the same text with exact labels (align.py). Texts come from ak_gen_data
 --print-text (the same syllable inventories as the espeak data), seeded by voice id.
 
-Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] > manifest
-Deterministic for a given (voice, N, seed)."""
+Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] [--aligned] > manifest
+Deterministic for a given (voice, N, seed). --aligned labels an MBROLA or flite voice the way
+pico and RHVoice are labelled (its exact labels thrown away, the audio aligned to the
+reference voice): the same audio under both kinds of labels measures what the aligner costs
+an evaluation (docs/corpus.md)."""
 import os
 import random
 import re
@@ -23,6 +26,22 @@ JTALK_VOICE = '/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.
 MBROLA_DIR = '/usr/share/mbrola'
 # Reference MBROLA voice per language for aligning pico/RHVoice (a train voice).
 ALIGN_REF = {'en': 'us1', 'de': 'de1', 'fr': 'fr1', 'es': 'es1', 'it': 'it1'}
+# The references an aligned voice is aligned to (train voices; the best match per utterance
+# is kept). English adds flite's awb and rms: the texts are pseudo-words, and flite spells
+# them with CMU-dictionary letter-to-sound rules like the other English synthesizers, where
+# espeak-ng (which drives MBROLA) often spells them otherwise (2026-12-04, docs/corpus.md).
+ALIGN_REFS = {lang: ['mbrola:' + ref] for lang, ref in ALIGN_REF.items()}
+ALIGN_REFS['en'] += ['flite:awb', 'flite:rms']
+# A later reference replaces the first only where its path cost is lower by this much (costs
+# of different speakers are not equally scaled; align.py --measure-refs).
+ALIGN_MARGIN = 0.5
+
+
+def pick_reference(costs, margin=ALIGN_MARGIN):
+    """Index of the reference to keep: the first (the language's MBROLA voice) unless
+    another's path cost is lower by more than margin; then the lowest."""
+    best = min(range(len(costs)), key=lambda i: costs[i])
+    return best if costs[best] < costs[0] - margin else 0
 PICO_LANG = {'en-US', 'en-GB', 'de-DE', 'es-ES', 'fr-FR', 'it-IT'}
 # espeak-ng 1.51 (Debian 12) names phones that some MBROLA databases lack (its es, it1, it3 and jp
 # translation tables; fixed upstream later): mbrola -e replaces every diphone with such a phone
@@ -240,24 +259,49 @@ def render_rhvoice(v, text, base, rnd):
     return 'aligned' if r.returncode == 0 else None
 
 
-def align(v, text, base, rnd):
-    import align as al  # numpy; only needed for the aligned families
-    ref = ALIGN_REF[v['lang']]
-    pho, segs = mbrola_pho(ref, text)
-    with open(base + '.ref.pho', 'w') as f:
+def ref_render(ref, text, base):
+    """Renders text with a reference voice ('mbrola:us1', 'flite:awb') at its own tempo and
+    pitch into base.wav: (its exact labels, pauses named '_' and merged; phone set), or None."""
+    import align as al
+    fam, name = ref.split(':')
+    if fam == 'flite':
+        if not render_flite({'name': 'flite-' + name}, text, base, al._Mid()):
+            return None
+        segs = [(a, b, '_' if nm == 'pau' else nm) for a, b, nm in al.read_lab(base + '.lab')]
+        os.unlink(base + '.lab')
+        return merge_pauses(segs), 'arpabet'
+    pho, segs = mbrola_pho(name, text)
+    with open(base + '.pho', 'w') as f:
         f.write(pho)
-    db = os.path.join(MBROLA_DIR, ref, ref)
-    ok = run_mbrola(db, base + '.ref.pho', base + '.ref.wav')
-    os.unlink(base + '.ref.pho')
-    if not ok:  # a reference with silent holes would misplace the aligned boundaries
+    ok = run_mbrola(os.path.join(MBROLA_DIR, name, name), base + '.pho', base + '.wav')
+    os.unlink(base + '.pho')
+    # a reference with silent holes would misplace the aligned boundaries
+    return (merge_pauses(segs), 'sampa') if ok else None
+
+
+def align(v, text, base, rnd):
+    """Labels base.wav by the reference of its language whose rendering of the same text its
+    audio matches best (the lowest mean feature distance along the warping path)."""
+    import align as al  # numpy; only needed for the aligned families
+    got = []
+    for ref in ALIGN_REFS[v['lang']]:
+        if ref.replace(':', '-') == v['name']:  # --aligned on a reference voice itself
+            continue
+        r = ref_render(ref, text, base + '.ref')
+        if not r:
+            continue
+        a = al.align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True)
+        os.unlink(base + '.ref.wav')
+        if a:
+            got.append((a[0], a[1], r[1], ref))
+    if not got:
         return None
-    segs = merge_pauses(segs)
-    out = al.align_files(base + '.ref.wav', segs, base + '.wav')
-    os.unlink(base + '.ref.wav')
-    if not out:
-        return None
+    out, _, style, ref = got[pick_reference([g[1] for g in got])]
+    if style == 'arpabet':
+        out = [(a, b, 'pau' if nm == '_' else nm) for a, b, nm in out]
     write_lab(base + '.lab', out)
-    return 'sampa'
+    print('reference %s %s' % (os.path.basename(base), ref), file=sys.stderr)
+    return style
 
 
 FAMILY = {'mbrola': render_mbrola, 'flite': render_flite, 'openjtalk': render_jtalk,
@@ -267,12 +311,17 @@ FAMILY = {'mbrola': render_mbrola, 'flite': render_flite, 'openjtalk': render_jt
 def main():
     a = sys.argv[1:]
     seed = 1
+    force_align = '--aligned' in a
+    if force_align:
+        a.remove('--aligned')
     if '--seed' in a:
         i = a.index('--seed')
         seed = int(a[i + 1])
         del a[i:i + 2]
     gen, vid, n, outdir = a[0], int(a[1]), int(a[2]), a[3]
     v = voices()[vid]
+    if force_align and v['lang'] not in ALIGN_REF:
+        sys.exit('render.py: --aligned: no reference voice for %s' % v['lang'])
     os.makedirs(outdir, exist_ok=True)
     lang = v['lang']
     # up to 3 N texts for N utterances: a rendering can be refused (an MBROLA diphone the
@@ -287,7 +336,7 @@ def main():
         if lang == 'ja' and v['family'] == 'mbrola':
             text = text.replace('\u3002', '\u3001')
         st = FAMILY[v['family']](v, text, base, rnd)
-        if st == 'aligned':
+        if st == 'aligned' or (st and force_align):
             st = align(v, text, base, rnd)
         if not st:
             print('render failed: %s %r' % (base, text), file=sys.stderr)

@@ -14,8 +14,9 @@ length-scaled diagonal.
 Also usable from the command line to measure the aligner against exact labels:
   align.py --measure N   (renders N MBROLA utterance pairs per language and reports the
                           boundary error, see docs/corpus.md)
-  align.py --measure-refs N GEN VOICE...  (the same on MBROLA or flite voices aligned as if
-                          unlabelled, per reference and with the per-utterance pick)
+  align.py --measure-refs N GEN VOICE... [--warps W,W...]  (the same on MBROLA or flite
+                          voices aligned as if unlabelled, per reference and with the
+                          per-utterance pick)
   align.py --offsets N   (the signed offset of each MBROLA voice's exact labels against its
                           language's reference voice, see docs/corpus.md)"""
 import struct
@@ -203,8 +204,12 @@ def transfer(segs, pi, pj, n_ref, dur_tgt):
     return res
 
 
-def align(ref_x, ref_fs, segs, tgt_x, tgt_fs, with_cost=False):
-    r = resample(ref_x, ref_fs)
+def align(ref_x, ref_fs, segs, tgt_x, tgt_fs, with_cost=False, warp=1.0):
+    """The reference's labels segs carried onto the target. warp != 1 first moves every
+    frequency of the reference by that factor (and its duration by the inverse, labels too):
+    a shorter or longer vocal tract, so that a reference of the other sex can match."""
+    r = resample(ref_x, ref_fs * warp)
+    segs = [(a / warp, b / warp, nm) for a, b, nm in segs]
     t = resample(tgt_x, tgt_fs)
     # The reference (MBROLA) starts and ends on a sound; the target has its own leading and
     # trailing silence: pad the reference with labelled pauses so that DTW can match them.
@@ -319,14 +324,16 @@ def fix_edges(segs, x, fs, loud_db=-30.0, min_run=0.02, max_closure=0.1):
     return [tuple(sg) for sg in out if sg[1] > sg[0] or sg[2] != '_']
 
 
-def align_files(ref_wav, segs, tgt_wav, with_cost=False):
+def align_files(ref_wav, segs, tgt_wav, with_cost=False, warps=(1.0,)):
     """The reference's labels carried onto the target's audio, pauses and edges fixed (and
-    the path's mean feature distance with with_cost), or None."""
+    the path's mean feature distance with with_cost), or None. With several warps (see
+    align) the one with the lowest path cost is kept."""
     rx, rfs = read_wav(ref_wav)
     tx, tfs = read_wav(tgt_wav)
     if len(rx) < WIN or len(tx) < WIN:
         return None
-    out, cost = align(rx, rfs, segs, tx, tfs, with_cost=True)
+    out, cost = min((align(rx, rfs, segs, tx, tfs, with_cost=True, warp=w) for w in warps),
+                    key=lambda oc: oc[1])
     out = fix_edges(fix_pauses(out, tx, tfs), tx, tfs)
     return (out, cost) if with_cost else out
 
@@ -514,7 +521,7 @@ def _offset_one(arg):
     return (used, len(d), float(t.mean()) if len(t) else float('nan'), float(np.median(d)))
 
 
-def measure_refs(n, gen, targets, margins=(0.0, 0.1, 0.2, 0.3, 0.5)):
+def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
     """Boundary error of the aligner on voices with exact labels, per reference and with the
     per-utterance pick render.align makes (the lowest path cost): each target (MBROLA or flite,
     English) renders n texts at a random tempo and pitch with 0.05-0.4 s of silence either
@@ -529,6 +536,7 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.1, 0.2, 0.3, 0.5)):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import render
     vs = {v['name']: v for v in render.voices().values()}
+    warps = render.ALIGN_WARPS if warps is None else warps
 
     def plain(nm):
         nm = '_' if nm in ('pau', '_') else ARPA_TO_US.get(nm, nm)
@@ -552,12 +560,16 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.1, 0.2, 0.3, 0.5)):
                 continue
             ts = render.merge_pauses([(a, b, plain(nm)) for a, b, nm in read_lab(base + '.lab')])
             x, fs = read_wav(base + '.wav')
+            a = rnd.uniform(0.82, 1.18)  # a vocal-tract warp, as the training data's
+            x = resample(x, fs * a, fs)
+            ts = [(s / a, e / a, nm) for s, e, nm in ts]
             lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
             x, ts, _ = pad_target(x, fs, ts, [(0.0, 0.0, '_')], lead, tail)
             write_wav(base + '.wav', x, fs)
             for ref in refs:
                 r = render.ref_render(ref, text, base + '.ref')
-                got = r and align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True)
+                got = r and align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True,
+                                        warps=warps)
                 if not got:
                     continue
                 al = [(a, b, plain(nm)) for a, b, nm in got[0]]
@@ -688,7 +700,13 @@ if __name__ == '__main__':
             print('| %s | %d | %d | %+.1f ms | %+.1f ms |' % (v, u, b, m, med))
         sys.exit(0)
     if len(sys.argv) >= 5 and sys.argv[1] == '--measure-refs':
-        for line in measure_refs(int(sys.argv[2]), sys.argv[3], sys.argv[4:]):
+        a = sys.argv[4:]
+        w = None
+        if '--warps' in a:  # --warps 1,0.85,1.18
+            i = a.index('--warps')
+            w = tuple(float(f) for f in a[i + 1].split(','))
+            del a[i:i + 2]
+        for line in measure_refs(int(sys.argv[2]), sys.argv[3], a, warps=w):
             print(line)
         sys.exit(0)
     if len(sys.argv) >= 4 and sys.argv[1] == '--measure':

@@ -34,7 +34,11 @@ ALIGN_REFS = {lang: ['mbrola:' + ref] for lang, ref in ALIGN_REF.items()}
 ALIGN_REFS['en'] += ['flite:awb', 'flite:rms']
 # A later reference replaces the first only where its path cost is lower by this much (costs
 # of different speakers are not equally scaled; align.py --measure-refs).
-ALIGN_MARGIN = 0.5
+ALIGN_MARGIN = 0.2
+# Each reference is also tried with its vocal tract shortened or lengthened (every frequency x
+# w, align.align): the references are a woman (us1) and two men (awb, rms), and without it the
+# path cost ranks references by the target's sex before its pronunciation.
+ALIGN_WARPS = (1.0, 0.85, 1.18)
 
 
 def pick_reference(costs, margin=ALIGN_MARGIN):
@@ -290,7 +294,8 @@ def align(v, text, base, rnd):
         r = ref_render(ref, text, base + '.ref')
         if not r:
             continue
-        a = al.align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True)
+        a = al.align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True,
+                           warps=ALIGN_WARPS)
         os.unlink(base + '.ref.wav')
         if a:
             got.append((a[0], a[1], r[1], ref))

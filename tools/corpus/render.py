@@ -4,8 +4,9 @@ ak_gen_data --list: one WAV (16-bit mono) and one label file (start end phone, s
 utterance, and manifest lines `wav TAB lab TAB lang-id TAB voice-id TAB phone-set`.
 
 Exact timing: MBROLA (espeak-ng --pho durations), flite (-psdur segment ends), Open JTalk
-(trace output labels). SVOX pico and RHVoice give no timing: their audio is aligned to an
-MBROLA rendering of the same text with exact labels (align.py). Texts come from ak_gen_data
+(trace output labels). SVOX pico and RHVoice give no timing: their audio is aligned to
+renderings of the same text with exact labels by reference voices (MBROLA; for English also
+flite), the best match kept per utterance (align(), align.py). Texts come from ak_gen_data
 --print-text (the same syllable inventories as the espeak data), seeded by voice id.
 
 Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] [--aligned] > manifest
@@ -28,7 +29,7 @@ MBROLA_DIR = '/usr/share/mbrola'
 ALIGN_REF = {'en': 'us1', 'de': 'de1', 'fr': 'fr1', 'es': 'es1', 'it': 'it1'}
 # The references an aligned voice is aligned to (train voices; the best match per utterance
 # is kept). English adds flite's awb and rms: the texts are pseudo-words, and flite spells
-# them with CMU-dictionary letter-to-sound rules like the other English synthesizers, where
+# them with CMU-dictionary letter-to-sound rules, as RHVoice does by its picks, where
 # espeak-ng (which drives MBROLA) often spells them otherwise (2026-12-04, docs/corpus.md).
 ALIGN_REFS = {lang: ['mbrola:' + ref] for lang, ref in ALIGN_REF.items()}
 ALIGN_REFS['en'] += ['flite:awb', 'flite:rms']
@@ -39,13 +40,6 @@ ALIGN_MARGIN = 0.2
 # w, align.align): the references are a woman (us1) and two men (awb, rms), and without it the
 # path cost ranks references by the target's sex before its pronunciation.
 ALIGN_WARPS = (1.0, 0.85, 1.18)
-
-
-def pick_reference(costs, margin=ALIGN_MARGIN):
-    """Index of the reference to keep: the first (the language's MBROLA voice) unless
-    another's path cost is lower by more than margin; then the lowest."""
-    best = min(range(len(costs)), key=lambda i: costs[i])
-    return best if costs[best] < costs[0] - margin else 0
 PICO_LANG = {'en-US', 'en-GB', 'de-DE', 'es-ES', 'fr-FR', 'it-IT'}
 # espeak-ng 1.51 (Debian 12) names phones that some MBROLA databases lack (its es, it1, it3 and jp
 # translation tables; fixed upstream later): mbrola -e replaces every diphone with such a phone
@@ -281,6 +275,13 @@ def ref_render(ref, text, base):
     os.unlink(base + '.pho')
     # a reference with silent holes would misplace the aligned boundaries
     return (merge_pauses(segs), 'sampa') if ok else None
+
+
+def pick_reference(costs, margin=ALIGN_MARGIN):
+    """Index of the reference to keep: the first (the language's MBROLA voice) unless
+    another's path cost is lower by more than margin; then the lowest."""
+    best = min(range(len(costs)), key=lambda i: costs[i])
+    return best if costs[best] < costs[0] - margin else 0
 
 
 def align(v, text, base, rnd):

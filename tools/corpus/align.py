@@ -523,11 +523,13 @@ def _offset_one(arg):
 
 def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
     """Boundary error of the aligner on voices with exact labels, per reference and with the
-    per-utterance pick render.align makes (the lowest path cost): each target (MBROLA or flite,
-    English) renders n texts at a random tempo and pitch with 0.05-0.4 s of silence either
-    side (the pick at each of several margins, render.pick_reference), and every boundary inside runs of phones the aligned and the exact labels share
-    (flite's names mapped to us1's) is compared. The share of the target's phones inside such
-    runs is reported too (a reference that spells the pseudo-words differently shares fewer).
+    per-utterance pick render.align makes (render.pick_reference, at each of several margins):
+    each target (an MBROLA or flite voice of a language with references) renders n texts at a
+    random tempo, pitch and vocal-tract warp (0.82-1.18) with 0.05-0.4 s of silence either
+    side, is aligned as if unlabelled (each reference tried at each of warps), and every
+    boundary inside runs of phones the aligned and the exact labels share (flite's names
+    mapped to us1's) is compared. The share of the target's phones inside such runs is
+    reported too (a reference that spells the pseudo-words otherwise shares fewer).
     Returns table rows."""
     import difflib
     import os
@@ -544,7 +546,8 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
 
     rows = ['| target <- reference | utterances | boundaries | phones matched | median | p90 | '
             'within 20 ms |', '|---|---|---|---|---|---|---|']
-    tmp = tempfile.mkdtemp()
+    tmpdir = tempfile.TemporaryDirectory()
+    tmp = tmpdir.name
     for tgt in targets:
         v = vs[tgt]
         rnd = random.Random(5)
@@ -560,9 +563,9 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
                 continue
             ts = render.merge_pauses([(a, b, plain(nm)) for a, b, nm in read_lab(base + '.lab')])
             x, fs = read_wav(base + '.wav')
-            a = rnd.uniform(0.82, 1.18)  # a vocal-tract warp, as the training data's
-            x = resample(x, fs * a, fs)
-            ts = [(s / a, e / a, nm) for s, e, nm in ts]
+            vt = rnd.uniform(0.82, 1.18)  # a vocal-tract warp, as the training data's
+            x = resample(x, fs * vt, fs)
+            ts = [(s / vt, e / vt, nm) for s, e, nm in ts]
             lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
             x, ts, _ = pad_target(x, fs, ts, [(0.0, 0.0, '_')], lead, tail)
             write_wav(base + '.wav', x, fs)
@@ -596,6 +599,7 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
             rows.append('| %s <- %s | %d | %d | %.0f %% | %.1f ms | %.1f ms | %.0f %% |' % (
                 tgt, key, used, len(d), 100.0 * cov[key][0] / max(1, cov[key][1]),
                 np.median(d), np.percentile(d, 90), 100 * np.mean(d <= 20)))
+    tmpdir.cleanup()
     return rows
 
 
@@ -714,5 +718,5 @@ if __name__ == '__main__':
             print(line)
     else:
         sys.exit('usage: align.py --measure N GEN_BIN | --offsets N GEN_BIN [VOICE...] | '
-                 '--measure-refs N GEN_BIN VOICE... | '
+                 '--measure-refs N GEN_BIN VOICE... [--warps W,W...] | '
                  '--edge-report MANIFEST... | --fix-labels MANIFEST...')

@@ -569,13 +569,8 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
             lead, tail = int(rnd.uniform(0.05, 0.4) * fs), int(rnd.uniform(0.05, 0.4) * fs)
             x, ts, _ = pad_target(x, fs, ts, [(0.0, 0.0, '_')], lead, tail)
             write_wav(base + '.wav', x, fs)
-            for ref in refs:
-                r = render.ref_render(ref, text, base + '.ref')
-                got = r and align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True,
-                                        warps=warps)
-                if not got:
-                    continue
-                al = [(a, b, plain(nm)) for a, b, nm in got[0]]
+            for segs, cost, _, ref in render.align_all(v, text, base, warps):
+                al = [(a, b, plain(nm)) for a, b, nm in segs]
                 sm = difflib.SequenceMatcher(None, [s[2] for s in al], [s[2] for s in ts],
                                              autojunk=False)
                 d, hit = [], 0
@@ -585,7 +580,7 @@ def measure_refs(n, gen, targets, margins=(0.0, 0.2, 0.5), warps=None):
                 err[ref] += d
                 cov[ref][0] += hit
                 cov[ref][1] += len(ts)
-                got_all.append((got[1], d, hit))
+                got_all.append((cost, d, hit))
             if not got_all:
                 continue
             used += 1

@@ -284,9 +284,9 @@ def pick_reference(costs, margin=ALIGN_MARGIN):
     return best if costs[best] < costs[0] - margin else 0
 
 
-def align(v, text, base, rnd):
-    """Labels base.wav by the reference of its language whose rendering of the same text its
-    audio matches best (the lowest mean feature distance along the warping path)."""
+def align_all(v, text, base, warps=ALIGN_WARPS):
+    """base.wav aligned to each reference of v's language (never v itself): a list of
+    (labels, path cost, phone set, reference) in ALIGN_REFS order, failed ones left out."""
     import align as al  # numpy; only needed for the aligned families
     got = []
     for ref in ALIGN_REFS[v['lang']]:
@@ -295,11 +295,17 @@ def align(v, text, base, rnd):
         r = ref_render(ref, text, base + '.ref')
         if not r:
             continue
-        a = al.align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True,
-                           warps=ALIGN_WARPS)
+        a = al.align_files(base + '.ref.wav', r[0], base + '.wav', with_cost=True, warps=warps)
         os.unlink(base + '.ref.wav')
         if a:
             got.append((a[0], a[1], r[1], ref))
+    return got
+
+
+def align(v, text, base, rnd):
+    """Labels base.wav by the reference of its language whose rendering of the same text its
+    audio matches best (the lowest mean feature distance along the warping path)."""
+    got = align_all(v, text, base)
     if not got:
         return None
     out, _, style, ref = got[pick_reference([g[1] for g in got])]

@@ -20,6 +20,8 @@
    signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
 5. The phone-derived training targets (tools/train/targets.py): the closure decision in the
    middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor.
+6. The dictionary-word texts (tools/corpus/words.py): which spellings of the same sounds count
+   as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -555,6 +557,52 @@ def test_label_offsets():
     check(set(render.MBROLA_LABEL_SHIFT_MS) == {'us3'}, 'only us3 is calibrated (align.py --offsets)')
 
 
+def test_words():
+    """words.py keeps a word when espeak-ng (us1) and flite spell it alike, up to the
+    spellings of one sound both use; espeak-ng and flite are stood in for here."""
+    import types
+    import words
+    same = words.same
+    check(same('f V z l z'.split(), 'f @ z @ l z'.split()), 'syllabic l (fizzles) agrees')
+    check(same('b V m p'.split(), 'b V m p'.split()), 'identical phones agree')
+    check(same('w O 4 r='.split(), 'w O t r='.split()), 'the flap is t or d (water)')
+    check(same('v E r i @ b l'.split(), 'v E r i @ b @ l'.split()), 'syllabic l at the end')
+    check(not same('s p l A tS t'.split(), 's p l @ tS t'.split()),
+          'a stressed vowel against a weak one disagrees (splotched)')
+    check(not same('g AI b d'.split(), 'dZ AI b d'.split()), 'another consonant disagrees (gybed)')
+    check(not same('h { N @ N z'.split(), 'h { N dZ @ N z'.split()), 'an extra consonant disagrees')
+    check(not same('t aU @ l @ N z'.split(), 't aU w E l @ N z'.split()),
+          'an extra glide disagrees (towellings)')
+    spell = {'alpha': ('{ l f @', 'ae l f ax'), 'bump': ('b V m p', 'b ah m p'),
+             'gybed': ('dZ AI b d', 'g ay b d'), 'xterm': ('E k s t r= m', 'eh k s _ t iy')}
+    real = words.subprocess.run
+
+    def fake(args, **kw):
+        ws = args[args.index('-t') + 1 if args[0] == 'flite' else -1].split(', ')
+        if args[0] == 'espeak-ng':
+            out = ''.join(''.join('%s 60\n' % p for p in spell[w][0].split()) + '_ 100\n'
+                          for w in ws)
+            return types.SimpleNamespace(stdout=out, returncode=0)
+        out = 'pau ' + ' pau '.join(spell[w][1].replace('_', 'pau') for w in ws) + ' pau'
+        return types.SimpleNamespace(stdout=out, returncode=0)
+    words.subprocess.run = fake
+    batch = words.BATCH
+    try:
+        words.BATCH = 2
+        got = words.agreeing(['alpha', 'gybed', 'xterm', 'bump', 'gybed', 'alpha'], 10)
+        check(got == ['alpha', 'alpha'],
+              'agreeing words kept in order, a batch with a spelled-out word skipped (%r)' % got)
+        check(words.agreeing(['bump', 'alpha', 'bump'], 2) == ['bump', 'alpha'], 'stops at want')
+    finally:
+        words.subprocess.run = real
+        words.BATCH = batch
+    import random
+    ss = words.sentences(['alpha', 'bump'], 20, random.Random(3))
+    check(len(ss) == 20 and all(s[0].isupper() and s.endswith('.') for s in ss),
+          'sentences: capitalised, full stop')
+    check(all(6 <= len(s.replace(',', '').split()) <= 11 for s in ss), 'sentences: 6-11 words')
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -568,6 +616,7 @@ def main():
     test_targets()
     test_mbrola_fix()
     test_label_offsets()
+    test_words()
     if fails:
         print('%d failure(s)' % fails)
         return 1

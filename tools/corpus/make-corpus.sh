@@ -4,7 +4,8 @@
 #   stages: batch1 (MBROLA + flite + Open JTalk train, valid, test), aligned (pico + RHVoice),
 #           cond (valid_cond, test_cond), more (a second set of every train voice),
 #           espeak (the espeak half of the training data), all; valid2 (a second, larger set
-#           of the valid voices' utterances for confirming a pick, not part of all)
+#           of the valid voices' utterances for confirming a pick, not part of all); words
+#           (every English voice on dictionary words, tools/corpus/words.py, in all)
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -23,6 +24,7 @@ N_AL=${N_AL:-150}      # per pico / RHVoice train voice, stage more
 N_EV=${N_EV:-25}       # per valid / test voice
 N_ES=${N_ES:-2000}     # espeak-ng training utterances (at most about half of all)
 N_EV2=${N_EV2:-50}     # per valid voice, stage valid2
+N_WT=${N_WT:-100}      # per English train voice, stage words
 # N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
 mkdir -p "$out/render"
 tsv=$here/voices.tsv
@@ -51,6 +53,22 @@ gen_list() { # manifest out seed [gen args]
   shift 3
   nice -n 10 "$gen" --out "$o" --list "$m" --seed "$s" "$@"
 }
+# render_words NAME SEED N SHARED ID...: English voices on dictionary-word sentences into
+# NAME.tsv; SHARED=1: every voice the same texts (evaluation), 0: texts seeded per voice
+render_words() {
+  local name=$1 seed=$2 n=$3 shared=$4
+  shift 4
+  local m="$out/render/$name.d"
+  rm -rf "$m" && mkdir -p "$m"
+  [ "$shared" = 1 ] && nice -n 10 "$py" "$here/words.py" $((3 * n)) --seed "$seed" > "$m/texts" 2>> "$m/log"
+  for id in "$@"; do
+    [ "$shared" = 1 ] || nice -n 10 "$py" "$here/words.py" $((3 * n)) --seed $((seed * 1000 + id)) > "$m/texts.$id" 2>> "$m/log"
+    echo "$id $m/texts$([ "$shared" = 1 ] || echo ".$id")"
+  done | xargs -P "$jobs" -n 2 sh -c 'nice -n 10 '"$py"' '"$here"'/render.py '"$gen"' "$0" '"$n"' '"$out/render/w$seed"' --seed '"$seed"' --texts "$1" > '"$m"'/"$0".tsv 2>> '"$m"'/log'
+  cat "$m"/*.tsv > "$out/render/$name.tsv"
+  wc -l < "$out/render/$name.tsv"
+}
+en_ids() { awk -F'\t' -v s="$1" 'NR > 1 && $4 == "en" && $5 == s {print $1}' "$tsv" | tr '\n' ' '; }
 has() { for s in "${stages[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
 only() { for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
@@ -97,6 +115,18 @@ if has espeak; then
   # espeak-ng: at most about half of the training utterances.
   nice -n 10 "$gen" --out "$out/train_espeak1.bin" --n "$N_ES" --seed 401 --split train &
   nice -n 10 "$gen" --out "$out/valid_espeak.bin" --n 60 --seed 402 --split eval --audio --clean
+  wait
+fi
+if has words; then
+  # The pseudo-word texts are spelled otherwise by each synthesizer's letter-to-sound rules
+  # and lack real English's sound sequences; dictionary words (words.py) are said alike by
+  # every front end. Train: texts per voice; valid and test: the same texts for every voice.
+  render_words train_words 61 "$N_WT" 0 $(en_ids train)
+  render_words valid_words 62 "$N_EV" 1 $(en_ids valid)
+  render_words test_words 63 "$N_EV" 1 $(en_ids test)
+  gen_list "$out/render/train_words.tsv" "$out/train_words.bin" 601 &
+  gen_list "$out/render/valid_words.tsv" "$out/valid_words.bin" 602 --audio --clean
+  gen_list "$out/render/test_words.tsv" "$out/test_words.bin" 603 --audio --clean
   wait
 fi
 if only valid2; then

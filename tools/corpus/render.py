@@ -9,8 +9,9 @@ renderings of the same text with exact labels by reference voices (MBROLA; for E
 flite), the best match kept per utterance (align(), align.py). Texts come from ak_gen_data
 --print-text (the same syllable inventories as the espeak data), seeded by voice id.
 
-Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] [--aligned] > manifest
-Deterministic for a given (voice, N, seed). --aligned labels an MBROLA or flite voice the way
+Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] [--aligned] [--texts FILE] > manifest
+Deterministic for a given (voice, N, seed). --texts takes the texts from FILE (one per line, in
+order) instead of the generator: words.py's dictionary-word sentences, for example. --aligned labels an MBROLA or flite voice the way
 pico and RHVoice are labelled (its exact labels thrown away, the audio aligned to the
 reference voice): the same audio under both kinds of labels measures what the aligner costs
 an evaluation (docs/corpus.md)."""
@@ -330,6 +331,11 @@ def main():
         i = a.index('--seed')
         seed = int(a[i + 1])
         del a[i:i + 2]
+    text_file = None
+    if '--texts' in a:
+        i = a.index('--texts')
+        text_file = a[i + 1]
+        del a[i:i + 2]
     gen, vid, n, outdir = a[0], int(a[1]), int(a[2]), a[3]
     v = voices()[vid]
     if force_align and v['lang'] not in ALIGN_REF:
@@ -338,7 +344,11 @@ def main():
     lang = v['lang']
     # up to 3 N texts for N utterances: a rendering can be refused (an MBROLA diphone the
     # database lacks); the texts of a longer list start with those of a shorter one
-    tl = texts(gen, 'en' if lang == 'en' else lang, 3 * n, seed * 100003 + vid)
+    if text_file:
+        with open(text_file, encoding='utf-8') as f:
+            tl = [line.strip() for line in f if line.strip()][:3 * n]
+    else:
+        tl = texts(gen, lang, 3 * n, seed * 100003 + vid)
     rnd = random.Random(seed * 7919 + vid)
     ok = 0
     for i, text in enumerate(tl):

@@ -82,10 +82,13 @@ def same(a, b):
     return norm(a) == norm(b)
 
 
-def agreeing(cands, want):
-    """The first `want` words of cands that both front ends spell alike."""
+def agreeing(cands, want, stats=None):
+    """The first `want` words of cands that both front ends spell alike; stats (a dict), if
+    given, gets the number of words compared."""
     keep = []
     for i in range(0, len(cands), BATCH):
+        if stats is not None:
+            stats['tried'] = stats.get('tried', 0) + len(cands[i:i + BATCH])
         ws = cands[i:i + BATCH]
         e, f = espeak_words(ws), flite_words(ws)
         if len(e) != len(ws) or len(f) != len(ws):  # a word that made its own pause
@@ -128,10 +131,11 @@ def main():
         cands = sorted({w.strip() for w in f if re.fullmatch(r'[a-z]{3,10}', w.strip())})
     rnd = random.Random(seed)
     rnd.shuffle(cands)
-    words = agreeing(cands, 400)
+    st = {}
+    words = agreeing(cands, 400, st)
     if len(words) < 50:
         sys.exit('words.py: only %d words agree' % len(words))
-    print('words.py: %d words' % len(words), file=sys.stderr)
+    print('words.py: %d of %d words compared agree' % (len(words), st['tried']), file=sys.stderr)
     for s in sentences(words, n, rnd):
         print(s)
 

@@ -22,6 +22,8 @@
    middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor.
 6. The dictionary-word texts (tools/corpus/words.py): which spellings of the same sounds count
    as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
+7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
+   made-up lip-opening curve.
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -603,6 +605,25 @@ def test_words():
     check(all(6 <= len(s.replace(',', '').split()) <= 11 for s in ss), 'sentences: 6-11 words')
 
 
+def test_contexts():
+    """contexts.tally: ak_eval's closure rule per phone, keyed by context."""
+    sys.path.insert(0, os.path.join(ROOT, 'tools', 'eval'))
+    import contexts
+    segs = [(0.0, 0.1, '_'), (0.1, 0.2, 'A'), (0.2, 0.3, 'm'), (0.3, 0.4, 'A'),
+            (0.4, 0.5, 'b'), (0.5, 0.6, 's'), (0.6, 0.7, 'A'), (0.7, 0.8, '_'),
+            (0.8, 0.82, 'A')]
+    o = np.ones(80)
+    o[:10] = 0.0          # the pause before speech
+    o[20:30] = 0.0        # m: closed through its centre
+    o[33:37] = 0.1        # the vowel after it dips under a quarter of the 95th percentile
+    o[70:] = 0.0          # the pause after
+    miss, vow = contexts.tally(o, 100.0, segs)
+    check(dict(miss) == {'m V_V': [0, 1], 'b V_C s': [1, 1]},
+          'contexts: m closed, b before s missed (%r)' % dict(miss))
+    check(dict(vow) == {'next to /p b m/': [1, 2], 'next to a pause': [0, 1]},
+          'contexts: the vowel after m closed, the 20 ms vowel not scored (%r)' % dict(vow))
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
@@ -617,6 +638,7 @@ def main():
     test_mbrola_fix()
     test_label_offsets()
     test_words()
+    test_contexts()
     if fails:
         print('%d failure(s)' % fails)
         return 1

@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Where the lips go wrong, by phone context: /p b m/ closures missed and vowels closed
+("false closures"), counted with ak_eval's rules on the renders of a corpus manifest
+(tools/corpus/render.py: wav, labels, lang, voice, phone set per line), the motion from
+`avatarkit animate` (the product's own pipeline, 80 ms lookahead).
+
+Rules (ak_eval's, docs/engine.md): lip opening = jawOpen - mouthClose; a phone is closed
+when the opening falls below a quarter of the utterance's 95th percentile anywhere in the
+central half of the phone; vowels shorter than 30 ms are not scored. The figures are close
+to ak_eval's, not equal (ak_eval reads the AKDS audio, padded and resampled by ak_gen_data).
+
+Usage: contexts.py CLI MODEL MANIFEST.tsv [--voice ID]"""
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'corpus'))
+import align  # noqa: E402
+
+BILABIAL = {'p', 'b', 'm', 'p_h'}
+PAUSE = {'_', 'pau', 'sil', None}
+# vowel names of the English label sets (MBROLA SAMPA, flite ARPAbet)
+VOWELS = set('A { V O aU @ AI E r= EI I i @U OI U u 3: i: u: O: A: '
+             'aa ae ah ao aw ax ay eh er ey ih iy ow oy uh uw'.split())
+
+
+def kind(p):
+    return 'pause' if p in PAUSE else ('V' if p in VOWELS else 'C')
+
+
+def tally(opening, fps, segs, miss=None, closed_v=None):
+    """Adds one utterance to two Counters of (hits, total) keyed by context: miss[key] for
+    /p b m/ (key 'm V_C p': phone, previous and next kind, the next consonant), closed_v[key]
+    for vowels (keys 'next to /p b m/', 'next to a pause', 'other'). Returns them."""
+    miss = miss if miss is not None else collections.defaultdict(lambda: [0, 0])
+    closed_v = closed_v if closed_v is not None else collections.defaultdict(lambda: [0, 0])
+    o = np.asarray(opening, dtype=float)
+    thr = 0.25 * np.sort(o)[min(len(o) - 1, int(len(o) * 0.95))]
+    for i, (a, b, n) in enumerate(segs):
+        bil, vow = n in BILABIAL, n in VOWELS and b - a >= 0.03
+        if not (bil or vow):
+            continue
+        q = 0.25 * (b - a)
+        i0, i1 = int((a + q) * fps), int(np.ceil((b - q) * fps))
+        shut = bool((o[max(0, i0):max(i0 + 1, i1)] < thr).any())
+        prev = segs[i - 1][2] if i else None
+        nxt = segs[i + 1][2] if i + 1 < len(segs) else None
+        if bil:
+            key = '%s %s_%s%s' % (n.replace('_h', ''), kind(prev), kind(nxt),
+                                  ' ' + nxt if kind(nxt) == 'C' else '')
+            miss[key][0] += not shut
+            miss[key][1] += 1
+        else:
+            key = ('next to /p b m/' if prev in BILABIAL or nxt in BILABIAL else
+                   'next to a pause' if prev in PAUSE or nxt in PAUSE else 'other')
+            closed_v[key][0] += shut
+            closed_v[key][1] += 1
+    return miss, closed_v
+
+
+def animate(cli, model, wav):
+    """The lip opening per frame and the frame rate for one WAV."""
+    x, fs = align.read_wav(wav)
+    with tempfile.TemporaryDirectory() as t:
+        pcm, out = os.path.join(t, 'a.pcm'), os.path.join(t, 'a.json')
+        (np.clip(x, -1, 1) * 32767).astype('<i2').tofile(pcm)
+        subprocess.run([cli, 'animate', pcm, '--rate', str(fs), '--model', model, '-o', out],
+                       check=True, capture_output=True)
+        frames = json.load(open(out))['frames']
+    o = [f['blendshapes']['jawOpen'] - f['blendshapes'].get('mouthClose', 0.0) for f in frames]
+    return o, len(frames) / (len(x) / fs)
+
+
+def report(title, table, what):
+    hit = sum(v[0] for v in table.values())
+    tot = sum(v[1] for v in table.values())
+    print('%s: %d of %d %s (%.3f)' % (title, hit, tot, what, hit / max(1, tot)))
+    for k, (h, n) in sorted(table.items(), key=lambda kv: (-kv[1][0], -kv[1][1])):
+        print('  %-22s %4d  %s %3d (%.2f)' % (k, n, what, h, h / n))
+
+
+def main():
+    a = sys.argv[1:]
+    voice = None
+    if '--voice' in a:
+        i = a.index('--voice')
+        voice = a[i + 1]
+        del a[i:i + 2]
+    if len(a) != 3:
+        sys.exit(__doc__)
+    cli, model, manifest = a
+    miss = collections.defaultdict(lambda: [0, 0])
+    closed_v = collections.defaultdict(lambda: [0, 0])
+    for line in open(manifest):
+        wav, lab, _, vid, _ = line.rstrip('\n').split('\t')
+        if voice and vid != voice:
+            continue
+        o, fps = animate(cli, model, wav)
+        tally(o, fps, align.read_lab(lab), miss, closed_v)
+    report('/p b m/', miss, 'missed')
+    report('vowels', closed_v, 'closed')
+
+
+if __name__ == '__main__':
+    main()

@@ -12,11 +12,12 @@ every English front end. The words come from Debian's word list (wamerican,
 
 Usage: words.py N [--seed S] [--words FILE] > texts   (N sentences, one per line)
 Deterministic for a given (N, seed, word list, espeak-ng and flite versions)."""
+import argparse
+import os
 import random
 import re
 import subprocess
 import sys
-import os
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from align import ARPA_TO_US  # noqa: E402  (numpy; the corpus tools' own dependency)
@@ -114,19 +115,13 @@ def sentences(words, n, rnd):
 
 
 def main():
-    a = sys.argv[1:]
-    seed, path = 1, WORDS
-    if '--seed' in a:
-        i = a.index('--seed')
-        seed = int(a[i + 1])
-        del a[i:i + 2]
-    if '--words' in a:
-        i = a.index('--words')
-        path = a[i + 1]
-        del a[i:i + 2]
-    if len(a) != 1:
-        sys.exit(__doc__)
-    n = int(a[0])
+    ap = argparse.ArgumentParser(description='Sentences of dictionary words both reference '
+                                 'front ends spell alike, one per line.')
+    ap.add_argument('n', type=int, help='sentences')
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--words', default=WORDS, help='word list (default %(default)s)')
+    a = ap.parse_args()
+    n, seed, path = a.n, a.seed, a.words
     with open(path, encoding='utf-8', errors='replace') as f:
         cands = sorted({w.strip() for w in f if re.fullmatch(r'[a-z]{3,10}', w.strip())})
     rnd = random.Random(seed)

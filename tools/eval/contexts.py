@@ -10,6 +10,7 @@ central half of the phone; vowels shorter than 30 ms are not scored. The figures
 to ak_eval's, not equal (ak_eval reads the AKDS audio, padded and resampled by ak_gen_data).
 
 Usage: contexts.py CLI MODEL MANIFEST.tsv [--voice ID]"""
+import argparse
 import collections
 import json
 import os
@@ -85,15 +86,13 @@ def report(title, table, what):
 
 
 def main():
-    a = sys.argv[1:]
-    voice = None
-    if '--voice' in a:
-        i = a.index('--voice')
-        voice = a[i + 1]
-        del a[i:i + 2]
-    if len(a) != 3:
-        sys.exit(__doc__)
-    cli, model, manifest = a
+    ap = argparse.ArgumentParser(description='Missed closures and closed vowels by context.')
+    ap.add_argument('cli', help='build/bin/avatarkit')
+    ap.add_argument('model')
+    ap.add_argument('manifest', help='a render manifest (OUT/render/NAME.tsv)')
+    ap.add_argument('--voice', help='only this voice id')
+    a = ap.parse_args()
+    cli, model, manifest, voice = a.cli, a.model, a.manifest, a.voice
     miss = collections.defaultdict(lambda: [0, 0])
     closed_v = collections.defaultdict(lambda: [0, 0])
     for line in open(manifest):

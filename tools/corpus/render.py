@@ -10,11 +10,11 @@ flite), the best match kept per utterance (align(), align.py). Texts come from a
 --print-text (the same syllable inventories as the espeak data), seeded by voice id.
 
 Usage: render.py GEN_BIN VOICE_ID N OUTDIR [--seed S] [--aligned] [--texts FILE] > manifest
-Deterministic for a given (voice, N, seed). --texts takes the texts from FILE (one per line, in
-order) instead of the generator: words.py's dictionary-word sentences, for example. --aligned labels an MBROLA or flite voice the way
-pico and RHVoice are labelled (its exact labels thrown away, the audio aligned to the
-reference voice): the same audio under both kinds of labels measures what the aligner costs
-an evaluation (docs/corpus.md)."""
+Deterministic for a given (voice, N, seed). --texts takes the texts from FILE (one per line,
+in order) instead of the generator: words.py's dictionary-word sentences, for example.
+--aligned labels an MBROLA or flite voice the way pico and RHVoice are labelled (its exact
+labels thrown away, the audio aligned to the reference voice): the same audio under both
+kinds of labels measures what the aligner costs an evaluation (docs/corpus.md)."""
 import os
 import random
 import re

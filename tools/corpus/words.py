@@ -8,7 +8,7 @@ wrong in places whatever the timing (docs/corpus.md). Dictionary words are spell
 every English front end. The words come from Debian's word list (wamerican,
 /usr/share/dict/words); a word is kept when espeak-ng (MBROLA us1's front end) and flite
 (awb and rms) give it the same phones, up to the spellings of the same sounds listed in
-`same()` (syllabic l/n, the flap, weak vowels).
+`norm()` (syllabic l/n/m, the flap, r-coloured schwa, weak vowels).
 
 Usage: words.py N [--seed S] [--words FILE] > texts   (N sentences, one per line)
 Deterministic for a given (N, seed, word list, espeak-ng and flite versions)."""

@@ -24,6 +24,9 @@
    as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
 7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
    made-up lip-opening curve.
+8. tools/eval/natural.py's checks: its spec read strictly, clips that are not the expected
+   audio refused, cuts past the end refused, the closure dip check on a synthetic gap, and
+   a visible skip (exit 77) without the shared clips.
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -624,11 +627,77 @@ def test_contexts():
           'contexts: the vowel after m closed, the 20 ms vowel not scored (%r)' % dict(vow))
 
 
+def test_natural(tmp):
+    """tools/eval/natural.py: its spec is read strictly, a clip that is not the audio the
+    cut times were written for is refused, a cut past the clip's end is refused, the closure
+    dip check tells a /p/ label over a silent gap from one over sound, and without the shared
+    clips it says SKIP and exits 77."""
+    sys.path.insert(0, os.path.join(ROOT, 'tools', 'eval'))
+    import hashlib
+    import natural
+    good = ('clip\tc1\t16000\t8\t%s\nvoice\t900\tnatural-x\tc1\n'
+            'utt\tc1\t0.0\t1.5\tHello there.\n' % ('ab' * 32))
+    spec = os.path.join(tmp, 'nat.tsv')
+    with open(spec, 'w') as f:
+        f.write('# comment\n\n' + good)
+    clips, voices, utts = natural.read_spec(spec)
+    check(clips == {'c1': (16000, 8, 'ab' * 32)} and voices == {'c1': (900, 'natural-x')}
+          and utts == [('c1', 0.0, 1.5, 'Hello there.')], 'natural: spec read (%r)' % utts)
+    for bad, why in (('utt\tc1\t2.0\t1.0\tx\n', 'backward cut'),
+                     ('utt\tc2\t0.0\t1.0\tx\n', 'clip without a clip line'),
+                     ('utt\tc1\t0.0\t1.0\n', 'missing text'),
+                     ('clip\tc1\tfast\t8\tab\n', 'rate not a number')):
+        with open(spec, 'w') as f:
+            f.write(good + bad)
+        try:
+            natural.read_spec(spec)
+            check(False, 'natural: spec with a %s accepted' % why)
+        except natural.SpecError as e:
+            check(':' in str(e), 'natural: spec error names its place (%s)' % e)
+    pcm = os.path.join(tmp, 'c1.pcm')
+    raw = struct.pack('<4h', 0, 100, -100, 32767)
+    with open(pcm, 'wb') as f:
+        f.write(raw)
+    sha = hashlib.sha256(raw).hexdigest()
+    x = natural.load_clip(pcm, 16000, 8, sha)
+    check(len(x) == 4 and abs(x[3] - 32767 / 32768) < 1e-9, 'natural: clip samples')
+    for n, h in ((8, 'ab' * 32), (6, sha)):
+        try:
+            natural.load_clip(pcm, 16000, n, h)
+            check(False, 'natural: a clip of other bytes/size accepted')
+        except ValueError:
+            pass
+    fs = 16000
+    t = np.arange(fs) / fs
+    y = 0.3 * np.sin(2 * np.pi * 200 * t)
+    y[6400:7360] = 1e-5 * np.random.default_rng(3).standard_normal(960)  # 60 ms closure
+    check(len(natural.cut(y, fs, 0.25, 0.75)) == 8000, 'natural: cut length')
+    try:
+        natural.cut(y, fs, 0.5, 1.2)
+        check(False, 'natural: a cut past the end accepted')
+    except ValueError:
+        pass
+    segs = [(0.0, 0.39, 'aa'), (0.39, 0.47, 'p'), (0.47, 0.7, 'iy'), (0.7, 0.8, 'b'),
+            (0.8, 0.9, 'm'), (0.9, 1.0, 'aa')]
+    check(natural.closure_dips(y, fs, segs) == (1, 2),
+          'natural: /p/ over the gap dips, /b/ over sound does not, /m/ not counted (%r)'
+          % (natural.closure_dips(y, fs, segs),))
+    with open(spec, 'w') as f:
+        f.write(good)
+    r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval', 'natural.py'),
+                        'gen', 'eval', 'model', os.path.join(tmp, 'natout'), '--spec', spec,
+                        '--data', os.path.join(tmp, 'no-such-dir')],
+                       capture_output=True, text=True)
+    check(r.returncode == 77 and 'SKIP' in r.stdout, 'natural: absent data skips visibly (%d %s)'
+          % (r.returncode, r.stdout + r.stderr))
+
+
 def main():
     gen = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         test_gen(gen, tmp)
         test_retarget(gen, tmp)
+        test_natural(tmp)
     test_align()
     test_fix_pauses()
     test_fix_edges()

@@ -25,8 +25,8 @@
 7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
    made-up lip-opening curve.
 8. tools/eval/natural.py's checks: its spec read strictly, clips that are not the expected
-   audio refused, cuts past the end refused, the closure dip check on a synthetic gap, and
-   a visible skip (exit 77) without the shared clips.
+   audio refused, cuts past the end refused, the closure dip check on a synthetic gap, cuts
+   joined into streams, and a visible skip (exit 77) without the shared clips.
 Usage: test_corpus_tools.py GEN_BIN"""
 import os
 import struct
@@ -630,8 +630,8 @@ def test_contexts():
 def test_natural(tmp):
     """tools/eval/natural.py: its spec is read strictly, a clip that is not the audio the
     cut times were written for is refused, a cut past the clip's end is refused, the closure
-    dip check tells a /p/ label over a silent gap from one over sound, and without the shared
-    clips it says SKIP and exits 77."""
+    dip check tells a /p/ label over a silent gap from one over sound, contiguous cuts join
+    into streams, and without the shared clips it says SKIP and exits 77."""
     sys.path.insert(0, os.path.join(ROOT, 'tools', 'eval'))
     import hashlib
     import natural
@@ -682,6 +682,22 @@ def test_natural(tmp):
     check(natural.closure_dips(y, fs, segs) == (1, 2),
           'natural: /p/ over the gap dips, /b/ over sound does not, /m/ not counted (%r)'
           % (natural.closure_dips(y, fs, segs),))
+    cuts = [('c', 0.0, 1.0, 'arpabet', [(0.0, 0.2, 'pau'), (0.2, 0.8, 'aa'), (0.8, 1.0, 'pau')]),
+            ('c', 1.0, 2.0, 'arpabet', [(0.0, 0.3, 'pau'), (0.3, 0.9, 'm'), (0.9, 1.0, 'pau')]),
+            ('c', 2.0, 2.5, 'sampa', [(0.0, 0.5, 'A')]),
+            ('c', 3.0, 3.5, 'sampa', [(0.0, 0.5, 'A')]),
+            ('d', 3.5, 4.0, 'sampa', [(0.0, 0.5, 'A')])]
+    st = natural.streams(cuts)
+    check([(c, a, b, ps) for c, a, b, ps, _ in st] ==
+          [('c', 0.0, 2.0, 'arpabet'), ('c', 2.0, 2.5, 'sampa'), ('c', 3.0, 3.5, 'sampa'),
+           ('d', 3.5, 4.0, 'sampa')],
+          'natural: contiguous cuts of one clip and phone set join, others not (%r)' % st)
+    want = [(0.0, 0.2, 'pau'), (0.2, 0.8, 'aa'), (0.8, 1.3, 'pau'), (1.3, 1.9, 'm'),
+            (1.9, 2.0, 'pau')]
+    check(len(st[0][4]) == len(want) and all(
+        g[2] == w[2] and abs(g[0] - w[0]) < 1e-9 and abs(g[1] - w[1]) < 1e-9
+        for g, w in zip(st[0][4], want)),
+        'natural: joined labels in stream time, the pauses at the join merged (%r)' % st[0][4])
     with open(spec, 'w') as f:
         f.write(good)
     r = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval', 'natural.py'),

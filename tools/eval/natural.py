@@ -2,8 +2,10 @@
 """Lip-sync on natural speech: the real clips of ../shared/data/speech (no synthesizer of
 ours made them), cut into utterances and transcribed by tools/eval/natural.tsv, labelled by
 the corpus aligner (tools/corpus/render.py align: DTW onto MBROLA us1 and flite awb/rms
-renderings of the same words, the best-matching reference kept), then scored by ak_eval
-like every other held-out voice, clean and under reverb, telephone band and 10 dB noise.
+renderings of the same words, the best-matching reference kept), then joined back into
+streams (contiguous cuts with one phone set: the engine hears the clip as a user would send
+it, not restarted in every pause) and scored by ak_eval like every other held-out voice,
+clean and under reverb, telephone band and 10 dB noise.
 
 The clips carry no phone timing, so the labels are only as good as the aligner (boundary
 error measured on synthetic pairs in docs/corpus.md). Two checks say how far to trust them
@@ -34,6 +36,7 @@ import align as al  # noqa: E402
 DIP_DB = 15.0
 CONDS = ('clean', 'reverb', 'telephone', 'noise10')
 STOPS = {'p', 'b'}  # closures with a level dip (/m/ keeps its murmur)
+PAUSES = {'_', 'pau'}
 
 
 class SpecError(ValueError):
@@ -105,24 +108,41 @@ def closure_dips(x, fs, segs, min_db=DIP_DB):
 
 
 def label(text, base):
-    """Aligns base.wav to every English reference: the picked labels in base.lab, each
-    reference's in base.REF.lab; returns (phone set, picked ref, {ref: phone set})."""
+    """Aligns base.wav to every English reference: {ref: (phone set, labels)} and the ref
+    picked by render.pick_reference."""
     import render
     got = render.align_all({'lang': 'en', 'name': 'natural'}, text, base)
     if not got:
         raise RuntimeError('%s: no reference could be aligned' % base)
     per = {}
-    labs = []
     for segs, _, style, ref in got:
         if style == 'arpabet':
             segs = [(a, b, 'pau' if nm == '_' else nm) for a, b, nm in segs]
-        render.write_lab('%s.%s.lab' % (base, ref.replace(':', '_')), segs)
-        per[ref] = style
-        labs.append(segs)
-    k = render.pick_reference([g[1] for g in got])
-    render.write_lab(base + '.lab', labs[k])
-    ref = got[k][3]
-    return got[k][2], ref, per
+        per[ref] = (style, segs)
+    return per, got[render.pick_reference([g[1] for g in got])][3]
+
+
+def streams(cuts):
+    """Joins runs of cuts that follow each other in one clip (one ends where the next starts)
+    and share a phone set into streams, as the engine would hear the clip: [(clip, start,
+    end, phone set, labels in stream time)], neighbouring pauses merged."""
+    out = []
+    for clip, start, end, style, segs in cuts:
+        moved = [(a + start, b + start, nm) for a, b, nm in segs]
+        o = out[-1] if out else None
+        if o and o[0] == clip and abs(o[2] - start) < 1e-6 and o[3] == style:
+            t0 = o[1]
+            joined = list(o[4])
+            for a, b, nm in moved:
+                a, b = a - t0, b - t0
+                if joined and nm == joined[-1][2] and nm in PAUSES:
+                    joined[-1] = (joined[-1][0], b, nm)
+                else:
+                    joined.append((a, b, nm))
+            out[-1] = (clip, t0, end, style, joined)
+        else:
+            out.append((clip, start, end, style, segs))
+    return out
 
 
 def write_wav(path, x, fs):
@@ -164,28 +184,36 @@ def main():
             audio[name] = load_clip(os.path.join(a.data, name + '.pcm'), rate, nbytes, sha)
         except (OSError, ValueError) as e:
             sys.exit('natural.py: %s' % e)
-    manifests = {}
+    cuts = {}  # 'picked' or a reference -> [(clip, start, end, phone set, labels)]
     dips = [0, 0]
     picks = {}
     for k, (clip, start, end, text) in enumerate(utts):
         rate = clips[clip][0]
-        base = os.path.join(a.out, 'nat%03d' % k)
+        base = os.path.join(a.out, 'cut%03d' % k)
         try:
             x = cut(audio[clip], rate, start, end)
         except ValueError as e:
             sys.exit('natural.py: %s: %s' % (clip, e))
         write_wav(base + '.wav', x, rate)
-        style, ref, per = label(text, base)
+        per, ref = label(text, base)
+        os.unlink(base + '.wav')
         picks[ref] = picks.get(ref, 0) + 1
-        ok, n = closure_dips(x, rate, al.read_lab(base + '.lab'))
+        ok, n = closure_dips(x, rate, per[ref][1])
         dips[0] += ok
         dips[1] += n
-        vid = voices[clip][0]
-        manifests.setdefault('picked', []).append(
-            '%s.wav\t%s.lab\t0\t%d\t%s\n' % (base, base, vid, style))
-        for r, st in per.items():
-            manifests.setdefault(r.replace(':', '_'), []).append(
-                '%s.wav\t%s.%s.lab\t0\t%d\t%s\n' % (base, base, r.replace(':', '_'), vid, st))
+        cuts.setdefault('picked', []).append((clip, start, end) + per[ref])
+        for r, lab in per.items():
+            cuts.setdefault(r.replace(':', '_'), []).append((clip, start, end) + lab)
+    manifests = {}
+    for r, cl in cuts.items():
+        for i, (clip, start, end, style, segs) in enumerate(streams(cl)):
+            base = os.path.join(a.out, '%s_%02d' % (r, i))
+            write_wav(base + '.wav', cut(audio[clip], clips[clip][0], start, end),
+                      clips[clip][0])
+            with open(base + '.lab', 'w') as f:
+                f.writelines('%.5f %.5f %s\n' % sg for sg in segs)
+            manifests.setdefault(r, []).append(
+                '%s.wav\t%s.lab\t0\t%d\t%s\n' % (base, base, voices[clip][0], style))
     vt = os.path.join(a.out, 'voices.tsv')
     with open(os.path.join(ROOT, 'tools', 'corpus', 'voices.tsv')) as f, open(vt, 'w') as o:
         o.write(f.read())
@@ -194,8 +222,8 @@ def main():
     for r, rows in manifests.items():
         with open(os.path.join(a.out, 'natural_%s.tsv' % r), 'w') as f:
             f.writelines(rows)
-    print('%d utterances, %.1f s; references picked: %s' % (
-        len(utts), sum(u[2] - u[1] for u in utts),
+    print('%d cuts, %.1f s, scored as %d streams; references picked: %s' % (
+        len(utts), sum(u[2] - u[1] for u in utts), len(manifests['picked']),
         ', '.join('%s %d' % kv for kv in sorted(picks.items()))))
     print('/p b/ labels holding a closure dip (>= %.0f dB under the 95th percentile): %d of %d'
           % (DIP_DB, dips[0], dips[1]))

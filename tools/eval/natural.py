@@ -24,7 +24,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import wave
 
 import numpy as np
 
@@ -145,14 +144,6 @@ def streams(cuts):
     return out
 
 
-def write_wav(path, x, fs):
-    with wave.open(path, 'wb') as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(fs)
-        w.writeframes((np.clip(x, -1, 1) * 32767).astype('<i2').tobytes())
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     ap.add_argument('gen')
@@ -194,7 +185,7 @@ def main():
             x = cut(audio[clip], rate, start, end)
         except ValueError as e:
             sys.exit('natural.py: %s: %s' % (clip, e))
-        write_wav(base + '.wav', x, rate)
+        al.write_wav(base + '.wav', x, rate)
         per, ref = label(text, base)
         os.unlink(base + '.wav')
         picks[ref] = picks.get(ref, 0) + 1
@@ -208,7 +199,7 @@ def main():
     for r, cl in cuts.items():
         for i, (clip, start, end, style, segs) in enumerate(streams(cl)):
             base = os.path.join(a.out, '%s_%02d' % (r, i))
-            write_wav(base + '.wav', cut(audio[clip], clips[clip][0], start, end),
+            al.write_wav(base + '.wav', cut(audio[clip], clips[clip][0], start, end),
                       clips[clip][0])
             with open(base + '.lab', 'w') as f:
                 f.writelines('%.5f %.5f %s\n' % sg for sg in segs)

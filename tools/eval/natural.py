@@ -186,7 +186,10 @@ def main():
         except ValueError as e:
             sys.exit('natural.py: %s: %s' % (clip, e))
         al.write_wav(base + '.wav', x, rate)
-        per, ref = label(text, base)
+        try:
+            per, ref = label(text, base)
+        except RuntimeError as e:
+            sys.exit('natural.py: %s (%r)' % (e, text))
         os.unlink(base + '.wav')
         picks[ref] = picks.get(ref, 0) + 1
         ok, n = closure_dips(x, rate, per[ref][1])

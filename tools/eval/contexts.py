@@ -2,7 +2,7 @@
 """Where the lips go wrong, by phone context: /p b m/ closures missed and vowels closed
 ("false closures"), counted with ak_eval's rules on the renders of a corpus manifest
 (tools/corpus/render.py: wav, labels, lang, voice, phone set per line), the motion from
-`avatarkit animate` (the product's own pipeline, 80 ms lookahead).
+`avatarkit animate` (the product's own pipeline, 80 ms lookahead, facial life off as in ak_eval).
 
 Rules (ak_eval's, docs/engine.md): lip opening = jawOpen - mouthClose; a phone is closed
 when the opening falls below a quarter of the utterance's 95th percentile anywhere in the
@@ -70,7 +70,8 @@ def animate(cli, model, wav):
     with tempfile.TemporaryDirectory() as t:
         pcm, out = os.path.join(t, 'a.pcm'), os.path.join(t, 'a.json')
         (np.clip(x, -1, 1) * 32767).astype('<i2').tofile(pcm)
-        subprocess.run([cli, 'animate', pcm, '--rate', str(fs), '--model', model, '-o', out],
+        subprocess.run([cli, 'animate', pcm, '--rate', str(fs), '--model', model, '-o', out,
+                        '--expressiveness', '0'],
                        check=True, capture_output=True)
         frames = json.load(open(out))['frames']
     o = [f['blendshapes']['jawOpen'] - f['blendshapes'].get('mouthClose', 0.0) for f in frames]

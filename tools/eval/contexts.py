@@ -2,7 +2,8 @@
 """Where the lips go wrong, by phone context: /p b m/ closures missed and vowels closed
 ("false closures"), counted with ak_eval's rules on the renders of a corpus manifest
 (tools/corpus/render.py: wav, labels, lang, voice, phone set per line), the motion from
-`avatarkit animate` (the product's own pipeline, 80 ms lookahead, facial life off as in ak_eval).
+`avatarkit animate` (the product's own pipeline, 80 ms lookahead, facial life off as in
+ak_eval).
 
 Rules (ak_eval's, docs/engine.md): lip opening = jawOpen - mouthClose; a phone is closed
 when the opening falls below a quarter of the utterance's 95th percentile anywhere in the

@@ -362,6 +362,22 @@ static void *open_warm(const ak__tts_engine_ops *ops, const char *voice, const a
   return inst;
 }
 
+/* The pool around its first (warmed) instance. */
+static void pool_init(ak__tts *t, const ak__config *c, const ak__tts_engine_ops *ops,
+                      const char *voice, void *inst) {
+  t->ops = ops;
+  snprintf(t->voice, sizeof t->voice, "%s", voice);
+  snprintf(t->id, sizeof t->id, "%s:%s", ops->family, voice);
+  t->rate = AK__TTS_OUT_RATE;
+  t->max = c->tts_engines > 0 ? c->tts_engines : 1;
+  if (t->max > AK__TTS_MAX_ENGINES) t->max = AK__TTS_MAX_ENGINES;
+  if (ops->max_instances && t->max > ops->max_instances) t->max = ops->max_instances;
+  t->idle[t->n_idle++] = inst;
+  t->n_alive = 1;
+  ak__log(1, "tts: %s (%s, %d Hz, sent at %d Hz; up to %d engine%s)", t->id, ops->label,
+          t->native_rate, t->rate, t->max, t->max == 1 ? "" : "s");
+}
+
 static int local_init(ak__tts *t, const ak__config *c, char *err, size_t errcap) {
   char family[16], voice[64], fb[64];
   if (ak__tts_choose(c, family, sizeof family, voice, sizeof voice, fb, sizeof fb, err, errcap))
@@ -403,17 +419,7 @@ static int local_init(ak__tts *t, const ak__config *c, char *err, size_t errcap)
     ak__log(0, "tts: natural voice %s; falling back to espeak-ng voice %s", t->fallback, fb);
     snprintf(voice, sizeof voice, "%s", fb);
   }
-  t->ops = ops;
-  snprintf(t->voice, sizeof t->voice, "%s", voice);
-  snprintf(t->id, sizeof t->id, "%s:%s", ops->family, voice);
-  t->rate = AK__TTS_OUT_RATE;
-  t->max = c->tts_engines > 0 ? c->tts_engines : 1;
-  if (t->max > AK__TTS_MAX_ENGINES) t->max = AK__TTS_MAX_ENGINES;
-  if (ops->max_instances && t->max > ops->max_instances) t->max = ops->max_instances;
-  t->idle[t->n_idle++] = inst;
-  t->n_alive = 1;
-  ak__log(1, "tts: %s (%s, %d Hz, sent at %d Hz; up to %d engine%s)", t->id, ops->label,
-          t->native_rate, t->rate, t->max, t->max == 1 ? "" : "s");
+  pool_init(t, c, ops, voice, inst);
   return 0;
 }
 
@@ -443,12 +449,23 @@ static int pool_take(ak__tts *t, void **inst, ak__cancel_fn cancel, void *user, 
   }
   t->n_alive++;
   pthread_mutex_unlock(&t->mu);
-  *inst = t->ops->open(t->voice, t->cfg, err, errcap);
+  char why[300] = "";
+  *inst = t->ops->open(t->voice, t->cfg, why, sizeof why);
   if (*inst) return 0;
   pthread_mutex_lock(&t->mu);
   t->n_alive--;
+  if (t->n_alive > 0) {
+    /* An extra engine would not open (memory, the library): the ones already open serve
+     * every call, in turn, from now on; this call waits for one instead of failing. */
+    t->max = t->n_alive;
+    pthread_mutex_unlock(&t->mu);
+    ak__log(0, "tts: engine %d of %s would not open (%s): continuing with %d", t->max + 1, t->id,
+            why, t->max);
+    return pool_take(t, inst, cancel, user, err, errcap);
+  }
   pthread_cond_signal(&t->cv);
   pthread_mutex_unlock(&t->mu);
+  snprintf(err, errcap, "%s", why);
   return -1;
 }
 
@@ -639,6 +656,25 @@ fail:
   pthread_mutex_destroy(&t->mu);
   free(t);
   return NULL;
+}
+
+ak__tts *ak__tts_new_ops(const ak__config *c, const ak__tts_engine_ops *ops, const char *voice,
+                         char *err, size_t errcap) {
+  ak__tts *t = calloc(1, sizeof *t);
+  if (!t) {
+    snprintf(err, errcap, "out of memory");
+    return NULL;
+  }
+  t->cfg = c;
+  void *inst = open_warm(ops, voice, c, &t->native_rate, err, errcap);
+  if (!inst) {
+    free(t);
+    return NULL;
+  }
+  pthread_mutex_init(&t->mu, NULL);
+  pthread_cond_init(&t->cv, NULL);
+  pool_init(t, c, ops, voice, inst);
+  return t;
 }
 
 void ak__tts_free(ak__tts *t) {

@@ -60,6 +60,11 @@ typedef struct ak__tts_engine_ops {
   int max_instances; /* 0 = no limit of the library's own (espeak-ng: 1, global state) */
 } ak__tts_engine_ops;
 
+/* A pool of one given family's instances (ak__tts_new picks the family from the
+ * configuration; tests hand in their own table). */
+ak__tts *ak__tts_new_ops(const ak__config *c, const ak__tts_engine_ops *ops, const char *voice,
+                         char *err, size_t errcap);
+
 #ifdef AK_HAVE_RHVOICE
 extern const ak__tts_engine_ops ak__tts_rhvoice;
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "backend.h"
 #include "tts_internal.h"
@@ -315,13 +316,22 @@ typedef struct worker {
   const char *text;
   capture cp;
   int rc;
+  char err[256];
 } worker;
 
 static void *speak_thread(void *arg) {
   worker *w = arg;
-  char err[256];
-  w->rc = ak__tts_speak(w->t, w->text, cap_fn, cap_cancel, &w->cp, err, sizeof err);
+  w->rc = ak__tts_speak(w->t, w->text, cap_fn, cap_cancel, &w->cp, w->err, sizeof w->err);
   return NULL;
+}
+
+/* What a thread got, beside the solo render, when they differ. */
+static void report_worker(int i, const worker *w, const capture *solo) {
+  size_t k = 0;
+  while (k < w->cp.n && k < solo->n && w->cp.pcm[k] == solo->pcm[k]) k++;
+  if (w->rc == 0 && k == w->cp.n && k == solo->n) return;
+  printf("  thread %d: rc %d (%s), %zu samples vs %zu alone, first difference at %zu\n", i, w->rc,
+         w->err, w->cp.n, solo->n, k);
 }
 
 /* Four threads through a pool of two engines (espeak-ng: one): every one gets the same audio
@@ -351,13 +361,95 @@ static void test_threads(void) {
       size_t d = w[i].cp.n > solo.n ? w[i].cp.n - solo.n : solo.n - w[i].cp.n;
       CHECK(w[i].rc == 0 && d <= (size_t)ak__tts_sample_rate(t) / 20);
     } else {
+      report_worker(i, &w[i], &solo);
       CHECK(w[i].rc == 0 && w[i].cp.n == solo.n);
-      CHECK(w[i].cp.n && memcmp(w[i].cp.pcm, solo.pcm, solo.n * sizeof *solo.pcm) == 0);
+      CHECK(w[i].cp.n == solo.n && memcmp(w[i].cp.pcm, solo.pcm, solo.n * sizeof *solo.pcm) == 0);
     }
     free(w[i].cp.pcm);
   }
   printf("  %s: 4 threads, %d engines: %zu samples each\n", ak__tts_voice_id(t),
          strcmp(ak__tts_family(t), "espeak") ? 2 : 1, solo.n);
+  free(solo.pcm);
+  ak__tts_free(t);
+}
+
+/* A stand-in engine family: a tone whose pitch follows the text, pushed in 10 ms blocks with
+ * a short sleep each (threads overlap); opens fail after fake_open_limit. */
+static int fake_opens, fake_open_limit;
+static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *fake_open(const char *voice, const ak__config *c, char *err, size_t errcap) {
+  (void)c;
+  pthread_mutex_lock(&fake_mu);
+  int n = ++fake_opens;
+  pthread_mutex_unlock(&fake_mu);
+  if (n > fake_open_limit) {
+    snprintf(err, errcap, "fake voice '%s': no more instances", voice);
+    return NULL;
+  }
+  return calloc(1, 1);
+}
+
+static void fake_close(void *inst) {
+  free(inst);
+}
+
+static int fake_synth(void *inst, const char *text, ak__tts_sink *sink, char *err, size_t errcap) {
+  (void)inst;
+  (void)err;
+  (void)errcap;
+  if (ak__tts_sink_rate(sink, AK__TTS_OUT_RATE)) return 1;
+  double hz = 100.0 + 10.0 * (double)strlen(text);
+  int16_t blk[160];
+  for (int b = 0; b < 30; b++) {
+    for (int i = 0; i < 160; i++)
+      blk[i] = (int16_t)(8000.0 * sin(6.283185307179586 * hz * (b * 160 + i) / AK__TTS_OUT_RATE));
+    if (ak__tts_sink_push(sink, blk, 160)) return 1;
+    struct timespec ts = {0, 2000000L};
+    nanosleep(&ts, NULL);
+  }
+  return 0;
+}
+
+static const ak__tts_engine_ops fake_ops = {"fake", "fake engine", fake_open, fake_close,
+                                            fake_synth, 0};
+
+/* An engine past the first that will not open does not fail the call that asked for it: the
+ * pool goes on with the engines it has and stops trying. */
+static void test_pool_open_failure(int limit) {
+  ak__config c = base_config();
+  c.tts_engines = 3;
+  fake_opens = 0;
+  fake_open_limit = limit;
+  char err[300] = "";
+  ak__tts *t = ak__tts_new_ops(&c, &fake_ops, "x", err, sizeof err);
+  CHECK(t != NULL);
+  if (!t) return;
+  const char *text = "six threads";
+  capture solo = {0};
+  CHECK(ak__tts_speak(t, text, cap_fn, NULL, &solo, err, sizeof err) == 0);
+  CHECK(solo.n == 30 * 160);
+  worker w[6];
+  pthread_t th[6];
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 6; i++) {
+      memset(&w[i], 0, sizeof w[i]);
+      w[i].t = t;
+      w[i].text = text;
+      CHECK(pthread_create(&th[i], NULL, speak_thread, &w[i]) == 0);
+    }
+    for (int i = 0; i < 6; i++) {
+      pthread_join(th[i], NULL);
+      report_worker(i, &w[i], &solo);
+      CHECK(w[i].rc == 0 && w[i].cp.n == solo.n);
+      CHECK(w[i].cp.n == solo.n && memcmp(w[i].cp.pcm, solo.pcm, solo.n * sizeof *solo.pcm) == 0);
+      free(w[i].cp.pcm);
+    }
+  }
+  /* the warm-up, the extra engines that opened and one refusal; none after it */
+  printf("  %d engine%s would open: %d opens tried for 12 calls\n", limit, limit == 1 ? "" : "s",
+         fake_opens);
+  CHECK(fake_opens == limit + 1);
   free(solo.pcm);
   ak__tts_free(t);
 }
@@ -372,6 +464,9 @@ int main(void) {
   test_fallback();
   printf("configuration errors\n");
   test_config_errors();
+  printf("pool: an engine that will not open\n");
+  test_pool_open_failure(1);
+  test_pool_open_failure(2);
   printf("cancel\n");
   if (have_rhvoice()) test_cancel("rhvoice", "slt");
   if (have_pico()) test_cancel("pico", "en-US");

@@ -19,7 +19,8 @@
    pick.py --rest-check feeds the CLI) sample for sample against the server test's own
    signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
 5. The phone-derived training targets (tools/train/targets.py): the closure decision in the
-   middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor.
+   middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor,
+   and the frequency masks of train.py --freq-mask (runs of channels, in range).
 6. The dictionary-word texts (tools/corpus/words.py): which spellings of the same sounds count
    as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
 7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
@@ -469,6 +470,24 @@ def test_targets():
     check(np.isclose(vf[16], lo) and np.isclose(vf[20], 0.7 * 0.8),
           'the dip gets the relative floor (%.3f), an open hop 0.7 x its opening (%.3f)'
           % (vf[16], vf[20]))
+
+    # frequency masks (train.py --freq-mask): contiguous runs of 1..width channels, in range,
+    # at most count runs, every start and width drawn over many crops
+    rng = np.random.default_rng(5)
+    starts, widths = set(), set()
+    for _ in range(2000):
+        m = tg.freq_masks(rng, 32, 2, 4)
+        idx = np.nonzero(m)[0]
+        check(m.shape == (32,) and m.dtype == bool and 1 <= len(idx) <= 8,
+              'freq mask: 1..8 of 32 channels (%d)' % len(idx))
+        runs = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
+        check(1 <= len(runs) <= 2, 'freq mask: at most 2 runs (%d)' % len(runs))
+        if len(runs) == 2:
+            starts.update(int(r[0]) for r in runs)
+            widths.update(len(r) for r in runs)
+    check(widths == {1, 2, 3, 4}, 'separate runs are 1..4 channels wide (%s)' % sorted(widths))
+    check(min(starts) == 0 and max(starts) >= 28, 'masks reach both ends of the band axis (%d..%d)'
+          % (min(starts), max(starts)))
 
 
 def test_mbrola_fix():

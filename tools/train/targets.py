@@ -71,3 +71,18 @@ def vowel_floor(phones, target, frac=0.7, rel=0.35):
             m = (tc >= st + q) & (tc <= en - q)
             y[m] = np.maximum(frac * op[m], lo)
     return y
+
+
+def freq_masks(rng, nmel, count, width):
+    """SpecAugment-style frequency masks for one training crop (train.py --freq-mask): up to
+    `count` bands of 1..`width` adjacent mel channels each, drawn independently (they may
+    overlap). Returns a boolean vector over the nmel channels, True where the crop's inputs
+    are replaced by their mean (0 after standardisation) for the whole crop: the network
+    cannot lean on one spectral region (espeak-ng's deep 0.4-1 kHz nasal trough was such a
+    cue) and has to hear the other cues of the same phone."""
+    m = np.zeros(nmel, bool)
+    for _ in range(count):
+        w = int(rng.integers(1, width + 1))
+        s = int(rng.integers(0, nmel - w + 1))
+        m[s:s + w] = True
+    return m

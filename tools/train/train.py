@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
-from targets import (NVIS, lips_short_weight, lips_target, vis_target,  # noqa: E402
-                     vowel_floor)
+from targets import (NVIS, freq_masks, lips_short_weight, lips_target,  # noqa: E402
+                     vis_target, vowel_floor)
 
 NT = 14
 VOICE = 13
@@ -246,6 +246,9 @@ def main():
                     metavar=('FRAC', 'REL'),
                     help='the floor of --vowel-weight: max(FRAC x the target opening, REL x '
                          'the 95th percentile of the target opening over the utterance)')
+    ap.add_argument('--freq-mask', metavar='COUNT:WIDTH:PROB',
+                    help='with probability PROB per crop, hide up to COUNT bands of 1..WIDTH '
+                    'mel channels for the whole crop (SpecAugment; targets.freq_masks)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
     ap.add_argument('--cmn', action='store_true',
                     help='also feed the features minus a causal running mean of the stream\'s '
@@ -332,6 +335,15 @@ def main():
 
     tr_p = draw_w[tr] / draw_w[tr].sum()
     M, C = a.lookahead, a.crop
+    fm_count, fm_width, fm_prob = 0, 0, 0.0
+    if a.freq_mask:
+        try:
+            c_, w_, p_ = a.freq_mask.split(':')
+            fm_count, fm_width, fm_prob = int(c_), int(w_), float(p_)
+        except ValueError:
+            sys.exit('train: --freq-mask wants COUNT:WIDTH:PROB, e.g. 2:4:0.5')
+        if fm_count < 1 or not 1 <= fm_width <= nmel // 2 or not 0 < fm_prob <= 1:
+            sys.exit('train: --freq-mask %s out of range' % a.freq_mask)
     w = torch.ones(NT)
     w[0] = 3.0  # jaw
     w[1] = a.close_weight  # close
@@ -412,6 +424,11 @@ def main():
             peak = np.full(B, CMN_ABS, np.float32)
             cmn_run(P, ema, peak, cmn_params(), Pv)
             X = np.concatenate([X, cmn_run(R, ema, peak, cmn_params()) / std], 2)
+        if fm_prob > 0:
+            for b in range(B):
+                if rng.random() < fm_prob:
+                    m = freq_masks(rng, nmel, fm_count, fm_width)
+                    X[b][:, np.tile(m, X.shape[2] // nmel)] = 0
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
     net = Net(nin, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)

@@ -459,8 +459,8 @@ static int pool_take(ak__tts *t, void **inst, ak__cancel_fn cancel, void *user, 
      * every call, in turn, from now on; this call waits for one instead of failing. */
     int keep = t->max = t->n_alive;
     pthread_mutex_unlock(&t->mu);
-    ak__log(0, "tts: engine %d of %s would not open (%s): continuing with %d", keep + 1, t->id,
-            why, keep);
+    ak__log(0, "tts: engine %d of %s would not open (%s): continuing with %d", keep + 1, t->id, why,
+            keep);
     return pool_take(t, inst, cancel, user, err, errcap);
   }
   pthread_cond_signal(&t->cv);

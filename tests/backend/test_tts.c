@@ -411,8 +411,8 @@ static int fake_synth(void *inst, const char *text, ak__tts_sink *sink, char *er
   return 0;
 }
 
-static const ak__tts_engine_ops fake_ops = {"fake", "fake engine", fake_open, fake_close,
-                                            fake_synth, 0};
+static const ak__tts_engine_ops fake_ops = {"fake",     "fake engine", fake_open,
+                                            fake_close, fake_synth,    0};
 
 /* An engine past the first that will not open does not fail the call that asked for it: the
  * pool goes on with the engines it has and stops trying. */

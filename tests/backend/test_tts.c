@@ -325,6 +325,16 @@ static void *speak_thread(void *arg) {
   return NULL;
 }
 
+/* n threads, each speaking text through t into its own capture. */
+static void start_workers(worker *w, pthread_t *th, int n, ak__tts *t, const char *text) {
+  for (int i = 0; i < n; i++) {
+    memset(&w[i], 0, sizeof w[i]);
+    w[i].t = t;
+    w[i].text = text;
+    CHECK(pthread_create(&th[i], NULL, speak_thread, &w[i]) == 0);
+  }
+}
+
 /* What a thread got, beside the solo render, when they differ. */
 static void report_worker(int i, const worker *w, const capture *solo) {
   size_t k = 0;
@@ -348,12 +358,7 @@ static void test_threads(void) {
   CHECK(ak__tts_speak(t, text, cap_fn, NULL, &solo, err, sizeof err) == 0);
   worker w[4];
   pthread_t th[4];
-  for (int i = 0; i < 4; i++) {
-    memset(&w[i], 0, sizeof w[i]);
-    w[i].t = t;
-    w[i].text = text;
-    CHECK(pthread_create(&th[i], NULL, speak_thread, &w[i]) == 0);
-  }
+  start_workers(w, th, 4, t, text);
   for (int i = 0; i < 4; i++) {
     pthread_join(th[i], NULL);
     if (strcmp(ak__tts_family(t), "espeak") == 0) {
@@ -432,12 +437,7 @@ static void test_pool_open_failure(int limit) {
   worker w[6];
   pthread_t th[6];
   for (int round = 0; round < 2; round++) {
-    for (int i = 0; i < 6; i++) {
-      memset(&w[i], 0, sizeof w[i]);
-      w[i].t = t;
-      w[i].text = text;
-      CHECK(pthread_create(&th[i], NULL, speak_thread, &w[i]) == 0);
-    }
+    start_workers(w, th, 6, t, text);
     for (int i = 0; i < 6; i++) {
       pthread_join(th[i], NULL);
       report_worker(i, &w[i], &solo);

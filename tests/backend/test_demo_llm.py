@@ -84,17 +84,27 @@ def run_demo(env_extra, question):
                     audio = True
             ws.close()
     finally:
-        os.killpg(p.pid, signal.SIGINT)
+        stop_group(p, signal.SIGINT)
         try:
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+            stop_group(p, signal.SIGKILL)
             p.wait()
         try:
             out.append(p.stdout.read() or "")
         except (OSError, TypeError):
             pass
+    if not url:  # the demo ended (or hung) before its banner: say how, not only that checks failed
+        print("demo.sh exited with %s before its banner; its output:\n%s" % (p.returncode, "".join(out)))
     return "".join(out), ready, reply, audio, url
+
+
+def stop_group(p, sig):
+    """Signals the demo's process group; it may have ended (and its group with it) already."""
+    try:
+        os.killpg(p.pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 srv, _ = fake_providers.start(require_key=False, gate_on_tts=False)

@@ -508,6 +508,8 @@ def main():
         hh, mm = (int(x) for x in a.end_by.split(':'))
         lt = time.localtime(t0)
         end = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, hh, mm, 0, 0, 0, -1))
+        if end <= t0:  # a time already past today means tomorrow (a run across midnight)
+            end = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday + 1, hh, mm, 0, 0, 0, -1))
         budget = min(budget, end - t0)
         print('training %.1f minutes (until %s)' % (budget / 60, a.end_by), flush=True)
     nck = 0

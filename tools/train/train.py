@@ -249,7 +249,8 @@ def main():
     ap.add_argument('--freq-mask', metavar='COUNT:WIDTH:PROB',
                     help='with probability PROB per crop, hide up to COUNT bands of 1..WIDTH '
                     'mel channels for the whole crop (SpecAugment; targets.freq_masks)')
-    ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local) at the latest')
+    ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local; tomorrow\'s '
+                    'if already past today) at the latest')
     ap.add_argument('--cmn', action='store_true',
                     help='also feed the features minus a causal running mean of the stream\'s '
                          'speech hops (per-stream normalisation; a warm start without it gets '

@@ -84,11 +84,11 @@ def run_demo(env_extra, question):
                     audio = True
             ws.close()
     finally:
-        stop_group(p, signal.SIGINT)
+        wsclient.stop_group(p.pid, signal.SIGINT)
         try:
             p.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            stop_group(p, signal.SIGKILL)
+            wsclient.stop_group(p.pid, signal.SIGKILL)
             p.wait()
         try:
             out.append(p.stdout.read() or "")
@@ -97,14 +97,6 @@ def run_demo(env_extra, question):
     if not url:  # the demo ended (or hung) before its banner: say how, not only that checks failed
         print("demo.sh exited with %s before its banner; its output:\n%s" % (p.returncode, "".join(out)))
     return "".join(out), ready, reply, audio, url
-
-
-def stop_group(p, sig):
-    """Signals the demo's process group; it may have ended (and its group with it) already."""
-    try:
-        os.killpg(p.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 srv, _ = fake_providers.start(require_key=False, gate_on_tts=False)

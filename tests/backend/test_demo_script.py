@@ -169,11 +169,11 @@ try:
                   f"the backend's Motion Server session reconnected by itself and said so ({statuses})")
         ws.close()
 finally:
-    os.killpg(p.pid, signal.SIGINT)  # Ctrl-C
+    wsclient.stop_group(p.pid, signal.SIGINT)  # Ctrl-C
     try:
         p.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
+        wsclient.stop_group(p.pid, signal.SIGKILL)
         check(False, "demo.sh stops within 30 s of Ctrl-C")
     try:
         rest = p.stdout.read() or ""

@@ -9,6 +9,15 @@ import struct
 import time
 
 
+def stop_group(pid, sig):
+    """Signals the process group a test started (demo.sh and its children); the group may
+    have ended by itself already, which is not an error of the test's."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 class Closed(Exception):
     pass
 

@@ -102,6 +102,16 @@ static void test_sets(void) {
             w[i].cls);
     }
   }
+  /* espeak-ng's tables for MBROLA mx1, mx2 and vz1: the palatal lateral l^ is L (ʎ) and a
+   * stressed vowel's * mark (vz1) leaves the vowel's own shape. */
+  static const char *const same[][2] = {{"l^", "L"}, {"a*", "a"}, {"o*", "o"}, {"u*", "u"}};
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    int va[2] = {-1, -1}, ca[2] = {-1, -1}, vb[2] = {-1, -1}, cb[2] = {-1, -1};
+    int ka = conv(AK_PHSET_SAMPA, same[i][0], va, ca);
+    int kb = conv(AK_PHSET_SAMPA, same[i][1], vb, cb);
+    CHECK(ka == 1 && kb == 1 && va[0] == vb[0] && ca[0] == cb[0], "'%s' as '%s': %d %s, %d %s",
+          same[i][0], same[i][1], ka, ak_vis_name(va[0]), kb, ak_vis_name(vb[0]));
+  }
   CHECK(ak_phset_from_name("sampa") == AK_PHSET_SAMPA, "sampa");
   CHECK(ak_phset_from_name("jtalk") == AK_PHSET_JTALK, "jtalk");
   CHECK(ak_phset_from_name("bogus") == -1, "bogus set");

@@ -6,7 +6,8 @@
 #           espeak (the espeak half of the training data), all; valid2 (a second, larger set
 #           of the valid voices' utterances for confirming a pick, not part of all); words
 #           (every English voice on dictionary words, tools/corpus/words.py, in all); mcoda
-#           (the same on words with /m/ before a consonant, not part of all)
+#           (the same on words with /m/ before a consonant, not part of all); late (the
+#           voices added later, LATE below, every split into files of their own; not in all)
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -30,8 +31,16 @@ N_MC=${N_MC:-100}      # per English train voice, stage mcoda
 # N_COND (12): utterances per held-out voice in each condition of valid_cond / test_cond
 mkdir -p "$out/render"
 tsv=$here/voices.tsv
-ids() { # family split -> ids
-  awk -F'\t' -v f="$1" -v s="$2" 'NR > 1 && $3 == f && $5 == s && $2 != "mbrola-cn1" {print $1}' "$tsv"
+# Voices added after the first corpus (2026-12-05: MBROLA mx1 mx2 vz1, Mexican and Venezuelan
+# Spanish) are rendered by their own stage (late), so that every earlier file stays as it was.
+LATE=" 134 135 136 "
+ids() { # family split -> ids (not the late voices)
+  awk -F'\t' -v f="$1" -v s="$2" 'NR > 1 && $3 == f && $5 == s && $2 != "mbrola-cn1" {print $1}' "$tsv" |
+    while read -r i; do case "$LATE" in *" $i "*) ;; *) echo "$i" ;; esac; done
+}
+late_ids() { # split -> the late voices of that split
+  awk -F'\t' -v s="$1" 'NR > 1 && $5 == s {print $1}' "$tsv" |
+    while read -r i; do case "$LATE" in *" $i "*) echo "$i" ;; esac; done | tr '\n' ' '
 }
 # render ID N SEED: manifest on stdout (renders one voice)
 render() { nice -n 10 "$py" "$here/render.py" "$gen" "$1" "$2" "$out/render/$3" --seed "$3"; }
@@ -146,6 +155,30 @@ if only mcoda; then
   gen_list "$out/render/valid_mcoda.tsv" "$out/valid_mcoda.bin" 702 --audio --clean
   gen_list "$out/render/test_mcoda.tsv" "$out/test_mcoda.bin" 703 --audio --clean
   wait
+fi
+if only late; then
+  # The late voices with the seeds and counts their split's stages use (train: batch1's 11 and
+  # more's 31; valid 12, test 13, valid2 14, cond as above), into files of their own:
+  # train_late.bin, valid_late.bin, test_late.bin, valid_late_cond.bin, test_late_cond.bin,
+  # valid2_late.bin. Evaluate them beside the others (docs/engine.md).
+  render_set train_late1 11 "$N_MB:$(late_ids train)"
+  render_set train_late2 31 "$N_MB:$(late_ids train)"
+  cat "$out/render/train_late1.tsv" "$out/render/train_late2.tsv" > "$out/render/train_late.tsv"
+  render_set valid_late 12 "$N_EV:$(late_ids valid)"
+  render_set test_late 13 "$N_EV:$(late_ids test)"
+  render_set valid2_late 14 "$N_EV2:$(late_ids valid)"
+  gen_list "$out/render/train_late.tsv" "$out/train_late.bin" 801 &
+  gen_list "$out/render/valid_late.tsv" "$out/valid_late.bin" 102 --audio --clean
+  gen_list "$out/render/test_late.tsv" "$out/test_late.bin" 103 --audio --clean
+  gen_list "$out/render/valid2_late.tsv" "$out/valid2_late.bin" 104 --audio --clean
+  wait
+  for split in valid test; do
+    awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' "$out/render/${split}_late.tsv" > "$out/render/${split}_late_all.tsv"
+    for c in clean reverb telephone noise10; do
+      gen_list "$out/render/${split}_late_all.tsv" "$out/render/${split}_late_$c.bin" 300 --audio --cond "$c"
+    done
+    "$py" "$here/cat_akds.py" "$out/${split}_late_cond.bin" "$out/render/${split}_late"_{clean,reverb,telephone,noise10}.bin
+  done
 fi
 if only valid2; then
   # The same valid voices, other texts and prosody (other seeds): checkpoints are picked on

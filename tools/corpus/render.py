@@ -53,6 +53,11 @@ _IT12 = {'U1': 'U2', 'dZ': 'gh', 'j': 'J', 'ss': 'SS', 'tS': 'ch'}
 MBROLA_FIX = {
     'es1': ('es1', _ES), 'es2': ('es2', _ES),
     'es4': ('es1', dict(_ES, w='u')),  # es4's own table names phones es4 lacks (j, R2, L)
+    # Mexican and Venezuelan Spanish: espeak-ng's own tables, but for l^ (the palatal of ll
+    # and y), which mx1 calls jj and mx2 lacks (j is its nearest); vz1 still lacks a few
+    # diphones (L-j, u-w), so about a third of its texts are refused and replaced
+    'mx1': ('mx1', dict(_ES, **{'l^': 'jj'})), 'mx2': ('mx2', dict(_ES, **{'l^': 'j'})),
+    'vz1': ('vz1', dict(_ES, **{'l^': 'L', 'a/': 'a', 'i/': 'i', 'u/': 'u'})),
     'it1': ('it1', _IT12), 'it2': ('it2', _IT12),
     'it3': ('it3', {'i/': 'i', 'ss': 's'}), 'it4': ('it4', {'i/': 'i', 'ss': 's'}),
     'jp1': ('jp1', {'r': 'rr', 'c': 'tS', 'U': 'u'}), 'jp3': ('jp3', {'r': 'rr', 'c': 'tS', 'U': 'u'}),
@@ -67,10 +72,10 @@ MBROLA_FIX = {
 # against its language's reference voice, measured by DTW without any model
 # (`align.py --offsets 60`, docs/corpus.md). Every voice is within +-7.3 ms of its reference
 # except us3, whose boundaries come 18 ms before the sound the other English voices' labels
-# mark. An MBROLA voice whose offset is a hop (10 ms) or more gets its inner boundaries moved
-# by it (scaled by the utterance's tempo). flite and Open JTalk (measured against us1 and
+# mark, and mx1 (added 2026-12-05), 13 ms before es1's. An MBROLA voice whose offset is a hop
+# (10 ms) or more gets its inner boundaries moved by it (scaled by the utterance's tempo). flite and Open JTalk (measured against us1 and
 # jp1, a looser comparison across techniques) are reported in docs/corpus.md, not calibrated.
-MBROLA_LABEL_SHIFT_MS = {'us3': 18.0}
+MBROLA_LABEL_SHIFT_MS = {'us3': 18.0, 'mx1': 13.0}
 
 
 def voices():

@@ -647,6 +647,10 @@ def test_contexts():
           'contexts: m closed, b before s missed (%r)' % dict(miss))
     check(dict(vow) == {'next to /p b m/': [1, 2], 'next to a pause': [0, 1]},
           'contexts: the vowel after m closed, the 20 ms vowel not scored (%r)' % dict(vow))
+    # Spanish names (espeak-ng's es tables): e/ and o* are vowels, so this /b/ is V_V
+    segs = [(0.0, 0.1, '_'), (0.1, 0.2, 'e/'), (0.2, 0.3, 'b'), (0.3, 0.4, 'o*'), (0.4, 0.8, '_')]
+    miss, vow = contexts.tally(o, 100.0, segs)
+    check(dict(miss) == {'b V_V': [0, 1]}, 'contexts: Spanish vowels around b (%r)' % dict(miss))
 
 
 def test_natural(tmp):

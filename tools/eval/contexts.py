@@ -29,6 +29,10 @@ PAUSE = {'_', 'pau', 'sil', None}
 # vowel names of the English label sets (MBROLA SAMPA, flite ARPAbet)
 VOWELS = set('A { V O aU @ AI E r= EI I i @U OI U u 3: i: u: O: A: '
              'aa ae ah ao aw ax ay eh er ey ih iy ow oy uh uw'.split())
+# and the other languages' MBROLA names (espeak-ng's tables: es e/ o/, vz1's stressed a*,
+# German and French long and nasal vowels); plain y stays a consonant (ARPAbet's glide)
+VOWELS |= set('a e o a: e: o: E: y: 2 2: 9 6 Y OY aI a~ e~ o~ E~ O~ 9~'.split())
+VOWELS |= {v + m for v in 'aeiou' for m in '/*'}
 
 
 def kind(p):

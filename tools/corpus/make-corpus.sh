@@ -80,6 +80,17 @@ render_words() {
   cat "$m"/*.tsv > "$out/render/$name.tsv"
   wc -l < "$out/render/$name.tsv"
 }
+# cond_set NAME: the first N_COND utterances of each voice of the manifest on stdin, clean
+# and under each condition (reverb, telephone, 10 dB noise), into OUT/NAME.bin
+cond_set() {
+  local r="$out/render/$1"
+  awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' > "$r.tsv"
+  rm -f "$out/$1.bin"
+  for c in clean reverb telephone noise10; do
+    gen_list "$r.tsv" "${r}_$c.bin" 300 --audio --cond "$c"
+  done
+  "$py" "$here/cat_akds.py" "$out/$1.bin" "$r"_{clean,reverb,telephone,noise10}.bin
+}
 en_ids() { awk -F'\t' -v s="$1" 'NR > 1 && $4 == "en" && $5 == s {print $1}' "$tsv" | tr '\n' ' '; }
 has() { for s in "${stages[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
 only() { for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
@@ -106,14 +117,7 @@ fi
 if has cond; then
   # Every held-out voice under each condition: clean, reverb, telephone, 10 dB noise.
   for split in valid test; do
-    # the first N_COND utterances of each voice
-    cat "$out/render/${split}1.tsv" "$out/render/${split}_al.tsv" 2> /dev/null |
-      awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' > "$out/render/${split}_all.tsv"
-    rm -f "$out/${split}_cond.bin"
-    for c in clean reverb telephone noise10; do
-      gen_list "$out/render/${split}_all.tsv" "$out/render/${split}_$c.bin" 300 --audio --cond "$c"
-    done
-    "$py" "$here/cat_akds.py" "$out/${split}_cond.bin" "$out/render/${split}"_{clean,reverb,telephone,noise10}.bin
+    cat "$out/render/${split}1.tsv" "$out/render/${split}_al.tsv" 2> /dev/null | cond_set "${split}_cond"
   done
 fi
 if has more; then
@@ -173,11 +177,7 @@ if only late; then
   gen_list "$out/render/valid2_late.tsv" "$out/valid2_late.bin" 104 --audio --clean
   wait
   for split in valid test; do
-    awk -F'\t' -v k="${N_COND:-12}" '++n[$4] <= k' "$out/render/${split}_late.tsv" > "$out/render/${split}_late_all.tsv"
-    for c in clean reverb telephone noise10; do
-      gen_list "$out/render/${split}_late_all.tsv" "$out/render/${split}_late_$c.bin" 300 --audio --cond "$c"
-    done
-    "$py" "$here/cat_akds.py" "$out/${split}_late_cond.bin" "$out/render/${split}_late"_{clean,reverb,telephone,noise10}.bin
+    cond_set "${split}_late_cond" < "$out/render/${split}_late.tsv"
   done
 fi
 if only valid2; then

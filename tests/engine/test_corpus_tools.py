@@ -20,7 +20,7 @@
    signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
 5. The phone-derived training targets (tools/train/targets.py): the closure decision in the
    middle of each /p b m/, its per-phone weights (--lips-short), the vowel opening floor,
-   and the frequency masks of train.py --freq-mask (runs of channels, in range).
+   and the frequency and time masks of train.py --freq-mask / --time-mask (runs, in range).
 6. The dictionary-word texts (tools/corpus/words.py): which spellings of the same sounds count
    as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
 7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
@@ -488,6 +488,14 @@ def test_targets():
     check(widths == {1, 2, 3, 4}, 'separate runs are 1..4 channels wide (%s)' % sorted(widths))
     check(min(starts) == 0 and max(starts) >= 28, 'masks reach both ends of the band axis (%d..%d)'
           % (min(starts), max(starts)))
+    # time masks (train.py --time-mask): the same runs over the frames of a crop
+    lens = set()
+    for _ in range(500):
+        m = tg.time_masks(rng, 300, 2, 8)
+        idx = np.nonzero(m)[0]
+        check(m.shape == (300,) and 1 <= len(idx) <= 16, 'time mask: 1..16 of 300 frames (%d)' % len(idx))
+        lens.add(len(idx))
+    check(min(lens) <= 2 and max(lens) >= 12, 'time masks from 2 frames to near 2 x 8 (%s)' % sorted(lens))
 
 
 def test_mbrola_fix():

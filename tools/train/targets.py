@@ -80,9 +80,21 @@ def freq_masks(rng, nmel, count, width):
     are replaced by their mean (0 after standardisation) for the whole crop: the network
     cannot lean on one spectral region (espeak-ng's deep 0.4-1 kHz nasal trough was such a
     cue) and has to hear the other cues of the same phone."""
-    m = np.zeros(nmel, bool)
+    return _runs(rng, nmel, count, width)
+
+
+def time_masks(rng, nframes, count, width):
+    """SpecAugment-style time masks for one training crop (train.py --time-mask): up to
+    `count` runs of 1..`width` frames, True where every input of the frame is replaced by
+    its mean while the targets stay: a closure or a vowel has to be heard from the
+    transitions into and out of it as well as from its own sound."""
+    return _runs(rng, nframes, count, width)
+
+
+def _runs(rng, n, count, width):
+    m = np.zeros(n, bool)
     for _ in range(count):
         w = int(rng.integers(1, width + 1))
-        s = int(rng.integers(0, nmel - w + 1))
+        s = int(rng.integers(0, n - w + 1))
         m[s:s + w] = True
     return m

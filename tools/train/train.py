@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
 from targets import (NVIS, freq_masks, lips_short_weight, lips_target,  # noqa: E402
-                     vis_target, vowel_floor)
+                     time_masks, vis_target, vowel_floor)
 
 NT = 14
 VOICE = 13
@@ -249,6 +249,10 @@ def main():
     ap.add_argument('--freq-mask', metavar='COUNT:WIDTH:PROB',
                     help='with probability PROB per crop, hide up to COUNT bands of 1..WIDTH '
                     'mel channels for the whole crop (SpecAugment; targets.freq_masks)')
+    ap.add_argument('--time-mask', metavar='COUNT:WIDTH:PROB',
+                    help='with probability PROB per crop, hide every input of up to COUNT runs '
+                    'of 1..WIDTH frames (10 ms hops), targets kept (SpecAugment time masks: a '
+                    'phone is to be heard from its neighbours too)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local; tomorrow\'s '
                     'if already past today) at the latest')
     ap.add_argument('--cmn', action='store_true',
@@ -336,15 +340,19 @@ def main():
 
     tr_p = draw_w[tr] / draw_w[tr].sum()
     M, C = a.lookahead, a.crop
-    fm_count, fm_width, fm_prob = 0, 0, 0.0
-    if a.freq_mask:
+    def mask_flag(name, val, maxw):
+        if not val:
+            return 0, 0, 0.0
         try:
-            c_, w_, p_ = a.freq_mask.split(':')
-            fm_count, fm_width, fm_prob = int(c_), int(w_), float(p_)
+            c_, w_, p_ = val.split(':')
+            c_, w_, p_ = int(c_), int(w_), float(p_)
         except ValueError:
-            sys.exit('train: --freq-mask wants COUNT:WIDTH:PROB, e.g. 2:4:0.5')
-        if fm_count < 1 or not 1 <= fm_width <= nmel // 2 or not 0 < fm_prob <= 1:
-            sys.exit('train: --freq-mask %s out of range' % a.freq_mask)
+            sys.exit('train: --%s wants COUNT:WIDTH:PROB, e.g. 2:4:0.5' % name)
+        if c_ < 1 or not 1 <= w_ <= maxw or not 0 < p_ <= 1:
+            sys.exit('train: --%s %s out of range' % (name, val))
+        return c_, w_, p_
+    fm_count, fm_width, fm_prob = mask_flag('freq-mask', a.freq_mask, nmel // 2)
+    tm_count, tm_width, tm_prob = mask_flag('time-mask', a.time_mask, C // 4)
     w = torch.ones(NT)
     w[0] = 3.0  # jaw
     w[1] = a.close_weight  # close
@@ -430,6 +438,10 @@ def main():
                 if rng.random() < fm_prob:
                     m = freq_masks(rng, nmel, fm_count, fm_width)
                     X[b][:, np.tile(m, X.shape[2] // nmel)] = 0
+        if tm_prob > 0:
+            for b in range(B):
+                if rng.random() < tm_prob:
+                    X[b][time_masks(rng, X.shape[1], tm_count, tm_width)] = 0
         return torch.from_numpy(X), torch.from_numpy(Y), torch.from_numpy(Mk)
 
     net = Net(nin, a.hidden, M, nout, NVIS if a.aux_weight > 0 else 0)

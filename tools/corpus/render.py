@@ -55,7 +55,7 @@ MBROLA_FIX = {
     'es4': ('es1', dict(_ES, w='u')),  # es4's own table names phones es4 lacks (j, R2, L)
     # Mexican and Venezuelan Spanish: espeak-ng's own tables, but for l^ (the palatal of ll
     # and y), which mx1 calls jj and mx2 lacks (j is its nearest); vz1 still lacks a few
-    # diphones (L-j, u-w), so about a third of its texts are refused and replaced
+    # diphones (L-j, u-w), so nearly half of its texts are refused and replaced
     'mx1': ('mx1', dict(_ES, **{'l^': 'jj'})), 'mx2': ('mx2', dict(_ES, **{'l^': 'j'})),
     'vz1': ('vz1', dict(_ES, **{'l^': 'L', 'a/': 'a', 'i/': 'i', 'u/': 'u'})),
     'it1': ('it1', _IT12), 'it2': ('it2', _IT12),
@@ -73,8 +73,9 @@ MBROLA_FIX = {
 # (`align.py --offsets 60`, docs/corpus.md). Every voice is within +-7.3 ms of its reference
 # except us3, whose boundaries come 18 ms before the sound the other English voices' labels
 # mark, and mx1 (added 2026-12-05), 13 ms before es1's. An MBROLA voice whose offset is a hop
-# (10 ms) or more gets its inner boundaries moved by it (scaled by the utterance's tempo). flite and Open JTalk (measured against us1 and
-# jp1, a looser comparison across techniques) are reported in docs/corpus.md, not calibrated.
+# (10 ms) or more gets its inner boundaries moved by it (scaled by the utterance's tempo).
+# flite and Open JTalk (measured against us1 and jp1, a looser comparison across techniques)
+# are reported in docs/corpus.md, not calibrated.
 MBROLA_LABEL_SHIFT_MS = {'us3': 18.0, 'mx1': 13.0}
 
 

@@ -35,12 +35,12 @@ tsv=$here/voices.tsv
 # Spanish) are rendered by their own stage (late), so that every earlier file stays as it was.
 LATE=" 134 135 136 "
 ids() { # family split -> ids (not the late voices)
-  awk -F'\t' -v f="$1" -v s="$2" 'NR > 1 && $3 == f && $5 == s && $2 != "mbrola-cn1" {print $1}' "$tsv" |
-    while read -r i; do case "$LATE" in *" $i "*) ;; *) echo "$i" ;; esac; done
+  awk -F'\t' -v f="$1" -v s="$2" -v late="$LATE" 'NR > 1 && $3 == f && $5 == s &&
+    $2 != "mbrola-cn1" && !index(late, " " $1 " ") {print $1}' "$tsv"
 }
 late_ids() { # split -> the late voices of that split
-  awk -F'\t' -v s="$1" 'NR > 1 && $5 == s {print $1}' "$tsv" |
-    while read -r i; do case "$LATE" in *" $i "*) echo "$i" ;; esac; done | tr '\n' ' '
+  awk -F'\t' -v s="$1" -v late="$LATE" 'NR > 1 && $5 == s && index(late, " " $1 " ") {print $1}' "$tsv" |
+    tr '\n' ' '
 }
 # render ID N SEED: manifest on stdout (renders one voice)
 render() { nice -n 10 "$py" "$here/render.py" "$gen" "$1" "$2" "$out/render/$3" --seed "$3"; }

@@ -24,7 +24,7 @@
 6. The dictionary-word texts (tools/corpus/words.py): which spellings of the same sounds count
    as agreeing, and the batch that lost a word's pause is skipped (stand-in front ends).
 7. tools/eval/contexts.py's counting of missed closures and closed vowels by context on a
-   made-up lip-opening curve.
+   made-up lip-opening curve, and what each --change does to two tones (bad specs refused).
 8. tools/eval/natural.py's checks: its spec read strictly, clips that are not the expected
    audio refused, cuts past the end refused, the closure dip check on a synthetic gap, cuts
    joined into streams, and a visible skip (exit 77) without the shared clips.
@@ -659,6 +659,36 @@ def test_contexts():
     segs = [(0.0, 0.1, '_'), (0.1, 0.2, 'e/'), (0.2, 0.3, 'b'), (0.3, 0.4, 'o*'), (0.4, 0.8, '_')]
     miss, vow = contexts.tally(o, 100.0, segs)
     check(dict(miss) == {'b V_V': [0, 1]}, 'contexts: Spanish vowels around b (%r)' % dict(miss))
+    # --change: what each alteration does to a 100 Hz + 2 kHz pair of tones
+    fs = 16000
+    t = np.arange(fs) / fs
+    x = 0.3 * np.sin(2 * np.pi * 100 * t) + 0.3 * np.sin(2 * np.pi * 2000 * t)
+
+    def amp(y, hz):
+        return 2 * abs(np.fft.rfft(y)[int(round(hz * len(y) / fs))]) / len(y)
+
+    y, k = contexts.change(x, fs, 'highpass:300')
+    check(amp(y, 100) < 1e-6 and abs(amp(y, 2000) - 0.3) < 1e-6 and k == 1.0,
+          'contexts: highpass:300 removes 100 Hz, keeps 2 kHz')
+    y, _ = contexts.change(x, fs, 'lowpass:1000')
+    check(abs(amp(y, 100) - 0.3) < 1e-6 and amp(y, 2000) < 1e-6, 'contexts: lowpass:1000')
+    y, _ = contexts.change(x, fs, 'low:-10:400')
+    check(abs(amp(y, 100) - 0.3 * 10 ** -0.5) < 1e-6 and abs(amp(y, 2000) - 0.3) < 1e-6,
+          'contexts: low:-10:400 lowers 100 Hz by 10 dB only (%.4f)' % amp(y, 100))
+    y, _ = contexts.change(x, fs, 'gain:6')
+    check(abs(np.max(np.abs(y)) / np.max(np.abs(x)) - 10 ** 0.3) < 1e-9, 'contexts: gain:6')
+    y, _ = contexts.change(x, fs, 'noise:20')
+    snr = 10 * np.log10(np.mean(x ** 2) / np.mean((y - x) ** 2))
+    check(abs(snr - 20) < 0.2, 'contexts: noise:20 adds noise 20 dB under the signal (%.2f)' % snr)
+    y, k = contexts.change(x, fs, 'speed:0.5')
+    check(len(y) == 2 * fs and k == 2.0 and abs(amp(y, 50) - 0.3) < 0.01,
+          'contexts: speed:0.5 halves pitch and doubles the label times (%d, %r)' % (len(y), k))
+    for bad in ('highpass', 'low:3', 'gain:x', 'echo:3', 'speed:0'):
+        try:
+            contexts.change(x, fs, bad)
+            check(False, 'contexts: --change %r refused' % bad)
+        except ValueError as e:
+            check('bad --change' in str(e), 'contexts: --change %r refused (%s)' % (bad, e))
 
 
 def test_natural(tmp):

@@ -10,7 +10,12 @@ when the opening falls below a quarter of the utterance's 95th percentile anywhe
 central half of the phone; vowels shorter than 30 ms are not scored. The figures are close
 to ak_eval's, not equal (ak_eval reads the AKDS audio, padded and resampled by ak_gen_data).
 
-Usage: contexts.py CLI MODEL MANIFEST.tsv [--voice ID]"""
+`--change SPEC` alters each clip's audio before it is animated, to find what in a voice's
+sound the network keys on (docs/engine.md stage 25): highpass:HZ, lowpass:HZ, low:DB:HZ
+(DB of gain below HZ), gain:DB, noise:SNR (white noise at SNR dB, seeded), speed:F (pitch,
+formants and tempo together; the labels follow).
+
+Usage: contexts.py CLI MODEL MANIFEST.tsv [--voice ID] [--fps N] [--change SPEC]"""
 import argparse
 import collections
 import json
@@ -69,18 +74,55 @@ def tally(opening, fps, segs, miss=None, closed_v=None):
     return miss, closed_v
 
 
-def animate(cli, model, wav):
-    """The lip opening per frame and the frame rate for one WAV."""
+def change(x, fs, spec):
+    """The audio x (float, rate fs) altered as SPEC says (see the module's help); returns
+    (audio, time factor: a label at t seconds lies at t * factor afterwards)."""
+    parts = spec.split(':')
+    try:
+        what, args = parts[0], [float(v) for v in parts[1:]]
+    except ValueError:
+        raise ValueError('contexts: bad --change %r (numbers after the colons)' % spec)
+    want = {'highpass': 1, 'lowpass': 1, 'low': 2, 'gain': 1, 'noise': 1, 'speed': 1}
+    if what not in want or len(args) != want[what]:
+        raise ValueError('contexts: bad --change %r (highpass:HZ, lowpass:HZ, low:DB:HZ, '
+                         'gain:DB, noise:SNR or speed:F)' % spec)
+    x = np.asarray(x, dtype=float)
+    if what in ('highpass', 'lowpass', 'low'):
+        spec_x = np.fft.rfft(x)
+        f = np.fft.rfftfreq(len(x), 1.0 / fs)
+        if what == 'highpass':
+            spec_x[f < args[0]] = 0
+        elif what == 'lowpass':
+            spec_x[f > args[0]] = 0
+        else:
+            spec_x[f < args[1]] *= 10 ** (args[0] / 20)
+        return np.fft.irfft(spec_x, len(x)), 1.0
+    if what == 'gain':
+        return x * 10 ** (args[0] / 20), 1.0
+    if what == 'noise':
+        rms = np.sqrt(np.mean(x ** 2))
+        noise = np.random.default_rng(1).normal(0.0, 1.0, len(x))
+        return x + noise * rms / 10 ** (args[0] / 20), 1.0
+    if args[0] <= 0:
+        raise ValueError('contexts: bad --change %r (speed above 0)' % spec)
+    n = int(len(x) / args[0])
+    return np.interp(np.arange(n) * args[0], np.arange(len(x)), x), 1.0 / args[0]
+
+
+def animate(cli, model, wav, spec=None, fps=None):
+    """The lip opening per frame and the frame rate for one WAV (altered by SPEC, see
+    change(); its time factor is the third value returned)."""
     x, fs = align.read_wav(wav)
+    x, factor = change(x, fs, spec) if spec else (x, 1.0)
     with tempfile.TemporaryDirectory() as t:
         pcm, out = os.path.join(t, 'a.pcm'), os.path.join(t, 'a.json')
         (np.clip(x, -1, 1) * 32767).astype('<i2').tofile(pcm)
         subprocess.run([cli, 'animate', pcm, '--rate', str(fs), '--model', model, '-o', out,
-                        '--expressiveness', '0'],
+                        '--expressiveness', '0'] + (['--fps', str(fps)] if fps else []),
                        check=True, capture_output=True)
         frames = json.load(open(out))['frames']
     o = [f['blendshapes']['jawOpen'] - f['blendshapes'].get('mouthClose', 0.0) for f in frames]
-    return o, len(frames) / (len(x) / fs)
+    return o, len(frames) / (len(x) / fs), factor
 
 
 def report(title, table, what):
@@ -97,7 +139,15 @@ def main():
     ap.add_argument('model')
     ap.add_argument('manifest', help='a render manifest (OUT/render/NAME.tsv)')
     ap.add_argument('--voice', help='only this voice id')
+    ap.add_argument('--fps', type=int, help='frame rate of the motion (the CLI\'s default: 25)')
+    ap.add_argument('--change', metavar='SPEC', help='alter the audio first: highpass:HZ, lowpass:HZ, low:DB:HZ, gain:DB, '
+                    'noise:SNR or speed:F')
     a = ap.parse_args()
+    if a.change:
+        try:
+            change(np.zeros(16), 16000, a.change)
+        except ValueError as e:
+            sys.exit(str(e))
     cli, model, manifest, voice = a.cli, a.model, a.manifest, a.voice
     miss = collections.defaultdict(lambda: [0, 0])
     closed_v = collections.defaultdict(lambda: [0, 0])
@@ -105,8 +155,9 @@ def main():
         wav, lab, _, vid, _ = line.rstrip('\n').split('\t')
         if voice and vid != voice:
             continue
-        o, fps = animate(cli, model, wav)
-        tally(o, fps, align.read_lab(lab), miss, closed_v)
+        o, fps, factor = animate(cli, model, wav, a.change, a.fps)
+        segs = [(t0 * factor, t1 * factor, n) for t0, t1, n in align.read_lab(lab)]
+        tally(o, fps, segs, miss, closed_v)
     report('/p b m/', miss, 'missed')
     report('vowels', closed_v, 'closed')
 

@@ -74,9 +74,8 @@ def tally(opening, fps, segs, miss=None, closed_v=None):
     return miss, closed_v
 
 
-def change(x, fs, spec):
-    """The audio x (float, rate fs) altered as SPEC says (see the module's help); returns
-    (audio, time factor: a label at t seconds lies at t * factor afterwards)."""
+def parse_change(spec):
+    """(what, numbers) of a --change SPEC (see the module's help); ValueError if malformed."""
     parts = spec.split(':')
     try:
         what, args = parts[0], [float(v) for v in parts[1:]]
@@ -86,6 +85,15 @@ def change(x, fs, spec):
     if what not in want or len(args) != want[what]:
         raise ValueError('contexts: bad --change %r (highpass:HZ, lowpass:HZ, low:DB:HZ, '
                          'gain:DB, noise:SNR or speed:F)' % spec)
+    if what == 'speed' and args[0] <= 0:
+        raise ValueError('contexts: bad --change %r (speed above 0)' % spec)
+    return what, args
+
+
+def change(x, fs, spec):
+    """The audio x (float, rate fs) altered as SPEC says (see the module's help); returns
+    (audio, time factor: a label at t seconds lies at t * factor afterwards)."""
+    what, args = parse_change(spec)
     x = np.asarray(x, dtype=float)
     if what in ('highpass', 'lowpass', 'low'):
         spec_x = np.fft.rfft(x)
@@ -103,8 +111,6 @@ def change(x, fs, spec):
         rms = np.sqrt(np.mean(x ** 2))
         noise = np.random.default_rng(1).normal(0.0, 1.0, len(x))
         return x + noise * rms / 10 ** (args[0] / 20), 1.0
-    if args[0] <= 0:
-        raise ValueError('contexts: bad --change %r (speed above 0)' % spec)
     n = int(len(x) / args[0])
     return np.interp(np.arange(n) * args[0], np.arange(len(x)), x), 1.0 / args[0]
 
@@ -140,12 +146,12 @@ def main():
     ap.add_argument('manifest', help='a render manifest (OUT/render/NAME.tsv)')
     ap.add_argument('--voice', help='only this voice id')
     ap.add_argument('--fps', type=int, help='frame rate of the motion (the CLI\'s default: 25)')
-    ap.add_argument('--change', metavar='SPEC', help='alter the audio first: highpass:HZ, lowpass:HZ, low:DB:HZ, gain:DB, '
-                    'noise:SNR or speed:F')
+    ap.add_argument('--change', metavar='SPEC', help='alter the audio first: highpass:HZ, '
+                    'lowpass:HZ, low:DB:HZ, gain:DB, noise:SNR or speed:F')
     a = ap.parse_args()
     if a.change:
         try:
-            change(np.zeros(16), 16000, a.change)
+            parse_change(a.change)
         except ValueError as e:
             sys.exit(str(e))
     cli, model, manifest, voice = a.cli, a.model, a.manifest, a.voice

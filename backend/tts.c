@@ -31,6 +31,7 @@ struct ak__tts {
   pthread_cond_t cv;
   void *idle[AK__TTS_MAX_ENGINES];
   int n_idle, n_alive, max;
+  int opening; /* an extra engine is being opened (one at a time, so a refusal stops growth) */
 };
 
 /* ---- the sink: cancel checks, resampling, fixed chunks ------------------------------------ */
@@ -424,11 +425,13 @@ static int local_init(ak__tts *t, const ak__config *c, char *err, size_t errcap)
 }
 
 /* Takes an idle instance or opens one; waits while all max are busy (cancel honoured).
+ * Extra engines open one at a time: a caller that finds another open in flight waits for it, so
+ * an engine that is refused stops the pool's growth before a second open is tried.
  * Returns 1 when cancelled, -1 with err. */
 static int pool_take(ak__tts *t, void **inst, ak__cancel_fn cancel, void *user, char *err,
                      size_t errcap) {
   pthread_mutex_lock(&t->mu);
-  while (!t->n_idle && t->n_alive >= t->max) {
+  while (!t->n_idle && (t->n_alive >= t->max || t->opening)) {
     if (cancel && cancel(user)) {
       pthread_mutex_unlock(&t->mu);
       return 1;
@@ -448,11 +451,17 @@ static int pool_take(ak__tts *t, void **inst, ak__cancel_fn cancel, void *user, 
     return 0;
   }
   t->n_alive++;
+  t->opening = 1;
   pthread_mutex_unlock(&t->mu);
   char why[300] = "";
   *inst = t->ops->open(t->voice, t->cfg, why, sizeof why);
-  if (*inst) return 0;
   pthread_mutex_lock(&t->mu);
+  t->opening = 0;
+  pthread_cond_broadcast(&t->cv); /* callers held back by the open may open the next one */
+  if (*inst) {
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+  }
   t->n_alive--;
   if (t->n_alive > 0) {
     /* An extra engine would not open (memory, the library): the ones already open serve
@@ -463,7 +472,6 @@ static int pool_take(ak__tts *t, void **inst, ak__cancel_fn cancel, void *user, 
             keep);
     return pool_take(t, inst, cancel, user, err, errcap);
   }
-  pthread_cond_signal(&t->cv);
   pthread_mutex_unlock(&t->mu);
   snprintf(err, errcap, "%s", why);
   return -1;

@@ -388,6 +388,9 @@ static void *fake_open(const char *voice, const ak__config *c, char *err, size_t
   pthread_mutex_lock(&fake_mu);
   int n = ++fake_opens;
   pthread_mutex_unlock(&fake_mu);
+  /* an open takes a while, as a real voice's does: long enough for callers that arrive
+   * together to overlap, were the pool to open several engines at once */
+  nanosleep(&(struct timespec){0, 30 * 1000000L}, NULL);
   if (n > fake_open_limit) {
     snprintf(err, errcap, "fake voice '%s': no more instances", voice);
     return NULL;

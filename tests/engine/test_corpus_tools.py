@@ -497,6 +497,33 @@ def test_targets():
         lens.add(len(idx))
     check(min(lens) <= 2 and max(lens) >= 12, 'time masks from 2 frames to near 2 x 8 (%s)' % sorted(lens))
 
+    # voice-bar boost (train.py --bar-boost): a gain over each bilabial's hops, under 600 Hz only
+    spans = tg.bilabial_spans(phones)
+    check(spans == [(10, 13), (25, 37)], 'bilabial hop spans %s' % spans)
+    x = rng.normal(-5, 2, size=(30, 32)).astype(np.float32)
+    x0 = x.copy()
+    gains = []
+    for _ in range(200):
+        y = tg.closure_boost(rng, x, spans, 8, 12)  # the crop holds hops 8..37
+        d = y - x
+        check(np.array_equal(x, x0), 'the input crop is not changed')
+        check(np.all(d[:, 8:] == 0), 'channels from 651 Hz up keep their energy')
+        on = np.zeros(30, bool)
+        on[2:5] = on[17:29] = True  # /b/ hops 10..12, /m/ hops 25..36
+        check(np.all(d[~on] == 0), 'hops outside /p b m/ keep their energy')
+        gb, gm = d[3, 0], d[18, 0]  # each bilabial's own gain, on a middle hop
+        check(0 <= gb <= 12 / 10 * np.log(10) + 1e-6 and 0 <= gm <= 12 / 10 * np.log(10) + 1e-6,
+              'gains within 0..12 dB (%.3f %.3f)' % (gb, gm))
+        check(np.allclose(d[17:29, 0], [gm / 2] + [gm] * 10 + [gm / 2], atol=1e-5) and
+              np.allclose(d[2:5, 0], [gb / 2, gb, gb / 2], atol=1e-5), 'ramped over one hop at either end')
+        check(np.allclose(d[18, :8], gm * tg.BAR_SHAPE, atol=1e-5), 'the gain tapers from 466 to 651 Hz')
+        gains += [gb, gm]
+    check(np.std(gains) > 0.5 and max(gains) > 2.3, 'gains drawn per bilabial (sd %.2f, max %.2f)'
+          % (np.std(gains), max(gains)))
+    y = tg.closure_boost(rng, x, spans, 30, 12)  # a crop from hop 30: the tail of the /m/
+    check(np.all(y[7:] == x[7:]) and np.all(y[:6, 0] > x[:6, 0]) and np.all(y[:7, 8:] == x[:7, 8:]),
+          'a bilabial cut by the crop start is boosted where the crop holds it')
+
 
 def test_mbrola_fix():
     """MBROLA_FIX: the phones sent to mbrola get the database's names (by context where one

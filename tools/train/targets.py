@@ -98,3 +98,38 @@ def _runs(rng, n, count, width):
         s = int(rng.integers(0, n - w + 1))
         m[s:s + w] = True
     return m
+
+
+# Mel channels (engine/mel.c: 32 bands, 50-7800 Hz) under about 600 Hz, where a voice bar or a
+# nasal murmur sits, and the share of a closure boost each one takes (centres 107, 169, 235,
+# 307, 383, 466, 555 and 651 Hz).
+BAR_SHAPE = np.array([1, 1, 1, 1, 1, 0.8, 0.5, 0.25], np.float32)
+
+
+def bilabial_spans(phones):
+    """The hop ranges [h0, h1) that the /p b m/ phones cover (hop i spans i..i+1 x 10 ms)."""
+    return [(int(np.floor(st * 100)), int(np.ceil(en * 100)))
+            for st, en, vis, _ in phones if int(vis) == VIS_PP and en > st]
+
+
+def closure_boost(rng, x, spans, first, max_db):
+    """Voice-bar augmentation (train.py --bar-boost): x (hops x mel channels of natural-log
+    power, a crop whose first hop is the utterance's hop `first`) gets, over each /p b m/ in
+    spans, its own gain of 0..max_db dB on the channels under 600 Hz (BAR_SHAPE), ramped over
+    one hop at either end. A gain, not added energy: a silent voiceless closure stays silent,
+    while a voiced /b/ or an /m/ gets the louder, wider low band that some voices have (a
+    voice bar reaching 600 Hz), so low-band energy alone does not read as an open mouth.
+    Returns a new array; x is not changed."""
+    y = x.copy()
+    n = len(y)
+    k = min(len(BAR_SHAPE), y.shape[1])
+    for h0, h1 in spans:
+        a, b = h0 - first, h1 - first
+        if b <= 0 or a >= n:
+            continue
+        g = rng.uniform(0, max_db) / 10 * np.log(10)  # dB -> natural-log power
+        env = np.ones(b - a, np.float32)
+        env[0] = env[-1] = 0.5
+        lo, hi = max(a, 0), min(b, n)
+        y[lo:hi, :k] += g * env[lo - a:hi - a, None] * BAR_SHAPE[None, :k]
+    return y

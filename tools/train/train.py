@@ -22,8 +22,9 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
-from targets import (NVIS, freq_masks, lips_short_weight, lips_target,  # noqa: E402
-                     time_masks, vis_target, vowel_floor)
+from targets import (BAR_SHAPE, NVIS, bilabial_spans, closure_boost,  # noqa: E402
+                     freq_masks, lips_short_weight, lips_target, time_masks, vis_target,
+                     vowel_floor)
 
 NT = 14
 VOICE = 13
@@ -253,6 +254,13 @@ def main():
                     help='with probability PROB per crop, hide every input of up to COUNT runs '
                     'of 1..WIDTH frames (10 ms hops), targets kept (SpecAugment time masks: a '
                     'phone is to be heard from its neighbours too)')
+    ap.add_argument('--bar-boost', metavar='DB:PROB',
+                    help='with probability PROB per crop, each /p b m/ in it gets its own gain '
+                    'of 0..DB dB under 600 Hz (targets.closure_boost: a louder, wider voice bar '
+                    'or nasal murmur must still read as closed lips)')
+    ap.add_argument('--low-gain', metavar='DB:PROB',
+                    help='with probability PROB per crop, the whole crop gets one gain of '
+                    '-DB..+DB dB under 600 Hz (a channel or voice with more or less low band)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local; tomorrow\'s '
                     'if already past today) at the latest')
     ap.add_argument('--cmn', action='store_true',
@@ -351,6 +359,19 @@ def main():
         if c_ < 1 or not 1 <= w_ <= maxw or not 0 < p_ <= 1:
             sys.exit('train: --%s %s out of range' % (name, val))
         return c_, w_, p_
+    def gain_flag(name, val):
+        if not val:
+            return 0.0, 0.0
+        try:
+            d_, p_ = (float(v) for v in val.split(':'))
+        except ValueError:
+            sys.exit('train: --%s wants DB:PROB, e.g. 12:0.5' % name)
+        if not 0 < d_ <= 30 or not 0 < p_ <= 1:
+            sys.exit('train: --%s %s out of range (0 < DB <= 30, 0 < PROB <= 1)' % (name, val))
+        return d_, p_
+    bb_db, bb_prob = gain_flag('bar-boost', a.bar_boost)
+    lg_db, lg_prob = gain_flag('low-gain', a.low_gain)
+    spans = [bilabial_spans(u['phones']) for u in keep] if bb_prob > 0 else None
     fm_count, fm_width, fm_prob = mask_flag('freq-mask', a.freq_mask, nmel // 2)
     tm_count, tm_width, tm_prob = mask_flag('time-mask', a.time_mask, C // 4)
     w = torch.ones(NT)
@@ -404,8 +425,10 @@ def main():
             ys = t[s:s + C]
             pre = f[max(0, s - CMN_PRE):s]
             gmask = None
+            plain = True  # the crop is the utterance's own hops s.. (no background spliced in)
             if a.silence > 0 and rng.random() < a.silence:
                 xs, ys, pre = with_bg(f, t)
+                plain = False
             elif a.gap > 0 and rng.random() < a.gap:
                 j = int(rng.integers(len(feats))) if rng.random() < 0.6 else None
                 g = bg.noisy_gap(rng, f, t, None if j is None else feats[j],
@@ -414,6 +437,15 @@ def main():
                 if g is not None:
                     xs, ys, pre = g[0], g[1][:C], f[:0]
                     gmask = g[2][:C]
+                    plain = False
+            if bb_prob > 0 and plain and rng.random() < bb_prob:
+                xs = closure_boost(rng, xs, spans[i], s, bb_db)
+            if lg_prob > 0 and rng.random() < lg_prob:
+                gl = rng.uniform(-lg_db, lg_db) / 10 * np.log(10) * BAR_SHAPE
+                k = len(gl)
+                xs, pre = xs.copy(), pre.copy()
+                xs[:, :k] += gl
+                pre[:, :k] += gl
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.

@@ -523,6 +523,22 @@ def test_targets():
     y = tg.closure_boost(rng, x, spans, 30, 12)  # a crop from hop 30: the tail of the /m/
     check(np.all(y[7:] == x[7:]) and np.all(y[:6, 0] > x[:6, 0]) and np.all(y[:7, 8:] == x[:7, 8:]),
           'a bilabial cut by the crop start is boosted where the crop holds it')
+    # low-band gain (train.py --low-gain): one gain for the whole crop and what came before it
+    pre = x[:5] - 1
+    pre0 = pre.copy()
+    seen = []
+    for _ in range(200):
+        y, yp = tg.low_gain(rng, x, pre, 10)
+        d, dp = y - x, yp - pre
+        check(np.array_equal(x, x0) and np.array_equal(pre, pre0), 'low gain: inputs not changed')
+        g = d[0, 0]
+        check(np.allclose(d[:, :8], g * tg.BAR_SHAPE, atol=1e-5) and np.all(d[:, 8:] == 0) and
+              np.allclose(dp[:, :8], g * tg.BAR_SHAPE, atol=1e-5) and np.all(dp[:, 8:] == 0),
+              'low gain: one gain under 651 Hz, the same for the crop and the hops before it')
+        check(abs(g) <= np.log(10) + 1e-5, 'low gain within +-10 dB (%.3f)' % g)
+        seen.append(g)
+    check(min(seen) < -1.5 and max(seen) > 1.5, 'low gain: cuts and boosts (%.2f..%.2f)'
+          % (min(seen), max(seen)))
 
 
 def test_mbrola_fix():

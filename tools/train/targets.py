@@ -133,3 +133,16 @@ def closure_boost(rng, x, spans, first, max_db):
         lo, hi = max(a, 0), min(b, n)
         y[lo:hi, :k] += g * env[lo - a:hi - a, None] * BAR_SHAPE[None, :k]
     return y
+
+
+def low_gain(rng, xs, pre, max_db):
+    """Low-band augmentation (train.py --low-gain): one gain of -max_db..+max_db dB on the
+    channels under 600 Hz (BAR_SHAPE) for a whole crop xs and the hops before it that a
+    running mean heard (pre), both hops x mel channels of natural-log power. Returns new
+    arrays; the inputs are not changed."""
+    g = rng.uniform(-max_db, max_db) / 10 * np.log(10) * BAR_SHAPE
+    k = min(len(g), xs.shape[1])
+    xs, pre = xs.copy(), pre.copy()
+    xs[:, :k] += g[:k]
+    pre[:, :k] += g[:k]
+    return xs, pre

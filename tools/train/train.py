@@ -22,8 +22,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
-from targets import (BAR_SHAPE, NVIS, bilabial_spans, closure_boost,  # noqa: E402
-                     freq_masks, lips_short_weight, lips_target, time_masks, vis_target,
+from targets import (NVIS, bilabial_spans, closure_boost, freq_masks,  # noqa: E402
+                     lips_short_weight, lips_target, low_gain, time_masks, vis_target,
                      vowel_floor)
 
 NT = 14
@@ -441,11 +441,7 @@ def main():
             if bb_prob > 0 and plain and rng.random() < bb_prob:
                 xs = closure_boost(rng, xs, spans[i], s, bb_db)
             if lg_prob > 0 and rng.random() < lg_prob:
-                gl = rng.uniform(-lg_db, lg_db) / 10 * np.log(10) * BAR_SHAPE
-                k = len(gl)
-                xs, pre = xs.copy(), pre.copy()
-                xs[:, :k] += gl
-                pre[:, :k] += gl
+                xs, pre = low_gain(rng, xs, pre, lg_db)
             if floor_ok[i] and rng.random() < a.noise_floor:
                 # A flat noise floor 40-65 dB under the band-averaged loud-speech power
                 # (power adds), so espeak-ng's digital zeros are never a cue.

@@ -549,7 +549,8 @@ def test_mbrola_fix():
     import render  # tools/corpus is on sys.path (top of this file)
     import shutil
     import types
-    pho = {'es2': 'm 65\ne/ 24 0 110 80 106\n_ 150\n', 'jp2': '; c\nn 60\ni 80 0 120\nn 60\na 90\n'}
+    pho = {'es2': 'm 65\ne/ 24 0 110 80 106\n_ 150\n', 'jp2': '; c\nn 60\ni 80 0 120\nn 60\na 90\n',
+           'af1-en': 'b 60\n& 90 0 110\n$ 80\nm 50\n_ 100\n', 'nl2-en': 'tj 70\nA 90\n'}
     real = render.subprocess.run
     calls = []
 
@@ -571,6 +572,23 @@ def test_mbrola_fix():
         text, segs = render.mbrola_pho('jp2', 'x')
         check([l.split()[0] for l in text.split('\n') if l] == ['n1', 'i', 'n', 'a'],
               'jp2: n before i sent as n1, other n kept (%r)' % text)
+        # An accent voice (mbrola-af1-en): espeak-ng's mb-af1-en writes the phones, the af1
+        # database renders them, and the labels name af1's diphthongs & $ in SAMPA.
+        text, segs = render.mbrola_pho('af1-en', 'x')
+        check(calls[-1][2] == 'mb-af1-en' and [s[2] for s in segs] == ['b', '@I', '9u', 'm', '_'],
+              'af1-en: driven by mb-af1-en, & $ labelled @I 9u (%r)' % segs)
+        check(text.split()[2] == '&', 'af1-en: the pho keeps the database symbol (%r)' % text)
+        check([s[2] for s in render.mbrola_pho('nl2-en', 'x')[1]] == ['tS', 'A'],
+              'nl2-en: tj labelled tS')
+        with tempfile.TemporaryDirectory() as tmp:
+            import random
+            v = {'name': 'mbrola-af1-en'}
+            check(render.render_mbrola(v, 'x', os.path.join(tmp, 'u'), random.Random(1)) == 'sampa',
+                  'af1-en: rendered')
+            db = [c for c in calls if c[0] == 'mbrola'][-1][2]
+            check(db == os.path.join(render.MBROLA_DIR, 'af1', 'af1'), 'af1-en: the af1 database (%s)' % db)
+            labs = [l.split()[2] for l in open(os.path.join(tmp, 'u.lab'))]
+            check(labs == ['b', '@I', '9u', 'm', '_'], 'af1-en: label file (%r)' % labs)
         with tempfile.TemporaryDirectory() as tmp:
             p = os.path.join(tmp, 'a.pho')
             open(p, 'w').write('m 65\ne 24\n')

@@ -7,7 +7,9 @@
 #           of the valid voices' utterances for confirming a pick, not part of all); words
 #           (every English voice on dictionary words, tools/corpus/words.py, in all); mcoda
 #           (the same on words with /m/ before a consonant, not part of all); late (the
-#           voices added later, LATE below, every split into files of their own; not in all)
+#           voices added later, LATE below, every split into files of their own; not in all);
+#           accent (the MBROLA voices of other languages reading English, ACCENT below, train
+#           only, into train_accent.bin; not in all)
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -34,8 +36,12 @@ tsv=$here/voices.tsv
 # Voices added after the first corpus (2026-12-05: MBROLA mx1 mx2 vz1, Mexican and Venezuelan
 # Spanish) are rendered by their own stage (late), so that every earlier file stays as it was.
 LATE=" 134 135 136 "
-ids() { # family split -> ids (not the late voices)
-  awk -F'\t' -v f="$1" -v s="$2" -v late="$LATE" 'NR > 1 && $3 == f && $5 == s &&
+# 2026-12-05 (later): MBROLA databases of eight more speakers (Afrikaans, Greek, Hungarian,
+# Dutch, Polish, Romanian, two Swedish) driven by espeak-ng's English-for-that-database tables
+# (mb-XX-en): new people's recorded diphones saying English, train only, stage accent.
+ACCENT=" 170 171 172 173 174 175 176 177 "
+ids() { # family split -> ids (not the late or accent voices)
+  awk -F'\t' -v f="$1" -v s="$2" -v late="$LATE$ACCENT" 'NR > 1 && $3 == f && $5 == s &&
     $2 != "mbrola-cn1" && !index(late, " " $1 " ") {print $1}' "$tsv"
 }
 late_ids() { # split -> the late voices of that split
@@ -91,7 +97,10 @@ cond_set() {
   done
   "$py" "$here/cat_akds.py" "$out/$1.bin" "$r"_{clean,reverb,telephone,noise10}.bin
 }
-en_ids() { awk -F'\t' -v s="$1" 'NR > 1 && $4 == "en" && $5 == s {print $1}' "$tsv" | tr '\n' ' '; }
+en_ids() { # split -> English ids (not the accent voices)
+  awk -F'\t' -v s="$1" -v acc="$ACCENT" 'NR > 1 && $4 == "en" && $5 == s &&
+    !index(acc, " " $1 " ") {print $1}' "$tsv" | tr '\n' ' '
+}
 has() { for s in "${stages[@]}"; do [ "$s" = "$1" ] || [ "$s" = all ] && return 0; done; return 1; }
 only() { for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 
@@ -179,6 +188,16 @@ if only late; then
   for split in valid test; do
     cond_set "${split}_late_cond" < "$out/render/${split}_late.tsv"
   done
+fi
+if only accent; then
+  # The accent voices with batch1's and more's render seeds (pseudo-word texts) and the words
+  # stage's (dictionary words, texts per voice), one training file: train_accent.bin.
+  render_set train_accent1 11 "$N_MB:$ACCENT"
+  render_set train_accent2 31 "$N_MB:$ACCENT"
+  render_words train_accent_words 61 "$N_WT" 0 $ACCENT
+  cat "$out/render/train_accent1.tsv" "$out/render/train_accent2.tsv" \
+    "$out/render/train_accent_words.tsv" > "$out/render/train_accent.tsv"
+  gen_list "$out/render/train_accent.tsv" "$out/train_accent.bin" 901
 fi
 if only valid2; then
   # The same valid voices, other texts and prosody (other seeds): checkpoints are picked on

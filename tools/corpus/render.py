@@ -105,12 +105,18 @@ def write_lab(path, segs):
 
 
 # ---- MBROLA ----
+# Database symbols that are not SAMPA, per database (labels only; the pho keeps them): af1
+# writes the diphthongs [@I 9u 9y] as & $ } (its README), nl2 the affricates of English as
+# tj dj.
+SAMPA_RENAME = {'af1': {'&': '@I', '$': '9u', '}': '9y'}, 'nl2': {'tj': 'tS', 'dj': 'dZ'}}
+
+
 def sampa_name(voice, name):
     """it1 and it2 name their phones in capitals with stress digits (P A2 RR): lowercase
-    them to SAMPA (affricates like dZ tS keep their case)."""
+    them to SAMPA (affricates like dZ tS keep their case). Renames SAMPA_RENAME's symbols."""
     if voice in ('it1', 'it2') and re.fullmatch(r'[A-Z]+[0-9]*', name):
         return re.sub(r'[0-9]', '', name).lower()
-    return name
+    return SAMPA_RENAME.get(voice.split('-')[0], {}).get(name, name)
 
 
 def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
@@ -164,8 +170,8 @@ def render_mbrola(v, text, base, rnd):
         return None
     with open(base + '.pho', 'w') as f:
         f.write(pho)
-    db = os.path.join(MBROLA_DIR, name, name)
-    ok = run_mbrola(db, base + '.pho', base + '.wav')
+    db = name.split('-')[0]  # sw1-en: espeak-ng's English for the sw1 database
+    ok = run_mbrola(os.path.join(MBROLA_DIR, db, db), base + '.pho', base + '.wav')
     os.unlink(base + '.pho')
     if not ok:
         return None

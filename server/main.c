@@ -143,6 +143,13 @@ static void tick(lws_sorted_usec_list_t *sul) {
   lws_sul_schedule(s->ctx, 0, &s->tick, tick, TICK_US);
 }
 
+/* Exits before the loop ran: what main allocated by then goes back (ASan checks every exit). */
+static int early_exit(ak_server *s, ak_model *model, int rc) {
+  ak_model_free(model);
+  free(s);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   ak_server *s = calloc(1, sizeof *s);
   if (!s) return 1;
@@ -183,8 +190,7 @@ int main(int argc, char **argv) {
     int rc = ak_engine_new(&ec, &e);
     if (rc != AK_OK) {
       fprintf(stderr, "error: motion engine refused the configuration: %s\n", ak_strerror(rc));
-      free(s);
-      return 2;
+      return early_exit(s, model, 2);
     }
     ak_engine_free(e);
   }
@@ -216,8 +222,7 @@ int main(int argc, char **argv) {
     evloop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
     if (!evloop) {
       fprintf(stderr, "error: cannot create the libev loop (try --event-loop poll)\n");
-      free(s);
-      return 1;
+      return early_exit(s, model, 1);
     }
     foreign_loops[0] = evloop;
     evloop_any = evloop;
@@ -241,8 +246,7 @@ int main(int argc, char **argv) {
   if (!s->ctx) {
     fprintf(stderr, "error: cannot create the event loop context\n");
     destroy_loop(NULL, evloop_any);
-    free(s);
-    return 1;
+    return early_exit(s, model, 1);
   }
   info.port = s->cfg.port;
   info.protocols = protocols;
@@ -264,15 +268,13 @@ int main(int argc, char **argv) {
     fprintf(stderr, "error: cannot listen on %s:%d (in use?%s)\n", s->cfg.host, s->cfg.port,
             tls ? " or --tls-cert/--tls-key unusable" : "");
     destroy_loop(s->ctx, evloop_any);
-    free(s);
-    return 1;
+    return early_exit(s, model, 1);
   }
   s->n_wsi_base = s->n_wsi; /* the listen socket and other lws-internal connections */
   if (ak__ingress_start(s) != 0) {
     fprintf(stderr, "error: cannot start the media workers\n");
     destroy_loop(s->ctx, evloop_any);
-    free(s);
-    return 1;
+    return early_exit(s, model, 1);
   }
   int port = lws_get_vhost_listen_port(s->vhost);
   if (s->cfg.port_file[0]) {
@@ -283,8 +285,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "error: cannot write port file %s\n", s->cfg.port_file);
       ak__ingress_stop(s);
       destroy_loop(s->ctx, evloop_any);
-      free(s);
-      return 1;
+      return early_exit(s, model, 1);
     }
   }
   ak__avatars_load(s); /* after the last early exit; nothing is served before the loop */

@@ -19,7 +19,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, token, connect, handshake, sendAudio, animationOf, makePcm, typeOf, sleep } from '../tests/server/harness.mjs';
+import { startServer, freePort, token, connect, handshake, sendAudio, animationOf, makePcm, typeOf, sleep } from '../tests/server/harness.mjs';
 import { strictRequest, upgradeRequest } from '../tests/server/classify.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -35,28 +35,6 @@ const checks = [];
 const check = (ok, what) => { checks.push({ ok: !!ok, what }); console.log(`${ok ? 'PASS' : 'FAIL'}: ${what}`); };
 const tmp = mkdtempSync(join(tmpdir(), 'akfleet-'));
 const procs = [];
-
-/* A port for a process this script starts later (and may restart on the same port): free
- * now, and below the kernel's ephemeral range, where no outgoing connection (a node's to
- * Redis, HAProxy's to a node) can take it in the meantime. listen(0) would hand out a port
- * inside that range: on 2026-12-05 a node's port was taken that way before it started. */
-const EPHEMERAL_LOW = (() => {
-  try { return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768; } catch { return 32768; }
-})();
-const tryListen = (port) => new Promise((res) => {
-  const s = net.createServer();
-  s.on('error', () => res(false));
-  s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-});
-const usedPorts = new Set();
-async function freePort() {
-  const lo = Math.max(1024, EPHEMERAL_LOW - 12000), span = EPHEMERAL_LOW - lo;
-  for (let i = 0; i < 200; i++) {
-    const port = lo + Math.floor(Math.random() * span);
-    if (!usedPorts.has(port) && await tryListen(port)) { usedPorts.add(port); return port; }
-  }
-  throw new Error(`no free port in ${lo}-${EPHEMERAL_LOW - 1}`);
-}
 
 function spawnLogged(bin, args) {
   const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });

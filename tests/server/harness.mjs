@@ -2,6 +2,7 @@
 // third-party client would: fetch for the console API, the WebSocket global for ingress.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,28 @@ export async function startServer(args = [], env = {}) {
       return r;
     },
   };
+}
+
+/* A port for a process a test starts later (and may restart on the same port): free now,
+ * and below the kernel's ephemeral range, where no outgoing connection (a node's to Redis,
+ * HAProxy's to a node) can take it in the meantime. listen(0) would hand out a port inside
+ * that range: on 2026-12-05 a fleet node's port was taken that way before it started. */
+const EPHEMERAL_LOW = (() => {
+  try { return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768; } catch { return 32768; }
+})();
+const tryListen = (port) => new Promise((res) => {
+  const s = net.createServer();
+  s.on('error', () => res(false));
+  s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+});
+const usedPorts = new Set();
+export async function freePort() {
+  const lo = Math.max(1024, EPHEMERAL_LOW - 12000), span = EPHEMERAL_LOW - lo;
+  for (let i = 0; i < 200; i++) {
+    const port = lo + Math.floor(Math.random() * span);
+    if (!usedPorts.has(port) && await tryListen(port)) { usedPorts.add(port); return port; }
+  }
+  throw new Error(`no free port in ${lo}-${EPHEMERAL_LOW - 1}`);
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -10,21 +10,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyHttp, strictRequest, upgradeRequest } from './classify.mjs';
-import { BIN, startServer, token, sleep, handshake, sendAudio, animationOf, makePcm, waitLog } from './harness.mjs';
+import { BIN, startServer, freePort, token, sleep, handshake, sendAudio, animationOf, makePcm, waitLog } from './harness.mjs';
 
 const REDIS = process.env.AK_REDIS_SERVER || 'redis-server';
 const SECRET = 'c0ffee'.repeat(10) + 'c0ff';
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
 
 /* redis-server in the foreground, no persistence, in a temp dir; resolves once it answers. */
 async function startRedis(port) {

@@ -606,9 +606,7 @@ def _mbrola_plain(voice, text, base):
     pho, segs = render.mbrola_pho(voice, text)
     with open(base + '.pho', 'w') as f:
         f.write(pho)
-    db = voice.split('-')[0]  # sw1-en: the sw1 database
-    if not render.run_mbrola(os.path.join(render.MBROLA_DIR, db, db), base + '.pho',
-                             base + '.wav'):
+    if not render.run_mbrola(render.mbrola_db_path(voice), base + '.pho', base + '.wav'):
         return None
     return [(a, b, nm[:-2] if nm in ('t_h', 'p_h', 'k_h') else nm)
             for a, b, nm in render.merge_pauses(segs)]

@@ -105,6 +105,17 @@ def write_lab(path, segs):
 
 
 # ---- MBROLA ----
+def mbrola_db(voice):
+    """The database a voice name renders with: `sw1-en` (espeak-ng's English front end for
+    the Swedish sw1 database) is sw1; plain names are their own."""
+    return voice.split('-')[0]
+
+
+def mbrola_db_path(voice):
+    db = mbrola_db(voice)
+    return os.path.join(MBROLA_DIR, db, db)
+
+
 # Database symbols that are not SAMPA, per database (labels only; the pho keeps them): af1
 # writes the diphthongs [@I 9u 9y] as & $ } (its README), nl2 the affricates of English as
 # tj dj.
@@ -116,7 +127,7 @@ def sampa_name(voice, name):
     them to SAMPA (affricates like dZ tS keep their case). Renames SAMPA_RENAME's symbols."""
     if voice in ('it1', 'it2') and re.fullmatch(r'[A-Z]+[0-9]*', name):
         return re.sub(r'[0-9]', '', name).lower()
-    return SAMPA_RENAME.get(voice.split('-')[0], {}).get(name, name)
+    return SAMPA_RENAME.get(mbrola_db(voice), {}).get(name, name)
 
 
 def mbrola_pho(voice, text, tempo=1.0, semitones=0.0):
@@ -170,8 +181,7 @@ def render_mbrola(v, text, base, rnd):
         return None
     with open(base + '.pho', 'w') as f:
         f.write(pho)
-    db = name.split('-')[0]  # sw1-en: espeak-ng's English for the sw1 database
-    ok = run_mbrola(os.path.join(MBROLA_DIR, db, db), base + '.pho', base + '.wav')
+    ok = run_mbrola(mbrola_db_path(name), base + '.pho', base + '.wav')
     os.unlink(base + '.pho')
     if not ok:
         return None
@@ -284,7 +294,7 @@ def ref_render(ref, text, base):
     pho, segs = mbrola_pho(name, text)
     with open(base + '.pho', 'w') as f:
         f.write(pho)
-    ok = run_mbrola(os.path.join(MBROLA_DIR, name, name), base + '.pho', base + '.wav')
+    ok = run_mbrola(mbrola_db_path(name), base + '.pho', base + '.wav')
     os.unlink(base + '.pho')
     # a reference with silent holes would misplace the aligned boundaries
     return (merge_pauses(segs), 'sampa') if ok else None

@@ -56,7 +56,7 @@ if [ "${AVATARKIT_TRAINING:-0}" = 1 ]; then
     rhvoice rhvoice-english libttspico-utils mbrola wamerican)
   for v in us1 us2 us3 en1 de1 de2 de3 de4 de5 de6 de7 de8 fr1 fr2 fr3 fr4 fr5 fr6 fr7 \
     es1 es2 es3 es4 mx1 mx2 vz1 it1 it2 it3 it4 jp1 jp2 jp3 cn1 \
-    af1 gr2 hu1 nl2 pl1 ro1 sw1 sw2; do
+    af1 gr2 hu1 nl2 pl1 ro1 sw1 sw2 ca1 ca2 nl3 cz2; do
     PKGS+=("mbrola-$v")
   done
 fi

@@ -103,8 +103,13 @@ static void test_sets(void) {
     }
   }
   /* espeak-ng's tables for MBROLA mx1, mx2 and vz1: the palatal lateral l^ is L (ʎ) and a
-   * stressed vowel's * mark (vz1) leaves the vowel's own shape. */
-  static const char *const same[][2] = {{"l^", "L"}, {"a*", "a"}, {"o*", "o"}, {"u*", "u"}};
+   * stressed vowel's * mark (vz1) leaves the vowel's own shape; cz2's h\ is a voiced h. */
+  static const char *const same[][2] = {{"l^", "L"},
+                                        {"a*", "a"},
+                                        {"o*", "o"},
+                                        {"u*", "u"},
+                                        /* Czech (cz2): the voiced h, as h */
+                                        {"h\\", "h"}};
   for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
     int va[2] = {-1, -1}, ca[2] = {-1, -1}, vb[2] = {-1, -1}, cb[2] = {-1, -1};
     int ka = conv(AK_PHSET_SAMPA, same[i][0], va, ca);

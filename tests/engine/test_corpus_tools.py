@@ -179,6 +179,19 @@ def test_gen(gen, tmp):
         else:
             check(np.allclose(ratio, 1, atol=1e-3), 'train: no warp, durations kept')
     check(any(u['flags'] & 128 for u in out['train']), 'some train utterances warped')
+    # texts for the languages only MBROLA voices speak (Dutch, Czech); the espeak-ng data
+    # still takes turns over its own eight languages (en .. yue), not those
+    for lang in ('nl', 'cs'):
+        r = subprocess.run([gen, '--print-text', lang, '--n', '3', '--seed', '2'],
+                           capture_output=True, text=True)
+        lines = r.stdout.splitlines()
+        check(r.returncode == 0 and len(lines) == 3 and all(len(l.split()) >= 2 for l in lines),
+              '--print-text %s: 3 texts (%r)' % (lang, lines))
+    p = os.path.join(tmp, 'es.bin')
+    r = subprocess.run([gen, '--out', p, '--n', '10', '--seed', '3', '--split', 'train'],
+                       capture_output=True, text=True)
+    langs = [u['lang'] for u in akds.read(p)] if r.returncode == 0 else []
+    check(langs == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1], 'espeak data: languages 0-7 in turn (%r)' % langs)
     # the split check: voice 116 (MBROLA de7) is a train voice
     import shutil
     st = os.path.join(ROOT, 'tools', 'corpus', 'stats.py')
@@ -550,7 +563,8 @@ def test_mbrola_fix():
     import shutil
     import types
     pho = {'es2': 'm 65\ne/ 24 0 110 80 106\n_ 150\n', 'jp2': '; c\nn 60\ni 80 0 120\nn 60\na 90\n',
-           'af1-en': 'b 60\n& 90 0 110\n$ 80\nm 50\n_ 100\n', 'nl2-en': 'tj 70\nA 90\n'}
+           'af1-en': 'b 60\n& 90 0 110\n$ 80\nm 50\n_ 100\n', 'nl2-en': 'tj 70\nA 90\n',
+           'nl3': 'G 60\nA 90\n'}
     real = render.subprocess.run
     calls = []
 
@@ -580,6 +594,8 @@ def test_mbrola_fix():
         check(text.split()[2] == '&', 'af1-en: the pho keeps the database symbol (%r)' % text)
         check([s[2] for s in render.mbrola_pho('nl2-en', 'x')[1]] == ['tS', 'A'],
               'nl2-en: tj labelled tS')
+        text, segs = render.mbrola_pho('nl3', 'x')
+        check(text.split()[0] == 'x' and segs[0][2] == 'G', 'nl3: G sent as x, labelled G (%r)' % text)
         with tempfile.TemporaryDirectory() as tmp:
             import random
             v = {'name': 'mbrola-af1-en'}
@@ -607,6 +623,11 @@ def test_mbrola_fix():
         es = 'Mi padre bebe mucho vino blanco, pero también come pan.'
         late = [(v, 'La lluvia llega, y ella se calla. ' + es) for v in ('mx1', 'mx2', 'vz1')
                 if os.path.exists('/usr/share/mbrola/%s/%s' % (v, v))]
+        # the people voices (stage people): Canadian French, Dutch and Czech in their languages
+        late += [(v, t) for v, t in (('ca1', 'Le petit bateau part de Montr\u00e9al demain matin.'),
+                                     ('nl3', 'De grote boom maakt lange takken in de regen.'),
+                                     ('cz2', 'Maminka pe\u010de chleba pro babi\u010dku.'))
+                 if os.path.exists('/usr/share/mbrola/%s/%s' % (v, v))]
         for v, t in [('es2', es), ('jp2', '\u306b\u307b\u3093\u3054\u3067\u3059\u3001\u308f\u305f\u3057\u306f')] + late:
             text, segs = render.mbrola_pho(v, t)
             p = os.path.join(tmp, v + '.pho')

@@ -9,7 +9,9 @@
 #           (the same on words with /m/ before a consonant, not part of all); late (the
 #           voices added later, LATE below, every split into files of their own; not in all);
 #           accent (the MBROLA voices of other languages reading English, ACCENT below, train
-#           only, into train_accent.bin; not in all)
+#           only, into train_accent.bin; not in all); people (MBROLA speakers of Canadian French,
+#           Dutch and Czech reading their own languages, PEOPLE below, train only, into
+#           train_people.bin; not in all)
 # Scratch renders go to OUTDIR/render (WAV + labels; delete after). At most 2 processes
 # (JOBS=1 or 2), everything under nice.
 set -euo pipefail
@@ -40,8 +42,11 @@ LATE=" 134 135 136 "
 # Dutch, Polish, Romanian, two Swedish) driven by espeak-ng's English-for-that-database tables
 # (mb-XX-en): new people's recorded diphones saying English, train only, stage accent.
 ACCENT=" 170 171 172 173 174 175 176 177 "
-ids() { # family split -> ids (not the late or accent voices)
-  awk -F'\t' -v f="$1" -v s="$2" -v late="$LATE$ACCENT" 'NR > 1 && $3 == f && $5 == s &&
+# 2026-12-05 (later still): four more speakers in their own languages (MBROLA ca1 ca2 Canadian
+# French, nl3 Dutch, cz2 Czech; espeak-ng's mb-XX tables), train only, stage people.
+PEOPLE=" 180 181 182 183 "
+ids() { # family split -> ids (not the late, accent or people voices)
+  awk -F'\t' -v f="$1" -v s="$2" -v late="$LATE$ACCENT$PEOPLE" 'NR > 1 && $3 == f && $5 == s &&
     $2 != "mbrola-cn1" && !index(late, " " $1 " ") {print $1}' "$tsv"
 }
 late_ids() { # split -> the late voices of that split
@@ -198,6 +203,14 @@ if only accent; then
   cat "$out/render/train_accent1.tsv" "$out/render/train_accent2.tsv" \
     "$out/render/train_accent_words.tsv" > "$out/render/train_accent.tsv"
   gen_list "$out/render/train_accent.tsv" "$out/train_accent.bin" 901
+fi
+if only people; then
+  # The people voices with batch1's and more's render seeds (pseudo-word texts in their
+  # languages), one training file: train_people.bin.
+  render_set train_people1 11 "$N_MB:$PEOPLE"
+  render_set train_people2 31 "$N_MB:$PEOPLE"
+  cat "$out/render/train_people1.tsv" "$out/render/train_people2.tsv" > "$out/render/train_people.tsv"
+  gen_list "$out/render/train_people.tsv" "$out/train_people.bin" 1001
 fi
 if only valid2; then
   # The same valid voices, other texts and prosody (other seeds): checkpoints are picked on

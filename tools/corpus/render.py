@@ -22,7 +22,8 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LANG_ID = {'en': 0, 'es': 1, 'de': 2, 'fr': 3, 'it': 4, 'cmn': 5, 'ja': 6, 'yue': 7}
+LANG_ID = {'en': 0, 'es': 1, 'de': 2, 'fr': 3, 'it': 4, 'cmn': 5, 'ja': 6, 'yue': 7,
+           'nl': 8, 'cs': 9}
 JTALK_DIC = '/var/lib/mecab/dic/open-jtalk/naist-jdic'
 JTALK_VOICE = '/usr/share/hts-voice/nitech-jp-atr503-m001/nitech_jp_atr503_m001.htsvoice'
 MBROLA_DIR = '/usr/share/mbrola'
@@ -60,6 +61,8 @@ MBROLA_FIX = {
     'vz1': ('vz1', dict(_ES, **{'l^': 'L', 'a/': 'a', 'i/': 'i', 'u/': 'u'})),
     'it1': ('it1', _IT12), 'it2': ('it2', _IT12),
     'it3': ('it3', {'i/': 'i', 'ss': 's'}), 'it4': ('it4', {'i/': 'i', 'ss': 's'}),
+    # Dutch nl3 lacks most diphones with the voiced velar fricative G: its voiceless x instead
+    'nl3': ('nl3', {'G': 'x'}),
     'jp1': ('jp1', {'r': 'rr', 'c': 'tS', 'U': 'u'}), 'jp3': ('jp3', {'r': 'rr', 'c': 'tS', 'U': 'u'}),
     # (phone, next phone): jp2 names the n of "ni" n1 and the moraic nasal by its place
     'jp2': ('jp2', {'c': 'tS', 'U': 'u', ('n', 'i'): 'n1', 'N': 'N:',

@@ -19,8 +19,9 @@
 #include "avatarkit/engine.h"
 
 #define MAX_LAG 10 /* frames either side */
-#define NLANG 8
-static const char *const lang_names[NLANG] = {"en", "es", "de", "fr", "it", "cmn", "ja", "yue"};
+#define NLANG 10
+static const char *const lang_names[NLANG] = {"en",  "es", "de",  "fr", "it",
+                                              "cmn", "ja", "yue", "nl", "cs"};
 /* Augmentation flags of ak_gen_data (bit 0 = audio present). */
 #define NCOND 6
 static const char *const cond_names[NCOND] = {"clean",  "low-pass", "high-pass",
@@ -738,6 +739,7 @@ int main(int argc, char **argv) {
   }
   for (int g = 0; g <= ng; g++) {
     int gi = g < ng ? g : NGROUP;
+    if (g < ng && !by_cond && !ACC(S_NN, gi)->co.cnt[MAX_LAG]) continue; /* not in the files */
     for (int s = 0; s < NSYS; s++)
       report(sys_names[s], g < ng ? gnames[g] : "all", ACC(s, gi), fps, md);
   }

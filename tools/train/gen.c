@@ -17,8 +17,8 @@
  * u32 "UTT1", u32 lang, u32 voice, u32 flags, u32 n_samples, u32 n_hops, u32 n_phones,
  * [float audio[n_samples] when flags & 1], phones {f32 start, f32 end, u32 vis, u32 cls},
  * f32 feat[n_hops][nmel], f32 target[n_hops][nt]. Deterministic for a given seed.
- * lang: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7. voice: espeak train variants 0-13, held-out
- * (eval) variants 50-55, other synthesizers' ids from tools/corpus/voices.tsv (>= 100).
+ * lang: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7 nl 8 cs 9 (nl, cs: MBROLA voices only).
+ * voice: espeak train variants 0-13, held-out (eval) variants 50-55, other synthesizers' ids from tools/corpus/voices.tsv (>= 100).
  * flags: 1 audio present, 2 low-pass, 4 high-pass, 8 reverb, 16 noise (5-30 dB SNR; exactly
  * 10 dB in --cond noise10), 32 Opus round trip, 64 telephone band (300-3400 Hz at 8 kHz),
  * 128 vocal-tract warp (0.82-1.18), 256 noise floor (45-70 dB below speech). --clean and
@@ -97,6 +97,19 @@ static const char *const it_on[] = {"",  "b", "c", "d", "f", "g",  "l",  "m",  "
                                     "r", "s", "t", "v", "z", "ch", "gl", "pr", "tr"};
 static const char *const it_nu[] = {"a", "e", "i", "o", "u", "ia", "io", "uo"};
 static const char *const it_co[] = {"", "", "", "n", "l", "r", "s"};
+/* Languages only other synthesizers speak in the corpus (tools/corpus, --print-text): the
+ * espeak-ng training data keeps the first NLANG_ESPEAK languages. */
+static const char *const nl_on[] = {"",  "b", "d", "f", "g", "h", "k", "l",   "m",  "n",  "p",
+                                    "r", "s", "t", "v", "w", "z", "j", "sch", "st", "br", "kl"};
+static const char *const nl_nu[] = {"a",  "e",  "i",  "o",  "u",  "aa", "ee",
+                                    "oo", "uu", "ie", "oe", "eu", "ui", "ij"};
+static const char *const nl_co[] = {"", "", "n", "m", "t", "s", "r", "l", "k", "ng", "p"};
+static const char *const cs_on[] = {
+    "",  "b",        "c", "\xc4\x8d", "d", "f", "h", "ch",       "k", "l",  "m",  "n", "p",
+    "r", "\xc5\x99", "s", "\xc5\xa1", "t", "v", "z", "\xc5\xbe", "j", "br", "pr", "st"};
+static const char *const cs_nu[] = {"a",        "e",        "i",        "o", "u", "\xc3\xa1",
+                                    "\xc3\xa9", "\xc3\xad", "\xc3\xba", "y", "ou"};
+static const char *const cs_co[] = {"", "", "", "n", "m", "t", "s", "l", "k"};
 /* Hiragana CV syllables (UTF-8). */
 static const char *const ja_kana[] = {
     "\xe3\x81\x82", "\xe3\x81\x84", "\xe3\x81\x86", "\xe3\x81\x88", "\xe3\x81\x8a", "\xe3\x81\x8b",
@@ -114,8 +127,10 @@ static const lang langs[] = {
     {"de", L(de_on), L(de_nu), L(de_co)}, {"fr", L(fr_on), L(fr_nu), L(fr_co)},
     {"it", L(it_on), L(it_nu), L(it_co)}, {"cmn", NULL, 0, NULL, 0, NULL, 0},
     {"ja", NULL, 0, NULL, 0, NULL, 0},    {"yue", NULL, 0, NULL, 0, NULL, 0},
+    {"nl", L(nl_on), L(nl_nu), L(nl_co)}, {"cs", L(cs_on), L(cs_nu), L(cs_co)},
 };
 #define NLANG (int)(sizeof langs / sizeof *langs)
+#define NLANG_ESPEAK 8 /* en .. yue: the languages of the espeak-ng training data */
 
 static const char *const train_variants[] = {"m1",     "m2",     "m3",   "m4",  "m5",
                                              "m6",     "f1",     "f2",   "f3",  "klatt",
@@ -811,7 +826,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NLANG; i++)
       if (!strcmp(langs[i].code, print_lang)) li = i;
     if (li < 0 || (!langs[li].on && strcmp(print_lang, "ja"))) {
-      fprintf(stderr, "--print-text: en es de fr it ja\n");
+      fprintf(stderr, "--print-text: en es de fr it ja nl cs\n");
       return 2;
     }
     char text[MAX_TEXT];
@@ -875,7 +890,7 @@ int main(int argc, char **argv) {
   static ak_phone ph[2 * MAX_EVENTS];
   static char names[2 * MAX_EVENTS][16];
   for (long u = 0; u < n_utt; u++) {
-    int li = (int)(u % NLANG), vi = rnd_int(&r, nvar);
+    int li = (int)(u % NLANG_ESPEAK), vi = rnd_int(&r, nvar);
     const lang *l = &langs[li];
     snprintf(vname, sizeof vname, "%s+%s", l->code, variants[vi]);
     if (espeak_SetVoiceByName(vname) != EE_OK) espeak_SetVoiceByName(l->code);

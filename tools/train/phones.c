@@ -434,7 +434,8 @@ typedef struct ph_map {
 
 /* SAMPA symbols (longest match first within the scan) to IPA. Length and nasality marks are
  * dropped: they do not change the mouth shape class. espeak-ng's tables for MBROLA mx1, mx2
- * and vz1 write the palatal lateral l^ and a stressed vowel with * (vz1: a* e* o*). */
+ * and vz1 write the palatal lateral l^ and a stressed vowel with * (vz1: a* e* o*); Czech
+ * (cz2) the voiced h as h\ (backslash). */
 static const ph_map sampa_map[] = {
     {"tS", "t\xca\x83"}, {"dZ", "d\xca\x92"}, {"ts", "ts"},       {"dz", "dz"},
     {"pf", "pf"},        {"rr", "r"},         {"jj", "\xca\x9d"}, {"gj", "\xc9\x9f"},
@@ -445,12 +446,12 @@ static const ph_map sampa_map[] = {
     {"S", "\xca\x83"},   {"Z", "\xca\x92"},   {"T", "\xce\xb8"},  {"D", "\xc3\xb0"},
     {"R", "\xca\x81"},   {"H", "\xc9\xa5"},   {"L", "\xca\x8e"},  {"C", "\xc3\xa7"},
     {"B", "\xce\xb2"},   {"G", "\xc9\xa3"},   {"?", "\xca\x94"},  {"4", "\xc9\xbe"},
-    {"r\\", "\xc9\xb9"}, {"M", "\xc9\xaf"},   {"1", "\xc9\xa8"},  {"8", "\xc9\xb5"},
-    {"&", "\xc9\xb6"},   {"}", "\xca\x89"},   {"P", "\xca\x8b"},  {"X", "\xcf\x87"},
-    {"K", "\xca\x8e"},   {"F", "\xc9\xb1"},   {"5", "\xc9\xab"},  {"l^", "\xca\x8e"},
-    {"_h", ""},          {"_0", ""},          {"/", ""},          {":", ""},
-    {"~", ""},           {"'", ""},           {"\"", ""},         {"%", ""},
-    {"=", ""},           {"`", ""},           {"*", ""},
+    {"h\\", "\xc9\xa6"}, {"r\\", "\xc9\xb9"}, {"M", "\xc9\xaf"},  {"1", "\xc9\xa8"},
+    {"8", "\xc9\xb5"},   {"&", "\xc9\xb6"},   {"}", "\xca\x89"},  {"P", "\xca\x8b"},
+    {"X", "\xcf\x87"},   {"K", "\xca\x8e"},   {"F", "\xc9\xb1"},  {"5", "\xc9\xab"},
+    {"l^", "\xca\x8e"},  {"_h", ""},          {"_0", ""},         {"/", ""},
+    {":", ""},           {"~", ""},           {"'", ""},          {"\"", ""},
+    {"%", ""},           {"=", ""},           {"`", ""},          {"*", ""},
 };
 
 static const ph_map arpabet_map[] = {

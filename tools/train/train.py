@@ -194,7 +194,7 @@ def main():
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--oversample', action='append', default=[], metavar='LANG:FACTOR',
                     help='draw utterances of language id LANG FACTOR times as often '
-                         '(ids as in gen.c: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7)')
+                         '(ids as in gen.c: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7 nl 8 cs 9)')
     ap.add_argument('--checkpoint-minutes', type=float, default=10,
                     help='write the blob this often while training (0: only at the end)')
     ap.add_argument('--ckpt-dir', help='also keep every checkpoint as DIR/ckpt_NNN.akmw '

@@ -39,7 +39,7 @@ enum {
 #define AK__NN_MAXNT (AK__NT + 1)
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
-#define AK__NN_MAXH 128
+#define AK__NN_MAXH 256
 typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols, float *y);
 /* Optional per-stream normalisation (records "cmn" [4] and "cmn.init" [nmel]): the network
  * then reads 2 x nmel inputs per hop, the standardised log-mel and the log-mel minus a running

@@ -473,11 +473,12 @@ static void test_lowlat(void) {
  * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr; with cmn
  * also the per-stream normalisation records ("cmn" = cmn[0..3], "cmn.init" = cmn_init) and
  * conv.w as wide as conv_in inputs per hop (2 x nmel is right for it). */
-static buf net_blob(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
-                    int conv_in) {
-  enum { H = 4, F = AK__NMEL };
-  static float zero[3 * H * 2 * F];
-  float meta[5] = {F, H, (float)nt, 0, 3}, ones[F], ob[AK__NN_MAXNT + 1] = {0};
+static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
+                      int conv_in, uint32_t H) {
+  enum { F = AK__NMEL };
+  size_t nz = 3 * (size_t)H * (H > 2 * F ? H : 2 * F);
+  float *zero = calloc(nz, sizeof *zero);
+  float meta[5] = {F, (float)H, (float)nt, 0, 3}, ones[F], ob[AK__NN_MAXNT + 1] = {0};
   for (int i = 0; i < F; i++) ones[i] = 1.0f;
   for (int i = 0; i < nt; i++) ob[i] = -8.0f;
   ob[AK__T_JAW] = 1.0f;    /* jaw 0.73 */
@@ -505,7 +506,13 @@ static buf net_blob(int nt, float lips, const float *thr, const float *cmn, cons
   if (cmn_init) add_rec(&body, "cmn.init", 0, 1, dF, cmn_init, F * 4), nrec++;
   buf b = finish_blob(&body, nrec, 1);
   free(body.p);
+  free(zero);
   return b;
+}
+
+static buf net_blob(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
+                    int conv_in) {
+  return net_blob_h(nt, lips, thr, cmn, cmn_init, conv_in, 4);
 }
 
 static buf const_net(int nt, float lips, const float *thr) {
@@ -587,6 +594,26 @@ static void test_lips_output(void) {
   b = const_net(AK__NT, 0.0f, low);
   CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT,
         "lips.thr on a network without the decision output refused");
+  free(b.p);
+}
+
+/* Hidden sizes: the constant network behaves the same at 4, 192 and AK__NN_MAXH units (the
+ * outputs come from the biases), and one unit more than AK__NN_MAXH is refused. */
+static void test_hidden_sizes(void) {
+  const uint32_t ok_h[] = {4, 192, AK__NN_MAXH};
+  for (size_t i = 0; i < sizeof ok_h / sizeof *ok_h; i++) {
+    float j, cl, pr;
+    buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, ok_h[i]);
+    int rc = const_net_frame(&b, &j, &cl, &pr);
+    char msg[128];
+    snprintf(msg, sizeof msg, "hidden %u binds and runs (jaw %.2f, mouthClose %.2f)",
+             (unsigned)ok_h[i], j, cl);
+    CHECK(rc == AK_OK && j > 0.5f && cl < 0.1f, msg);
+    free(b.p);
+  }
+  float j, cl, pr;
+  buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, AK__NN_MAXH + 1);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "hidden AK__NN_MAXH + 1 refused");
   free(b.p);
 }
 
@@ -687,6 +714,7 @@ int main(int argc, char **argv) {
   test_kernels(seed);
   test_power_spectrum(seed);
   test_lips_output();
+  test_hidden_sizes();
   test_cmn();
   if (ak__default_model_len > 0 && argc > 1) {
     test_fixture(argv[1], "");

@@ -3,7 +3,8 @@
  * and with the plain C reference, and for the DSP mouth, at a given fps;
  * plus memory per stream. Audio: a real 16 kHz clip when given, else a synthetic signal.
  *
- * Usage: ak_bench_engine [--fps N] [--seconds S] [--pcm FILE.s16le16k] */
+ * Usage: ak_bench_engine [--fps N] [--seconds S] [--pcm FILE.s16le16k] [--model FILE.akmw]
+ * (--model: another weights blob than the built-in one, e.g. a wider network before it ships) */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,7 @@ static double run(const ak_model *m, int fps, int lookahead_ms, int simd, const 
 int main(int argc, char **argv) {
   int fps = 25;
   double seconds = 60;
-  const char *pcm = NULL;
+  const char *pcm = NULL, *model = NULL;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--fps") && i + 1 < argc)
       fps = (int)strtol(argv[++i], NULL, 10);
@@ -94,8 +95,10 @@ int main(int argc, char **argv) {
       seconds = strtod(argv[++i], NULL);
     else if (!strcmp(argv[i], "--pcm") && i + 1 < argc)
       pcm = argv[++i];
+    else if (!strcmp(argv[i], "--model") && i + 1 < argc)
+      model = argv[++i];
     else {
-      fprintf(stderr, "usage: %s [--fps N] [--seconds S] [--pcm FILE]\n", argv[0]);
+      fprintf(stderr, "usage: %s [--fps N] [--seconds S] [--pcm FILE] [--model FILE]\n", argv[0]);
       return 2;
     }
   }
@@ -107,7 +110,17 @@ int main(int argc, char **argv) {
   }
   int reps = (int)(seconds * 16000.0 / (double)n) + 1;
   ak_model *def = NULL;
-  if (ak_model_load_default(&def) != AK_OK) fprintf(stderr, "no built-in network\n");
+  if (model) {
+    int rc = ak_model_load(model, &def);
+    if (rc != AK_OK) {
+      fprintf(stderr, "%s: %s\n", model, ak_strerror(rc));
+      free(x);
+      return 1;
+    }
+    printf("weights: %s\n", model);
+  } else if (ak_model_load_default(&def) != AK_OK) {
+    fprintf(stderr, "no built-in network\n");
+  }
   ak_model *dsp = NULL;
   {
     /* A blob without network records selects the DSP mouth. */
@@ -148,8 +161,8 @@ int main(int argc, char **argv) {
   printf("%-28s %14.3f %16zu\n", "DSP (step 1)", d * 1000, mem);
   if (def) {
     size_t wbytes = def->store_len * sizeof(float);
-    printf("shared weights: %zu bytes once per process (ak_model_load_default + cfg.model)\n",
-           wbytes);
+    printf("shared weights: %zu bytes once per process (%s + cfg.model)\n", wbytes,
+           model ? "ak_model_load" : "ak_model_load_default");
   }
   ak_model_free(def);
   ak_model_free(dsp);

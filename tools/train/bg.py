@@ -193,3 +193,30 @@ def gap_signal(rate):
     x = on * (0.3 * np.sin(2 * np.pi * 140 * t) + 0.2 * np.sin(2 * np.pi * 280 * t) +
               0.1 * np.sin(2 * np.pi * 700 * t)) + noise
     return np.clip(np.floor(x * 32767 + 0.5), -32767, 32767).astype('<i2')  # Math.round
+
+
+def test_vowel(n, f0, f1, f2, amp):
+    """tests/engine/test_util.h ak_test_vowel: n samples of a steady harmonic vowel at f0 with
+    two formant peaks (f1, f2), 10 ms fades at either end."""
+    nh = min(40, int(np.ceil(5000.0 / f0)) - 1)  # harmonics under 5 kHz, at most 40
+    h = np.arange(1, nh + 1)
+    w = 1.0 / (1.0 + ((h * f0 - f1) / 90.0) ** 2) + 0.5 / (1.0 + ((h * f0 - f2) / 120.0) ** 2) + 0.02
+    t = np.arange(n) / SR
+    x = (w[:, None] * np.sin(2 * np.pi * f0 * h[:, None] * t[None, :])).sum(0)
+    fade = np.ones(n)
+    fade[:160] = np.arange(160) / 160.0
+    fade[n - 160:] = (n - np.arange(n - 160, n)) / 160.0
+    return amp * fade * x / w.sum() * 2.0
+
+
+def melody(accent_f0, seconds=20):
+    """tests/engine/test_prosody.c melody(): back-to-back 0.25 s vowels (700 / 1200 Hz formants,
+    amplitude 0.25) at 120 Hz, every sixth at accent_f0, after 0.25 s of silence."""
+    n = SR * seconds
+    x = np.zeros(n)
+    pos, k = 4000, 0
+    while pos + 4000 < n:
+        x[pos:pos + 4000] += test_vowel(4000, accent_f0 if k % 6 == 5 else 120.0, 700.0, 1200.0, 0.25)
+        pos += 4000
+        k += 1
+    return x

@@ -18,11 +18,11 @@
  * [float audio[n_samples] when flags & 1], phones {f32 start, f32 end, u32 vis, u32 cls},
  * f32 feat[n_hops][nmel], f32 target[n_hops][nt]. Deterministic for a given seed.
  * lang: en 0 es 1 de 2 fr 3 it 4 cmn 5 ja 6 yue 7 nl 8 cs 9 (nl, cs: MBROLA voices only).
- * voice: espeak train variants 0-13, held-out (eval) variants 50-55, other synthesizers' ids from
- * tools/corpus/voices.tsv (>= 100). flags: 1 audio present, 2 low-pass, 4 high-pass, 8 reverb, 16
- * noise (5-30 dB SNR; exactly 10 dB in --cond noise10), 32 Opus round trip, 64 telephone band
- * (300-3400 Hz at 8 kHz), 128 vocal-tract warp (0.82-1.18), 256 noise floor (45-70 dB below
- * speech). --clean and
+ * voice: espeak train variants 0-13, held-out (eval) variants 50-55, other synthesizers' ids
+ * from tools/corpus/voices.tsv (>= 100).
+ * flags: 1 audio present, 2 low-pass, 4 high-pass, 8 reverb, 16 noise (5-30 dB SNR; exactly
+ * 10 dB in --cond noise10), 32 Opus round trip, 64 telephone band (300-3400 Hz at 8 kHz),
+ * 128 vocal-tract warp (0.82-1.18), 256 noise floor (45-70 dB below speech). --clean and
  * --cond sets carry 1 plus at most the one condition bit (8, 16 or 64). */
 #include <espeak-ng/speak_lib.h>
 #include <math.h>

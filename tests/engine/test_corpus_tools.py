@@ -351,6 +351,43 @@ def test_gap_signal():
               % (rate, int((ref[:len(mine)] != mine[:len(ref)]).sum()), len(ref)))
 
 
+def test_melody(tmp):
+    """bg.test_vowel is tests/engine/test_util.h's ak_test_vowel (compiled here; skipped
+    visibly without a C compiler), and bg.melody is the prosody test's signal: 0.25 s of
+    silence, then 0.25 s vowels at 120 Hz with every sixth at the accent's f0."""
+    import shutil
+    import bg
+    cc = shutil.which('cc') or shutil.which('gcc')
+    if not cc:
+        print('SKIP: test_vowel vs ak_test_vowel: no C compiler')
+    else:
+        src = os.path.join(tmp, 'vowel.c')
+        with open(src, 'w') as f:
+            f.write('#include <stdio.h>\n#include "test_util.h"\nint main(void) {\n'
+                    '  static float x[4000];\n  ak_test_vowel(x, 4000, 170.0f, 700.0f, 1200.0f, 0.25f);\n'
+                    '  fwrite(x, sizeof *x, 4000, stdout);\n  return 0;\n}\n')
+        exe = os.path.join(tmp, 'vowel')
+        r = subprocess.run([cc, '-I', os.path.join(ROOT, 'tests', 'engine'), '-I',
+                            os.path.join(ROOT, 'include'), '-I', os.path.join(ROOT, 'engine'),
+                            src, '-o', exe, '-lm'], capture_output=True, text=True)
+        check(r.returncode == 0, 'ak_test_vowel compiled (%s)' % r.stderr[-300:])
+        if r.returncode == 0:
+            ref = np.frombuffer(subprocess.run([exe], capture_output=True, check=True).stdout, '<f4')
+            mine = bg.test_vowel(4000, 170.0, 700.0, 1200.0, 0.25)
+            check(len(ref) == 4000 and np.abs(ref - mine).max() < 1e-4,
+                  'test_vowel equals ak_test_vowel (max diff %.1e)' % np.abs(ref - mine).max())
+    x = bg.melody(170.0)
+    check(len(x) == 16000 * 20 and not x[:4000].any(), 'melody: 20 s, silent first 0.25 s')
+
+    def f0(seg):
+        ac = np.correlate(seg, seg, 'full')[len(seg) - 1:]
+        lo, hi = 16000 // 400, 16000 // 60
+        return 16000.0 / (lo + int(np.argmax(ac[lo:hi])))
+    got = [round(f0(x[4000 * (k + 1) + 400:4000 * (k + 2) - 400])) for k in range(6)]
+    check(all(abs(g - 120) <= 3 for g in got[:5]) and abs(got[5] - 170) <= 4,
+          'melody: vowels at 120 Hz, the sixth at the accent (%r)' % got)
+
+
 def test_noisy_gap():
     """bg.noisy_gap (train.py --gap): speech cut inside a phone, a pause with the room noise,
     the start of another utterance; rest targets in the pause, the noise under everything and
@@ -860,6 +897,7 @@ def main():
         test_gen(gen, tmp)
         test_retarget(gen, tmp)
         test_natural(tmp)
+        test_melody(tmp)
     test_align()
     test_fix_pauses()
     test_fix_edges()

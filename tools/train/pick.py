@@ -61,11 +61,12 @@ def vowel_open(model, cli):
     """The share of frames whose mouth is open (jawOpen > 0.05) over the engine prosody test's
     melodies (bg.melody: steady synthetic vowels with 700 / 1200 Hz formants at 120 Hz, accents
     at 120 or 170 Hz), after the first 2 s, through the real pipeline (`avatarkit animate
-    --model`, 80 ms lookahead); the worse of the two. The mouth opens on them only where the
-    network hears voice (its voice output gates every mouth channel), and that test wants the
-    face to follow their pitch, which the facial life does only on voice. A steady harmonic
-    sound is also what --gap-tone teaches as not speech: checkpoints of one run flipped
-    between 0.99 and 0.05 on it (stage 28). PyTorch on bg.logmel features is not used here:
+    --model`: the checkpoint's own network and lookahead); the worse of the two. The mouth
+    opens on them only where the network hears voice (its voice output gates every mouth
+    channel), and that test wants the face to follow their pitch, which the facial life does
+    only on voice. Training says nothing about a steady harmonic sound (--gap-tone puts no
+    loss on the tone, only rest in the pause after it): checkpoints of one run flipped between
+    0.99 and 0.05 on it (stage 28), and a zero-lookahead run stayed under 0.2 (stage 29). PyTorch on bg.logmel features is not used here:
     on this knife edge it disagreed with the engine's front end."""
     worst = 1.0
     for f0 in (120.0, 170.0):

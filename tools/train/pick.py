@@ -66,8 +66,9 @@ def vowel_open(model, cli):
     channel), and that test wants the face to follow their pitch, which the facial life does
     only on voice. Training says nothing about a steady harmonic sound (--gap-tone puts no
     loss on the tone, only rest in the pause after it): checkpoints of one run flipped between
-    0.99 and 0.05 on it (stage 28), and a zero-lookahead run stayed under 0.2 (stage 29). PyTorch on bg.logmel features is not used here:
-    on this knife edge it disagreed with the engine's front end."""
+    0.99 and 0.05 on it (stage 28), and a zero-lookahead run stayed under 0.2 (stage 29).
+    PyTorch on bg.logmel features is not used here: on this knife edge it disagreed with the
+    engine's front end."""
     worst = 1.0
     for f0 in (120.0, 170.0):
         x = np.clip(np.round(bg.melody(f0) * 32767), -32767, 32767).astype('<i2')
@@ -78,8 +79,8 @@ def vowel_open(model, cli):
 
 
 def cli_jaw(cli, model, samples, rate):
-    """jawOpen per frame of `avatarkit animate --model` (defaults: 25 fps, 80 ms lookahead) on
-    s16 samples at rate."""
+    """jawOpen per frame of `avatarkit animate --model` (defaults: 25 fps, 80 ms lookahead, or
+    none for a zero-lookahead checkpoint) on s16 samples at rate."""
     with tempfile.TemporaryDirectory() as tmp:
         pcm, out = os.path.join(tmp, 'in.pcm'), os.path.join(tmp, 'out.json')
         samples.tofile(pcm)

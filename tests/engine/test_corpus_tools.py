@@ -14,7 +14,8 @@
    the path cost ranks a reference with the same sounds before one with others in places
    (how render.align chooses among references, with its margin rule).
 3. The noisy-pause crop of train.py --gap (tools/train/bg.py noisy_gap): rest targets in the
-   pause, a ramp down from the speech pose, the noise under all of it at >= 20 dB SNR.
+   pause, a ramp down from the speech pose, the noise under all of it at >= 20 dB SNR; the
+   held vowels of train.py --steady (bg.held_vowels): pitch, formants, glides, onset.
 4. The aligner's edge fix (align.fix_edges) on a synthetic case, and bg.gap_signal (what
    pick.py --rest-check feeds the CLI) sample for sample against the server test's own
    signal (tests/server/harness.mjs makePcm, run in node; skipped visibly without node).
@@ -386,6 +387,43 @@ def test_melody(tmp):
     got = [round(f0(x[4000 * (k + 1) + 400:4000 * (k + 2) - 400])) for k in range(6)]
     check(all(abs(g - 120) <= 3 for g in got[:5]) and abs(got[5] - 170) <= 4,
           'melody: vowels at 120 Hz, the sixth at the accent (%r)' % got)
+
+
+def test_held_vowels():
+    """bg.held_vowels (train.py --steady): a voice holding vowels has a pitch in the voice range,
+    its formants where asked (the 1.8-3 kHz band against 0.5-1 kHz: /i/ over /u/ by more than
+    10 dB, also when one voice glides from /u/ into /i/), RMS 1, and no sound before its first
+    vowel starts."""
+    import bg
+    rng = np.random.default_rng(11)
+    fs, n = 16000, 24000
+
+    def tilt(x):
+        f = np.fft.rfftfreq(len(x), 1.0 / fs)
+        p = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+        return 10 * np.log10(p[(f > 1800) & (f < 3000)].sum() / p[(f > 500) & (f < 1000)].sum())
+
+    def f0(seg):
+        ac = np.correlate(seg, seg, 'full')[len(seg) - 1:]
+        lo, hi = fs // 450, fs // 55
+        return fs / (lo + int(np.argmax(ac[lo:hi])))
+    for seed in range(3):
+        r = np.random.default_rng(seed)
+        u = bg.held_vowels(r, n, [((300.0, 750.0, 2400.0), 0)])
+        i = bg.held_vowels(r, n, [((280.0, 2400.0, 3000.0), 0)])
+        check(abs(np.sqrt(np.mean(u ** 2)) - 1) < 1e-6, 'held_vowels: RMS 1')
+        check(tilt(i) - tilt(u) > 10, 'held_vowels: /i/ has F2 high, /u/ low (%.1f dB)' % (
+            tilt(i) - tilt(u)))
+        p = f0(u[8000:11200])
+        check(55 < p < 450, 'held_vowels: pitch %.0f Hz in the voice range' % p)
+    x = bg.held_vowels(rng, n, [((300.0, 750.0, 2400.0), 20), ((280.0, 2400.0, 3000.0), 80)])
+    check(np.sqrt(np.mean(x[:16 * 160] ** 2)) < 1e-3, 'held_vowels: silent before the first vowel')
+    d = tilt(x[14000:23000]) - tilt(x[3500:12000])
+    check(d > 10, 'held_vowels: /u/ then /i/ in one voice (%.1f dB)' % d)
+    check(set(bg.VOWEL_FORMANTS) == {10, 11, 12, 13, 14}, 'vowel visemes AA E I O U')
+    for v in bg.VOWEL_FORMANTS:
+        f1, f2, f3 = bg.random_formants(rng, v)
+        check(f1 < f2 < f3, 'random_formants(%d): F1 < F2 < F3' % v)
 
 
 def test_noisy_gap():
@@ -902,6 +940,7 @@ def main():
     test_fix_pauses()
     test_fix_edges()
     test_noisy_gap()
+    test_held_vowels()
     test_gap_signal()
     test_targets()
     test_mbrola_fix()

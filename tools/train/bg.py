@@ -220,3 +220,96 @@ def melody(accent_f0, seconds=20):
         pos += 4000
         k += 1
     return x
+
+
+# Formant ranges (F1, F2, F3 in Hz) of the five vowel visemes (tools/train/phones.h: AA 10,
+# E 11, I 12, O 13, U 14), wide enough for men's, women's and children's voices.
+VOWEL_FORMANTS = {
+    10: ((600.0, 950.0), (1000.0, 1600.0), (2300.0, 3200.0)),
+    11: ((380.0, 650.0), (1700.0, 2400.0), (2400.0, 3200.0)),
+    12: ((240.0, 380.0), (1900.0, 2900.0), (2700.0, 3500.0)),
+    13: ((380.0, 620.0), (700.0, 1100.0), (2300.0, 3100.0)),
+    14: ((240.0, 400.0), (550.0, 1000.0), (2200.0, 3000.0)),
+}
+
+
+def _hop_smooth(rng, hops, tau_hops):
+    """A first-order low-pass (time constant tau_hops) of a piecewise-constant note contour in
+    semitones: notes of 15-80 hops, each within +-4 semitones of the voice's base pitch."""
+    notes = np.empty(hops)
+    i = 0
+    while i < hops:
+        k = int(rng.integers(15, 81))
+        notes[i:i + k] = rng.uniform(-4.0, 4.0)
+        i += k
+    out = np.empty(hops)
+    s, g = notes[0], 1.0 / max(1.0, tau_hops)
+    for i in range(hops):
+        s += g * (notes[i] - s)
+        out[i] = s
+    return out
+
+
+def _resonator(f, fc, bw):
+    """Magnitude response of a two-pole resonance at fc Hz, bandwidth bw Hz, unity at 0 Hz."""
+    h = bw / 2.0
+    return (fc * fc + h * h) / np.sqrt(((fc - f) ** 2 + h * h) * ((fc + f) ** 2 + h * h))
+
+
+def held_vowels(rng, n, segs, fade=6):
+    """n samples (16 kHz, RMS 1) of one voice holding vowels, as in singing or a drawn-out
+    syllable: `segs` is a list of (formants, first hop), formants (F1, F2, F3) in Hz, each
+    segment running to the next one's first hop, `fade` hops of crossfade between them.
+    The source is a glottal pulse train (pitch 80-320 Hz, sung notes gliding into each other,
+    vibrato, jitter, shimmer, a little breath noise) shaped by a spectral tilt of about -4..-9
+    dB per octave, then by five resonances (the segment's three formants, F4, F5), applied in
+    the frequency domain. Unlike the engine tests' vowels (tests/engine/test_util.h: harmonic
+    sums with two Lorentzian peaks at a fixed 120 Hz or a melody of fixed notes), nothing here
+    is periodic for long."""
+    hops = n // HOP + 2
+    base = np.exp(rng.uniform(np.log(80.0), np.log(320.0)))
+    semis = _hop_smooth(rng, hops, rng.uniform(2.0, 8.0))
+    semis = semis + np.cumsum(rng.normal(0.0, 0.02, hops))  # slow wander
+    t_hop = np.arange(hops) * HOP
+    f0 = base * 2.0 ** (np.interp(np.arange(n), t_hop, semis) / 12.0)
+    if rng.random() < 0.6:
+        depth, rate = rng.uniform(0.005, 0.025), rng.uniform(4.5, 6.5)
+        f0 = f0 * (1.0 + depth * np.sin(2 * np.pi * rate * np.arange(n) / SR + rng.uniform(0, 6.3)))
+    f0 = f0 * (1.0 + rng.normal(0.0, 0.004, n).cumsum() / np.sqrt(np.arange(1, n + 1)))  # jitter
+    phase = np.cumsum(f0) / SR
+    idx = np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1
+    src = np.zeros(n)
+    src[idx] = 1.0 + rng.normal(0.0, 0.06, len(idx))  # shimmer
+    src = src - src.mean()
+    breath = rng.uniform(0.0, 0.15) * np.sqrt(np.mean(src ** 2))
+    src = src + breath * rng.normal(0.0, 1.0, n)
+    m = 1 << int(np.ceil(np.log2(n + 2048)))  # room for the resonances' tails; a fast size
+    spec = np.fft.rfft(src, m)
+    f = np.fft.rfftfreq(m, 1.0 / SR)
+    fc, slope = rng.uniform(100.0, 300.0), rng.uniform(0.7, 1.5)
+    shape = (1.0 + (f / fc) ** 2) ** (-slope / 2.0)
+    f4, f5 = rng.uniform(3300.0, 4200.0), rng.uniform(4300.0, 5200.0)
+    shape = shape * _resonator(f, f4, rng.uniform(200, 400)) * _resonator(f, f5, rng.uniform(250, 500))
+    x = np.zeros(n)
+    w_hop = np.zeros((len(segs), hops))
+    for s, (_, h0) in enumerate(segs):
+        h1 = segs[s + 1][1] if s + 1 < len(segs) else hops
+        w_hop[s, max(0, h0):h1] = 1.0
+    if len(segs) > 1 and fade > 1:  # linear crossfades centred on each boundary
+        k = np.ones(fade) / fade
+        w_hop = np.stack([np.convolve(np.pad(w, (fade // 2, fade - 1 - fade // 2), 'edge'), k,
+                                      'valid') for w in w_hop])
+    for s, (fm, _) in enumerate(segs):
+        bw = (rng.uniform(50, 120), rng.uniform(70, 160), rng.uniform(100, 250))
+        h = shape.copy()
+        for fc_, b in zip(fm, bw):
+            h = h * _resonator(f, fc_, b)
+        y = np.fft.irfft(spec * h, m)[:n]
+        x += np.interp(np.arange(n), t_hop + HOP / 2, w_hop[s]) * y
+    x = x * (1.0 + rng.uniform(0.0, 0.1) * np.sin(2 * np.pi * rng.uniform(0.3, 2.0) * np.arange(n) / SR))
+    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
+
+
+def random_formants(rng, vis):
+    """F1, F2, F3 drawn within a vowel viseme's ranges (VOWEL_FORMANTS)."""
+    return tuple(rng.uniform(lo, hi) for lo, hi in VOWEL_FORMANTS[vis])

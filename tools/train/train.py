@@ -263,6 +263,11 @@ def main():
                     '-DB..+DB dB under 600 Hz (a channel or voice with more or less low band)')
     ap.add_argument('--end-by', help='stop at this wall-clock time (HH:MM, local; tomorrow\'s '
                     'if already past today) at the latest')
+    ap.add_argument('--steady', type=float, default=0, metavar='PROB',
+                    help='probability that a crop is a voice holding vowels (singing, a drawn-out '
+                    'syllable; tools/train/bg.py held_vowels), 1-3 of the five vowel visemes, '
+                    'sometimes starting or stopping inside the crop, with each vowel\'s median '
+                    'target row in the data as its target: a steady voiced sound is speech')
     ap.add_argument('--cmn', action='store_true',
                     help='also feed the features minus a causal running mean of the stream\'s '
                          'speech hops (per-stream normalisation; a warm start without it gets '
@@ -410,6 +415,60 @@ def main():
         ys = np.concatenate([t[len(t) - m:], np.tile(rest, (k, 1))])[:C]
         return xs, ys, f[max(0, len(f) - m - CMN_PRE):len(f) - m]
 
+    # --steady: each vowel viseme's median target row over the data's voiced hops of it.
+    vowel_rows = {}
+    if a.steady > 0:
+        vis = [t[:, -1] if a.aux_weight > 0 else vis_target(u['phones'], len(t))
+               for t, u in zip(tgts, keep)]
+        for v in bg.VOWEL_FORMANTS:
+            rows = np.concatenate([t[(c == v) & (t[:, VOICE] > 0.5)] for t, c in zip(tgts, vis)])
+            if len(rows) < 100:
+                sys.exit('train: --steady needs voiced hops of viseme %d in the data' % v)
+            vowel_rows[v] = np.median(rows, 0).astype(np.float32)
+            if a.aux_weight > 0:
+                vowel_rows[v][-1] = v
+        del vis
+        print('steady vowels: jawOpen targets %s' % {v: round(float(r[0]), 3)
+                                                     for v, r in vowel_rows.items()}, flush=True)
+
+    def steady_crop():
+        """A crop of held vowels (bg.held_vowels) at -35..-10 dBFS over a noise floor, with the
+        running mean's prefix made of the same sound. With probability 0.3 the voice starts
+        inside the crop (rest before), with 0.3 it stops inside it (a 3-hop ramp to rest, as
+        noisy_gap). Returns (features C + M hops, targets C hops, the prefix's features)."""
+        P = CMN_PRE if a.cmn else 0
+        H = P + C + M
+        n = (H - 1) * bg.HOP + bg.WIN
+        on = P + int(rng.integers(5, C // 2)) if rng.random() < 0.3 else 0
+        off = P + int(rng.integers(C // 2, C)) if rng.random() < 0.3 else H
+        ns = min(int(rng.integers(1, 4)), max(1, (off - on) // 60))  # vowels of >= ~0.5 s
+        cuts = [on + (off - on) * k // ns + int(rng.integers(-10, 11)) for k in range(1, ns)]
+        seq = []
+        for _ in range(len(cuts) + 1):
+            seq.append(int(rng.choice([v for v in bg.VOWEL_FORMANTS if not seq or v != seq[-1]])))
+        segs = [(bg.random_formants(rng, v), h) for v, h in zip(seq, [on] + cuts)]
+        x = bg.held_vowels(rng, n, segs) * 10 ** (rng.uniform(-35.0, -10.0) / 20)
+        env = np.clip(np.interp(np.arange(n), [on * bg.HOP, (on + 3) * bg.HOP,
+                                              off * bg.HOP, (off + 2) * bg.HOP], [0, 1, 1, 0]), 0, 1)
+        kind = bg.GAP_KINDS[rng.integers(len(bg.GAP_KINDS))]
+        x = x * env + bg.noise(rng, kind, n, rng.uniform(-95.0, -60.0))
+        feat = bg.logmel(x)
+        y = np.tile(gap_rest, (H, 1)).astype(np.float32)
+        bounds = [on] + cuts + [off]
+        for k, v in enumerate(seq):
+            y[bounds[k]:bounds[k + 1]] = vowel_rows[v]
+        for c in cuts:  # the mouth moves from one vowel to the next over 6 hops
+            lo, hi = max(on, c - 3), min(off, c + 3)
+            r = (np.arange(lo, hi) - lo + 0.5)[:, None] / (hi - lo)
+            y[lo:hi] = (1 - r) * y[lo - 1] + r * y[hi]
+            if a.aux_weight > 0:  # the class switches at the cut
+                y[lo:c, -1], y[c:hi, -1] = y[lo - 1, -1], y[hi, -1]
+        if off < H:
+            r = min(3, H - off)
+            k_ = (np.arange(1, r + 1) / (r + 1))[:, None]
+            y[off:off + r, :VOICE] = (1 - k_) * y[off - 1, :VOICE] + k_ * gap_rest[:VOICE]
+        return feat[P:], y[P:P + C], feat[:P]
+
     def batch(ids):
         B = len(ids)
         R = np.full((B, C + M, nmel), np.log(1e-7), np.float32)  # silence past the end
@@ -426,7 +485,10 @@ def main():
             pre = f[max(0, s - CMN_PRE):s]
             gmask = None
             plain = True  # the crop is the utterance's own hops s.. (no background spliced in)
-            if a.silence > 0 and rng.random() < a.silence:
+            if a.steady > 0 and rng.random() < a.steady:
+                xs, ys, pre = steady_crop()
+                plain = False
+            elif a.silence > 0 and rng.random() < a.silence:
                 xs, ys, pre = with_bg(f, t)
                 plain = False
             elif a.gap > 0 and rng.random() < a.gap:

@@ -289,7 +289,8 @@ def held_vowels(rng, n, segs, fade=6):
     fc, slope = rng.uniform(100.0, 300.0), rng.uniform(0.7, 1.5)
     shape = (1.0 + (f / fc) ** 2) ** (-slope / 2.0)
     f4, f5 = rng.uniform(3300.0, 4200.0), rng.uniform(4300.0, 5200.0)
-    shape = shape * _resonator(f, f4, rng.uniform(200, 400)) * _resonator(f, f5, rng.uniform(250, 500))
+    shape = (shape * _resonator(f, f4, rng.uniform(200, 400)) *
+             _resonator(f, f5, rng.uniform(250, 500)))
     x = np.zeros(n)
     w_hop = np.zeros((len(segs), hops))
     for s, (_, h0) in enumerate(segs):
@@ -306,7 +307,8 @@ def held_vowels(rng, n, segs, fade=6):
             h = h * _resonator(f, fc_, b)
         y = np.fft.irfft(spec * h, m)[:n]
         x += np.interp(np.arange(n), t_hop + HOP / 2, w_hop[s]) * y
-    x = x * (1.0 + rng.uniform(0.0, 0.1) * np.sin(2 * np.pi * rng.uniform(0.3, 2.0) * np.arange(n) / SR))
+    trem = rng.uniform(0.0, 0.1) * np.sin(2 * np.pi * rng.uniform(0.3, 2.0) * np.arange(n) / SR)
+    x = x * (1.0 + trem)
     return x / (np.sqrt(np.mean(x ** 2)) + 1e-12)
 
 

@@ -448,8 +448,8 @@ def main():
             seq.append(int(rng.choice([v for v in bg.VOWEL_FORMANTS if not seq or v != seq[-1]])))
         segs = [(bg.random_formants(rng, v), h) for v, h in zip(seq, [on] + cuts)]
         x = bg.held_vowels(rng, n, segs) * 10 ** (rng.uniform(-35.0, -10.0) / 20)
-        env = np.clip(np.interp(np.arange(n), [on * bg.HOP, (on + 3) * bg.HOP,
-                                              off * bg.HOP, (off + 2) * bg.HOP], [0, 1, 1, 0]), 0, 1)
+        env = np.interp(np.arange(n), [on * bg.HOP, (on + 3) * bg.HOP, off * bg.HOP,
+                                       (off + 2) * bg.HOP], [0, 1, 1, 0])
         kind = bg.GAP_KINDS[rng.integers(len(bg.GAP_KINDS))]
         x = x * env + bg.noise(rng, kind, n, rng.uniform(-95.0, -60.0))
         feat = bg.logmel(x)

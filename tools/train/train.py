@@ -440,7 +440,9 @@ def main():
         H = P + C + M
         n = (H - 1) * bg.HOP + bg.WIN
         on = P + int(rng.integers(5, C // 2)) if rng.random() < 0.3 else 0
-        off = P + int(rng.integers(C // 2, C)) if rng.random() < 0.3 else H
+        off = H
+        if rng.random() < 0.3 and max(on + 30, P + C // 2) < P + C:  # vowels of >= 30 hops
+            off = int(rng.integers(max(on + 30, P + C // 2), P + C))
         ns = min(int(rng.integers(1, 4)), max(1, (off - on) // 60))  # vowels of >= ~0.5 s
         cuts = [on + (off - on) * k // ns + int(rng.integers(-10, 11)) for k in range(1, ns)]
         seq = []

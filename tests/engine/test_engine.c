@@ -435,6 +435,45 @@ static void test_reset(void) {
   free(x);
 }
 
+/* A long session does not drift: two minutes of speech-like sound in one stream end with the
+ * mouth a fresh stream shows on only the last 10 s (from its 3rd second on, once a running
+ * feature mean has settled), at 80 ms and at 0 lookahead (each network). A stream's
+ * recurrent state must forget; a network trained on 3 s crops is never shown more. */
+static void test_long_stream(void) {
+  const size_t total = 16000 * 120, tail = 16000 * 10;
+  float *x = ak_test_speechlike(total, 13);
+  const size_t cap_l = total / 640 + 8, cap_t = tail / 640 + 8;
+  ak_motion_frame *lf = malloc(cap_l * sizeof *lf), *tf = malloc(cap_t * sizeof *tf);
+  static const int las[2] = {80, 0};
+  for (int k = 0; k < 2; k++) {
+    int ready_l, ready_t;
+    ak_engine *e = mk(25, las[k], 0.0f, 1);
+    size_t nl = run_chunks(e, x, total, 3200, lf, cap_l, 25, las[k], &ready_l);
+    ak_engine_free(e);
+    e = mk(25, las[k], 0.0f, 1);
+    size_t nt = run_chunks(e, x + total - tail, tail, 3200, tf, cap_t, 25, las[k], &ready_t);
+    ak_engine_free(e);
+    double diff = 0, top = 0;
+    size_t cnt = 0;
+    if (nl == 3000 && nt == 250)
+      for (size_t i = 75; i < nt; i++) {
+        float a = lf[nl - nt + i].weights[AK_JAW_OPEN], b = tf[i].weights[AK_JAW_OPEN];
+        diff += fabs((double)a - b);
+        if (b > top) top = b;
+        cnt++;
+      }
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "lookahead %d ms: the last 7 s of a 120 s stream match a fresh stream's jaw "
+             "(mean |diff| %.4f, fresh max %.2f)",
+             las[k], cnt ? diff / (double)cnt : -1.0, top);
+    CHECK(ready_l && ready_t && cnt > 0 && diff / (double)cnt < 0.02 && top > 0.2, msg);
+  }
+  free(lf);
+  free(tf);
+  free(x);
+}
+
 static void test_memory(void) {
   ak_engine *e = mk(25, 80, 0.7f, 1);
   size_t m0 = ak_engine_memory(e);
@@ -478,6 +517,7 @@ int main(void) {
     test_life();
     test_ranges();
     test_reset();
+    test_long_stream();
     test_memory();
   }
   g_model = NULL; /* the built-in default, parsed per engine */

@@ -66,12 +66,13 @@ def vowel_open(model, cli):
     only where the network hears voice (its voice output gates every mouth channel), and that
     test wants the face to follow their pitch, which the facial life does only on voice. A
     network that fails this opens the mouth at first and shuts it after some seconds of the
-    unchanging sound, 4 to 16 s into it (stage 30): training crops are 3 s long, the GRU
-    starts each from zero, and a long steady sound in training is a background with the
-    mouth at rest. Hence the per-second minimum and not a share of the whole: a mouth that
-    shuts at 17 s still leaves 0.82 open. --steady teaches held vowels as speech within a
-    crop. PyTorch on bg.logmel features is not used here: on this knife edge it disagreed with
-    the engine's front end."""
+    unchanging sound (2 to 18 s into it in stage 30's runs; with --cmn also a dip of a second
+    or two as the running mean settles on the sound): training crops are 3 s long, the GRU
+    starts each from zero, and a long steady sound in training is a background with the mouth
+    at rest. Hence the per-second minimum and not a share of the whole: a mouth that shuts at
+    17 s still leaves 0.82 open. --steady teaches held vowels as speech within a crop.
+    PyTorch on bg.logmel features is not used here: on this knife edge it disagreed with the
+    engine's front end."""
     worst = 1.0
     for f0 in (120.0, 170.0):
         x = np.clip(np.round(bg.melody(f0) * 32767), -32767, 32767).astype('<i2')

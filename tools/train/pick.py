@@ -70,7 +70,7 @@ def vowel_open(model, cli):
     or two as the running mean settles on the sound): training crops are 3 s long, the GRU
     starts each from zero, and a long steady sound in training is a background with the mouth
     at rest. Hence the per-second minimum and not a share of the whole: a mouth that shuts at
-    17 s still leaves 0.82 open. --steady teaches held vowels as speech within a crop.
+    16 s still leaves 0.82 open. --steady teaches held vowels as speech within a crop.
     PyTorch on bg.logmel features is not used here: on this knife edge it disagreed with the
     engine's front end."""
     worst = 1.0

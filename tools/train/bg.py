@@ -261,7 +261,7 @@ def held_vowels(rng, n, segs, fade=6):
     syllable: `segs` is a list of (formants, first hop), formants (F1, F2, F3) in Hz, each
     segment running to the next one's first hop, `fade` hops of crossfade between them.
     The source is a glottal pulse train (pitch 80-320 Hz, sung notes gliding into each other,
-    vibrato, jitter, shimmer, a little breath noise) shaped by a spectral tilt of about -4..-9
+    vibrato, a slow pitch wander, shimmer, a little breath noise) shaped by a spectral tilt of about -4..-9
     dB per octave, then by five resonances (the segment's three formants, F4, F5), applied in
     the frequency domain. Unlike the engine tests' vowels (tests/engine/test_util.h: harmonic
     sums with two Lorentzian peaks at a fixed 120 Hz or a melody of fixed notes), nothing here
@@ -275,7 +275,8 @@ def held_vowels(rng, n, segs, fade=6):
     if rng.random() < 0.6:
         depth, rate = rng.uniform(0.005, 0.025), rng.uniform(4.5, 6.5)
         f0 = f0 * (1.0 + depth * np.sin(2 * np.pi * rate * np.arange(n) / SR + rng.uniform(0, 6.3)))
-    f0 = f0 * (1.0 + rng.normal(0.0, 0.004, n).cumsum() / np.sqrt(np.arange(1, n + 1)))  # jitter
+    # a slow wander of about 0.4 % (a random walk scaled to a constant spread)
+    f0 = f0 * (1.0 + rng.normal(0.0, 0.004, n).cumsum() / np.sqrt(np.arange(1, n + 1)))
     phase = np.cumsum(f0) / SR
     idx = np.nonzero(np.diff(np.floor(phase)) > 0)[0] + 1
     src = np.zeros(n)

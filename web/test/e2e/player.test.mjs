@@ -150,7 +150,12 @@ test('interrupt silences audio and resets the face within one frame', { skip: no
       c.interrupt();
       return t;
     });
-    await page.waitForTimeout(600);
+    // Wait for renders, not a fixed time: on a loaded machine 600 ms held fewer than four
+    // frames. Four after the interrupt, the last one past a frame of audio clock and 0.1 s.
+    await waitFor(page, (t0) => {
+      const r = window.__probe;
+      return r.length - window.__player.interruptAt > 3 && r[r.length - 1].t > t0;
+    }, tInt + FRAME + 0.1, 30000);
     const rec = await probe(page);
     const at = await page.evaluate(() => window.__player.interruptAt);
     const after = rec.slice(at);

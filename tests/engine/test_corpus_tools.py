@@ -352,6 +352,13 @@ def test_gap_signal():
               % (rate, int((ref[:len(mine)] != mine[:len(ref)]).sum()), len(ref)))
 
 
+def autocorr_f0(seg, lo_hz, hi_hz, fs=16000):
+    """The pitch of 16 kHz samples seg by the autocorrelation peak between lo_hz and hi_hz."""
+    ac = np.correlate(seg, seg, 'full')[len(seg) - 1:]
+    lo, hi = fs // hi_hz, fs // lo_hz
+    return fs / (lo + int(np.argmax(ac[lo:hi])))
+
+
 def test_melody(tmp):
     """bg.test_vowel is tests/engine/test_util.h's ak_test_vowel (compiled here; skipped
     visibly without a C compiler), and bg.melody is the prosody test's signal: 0.25 s of
@@ -380,11 +387,8 @@ def test_melody(tmp):
     x = bg.melody(170.0)
     check(len(x) == 16000 * 20 and not x[:4000].any(), 'melody: 20 s, silent first 0.25 s')
 
-    def f0(seg):
-        ac = np.correlate(seg, seg, 'full')[len(seg) - 1:]
-        lo, hi = 16000 // 400, 16000 // 60
-        return 16000.0 / (lo + int(np.argmax(ac[lo:hi])))
-    got = [round(f0(x[4000 * (k + 1) + 400:4000 * (k + 2) - 400])) for k in range(6)]
+    got = [round(autocorr_f0(x[4000 * (k + 1) + 400:4000 * (k + 2) - 400], 60, 400))
+           for k in range(6)]
     check(all(abs(g - 120) <= 3 for g in got[:5]) and abs(got[5] - 170) <= 4,
           'melody: vowels at 120 Hz, the sixth at the accent (%r)' % got)
 
@@ -403,10 +407,6 @@ def test_held_vowels():
         p = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
         return 10 * np.log10(p[(f > 1800) & (f < 3000)].sum() / p[(f > 500) & (f < 1000)].sum())
 
-    def f0(seg):
-        ac = np.correlate(seg, seg, 'full')[len(seg) - 1:]
-        lo, hi = fs // 450, fs // 55
-        return fs / (lo + int(np.argmax(ac[lo:hi])))
     for seed in range(3):
         r = np.random.default_rng(seed)
         u = bg.held_vowels(r, n, [((300.0, 750.0, 2400.0), 0)])
@@ -414,7 +414,7 @@ def test_held_vowels():
         check(abs(np.sqrt(np.mean(u ** 2)) - 1) < 1e-6, 'held_vowels: RMS 1')
         check(tilt(i) - tilt(u) > 10, 'held_vowels: /i/ has F2 high, /u/ low (%.1f dB)' % (
             tilt(i) - tilt(u)))
-        p = f0(u[8000:11200])
+        p = autocorr_f0(u[8000:11200], 55, 450)
         check(55 < p < 450, 'held_vowels: pitch %.0f Hz in the voice range' % p)
     x = bg.held_vowels(rng, n, [((300.0, 750.0, 2400.0), 20), ((280.0, 2400.0, 3000.0), 80)])
     check(np.sqrt(np.mean(x[:16 * 160] ** 2)) < 1e-3, 'held_vowels: silent before the first vowel')

@@ -348,9 +348,18 @@ try {
   console.log(`measured: rolling restart, ${K} C SDK sessions: ${count((e) => e.ev === 'done')} requests completed, ${rAborted.length} aborted, ` +
     `${count((e) => e.ev === 'connected') - K} reconnect(s) (each after a 1001 from a draining node), error codes seen: ${codes.join(', ') || 'none'}`);
   console.log(`measured: rolling restart, SIGTERM to exit per node (drain waits until no session of the node has a request open, at most --drain-timeout 10 s): ${drainMs.join(' ')} ms`);
-  check(rExit.every((r) => r.code === 0) && !evs.some((e) => (e.ev === 'close' && e.at < tTerm) || ['timeout', 'stray', 'setup_failed', 'send_failed'].includes(e.ev)) &&
-    rsdk.every((s) => s.ev.some((e) => e.ev === 'done' && e.at > tUp)) && rAborted.every((r) => r && !rDone.has(r)),
-    'C SDK sessions stayed usable through the rolling restart (reconnected by themselves, completed requests after it, nothing replayed)');
+  // Each way the check can fail is named in its line: CI keeps only the FAIL lines.
+  const why = [];
+  rsdk.forEach((s, i) => {
+    if (rExit[i].code !== 0) why.push(`client ${i} exit ${JSON.stringify(rExit[i])}`);
+    const bad = s.ev.filter((e) => (e.ev === 'close' && e.at < tTerm) || ['timeout', 'stray', 'setup_failed', 'send_failed'].includes(e.ev));
+    if (bad.length) why.push(`client ${i} ${JSON.stringify(bad[0])}${bad.length > 1 ? ` (+${bad.length - 1})` : ''}`);
+    if (!s.ev.some((e) => e.ev === 'done' && e.at > tUp)) why.push(`client ${i} no request done after the restart, last ${JSON.stringify(s.ev.slice(-2))}`);
+  });
+  const replayed = rAborted.filter((r) => !r || rDone.has(r));
+  if (replayed.length) why.push(`aborted request(s) without id or completed later: ${JSON.stringify(replayed)}`);
+  check(why.length === 0, `C SDK sessions stayed usable through the rolling restart${why.length ? ': ' + why.join('; ') :
+    ' (reconnected by themselves, completed requests after it, nothing replayed)'}`);
   console.log(`measured: rolling restart of 3 nodes, ${stats.ok} requests completed, ${stats.lost} lost, ` +
     `${stats.retried} session(s) reconnected (closed 1001 before their request, or upgrade failed) ${stats.detail.join('; ')}`);
   check(stats.lost === 0 && stats.ok > 0, 'rolling restart with drain lost no request');

@@ -91,7 +91,7 @@ failures() {
   for s in C:build ASan:build-asan; do
     [ -f "${s#*:}.test.log" ] &&
       grep -E "^ *(FAIL|not ok|\[  FAILED|.*(Assertion|assert).*fail|ERROR:)" "${s#*:}.test.log" | grep -v -E "tests? failed out of" |
-        head -12 | cut -c1-300 | sed "s/^/  ${s%%:*} said: /"
+        head -12 | cut -c1-700 | sed "s/^/  ${s%%:*} said: /"
   done
   [ -f build-web.test.log ] && grep -E -A8 "^not ok" build-web.test.log | grep -E "^not ok|^  (location|error):" | sed 's/^/  web: /'
 }

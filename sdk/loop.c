@@ -690,6 +690,10 @@ static int on_writeable(aks_session *s, struct lws *wsi) {
       ak__free(copy);
     }
     if (n < (int)s->cfg_len) {
+      if (s->in_reconnect) { /* a server gone again right after the upgrade: one more try */
+        connection_lost(s, AKS_CONNECTION_FAILED, "cannot send ClientConfigureSession", 0);
+        return -1;
+      }
       aks__session_fail(s, AKS_CONNECTION_FAILED, AKS_PHASE_WEBSOCKET_SEND,
                         "cannot send ClientConfigureSession", NULL, 0, 0);
       return -1;

@@ -172,6 +172,14 @@ void ak__auth_judge(ak_server *s, const ak__auth_input *in, int consume, ak__aut
            "try again later");
     return;
   }
+  if (used == AK_TOKEN_STORE_UNSURE) {
+    /* Not 503: a balancer that retries 503 (deploy/haproxy.cfg) would replay this token on
+     * another node, which may then find it used. The client gets a fresh one. */
+    refuse(v, 500, "internal",
+           "Internal error: the shared session token store (Redis) did not confirm in time and "
+           "the token may be spent: get a new token and connect again");
+    return;
+  }
   if (used != AK_TOKEN_OK) {
     refuse(v, 400, "invalid_session_token",
            "Invalid session token: already used (tokens are single use)");

@@ -239,7 +239,8 @@ enum {
   AK_TOKEN_EXPIRED = -2,
   AK_TOKEN_REUSED = -3,
   AK_TOKEN_FULL = -4,
-  AK_TOKEN_STORE_DOWN = -5 /* the shared store (--redis) did not answer: refuse, 503 */
+  AK_TOKEN_STORE_DOWN = -5,  /* the shared store (--redis) is down, nothing written: refuse, 503 */
+  AK_TOKEN_STORE_UNSURE = -6 /* a SET was sent, no reply: the token may be spent; refuse, 500 */
 };
 int ak__token_issue(const ak_server *s, const char *app_id, int64_t expire_at, char *out,
                     size_t cap);
@@ -270,7 +271,8 @@ int ak__redis_parse_url(const char *url, char *host, size_t host_cap, int *port,
 ak_redis *ak__redis_new(const ak_server *srv, const char *url, int timeout_ms,
                         ak_counter *failures);
 void ak__redis_free(ak_redis *r);
-/* AK_TOKEN_OK (first use anywhere), AK_TOKEN_REUSED, AK_TOKEN_STORE_DOWN. */
+/* AK_TOKEN_OK (first use anywhere), AK_TOKEN_REUSED, AK_TOKEN_STORE_DOWN (nothing written),
+ * AK_TOKEN_STORE_UNSURE (written or not: no reply). */
 int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int64_t now_us);
 /* Probes an idle or down store (PING) so its state stays current for /healthz. */
 void ak__redis_tick(ak_redis *r, int64_t now_us);

@@ -9,14 +9,20 @@
  * dedicated thread or hiredis async would never hold the loop at all, at the price of turning
  * the upgrade into a deferred answer; not needed at the timeouts used here.
  *
- * Consuming a token is one atomic `SET ak:tok:<hex of the signature's first 16 bytes> 1 NX
- * EXAT <expiry>`: "OK" = first use, nil = already used (on any node), anything else = the
- * store is down and the upgrade is refused (503), never let through unrecorded. */
+ * Consuming a token is one atomic `SET ak:tok:<hex of the signature's first 16 bytes> <nonce>
+ * NX EXAT <expiry>`: "OK" = first use; nil = taken, and a GET tells this call's own earlier
+ * write (its reply lost to a timeout, the SET repeated on a new connection) from an earlier
+ * use (on any node); an error reply or no connection = the store is down, nothing written, the
+ * upgrade is refused (503) and the token stays usable; no reply at all after a SET was sent =
+ * unsure, the token may be spent, refused with 500 (which balancers do not replay with the same
+ * token). Never let through unrecorded. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 
+#include "avatarkit/protocol.h"
 #include "server.h"
 
 #ifdef AK_HAVE_HIREDIS
@@ -192,6 +198,48 @@ static void succeeded(ak_redis *r, int64_t now_us) {
   r->last_used_us = now_us;
 }
 
+/* No reply because the command timed out (Redis alive but slow: the command may have been
+ * executed), as opposed to a connection found closed or reset (nothing executed there). */
+static int timed_out(const redisContext *c) {
+#ifdef REDIS_ERR_TIMEOUT
+  if (c->err == REDIS_ERR_TIMEOUT) return 1;
+#endif
+  return c->err == REDIS_ERR_IO &&
+         (!strcmp(c->errstr, strerror(EAGAIN)) || !strcmp(c->errstr, strerror(ETIMEDOUT)));
+}
+
+/* One attempt at marking the key used with this call's nonce: AK_TOKEN_OK when the key holds
+ * the nonce (set now, or by an earlier attempt of this call whose reply was lost),
+ * AK_TOKEN_REUSED when it holds anything else (used before, on any node), AK_TOKEN_STORE_DOWN
+ * when Redis refused the command (an error reply: nothing was written); NO_REPLY when the
+ * connection failed (*maybe = 1 when it timed out and the SET may have been executed). */
+#define NO_REPLY 1
+static int set_nonce(ak_redis *r, const char *k, const char *nonce, int64_t expire_at,
+                     int64_t now_us, int *maybe) {
+  redisReply *x = redisCommand(r->c, "SET %s %s NX EXAT %lld", k, nonce, (long long)expire_at);
+  if (!x) {
+    *maybe |= timed_out(r->c);
+    return NO_REPLY;
+  }
+  if (!(x = ok_reply(r, x, now_us))) return AK_TOKEN_STORE_DOWN;
+  int nil = x->type == REDIS_REPLY_NIL;
+  int ok = x->type == REDIS_REPLY_STATUS && !strcmp(x->str, "OK");
+  freeReplyObject(x);
+  if (ok) return AK_TOKEN_OK;
+  if (!nil) {
+    failed(r, now_us, "unexpected reply to SET");
+    return AK_TOKEN_STORE_DOWN;
+  }
+  /* Taken: by an earlier use, or by this call's own SET whose reply was lost. */
+  *maybe = 1; /* from here on an unanswered call leaves it unknown */
+  x = redisCommand(r->c, "GET %s", k);
+  if (!x) return NO_REPLY;
+  if (!(x = ok_reply(r, x, now_us))) return AK_TOKEN_STORE_DOWN;
+  int ours = x->type == REDIS_REPLY_STRING && !strcmp(x->str, nonce);
+  freeReplyObject(x);
+  return ours ? AK_TOKEN_OK : AK_TOKEN_REUSED;
+}
+
 int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int64_t now_us) {
   static const char hx[] = "0123456789abcdef";
   char k[7 + 33] = "ak:tok:";
@@ -200,29 +248,29 @@ int ak__redis_consume(ak_redis *r, const uint8_t key[16], int64_t expire_at, int
     k[8 + 2 * i] = hx[key[i] & 15];
   }
   k[39] = '\0';
-  /* A connection kept from before a Redis restart fails at its first command: then connect
-   * once more at once (no backoff), so a restarted Redis does not cost a refused upgrade. */
-  int reused = r->c != NULL;
-  if (ensure(r, now_us)) return AK_TOKEN_STORE_DOWN;
-  void *raw = redisCommand(r->c, "SET %s 1 NX EXAT %lld", k, (long long)expire_at);
-  if (!raw && reused) {
+  /* The value is this call's nonce, so that a SET repeated after a lost reply recognises its
+   * own write instead of reading it as an earlier use of the token. */
+  char nonce[AK_ID_LEN + 1];
+  if (ak_id_new(nonce, sizeof nonce, 0) != AK_OK) return AK_TOKEN_STORE_DOWN;
+  /* A kept connection may be dead (Redis restarted) or a reply lost (a timeout): connect once
+   * more at once (no backoff) and repeat the same SET, so neither costs a refusal. */
+  int maybe = 0; /* a SET may have been executed without our seeing its answer */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (ensure(r, now_us)) break;
+    int rc = set_nonce(r, k, nonce, expire_at, now_us, &maybe);
+    if (rc == AK_TOKEN_OK || rc == AK_TOKEN_REUSED) {
+      succeeded(r, now_us);
+      return rc;
+    }
+    if (rc == AK_TOKEN_STORE_DOWN) break; /* failed() already dropped the connection */
+    if (attempt == 1) {
+      failed(r, now_us, NULL);
+      break;
+    }
     redisFree(r->c);
     r->c = NULL;
-    if (ensure(r, now_us)) return AK_TOKEN_STORE_DOWN;
-    raw = redisCommand(r->c, "SET %s 1 NX EXAT %lld", k, (long long)expire_at);
   }
-  redisReply *x = ok_reply(r, raw, now_us);
-  if (!x) return AK_TOKEN_STORE_DOWN;
-  int rc = x->type == REDIS_REPLY_NIL                               ? AK_TOKEN_REUSED
-           : x->type == REDIS_REPLY_STATUS && !strcmp(x->str, "OK") ? AK_TOKEN_OK
-                                                                    : AK_TOKEN_STORE_DOWN;
-  freeReplyObject(x);
-  if (rc == AK_TOKEN_STORE_DOWN) {
-    failed(r, now_us, "unexpected reply to SET");
-    return rc;
-  }
-  succeeded(r, now_us);
-  return rc;
+  return maybe ? AK_TOKEN_STORE_UNSURE : AK_TOKEN_STORE_DOWN;
 }
 
 void ak__redis_tick(ak_redis *r, int64_t now_us) {

@@ -1117,7 +1117,8 @@ void ak__ingress_tick(ak_server *s, int64_t now_us) {
       ak__pool_schedule(s->pool, &ss->task);
       continue;
     }
-    if (s->cfg.idle_timeout_s > 0 && !queued &&
+    /* Not while draining: an idle session gets the drain's 1001 (reconnect), not this. */
+    if (s->cfg.idle_timeout_s > 0 && !s->draining && !queued &&
         now_us - last_audio > (int64_t)s->cfg.idle_timeout_s * 1000000) {
       s->m.idle_timeouts++;
       send_error(ss, AK_GRPC_DEADLINE_EXCEEDED, open[0] ? open : NULL, AK_CLOSE_NORMAL,

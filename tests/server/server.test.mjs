@@ -586,6 +586,28 @@ test('SIGTERM finishes the in-flight request, then closes with 1001 and exits 0'
   }
 });
 
+test('SIGTERM while --max-speed holds a request back: the drain keeps releasing it, the request ends before the 1001', async () => {
+  // 14 s of audio at once against 2 audio-seconds per second after the 10 s burst: the
+  // session is parked on its credit when the drain begins. The periodic tick that releases
+  // parked sessions must keep running while draining, or the request waits for the drain
+  // deadline and is cut.
+  const srv = await startServer(['--max-speed', '2', '--drain-timeout', '12']);
+  try {
+    const c = await handshake(srv);
+    sendAudio(c, 'fast', makePcm(16000, 14), 16000);
+    assert.ok(await c.until((ib) => animationOf(ib, 'fast').frames >= 250, 30000), 'the burst was processed');
+    assert.ok(!animationOf(c.inbox, 'fast').end, 'the rest is held back');
+    srv.proc.kill('SIGTERM');
+    const closed = await c.waitClose(20000);
+    assert.ok(animationOf(c.inbox, 'fast').end, 'request finished before close');
+    assert.equal(animationOf(c.inbox, 'fast').frames, 350);
+    assert.equal(closed?.code, 1001);
+    assert.equal((await srv.exited).code, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('metrics, health and static files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'akstatic-'));
   writeFileSync(join(dir, 'player.html'), '<!doctype html><title>p</title>');

@@ -347,7 +347,7 @@ try {
   const rDone = new Set(evs.filter((e) => e.ev === 'done').map((e) => e.req));
   console.log(`measured: rolling restart, ${K} C SDK sessions: ${count((e) => e.ev === 'done')} requests completed, ${rAborted.length} aborted, ` +
     `${count((e) => e.ev === 'connected') - K} reconnect(s) (each after a 1001 from a draining node), error codes seen: ${codes.join(', ') || 'none'}`);
-  console.log(`measured: rolling restart, SIGTERM to exit per node (drain waits until no session of the node has a request open, at most --drain-timeout 10 s): ${drainMs.join(' ')} ms`);
+  console.log(`measured: rolling restart, SIGTERM to exit per node (the drain closes each session with 1001 once it has no request open, at most --drain-timeout 10 s): ${drainMs.join(' ')} ms`);
   // Each way the check can fail is named in its line: CI keeps only the FAIL lines.
   const why = [];
   rsdk.forEach((s, i) => {

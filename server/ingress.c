@@ -1041,6 +1041,14 @@ static void net_service(ak_session *ss, int64_t now_us) {
   ak_server *s = ss->srv;
   if (!ss->wsi || ss->killed || ss->close_started) return;
   pthread_mutex_lock(&ss->mu);
+  if (s->draining && ss->state != ST_CLOSING && !ss->open_req[0] && !ss->in_bytes) {
+    /* Draining: each session goes (1001, its output flushed first) as soon as it has no
+     * request open, so that a client sending requests back to back is not held until
+     * --drain-timeout and then cut mid-request. */
+    ss->state = ST_CLOSING;
+    ss->close_code = AK_CLOSE_GOING_AWAY;
+    snprintf(ss->close_reason, sizeof ss->close_reason, "%s", "server shutting down");
+  }
   int closing = ss->state == ST_CLOSING, has_tx = ss->q_head != NULL;
   size_t waiting = ss->in_bytes - ss->cur_bytes;
   pthread_mutex_unlock(&ss->mu);

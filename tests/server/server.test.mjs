@@ -608,6 +608,30 @@ test('SIGTERM while --max-speed holds a request back: the drain keeps releasing 
   }
 });
 
+test('SIGTERM closes each session once it has no request open: an idle one at once, a busy one after its request', async () => {
+  const srv = await startServer(['--drain-timeout', '12']);
+  try {
+    const idle = await handshake(srv);
+    const busy = await handshake(srv);
+    const pcm = makePcm(16000, 1.2);
+    sendAudio(busy, 'slow', pcm.subarray(0, 12800), 1280, false);
+    assert.ok(await busy.until((ib) => animationOf(ib, 'slow').frames > 0));
+    srv.proc.kill('SIGTERM');
+    // The idle session goes while the other request is still open (its end not even sent).
+    const idleClosed = await idle.waitClose(8000);
+    assert.equal(idleClosed?.code, 1001);
+    assert.equal(busy.closed, null);
+    sendAudio(busy, 'slow', pcm.subarray(12800), 1280, true);
+    const busyClosed = await busy.waitClose(8000);
+    assert.ok(animationOf(busy.inbox, 'slow').end, 'request finished before close');
+    assert.equal(animationOf(busy.inbox, 'slow').frames, 30);
+    assert.equal(busyClosed?.code, 1001);
+    assert.equal((await srv.exited).code, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('metrics, health and static files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'akstatic-'));
   writeFileSync(join(dir, 'player.html'), '<!doctype html><title>p</title>');

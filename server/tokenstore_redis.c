@@ -212,7 +212,8 @@ static int timed_out(const redisContext *c) {
  * the nonce (set now, or by an earlier attempt of this call whose reply was lost),
  * AK_TOKEN_REUSED when it holds anything else (used before, on any node), AK_TOKEN_STORE_DOWN
  * when Redis refused the command (an error reply: nothing was written); NO_REPLY when the
- * connection failed (*maybe = 1 when it timed out and the SET may have been executed). */
+ * connection failed. *maybe: in, an earlier SET of this call may have been executed (only then
+ * is a nil checked with GET); out, set when this one timed out. */
 #define NO_REPLY 1
 static int set_nonce(ak_redis *r, const char *k, const char *nonce, int64_t expire_at,
                      int64_t now_us, int *maybe) {
@@ -230,8 +231,8 @@ static int set_nonce(ak_redis *r, const char *k, const char *nonce, int64_t expi
     failed(r, now_us, "unexpected reply to SET");
     return AK_TOKEN_STORE_DOWN;
   }
-  /* Taken: by an earlier use, or by this call's own SET whose reply was lost. */
-  *maybe = 1; /* from here on an unanswered call leaves it unknown */
+  /* Taken: by an earlier use, or by this call's own earlier SET whose reply was lost. */
+  if (!*maybe) return AK_TOKEN_REUSED;
   x = redisCommand(r->c, "GET %s", k);
   if (!x) return NO_REPLY;
   if (!(x = ok_reply(r, x, now_us))) return AK_TOKEN_STORE_DOWN;

@@ -563,6 +563,15 @@ test('two sessions at once get their own ids and complete output', async () => {
   }
 });
 
+// After SIGTERM: the request ended whole (frames motion frames) before the session's 1001,
+// and the server exited 0.
+async function assertDrained(srv, c, id, frames, closed) {
+  assert.ok(animationOf(c.inbox, id).end, 'request finished before close');
+  assert.equal(animationOf(c.inbox, id).frames, frames);
+  assert.equal(closed?.code, 1001);
+  assert.equal((await srv.exited).code, 0);
+}
+
 test('SIGTERM finishes the in-flight request, then closes with 1001 and exits 0', async () => {
   const srv = await startServer();
   try {
@@ -576,11 +585,7 @@ test('SIGTERM finishes the in-flight request, then closes with 1001 and exits 0'
     assert.equal(h.status, 503, 'health reports draining');
     sendAudio(c, 'inflight', pcm.subarray(12800), 1280, true);
     const closed = await c.waitClose(8000);
-    assert.ok(animationOf(c.inbox, 'inflight').end, 'request finished before close');
-    assert.equal(animationOf(c.inbox, 'inflight').frames, 30);
-    assert.equal(closed?.code, 1001);
-    const r = await srv.exited;
-    assert.equal(r.code, 0);
+    await assertDrained(srv, c, 'inflight', 30, closed);
   } finally {
     await srv.stop();
   }
@@ -599,10 +604,7 @@ test('SIGTERM while --max-speed holds a request back: the drain keeps releasing 
     assert.ok(!animationOf(c.inbox, 'fast').end, 'the rest is held back');
     srv.proc.kill('SIGTERM');
     const closed = await c.waitClose(20000);
-    assert.ok(animationOf(c.inbox, 'fast').end, 'request finished before close');
-    assert.equal(animationOf(c.inbox, 'fast').frames, 350);
-    assert.equal(closed?.code, 1001);
-    assert.equal((await srv.exited).code, 0);
+    await assertDrained(srv, c, 'fast', 350, closed);
   } finally {
     await srv.stop();
   }
@@ -623,10 +625,7 @@ test('SIGTERM closes each session once it has no request open: an idle one at on
     assert.equal(busy.closed, null);
     sendAudio(busy, 'slow', pcm.subarray(12800), 1280, true);
     const busyClosed = await busy.waitClose(8000);
-    assert.ok(animationOf(busy.inbox, 'slow').end, 'request finished before close');
-    assert.equal(animationOf(busy.inbox, 'slow').frames, 30);
-    assert.equal(busyClosed?.code, 1001);
-    assert.equal((await srv.exited).code, 0);
+    await assertDrained(srv, busy, 'slow', 30, busyClosed);
   } finally {
     await srv.stop();
   }

@@ -229,9 +229,11 @@ static void *fake_main(void *arg) {
       }
       if (drop || used[i] == (int)sizeof buf[i]) {
         close(pf[1 + i].fd);
-        pf[1 + i] = pf[n];
-        memcpy(buf[i], buf[n - 1], (size_t)used[n - 1]);
-        used[i] = used[n - 1];
+        if (i != n - 1) { /* the last one takes its place */
+          pf[1 + i] = pf[n];
+          memcpy(buf[i], buf[n - 1], (size_t)used[n - 1]);
+          used[i] = used[n - 1];
+        }
         n--;
         i--;
       }

@@ -128,13 +128,14 @@ static void tick(lws_sorted_usec_list_t *sul) {
             ak__ingress_busy(s));
   }
   /* Also while draining: the sessions finishing their requests still need their parked work
-   * released (--max-speed), their output serviced and their timeouts. */
+   * released (--max-speed), their output serviced and their timeouts; and each one closes
+   * with 1001 once it has no request open (net_service in ingress.c). At the deadline the
+   * rest go, requests cut. */
   ak__ingress_tick(s, now);
   if (s->draining) {
-    if (ak__ingress_busy(s) == 0 || now >= s->drain_deadline_us) {
+    if (now >= s->drain_deadline_us)
       ak__ingress_close_all(s, AK_CLOSE_GOING_AWAY, "server shutting down");
-      if (s->n_sessions == 0 || now >= s->drain_deadline_us + 2000000) s->stop = 1;
-    }
+    if (s->n_sessions == 0 || now >= s->drain_deadline_us + 2000000) s->stop = 1;
   }
   ak__token_gc(s, (int64_t)time(NULL));
   ak__redis_tick(s->redis, now);

@@ -268,6 +268,10 @@ def main():
                     'syllable; tools/train/bg.py held_vowels), 1-3 of the five vowel visemes, '
                     'sometimes starting or stopping inside the crop, with each vowel\'s median '
                     'target row in the data as its target: a steady voiced sound is speech')
+    ap.add_argument('--burn-in', type=int, default=0, metavar='HOPS',
+                    help='a speech crop also gets up to HOPS hops of its utterance before it, '
+                    'heard with no loss, so the GRU starts it in the state a stream is in after '
+                    'that much speech instead of from zero (the engine never resets its state)')
     ap.add_argument('--cmn', action='store_true',
                     help='also feed the features minus a causal running mean of the stream\'s '
                          'speech hops (per-stream normalisation; a warm start without it gets '
@@ -471,28 +475,33 @@ def main():
             y[off:off + r, :VOICE] = (1 - k_) * y[off - 1, :VOICE] + k_ * gap_rest[:VOICE]
         return feat[P:], y[P:P + C], feat[:P]
 
+    W = a.burn_in
+
     def batch(ids):
+        # A row is [burn-in: k hops, no loss][crop: C + M hops of features, C hops of targets]
+        # with k = 0..W (0 unless a plain speech crop starts after its utterance's first hop).
         B = len(ids)
-        R = np.full((B, C + M, nmel), np.log(1e-7), np.float32)  # silence past the end
+        R = np.full((B, W + C + M, nmel), np.log(1e-7), np.float32)  # silence past the end
         P = np.full((B, CMN_PRE, nmel), np.log(1e-7), np.float32)  # what the mean heard before
         Pv = np.zeros((B, CMN_PRE), bool)
-        Y = np.zeros((B, C, ncol), np.float32)
-        Mk = np.zeros((B, C), np.float32)
+        Y = np.zeros((B, W + C, ncol), np.float32)
+        Mk = np.zeros((B, W + C), np.float32)
         for b, i in enumerate(ids):
             f, t = feats[i], tgts[i]
             n = len(f)
             s = rng.integers(0, max(1, n - C - M)) if n > C + M else 0
-            xs = f[s:s + C + M]
+            k = int(min(W, s))
+            xs = f[s - k:s + C + M]
             ys = t[s:s + C]
-            pre = f[max(0, s - CMN_PRE):s]
+            pre = f[max(0, s - k - CMN_PRE):s - k]
             gmask = None
             plain = True  # the crop is the utterance's own hops s.. (no background spliced in)
             if a.steady > 0 and rng.random() < a.steady:
                 xs, ys, pre = steady_crop()
-                plain = False
+                plain, k = False, 0
             elif a.silence > 0 and rng.random() < a.silence:
                 xs, ys, pre = with_bg(f, t)
-                plain = False
+                plain, k = False, 0
             elif a.gap > 0 and rng.random() < a.gap:
                 j = int(rng.integers(len(feats))) if rng.random() < 0.6 else None
                 g = bg.noisy_gap(rng, f, t, None if j is None else feats[j],
@@ -501,9 +510,9 @@ def main():
                 if g is not None:
                     xs, ys, pre = g[0], g[1][:C], f[:0]
                     gmask = g[2][:C]
-                    plain = False
+                    plain, k = False, 0
             if bb_prob > 0 and plain and rng.random() < bb_prob:
-                xs = closure_boost(rng, xs, spans[i], s, bb_db)
+                xs = closure_boost(rng, xs, spans[i], s - k, bb_db)
             if lg_prob > 0 and rng.random() < lg_prob:
                 xs, pre = low_gain(rng, xs, pre, lg_db)
             if floor_ok[i] and rng.random() < a.noise_floor:
@@ -517,8 +526,8 @@ def main():
             if a.cmn and len(pre):
                 P[b, CMN_PRE - len(pre):] = pre
                 Pv[b, CMN_PRE - len(pre):] = True
-            Y[b, :len(ys)] = ys
-            Mk[b, :len(ys)] = 1 if gmask is None else gmask
+            Y[b, k:k + len(ys)] = ys
+            Mk[b, k:k + len(ys)] = 1 if gmask is None else gmask
         X = (R - mean) / std
         if a.cmn:
             ema = np.tile(cmn_init, (B, 1))
@@ -565,9 +574,9 @@ def main():
     def loss_of(X, Y, Mk):
         if a.aux_weight > 0:
             out, ax = net(X, True)
-            out, ax = out[:, M:M + C], ax[:, M:M + C]
+            out, ax = out[:, M:M + Y.shape[1]], ax[:, M:M + Y.shape[1]]
         else:
-            out = net(X)[:, M:M + C]
+            out = net(X)[:, M:M + Y.shape[1]]
         p = torch.sigmoid(out)
         mse = ((p[..., :VOICE] - Y[..., :VOICE]) ** 2 * w[:VOICE]).sum(-1)
         if a.rest_weight != 1.0:  # pauses: the mouth rests

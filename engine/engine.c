@@ -128,6 +128,11 @@ static void run_hop(ak_engine *e) {
         m->roll += lips * (fmaxf(m->roll, 0.25f) - m->roll);
         m->roll_up += lips * (fmaxf(m->roll_up, 0.15f) - m->roll_up);
       }
+      if (e->nn.nt > AK__T_ROUND) { /* the rounding decision (engine_nn.h) */
+        float rnd = gate * ak__smoothstep(e->nn.round_lo, e->nn.round_hi, y[AK__T_ROUND]);
+        m->funnel += rnd * (fmaxf(m->funnel, e->nn.round_funnel) - m->funnel);
+        m->pucker += rnd * (fmaxf(m->pucker, e->nn.round_pucker) - m->pucker);
+      }
       m->voice = y[AK__T_VOICE] >= 0.5f ? 1.0f : 0.0f;
       /* m->level keeps the DSP loudness: it drives the facial life. */
     }

@@ -36,7 +36,13 @@ enum {
  * "lips.thr" [2] of the network (0 <= lo < hi <= 1, picked on validation voices), else
  * 0.4, 0.6. */
 #define AK__T_LIPS AK__NT
-#define AK__NN_MAXNT (AK__NT + 1)
+/* And one more after that (nt = AK__NT + 2): the probability that the lips are rounded (the
+ * training targets' mouthFunnel + mouthPucker >= 0.7 on a voiced hop), another yes/no
+ * decision: with r = smoothstep(lo, hi, p), mouthFunnel and mouthPucker move towards at least
+ * the rounded pose, the record "round.pose" [2] (funnel, pucker; the median of the training
+ * targets where the decision is yes), else 0.45, 0.45. lo, hi: "round.thr" [2], else 0.4, 0.6. */
+#define AK__T_ROUND (AK__NT + 1)
+#define AK__NN_MAXNT (AK__NT + 2)
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
 #define AK__NN_MAXH 256
@@ -50,7 +56,8 @@ typedef void (*ak__matvec_fn)(const float *W, const float *x, int rows, int cols
 typedef struct ak__nn {
   ak__matvec_fn mv;                     /* kernel chosen at bind time: SIMD when the CPU has it */
   int nmel, nin, hidden, nt, lookahead; /* nin: inputs per hop, nmel or 2 x nmel (cmn) */
-  float lips_lo, lips_hi;               /* closure-decision smoothstep edges (nt == AK__NN_MAXNT) */
+  float lips_lo, lips_hi;               /* closure-decision smoothstep edges (nt > AK__T_LIPS) */
+  float round_lo, round_hi, round_funnel, round_pucker; /* rounding decision (nt > AK__T_ROUND) */
   const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
   const float *cmn, *cmn_init; /* NULL without per-stream normalisation */
 } ak__nn;
@@ -69,7 +76,7 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn);
 /* 1 when m has a network under prefix (its meta record), well-formed or not. */
 int ak__nn_has(const ak_model *m, const char *prefix);
 void ak__nn_reset(const ak__nn *nn, ak__nn_state *s);
-/* One hop: raw log-mel in, nn->nt (AK__NT or AK__NN_MAXNT) sigmoid outputs for hop
+/* One hop: raw log-mel in, nn->nt (AK__NT .. AK__NN_MAXNT) sigmoid outputs for hop
  * j - lookahead out. */
 void ak__nn_step(const ak__nn *nn, ak__nn_state *s, const float *feat, float *out);
 /* y[r] += sum_c W[r * cols + c] * x[c]: the plain C reference kernel. */

@@ -118,7 +118,7 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
     if (!(md[i] >= 0.0f && md[i] <= 4096.0f)) return AK_EFORMAT;
   int nmel = (int)md[0], hid = (int)md[1], nt = (int)md[2];
   int la = (int)md[3], k = (int)md[4];
-  if (nmel != AK__NMEL || (nt != AK__NT && nt != AK__NN_MAXNT) || k != 3 || hid < 1 ||
+  if (nmel != AK__NMEL || nt < AK__NT || nt > AK__NN_MAXNT || k != 3 || hid < 1 ||
       hid > AK__NN_MAXH || la < 0 || la > 10)
     return AK_EFORMAT;
   uint32_t H = (uint32_t)hid, F = (uint32_t)nmel;
@@ -154,10 +154,27 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   nn->lips_hi = 0.6f;
   if (find(m, prefix, "lips.thr")) {
     const float *t = rec(m, prefix, "lips.thr", 2, 0, 0, &ok);
-    if (!ok || nt != AK__NN_MAXNT || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
+    if (!ok || nt <= AK__T_LIPS || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
       return AK_EFORMAT;
     nn->lips_lo = t[0];
     nn->lips_hi = t[1];
+  }
+  nn->round_lo = 0.4f;
+  nn->round_hi = 0.6f;
+  nn->round_funnel = nn->round_pucker = 0.45f;
+  if (find(m, prefix, "round.thr")) {
+    const float *t = rec(m, prefix, "round.thr", 2, 0, 0, &ok);
+    if (!ok || nt <= AK__T_ROUND || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
+      return AK_EFORMAT;
+    nn->round_lo = t[0];
+    nn->round_hi = t[1];
+  }
+  if (find(m, prefix, "round.pose")) {
+    const float *t = rec(m, prefix, "round.pose", 2, 0, 0, &ok);
+    if (!ok || nt <= AK__T_ROUND || !(t[0] >= 0.0f && t[0] <= 1.0f && t[1] >= 0.0f && t[1] <= 1.0f))
+      return AK_EFORMAT;
+    nn->round_funnel = t[0];
+    nn->round_pucker = t[1];
   }
   nn->mv = ak__matvec_best();
   for (int i = 0; i < nmel; i++)

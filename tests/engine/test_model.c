@@ -469,12 +469,20 @@ static void test_lowlat(void) {
   ak_model_free(def);
 }
 
+/* The rounding decision's settings of a constant network (net_blob_h): the 16th output's
+ * logit, and the "round.thr" and "round.pose" records when not NULL. */
+typedef struct {
+  float logit;
+  const float *thr, *pose;
+} round_opts;
+
 /* A constant network (all weights 0, the outputs set by their biases): nt outputs, the closure
  * decision (15th output) at logit `lips` when present, a "lips.thr" record when thr; with cmn
  * also the per-stream normalisation records ("cmn" = cmn[0..3], "cmn.init" = cmn_init) and
- * conv.w as wide as conv_in inputs per hop (2 x nmel is right for it). */
+ * conv.w as wide as conv_in inputs per hop (2 x nmel is right for it); the rounding decision
+ * (16th output) and its records from ro (logit -8 when NULL). */
 static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
-                      int conv_in, uint32_t H) {
+                      int conv_in, uint32_t H, const round_opts *ro) {
   enum { F = AK__NMEL };
   size_t nz = 3 * (size_t)H * (H > 2 * F ? H : 2 * F);
   float *zero = calloc(nz, sizeof *zero);
@@ -485,6 +493,7 @@ static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, co
   ob[AK__T_CLOSE] = -3.0f; /* mouthClose 0.05: lips apart */
   ob[AK__T_VOICE] = 8.0f;
   if (nt > AK__T_LIPS) ob[AK__T_LIPS] = lips;
+  if (nt > AK__T_ROUND && ro) ob[AK__T_ROUND] = ro->logit;
   buf body = {0};
   uint32_t d5[4] = {5, 1, 1, 1}, dF[4] = {F, 1, 1, 1}, dc[4] = {H, 3, (uint32_t)conv_in, 1},
            dH[4] = {H, 1, 1, 1}, dg[4] = {3 * H, H, 1, 1}, dg1[4] = {3 * H, 1, 1, 1},
@@ -504,6 +513,8 @@ static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, co
   if (thr) add_rec(&body, "lips.thr", 0, 1, d2, thr, 8), nrec++;
   if (cmn) add_rec(&body, "cmn", 0, 1, d4, cmn, 16), nrec++;
   if (cmn_init) add_rec(&body, "cmn.init", 0, 1, dF, cmn_init, F * 4), nrec++;
+  if (ro && ro->thr) add_rec(&body, "round.thr", 0, 1, d2, ro->thr, 8), nrec++;
+  if (ro && ro->pose) add_rec(&body, "round.pose", 0, 1, d2, ro->pose, 8), nrec++;
   buf b = finish_blob(&body, nrec, 1);
   free(body.p);
   free(zero);
@@ -512,16 +523,16 @@ static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, co
 
 static buf net_blob(int nt, float lips, const float *thr, const float *cmn, const float *cmn_init,
                     int conv_in) {
-  return net_blob_h(nt, lips, thr, cmn, cmn_init, conv_in, 4);
+  return net_blob_h(nt, lips, thr, cmn, cmn_init, conv_in, 4, NULL);
 }
 
 static buf const_net(int nt, float lips, const float *thr) {
   return net_blob(nt, lips, thr, NULL, NULL, AK__NMEL);
 }
 
-/* Mean jawOpen, mouthClose and mouthPress over the middle frames of 1 s of a 200 Hz tone run
- * through an engine on blob b; returns the engine_new code. */
-static int const_net_frame(const buf *b, float *jaw, float *close, float *press) {
+/* Mean of every blendshape over the middle frames of 1 s of a 200 Hz tone run through an
+ * engine on blob b; returns the engine_new code. */
+static int const_net_weights(const buf *b, float w[AK_BLENDSHAPE_COUNT]) {
   ak_model *m = NULL;
   int rc = ak_model_load_memory(b->p, b->n, &m);
   if (rc != AK_OK) return rc;
@@ -538,28 +549,36 @@ static int const_net_frame(const buf *b, float *jaw, float *close, float *press)
     ak_engine_finish(e);
     ak_motion_frame f;
     int n = 0;
-    *jaw = *close = *press = 0.0f;
+    memset(w, 0, AK_BLENDSHAPE_COUNT * sizeof *w);
     for (int i = 0; ak_engine_pop(e, &f) == 1; i++)
       if (i >= 8 && i < 17) {
-        *jaw += f.weights[AK_JAW_OPEN];
-        *close += f.weights[AK_MOUTH_CLOSE];
-        *press += f.weights[AK_MOUTH_PRESS_LEFT];
+        for (int k = 0; k < AK_BLENDSHAPE_COUNT; k++) w[k] += f.weights[k];
         n++;
       }
-    if (n) *jaw /= (float)n, *close /= (float)n, *press /= (float)n;
+    for (int k = 0; n && k < AK_BLENDSHAPE_COUNT; k++) w[k] /= (float)n;
     ak_engine_free(e);
   }
   ak_model_free(m);
   return rc;
 }
 
+/* Mean jawOpen, mouthClose and mouthPress of const_net_weights. */
+static int const_net_frame(const buf *b, float *jaw, float *close, float *press) {
+  float w[AK_BLENDSHAPE_COUNT];
+  int rc = const_net_weights(b, w);
+  *jaw = w[AK_JAW_OPEN];
+  *close = w[AK_MOUTH_CLOSE];
+  *press = w[AK_MOUTH_PRESS_LEFT];
+  return rc;
+}
+
 /* The optional closure-decision output: a network with AK__NT + 1 outputs binds, one with more
- * is refused; when the decision says "closed" the lips meet (mouthClose = jawOpen, pressed),
- * when it says "open" the regression outputs stand. */
+ * than AK__NN_MAXNT is refused; when the decision says "closed" the lips meet (mouthClose =
+ * jawOpen, pressed), when it says "open" the regression outputs stand. */
 static void test_lips_output(void) {
   float j, cl, pr;
-  buf b = const_net(AK__NT + 2, 0.0f, NULL);
-  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "network with 16 outputs refused");
+  buf b = const_net(AK__NN_MAXNT + 1, 0.0f, NULL);
+  CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "network with 17 outputs refused");
   free(b.p);
   b = const_net(AK__NT, 0.0f, NULL);
   int rc = const_net_frame(&b, &j, &cl, &pr);
@@ -597,13 +616,81 @@ static void test_lips_output(void) {
   free(b.p);
 }
 
+/* The optional rounding-decision output (16th): "no" leaves mouthFunnel and mouthPucker to the
+ * regression outputs (near 0 here), "yes" moves them to the rounded pose (round.pose, else
+ * 0.45 each), p = 0.5 half way with the default edges and all the way with round.thr below
+ * it; the closure decision still works beside it; malformed or misplaced records refused. */
+static void test_round_output(void) {
+  float w[AK_BLENDSHAPE_COUNT];
+  char msg[160];
+  const float pose[2] = {0.3f, 0.6f}, low[2] = {0.1f, 0.2f}, bad[2] = {0.6f, 0.4f},
+              big[2] = {0.3f, 1.5f};
+  round_opts no = {-8.0f, NULL, NULL}, yes = {8.0f, NULL, NULL}, half = {0.0f, NULL, NULL},
+             posed = {8.0f, NULL, pose}, half_low = {0.0f, low, NULL};
+  buf b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &no);
+  int rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "decision 'not rounded': funnel %.2f pucker %.2f", w[AK_MOUTH_FUNNEL],
+           w[AK_MOUTH_PUCKER]);
+  CHECK(rc == AK_OK && w[AK_MOUTH_FUNNEL] < 0.05f && w[AK_MOUTH_PUCKER] < 0.05f, msg);
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &yes);
+  rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "decision 'rounded', default pose: funnel %.2f pucker %.2f, jaw %.2f",
+           w[AK_MOUTH_FUNNEL], w[AK_MOUTH_PUCKER], w[AK_JAW_OPEN]);
+  CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f &&
+            fabsf(w[AK_MOUTH_PUCKER] - 0.45f) < 0.02f && w[AK_JAW_OPEN] > 0.5f &&
+            w[AK_MOUTH_CLOSE] < 0.1f, msg);
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &posed);
+  rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "round.pose 0.3/0.6: funnel %.2f pucker %.2f", w[AK_MOUTH_FUNNEL],
+           w[AK_MOUTH_PUCKER]);
+  CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.3f) < 0.02f &&
+            fabsf(w[AK_MOUTH_PUCKER] - 0.6f) < 0.02f, msg);
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &half);
+  rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "p 0.5, default edges: funnel %.2f half way", w[AK_MOUTH_FUNNEL]);
+  CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.225f) < 0.03f, msg);
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &half_low);
+  rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "p 0.5, round.thr 0.1..0.2: funnel %.2f all the way",
+           w[AK_MOUTH_FUNNEL]);
+  CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f, msg);
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, 8.0f, NULL, NULL, NULL, AK__NMEL, 4, &yes);
+  rc = const_net_weights(&b, w);
+  snprintf(msg, sizeof msg, "both decisions 'yes': mouthClose %.2f = jaw %.2f, funnel %.2f",
+           w[AK_MOUTH_CLOSE], w[AK_JAW_OPEN], w[AK_MOUTH_FUNNEL]);
+  CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_CLOSE] - w[AK_JAW_OPEN]) < 0.01f &&
+            fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f, msg);
+  free(b.p);
+  round_opts r_bad = {0.0f, bad, NULL}, r_big = {0.0f, NULL, big}, r_thr = {0.0f, low, NULL},
+             r_pose = {0.0f, NULL, pose};
+  b = net_blob_h(AK__NT + 2, 0.0f, NULL, NULL, NULL, AK__NMEL, 4, &r_bad);
+  CHECK(const_net_weights(&b, w) == AK_EFORMAT, "round.thr with lo >= hi refused");
+  free(b.p);
+  b = net_blob_h(AK__NT + 2, 0.0f, NULL, NULL, NULL, AK__NMEL, 4, &r_big);
+  CHECK(const_net_weights(&b, w) == AK_EFORMAT, "round.pose outside 0..1 refused");
+  free(b.p);
+  b = net_blob_h(AK__NT + 1, 0.0f, NULL, NULL, NULL, AK__NMEL, 4, &r_thr);
+  CHECK(const_net_weights(&b, w) == AK_EFORMAT,
+        "round.thr on a network without the rounding output refused");
+  free(b.p);
+  b = net_blob_h(AK__NT + 1, 0.0f, NULL, NULL, NULL, AK__NMEL, 4, &r_pose);
+  CHECK(const_net_weights(&b, w) == AK_EFORMAT,
+        "round.pose on a network without the rounding output refused");
+  free(b.p);
+}
+
 /* Hidden sizes: the constant network behaves the same at 4, 192 and AK__NN_MAXH units (the
  * outputs come from the biases), and one unit more than AK__NN_MAXH is refused. */
 static void test_hidden_sizes(void) {
   const uint32_t ok_h[] = {4, 192, AK__NN_MAXH};
   for (size_t i = 0; i < sizeof ok_h / sizeof *ok_h; i++) {
     float j, cl, pr;
-    buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, ok_h[i]);
+    buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, ok_h[i], NULL);
     int rc = const_net_frame(&b, &j, &cl, &pr);
     char msg[128];
     snprintf(msg, sizeof msg, "hidden %u binds and runs (jaw %.2f, mouthClose %.2f)",
@@ -612,7 +699,7 @@ static void test_hidden_sizes(void) {
     free(b.p);
   }
   float j, cl, pr;
-  buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, AK__NN_MAXH + 1);
+  buf b = net_blob_h(AK__NT, 0.0f, NULL, NULL, NULL, AK__NMEL, AK__NN_MAXH + 1, NULL);
   CHECK(const_net_frame(&b, &j, &cl, &pr) == AK_EFORMAT, "hidden AK__NN_MAXH + 1 refused");
   free(b.p);
 }
@@ -714,6 +801,7 @@ int main(int argc, char **argv) {
   test_kernels(seed);
   test_power_spectrum(seed);
   test_lips_output();
+  test_round_output();
   test_hidden_sizes();
   test_cmn();
   if (ak__default_model_len > 0 && argc > 1) {

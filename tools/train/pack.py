@@ -4,10 +4,11 @@ network's records as they are, the low-latency one's under the "ll." prefix (the
 binds it when the configured lookahead is shorter than the main network needs).
 
   /usr/bin/python3 tools/train/pack.py --main v4.akmw --lowlat ll1.akmw --out models/default.akmw \
-      [--lips-thr LO HI] [--ll-lips-thr LO HI]
+      [--lips-thr LO HI] [--ll-lips-thr LO HI] [--round-thr LO HI] [--ll-round-thr LO HI]
 
 --lips-thr / --ll-lips-thr set the closure decision's smoothstep edges ("lips.thr" record,
-engine/engine_nn.h) of a network that has the decision output (picked on the valid voices).
+engine/engine_nn.h) of a network that has the decision output (picked on the valid voices);
+--round-thr / --ll-round-thr the rounding decision's ("round.thr").
 """
 import argparse
 import os
@@ -26,13 +27,18 @@ def main():
     ap.add_argument('--out', required=True)
     ap.add_argument('--lips-thr', nargs=2, type=float, metavar=('LO', 'HI'))
     ap.add_argument('--ll-lips-thr', nargs=2, type=float, metavar=('LO', 'HI'))
+    ap.add_argument('--round-thr', nargs=2, type=float, metavar=('LO', 'HI'))
+    ap.add_argument('--ll-round-thr', nargs=2, type=float, metavar=('LO', 'HI'))
     a = ap.parse_args()
     m, ll = train.load_blob(a.main), train.load_blob(a.lowlat)
-    for net, thr in ((m, a.lips_thr), (ll, a.ll_lips_thr)):
+    for net, thr, nt, rec in ((m, a.lips_thr, train.NT + 1, 'lips.thr'),
+                              (ll, a.ll_lips_thr, train.NT + 1, 'lips.thr'),
+                              (m, a.round_thr, train.NT + 2, 'round.thr'),
+                              (ll, a.ll_round_thr, train.NT + 2, 'round.thr')):
         if thr:
-            if int(net['meta'][2]) != train.NT + 1 or not 0 <= thr[0] < thr[1] <= 1:
-                sys.exit('pack: --lips-thr needs a network with the decision output, 0<=LO<HI<=1')
-            net['lips.thr'] = np.array(thr, np.float32)
+            if int(net['meta'][2]) < nt or not 0 <= thr[0] < thr[1] <= 1:
+                sys.exit('pack: %s needs a network with that decision output, 0<=LO<HI<=1' % rec)
+            net[rec] = np.array(thr, np.float32)
     if any(k.startswith('ll.') for k in m) or any(k.startswith('ll.') for k in ll):
         sys.exit('pack: inputs must be single-network blobs')
     if ll['meta'][3] >= m['meta'][3]:

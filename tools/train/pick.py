@@ -9,13 +9,15 @@ Score (clean valid utterances, non-espeak voices): mean over voices of /p b m/ c
 10 x any shortfall of pooled silence precision under 0.98 (the issue's target; under 0.94
 until the aligner's edge fix of 2026-12-03, when the aligned voices' labels kept even the
 loudness envelope under 0.98). A checkpoint with the closure-decision output is
-scored with its gate edges set to --lips-thr (default 0.05 0.12), as it would ship.
+scored with its gate edges set to --lips-thr (default 0.05 0.12), as it would ship, and one
+with the rounding decision as well with --round-thr (default 0.4 0.6).
 
   /usr/bin/python3 tools/train/pick.py --dir CKPTS --eval build/bin/ak_eval \
       --voices voices.tsv --lookahead 80 valid1.bin [valid2.bin ...] [--watch]
 
 --sweep MODEL instead scores MODEL (a network with the closure decision) with each gate-edge
-pair of a fixed grid on the valid voices and prints the best pair (for pack.py --lips-thr).
+pair of a fixed grid on the valid voices and prints the best pair (for pack.py --lips-thr);
+with --sweep-rec round.thr the rounding decision's edges (--lips-thr stays fixed).
 """
 import argparse
 import glob
@@ -165,8 +167,12 @@ GRID = [(0.03, 0.08), (0.05, 0.12), (0.08, 0.16), (0.1, 0.2), (0.15, 0.3), (0.2,
 def sweep(a):
     blob = train.load_blob(a.sweep)
     best = (None, None)
+    if int(blob['meta'][2]) >= train.NT + 2:
+        blob['round.thr'] = np.array(a.round_thr, np.float32)
+    if a.sweep_rec == 'round.thr':
+        blob['lips.thr'] = np.array(a.lips_thr, np.float32)
     for lo, hi in GRID:
-        blob['lips.thr'] = np.array([lo, hi], np.float32)
+        blob[a.sweep_rec] = np.array([lo, hi], np.float32)
         model = os.path.join(a.dir, 'sweep.akmw')
         os.makedirs(a.dir, exist_ok=True)
         with open(model, 'wb') as f:
@@ -179,7 +185,7 @@ def sweep(a):
         s, summ = score(r.stdout, a.lookahead == 0)
         if s is not None and (best[0] is None or s > best[0]):
             best = (s, (lo, hi))
-        print('lips.thr %.2f %.2f: score %.4f  %s' % (lo, hi, s, summ), flush=True)
+        print('%s %.2f %.2f: score %.4f  %s' % (a.sweep_rec, lo, hi, s, summ), flush=True)
     print('best: %s %s' % best[1])
     return 0
 
@@ -193,9 +199,11 @@ def main():
     ap.add_argument('--watch', action='store_true')
     ap.add_argument('--until', help='stop watching at HH:MM')
     ap.add_argument('--lips-thr', nargs=2, type=float, default=[0.05, 0.12])
+    ap.add_argument('--round-thr', nargs=2, type=float, default=[0.4, 0.6])
     ap.add_argument('--extra', nargs='*', default=[],
                     help='extra ak_eval arguments (e.g. --cond 16:noise)')
     ap.add_argument('--sweep', metavar='MODEL')
+    ap.add_argument('--sweep-rec', default='lips.thr', choices=('lips.thr', 'round.thr'))
     ap.add_argument('--sil-weight', type=float, default=0,
                     help='add this x pooled silence precision to the score')
     ap.add_argument('--rest-check', action='store_true',
@@ -241,8 +249,10 @@ def main():
                             time.strftime('%H:%M'), os.path.basename(ck), gap), file=log,
                               flush=True)
                         continue
-            if int(blob['meta'][2]) == train.NT + 1:
+            if int(blob['meta'][2]) >= train.NT + 1:
                 blob['lips.thr'] = np.array(a.lips_thr, np.float32)
+                if int(blob['meta'][2]) >= train.NT + 2:
+                    blob['round.thr'] = np.array(a.round_thr, np.float32)
                 model = os.path.join(a.dir, 'scored.akmw')
                 with open(model, 'wb') as f:
                     f.write(train.blob(list(blob.items())))

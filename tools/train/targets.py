@@ -36,6 +36,18 @@ def lips_target(phones, n_hops, edge=0.2):
     return y
 
 
+ROUND_THR = 0.7  # rounding decision: the targets' funnel + pucker at least this
+
+
+def round_target(target, thr=ROUND_THR):
+    """The rounding decision's target (train.py --round-decision): 1 at the voiced hops whose
+    target lips are rounded (min(1, mouthFunnel + mouthPucker) >= thr: the middle of
+    /u o w/-like vowels and the consonants coarticulated with them), else 0. target: hops x
+    the data's 14 channels."""
+    r = np.minimum(1.0, target[:, 2] + target[:, 3])
+    return ((r >= thr) & (target[:, 13] > 0.5)).astype(np.float32)
+
+
 def lips_short_weight(phones, n_hops, k, edge=0.2):
     """Per-hop weights of the closure decision's loss: k / (the phone's hops in lips_target)
     at the hops of a /p b m/, at least 1; 1 elsewhere. Each bilabial then weighs about the

@@ -23,12 +23,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import akds  # noqa: E402
 import bg  # noqa: E402
 from targets import (NVIS, bilabial_spans, closure_boost, freq_masks,  # noqa: E402
-                     lips_short_weight, lips_target, low_gain, time_masks, vis_target,
-                     vowel_floor)
+                     lips_short_weight, lips_target, low_gain, round_target, time_masks,
+                     vis_target, vowel_floor)
 
 NT = 14
 VOICE = 13
 LIPS = 14  # the optional closure-decision output (engine/engine_nn.h AK__T_LIPS)
+ROUND = 15  # the optional rounding-decision output, after LIPS (AK__T_ROUND)
 
 
 # Causal per-stream normalisation (--cmn, issue 11): besides each hop's log-mel standardised by
@@ -214,6 +215,10 @@ def main():
                     help='add the closure-decision output (15th, cross-entropy on "inside the '
                          'middle of a /p b m/")')
     ap.add_argument('--lips-weight', type=float, default=1.0)
+    ap.add_argument('--round-decision', type=float, default=0, metavar='WEIGHT',
+                    help='with --lips, a 16th output: the probability that the lips are rounded '
+                    '(targets.round_target), cross-entropy at this weight; the blob gets its '
+                    '"round.pose" (the median target funnel and pucker where it is 1)')
     ap.add_argument('--lips-short', type=float, default=0, metavar='K',
                     help='weigh the closure decision of a /p b m/ with n target hops by '
                          'max(1, K/n) per hop, so short bilabials count about as much as '
@@ -303,6 +308,16 @@ def main():
                 for t, u in zip(tgts, keep)]
         print('lips target: %.2f%% of hops' % (100 * np.mean(np.concatenate(
             [t[:, LIPS] for t in tgts]))), flush=True)
+    round_pose = None
+    if a.round_decision > 0:
+        if not a.lips:
+            sys.exit('train: --round-decision needs --lips')
+        nout = NT + 2
+        tgts = [np.concatenate([t, round_target(t)[:, None]], 1) for t in tgts]
+        on = np.concatenate([t[t[:, ROUND] > 0.5, 2:4] for t in tgts])
+        round_pose = np.median(on, 0).astype(np.float32)
+        print('round target: %.2f%% of hops, pose funnel %.3f pucker %.3f' % (
+            100 * len(on) / sum(len(t) for t in tgts), *round_pose), flush=True)
     if a.vowel_weight > 0:  # the vowel opening floor rides after the outputs' columns
         tgts = [np.concatenate([t, vowel_floor(u['phones'], t, *a.vowel_open)[:, None]], 1)
                 for t, u in zip(tgts, keep)]
@@ -394,6 +409,8 @@ def main():
     rest[VOICE] = 0
     if a.lips:
         rest[LIPS] = 0
+    if a.round_decision > 0:
+        rest[ROUND] = 0
     if a.vowel_weight > 0:
         rest[VF] = 0
     if a.lips_short > 0:
@@ -557,11 +574,12 @@ def main():
         h0 = src['conv.bias'].shape[0]
         if h0 != a.hidden:
             src = grow(src, net.state_dict(), h0, a.hidden)
-        if src['out.weight'].shape[0] < nout:  # a new closure-decision output: starts "open"
+        n0 = src['out.weight'].shape[0]
+        if n0 < nout:  # new decision outputs (closure, rounding) start at "no"
             ow = torch.zeros(nout, a.hidden)
-            ow[:NT] = src['out.weight']
+            ow[:n0] = src['out.weight']
             ob = torch.full((nout,), -4.0)
-            ob[:NT] = src['out.bias']
+            ob[:n0] = src['out.bias']
             src['out.weight'], src['out.bias'] = ow, ob
         if a.aux_weight > 0:  # the auxiliary head starts fresh
             fresh = net.state_dict()
@@ -587,6 +605,8 @@ def main():
             if a.lips_short > 0:
                 lb = lb * Y[..., LW]
             mse = mse + a.lips_weight * lb
+        if a.round_decision > 0:
+            mse = mse + a.round_decision * bce(out[..., ROUND], Y[..., ROUND])
         if a.open_weight > 0:  # the lip opening the evaluation judges closure by
             mse = mse + a.open_weight * ((p[..., 0] - p[..., 1]) - (Y[..., 0] - Y[..., 1])) ** 2
         if a.vowel_weight > 0:  # vowels: a one-sided hinge on the opening
@@ -610,6 +630,8 @@ def main():
                 ('out.w', sd['out.weight']), ('out.b', sd['out.bias'])]
         if a.cmn:
             recs += [('cmn', cmn_params()), ('cmn.init', cmn_init)]
+        if round_pose is not None:
+            recs.append(('round.pose', round_pose))
         b = blob(recs)
         with open(a.out + '.tmp', 'wb') as f:
             f.write(b)

@@ -639,14 +639,16 @@ static void test_round_output(void) {
            w[AK_MOUTH_FUNNEL], w[AK_MOUTH_PUCKER], w[AK_JAW_OPEN]);
   CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f &&
             fabsf(w[AK_MOUTH_PUCKER] - 0.45f) < 0.02f && w[AK_JAW_OPEN] > 0.5f &&
-            w[AK_MOUTH_CLOSE] < 0.1f, msg);
+            w[AK_MOUTH_CLOSE] < 0.1f,
+        msg);
   free(b.p);
   b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &posed);
   rc = const_net_weights(&b, w);
   snprintf(msg, sizeof msg, "round.pose 0.3/0.6: funnel %.2f pucker %.2f", w[AK_MOUTH_FUNNEL],
            w[AK_MOUTH_PUCKER]);
   CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_FUNNEL] - 0.3f) < 0.02f &&
-            fabsf(w[AK_MOUTH_PUCKER] - 0.6f) < 0.02f, msg);
+            fabsf(w[AK_MOUTH_PUCKER] - 0.6f) < 0.02f,
+        msg);
   free(b.p);
   b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &half);
   rc = const_net_weights(&b, w);
@@ -664,7 +666,8 @@ static void test_round_output(void) {
   snprintf(msg, sizeof msg, "both decisions 'yes': mouthClose %.2f = jaw %.2f, funnel %.2f",
            w[AK_MOUTH_CLOSE], w[AK_JAW_OPEN], w[AK_MOUTH_FUNNEL]);
   CHECK(rc == AK_OK && fabsf(w[AK_MOUTH_CLOSE] - w[AK_JAW_OPEN]) < 0.01f &&
-            fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f, msg);
+            fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f,
+        msg);
   free(b.p);
   round_opts r_bad = {0.0f, bad, NULL}, r_big = {0.0f, NULL, big}, r_thr = {0.0f, low, NULL},
              r_pose = {0.0f, NULL, pose};

@@ -105,6 +105,21 @@ static const float *rec(const ak_model *m, const char *prefix, const char *name,
   return r->data;
 }
 
+/* A decision output's smoothstep edges: the record `name` [2] (0 <= lo < hi <= 1, only on a
+ * network that has that output), else 0.4, 0.6. AK_OK or AK_EFORMAT. */
+static int decision_edges(const ak_model *m, const char *prefix, const char *name, int has_output,
+                          float *lo, float *hi) {
+  *lo = 0.4f;
+  *hi = 0.6f;
+  if (!find(m, prefix, name)) return AK_OK;
+  int ok = 1;
+  const float *t = rec(m, prefix, name, 2, 0, 0, &ok);
+  if (!ok || !has_output || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f)) return AK_EFORMAT;
+  *lo = t[0];
+  *hi = t[1];
+  return AK_OK;
+}
+
 int ak__nn_has(const ak_model *m, const char *prefix) {
   return find(m, prefix, "meta") != NULL;
 }
@@ -150,25 +165,11 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
   nn->out_w = rec(m, prefix, "out.w", (uint32_t)nt, H, 0, &ok);
   nn->out_b = rec(m, prefix, "out.b", (uint32_t)nt, 0, 0, &ok);
   if (!ok) return AK_EFORMAT;
-  nn->lips_lo = 0.4f;
-  nn->lips_hi = 0.6f;
-  if (find(m, prefix, "lips.thr")) {
-    const float *t = rec(m, prefix, "lips.thr", 2, 0, 0, &ok);
-    if (!ok || nt <= AK__T_LIPS || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
-      return AK_EFORMAT;
-    nn->lips_lo = t[0];
-    nn->lips_hi = t[1];
-  }
-  nn->round_lo = 0.4f;
-  nn->round_hi = 0.6f;
+  if (decision_edges(m, prefix, "lips.thr", nt > AK__T_LIPS, &nn->lips_lo, &nn->lips_hi) != AK_OK ||
+      decision_edges(m, prefix, "round.thr", nt > AK__T_ROUND, &nn->round_lo, &nn->round_hi) !=
+          AK_OK)
+    return AK_EFORMAT;
   nn->round_funnel = nn->round_pucker = 0.45f;
-  if (find(m, prefix, "round.thr")) {
-    const float *t = rec(m, prefix, "round.thr", 2, 0, 0, &ok);
-    if (!ok || nt <= AK__T_ROUND || !(t[0] >= 0.0f && t[0] < t[1] && t[1] <= 1.0f))
-      return AK_EFORMAT;
-    nn->round_lo = t[0];
-    nn->round_hi = t[1];
-  }
   if (find(m, prefix, "round.pose")) {
     const float *t = rec(m, prefix, "round.pose", 2, 0, 0, &ok);
     if (!ok || nt <= AK__T_ROUND || !(t[0] >= 0.0f && t[0] <= 1.0f && t[1] >= 0.0f && t[1] <= 1.0f))

@@ -31,7 +31,8 @@ struct ak_engine {
   ak__mel mel;
   float ring[AK__RING];
   ak__mouth raw[AK__HOPRING];
-  float hop_db[AK__HOPRING]; /* window level of each hop (network mouth: digital silence) */
+  float hop_db[AK__HOPRING]; /* window level of each hop (network mouth: silence, quiet gate) */
+  float speech_db;           /* running speech level of the quiet gate (engine_internal.h) */
   ak__mouth out[AK__HOPRING];
   ak_motion_frame *q; /* FIFO of assembled frames, grows up to AK__MAX_PENDING_FRAMES */
   size_t qcap, qhead, qlen;
@@ -81,6 +82,20 @@ static void mouth_axpy(float w, const ak__mouth *x, float *acc) {
   for (size_t c = 0; c < MOUTH_N; c++) acc[c] += w * v[c];
 }
 
+/* The quiet gate for the network's hop k (engine_internal.h, "quiet.db" in engine_nn.h): 1
+ * where some hop near k is within rel of the running speech level, 0 where all stay span
+ * further down. Sound far under the speech just heard (a faint voice behind the speaker, a
+ * reverberant or synthetic tail, breath before the first word) then leaves the mouth at rest;
+ * the window bridges the quiet consonants and closures inside speech. */
+static float quiet_gate(const ak_engine *e, int64_t k) {
+  float mx = -1e9f;
+  for (int64_t j = k - AK__QUIET_BACK; j <= k + AK__QUIET_FWD && j <= (int64_t)e->n_raw; j++)
+    if (j >= 0 && e->hop_db[(uint64_t)j % AK__HOPRING] > mx)
+      mx = e->hop_db[(uint64_t)j % AK__HOPRING];
+  float top = e->speech_db - e->nn.quiet_rel;
+  return ak__smoothstep(top - e->nn.quiet_span, top, mx);
+}
+
 /* Analyses hop n_raw from the ring, whose window ends at (k + 1) * HOP + ana. */
 static void run_hop(ak_engine *e) {
   float win[AK__WIN];
@@ -94,6 +109,10 @@ static void run_hop(ak_engine *e) {
   ak__mouth *cur = &e->raw[e->n_raw % AK__HOPRING];
   ak__dsp_mouth(&e->dsp, &f, cur);
   e->hop_db[e->n_raw % AK__HOPRING] = f.db;
+  if (f.db > e->speech_db)
+    e->speech_db += 0.5f * (f.db - e->speech_db);
+  else
+    e->speech_db = fmaxf(e->speech_db - 0.03f, AK__QUIET_FLOOR_DB);
   if (e->use_nn) {
     float mel[AK__NMEL], y[AK__NN_MAXNT];
     ak__mel_compute(&e->mel, win, mel);
@@ -107,6 +126,8 @@ static void run_hop(ak_engine *e) {
        * says: trained with noise floors everywhere, it has no reason to know exact zeros. */
       int silent = e->hop_db[(uint64_t)k % AK__HOPRING] < AK__SILENT_DB;
       if (silent) gate = 0.0f;
+      float quiet = e->nn.quiet_span > 0.0f ? quiet_gate(e, k) : 1.0f;
+      gate *= quiet;
       m->jaw = gate * y[AK__T_JAW];
       m->close = gate * y[AK__T_CLOSE];
       m->funnel = gate * y[AK__T_FUNNEL];
@@ -133,7 +154,9 @@ static void run_hop(ak_engine *e) {
         m->funnel += rnd * (fmaxf(m->funnel, e->nn.round_funnel) - m->funnel);
         m->pucker += rnd * (fmaxf(m->pucker, e->nn.round_pucker) - m->pucker);
       }
-      m->voice = y[AK__T_VOICE] >= 0.5f ? 1.0f : 0.0f;
+      /* Voiced: the network hears voice and the quiet gate is open (a faint voice behind the
+       * speaker is not the avatar speaking; the gate's window bridges pauses inside words). */
+      m->voice = y[AK__T_VOICE] >= 0.5f && quiet >= 0.5f ? 1.0f : 0.0f;
       /* m->level keeps the DSP loudness: it drives the facial life. */
     }
   }
@@ -343,6 +366,8 @@ void ak_engine_reset(ak_engine *e) {
   e->qhead = e->qlen = 0;
   memset(e->ring, 0, sizeof e->ring);
   memset(e->raw, 0, sizeof e->raw);
+  memset(e->hop_db, 0, sizeof e->hop_db);
+  e->speech_db = AK__QUIET_INIT_DB;
   ak__dsp_init(&e->dsp);
   if (e->use_nn) ak__nn_reset(&e->nn, &e->nns);
 }

@@ -18,6 +18,16 @@
 #define AK__HOPRING 256      /* hop results kept; > hops in one frame at 1 fps (100) + lookahead */
 #define AK__MAX_PENDING_FRAMES 32768 /* unpopped frames an engine holds before AK_ETOOBIG */
 #define AK__SMOOTH_HOPS 2            /* max hops of symmetric smoothing look-ahead */
+/* Quiet gate of the network mouth (engine.c quiet_gate, on a network with the record
+ * "quiet.db", engine_nn.h): hops whose neighbourhood, QUIET_BACK hops before to QUIET_FWD after
+ * (as far as analysed), stays far under the stream's running speech level rest. That level
+ * follows louder hops at once (half the gap per hop) and falls 3 dB/s, from QUIET_INIT_DB at
+ * the start of a stream and never under QUIET_FLOOR_DB, so a quiet speaker alone still moves
+ * the mouth. */
+#define AK__QUIET_BACK 15
+#define AK__QUIET_FWD 5
+#define AK__QUIET_INIT_DB -35.0f
+#define AK__QUIET_FLOOR_DB -50.0f
 
 /* Selects the engine's kernel: 1 = best available, 0 = plain C reference (tests, bench). */
 void ak__engine_use_simd(ak_engine *e, int simd);

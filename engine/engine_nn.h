@@ -43,6 +43,10 @@ enum {
  * targets where the decision is yes), else 0.45, 0.45. lo, hi: "round.thr" [2], else 0.4, 0.6. */
 #define AK__T_ROUND (AK__NT + 1)
 #define AK__NN_MAXNT (AK__NT + 2)
+/* Any network may have the record "quiet.db" [2] = {rel, span} (dB, rel in (0, 60], span in
+ * (0, 30]): the engine then rests the mouth where the sound stays more than rel under the
+ * stream's running speech level, fully at rel + span (engine_internal.h AK__QUIET_*). Without
+ * it there is no such gate (networks packed before 2026-12-06). */
 
 /* The streaming mouth network (nn.c): weights bound from a model, and per-engine state. */
 #define AK__NN_MAXH 256
@@ -58,6 +62,7 @@ typedef struct ak__nn {
   int nmel, nin, hidden, nt, lookahead; /* nin: inputs per hop, nmel or 2 x nmel (cmn) */
   float lips_lo, lips_hi;               /* closure-decision smoothstep edges (nt > AK__T_LIPS) */
   float round_lo, round_hi, round_funnel, round_pucker; /* rounding decision (nt > AK__T_ROUND) */
+  float quiet_rel, quiet_span;                          /* quiet gate ("quiet.db"); span 0: none */
   const float *mean, *std, *conv_w, *conv_b, *w_ih, *w_hh, *b_ih, *b_hh, *out_w, *out_b;
   const float *cmn, *cmn_init; /* NULL without per-stream normalisation */
 } ak__nn;

@@ -177,6 +177,13 @@ int ak__nn_bind(const ak_model *m, const char *prefix, ak__nn *nn) {
     nn->round_funnel = t[0];
     nn->round_pucker = t[1];
   }
+  nn->quiet_rel = nn->quiet_span = 0.0f;
+  if (find(m, prefix, "quiet.db")) {
+    const float *t = rec(m, prefix, "quiet.db", 2, 0, 0, &ok);
+    if (!ok || !(t[0] > 0.0f && t[0] <= 60.0f && t[1] > 0.0f && t[1] <= 30.0f)) return AK_EFORMAT;
+    nn->quiet_rel = t[0];
+    nn->quiet_span = t[1];
+  }
   nn->mv = ak__matvec_best();
   for (int i = 0; i < nmel; i++)
     if (!(nn->std[i] > 0.0f)) return AK_EFORMAT;

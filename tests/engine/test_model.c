@@ -470,10 +470,13 @@ static void test_lowlat(void) {
 }
 
 /* The rounding decision's settings of a constant network (net_blob_h): the 16th output's
- * logit, and the "round.thr" and "round.pose" records when not NULL. */
+ * logit, and the "round.thr" and "round.pose" records when not NULL; and the quiet gate's
+ * "quiet.db" record (quiet_n floats, 2 when well formed) when quiet is not NULL. */
 typedef struct {
   float logit;
   const float *thr, *pose;
+  const float *quiet;
+  uint32_t quiet_n;
 } round_opts;
 
 /* A constant network (all weights 0, the outputs set by their biases): nt outputs, the closure
@@ -515,6 +518,10 @@ static buf net_blob_h(int nt, float lips, const float *thr, const float *cmn, co
   if (cmn_init) add_rec(&body, "cmn.init", 0, 1, dF, cmn_init, F * 4), nrec++;
   if (ro && ro->thr) add_rec(&body, "round.thr", 0, 1, d2, ro->thr, 8), nrec++;
   if (ro && ro->pose) add_rec(&body, "round.pose", 0, 1, d2, ro->pose, 8), nrec++;
+  if (ro && ro->quiet) {
+    uint32_t dq[4] = {ro->quiet_n, 1, 1, 1};
+    add_rec(&body, "quiet.db", 0, 1, dq, ro->quiet, ro->quiet_n * 4), nrec++;
+  }
   buf b = finish_blob(&body, nrec, 1);
   free(body.p);
   free(zero);
@@ -625,8 +632,9 @@ static void test_round_output(void) {
   char msg[160];
   const float pose[2] = {0.3f, 0.6f}, low[2] = {0.1f, 0.2f}, bad[2] = {0.6f, 0.4f},
               big[2] = {0.3f, 1.5f};
-  round_opts no = {-8.0f, NULL, NULL}, yes = {8.0f, NULL, NULL}, half = {0.0f, NULL, NULL},
-             posed = {8.0f, NULL, pose}, half_low = {0.0f, low, NULL};
+  round_opts no = {-8.0f, NULL, NULL, NULL, 0}, yes = {8.0f, NULL, NULL, NULL, 0},
+             half = {0.0f, NULL, NULL, NULL, 0}, posed = {8.0f, NULL, pose, NULL, 0},
+             half_low = {0.0f, low, NULL, NULL, 0};
   buf b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &no);
   int rc = const_net_weights(&b, w);
   snprintf(msg, sizeof msg, "decision 'not rounded': funnel %.2f pucker %.2f", w[AK_MOUTH_FUNNEL],
@@ -669,8 +677,8 @@ static void test_round_output(void) {
             fabsf(w[AK_MOUTH_FUNNEL] - 0.45f) < 0.02f,
         msg);
   free(b.p);
-  round_opts r_bad = {0.0f, bad, NULL}, r_big = {0.0f, NULL, big}, r_thr = {0.0f, low, NULL},
-             r_pose = {0.0f, NULL, pose};
+  round_opts r_bad = {0.0f, bad, NULL, NULL, 0}, r_big = {0.0f, NULL, big, NULL, 0},
+             r_thr = {0.0f, low, NULL, NULL, 0}, r_pose = {0.0f, NULL, pose, NULL, 0};
   b = net_blob_h(AK__NT + 2, 0.0f, NULL, NULL, NULL, AK__NMEL, 4, &r_bad);
   CHECK(const_net_weights(&b, w) == AK_EFORMAT, "round.thr with lo >= hi refused");
   free(b.p);
@@ -685,6 +693,87 @@ static void test_round_output(void) {
   CHECK(const_net_weights(&b, w) == AK_EFORMAT,
         "round.pose on a network without the rounding output refused");
   free(b.p);
+}
+
+/* jawOpen and voice of every frame of x (16 kHz) through an engine on blob b (80 ms
+ * lookahead, no facial life); returns the frame count, 0 when the blob is refused. */
+static size_t const_net_track(const buf *b, const float *x, size_t n, float *jaw, int *voice,
+                              size_t cap) {
+  ak_model *m = NULL;
+  if (ak_model_load_memory(b->p, b->n, &m) != AK_OK) return 0;
+  ak_engine_config c;
+  ak_engine_config_default(&c);
+  c.model = m;
+  c.expressiveness = 0.0f;
+  ak_engine *e = NULL;
+  size_t nf = 0;
+  if (ak_engine_new(&c, &e) == AK_OK) {
+    ak_engine_push(e, x, n);
+    ak_engine_finish(e);
+    ak_motion_frame f;
+    while (nf < cap && ak_engine_pop(e, &f) == 1) {
+      jaw[nf] = f.weights[AK_JAW_OPEN];
+      voice[nf++] = f.voice;
+    }
+    ak_engine_free(e);
+  }
+  ak_model_free(m);
+  return nf;
+}
+
+/* The quiet gate ("quiet.db" = rel, span dB): a constant network says "voice, jaw 0.73"
+ * whatever it hears, so what rests the mouth is the gate alone. A 200 Hz tone at -13.5 dBFS
+ * for 1 s, then the same tone 50 dB down for 1 s: with the record the faint second rests
+ * (jaw 0, unvoiced), without it the mouth stays open; a tone alone at -45 dBFS (a quiet
+ * stream) stays open with the record; malformed records are refused. */
+static void test_quiet_record(void) {
+  enum { N = 32000, CAP = 60 };
+  static float x[N], q[N / 2];
+  for (int i = 0; i < N; i++) {
+    float t = sinf(2.0f * 3.14159265f * 200.0f * (float)i / 16000.0f);
+    x[i] = (i < N / 2 ? 0.3f : 0.3f * 0.00316f) * t; /* -50 dB */
+    if (i < N / 2) q[i] = 0.3f * 0.01f * t;          /* -40 dB: about -53.5 dBFS */
+  }
+  const float q20[2] = {20.0f, 10.0f};
+  round_opts on = {-8.0f, NULL, NULL, q20, 2};
+  float jaw[CAP];
+  int voice[CAP];
+  char msg[200];
+  for (int with = 0; with < 2; with++) {
+    buf b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, with ? &on : NULL);
+    size_t nf = const_net_track(&b, x, N, jaw, voice, CAP);
+    float loud = 1, faint = 0;
+    int fv = 0;
+    for (size_t i = 5; i < 22 && i < nf; i++) loud = fminf(loud, jaw[i]);
+    for (size_t i = 30; i < nf; i++) faint = fmaxf(faint, jaw[i]), fv += voice[i];
+    snprintf(msg, sizeof msg,
+             "%s quiet.db 20/10: loud tone jaw >= %.2f, 50 dB down max jaw %.2f, %d voiced "
+             "frames (of %zu)",
+             with ? "with" : "without", loud, faint, fv, nf > 30 ? nf - 30 : 0);
+    if (with)
+      CHECK(nf == 50 && loud > 0.6f && faint < 0.01f && fv == 0, msg);
+    else
+      CHECK(nf == 50 && loud > 0.6f && faint > 0.6f && fv == 20, msg);
+    free(b.p);
+  }
+  buf b = net_blob_h(AK__NT + 2, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &on);
+  size_t nf = const_net_track(&b, q, N / 2, jaw, voice, CAP);
+  float lo = 1;
+  for (size_t i = 5; i + 3 < nf; i++) lo = fminf(lo, jaw[i]);
+  snprintf(msg, sizeof msg, "a tone alone at -53.5 dBFS stays open with quiet.db (jaw >= %.2f)",
+           lo);
+  CHECK(nf == 25 && lo > 0.6f, msg);
+  free(b.p);
+  const float bad[][3] = {
+      {0.0f, 10.0f}, {61.0f, 10.0f}, {20.0f, 0.0f}, {20.0f, 31.0f}, {20.0f, 10.0f, 5.0f}};
+  for (int k = 0; k < 5; k++) {
+    round_opts r = {-8.0f, NULL, NULL, bad[k], k == 4 ? 3 : 2};
+    b = net_blob_h(AK__NT, -8.0f, NULL, NULL, NULL, AK__NMEL, 4, &r);
+    snprintf(msg, sizeof msg, "quiet.db {%g, %g%s} refused", bad[k][0], bad[k][1],
+             k == 4 ? ", 5" : "");
+    CHECK(const_net_track(&b, x, N, jaw, voice, CAP) == 0, msg);
+    free(b.p);
+  }
 }
 
 /* Hidden sizes: the constant network behaves the same at 4, 192 and AK__NN_MAXH units (the
@@ -805,6 +894,7 @@ int main(int argc, char **argv) {
   test_power_spectrum(seed);
   test_lips_output();
   test_round_output();
+  test_quiet_record();
   test_hidden_sizes();
   test_cmn();
   if (ak__default_model_len > 0 && argc > 1) {

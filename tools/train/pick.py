@@ -17,7 +17,9 @@ with the rounding decision as well with --round-thr (default 0.4 0.6).
 
 --sweep MODEL instead scores MODEL (a network with the closure decision) with each gate-edge
 pair of a fixed grid on the valid voices and prints the best pair (for pack.py --lips-thr);
-with --sweep-rec round.thr the rounding decision's edges (--lips-thr stays fixed).
+with --sweep-rec round.thr the rounding decision's edges (--lips-thr stays fixed); with
+--sweep-rec quiet.db the quiet gate (REL SPAN dB, none first; best: the most silence precision
+among the settings that score at least as high as none; for pack.py --quiet-db).
 """
 import argparse
 import glob
@@ -164,15 +166,24 @@ GRID = [(0.03, 0.08), (0.05, 0.12), (0.08, 0.16), (0.1, 0.2), (0.15, 0.3), (0.2,
         (0.3, 0.5), (0.4, 0.6)]
 
 
+# quiet.db settings (REL, SPAN dB) tried by --sweep-rec quiet.db, after the network without one.
+QUIET_GRID = [(20, 10), (25, 10), (30, 10), (35, 10), (40, 10), (25, 5), (25, 20)]
+
+
 def sweep(a):
     blob = train.load_blob(a.sweep)
-    best = (None, None)
+    blob.pop('quiet.db', None)
     if int(blob['meta'][2]) >= train.NT + 2:
         blob['round.thr'] = np.array(a.round_thr, np.float32)
-    if a.sweep_rec == 'round.thr':
+    if a.sweep_rec != 'lips.thr':
         blob['lips.thr'] = np.array(a.lips_thr, np.float32)
-    for lo, hi in GRID:
-        blob[a.sweep_rec] = np.array([lo, hi], np.float32)
+    grid = [None] + QUIET_GRID if a.sweep_rec == 'quiet.db' else GRID
+    rows = []
+    for edges in grid:
+        if edges is None:
+            blob.pop(a.sweep_rec, None)
+        else:
+            blob[a.sweep_rec] = np.array(edges, np.float32)
         model = os.path.join(a.dir, 'sweep.akmw')
         os.makedirs(a.dir, exist_ok=True)
         with open(model, 'wb') as f:
@@ -183,10 +194,19 @@ def sweep(a):
             cmd.append('--no-lowlat')
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
         s, summ = score(r.stdout, a.lookahead == 0)
-        if s is not None and (best[0] is None or s > best[0]):
-            best = (s, (lo, hi))
-        print('%s %.2f %.2f: score %.4f  %s' % (a.sweep_rec, lo, hi, s, summ), flush=True)
-    print('best: %s %s' % best[1])
+        sil = float(summ.split('silence ')[1].split()[0]) if 'silence ' in summ else 0.0
+        rows.append((edges, s, sil))
+        label = 'none' if edges is None else '%.2f %.2f' % tuple(edges)
+        print('%s %s: score %.4f  %s' % (a.sweep_rec, label, s, summ), flush=True)
+    scored = [r for r in rows if r[1] is not None]
+    if a.sweep_rec == 'quiet.db':
+        # The gate is for silence: the most silence precision among the settings that score
+        # at least as high as no gate (a gate that costs opening r or closure is not wanted).
+        ok = [r for r in scored if r[1] >= scored[0][1]] if scored and scored[0][0] is None else []
+        best = max(ok, key=lambda r: (r[2], r[1])) if ok else None
+    else:
+        best = max(scored, key=lambda r: r[1]) if scored else None
+    print('best: %s' % ('none' if not best or best[0] is None else '%g %g' % tuple(best[0])))
     return 0
 
 
@@ -203,7 +223,8 @@ def main():
     ap.add_argument('--extra', nargs='*', default=[],
                     help='extra ak_eval arguments (e.g. --cond 16:noise)')
     ap.add_argument('--sweep', metavar='MODEL')
-    ap.add_argument('--sweep-rec', default='lips.thr', choices=('lips.thr', 'round.thr'))
+    ap.add_argument('--sweep-rec', default='lips.thr',
+                    choices=('lips.thr', 'round.thr', 'quiet.db'))
     ap.add_argument('--sil-weight', type=float, default=0,
                     help='add this x pooled silence precision to the score')
     ap.add_argument('--rest-check', action='store_true',

@@ -29,13 +29,15 @@ static inline float *ak_test_resample(const float *x, size_t n, int from, int to
   return y;
 }
 
-/* Animates 16 kHz x with the default config (25 fps) and model m (NULL: built-in), pushing
- * `chunk` samples at a time. Caller frees; NULL when the engine cannot be made. */
-static inline ak_motion_frame *ak_test_animate(const ak_model *m, const float *x, size_t n,
-                                               size_t chunk, size_t *nf) {
+/* Animates 16 kHz x with the default config (25 fps) but lookahead la ms and model m (NULL:
+ * built-in), pushing `chunk` samples at a time. Caller frees; NULL when the engine cannot be
+ * made. */
+static inline ak_motion_frame *ak_test_animate_la(const ak_model *m, const float *x, size_t n,
+                                                  size_t chunk, int la, size_t *nf) {
   ak_engine_config c;
   ak_engine_config_default(&c);
   c.model = m;
+  c.lookahead_ms = la;
   ak_engine *e;
   *nf = 0;
   if (ak_engine_new(&c, &e) != AK_OK) return NULL;
@@ -49,6 +51,12 @@ static inline ak_motion_frame *ak_test_animate(const ak_model *m, const float *x
   while (*nf < cap && ak_engine_pop(e, &f[*nf]) == 1) (*nf)++;
   ak_engine_free(e);
   return f;
+}
+
+/* ak_test_animate_la at the default lookahead (80 ms). */
+static inline ak_motion_frame *ak_test_animate(const ak_model *m, const float *x, size_t n,
+                                               size_t chunk, size_t *nf) {
+  return ak_test_animate_la(m, x, n, chunk, 80, nf);
 }
 
 /* Pearson correlation of blendshape ch over the first n frames of a and b (0 if flat). */

@@ -5,52 +5,14 @@
  *     speaker's own frames do not change;
  *   - a quiet speaker alone in a stream (about -50 dBFS) still moves the mouth as at a normal
  *     level: the gate follows the stream's own level, not a fixed one. */
-#include <espeak-ng/speak_lib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "test_audio.h"
+#include "test_espeak.h"
 #include "test_util.h"
-
-typedef struct pcm {
-  float *x;
-  size_t n, cap;
-} pcm;
-
-static int on_synth(short *wav, int n, espeak_EVENT *ev) {
-  pcm *p = ev ? (pcm *)ev->user_data : NULL;
-  if (!p || !wav || n <= 0) return 0;
-  if (p->n + (size_t)n > p->cap) {
-    p->cap = (p->n + (size_t)n) * 2;
-    p->x = realloc(p->x, p->cap * sizeof *p->x);
-  }
-  for (int i = 0; i < n; i++) p->x[p->n + (size_t)i] = (float)wav[i] / 32768.0f;
-  p->n += (size_t)n;
-  return 0;
-}
-
-/* Animates 16 kHz x at 25 fps with the given lookahead, 20 ms pushes. Caller frees. */
-static ak_motion_frame *animate(const ak_model *m, const float *x, size_t n, int la, size_t *nf) {
-  ak_engine_config c;
-  ak_engine_config_default(&c);
-  c.model = m;
-  c.lookahead_ms = la;
-  ak_engine *e;
-  *nf = 0;
-  if (ak_engine_new(&c, &e) != AK_OK) return NULL;
-  size_t cap = n / 640 + 4;
-  ak_motion_frame *f = malloc(cap * sizeof *f);
-  for (size_t p = 0; p < n; p += 320) {
-    ak_engine_push(e, x + p, n - p < 320 ? n - p : 320);
-    while (*nf < cap && ak_engine_pop(e, &f[*nf]) == 1) (*nf)++;
-  }
-  ak_engine_finish(e);
-  while (*nf < cap && ak_engine_pop(e, &f[*nf]) == 1) (*nf)++;
-  ak_engine_free(e);
-  return f;
-}
 
 static float max_jaw(const ak_motion_frame *f, size_t i0, size_t i1) {
   float m = 0;
@@ -65,20 +27,15 @@ static int voiced(const ak_motion_frame *f, size_t i0, size_t i1) {
 }
 
 int main(void) {
-  int sr = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_DONT_EXIT);
+  static const char text[] =
+      "Maybe the blue boat will move when the wind comes back. "
+      "Please bring me a cup of warm soup.";
+  ak_test_pcm sp;
+  int sr = ak_test_espeak_say("en", text, &sp);
   if (sr <= 0) {
     printf("SKIP: espeak-ng could not start\n");
     return 77;
   }
-  espeak_SetSynthCallback(on_synth);
-  pcm sp = {0};
-  static const char text[] =
-      "Maybe the blue boat will move when the wind comes back. "
-      "Please bring me a cup of warm soup.";
-  espeak_SetVoiceByName("en");
-  espeak_Synth(text, sizeof text, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, &sp);
-  espeak_Synchronize();
-  espeak_Terminate();
   char msg[240];
   snprintf(msg, sizeof msg, "espeak-ng speech: %.1f s at %d Hz", (double)sp.n / sr, sr);
   CHECK(sp.n > (size_t)sr * 3, msg);
@@ -108,9 +65,9 @@ int main(void) {
   for (int t = 0; t < 2; t++) {
     int la = las[t];
     size_t nr, nfb, nq;
-    ak_motion_frame *r = animate(model, x, n, la, &nr);
-    ak_motion_frame *fb = animate(model, behind, nb, la, &nfb);
-    ak_motion_frame *q = animate(model, low, n, la, &nq);
+    ak_motion_frame *r = ak_test_animate_la(model, x, n, 320, la, &nr);
+    ak_motion_frame *fb = ak_test_animate_la(model, behind, nb, 320, la, &nfb);
+    ak_motion_frame *q = ak_test_animate_la(model, low, n, 320, la, &nq);
     int ok = r && fb && q && nr > 75 && nfb > nr + 100 && nq == nr;
     CHECK(ok, "all three streams animate");
     if (!ok) {

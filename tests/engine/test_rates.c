@@ -2,47 +2,25 @@
  * (no shared data needed) is converted to each rate the server accepts, brought back to
  * 16 kHz by the codec's resampler as the server does, and animated; the frames must match
  * the directly converted 16 kHz reference (frame count exactly, jaw and voice closely). */
-#include <espeak-ng/speak_lib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "test_audio.h"
+#include "test_espeak.h"
 #include "test_util.h"
 
-typedef struct pcm {
-  float *x;
-  size_t n, cap;
-} pcm;
-
-static int on_synth(short *wav, int n, espeak_EVENT *ev) {
-  pcm *p = ev ? (pcm *)ev->user_data : NULL;
-  if (!p || !wav || n <= 0) return 0;
-  if (p->n + (size_t)n > p->cap) {
-    p->cap = (p->n + (size_t)n) * 2;
-    p->x = realloc(p->x, p->cap * sizeof *p->x);
-  }
-  for (int i = 0; i < n; i++) p->x[p->n + (size_t)i] = (float)wav[i] / 32768.0f;
-  p->n += (size_t)n;
-  return 0;
-}
-
 int main(void) {
-  int sr = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_DONT_EXIT);
+  static const char text[] =
+      "Maybe the blue boat will move when the wind comes back. "
+      "Please bring me a cup of warm soup, and put it over there.";
+  ak_test_pcm sp;
+  int sr = ak_test_espeak_say("en", text, &sp);
   if (sr <= 0) {
     printf("SKIP: espeak-ng could not start\n");
     return 77;
   }
-  espeak_SetSynthCallback(on_synth);
-  pcm sp = {0};
-  static const char text[] =
-      "Maybe the blue boat will move when the wind comes back. "
-      "Please bring me a cup of warm soup, and put it over there.";
-  espeak_SetVoiceByName("en");
-  espeak_Synth(text, sizeof text, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, &sp);
-  espeak_Synchronize();
-  espeak_Terminate();
   char msg[200];
   snprintf(msg, sizeof msg, "espeak-ng speech: %.1f s at %d Hz", (double)sp.n / sr, sr);
   CHECK(sp.n > (size_t)sr * 3, msg);

@@ -32,7 +32,7 @@ struct ak_engine {
   float ring[AK__RING];
   ak__mouth raw[AK__HOPRING];
   float hop_db[AK__HOPRING]; /* window level of each hop (network mouth: silence, quiet gate) */
-  float speech_db;           /* running speech level of the quiet gate (engine_internal.h) */
+  float speech_db;           /* running voice level of the quiet gate (engine_internal.h) */
   ak__mouth out[AK__HOPRING];
   ak_motion_frame *q; /* FIFO of assembled frames, grows up to AK__MAX_PENDING_FRAMES */
   size_t qcap, qhead, qlen;
@@ -109,10 +109,6 @@ static void run_hop(ak_engine *e) {
   ak__mouth *cur = &e->raw[e->n_raw % AK__HOPRING];
   ak__dsp_mouth(&e->dsp, &f, cur);
   e->hop_db[e->n_raw % AK__HOPRING] = f.db;
-  if (f.db > e->speech_db)
-    e->speech_db += 0.5f * (f.db - e->speech_db);
-  else
-    e->speech_db = fmaxf(e->speech_db - 0.03f, AK__QUIET_FLOOR_DB);
   if (e->use_nn) {
     float mel[AK__NMEL], y[AK__NN_MAXNT];
     ak__mel_compute(&e->mel, win, mel);
@@ -126,6 +122,14 @@ static void run_hop(ak_engine *e) {
        * says: trained with noise floors everywhere, it has no reason to know exact zeros. */
       int silent = e->hop_db[(uint64_t)k % AK__HOPRING] < AK__SILENT_DB;
       if (silent) gate = 0.0f;
+      /* The quiet gate's speech level: voiced hops louder than it raise it, by at most
+       * AK__QUIET_RISE_DB a hop (a knock or a noise burst is not voice, or too short to lift it
+       * far even where the network hears voice in it), else it falls. */
+      float kdb = e->hop_db[(uint64_t)k % AK__HOPRING];
+      if (y[AK__T_VOICE] >= 0.5f && kdb > e->speech_db)
+        e->speech_db += fminf(0.5f * (kdb - e->speech_db), AK__QUIET_RISE_DB);
+      else
+        e->speech_db = fmaxf(e->speech_db - 0.03f, AK__QUIET_FLOOR_DB);
       float quiet = e->nn.quiet_span > 0.0f ? quiet_gate(e, k) : 1.0f;
       gate *= quiet;
       m->jaw = gate * y[AK__T_JAW];

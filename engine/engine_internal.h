@@ -21,11 +21,13 @@
 /* Quiet gate of the network mouth (engine.c quiet_gate, on a network with the record
  * "quiet.db", engine_nn.h): hops whose neighbourhood, QUIET_BACK hops before to QUIET_FWD after
  * (as far as analysed), stays far under the stream's running speech level rest. That level
- * follows louder hops at once (half the gap per hop) and falls 3 dB/s, from QUIET_INIT_DB at
+ * rises towards louder hops the network calls voiced (half the gap, at most QUIET_RISE_DB a
+ * hop, so a knock or a noise burst hardly lifts it) and falls 3 dB/s, from QUIET_INIT_DB at
  * the start of a stream and never under QUIET_FLOOR_DB, so a quiet speaker alone still moves
  * the mouth. */
 #define AK__QUIET_BACK 15
 #define AK__QUIET_FWD 5
+#define AK__QUIET_RISE_DB 1.5f
 #define AK__QUIET_INIT_DB -35.0f
 #define AK__QUIET_FLOOR_DB -50.0f
 

@@ -194,7 +194,10 @@ def sweep(a):
             cmd.append('--no-lowlat')
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
         s, summ = score(r.stdout, a.lookahead == 0)
-        sil = float(summ.split('silence ')[1].split()[0]) if 'silence ' in summ else 0.0
+        try:
+            sil = float(summ.split('silence ')[1].split()[0])
+        except (IndexError, ValueError):
+            sil = 0.0  # no silence row: the setting cannot win on silence
         rows.append((edges, s, sil))
         label = 'none' if edges is None else '%.2f %.2f' % tuple(edges)
         print('%s %s: score %.4f  %s' % (a.sweep_rec, label, s, summ), flush=True)

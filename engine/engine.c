@@ -120,12 +120,12 @@ static void run_hop(ak_engine *e) {
       float gate = ak__smoothstep(0.3f, 0.6f, y[AK__T_VOICE]);
       /* Digital silence (a window under -95 dBFS, e.g. exact zeros) rests whatever the network
        * says: trained with noise floors everywhere, it has no reason to know exact zeros. */
-      int silent = e->hop_db[(uint64_t)k % AK__HOPRING] < AK__SILENT_DB;
+      float kdb = e->hop_db[(uint64_t)k % AK__HOPRING];
+      int silent = kdb < AK__SILENT_DB;
       if (silent) gate = 0.0f;
       /* The quiet gate's speech level: voiced hops louder than it raise it, by at most
        * AK__QUIET_RISE_DB a hop (a knock or a noise burst is not voice, or too short to lift it
        * far even where the network hears voice in it), else it falls. */
-      float kdb = e->hop_db[(uint64_t)k % AK__HOPRING];
       if (y[AK__T_VOICE] >= 0.5f && kdb > e->speech_db)
         e->speech_db += fminf(0.5f * (kdb - e->speech_db), AK__QUIET_RISE_DB);
       else

@@ -129,6 +129,11 @@ def first(cell):
 
 def score(out, lowlat):
     """Parses ak_eval --voices output (no --prev); returns (score, summary)."""
+    return score_sil(out, lowlat)[:2]
+
+
+def score_sil(out, lowlat):
+    """score() and the pooled valid silence precision (None without that row)."""
     sect = 'Zero-lookahead' if lowlat else 'Main network'
     part = out.split('### ' + sect, 1)[1].split('\n### ', 1)[0]
     voice = part.split('#### By voice (clean)', 1)[1].split('####', 1)[0]
@@ -152,14 +157,14 @@ def score(out, lowlat):
         if c and c[1] == '(all)':
             sil = first(c[8])
     if not clos:
-        return None, 'no valid non-espeak voices'
+        return None, 'no valid non-espeak voices', sil
     mc, mr = sum(clos) / len(clos), sum(rr) / max(1, len(rr))
     mo = sum(rnd) / max(1, len(rnd))
     mf = sum(fcl) / max(1, len(fcl))
     s = mc + 0.5 * mr + 0.25 * mo - 2 * mf - 10 * max(0.0, SIL_FLOOR - (sil if sil is not None else 1))
     s += SIL_WEIGHT[0] * (sil if sil is not None else 1)
     return s, 'closure %.3f r %.3f rounding %+.3f false closures %.3f silence %s (%d voices)' % (
-        mc, mr, mo, mf, sil, len(clos))
+        mc, mr, mo, mf, sil, len(clos)), sil
 
 
 GRID = [(0.03, 0.08), (0.05, 0.12), (0.08, 0.16), (0.1, 0.2), (0.15, 0.3), (0.2, 0.4),
@@ -193,12 +198,8 @@ def sweep(a):
         if a.lookahead == 80:
             cmd.append('--no-lowlat')
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        s, summ = score(r.stdout, a.lookahead == 0)
-        try:
-            sil = float(summ.split('silence ')[1].split()[0])
-        except (IndexError, ValueError):
-            sil = 0.0  # no silence row: the setting cannot win on silence
-        rows.append((edges, s, sil))
+        s, summ, sil = score_sil(r.stdout, a.lookahead == 0)
+        rows.append((edges, s, sil if sil is not None else 0.0))  # no row: cannot win on silence
         label = 'none' if edges is None else '%.2f %.2f' % tuple(edges)
         print('%s %s: score %.4f  %s' % (a.sweep_rec, label, s, summ), flush=True)
     scored = [r for r in rows if r[1] is not None]
